@@ -1,0 +1,203 @@
+"""Command line: ``hedgebot <command>`` (also ``python -m bot``)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bot.config import Settings, load_config, masked_dump
+from bot.errors import ConfigError, HedgebotError
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_CONFIG = 2
+
+
+def _load(path: str) -> Settings:
+    return load_config(Path(path))
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    """Print the effective config (secrets masked) or every bad field."""
+    try:
+        settings = _load(args.config)
+    except ConfigError as exc:
+        print(f"config {args.config} is invalid:", file=sys.stderr)
+        for line in str(exc).splitlines():
+            print(f"  {line}", file=sys.stderr)
+        return EXIT_CONFIG
+    print(yaml.safe_dump(masked_dump(settings), sort_keys=False), end="")
+    print(f"# {args.config}: OK", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run the daemon until SIGINT/SIGTERM."""
+    from bot.app import run_daemon
+
+    settings = _load(args.config)
+    return asyncio.run(run_daemon(settings, mqtt_url=args.mqtt_url))
+
+
+def cmd_snapshot(args: argparse.Namespace) -> int:
+    """Read chain and venue once, print what the bot would do; places nothing."""
+    from bot.app import take_snapshot
+
+    settings = _load(args.config)
+    result = asyncio.run(take_snapshot(settings))
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        from bot.app import render_snapshot
+
+        render_snapshot(result)
+    return EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Run the whole offline world end to end and summarise."""
+    from bot.sim.demo import DemoOptions, render_summary, run_demo
+
+    options = DemoOptions(
+        blocks=args.blocks,
+        seed=args.seed,
+        sigma=args.sigma,
+        step_seconds=args.step_seconds,
+        pool_kind=args.pool_kind,
+        exchange=args.exchange,
+        mqtt_url=args.mqtt_url,
+        workdir=Path(args.workdir) if args.workdir else None,
+        quiet=args.json,
+    )
+    summary = asyncio.run(run_demo(options))
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        render_summary(summary)
+    return EXIT_OK
+
+
+def cmd_localnet(args: argparse.Namespace) -> int:
+    """Start anvil, deploy the world, write config + addresses, drive the market."""
+    from bot.sim.localnet import LocalnetOptions, run_localnet
+
+    options = LocalnetOptions(
+        out=Path(args.out),
+        pool_kind=args.pool_kind,
+        port=args.port,
+        market=not args.no_market,
+        seed=args.seed,
+        sigma=args.sigma,
+        block_interval_s=args.block_interval_s,
+        step_seconds=args.step_seconds,
+    )
+    return asyncio.run(run_localnet(options))
+
+
+def _mqtt_url_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--mqtt-url",
+        default=None,
+        help="publish telemetry to this broker, e.g. mqtt://127.0.0.1:1883 (env MQTT_URL)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full command tree."""
+    parser = argparse.ArgumentParser(
+        prog="hedgebot", description="Delta-neutral hedging daemon for AMM liquidity providers."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("check-config", help="validate a config file and print it (secrets masked)")
+    p.add_argument("config")
+    p.set_defaults(func=cmd_check_config)
+
+    p = sub.add_parser("run", help="run the hedging daemon")
+    p.add_argument("--config", required=True)
+    _mqtt_url_arg(p)
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("snapshot", help="read chain and venue once; print the would-be decision")
+    p.add_argument("--config", required=True)
+    p.add_argument("--json", action="store_true", help="one JSON object (stable interface)")
+    p.set_defaults(func=cmd_snapshot)
+
+    p = sub.add_parser("demo", help="local chain + simulated market + paper venue, end to end")
+    p.add_argument("--blocks", type=int, default=200)
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--sigma", type=float, default=0.9, help="annualised GBM volatility")
+    p.add_argument("--step-seconds", type=int, default=600, help="market time per block")
+    p.add_argument("--pool-kind", choices=["v2", "v3"], default="v2")
+    p.add_argument("--exchange", choices=["paper", "emulator"], default="paper")
+    p.add_argument("--workdir", default=None, help="keep store and venue state here")
+    p.add_argument("--json", action="store_true")
+    _mqtt_url_arg(p)
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("localnet", help="run the local chain + market for `run`/`snapshot`")
+    p.add_argument("--out", required=True, help="directory for config.yaml and localnet.json")
+    p.add_argument("--pool-kind", choices=["v2", "v3"], default="v2")
+    p.add_argument("--port", type=int, default=0, help="anvil port (0: a free one)")
+    p.add_argument("--no-market", action="store_true", help="only mine on demand")
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--sigma", type=float, default=0.9)
+    p.add_argument("--block-interval-s", type=float, default=2.0)
+    p.add_argument("--step-seconds", type=int, default=600)
+    p.set_defaults(func=cmd_localnet)
+
+    for register in _plugin_registrars():
+        register(sub)
+    return parser
+
+
+def _plugin_registrars() -> list[Callable[[Any], None]]:
+    """Subcommands that live beside their feature (emulator, backtest, monitor, cmd)."""
+    registrars: list[Callable[[Any], None]] = []
+    try:
+        from bot.exchange.emulator import add_subcommand as add_emulator
+
+        registrars.append(add_emulator)
+    except ImportError:
+        pass
+    try:
+        from bot.sim.backtest import add_subcommand as add_backtest
+
+        registrars.append(add_backtest)
+    except ImportError:
+        pass
+    try:
+        from bot.telemetry.monitor import add_subcommands as add_monitor
+
+        registrars.append(add_monitor)
+    except ImportError:
+        pass
+    return registrars
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``hedgebot`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except ConfigError as exc:
+        print(f"config error:\n  {str(exc).replace(chr(10), chr(10) + '  ')}", file=sys.stderr)
+        return EXIT_CONFIG
+    except HedgebotError as exc:
+        print(f"hedgebot: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        return 130
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

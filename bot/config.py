@@ -1,0 +1,256 @@
+"""Configuration: a YAML file, overridden by ``HEDGEBOT_...`` environment variables.
+
+Nested fields use ``__`` in env names (``HEDGEBOT_HEDGE__RATIO=0.8``). Secrets (exchange keys,
+MQTT password) are ``SecretStr`` and are accepted from the environment only: a secret written
+into the YAML file is refused, so config files can be committed and shared.
+"""
+
+from __future__ import annotations
+
+import os
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from bot.errors import ConfigError
+
+Address = Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{40}$")]
+PositiveDecimal = Annotated[Decimal, Field(gt=0)]
+NonNegativeDecimal = Annotated[Decimal, Field(ge=0)]
+
+_SECRET_FIELDS = {("exchange", "api_key"), ("exchange", "api_secret"), ("mqtt", "password")}
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ChainConfig(_Section):
+    """Where and how to read the chain."""
+
+    rpc_urls: list[str] = Field(min_length=1)
+    poll_interval_s: Annotated[float, Field(gt=0)] = 1.0
+    request_timeout_s: Annotated[float, Field(gt=0)] = 10.0
+    multicall: Address | None = None
+    max_block_age_s: Annotated[float, Field(gt=0)] = 600.0
+
+
+class PositionConfig(_Section):
+    """One LP position to hedge."""
+
+    id: str = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_.-]+$")
+    kind: Literal["v2", "v3"] = "v2"
+    pool: Address
+    owner: Address
+
+
+class HedgeAssetConfig(_Section):
+    """The asset the perp hedges; ordering and decimals are read from chain."""
+
+    base_token: Address
+    quote_token: Address
+    wallet_base: Decimal = Decimal(0)
+
+
+class HedgeConfig(_Section):
+    """Hedge ratio and the rebalancing band."""
+
+    ratio: Annotated[Decimal, Field(ge=0, le=3)] = Decimal(1)
+    policy: Literal["threshold"] = "threshold"
+    threshold_base: PositiveDecimal | None = None
+    threshold_fraction: Annotated[Decimal, Field(gt=0, le=1)] | None = Decimal("0.05")
+    max_slippage_bps: Annotated[Decimal, Field(gt=0, le=1000)] = Decimal(50)
+
+    @model_validator(mode="after")
+    def _one_band(self) -> HedgeConfig:
+        if self.threshold_base is None and self.threshold_fraction is None:
+            raise ValueError("set threshold_base and/or threshold_fraction")
+        return self
+
+
+class PaperVenueConfig(_Section):
+    """The in-process simulated venue used in paper mode."""
+
+    state_path: Path = Path("var/paper-venue.json")
+    initial_balance: PositiveDecimal = Decimal(100_000)
+    taker_fee_bps: NonNegativeDecimal = Decimal(5)
+    maker_fee_bps: NonNegativeDecimal = Decimal(2)
+    slippage_bps_base: NonNegativeDecimal = Decimal(1)
+    slippage_bps_per_base: NonNegativeDecimal = Decimal("0.5")
+    funding_rate: Annotated[Decimal, Field(ge=-1, le=1)] = Decimal("0.0001")
+    funding_interval_s: Annotated[int, Field(gt=0)] = 8 * 3600
+    basis_bps: Decimal = Decimal(0)
+    amount_step: PositiveDecimal = Decimal("0.001")
+    price_tick: PositiveDecimal = Decimal("0.01")
+    min_amount: PositiveDecimal = Decimal("0.001")
+    min_notional: NonNegativeDecimal = Decimal(5)
+
+
+class ExchangeConfig(_Section):
+    """The perp venue: the paper venue, or a real exchange through ccxt."""
+
+    kind: Literal["paper", "ccxt"] = "paper"
+    symbol: str = "ETH/USDT:USDT"
+    leverage: Annotated[int, Field(ge=1, le=125)] = 3
+    margin_mode: Literal["isolated", "cross"] = "isolated"
+    paper: PaperVenueConfig = PaperVenueConfig()
+    exchange_id: str = "binanceusdm"
+    sandbox: bool = False
+    demo_trading: bool = False
+    api_key: SecretStr | None = None
+    api_secret: SecretStr | None = None
+    urls: dict[str, str] = Field(default_factory=dict)
+    timeout_ms: Annotated[int, Field(gt=0)] = 10_000
+
+    @model_validator(mode="after")
+    def _keys_for_ccxt(self) -> ExchangeConfig:
+        if self.kind == "ccxt" and (self.api_key is None or self.api_secret is None):
+            raise ValueError(
+                "ccxt needs HEDGEBOT_EXCHANGE__API_KEY and HEDGEBOT_EXCHANGE__API_SECRET in env"
+            )
+        return self
+
+
+class StoreConfig(_Section):
+    """Where the append-only record lives."""
+
+    path: Path = Path("var/hedgebot.sqlite")
+
+
+class LoggingConfig(_Section):
+    """structlog output."""
+
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["json", "console", "auto"] = "auto"
+
+
+class Settings(BaseSettings):
+    """The whole configuration of one bot."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="HEDGEBOT_", env_nested_delimiter="__", extra="forbid", frozen=True
+    )
+
+    bot_id: str = Field(default="hedgebot", pattern=r"^[A-Za-z0-9_-]{1,32}$")
+    chain: ChainConfig
+    positions: list[PositionConfig] = Field(min_length=1)
+    hedge_asset: HedgeAssetConfig
+    hedge: HedgeConfig = HedgeConfig()
+    exchange: ExchangeConfig = ExchangeConfig()
+    store: StoreConfig = StoreConfig()
+    logging: LoggingConfig = LoggingConfig()
+
+    @field_validator("positions")
+    @classmethod
+    def _unique_ids(cls, positions: list[PositionConfig]) -> list[PositionConfig]:
+        ids = [p.id for p in positions]
+        if len(set(ids)) != len(ids):
+            raise ValueError("position ids must be unique")
+        return positions
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Environment overrides the YAML file (which arrives as init kwargs)."""
+        return (env_settings, init_settings)
+
+
+def _describe(error: Any) -> str:
+    """One readable reason from a pydantic error dict."""
+    kind = error["type"]
+    ctx = error.get("ctx") or {}
+    readable = {
+        "greater_than": "must be > {gt}",
+        "greater_than_equal": "must be >= {ge}",
+        "less_than": "must be < {lt}",
+        "less_than_equal": "must be <= {le}",
+        "missing": "required",
+        "extra_forbidden": "unknown field",
+        "string_pattern_mismatch": "invalid format (expected {pattern})",
+    }
+    template = readable.get(kind)
+    if template is not None:
+        try:
+            return template.format(**ctx)
+        except KeyError:
+            return template
+    message = str(error["msg"])
+    return message.removeprefix("Value error, ")
+
+
+def format_validation_error(exc: ValidationError) -> list[str]:
+    """``field.path: reason`` lines, one per bad field."""
+    lines = []
+    for error in exc.errors():
+        where = ".".join(str(part) for part in error["loc"]) or "(root)"
+        lines.append(f"{where}: {_describe(error)}")
+    return lines
+
+
+def _refuse_file_secrets(data: dict[str, Any]) -> list[str]:
+    problems = []
+    for section, key in sorted(_SECRET_FIELDS):
+        block = data.get(section)
+        if isinstance(block, dict) and block.get(key) not in (None, ""):
+            env = f"HEDGEBOT_{section.upper()}__{key.upper()}"
+            problems.append(f"{section}.{key}: secrets are read from the environment ({env})")
+    return problems
+
+
+def load_config(path: Path, env: dict[str, str] | None = None) -> Settings:
+    """Load and validate ``path``; raise ``ConfigError`` naming every bad field."""
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError(f"cannot read config {path}: {exc.strerror}") from exc
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: top level must be a mapping")
+    problems = _refuse_file_secrets(data)
+    saved = None
+    if env is not None:
+        saved = dict(os.environ)
+        os.environ.update(env)
+    try:
+        settings = Settings(**data)
+    except ValidationError as exc:
+        problems.extend(format_validation_error(exc))
+        settings = None
+    finally:
+        if saved is not None:
+            os.environ.clear()
+            os.environ.update(saved)
+    if problems or settings is None:
+        raise ConfigError("\n".join(problems))
+    return settings
+
+
+def masked_dump(settings: Settings) -> dict[str, Any]:
+    """The effective config as plain data, secrets shown as ``**********``."""
+    dumped: dict[str, Any] = settings.model_dump(mode="json")
+    for section, key in _SECRET_FIELDS:
+        block = dumped.get(section)
+        if isinstance(block, dict) and block.get(key) is not None:
+            block[key] = "**********"
+    return dumped

@@ -1,0 +1,297 @@
+"""Append-only SQLite store (aiosqlite): snapshots, decisions, intents, orders, fills, funding.
+
+The store is the source of truth for intents (what we meant to trade); the venue is the
+source of truth for positions and orders. Every write commits before it returns, so a crash
+loses at most the write in progress. A store that cannot be written raises ``StoreError``:
+the engine refuses to trade without one.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import asdict, is_dataclass
+from decimal import Decimal
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from bot.domain import (
+    ChainSnapshot,
+    Decision,
+    Fill,
+    FundingPayment,
+    Order,
+    OrderIntent,
+    OrderStatus,
+    Side,
+)
+from bot.errors import StoreError
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS snapshots (
+  id INTEGER PRIMARY KEY, ts REAL NOT NULL, block INTEGER NOT NULL, price TEXT NOT NULL,
+  delta_base TEXT NOT NULL, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS decisions (
+  id INTEGER PRIMARY KEY, ts REAL NOT NULL, block INTEGER NOT NULL, action TEXT NOT NULL,
+  reason TEXT NOT NULL, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS intents (
+  client_order_id TEXT PRIMARY KEY, ts REAL NOT NULL, block INTEGER NOT NULL,
+  status TEXT NOT NULL, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS order_updates (
+  id INTEGER PRIMARY KEY, ts REAL NOT NULL, client_order_id TEXT NOT NULL,
+  status TEXT NOT NULL, filled_base TEXT NOT NULL, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS fills (
+  trade_id TEXT PRIMARY KEY, ts INTEGER NOT NULL, client_order_id TEXT NOT NULL,
+  body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS funding (
+  id TEXT PRIMARY KEY, ts INTEGER NOT NULL, amount_quote TEXT NOT NULL, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS commands (
+  id TEXT PRIMARY KEY, ts REAL NOT NULL, command TEXT NOT NULL, status TEXT NOT NULL,
+  body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS events (
+  id INTEGER PRIMARY KEY, ts REAL NOT NULL, type TEXT NOT NULL, body TEXT NOT NULL);
+"""
+
+
+def _plain(value: Any) -> Any:
+    """JSON-ready form of domain values: Decimal as string, enums as values."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, Enum):
+        return value.value
+    if is_dataclass(value) and not isinstance(value, type):
+        return {k: _plain(v) for k, v in asdict(value).items()}
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def to_json(value: Any) -> str:
+    """Serialise a domain value for the store."""
+    return json.dumps(_plain(value), sort_keys=True)
+
+
+def _intent_from(body: dict[str, Any]) -> OrderIntent:
+    limit = body.get("limit_price")
+    return OrderIntent(
+        client_order_id=body["client_order_id"],
+        symbol=body["symbol"],
+        side=Side(body["side"]),
+        amount_base=Decimal(body["amount_base"]),
+        reduce_only=bool(body["reduce_only"]),
+        limit_price=None if limit is None else Decimal(limit),
+    )
+
+
+class SqliteStore:
+    """The bot's record. Open with ``await SqliteStore.open(path)``."""
+
+    def __init__(self, db: aiosqlite.Connection, path: Path) -> None:
+        self._db = db
+        self.path = path
+
+    @classmethod
+    async def open(cls, path: Path) -> SqliteStore:
+        """Open (creating if needed) and migrate; ``StoreError`` when not writable."""
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            db = await aiosqlite.connect(path)
+            await db.execute("PRAGMA journal_mode=WAL")
+            await db.execute("PRAGMA synchronous=FULL")
+            await db.executescript(_SCHEMA)
+            await db.execute(
+                "INSERT INTO meta(key, value) VALUES('schema_version', ?) "
+                "ON CONFLICT(key) DO NOTHING",
+                (str(SCHEMA_VERSION),),
+            )
+            await db.commit()
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreError(f"store {path} is not writable: {exc}") from exc
+        return cls(db, path)
+
+    async def close(self) -> None:
+        """Close the connection."""
+        await self._db.close()
+
+    async def _write(self, sql: str, params: tuple[Any, ...]) -> None:
+        try:
+            await self._db.execute(sql, params)
+            await self._db.commit()
+        except sqlite3.Error as exc:
+            raise StoreError(f"store write failed: {exc}") from exc
+
+    async def check_writable(self) -> None:
+        """Prove a write still succeeds (disk full, read-only file system)."""
+        await self._write(
+            "INSERT INTO meta(key, value) VALUES('last_write_check', '1') "
+            "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1",
+            (),
+        )
+
+    # meta ------------------------------------------------------------------------------
+    async def get_meta(self, key: str) -> str | None:
+        """A stored setting (entry amounts, kill switch, ...)."""
+        async with self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)) as cur:
+            row = await cur.fetchone()
+        return None if row is None else str(row[0])
+
+    async def set_meta(self, key: str, value: str) -> None:
+        """Store a setting."""
+        await self._write(
+            "INSERT INTO meta(key, value) VALUES(?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
+
+    # records ---------------------------------------------------------------------------
+    async def record_snapshot(self, ts: float, snapshot: ChainSnapshot) -> None:
+        """Append the chain snapshot of one tick."""
+        await self._write(
+            "INSERT INTO snapshots(ts, block, price, delta_base, body) VALUES(?, ?, ?, ?, ?)",
+            (
+                ts,
+                snapshot.block_number,
+                str(snapshot.price),
+                str(snapshot.delta_base),
+                to_json(snapshot),
+            ),
+        )
+
+    async def record_decision(self, ts: float, block: int, decision: Decision) -> None:
+        """Append the policy decision of one tick."""
+        await self._write(
+            "INSERT INTO decisions(ts, block, action, reason, body) VALUES(?, ?, ?, ?, ?)",
+            (ts, block, decision.action, decision.reason, to_json(decision)),
+        )
+
+    async def record_intent(self, ts: float, block: int, intent: OrderIntent) -> None:
+        """Record an intent BEFORE it is sent (write-ahead)."""
+        await self._write(
+            "INSERT INTO intents(client_order_id, ts, block, status, body) "
+            "VALUES(?, ?, ?, ?, ?) ON CONFLICT(client_order_id) DO NOTHING",
+            (intent.client_order_id, ts, block, OrderStatus.NEW.value, to_json(intent)),
+        )
+
+    async def record_order(self, ts: float, order: Order) -> None:
+        """Append an order update and move its intent to the reported status."""
+        await self._write(
+            "INSERT INTO order_updates(ts, client_order_id, status, filled_base, body) "
+            "VALUES(?, ?, ?, ?, ?)",
+            (
+                ts,
+                order.client_order_id,
+                order.status.value,
+                str(order.filled_base),
+                to_json(order),
+            ),
+        )
+        await self._write(
+            "UPDATE intents SET status = ? WHERE client_order_id = ?",
+            (order.status.value, order.client_order_id),
+        )
+
+    async def mark_intent(self, client_order_id: str, status: OrderStatus) -> None:
+        """Set an intent's status (e.g. UNKNOWN after a timeout, REJECTED)."""
+        await self._write(
+            "UPDATE intents SET status = ? WHERE client_order_id = ?",
+            (status.value, client_order_id),
+        )
+
+    async def unresolved_intents(self) -> list[OrderIntent]:
+        """Intents whose outcome the store does not know (NEW, UNKNOWN or OPEN)."""
+        async with self._db.execute(
+            "SELECT body FROM intents WHERE status IN (?, ?, ?) ORDER BY ts",
+            (OrderStatus.NEW.value, OrderStatus.UNKNOWN.value, OrderStatus.OPEN.value),
+        ) as cur:
+            rows = await cur.fetchall()
+        return [_intent_from(json.loads(row[0])) for row in rows]
+
+    async def intent_count(self) -> int:
+        """How many intents were ever recorded (client ids must never repeat)."""
+        async with self._db.execute("SELECT COUNT(*) FROM intents") as cur:
+            row = await cur.fetchone()
+        return int(row[0]) if row else 0
+
+    async def record_fill(self, fill: Fill) -> bool:
+        """Store a fill once; returns False when it was already known."""
+        before = self._db.total_changes
+        await self._write(
+            "INSERT INTO fills(trade_id, ts, client_order_id, body) VALUES(?, ?, ?, ?) "
+            "ON CONFLICT(trade_id) DO NOTHING",
+            (fill.trade_id, fill.timestamp, fill.client_order_id, to_json(fill)),
+        )
+        return self._db.total_changes > before
+
+    async def record_funding(self, payment: FundingPayment) -> bool:
+        """Store a funding payment once; returns False when it was already known."""
+        before = self._db.total_changes
+        await self._write(
+            "INSERT INTO funding(id, ts, amount_quote, body) VALUES(?, ?, ?, ?) "
+            "ON CONFLICT(id) DO NOTHING",
+            (payment.id, payment.timestamp, str(payment.amount_quote), to_json(payment)),
+        )
+        return self._db.total_changes > before
+
+    async def record_event(self, ts: float, event_type: str, body: dict[str, Any]) -> None:
+        """Append an operational event (alert, command, range change)."""
+        await self._write(
+            "INSERT INTO events(ts, type, body) VALUES(?, ?, ?)",
+            (ts, event_type, to_json(body)),
+        )
+
+    async def record_command(
+        self, ts: float, command_id: str, command: str, status: str, body: dict[str, Any]
+    ) -> None:
+        """Record an applied or rejected command."""
+        await self._write(
+            "INSERT INTO commands(id, ts, command, status, body) VALUES(?, ?, ?, ?, ?) "
+            "ON CONFLICT(id) DO NOTHING",
+            (command_id, ts, command, status, to_json(body)),
+        )
+
+    async def applied_command_ids(self) -> list[str]:
+        """Ids of commands already applied (duplicates are rejected)."""
+        async with self._db.execute("SELECT id FROM commands WHERE status = 'ok'") as cur:
+            rows = await cur.fetchall()
+        return [str(row[0]) for row in rows]
+
+    # reads for reports -----------------------------------------------------------------
+    async def totals(self) -> dict[str, Decimal]:
+        """Cumulative fees, funding and realized PnL from stored fills and funding."""
+        fees = Decimal(0)
+        realized = Decimal(0)
+        async with self._db.execute("SELECT body FROM fills") as cur:
+            async for row in cur:
+                body = json.loads(row[0])
+                fees += Decimal(body["fee_quote"])
+                realized += Decimal(body["realized_pnl"])
+        funding = Decimal(0)
+        async with self._db.execute("SELECT amount_quote FROM funding") as cur:
+            async for row in cur:
+                funding += Decimal(row[0])
+        return {"fees_quote": fees, "funding_quote": funding, "realized_pnl_quote": realized}
+
+    async def count(self, table: str) -> int:
+        """Rows in one of the record tables."""
+        if table not in {
+            "snapshots",
+            "decisions",
+            "intents",
+            "order_updates",
+            "fills",
+            "funding",
+            "commands",
+            "events",
+        }:
+            raise ValueError(f"unknown table {table}")
+        async with self._db.execute(f"SELECT COUNT(*) FROM {table}") as cur:  # noqa: S608
+            row = await cur.fetchone()
+        return int(row[0]) if row else 0
