@@ -25,6 +25,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from bot.errors import ConfigError
+from bot.telemetry.settings import MetricsSettings, MqttSettings
 
 Address = Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{40}$")]
 PositiveDecimal = Annotated[Decimal, Field(gt=0)]
@@ -151,6 +152,8 @@ class Settings(BaseSettings):
     exchange: ExchangeConfig = ExchangeConfig()
     store: StoreConfig = StoreConfig()
     logging: LoggingConfig = LoggingConfig()
+    mqtt: MqttSettings | None = None
+    metrics: MetricsSettings = MetricsSettings()
 
     @field_validator("positions")
     @classmethod

@@ -1,0 +1,1 @@
+"""hedgebot benchmarks: each module exposes ``run() -> {name: {"value": v, "unit": u}}``."""

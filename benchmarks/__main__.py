@@ -1,0 +1,44 @@
+"""``make bench``: run every benchmark module, print a table, write bench/results.json.
+
+Benchmarks print figures and never assert on time (timed asserts are flaky on shared CI).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+MODULES = ["bench_chain_read", "bench_tick_latency", "bench_backtest"]
+
+
+def main() -> int:
+    """Run the benchmarks named on the command line, or all of them."""
+    wanted = sys.argv[1:] or MODULES
+    results: dict[str, dict[str, Any]] = {}
+    for name in wanted:
+        started = time.perf_counter()
+        module = importlib.import_module(f"benchmarks.{name}")
+        figures = module.run()
+        results.update(figures)
+        print(f"# {name}: {time.perf_counter() - started:.1f} s", file=sys.stderr)
+    width = max((len(k) for k in results), default=10)
+    print(f"{'benchmark':<{width}}  {'value':>14}  unit")
+    for key, figure in results.items():
+        value = figure["value"]
+        shown = f"{value:,.3f}" if isinstance(value, float) else f"{value:,}"
+        print(f"{key:<{width}}  {shown:>14}  {figure['unit']}")
+    out = Path("bench/results.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    previous = json.loads(out.read_text()) if out.exists() else {}
+    previous.update(results)
+    out.write_text(json.dumps(previous, indent=2, sort_keys=True) + "\n")
+    print(f"wrote {out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

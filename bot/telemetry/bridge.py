@@ -1,0 +1,66 @@
+"""Adapts the engine's ``EngineTelemetry`` calls (plain dicts) to MQTT and Prometheus.
+
+The engine hands over dicts; here they become the typed, versioned payloads of
+``messages.py``. A payload that does not validate is logged and dropped: telemetry never
+raises into the tick.
+"""
+
+from __future__ import annotations
+
+from typing import Any, get_args
+
+import structlog
+from pydantic import ValidationError
+
+from bot.clock import WallClock
+from bot.ports import Clock
+from bot.telemetry.messages import EventMessage, EventType, StateMessage
+from bot.telemetry.metrics import Metrics
+from bot.telemetry.mqtt import MqttTelemetry
+
+_log = structlog.get_logger("bot.telemetry.bridge")
+_EVENT_TYPES: frozenset[str] = frozenset(get_args(EventType))
+
+
+class TelemetryBridge:
+    """Implements ``bot.engine.EngineTelemetry`` over an MQTT publisher and/or metrics."""
+
+    def __init__(
+        self,
+        mqtt: MqttTelemetry | None = None,
+        metrics: Metrics | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        self.mqtt = mqtt
+        self.metrics = metrics
+        self._clock: Clock = clock if clock is not None else WallClock()
+        self.invalid_payloads = 0
+
+    def publish_state(self, state: dict[str, Any]) -> None:
+        """Validate the engine's state dict, publish it retained and update the gauges."""
+        try:
+            message = StateMessage.model_validate(state)
+        except ValidationError as exc:
+            self.invalid_payloads += 1
+            _log.error("telemetry.invalid_state", errors=exc.errors(include_url=False))
+            return
+        if self.mqtt is not None:
+            self.mqtt.publish_state(message)
+        if self.metrics is not None:
+            self.metrics.observe_state(message)
+
+    def publish_event(self, event_type: str, data: dict[str, Any]) -> None:
+        """Publish one event with a stable ``type``; unknown types are logged and dropped."""
+        if event_type not in _EVENT_TYPES:
+            self.invalid_payloads += 1
+            _log.error("telemetry.unknown_event_type", type=event_type)
+            return
+        if self.metrics is not None and event_type == "error":
+            source = data.get("source")
+            if source in ("chain", "exchange", "broker"):
+                self.metrics.observe_error(source)
+        if self.mqtt is not None:
+            event = EventMessage.model_validate(
+                {"type": event_type, "ts": self._clock.now(), "data": data}
+            )
+            self.mqtt.publish_event(event)

@@ -1,0 +1,149 @@
+"""MQTT payloads: what the bot publishes on ``state``, ``events`` and ``cmd/ack``.
+
+Frozen pydantic models at the edge (CONVENTIONS.md). ``Decimal`` values serialize as JSON
+strings so no precision is lost; every payload carries ``schema_version`` so consumers can
+refuse what they do not understand.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from decimal import Decimal
+from enum import Enum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from bot.domain import PoolKind, PositionExposure
+
+SCHEMA_VERSION: Literal[1] = 1
+
+EventType = Literal[
+    "decision",
+    "order",
+    "fill",
+    "funding",
+    "range.exited",
+    "range.entered",
+    "alert",
+    "error",
+    "command",
+]
+
+
+class _Payload(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+
+    def to_json(self) -> bytes:
+        """The wire form (UTF-8 JSON, Decimals as strings)."""
+        return self.model_dump_json().encode()
+
+
+class PositionState(BaseModel):
+    """One LP position as shown in a state message."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str
+    kind: PoolKind
+    amount_base: Decimal
+    amount_quote: Decimal
+    value_quote: Decimal
+    delta_base: Decimal
+    in_range: bool
+
+    @classmethod
+    def from_exposure(cls, exposure: PositionExposure) -> PositionState:
+        """The published view of a core ``PositionExposure``."""
+        return cls(
+            id=exposure.id,
+            kind=exposure.kind,
+            amount_base=exposure.amount_base,
+            amount_quote=exposure.amount_quote,
+            value_quote=exposure.value_quote,
+            delta_base=exposure.delta_base,
+            in_range=exposure.in_range,
+        )
+
+
+class PnlParts(BaseModel):
+    """PnL attribution in quote units; ``net`` is the sum the accounting reports."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    lp_fees: Decimal = Decimal(0)
+    il: Decimal = Decimal(0)
+    hedge: Decimal = Decimal(0)
+    funding: Decimal = Decimal(0)
+    trading_fees: Decimal = Decimal(0)
+    slippage: Decimal = Decimal(0)
+    gas: Decimal = Decimal(0)
+    net: Decimal = Decimal(0)
+
+
+class StateMessage(_Payload):
+    """Retained snapshot published after every tick."""
+
+    bot_id: str
+    block: int = Field(ge=0)
+    timestamp: int = Field(ge=0, description="block timestamp, unix seconds")
+    price: Decimal
+    mark_price: Decimal | None = None
+    positions: tuple[PositionState, ...] = ()
+    delta_base: Decimal
+    target_base: Decimal
+    hedge_base: Decimal
+    drift_base: Decimal
+    band_base: Decimal
+    margin_ratio: Decimal | None = None
+    liquidation_price: Decimal | None = None
+    liquidation_distance_pct: Decimal | None = None
+    funding_rate: Decimal | None = None
+    paused: bool = False
+    pnl: PnlParts = PnlParts()
+
+
+class EventMessage(_Payload):
+    """Something that happened, with a stable ``type`` consumers can switch on."""
+
+    type: EventType
+    ts: float = Field(description="unix seconds when it happened")
+    data: dict[str, Any] = Field(default_factory=dict)
+
+    @classmethod
+    def of(cls, type_: EventType, ts: float, payload: object = None, **fields: Any) -> EventMessage:
+        """An event whose ``data`` is a domain dataclass (``Decision``, ``Fill``...) and/or fields.
+
+        Dataclasses become dicts, enums their values, tuples lists; Decimals stay Decimals and
+        serialize as strings.
+        """
+        data: dict[str, Any] = {}
+        if payload is not None:
+            if not dataclasses.is_dataclass(payload) or isinstance(payload, type):
+                raise TypeError(f"payload must be a dataclass instance, not {type(payload)!r}")
+            data.update(_plain(dataclasses.asdict(payload)))
+        data.update(_plain(fields))
+        return cls(type=type_, ts=ts, data=data)
+
+
+class CommandAck(_Payload):
+    """Outcome of one command, published on ``cmd/ack``.
+
+    ``id`` is None only when the command was so malformed that no id could be read.
+    """
+
+    id: str | None
+    status: Literal["ok", "rejected"]
+    reason: str | None = None
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, Enum):
+        return value.value
+    return value

@@ -1,0 +1,209 @@
+"""Prometheus exposition and ``/healthz``.
+
+Metrics live in a registry owned by one ``Metrics`` object (no global registry), so several
+bots or tests in one process never collide. ``/healthz`` answers 200 while the last
+successful tick is younger than ``max_tick_age_s`` and 503 with a JSON reason otherwise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Literal
+
+import structlog
+from aiohttp import web
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+
+from bot.clock import WallClock
+from bot.ports import Clock
+from bot.telemetry.messages import PnlParts, StateMessage
+from bot.telemetry.settings import MetricsSettings
+
+__all__ = ["Health", "Metrics", "MetricsServer", "MetricsSettings", "assess_health"]
+
+_log = structlog.get_logger("bot.telemetry.metrics")
+
+ErrorSource = Literal["chain", "exchange", "broker"]
+OrderOutcome = Literal["filled", "partially_filled", "rejected", "expired", "canceled", "unknown"]
+
+_TICK_BUCKETS_S = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+
+@dataclass(frozen=True, slots=True)
+class Health:
+    """The answer of ``/healthz``."""
+
+    ok: bool
+    body: dict[str, Any]
+
+
+def assess_health(
+    now_s: float, last_tick_s: float | None, max_tick_age_s: float, *, paused: bool = False
+) -> Health:
+    """Healthy while the last successful tick is younger than ``max_tick_age_s``."""
+    if last_tick_s is None:
+        return Health(False, {"status": "unhealthy", "reason": "no successful tick yet"})
+    age_s = max(0.0, now_s - last_tick_s)
+    body: dict[str, Any] = {"last_tick_age_s": round(age_s, 3), "paused": paused}
+    if age_s > max_tick_age_s:
+        reason = f"last successful tick {age_s:.1f}s ago (max {max_tick_age_s:g}s)"
+        return Health(False, {"status": "unhealthy", "reason": reason, **body})
+    return Health(True, {"status": "ok", **body})
+
+
+class Metrics:
+    """The bot's Prometheus metrics; the engine calls the ``observe_*`` methods."""
+
+    def __init__(self, *, max_tick_age_s: float = 120.0, clock: Clock | None = None) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.max_tick_age_s = max_tick_age_s
+        self._clock: Clock = clock if clock is not None else WallClock()
+        self.last_tick_s: float | None = None
+        self.paused = False
+        ns = "hedgebot"
+        reg = self.registry
+
+        def gauge(name: str, doc: str) -> Gauge:
+            return Gauge(name, doc, namespace=ns, registry=reg)
+
+        self.delta_base = gauge("delta_base", "LP delta plus wallet base, base units")
+        self.hedge_base = gauge("hedge_base", "Perp position, base units (negative = short)")
+        self.target_base = gauge("target_base", "Target perp position, base units")
+        self.drift_base = gauge("drift_base", "Hedge minus target, base units")
+        self.margin_ratio = gauge("margin_ratio", "Margin ratio of the hedge position")
+        self.liquidation_distance_pct = gauge(
+            "liquidation_distance_pct", "Distance from mark to liquidation price, percent"
+        )
+        self.price = gauge("price", "Pool price, quote per base")
+        self.block = gauge("block", "Last processed block number")
+        self.paused_gauge = gauge("paused", "1 while trading is paused by command")
+        self.pnl_quote = Gauge(
+            "pnl_quote", "PnL attribution, quote units", ["part"], namespace=ns, registry=reg
+        )
+        self.orders_total = Counter(
+            "orders_total", "Orders by outcome", ["outcome"], namespace=ns, registry=reg
+        )
+        self.errors_total = Counter(
+            "errors_total", "Errors by source", ["source"], namespace=ns, registry=reg
+        )
+        self.ticks_total = Counter("ticks_total", "Ticks run", namespace=ns, registry=reg)
+        self.skipped_blocks_total = Counter(
+            "skipped_blocks_total",
+            "Blocks skipped because a tick was running",
+            namespace=ns,
+            registry=reg,
+        )
+        self.tick_latency_seconds = Histogram(
+            "tick_latency_seconds",
+            "Time from block seen to tick done",
+            namespace=ns,
+            registry=reg,
+            buckets=_TICK_BUCKETS_S,
+        )
+        for source in ("chain", "exchange", "broker"):
+            self.errors_total.labels(source=source)
+        for part in PnlParts.model_fields:
+            self.pnl_quote.labels(part=part)
+
+    def observe_tick(self, latency_s: float, *, ok: bool = True) -> None:
+        """One tick finished (failed ones count too); a successful one refreshes ``/healthz``."""
+        self.ticks_total.inc()
+        self.tick_latency_seconds.observe(latency_s)
+        if ok:
+            self.last_tick_s = self._clock.now()
+
+    def observe_state(self, state: StateMessage) -> None:
+        """Set every gauge from the state published for this tick."""
+        self.block.set(state.block)
+        self.price.set(float(state.price))
+        self.delta_base.set(float(state.delta_base))
+        self.hedge_base.set(float(state.hedge_base))
+        self.target_base.set(float(state.target_base))
+        self.drift_base.set(float(state.drift_base))
+        _set_optional(self.margin_ratio, state.margin_ratio)
+        _set_optional(self.liquidation_distance_pct, state.liquidation_distance_pct)
+        self.paused = state.paused
+        self.paused_gauge.set(1 if state.paused else 0)
+        for part, value in state.pnl.model_dump().items():
+            self.pnl_quote.labels(part=part).set(float(value))
+
+    def observe_order(self, outcome: OrderOutcome | str) -> None:
+        """Count one order by its final outcome (an ``OrderStatus`` value)."""
+        self.orders_total.labels(outcome=str(outcome)).inc()
+
+    def observe_error(self, source: ErrorSource) -> None:
+        """Count one error from the chain, the exchange or the broker."""
+        self.errors_total.labels(source=source).inc()
+
+    def observe_skipped_blocks(self, count: int = 1) -> None:
+        """Count blocks skipped because a tick was still running."""
+        if count > 0:
+            self.skipped_blocks_total.inc(count)
+
+    def health(self) -> Health:
+        """What ``/healthz`` answers now."""
+        return assess_health(
+            self._clock.now(), self.last_tick_s, self.max_tick_age_s, paused=self.paused
+        )
+
+    def exposition(self) -> bytes:
+        """The Prometheus text format of every metric."""
+        return generate_latest(self.registry)
+
+
+def _set_optional(gauge: Gauge, value: Decimal | None) -> None:
+    gauge.set(float("nan") if value is None else float(value))
+
+
+class MetricsServer:
+    """A tiny aiohttp server for ``/metrics`` and ``/healthz``."""
+
+    def __init__(self, metrics: Metrics, host: str = "127.0.0.1", port: int = 9108) -> None:
+        self.metrics = metrics
+        self.host = host
+        self._requested_port = port
+        self._runner: web.AppRunner | None = None
+        self.port: int | None = None
+
+    async def __aenter__(self) -> MetricsServer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
+    async def start(self) -> None:
+        """Bind and serve; ``port`` holds the bound port (useful with port 0)."""
+        app = web.Application()
+        app.router.add_get("/metrics", self._metrics)
+        app.router.add_get("/healthz", self._healthz)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, self.host, self._requested_port)
+        await site.start()
+        self._runner = runner
+        addresses = runner.addresses
+        self.port = int(addresses[0][1]) if addresses else self._requested_port
+        _log.info("metrics.serving", host=self.host, port=self.port)
+
+    async def stop(self) -> None:
+        """Stop serving."""
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def _metrics(self, _request: web.Request) -> web.Response:
+        body = self.metrics.exposition()
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    async def _healthz(self, _request: web.Request) -> web.Response:
+        health = self.metrics.health()
+        return web.json_response(health.body, status=200 if health.ok else 503)

@@ -1,0 +1,335 @@
+"""MQTT telemetry over aiomqtt: retained status and state, events, commands in, acks out.
+
+Runs as one background task that owns the connection. Nothing the broker does (down,
+restarting, refusing our credentials) raises into the engine: publishing never blocks, the
+task reconnects with exponential backoff, and the counters/``last_error`` say what happened.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import ssl
+from collections import deque
+from types import TracebackType
+from typing import Literal, Protocol
+
+import aiomqtt
+import structlog
+
+from bot.clock import WallClock
+from bot.ports import Clock
+from bot.telemetry.commands import Command, CommandValidator, Rejection
+from bot.telemetry.messages import CommandAck, EventMessage, StateMessage
+from bot.telemetry.settings import MqttSettings, Topics
+
+__all__ = ["ConnectionStatus", "ErrorCounter", "MqttSettings", "MqttTelemetry", "Topics"]
+
+_log = structlog.get_logger("bot.telemetry.mqtt")
+
+# CONNACK refusals that mean "fix the credentials", as MQTT 3.1.1 codes and MQTT 5 reason codes
+_AUTH_CODES = frozenset({4, 5, 134, 135})
+
+ConnectionStatus = Literal[
+    "idle", "connecting", "connected", "disconnected", "auth_failed", "stopped"
+]
+
+
+class ErrorCounter(Protocol):
+    """Where broker errors are counted (``Metrics.observe_error`` fits)."""
+
+    def observe_error(self, source: Literal["chain", "exchange", "broker"]) -> None:
+        """Count one error from ``source``."""
+        ...
+
+
+class _CleanStop(Exception):  # noqa: N818 - control flow, not an error
+    """Raised inside a connection's task group to end it after a clean stop."""
+
+
+class MqttTelemetry:
+    """Publishes the bot's status, state and events, and receives its commands.
+
+    Use ``async with MqttTelemetry(settings, bot_id) as telemetry:`` or ``start()``/``stop()``.
+    Valid commands arrive on ``commands``; the engine acknowledges each with ``ack()``.
+    """
+
+    def __init__(
+        self,
+        settings: MqttSettings,
+        bot_id: str,
+        *,
+        validator: CommandValidator | None = None,
+        errors: ErrorCounter | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        self.settings = settings
+        self.bot_id = bot_id
+        self.topics = Topics.for_bot(settings.topic_prefix, bot_id)
+        self.validator = validator if validator is not None else CommandValidator()
+        self.commands: asyncio.Queue[Command] = asyncio.Queue(settings.command_queue_size)
+        self.status: ConnectionStatus = "idle"
+        self.last_error: str | None = None
+        self.connect_errors = 0
+        self.dropped_events = 0
+        self.published_events = 0
+        self._errors = errors
+        self._clock: Clock = clock if clock is not None else WallClock()
+        self._latest_state: bytes | None = None
+        self._state_dirty = False
+        self._events: deque[bytes] = deque()
+        self._acks: deque[bytes] = deque()
+        self._wake = asyncio.Event()
+        self._stop_requested = asyncio.Event()
+        self._connected = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    # ---- lifecycle -------------------------------------------------------------------------
+
+    async def __aenter__(self) -> MqttTelemetry:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    async def start(self) -> None:
+        """Start the background connection task (returns at once; see ``wait_connected``)."""
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name=f"mqtt-telemetry-{self.bot_id}")
+
+    async def stop(self, timeout_s: float = 5.0) -> None:
+        """Flush what is queued, publish retained ``offline`` and disconnect cleanly."""
+        task = self._task
+        if task is None:
+            return
+        self._stop_requested.set()
+        self._wake.set()
+        try:
+            async with asyncio.timeout(timeout_s):
+                await asyncio.shield(task)
+        except TimeoutError:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._task = None
+        self.status = "stopped"
+
+    @property
+    def connected(self) -> bool:
+        """Whether a broker connection is up now."""
+        return self._connected.is_set()
+
+    async def wait_connected(self, timeout_s: float | None = None) -> bool:
+        """Wait until connected; False when ``timeout_s`` passed first."""
+        try:
+            async with asyncio.timeout(timeout_s):
+                await self._connected.wait()
+        except TimeoutError:
+            return False
+        return True
+
+    # ---- what the engine calls -------------------------------------------------------------
+
+    def publish_state(self, state: StateMessage) -> None:
+        """Replace the retained state; only the latest is kept. Never blocks."""
+        self._latest_state = state.to_json()
+        self._state_dirty = True
+        self._wake.set()
+
+    def publish_event(self, event: EventMessage) -> None:
+        """Queue an event; dropped (and counted) when the broker is down or the queue is full."""
+        if not self.connected or len(self._events) >= self.settings.event_queue_size:
+            self.dropped_events += 1
+            return
+        self._events.append(event.to_json())
+        self._wake.set()
+
+    async def ack(self, command_id: str, ok: bool, reason: str | None = None) -> None:
+        """Report the outcome of an applied (``ok``) or refused command on ``cmd/ack``."""
+        if ok:
+            self.validator.mark_applied(command_id)
+        else:
+            self.validator.release(command_id)
+        status: Literal["ok", "rejected"] = "ok" if ok else "rejected"
+        self._queue_ack(CommandAck(id=command_id, status=status, reason=reason))
+        self.publish_event(
+            EventMessage(
+                type="command",
+                ts=self._clock.now(),
+                data={"id": command_id, "status": status, "reason": reason},
+            )
+        )
+
+    # ---- connection loop -------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        backoff_s = self.settings.reconnect_min_s
+        while not self._stop_requested.is_set():
+            self.status = "connecting"
+            try:
+                await self._session()
+            except aiomqtt.MqttError as exc:
+                backoff_s = self._on_connection_error(exc, backoff_s)
+            except Exception as exc:  # noqa: BLE001 - telemetry must never take the bot down
+                backoff_s = self._on_connection_error(exc, backoff_s)
+            else:
+                return
+            finally:
+                self._connected.clear()
+            delay_s = backoff_s * random.uniform(0.8, 1.0)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(delay_s):
+                    await self._stop_requested.wait()
+            backoff_s = min(backoff_s * 2, self.settings.reconnect_max_s)
+
+    def _on_connection_error(self, exc: Exception, backoff_s: float) -> float:
+        was_connected = self._connected.is_set()
+        self.connect_errors += 1
+        if self._errors is not None:
+            self._errors.observe_error("broker")
+        code = getattr(getattr(exc, "rc", None), "value", getattr(exc, "rc", None))
+        if not was_connected and isinstance(code, int) and code in _AUTH_CODES:
+            self.status = "auth_failed"
+            self.last_error = f"broker refused credentials: {exc}"
+            _log.error(
+                "mqtt.auth_failed",
+                broker=self._where(),
+                username=self.settings.username,
+                reason=str(exc),
+                retry_in_s=round(backoff_s, 2),
+            )
+            return backoff_s
+        self.status = "disconnected"
+        self.last_error = f"{type(exc).__name__}: {exc}"
+        if was_connected:
+            cause = f" ({exc.__cause__})" if exc.__cause__ is not None else ""
+            _log.warning("mqtt.disconnected", broker=self._where(), reason=f"{exc}{cause}")
+            return self.settings.reconnect_min_s
+        _log.warning(
+            "mqtt.connect_failed",
+            broker=self._where(),
+            reason=self.last_error,
+            retry_in_s=round(backoff_s, 2),
+        )
+        return backoff_s
+
+    def _client(self) -> aiomqtt.Client:
+        settings = self.settings
+        tls_context = None
+        if settings.tls:
+            tls_context = ssl.create_default_context(
+                cafile=str(settings.tls_ca) if settings.tls_ca else None
+            )
+            if settings.tls_cert is not None and settings.tls_key is not None:
+                tls_context.load_cert_chain(str(settings.tls_cert), str(settings.tls_key))
+        return aiomqtt.Client(
+            settings.host,
+            settings.port,
+            username=settings.username,
+            password=settings.password.get_secret_value() if settings.password else None,
+            identifier=settings.client_id or f"hedgebot-{self.bot_id}",
+            will=aiomqtt.Will(self.topics.status, b"offline", qos=settings.qos, retain=True),
+            keepalive=settings.keepalive_s,
+            timeout=settings.timeout_s,
+            tls_context=tls_context,
+        )
+
+    async def _session(self) -> None:
+        """One connection, from CONNACK to disconnect or clean stop."""
+        qos = self.settings.qos
+        async with self._client() as client:
+            await client.publish(self.topics.status, b"online", qos=qos, retain=True)
+            await client.subscribe(self.topics.cmd, qos=qos)
+            self._connected.set()
+            self.status = "connected"
+            self.last_error = None
+            _log.info("mqtt.connected", broker=self._where(), topics=self.topics.base)
+            self._state_dirty = self._latest_state is not None
+            self._wake.set()
+            try:
+                async with asyncio.TaskGroup() as group:
+                    group.create_task(self._pump(client))
+                    group.create_task(self._receive(client))
+            except* _CleanStop:
+                pass
+            except* aiomqtt.MqttError as errors:
+                raise errors.exceptions[0] from None
+        self.status = "stopped"
+        _log.info("mqtt.stopped", broker=self._where())
+
+    async def _pump(self, client: aiomqtt.Client) -> None:
+        """Publish acks, events and the latest state whenever there is something new."""
+        qos = self.settings.qos
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._acks:
+                await client.publish(self.topics.cmd_ack, self._acks[0], qos=qos)
+                self._acks.popleft()
+            while self._events:
+                payload = self._events.popleft()
+                try:
+                    await client.publish(self.topics.events, payload, qos=qos)
+                except aiomqtt.MqttError:
+                    self.dropped_events += 1
+                    raise
+                self.published_events += 1
+            if self._state_dirty and self._latest_state is not None:
+                self._state_dirty = False
+                try:
+                    await client.publish(
+                        self.topics.state, self._latest_state, qos=qos, retain=True
+                    )
+                except aiomqtt.MqttError:
+                    self._state_dirty = True
+                    raise
+            if self._stop_requested.is_set():
+                await client.publish(self.topics.status, b"offline", qos=qos, retain=True)
+                raise _CleanStop
+
+    async def _receive(self, client: aiomqtt.Client) -> None:
+        """Validate each command; queue the valid ones, refuse the rest on ``cmd/ack``."""
+        async for message in client.messages:
+            raw = message.payload
+            payload = raw if isinstance(raw, bytes | bytearray) else str(raw or "").encode()
+            if message.retain:
+                result: Command | Rejection = Rejection(None, "retained commands are refused")
+            else:
+                result = self.validator.validate(bytes(payload))
+            if isinstance(result, Rejection):
+                self._reject(result.command_id, result.reason)
+                continue
+            try:
+                self.commands.put_nowait(result)
+            except asyncio.QueueFull:
+                self.validator.release(result.id)
+                self._reject(result.id, "command queue full, try again")
+                continue
+            _log.info("command.received", id=result.id, command=result.command)
+
+    def _reject(self, command_id: str | None, reason: str) -> None:
+        _log.warning("command.rejected", id=command_id, reason=reason)
+        self._queue_ack(CommandAck(id=command_id, status="rejected", reason=reason))
+        self.publish_event(
+            EventMessage(
+                type="command",
+                ts=self._clock.now(),
+                data={"id": command_id, "status": "rejected", "reason": reason},
+            )
+        )
+
+    def _queue_ack(self, ack: CommandAck) -> None:
+        self._acks.append(ack.to_json())
+        while len(self._acks) > self.settings.command_queue_size:
+            self._acks.popleft()
+        self._wake.set()
+
+    def _where(self) -> str:
+        return f"{self.settings.host}:{self.settings.port}"

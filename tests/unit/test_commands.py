@@ -1,0 +1,152 @@
+"""Command schema and validation (bot/telemetry/commands.py)."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from bot.telemetry.commands import (
+    CommandValidator,
+    Flatten,
+    Pause,
+    Rejection,
+    SetHedgeRatio,
+    SetThreshold,
+    parse_command,
+)
+
+pytestmark = pytest.mark.unit
+
+
+def _raw(**fields: Any) -> bytes:
+    return json.dumps(fields).encode()
+
+
+def test_valid_commands_parse_to_typed_models() -> None:
+    """Each command name parses to its own model with typed params."""
+    assert isinstance(parse_command(_raw(id="1", command="pause")), Pause)
+    assert isinstance(parse_command(_raw(id="2", command="pause", params={})), Pause)
+    flatten = parse_command(_raw(id="3", command="flatten", params={"confirm": True}))
+    assert isinstance(flatten, Flatten)
+    ratio = parse_command(b'{"id":"4","command":"set_hedge_ratio","params":{"value":0.8}}')
+    assert isinstance(ratio, SetHedgeRatio)
+    assert ratio.params.value == Decimal("0.8")
+    band = parse_command(_raw(id="5", command="set_threshold", params={"fraction": 1}))
+    assert isinstance(band, SetThreshold)
+    assert band.params.fraction == 1
+    assert band.params.base is None
+    for name in ("resume", "rebalance_now"):
+        assert parse_command(_raw(id="6", command=name)).command == name  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (b"{not json", "malformed JSON"),
+        (b"\xff\xfe", "malformed JSON"),
+        (b"[1, 2]", "expected a JSON object"),
+        (_raw(command="pause"), "missing id"),
+        (_raw(id="", command="pause"), "missing id"),
+        (_raw(id=7, command="pause"), "id: must be a string"),
+        (_raw(id="x" * 65, command="pause"), "id: longer than 64 characters"),
+        (_raw(id="a"), "missing command"),
+        (_raw(id="a", command="self_destruct"), "unknown command 'self_destruct'"),
+        (_raw(id="a", command="pause", params={"now": True}), "params.now: unknown field"),
+        (_raw(id="a", command="resume", extra=1), "extra: unknown field"),
+        (_raw(id="a", command="flatten"), "params: required"),
+        (_raw(id="a", command="flatten", params={}), "params.confirm: required"),
+        (_raw(id="a", command="flatten", params={"confirm": False}), "confirm must be true"),
+        (_raw(id="a", command="flatten", params={"confirm": 1}), "params.confirm"),
+        (_raw(id="a", command="flatten", params={"confirm": "yes"}), "params.confirm"),
+        (_raw(id="a", command="set_hedge_ratio", params={"value": 2.01}), "value: must be <= 2"),
+        (_raw(id="a", command="set_hedge_ratio", params={"value": -0.1}), "value: must be >= 0"),
+        (_raw(id="a", command="set_hedge_ratio", params={"value": True}), "must be a number"),
+        (_raw(id="a", command="set_hedge_ratio", params={"value": "x"}), "must be a number"),
+        (b'{"id":"a","command":"set_hedge_ratio","params":{"value":NaN}}', "finite"),
+        (_raw(id="a", command="set_hedge_ratio", params={}), "params.value: required"),
+        (_raw(id="a", command="set_threshold", params={}), "set base and/or fraction"),
+        (_raw(id="a", command="set_threshold", params={"base": 0}), "params.base: must be > 0"),
+        (_raw(id="a", command="set_threshold", params={"fraction": 1.5}), "must be <= 1"),
+        (_raw(id="a", command="set_threshold", params={"fraction": 0}), "must be > 0"),
+    ],
+)
+def test_invalid_commands_are_rejected_with_a_reason(raw: bytes, reason: str) -> None:
+    """Every malformed, unknown or out-of-range command is refused with a readable reason."""
+    result = parse_command(raw)
+    assert isinstance(result, Rejection)
+    assert reason in result.reason
+
+
+def test_rejection_carries_the_id_when_one_was_readable() -> None:
+    """The ack of a refused command names its id so the sender can match it."""
+    result = parse_command(_raw(id="abc", command="nope"))
+    assert isinstance(result, Rejection)
+    assert result.command_id == "abc"
+    malformed = parse_command(b"{")
+    assert isinstance(malformed, Rejection)
+    assert malformed.command_id is None
+
+
+def test_duplicate_ids_are_rejected_while_queued_and_after_applied() -> None:
+    """An id is accepted once; a resend is refused whether queued or applied."""
+    validator = CommandValidator()
+    assert isinstance(validator.validate(_raw(id="c1", command="pause")), Pause)
+    queued = validator.validate(_raw(id="c1", command="pause"))
+    assert isinstance(queued, Rejection)
+    assert "already queued" in queued.reason
+    validator.mark_applied("c1")
+    applied = validator.validate(_raw(id="c1", command="resume"))
+    assert isinstance(applied, Rejection)
+    assert "already applied" in applied.reason
+    assert validator.is_applied("c1")
+
+
+def test_released_id_can_be_sent_again() -> None:
+    """A command the engine refused (not applied) may be retried with the same id."""
+    validator = CommandValidator()
+    assert not isinstance(validator.validate(_raw(id="r", command="pause")), Rejection)
+    validator.release("r")
+    assert not isinstance(validator.validate(_raw(id="r", command="pause")), Rejection)
+
+
+def test_release_never_forgets_an_applied_id() -> None:
+    """Releasing an applied id keeps it refused."""
+    validator = CommandValidator(applied_ids=["done"])
+    validator.release("done")
+    assert isinstance(validator.validate(_raw(id="done", command="pause")), Rejection)
+
+
+def test_preloaded_applied_ids_are_refused() -> None:
+    """Ids loaded from the store at start-up are refused as duplicates."""
+    validator = CommandValidator(applied_ids=["old-1", "old-2"])
+    result = validator.validate(_raw(id="old-2", command="rebalance_now"))
+    assert isinstance(result, Rejection)
+    assert "already applied" in result.reason
+
+
+def test_seen_ids_are_bounded_oldest_forgotten_first() -> None:
+    """Memory stays bounded: past max_ids the oldest id is forgotten."""
+    validator = CommandValidator(max_ids=3)
+    for command_id in ("a", "b", "c", "d"):
+        validator.mark_applied(command_id)
+    assert not validator.is_applied("a")
+    assert all(validator.is_applied(i) for i in ("b", "c", "d"))
+    assert not isinstance(validator.validate(_raw(id="a", command="pause")), Rejection)
+
+
+def test_invalid_command_does_not_consume_its_id() -> None:
+    """A refused command's id stays free for a corrected resend."""
+    validator = CommandValidator()
+    bad = validator.validate(_raw(id="x", command="set_hedge_ratio", params={"value": 9}))
+    assert isinstance(bad, Rejection)
+    good = validator.validate(_raw(id="x", command="set_hedge_ratio", params={"value": 1}))
+    assert isinstance(good, SetHedgeRatio)
+
+
+def test_max_ids_must_be_positive() -> None:
+    """A validator that can remember nothing is a configuration error."""
+    with pytest.raises(ValueError, match="max_ids"):
+        CommandValidator(max_ids=0)
