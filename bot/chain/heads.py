@@ -1,0 +1,127 @@
+"""New block heads by polling ``eth_blockNumber``; the newer block wins.
+
+When several blocks arrive between two polls only the newest is yielded, and the skipped
+ones are counted: a tick for an old block is worthless once a newer one exists.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Self
+
+from web3 import AsyncWeb3
+
+from bot.chain.rpc import guarded, rpc_request
+from bot.errors import ChainError
+
+__all__ = ["BlockInfo", "HeadPoller", "block_info", "latest_block", "poll_heads"]
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class BlockInfo:
+    """Number, unix timestamp and hash (``0x``-hex) of one block."""
+
+    number: int
+    timestamp: int
+    hash: str
+
+
+async def latest_block(w3: AsyncWeb3[Any], *, timeout_s: float = 10.0) -> int:
+    """The newest block number the node knows."""
+    number = await rpc_request(w3, "eth_blockNumber", timeout_s=timeout_s)
+    try:
+        return int(number, 16)
+    except (TypeError, ValueError) as exc:
+        raise ChainError(f"eth_blockNumber: malformed answer {number!r:.100}") from exc
+
+
+async def block_info(w3: AsyncWeb3[Any], number: int, *, timeout_s: float = 10.0) -> BlockInfo:
+    """Timestamp and hash of block ``number``; ``ChainError`` when the node lacks it."""
+    block: Any = await guarded(
+        f"eth_getBlockByNumber({number})", w3.eth.get_block(number), timeout_s
+    )
+    try:
+        return BlockInfo(
+            number=int(block["number"]),
+            timestamp=int(block["timestamp"]),
+            hash="0x" + bytes(block["hash"]).hex(),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ChainError(f"block {number}: malformed answer: {exc}") from exc
+
+
+class HeadPoller:
+    """``async for number in HeadPoller(w3)``: each newer block number, newest only.
+
+    A failed poll raises ``ChainError`` from ``__anext__``; the poller stays usable, so the
+    caller may log it and keep iterating. Iteration ends only when ``stop`` is set.
+    """
+
+    def __init__(
+        self,
+        w3: AsyncWeb3[Any],
+        *,
+        poll_interval_s: float = 1.0,
+        request_timeout_s: float = 10.0,
+        start_after: int | None = None,
+        stop: asyncio.Event | None = None,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        if poll_interval_s <= 0:
+            raise ValueError("poll_interval_s must be positive")
+        self._w3 = w3
+        self._interval_s = poll_interval_s
+        self._timeout_s = request_timeout_s
+        self._sleep = sleep
+        self._stop = stop
+        self._last = start_after
+        self.skipped = 0  # blocks that arrived but were superseded before being yielded
+
+    @property
+    def last_yielded(self) -> int | None:
+        """The newest block number handed out (or ``start_after``)."""
+        return self._last
+
+    def __aiter__(self) -> Self:
+        return self
+
+    def _stopped(self) -> bool:
+        return self._stop is not None and self._stop.is_set()
+
+    async def _pause(self) -> None:
+        if self._stop is None:
+            await self._sleep(self._interval_s)
+            return
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self._interval_s):
+                await self._stop.wait()
+
+    async def __anext__(self) -> int:
+        while True:
+            if self._stopped():
+                raise StopAsyncIteration
+            newest = await latest_block(self._w3, timeout_s=self._timeout_s)
+            if self._last is None or newest > self._last:
+                if self._last is not None:
+                    self.skipped += newest - self._last - 1
+                self._last = newest
+                return newest
+            await self._pause()
+
+
+def poll_heads(
+    w3: AsyncWeb3[Any],
+    poll_interval_s: float,
+    stop: asyncio.Event | None = None,
+    *,
+    request_timeout_s: float = 10.0,
+) -> HeadPoller:
+    """New block numbers every ``poll_interval_s`` until ``stop`` is set (newest only)."""
+    return HeadPoller(
+        w3, poll_interval_s=poll_interval_s, request_timeout_s=request_timeout_s, stop=stop
+    )

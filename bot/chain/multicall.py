@@ -1,0 +1,139 @@
+"""Batch read calls pinned to one block: one ``tryAggregate`` eth_call, or one eth_call each.
+
+The Multicall ABI (``abi/multicall.json``) matches Multicall3's ``tryAggregate``, so the same
+code works against the locally deployed ``Multicall`` and Multicall3 on public chains.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+
+from eth_abi.abi import decode, encode
+from eth_utils.abi import (
+    filter_abi_by_name,
+    function_abi_to_4byte_selector,
+    get_abi_input_types,
+    get_abi_output_types,
+)
+from web3 import AsyncWeb3
+
+from bot.chain.rpc import checksum, eth_call, load_abi
+from bot.errors import ChainError
+
+__all__ = ["BatchReader", "ContractCall", "encode_call"]
+
+
+@dataclass(frozen=True, slots=True)
+class ContractCall:
+    """One read call: target, calldata and how to decode the answer."""
+
+    label: str  # for error messages, e.g. "pair.getReserves"
+    target: str
+    data: bytes
+    output_types: tuple[str, ...]  # empty: keep the answer as raw bytes
+
+    def decode(self, raw: bytes) -> tuple[Any, ...]:
+        """The decoded return values; ``ChainError`` when the answer does not decode."""
+        if not self.output_types:
+            return (raw,)
+        try:
+            return tuple(decode(list(self.output_types), raw))
+        except Exception as exc:
+            raise ChainError(f"{self.label}: undecodable answer 0x{raw.hex()[:80]}") from exc
+
+
+def encode_call(
+    label: str,
+    target: str,
+    abi: list[dict[str, Any]],
+    fn_name: str,
+    *args: Any,
+    raw_output: bool = False,
+) -> ContractCall:
+    """Encode ``fn_name(*args)`` of the contract at ``target`` described by ``abi``.
+
+    ``raw_output`` keeps the answer undecoded, for callers that decode leniently.
+    """
+    candidates = [
+        entry
+        for entry in filter_abi_by_name(fn_name, cast(Any, abi))
+        if entry["type"] == "function" and len(entry.get("inputs", [])) == len(args)
+    ]
+    if len(candidates) != 1:
+        raise ValueError(f"{fn_name} with {len(args)} arguments is not unique in the ABI")
+    fn_abi = cast(Any, candidates[0])
+    data = function_abi_to_4byte_selector(fn_abi) + encode(get_abi_input_types(fn_abi), args)
+    return ContractCall(
+        label=label,
+        target=checksum(target),
+        data=data,
+        output_types=() if raw_output else tuple(get_abi_output_types(fn_abi)),
+    )
+
+
+_TRY_AGGREGATE = "tryAggregate"
+
+
+class BatchReader:
+    """Runs ``ContractCall``s at one block, batched through Multicall when configured."""
+
+    def __init__(
+        self,
+        w3: AsyncWeb3[Any],
+        *,
+        multicall: str | None = None,
+        request_timeout_s: float = 10.0,
+    ) -> None:
+        self._w3 = w3
+        self._timeout_s = request_timeout_s
+        self._multicall = checksum(multicall) if multicall is not None else None
+        self._multicall_abi = load_abi("multicall")
+
+    @property
+    def batched(self) -> bool:
+        """True when reads go through one Multicall eth_call."""
+        return self._multicall is not None
+
+    async def run(self, calls: Sequence[ContractCall], block_number: int) -> list[tuple[Any, ...]]:
+        """Decoded results of every call at ``block_number``; any failure raises ``ChainError``."""
+        if not calls:
+            return []
+        if self._multicall is None:
+            raws = await asyncio.gather(*(self._single(call, block_number) for call in calls))
+        else:
+            raws = await self._batch(self._multicall, calls, block_number)
+        return [call.decode(raw) for call, raw in zip(calls, raws, strict=True)]
+
+    async def _single(self, call: ContractCall, block_number: int) -> bytes:
+        try:
+            return await eth_call(
+                self._w3, call.target, call.data, block_number, timeout_s=self._timeout_s
+            )
+        except ChainError as exc:
+            raise ChainError(f"{call.label} at block {block_number}: {exc}") from exc
+
+    async def _batch(
+        self, multicall: str, calls: Sequence[ContractCall], block_number: int
+    ) -> list[bytes]:
+        payload = [(call.target, call.data) for call in calls]
+        batch = encode_call(
+            "multicall.tryAggregate", multicall, self._multicall_abi, _TRY_AGGREGATE, False, payload
+        )
+        try:
+            raw = await eth_call(
+                self._w3, multicall, batch.data, block_number, timeout_s=self._timeout_s
+            )
+        except ChainError as exc:
+            raise ChainError(f"multicall at block {block_number}: {exc}") from exc
+        (results,) = batch.decode(raw)
+        if len(results) != len(calls):
+            raise ChainError(f"multicall returned {len(results)} results for {len(calls)} calls")
+        raws: list[bytes] = []
+        for call, (success, data) in zip(calls, results, strict=True):
+            if not success:
+                raise ChainError(f"{call.label} reverted at block {block_number}")
+            raws.append(bytes(data))
+        return raws

@@ -1,0 +1,110 @@
+"""Uniswap V2 pair reader: reserves, LP supply and LP balances pinned to one block.
+
+After the first read (which also loads token0/token1 and their decimals/symbols, cached for the
+reader's life) each read is one eth_call through Multicall, or one eth_call per value when no
+Multicall address is configured; every call uses ``block_identifier=block_number``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from eth_abi.abi import decode
+from web3 import AsyncWeb3
+
+from bot.chain.multicall import BatchReader, ContractCall, encode_call
+from bot.chain.rpc import load_abi
+from bot.domain import TokenInfo, V2PoolRead
+from bot.errors import ChainError
+
+__all__ = ["V2PoolReader"]
+
+
+def _symbol(raw: bytes, address: str) -> str:
+    """ERC-20 ``symbol()`` as a string; tolerates the old ``bytes32`` form (e.g. MKR)."""
+    try:
+        (text,) = decode(["string"], raw)
+        return str(text)
+    except Exception:  # noqa: BLE001 - fall back to bytes32, then to the address
+        if len(raw) == 32:
+            return raw.rstrip(b"\0").decode("utf-8", "replace")
+        return address[:10]
+
+
+class V2PoolReader:
+    """Reads one Uniswap V2 pair and its LP holders at a given block."""
+
+    def __init__(
+        self,
+        w3: AsyncWeb3[Any],
+        pair: str,
+        *,
+        multicall: str | None = None,
+        request_timeout_s: float = 10.0,
+    ) -> None:
+        self.pair = AsyncWeb3.to_checksum_address(pair)
+        self._batch = BatchReader(w3, multicall=multicall, request_timeout_s=request_timeout_s)
+        self._pair_abi = load_abi("uniswap_v2_pair")
+        self._erc20_abi = load_abi("erc20")
+        self._tokens: tuple[TokenInfo, TokenInfo] | None = None
+
+    @property
+    def tokens(self) -> tuple[TokenInfo, TokenInfo] | None:
+        """``(token0, token1)`` once loaded by a first read."""
+        return self._tokens
+
+    def _pair_call(self, fn_name: str, *args: Any) -> ContractCall:
+        return encode_call(f"pair.{fn_name}", self.pair, self._pair_abi, fn_name, *args)
+
+    async def load_tokens(self, block_number: int) -> tuple[TokenInfo, TokenInfo]:
+        """token0/token1 with decimals and symbols (read once, then cached)."""
+        if self._tokens is not None:
+            return self._tokens
+        token0, token1 = (
+            AsyncWeb3.to_checksum_address(values[0])
+            for values in await self._batch.run(
+                [self._pair_call("token0"), self._pair_call("token1")], block_number
+            )
+        )
+        calls: list[ContractCall] = []
+        for token in (token0, token1):
+            calls.append(encode_call("token.decimals", token, self._erc20_abi, "decimals"))
+            calls.append(
+                encode_call("token.symbol", token, self._erc20_abi, "symbol", raw_output=True)
+            )
+        try:
+            dec0, sym0, dec1, sym1 = await self._batch.run(calls, block_number)
+        except ChainError as exc:
+            raise ChainError(f"pair {self.pair}: token metadata unreadable: {exc}") from exc
+        self._tokens = (
+            TokenInfo(address=token0, symbol=_symbol(sym0[0], token0), decimals=int(dec0[0])),
+            TokenInfo(address=token1, symbol=_symbol(sym1[0], token1), decimals=int(dec1[0])),
+        )
+        return self._tokens
+
+    async def read(self, block_number: int, owner: str) -> V2PoolRead:
+        """Pair state and ``owner``'s LP balance at ``block_number``."""
+        (result,) = await self.read_many(block_number, [owner])
+        return result
+
+    async def read_many(self, block_number: int, owners: Sequence[str]) -> tuple[V2PoolRead, ...]:
+        """Pair state and each owner's LP balance at ``block_number``, in one batch."""
+        token0, token1 = await self.load_tokens(block_number)
+        calls = [self._pair_call("getReserves"), self._pair_call("totalSupply")]
+        calls += [self._pair_call("balanceOf", AsyncWeb3.to_checksum_address(o)) for o in owners]
+        results = await self._batch.run(calls, block_number)
+        reserve0, reserve1, _ = results[0]
+        (total_supply,) = results[1]
+        return tuple(
+            V2PoolRead(
+                pair=self.pair,
+                token0=token0,
+                token1=token1,
+                reserve0=int(reserve0),
+                reserve1=int(reserve1),
+                total_supply=int(total_supply),
+                lp_balance=int(balance[0]),
+            )
+            for balance in results[2:]
+        )
