@@ -25,8 +25,17 @@ async def test_unresolved_intents_until_outcome_recorded(tmp_path: Path) -> None
     await store.record_intent(1.0, 10, intent("b"))
     await store.mark_intent("b", OrderStatus.UNKNOWN)
     assert [i.client_order_id for i in await store.unresolved_intents()] == ["a", "b"]
-    order = Order("a", "1", "ETH/USDT:USDT", Side.SELL, Decimal("0.5"), Decimal("0.5"),
-                  Decimal(2000), OrderStatus.FILLED, False)
+    order = Order(
+        "a",
+        "1",
+        "ETH/USDT:USDT",
+        Side.SELL,
+        Decimal("0.5"),
+        Decimal("0.5"),
+        Decimal(2000),
+        OrderStatus.FILLED,
+        False,
+    )
     await store.record_order(2.0, order)
     await store.close()
     reopened = await SqliteStore.open(tmp_path / "s.sqlite")
@@ -40,17 +49,31 @@ async def test_unresolved_intents_until_outcome_recorded(tmp_path: Path) -> None
 async def test_fills_and_funding_recorded_once(tmp_path: Path) -> None:
     """Re-reading the same fills and funding from the venue never double counts."""
     store = await SqliteStore.open(tmp_path / "s.sqlite")
-    fill = Fill("t1", "a", "1", "ETH/USDT:USDT", Side.SELL, Decimal(1), Decimal(2000),
-                Decimal("1.0"), Decimal(0), 1000)
-    pay = FundingPayment("f1", "ETH/USDT:USDT", Decimal("0.2"), Decimal("0.0001"),
-                         Decimal(-1), Decimal(2000), 2000)
+    fill = Fill(
+        "t1",
+        "a",
+        "1",
+        "ETH/USDT:USDT",
+        Side.SELL,
+        Decimal(1),
+        Decimal(2000),
+        Decimal("1.0"),
+        Decimal(0),
+        1000,
+    )
+    pay = FundingPayment(
+        "f1", "ETH/USDT:USDT", Decimal("0.2"), Decimal("0.0001"), Decimal(-1), Decimal(2000), 2000
+    )
     assert await store.record_fill(fill) is True
     assert await store.record_fill(fill) is False
     assert await store.record_funding(pay) is True
     assert await store.record_funding(pay) is False
     totals = await store.totals()
-    assert totals == {"fees_quote": Decimal("1.0"), "funding_quote": Decimal("0.2"),
-                      "realized_pnl_quote": Decimal(0)}
+    assert totals == {
+        "fees_quote": Decimal("1.0"),
+        "funding_quote": Decimal("0.2"),
+        "realized_pnl_quote": Decimal(0),
+    }
     await store.close()
 
 
