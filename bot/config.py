@@ -16,8 +16,10 @@ import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
+    Discriminator,
     Field,
     SecretStr,
+    Tag,
     ValidationError,
     field_validator,
     model_validator,
@@ -48,13 +50,64 @@ class ChainConfig(_Section):
     max_block_age_s: Annotated[float, Field(gt=0)] = 600.0
 
 
-class PositionConfig(_Section):
-    """One LP position to hedge."""
+class V2PositionConfig(_Section):
+    """LP tokens of a Uniswap V2 pair held by ``owner``."""
 
     id: str = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_.-]+$")
-    kind: Literal["v2", "v3"] = "v2"
+    kind: Literal["v2"] = "v2"
     pool: Address
     owner: Address
+
+
+class V3PositionConfig(_Section):
+    """A Uniswap V3 position.
+
+    One of: an NFT (``position_manager`` + ``token_id``); every NFT of ``owner`` on
+    ``position_manager`` (``discover: true``); or a position owned directly in ``pool``
+    (``pool`` + ``owner`` + ``tick_lower`` + ``tick_upper``).
+    """
+
+    id: str = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_.-]+$")
+    kind: Literal["v3"]
+    pool: Address | None = None
+    owner: Address | None = None
+    position_manager: Address | None = None
+    token_id: Annotated[int, Field(ge=0)] | None = None
+    discover: bool = False
+    tick_lower: int | None = None
+    tick_upper: int | None = None
+
+    @model_validator(mode="after")
+    def _one_way_to_find_it(self) -> V3PositionConfig:
+        nft = self.position_manager is not None and self.token_id is not None
+        discovered = self.position_manager is not None and self.owner is not None and self.discover
+        direct = (
+            self.pool is not None
+            and self.owner is not None
+            and self.tick_lower is not None
+            and self.tick_upper is not None
+        )
+        if [nft, discovered, direct].count(True) != 1:
+            raise ValueError(
+                "give exactly one of: position_manager + token_id; position_manager + owner + "
+                "discover: true; pool + owner + tick_lower + tick_upper"
+            )
+        if direct and self.tick_lower is not None and self.tick_upper is not None:
+            if self.tick_lower >= self.tick_upper:
+                raise ValueError("tick_lower must be < tick_upper")
+        return self
+
+
+def _position_kind(value: Any) -> str:
+    if isinstance(value, dict):
+        return str(value.get("kind", "v2"))
+    return str(getattr(value, "kind", "v2"))
+
+
+PositionConfig = Annotated[
+    Annotated[V2PositionConfig, Tag("v2")] | Annotated[V3PositionConfig, Tag("v3")],
+    Discriminator(_position_kind),
+]
 
 
 class HedgeAssetConfig(_Section):
@@ -73,6 +126,7 @@ class HedgeConfig(_Section):
     threshold_base: PositiveDecimal | None = None
     threshold_fraction: Annotated[Decimal, Field(gt=0, le=1)] | None = Decimal("0.05")
     max_slippage_bps: Annotated[Decimal, Field(gt=0, le=1000)] = Decimal(50)
+    include_fees_in_delta: bool = False  # V3 uncollected base fees count toward the delta
 
     @model_validator(mode="after")
     def _one_band(self) -> HedgeConfig:
@@ -203,7 +257,13 @@ def format_validation_error(exc: ValidationError) -> list[str]:
     """``field.path: reason`` lines, one per bad field."""
     lines = []
     for error in exc.errors():
-        where = ".".join(str(part) for part in error["loc"]) or "(root)"
+        # drop the union tag pydantic puts in the location (positions.0.v2.pool)
+        parts = [
+            str(part)
+            for i, part in enumerate(error["loc"])
+            if not (i > 0 and part in ("v2", "v3") and isinstance(error["loc"][i - 1], int))
+        ]
+        where = ".".join(parts) or "(root)"
         lines.append(f"{where}: {_describe(error)}")
     return lines
 
