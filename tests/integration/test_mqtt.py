@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import getpass
 import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -31,74 +29,14 @@ import pytest
 from rich.console import Console
 from structlog.testing import capture_logs
 
+from bot.sim.mosquitto import Broker, free_port, mosquitto_available, reachable, start_broker
 from bot.telemetry.messages import EventMessage, StateMessage
 from bot.telemetry.monitor import monitor, send_command
 from bot.telemetry.mqtt import MqttSettings, MqttTelemetry
 
 pytestmark = pytest.mark.integration
 
-MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 REPO = Path(__file__).resolve().parents[2]
-
-
-# ---- brokers ---------------------------------------------------------------------------------
-
-
-@dataclass
-class Broker:
-    """A reachable MQTT broker; ``process`` is set when this test run started it."""
-
-    host: str
-    port: int
-    process: subprocess.Popen[bytes] | None = None
-    workdir: Path | None = None
-    config: Path | None = None
-
-    @property
-    def url(self) -> str:
-        return f"mqtt://{self.host}:{self.port}"
-
-    def start(self) -> None:
-        assert self.config is not None
-        self.process = subprocess.Popen(
-            [MOSQUITTO, "-c", str(self.config)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _reachable(host: str, port: int) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=0.5):
-            return True
-    except OSError:
-        return False
-
-
-def _wait_listening(broker: Broker, timeout_s: float = 5.0) -> None:
-    deadline = timeout_s / 0.02
-    for _ in range(int(deadline)):
-        if _reachable(broker.host, broker.port):
-            return
-        if broker.process is not None and broker.process.poll() is not None:
-            raise RuntimeError(f"mosquitto exited with {broker.process.returncode}")
-        _sleep(0.02)
-    raise RuntimeError(f"mosquitto did not listen on {broker.port}")
 
 
 def _password_broker(username: str, password: str) -> Broker:
@@ -123,35 +61,10 @@ async def eventually(condition: Callable[[], bool], timeout_s: float = 5.0) -> N
     raise AssertionError("condition not reached in time")
 
 
-def _sleep(seconds: float) -> None:
-    # fixture helper only: never called on the event loop while telemetry runs
-    time.sleep(seconds)
-
-
 def _own_broker(extra_conf: str = "", anonymous: bool = True, port: int | None = None) -> Broker:
-    if not Path(MOSQUITTO).exists():
+    if not mosquitto_available():
         pytest.skip("mosquitto is not installed")
-    workdir = Path(tempfile.mkdtemp(prefix="hedgebot-mqtt-"))
-    workdir.chmod(0o755)
-    broker = Broker("127.0.0.1", port or _free_port(), workdir=workdir)
-    config = workdir / "mosquitto.conf"
-    config.write_text(
-        textwrap.dedent(
-            f"""\
-            user {getpass.getuser()}
-            listener {broker.port} 127.0.0.1
-            allow_anonymous {"true" if anonymous else "false"}
-            persistence false
-            log_dest none
-            """
-        )
-        + extra_conf
-    )
-    config.chmod(0o644)
-    broker.config = config
-    broker.start()
-    _wait_listening(broker)
-    return broker
+    return start_broker(extra_conf, anonymous=anonymous, port=port)
 
 
 @pytest.fixture(scope="session")
@@ -163,7 +76,7 @@ def mqtt_broker() -> Iterator[Broker]:
         if (
             parts.scheme == "mqtt"
             and parts.hostname
-            and _reachable(parts.hostname, parts.port or 1883)
+            and reachable(parts.hostname, parts.port or 1883)
         ):
             yield Broker(parts.hostname, parts.port or 1883)
             return
@@ -507,7 +420,7 @@ async def test_broker_restart_resumes_publishing(prefix: str) -> None:
             assert telemetry.dropped_events == 1
             await asyncio.sleep(0.3)
             broker.start()
-            await asyncio.to_thread(_wait_listening, broker)
+            await asyncio.to_thread(broker.wait_listening)
             assert await telemetry.wait_connected(10)
             assert telemetry.connect_errors >= 1
             async with recording(broker, f"{prefix}/bot1/#") as late:
@@ -606,6 +519,6 @@ async def test_monitor_once_renders_a_frame(mqtt_broker: Broker, prefix: str) ->
 
 async def test_cli_reports_unreachable_broker() -> None:
     """Nothing listening: cmd and monitor say so and exit 3 instead of hanging."""
-    url = f"mqtt://127.0.0.1:{_free_port()}"
+    url = f"mqtt://127.0.0.1:{free_port()}"
     assert await send_command(url, "hedgebot", "b", "pause", {}, timeout_s=1) == 3
     assert await monitor(url, "hedgebot", once=True, duration_s=0.2) == 3
