@@ -59,8 +59,18 @@ class TelemetryBridge:
             source = data.get("source")
             if source in ("chain", "exchange", "broker"):
                 self.metrics.observe_error(source)
+        if self.metrics is not None and event_type == "order":
+            self.metrics.observe_order(str(data.get("status", "unknown")))
         if self.mqtt is not None:
             event = EventMessage.model_validate(
                 {"type": event_type, "ts": self._clock.now(), "data": data}
             )
             self.mqtt.publish_event(event)
+
+    def observe_tick(self, latency_s: float, *, ok: bool, skipped_blocks: int = 0) -> None:
+        """Tick latency histogram, tick counter and superseded blocks."""
+        if self.metrics is None:
+            return
+        self.metrics.observe_tick(latency_s, ok=ok)
+        if skipped_blocks:
+            self.metrics.observe_skipped_blocks(skipped_blocks)

@@ -102,6 +102,7 @@ class StateMessage(_Payload):
     liquidation_distance_pct: Decimal | None = None
     funding_rate: Decimal | None = None
     paused: bool = False
+    flattening: bool = False
     pnl: PnlParts = PnlParts()
 
 

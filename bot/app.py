@@ -1,0 +1,289 @@
+"""Wiring: build the bot from a validated config, run the daemon, take a one-off snapshot.
+
+``build_bot`` is the one place that chooses adapters (paper venue or ccxt, MQTT or nothing);
+the engine only knows ports.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import structlog
+
+from bot.chain.heads import poll_heads
+from bot.chain.reader import LpChainReader, connect_web3
+from bot.clock import WallClock
+from bot.config import Settings
+from bot.core.policy import PolicyInputs, PolicyState, ThresholdPolicy, decide
+from bot.engine import CommandSource, Engine, EngineTelemetry, HedgeSettings
+from bot.exchange.orders import OrderManager
+from bot.logging import configure_logging
+from bot.ports import Clock, PerpExchange
+from bot.store.sqlite import SqliteStore
+
+log = structlog.get_logger("hedgebot.app")
+
+
+def build_policy(settings: Settings) -> ThresholdPolicy:
+    """The hedge policy named in the config."""
+    return ThresholdPolicy(
+        threshold_base=settings.hedge.threshold_base,
+        threshold_fraction=settings.hedge.threshold_fraction,
+    )
+
+
+def build_exchange(settings: Settings, clock: Clock) -> PerpExchange:
+    """The paper venue or the ccxt adapter, as configured."""
+    ex = settings.exchange
+    if ex.kind == "paper":
+        from bot.exchange.paper import PaperExchange
+
+        return PaperExchange.from_config(ex, clock)
+    from bot.exchange.ccxt_perp import CcxtPerpExchange
+
+    return CcxtPerpExchange.from_config(ex)
+
+
+async def build_telemetry(
+    stack: AsyncExitStack,
+    settings: Settings,
+    clock: Clock,
+    mqtt_url: str | None,
+    metrics_port: int | None,
+    applied_command_ids: list[str] | None = None,
+) -> tuple[EngineTelemetry | None, CommandSource | None]:
+    """MQTT publisher/command subscriber and Prometheus metrics, as configured.
+
+    ``mqtt_url`` (flag or ``MQTT_URL``) overrides the config's broker URL; ``metrics_port``
+    overrides the config's metrics port. Both are closed by ``stack``.
+    """
+    from bot.telemetry.bridge import TelemetryBridge
+    from bot.telemetry.commands import CommandValidator
+    from bot.telemetry.metrics import Metrics, MetricsServer
+    from bot.telemetry.mqtt import MqttTelemetry
+    from bot.telemetry.settings import MqttSettings
+
+    metrics: Metrics | None = None
+    if settings.metrics.enabled or metrics_port is not None:
+        metrics = Metrics(max_tick_age_s=settings.metrics.max_tick_age_s, clock=clock)
+        server = MetricsServer(
+            metrics,
+            host=settings.metrics.host,
+            port=settings.metrics.port if metrics_port is None else metrics_port,
+        )
+        await server.start()
+        stack.push_async_callback(server.stop)
+        log.info("metrics.listening", host=settings.metrics.host, port=server.port)
+    mqtt_settings = settings.mqtt
+    if mqtt_url:
+        base = mqtt_settings or MqttSettings()
+        mqtt_settings = base.model_copy(update={"url": mqtt_url})
+    mqtt: MqttTelemetry | None = None
+    if mqtt_settings is not None:
+        mqtt = MqttTelemetry(
+            mqtt_settings,
+            settings.bot_id,
+            validator=CommandValidator(applied_command_ids or []),
+            errors=metrics,
+            clock=clock,
+        )
+        await mqtt.start()
+        stack.push_async_callback(mqtt.stop)
+    if mqtt is None and metrics is None:
+        return None, None
+    return TelemetryBridge(mqtt, metrics, clock), mqtt
+
+
+@dataclass
+class Bot:
+    """A built bot and what must be closed with it."""
+
+    engine: Engine
+    chain: LpChainReader
+    exchange: PerpExchange
+    store: SqliteStore
+    stack: AsyncExitStack
+
+    async def close(self) -> None:
+        """Close adapters in reverse order of opening."""
+        await self.stack.aclose()
+
+
+async def build_bot(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    exchange: PerpExchange | None = None,
+    telemetry: EngineTelemetry | None = None,
+    commands: CommandSource | None = None,
+) -> Bot:
+    """Everything the engine needs, passed in (no globals)."""
+    clock = clock or WallClock()
+    stack = AsyncExitStack()
+    try:
+        store = await SqliteStore.open(settings.store.path)
+        stack.push_async_callback(store.close)
+        w3 = connect_web3(settings.chain.rpc_urls[0], settings.chain.request_timeout_s)
+        chain = LpChainReader(w3, settings)
+        stack.push_async_callback(chain.close)
+        venue = exchange or build_exchange(settings, clock)
+        stack.push_async_callback(venue.close)
+        observers = []
+        set_reference = getattr(venue, "set_reference_price", None)
+        if exchange is None and settings.exchange.kind == "paper" and set_reference is not None:
+            observers.append(set_reference)
+        engine = Engine(
+            bot_id=settings.bot_id,
+            chain=chain,
+            exchange=venue,
+            orders=OrderManager(venue),
+            store=store,
+            policy=build_policy(settings),
+            settings=HedgeSettings(
+                hedge_ratio=settings.hedge.ratio,
+                max_slippage_bps=settings.hedge.max_slippage_bps,
+            ),
+            clock=clock,
+            telemetry=telemetry,
+            price_observers=observers,
+            commands=commands,
+        )
+    except BaseException:
+        await stack.aclose()
+        raise
+    return Bot(engine=engine, chain=chain, exchange=venue, store=store, stack=stack)
+
+
+async def run_daemon(settings: Settings, mqtt_url: str | None = None) -> int:
+    """``hedgebot run``: tick on every new block until SIGINT/SIGTERM, then stop cleanly."""
+    configure_logging(settings.logging.level, settings.logging.format)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    mqtt_url = mqtt_url or os.environ.get("MQTT_URL")
+    bot = await build_bot(settings)
+    try:
+        await bot.engine.start()
+        blocks = poll_heads(bot.chain.w3, settings.chain.poll_interval_s, stop)
+        await bot.engine.run(blocks, stop)
+    finally:
+        log.info("engine.stopping", ticks=bot.engine.stats.ticks)
+        await bot.close()
+        log.info("engine.stopped")
+    return 0
+
+
+async def take_snapshot(settings: Settings) -> dict[str, Any]:
+    """``hedgebot snapshot``: read once, decide, place nothing."""
+    configure_logging("warning", settings.logging.format)
+    bot = await build_bot(settings)
+    try:
+        await bot.exchange.start()
+        block = await bot.chain.latest_block()
+        snap = await bot.chain.snapshot(block)
+        if settings.exchange.kind == "paper":
+            setter = getattr(bot.exchange, "set_reference_price", None)
+            if setter is not None:
+                setter(snap.price)
+        quote = await bot.exchange.quote()
+        position = await bot.exchange.position()
+        rules = await bot.exchange.market_rules()
+        inputs = PolicyInputs(
+            now_s=bot.engine.clock.now(),
+            price=quote.mark_price,
+            delta_base=snap.delta_base,
+            gamma=sum((p.gamma for p in snap.positions), Decimal(0)),
+            hedge_base=position.size_base,
+            hedge_ratio=bot.engine.settings.hedge_ratio,
+        )
+        decision, _ = decide(bot.engine.policy, PolicyState(), inputs, rules)
+    finally:
+        await bot.close()
+    return {
+        "block": snap.block_number,
+        "block_timestamp": snap.block_timestamp,
+        "price": str(snap.price),
+        "mark_price": str(quote.mark_price),
+        "positions": [
+            {
+                "id": p.id,
+                "kind": p.kind,
+                "amount_base": str(p.amount_base),
+                "amount_quote": str(p.amount_quote),
+                "value_quote": str(p.value_quote),
+                "delta_base": str(p.delta_base),
+                "gamma": str(p.gamma),
+                "fees_base": str(p.fees_base),
+                "fees_quote": str(p.fees_quote),
+                "in_range": p.in_range,
+                "tick_lower": p.tick_lower,
+                "tick_upper": p.tick_upper,
+                "liquidity": None if p.liquidity is None else str(p.liquidity),
+            }
+            for p in snap.positions
+        ],
+        "wallet_base": str(snap.wallet_base),
+        "delta_base": str(decision.delta_base),
+        "target_base": str(decision.target_base),
+        "hedge_base": str(decision.hedge_base),
+        "drift_base": str(decision.drift_base),
+        "band_base": str(decision.band_base),
+        "decision": {
+            "action": decision.action,
+            "reason": decision.reason,
+            "side": None if decision.order_side is None else decision.order_side.value,
+            "amount_base": str(decision.order_amount_base),
+            "reduce_only": decision.reduce_only,
+        },
+    }
+
+
+def render_snapshot(result: dict[str, Any]) -> None:
+    """Human-readable snapshot."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    console.print(
+        f"block {result['block']}  pool price {result['price']}  mark {result['mark_price']}"
+    )
+    table = Table("position", "kind", "base", "quote", "value", "delta", "in range")
+    for p in result["positions"]:
+        table.add_row(
+            p["id"],
+            p["kind"],
+            p["amount_base"],
+            p["amount_quote"],
+            p["value_quote"],
+            p["delta_base"],
+            "yes" if p["in_range"] else "no",
+        )
+    console.print(table)
+    d = result["decision"]
+    console.print(
+        f"delta {result['delta_base']}  target {result['target_base']}  "
+        f"hedge {result['hedge_base']}  drift {result['drift_base']}  band {result['band_base']}"
+    )
+    action = d["action"]
+    if action == "rebalance":
+        action += f" ({d['side']} {d['amount_base']}{' reduce-only' if d['reduce_only'] else ''})"
+    console.print(f"would: {action} — {d['reason']}  (snapshot places no orders)")
+
+
+@contextlib.asynccontextmanager
+async def opened(settings: Settings) -> AsyncIterator[Bot]:
+    """``async with opened(settings) as bot``: build and always close."""
+    bot = await build_bot(settings)
+    try:
+        yield bot
+    finally:
+        await bot.close()

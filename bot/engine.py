@@ -1,0 +1,604 @@
+"""The tick pipeline: block -> snapshot -> decide -> execute -> record -> publish.
+
+One tick at a time. Blocks arrive from a poller that yields only the newest block, so a slow
+tick makes the engine skip to the latest block (counted in ``skipped_blocks``). Commands are
+applied between ticks. Failures of the chain read, the venue or the store stop trading for the
+tick (unknown is not zero) and are reported; they never crash the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field, replace
+from decimal import ROUND_DOWN, ROUND_UP, Decimal
+from typing import Any, Protocol
+
+import structlog
+
+from bot.core.policy import (
+    HedgePolicy,
+    PolicyInputs,
+    PolicyState,
+    ThresholdPolicy,
+    decide,
+    size_order,
+)
+from bot.domain import (
+    ChainSnapshot,
+    Decision,
+    MarketQuote,
+    MarketRules,
+    Order,
+    OrderIntent,
+    OrderStatus,
+    PerpPosition,
+    Side,
+)
+from bot.errors import (
+    ChainError,
+    ExchangeError,
+    HedgebotError,
+    InsufficientMargin,
+    InvalidOrder,
+    OrderOutcomeUnknown,
+    StoreError,
+)
+from bot.exchange.orders import OrderManager
+from bot.ports import ChainReader, Clock, PerpExchange
+from bot.store.sqlite import SqliteStore
+from bot.telemetry.commands import (
+    Command,
+    Flatten,
+    Pause,
+    RebalanceNow,
+    Resume,
+    SetHedgeRatio,
+    SetThreshold,
+)
+
+log = structlog.get_logger("hedgebot.engine")
+
+
+class EngineTelemetry(Protocol):
+    """What the engine publishes; the MQTT adapter and the null sink implement it."""
+
+    def publish_state(self, state: dict[str, Any]) -> None:
+        """Latest state (retained); only the newest is kept when the broker is down."""
+        ...
+
+    def publish_event(self, event_type: str, data: dict[str, Any]) -> None:
+        """One event; dropped (and counted) when it cannot be delivered."""
+        ...
+
+    def observe_tick(self, latency_s: float, *, ok: bool, skipped_blocks: int = 0) -> None:
+        """Tick latency and outcome for metrics."""
+        ...
+
+
+class CommandSource(Protocol):
+    """Where operator commands come from (MQTT); the engine applies them between ticks."""
+
+    commands: asyncio.Queue[Command]
+
+    async def ack(self, command_id: str, ok: bool, reason: str | None = None) -> None:
+        """Answer a command on ``cmd/ack``."""
+        ...
+
+
+class NullTelemetry:
+    """Publishes nothing."""
+
+    def publish_state(self, state: dict[str, Any]) -> None:
+        """Drop the state."""
+
+    def publish_event(self, event_type: str, data: dict[str, Any]) -> None:
+        """Drop the event."""
+
+    def observe_tick(self, latency_s: float, *, ok: bool, skipped_blocks: int = 0) -> None:
+        """Drop the figures."""
+
+
+@dataclass(frozen=True, slots=True)
+class HedgeSettings:
+    """Live-tunable hedge parameters (commands change them between ticks)."""
+
+    hedge_ratio: Decimal
+    max_slippage_bps: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class TickReport:
+    """What one tick saw and did; the demo and tests read these."""
+
+    block: int
+    snapshot: ChainSnapshot
+    quote: MarketQuote
+    position: PerpPosition
+    decision: Decision
+    order: Order | None
+
+
+@dataclass
+class EngineStats:
+    """Counters for status output and metrics."""
+
+    ticks: int = 0
+    rebalances: int = 0
+    skipped_blocks: int = 0
+    errors: int = 0
+    last_block: int | None = None
+    last_tick_ok_s: float | None = None
+    last_error: str | None = None
+    alerts: list[str] = field(default_factory=list)
+
+
+def slippage_cap(
+    side: Side, quote: MarketQuote, max_slippage_bps: Decimal, tick: Decimal
+) -> Decimal:
+    """IOC limit price: the worse of best bid/ask and mark, moved by the slippage cap.
+
+    Buys round the cap down and sells round it up to the price tick, so the cap is never
+    looser than configured.
+    """
+    factor = max_slippage_bps / Decimal(10_000)
+    if side is Side.BUY:
+        ref = max(quote.mark_price, quote.ask or quote.mark_price)
+        raw = ref * (1 + factor)
+        return (raw / tick).to_integral_value(rounding=ROUND_DOWN) * tick
+    ref = min(quote.mark_price, quote.bid or quote.mark_price)
+    raw = ref * (1 - factor)
+    return (raw / tick).to_integral_value(rounding=ROUND_UP) * tick
+
+
+class Engine:
+    """Runs the hedge loop for one strategy."""
+
+    def __init__(
+        self,
+        *,
+        bot_id: str,
+        chain: ChainReader,
+        exchange: PerpExchange,
+        orders: OrderManager,
+        store: SqliteStore,
+        policy: HedgePolicy,
+        settings: HedgeSettings,
+        clock: Clock,
+        telemetry: EngineTelemetry | None = None,
+        price_observers: list[Callable[[Decimal], None]] | None = None,
+        commands: CommandSource | None = None,
+    ) -> None:
+        self.bot_id = bot_id
+        self.chain = chain
+        self.exchange = exchange
+        self.orders = orders
+        self.store = store
+        self.policy = policy
+        self.settings = settings
+        self.clock = clock
+        self.telemetry: EngineTelemetry = telemetry or NullTelemetry()
+        self.price_observers = price_observers or []
+        self.commands = commands
+        self.stats = EngineStats()
+        self.paused = False
+        self.flattening = False
+        self._policy_state = PolicyState()
+        self._rules: MarketRules | None = None
+        self._force_next = False
+        self._fills_since_ms = 0
+        self._funding_since_ms = 0
+        self._order_seq = 0
+        self._skipped_unreported = 0
+        self.last_report: TickReport | None = None
+
+    # lifecycle -------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Connect the venue, reconcile unresolved intents, restore counters."""
+        await self.store.check_writable()
+        await self.exchange.start()
+        self._rules = await self.exchange.market_rules()
+        self._order_seq = await self.store.intent_count()
+        self._fills_since_ms = int(await self.store.get_meta("fills_since_ms") or 0)
+        self._funding_since_ms = int(await self.store.get_meta("funding_since_ms") or 0)
+        self.paused = (await self.store.get_meta("paused")) == "1"
+        self.flattening = (await self.store.get_meta("flattening")) == "1"
+        ratio = await self.store.get_meta("hedge_ratio")
+        if ratio is not None:
+            self.settings = replace(self.settings, hedge_ratio=Decimal(ratio))
+        unresolved = await self.store.unresolved_intents()
+        if unresolved:
+            report = await self.orders.reconcile(unresolved)
+            for order in report.resolved:
+                await self.store.record_order(self.clock.now(), order)
+            for intent in report.never_seen:
+                await self.store.mark_intent(intent.client_order_id, OrderStatus.REJECTED)
+            log.info(
+                "engine.reconciled",
+                resolved=len(report.resolved),
+                never_seen=len(report.never_seen),
+            )
+        position = await self.exchange.position()
+        log.info(
+            "engine.started",
+            bot_id=self.bot_id,
+            hedge_base=str(position.size_base),
+            paused=self.paused,
+            symbol=self._rules.symbol,
+        )
+
+    async def run(self, blocks: AsyncIterator[int], stop: asyncio.Event) -> None:
+        """Tick on every block from ``blocks`` until ``stop`` is set.
+
+        A tick in progress always completes; ``stop`` is honoured between ticks. A failed poll
+        for new blocks is reported and retried after a short pause.
+        """
+        iterator = aiter(blocks)
+        while not stop.is_set():
+            next_block = asyncio.ensure_future(anext(iterator))
+            stopping = asyncio.ensure_future(stop.wait())
+            done, _ = await asyncio.wait(
+                {next_block, stopping}, return_when=asyncio.FIRST_COMPLETED
+            )
+            if next_block not in done:
+                next_block.cancel()
+                with contextlib.suppress(asyncio.CancelledError, HedgebotError):
+                    await next_block
+                break
+            stopping.cancel()
+            try:
+                block = next_block.result()
+            except ChainError as exc:
+                self._fail("chain", exc)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=1.0)
+                continue
+            if self.stats.last_block is not None and block > self.stats.last_block + 1:
+                skipped = block - self.stats.last_block - 1
+                self.stats.skipped_blocks += skipped
+                self._skipped_unreported += skipped
+            await self.apply_commands()
+            await self.tick(block)
+
+    # commands ------------------------------------------------------------------------
+    async def set_paused(self, paused: bool) -> None:
+        """Stop or restart trading (monitoring goes on); survives restarts."""
+        self.paused = paused
+        if not paused:
+            self.flattening = False
+            await self.store.set_meta("flattening", "0")
+        await self.store.set_meta("paused", "1" if paused else "0")
+
+    async def set_flatten(self) -> None:
+        """Close the hedge with reduce-only orders, then stay paused; survives restarts."""
+        self.flattening = True
+        self.paused = True
+        await self.store.set_meta("flattening", "1")
+        await self.store.set_meta("paused", "1")
+
+    async def set_hedge_ratio(self, ratio: Decimal) -> None:
+        """Change the hedge ratio from the next tick; survives restarts."""
+        self.settings = replace(self.settings, hedge_ratio=ratio)
+        await self.store.set_meta("hedge_ratio", str(ratio))
+
+    def set_threshold(self, base: Decimal | None, fraction: Decimal | None) -> None:
+        """Change the threshold band (only for the threshold policy)."""
+        if not isinstance(self.policy, ThresholdPolicy):
+            raise ValueError(f"policy {type(self.policy).__name__} has no threshold")
+        self.policy = replace(self.policy, threshold_base=base, threshold_fraction=fraction)
+
+    def request_rebalance(self) -> None:
+        """Trade to the target at the next tick regardless of the band."""
+        self._force_next = True
+
+    async def apply_commands(self) -> int:
+        """Apply every queued operator command (between ticks); returns how many."""
+        if self.commands is None:
+            return 0
+        applied = 0
+        while not self.commands.commands.empty():
+            command = self.commands.commands.get_nowait()
+            try:
+                await self.apply_command(command)
+            except ValueError as exc:
+                await self._record_command(command, "rejected", str(exc))
+                await self.commands.ack(command.id, False, str(exc))
+                continue
+            await self._record_command(command, "ok", None)
+            await self.commands.ack(command.id, True, None)
+            applied += 1
+        return applied
+
+    async def apply_command(self, command: Command) -> None:
+        """Apply one validated command; ``ValueError`` when it cannot apply now."""
+        if isinstance(command, Pause):
+            await self.set_paused(True)
+        elif isinstance(command, Resume):
+            await self.set_paused(False)
+        elif isinstance(command, Flatten):
+            await self.set_flatten()
+        elif isinstance(command, RebalanceNow):
+            if self.paused:
+                raise ValueError("trading is paused: resume first")
+            self.request_rebalance()
+        elif isinstance(command, SetHedgeRatio):
+            await self.set_hedge_ratio(command.params.value)
+        elif isinstance(command, SetThreshold):
+            self.set_threshold(command.params.base, command.params.fraction)
+
+    async def _record_command(self, command: Command, status: str, reason: str | None) -> None:
+        body = {"params": command.params.model_dump(mode="json"), "reason": reason}
+        await self.store.record_command(self.clock.now(), command.id, command.command, status, body)
+        log.info(
+            "command.applied" if status == "ok" else "command.rejected",
+            id=command.id,
+            command=command.command,
+            reason=reason,
+        )
+
+    # the tick --------------------------------------------------------------------------
+    async def tick(self, block: int) -> TickReport | None:
+        """One pass of the pipeline for ``block``; None when the tick could not complete."""
+        started = time.perf_counter()
+        now = self.clock.now()
+        try:
+            snapshot = await self.chain.snapshot(block)
+            for observe in self.price_observers:
+                observe(snapshot.price)
+            quote = await self.exchange.quote()
+            position = await self.exchange.position()
+        except ChainError as exc:
+            self._fail("chain", exc)
+            self.telemetry.observe_tick(time.perf_counter() - started, ok=False)
+            return None
+        except ExchangeError as exc:
+            self._fail("exchange", exc)
+            self.telemetry.observe_tick(time.perf_counter() - started, ok=False)
+            return None
+        rules = self._rules or await self.exchange.market_rules()
+        if self.orders.pending:
+            try:
+                position = await self._resolve_pending()
+            except ExchangeError as exc:
+                self._fail("exchange", exc)
+                self.telemetry.observe_tick(time.perf_counter() - started, ok=False)
+                return None
+        inputs = PolicyInputs(
+            now_s=now,
+            price=quote.mark_price,
+            delta_base=snapshot.delta_base,
+            gamma=sum((p.gamma for p in snapshot.positions), Decimal(0)),
+            hedge_base=position.size_base,
+            hedge_ratio=self.settings.hedge_ratio,
+        )
+        decision, new_state = decide(
+            self.policy, self._policy_state, inputs, rules, force=self._force_next
+        )
+        if self.flattening:
+            decision = self._flatten_decision(decision, inputs, rules)
+        elif decision.action == "rebalance" and self.paused:
+            decision = replace(decision, action="hold", reason="paused")
+        order: Order | None = None
+        try:
+            await self.store.record_snapshot(now, snapshot)
+            if decision.action == "rebalance":
+                order = await self._execute(block, decision, quote, rules)
+                if order is not None and order.filled_base > 0:
+                    self._policy_state = new_state
+                    self.stats.rebalances += 1
+                    position = await self.exchange.position()
+            else:
+                self._policy_state = new_state
+            self._force_next = False
+            await self.store.record_decision(now, block, decision)
+            await self._sync_fills_and_funding()
+        except StoreError as exc:
+            self._fail("store", exc)
+            raise
+        except ExchangeError as exc:
+            self._fail("exchange", exc)
+            self.telemetry.observe_tick(time.perf_counter() - started, ok=False)
+            return None
+        report = TickReport(block, snapshot, quote, position, decision, order)
+        self.last_report = report
+        self.stats.ticks += 1
+        self.stats.last_block = block
+        self.stats.last_tick_ok_s = now
+        latency_s = time.perf_counter() - started
+        log.info(
+            "tick.completed",
+            block=block,
+            price=str(snapshot.price),
+            delta_base=str(decision.delta_base),
+            target_base=str(decision.target_base),
+            hedge_base=str(position.size_base),
+            drift_base=str(decision.drift_base),
+            band_base=str(decision.band_base),
+            action=decision.action,
+            reason=decision.reason,
+            latency_ms=round(latency_s * 1000, 2),
+        )
+        self.telemetry.publish_state(self.state_message(report))
+        self.telemetry.observe_tick(latency_s, ok=True, skipped_blocks=self._skipped_unreported)
+        self._skipped_unreported = 0
+        if decision.action != "hold":
+            self.telemetry.publish_event("decision", self._decision_event(block, decision))
+        return report
+
+    async def _resolve_pending(self) -> PerpPosition:
+        """Settle orders whose outcome was unknown before deciding anything new."""
+        report = await self.orders.resolve_pending()
+        for order in report.resolved:
+            await self.store.record_order(self.clock.now(), order)
+        for intent in report.never_seen:
+            await self.store.mark_intent(intent.client_order_id, OrderStatus.REJECTED)
+        return await self.exchange.position()
+
+    @staticmethod
+    def _flatten_decision(decision: Decision, inputs: PolicyInputs, rules: MarketRules) -> Decision:
+        """Close the whole hedge, reduce-only, ignoring the band and the LP delta."""
+        if inputs.hedge_base == 0:
+            return replace(decision, action="hold", reason="flat")
+        sizing = size_order(inputs.hedge_base, inputs.hedge_base, inputs.price, rules)
+        if sizing.refusal is not None:
+            return replace(decision, action="skip", reason=f"flatten_{sizing.refusal}")
+        return replace(
+            decision,
+            action="rebalance",
+            reason="flatten",
+            order_side=sizing.side,
+            order_amount_base=sizing.amount_base,
+            reduce_only=True,
+        )
+
+    async def _execute(
+        self, block: int, decision: Decision, quote: MarketQuote, rules: MarketRules
+    ) -> Order | None:
+        assert decision.order_side is not None
+        self._order_seq += 1
+        client_id = self.orders.client_order_id(self.bot_id, block, self._order_seq)
+        intent = OrderIntent(
+            client_order_id=client_id,
+            symbol=rules.symbol,
+            side=decision.order_side,
+            amount_base=decision.order_amount_base,
+            reduce_only=decision.reduce_only,
+            limit_price=slippage_cap(
+                decision.order_side, quote, self.settings.max_slippage_bps, rules.price_tick
+            ),
+        )
+        await self.store.record_intent(self.clock.now(), block, intent)
+        try:
+            order = await self.orders.execute(intent)
+        except (InsufficientMargin, InvalidOrder) as exc:
+            await self.store.mark_intent(client_id, OrderStatus.REJECTED)
+            self._alert("order.rejected", client_order_id=client_id, error=str(exc))
+            return None
+        except OrderOutcomeUnknown:
+            await self.store.mark_intent(client_id, OrderStatus.UNKNOWN)
+            self._alert("order.outcome_unknown", client_order_id=client_id)
+            raise
+        await self.store.record_order(self.clock.now(), order)
+        log.info(
+            "order.completed",
+            client_order_id=client_id,
+            side=order.side.value,
+            amount_base=str(order.amount_base),
+            filled_base=str(order.filled_base),
+            average_price=str(order.average_price),
+            status=order.status.value,
+            reduce_only=order.reduce_only,
+        )
+        self.telemetry.publish_event(
+            "order",
+            {
+                "client_order_id": client_id,
+                "side": order.side.value,
+                "amount_base": str(order.amount_base),
+                "filled_base": str(order.filled_base),
+                "average_price": None if order.average_price is None else str(order.average_price),
+                "status": order.status.value,
+                "reduce_only": order.reduce_only,
+                "fee_quote": str(order.fee_quote),
+            },
+        )
+        return order
+
+    async def _sync_fills_and_funding(self) -> None:
+        fills = await self.exchange.fills(self._fills_since_ms)
+        for fill in fills:
+            if await self.store.record_fill(fill):
+                self.telemetry.publish_event(
+                    "fill",
+                    {
+                        "trade_id": fill.trade_id,
+                        "client_order_id": fill.client_order_id,
+                        "side": fill.side.value,
+                        "amount_base": str(fill.amount_base),
+                        "price": str(fill.price),
+                        "fee_quote": str(fill.fee_quote),
+                    },
+                )
+            self._fills_since_ms = max(self._fills_since_ms, fill.timestamp)
+        payments = await self.exchange.funding_payments(self._funding_since_ms)
+        for payment in payments:
+            if await self.store.record_funding(payment):
+                log.info(
+                    "funding.settled",
+                    amount_quote=str(payment.amount_quote),
+                    rate=str(payment.rate),
+                    position_base=str(payment.position_base),
+                )
+                self.telemetry.publish_event(
+                    "funding",
+                    {
+                        "amount_quote": str(payment.amount_quote),
+                        "rate": str(payment.rate),
+                        "position_base": str(payment.position_base),
+                        "timestamp": payment.timestamp,
+                    },
+                )
+            self._funding_since_ms = max(self._funding_since_ms, payment.timestamp)
+        await self.store.set_meta("fills_since_ms", str(self._fills_since_ms))
+        await self.store.set_meta("funding_since_ms", str(self._funding_since_ms))
+
+    # reporting -------------------------------------------------------------------------
+    def _fail(self, source: str, exc: HedgebotError) -> None:
+        self.stats.errors += 1
+        self.stats.last_error = f"{type(exc).__name__}: {exc}"
+        log.warning("tick.failed", source=source, error=self.stats.last_error)
+        self.telemetry.publish_event("error", {"source": source, "error": self.stats.last_error})
+
+    def _alert(self, name: str, **context: Any) -> None:
+        self.stats.alerts.append(name)
+        log.warning(name, **context)
+        self.telemetry.publish_event("alert", {"alert": name, **context})
+
+    @staticmethod
+    def _decision_event(block: int, decision: Decision) -> dict[str, Any]:
+        return {
+            "block": block,
+            "action": decision.action,
+            "reason": decision.reason,
+            "drift_base": str(decision.drift_base),
+            "band_base": str(decision.band_base),
+            "order_side": None if decision.order_side is None else decision.order_side.value,
+            "order_amount_base": str(decision.order_amount_base),
+        }
+
+    def state_message(self, report: TickReport) -> dict[str, Any]:
+        """The per-tick state published on MQTT ``state``."""
+        d = report.decision
+        pos = report.position
+        return {
+            "bot_id": self.bot_id,
+            "block": report.block,
+            "timestamp": report.snapshot.block_timestamp,
+            "price": str(report.snapshot.price),
+            "mark_price": str(report.quote.mark_price),
+            "positions": [
+                {
+                    "id": p.id,
+                    "kind": p.kind,
+                    "amount_base": str(p.amount_base),
+                    "amount_quote": str(p.amount_quote),
+                    "value_quote": str(p.value_quote),
+                    "delta_base": str(p.delta_base),
+                    "in_range": p.in_range,
+                }
+                for p in report.snapshot.positions
+            ],
+            "delta_base": str(d.delta_base),
+            "target_base": str(d.target_base),
+            "hedge_base": str(pos.size_base),
+            "drift_base": str(d.drift_base),
+            "band_base": str(d.band_base),
+            "liquidation_price": None
+            if pos.liquidation_price is None
+            else str(pos.liquidation_price),
+            "funding_rate": str(report.quote.funding_rate),
+            "paused": self.paused,
+            "flattening": self.flattening,
+        }

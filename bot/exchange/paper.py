@@ -1,0 +1,154 @@
+"""``PaperExchange``: the PerpExchange port over the in-process simulated venue.
+
+Paper trading is an adapter, not a flag: the engine cannot tell it from the ccxt adapter. The
+venue's state is written atomically to ``state_path`` after every change, and read back on
+``start``, so a restarted bot finds its position, orders, fills and funding again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from decimal import Decimal
+from pathlib import Path
+
+from bot import errors
+from bot.config import ExchangeConfig
+from bot.domain import (
+    AccountBalance,
+    Fill,
+    FundingPayment,
+    MarketQuote,
+    MarketRules,
+    Order,
+    OrderIntent,
+    PerpPosition,
+)
+from bot.exchange.venue import SimVenue, VenueParams
+from bot.ports import Clock
+
+__all__ = ["PaperExchange", "venue_params"]
+
+
+def venue_params(config: ExchangeConfig) -> VenueParams:
+    """Venue economics from the ``exchange`` config section."""
+    paper = config.paper
+    return VenueParams(
+        symbol=config.symbol,
+        initial_balance=paper.initial_balance,
+        taker_fee_bps=paper.taker_fee_bps,
+        maker_fee_bps=paper.maker_fee_bps,
+        slippage_bps_base=paper.slippage_bps_base,
+        slippage_bps_per_base=paper.slippage_bps_per_base,
+        funding_rate=paper.funding_rate,
+        funding_interval_s=paper.funding_interval_s,
+        amount_step=paper.amount_step,
+        price_tick=paper.price_tick,
+        min_amount=paper.min_amount,
+        min_notional=paper.min_notional,
+        leverage=config.leverage,
+        margin_mode=config.margin_mode,
+    )
+
+
+class PaperExchange:
+    """Implements ``bot.ports.PerpExchange`` over a ``SimVenue`` persisted as JSON."""
+
+    def __init__(self, venue: SimVenue, state_path: Path, basis_bps: Decimal = Decimal(0)) -> None:
+        self.venue = venue
+        self.state_path = state_path
+        self.basis_bps = basis_bps
+        self._started = False
+
+    @classmethod
+    def from_config(cls, config: ExchangeConfig, clock: Clock) -> PaperExchange:
+        """A paper venue as configured (its state file from ``exchange.paper.state_path``)."""
+        return cls(
+            SimVenue(venue_params(config), clock),
+            config.paper.state_path,
+            basis_bps=config.paper.basis_bps,
+        )
+
+    def set_reference_price(self, price: Decimal) -> None:
+        """Mark = reference (pool) price plus the configured basis."""
+        self.venue.set_mark(price * (1 + self.basis_bps / Decimal(10_000)))
+        self._save()
+
+    def _save(self) -> None:
+        if not self._started:
+            return
+        path = self.state_path
+        tmp = path.with_name(path.name + ".tmp")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with tmp.open("w", encoding="utf-8") as fh:
+                json.dump(self.venue.to_state(), fh)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        except OSError as exc:
+            raise errors.ExchangeUnavailable(f"paper venue state {path}: {exc}") from exc
+
+    async def start(self) -> None:
+        """Restore the venue from ``state_path`` when it exists."""
+        if self.state_path.exists():
+            try:
+                state = json.loads(self.state_path.read_text(encoding="utf-8"))
+                self.venue.load_state(state)
+            except (OSError, ValueError, KeyError) as exc:
+                raise errors.ExchangeUnavailable(
+                    f"paper venue state {self.state_path} is unreadable: {exc}"
+                ) from exc
+        self._started = True
+        self._save()
+
+    async def close(self) -> None:
+        """Persist the final state."""
+        self._save()
+
+    async def market_rules(self) -> MarketRules:
+        """Precision and limits."""
+        return self.venue.rules()
+
+    async def quote(self) -> MarketQuote:
+        """Mark, index and funding."""
+        quote = self.venue.quote()
+        self._save()
+        return quote
+
+    async def position(self) -> PerpPosition:
+        """The open position."""
+        return self.venue.position()
+
+    async def balance(self) -> AccountBalance:
+        """Quote collateral."""
+        return self.venue.balance()
+
+    async def submit(self, intent: OrderIntent) -> Order:
+        """Execute at once; the state is on disk before the order is returned."""
+        order = self.venue.submit(intent)
+        self._save()
+        return order
+
+    async def fetch_order(self, client_order_id: str) -> Order | None:
+        """The order with this client id, or None."""
+        return self.venue.order(client_order_id)
+
+    async def open_orders(self) -> list[Order]:
+        """Resting orders (market and IOC orders never rest)."""
+        return self.venue.open_orders()
+
+    async def cancel(self, client_order_id: str) -> None:
+        """Cancel a resting order."""
+        self.venue.cancel(client_order_id)
+        self._save()
+
+    async def fills(self, since_ms: int) -> list[Fill]:
+        """Executions since ``since_ms``."""
+        return self.venue.fills(since_ms)
+
+    async def funding_payments(self, since_ms: int) -> list[FundingPayment]:
+        """Funding since ``since_ms``."""
+        payments = self.venue.funding_payments(since_ms)
+        self._save()
+        return payments

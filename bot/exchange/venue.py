@@ -1,0 +1,516 @@
+"""The simulated USD-margined linear perpetual venue shared by paper mode and the emulator.
+
+One account, one symbol, one-way mode. Market and IOC limit orders fill against the mark with a
+size-dependent slippage (``slippage_bps_base + slippage_bps_per_base · size``) and the taker
+fee; nothing rests on a book. Funding settles at every funding time on the position held at
+that moment (``-size · mark · rate``: a short receives a positive rate). Margin is isolated
+with the position's initial margin ``|size| · entry / leverage`` as its wallet, and the
+liquidation price comes from the maintenance brackets (:mod:`bot.core.margin`). A mark that
+reaches the liquidation price closes the position at that price and the isolated margin is
+lost.
+
+The venue is synchronous and deterministic given its clock; state round-trips through
+``to_state``/``from_state`` so a restarted bot finds the same account.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, replace
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from typing import Any
+
+from bot import errors
+from bot.core.margin import ETHUSDT_BRACKETS, MaintenanceBracket, liquidation_price_isolated
+from bot.domain import (
+    AccountBalance,
+    Fill,
+    FundingPayment,
+    MarketQuote,
+    MarketRules,
+    Order,
+    OrderIntent,
+    OrderStatus,
+    PerpPosition,
+    Side,
+)
+from bot.ports import Clock
+
+__all__ = ["SimVenue", "VenueParams"]
+
+_ZERO = Decimal(0)
+_BPS = Decimal(10_000)
+
+
+@dataclass(frozen=True, slots=True)
+class VenueParams:
+    """Economics and limits of the simulated venue."""
+
+    symbol: str = "ETH/USDT:USDT"
+    initial_balance: Decimal = Decimal(100_000)
+    taker_fee_bps: Decimal = Decimal(5)
+    maker_fee_bps: Decimal = Decimal(2)
+    slippage_bps_base: Decimal = Decimal(1)
+    slippage_bps_per_base: Decimal = Decimal("0.5")
+    funding_rate: Decimal = Decimal("0.0001")  # per interval
+    funding_interval_s: int = 8 * 3600
+    # (start unix s, rate) steps; the last step at or before a funding time sets its rate
+    funding_rate_path: tuple[tuple[int, Decimal], ...] = ()
+    initial_mark: Decimal = Decimal(2000)
+    amount_step: Decimal = Decimal("0.001")
+    price_tick: Decimal = Decimal("0.01")
+    min_amount: Decimal = Decimal("0.001")
+    min_notional: Decimal = Decimal(5)
+    leverage: int = 3
+    margin_mode: str = "isolated"
+    brackets: tuple[MaintenanceBracket, ...] = ETHUSDT_BRACKETS
+
+
+def _round_to(value: Decimal, step: Decimal, rounding: str) -> Decimal:
+    return (value / step).to_integral_value(rounding=rounding) * step
+
+
+def _s(value: Decimal) -> str:
+    return str(value)
+
+
+@dataclass
+class _Account:
+    wallet: Decimal
+    size: Decimal = _ZERO
+    entry: Decimal = _ZERO
+    orders: dict[str, Order] = field(default_factory=dict)
+    fills: list[Fill] = field(default_factory=list)
+    funding: list[FundingPayment] = field(default_factory=list)
+    next_order_id: int = 1
+    next_trade_id: int = 1
+
+
+class SimVenue:
+    """A deterministic perp venue driven by an injected clock."""
+
+    def __init__(self, params: VenueParams, clock: Clock) -> None:
+        self.params = params
+        self.clock = clock
+        self.leverage = params.leverage
+        self.margin_mode = params.margin_mode
+        self._mark = params.initial_mark
+        self._index = params.initial_mark
+        self._funding_rate = params.funding_rate
+        interval = params.funding_interval_s
+        self._next_funding_s = (int(clock.now()) // interval + 1) * interval
+        self._account = _Account(wallet=params.initial_balance)
+        self.liquidations = 0
+
+    # ------------------------------------------------------------------ market data
+    def rules(self) -> MarketRules:
+        """Precision and limits of the symbol."""
+        p = self.params
+        return MarketRules(p.symbol, p.amount_step, p.price_tick, p.min_amount, p.min_notional)
+
+    def _now_ms(self) -> int:
+        return int(self.clock.now() * 1000)
+
+    def _rate_at(self, ts_s: int) -> Decimal:
+        rate = self._funding_rate
+        for start, path_rate in self.params.funding_rate_path:
+            if start <= ts_s:
+                rate = path_rate
+        return rate
+
+    def quote(self) -> MarketQuote:
+        """Mark, index, the funding rate due next, and a one-tick book around the mark."""
+        self.accrue_funding()
+        tick = self.params.price_tick
+        return MarketQuote(
+            symbol=self.params.symbol,
+            mark_price=self._mark,
+            index_price=self._index,
+            funding_rate=self._rate_at(self._next_funding_s),
+            next_funding_ts=self._next_funding_s,
+            timestamp=int(self.clock.now()),
+            bid=self._mark - tick,
+            ask=self._mark + tick,
+        )
+
+    def set_mark(self, price: Decimal, index: Decimal | None = None) -> None:
+        """Move the mark (and index); settles funding due first, then checks liquidation."""
+        if price <= 0:
+            raise ValueError(f"mark must be > 0, got {price}")
+        self.accrue_funding()
+        self._mark = _round_to(price, self.params.price_tick, ROUND_FLOOR)
+        self._index = self._mark if index is None else index
+        self._check_liquidation()
+
+    def set_funding_rate(self, rate: Decimal) -> None:
+        """The rate per interval for funding times not covered by the rate path."""
+        self.accrue_funding()
+        self._funding_rate = rate
+
+    def set_leverage(self, leverage: int) -> None:
+        """Leverage for the isolated margin of the position."""
+        if not 1 <= leverage <= 125:
+            raise errors.InvalidOrder(f"leverage {leverage} outside 1..125")
+        self.leverage = leverage
+
+    # ------------------------------------------------------------------ account
+    def _position_margin(self) -> Decimal:
+        a = self._account
+        return abs(a.size) * a.entry / Decimal(self.leverage)
+
+    def _unrealized(self) -> Decimal:
+        a = self._account
+        return a.size * (self._mark - a.entry)
+
+    def position(self) -> PerpPosition:
+        """The open position (size 0 when flat)."""
+        self.accrue_funding()
+        a = self._account
+        margin = self._position_margin()
+        liq = (
+            None
+            if a.size == 0
+            else liquidation_price_isolated(a.size, a.entry, margin, self.params.brackets)
+        )
+        return PerpPosition(
+            symbol=self.params.symbol,
+            size_base=a.size,
+            entry_price=a.entry,
+            mark_price=self._mark,
+            unrealized_pnl=self._unrealized(),
+            margin=margin,
+            liquidation_price=liq,
+            leverage=self.leverage,
+        )
+
+    def balance(self) -> AccountBalance:
+        """Wallet (deposits + realised PnL - fees + funding) and what is free for new margin."""
+        self.accrue_funding()
+        wallet = self._account.wallet
+        available = wallet - self._position_margin() + min(_ZERO, self._unrealized())
+        return AccountBalance("USDT", wallet, max(_ZERO, available))
+
+    # ------------------------------------------------------------------ funding
+    def accrue_funding(self) -> list[FundingPayment]:
+        """Settle every funding time up to now on the position held at that time."""
+        settled: list[FundingPayment] = []
+        now = self.clock.now()
+        a = self._account
+        while self._next_funding_s <= now:
+            ts = self._next_funding_s
+            rate = self._rate_at(ts)
+            if a.size != 0:
+                amount = -a.size * self._mark * rate
+                payment = FundingPayment(
+                    id=f"funding-{ts}",
+                    symbol=self.params.symbol,
+                    amount_quote=amount,
+                    rate=rate,
+                    position_base=a.size,
+                    mark_price=self._mark,
+                    timestamp=ts * 1000,
+                )
+                a.wallet += amount
+                a.funding.append(payment)
+                settled.append(payment)
+            self._next_funding_s = ts + self.params.funding_interval_s
+        return settled
+
+    def funding_payments(self, since_ms: int) -> list[FundingPayment]:
+        """Funding settled at or after ``since_ms``."""
+        self.accrue_funding()
+        return [p for p in self._account.funding if p.timestamp >= since_ms]
+
+    # ------------------------------------------------------------------ orders
+    def order(self, client_order_id: str) -> Order | None:
+        """The order with this client id, or None."""
+        return self._account.orders.get(client_order_id)
+
+    def open_orders(self) -> list[Order]:
+        """Resting orders (none: market and IOC orders never rest)."""
+        return [o for o in self._account.orders.values() if o.status is OrderStatus.OPEN]
+
+    def order_log(self) -> list[Order]:
+        """Every order the venue accepted, in order."""
+        return list(self._account.orders.values())
+
+    def cancel(self, client_order_id: str) -> Order:
+        """Cancel a resting order."""
+        order = self.order(client_order_id)
+        if order is None or order.status is not OrderStatus.OPEN:
+            raise errors.OrderNotFound(f"no open order {client_order_id}")
+        cancelled = replace(order, status=OrderStatus.CANCELED)
+        self._account.orders[client_order_id] = cancelled
+        return cancelled
+
+    def fills(self, since_ms: int) -> list[Fill]:
+        """Executions at or after ``since_ms``."""
+        return [f for f in self._account.fills if f.timestamp >= since_ms]
+
+    def slippage_bps(self, amount_base: Decimal) -> Decimal:
+        """Slippage of a market order of ``amount_base`` against the mark, in bps."""
+        return self.params.slippage_bps_base + self.params.slippage_bps_per_base * amount_base
+
+    def _fill_price(self, side: Side, amount: Decimal) -> Decimal:
+        factor = self.slippage_bps(amount) / _BPS
+        tick = self.params.price_tick
+        if side is Side.BUY:
+            return _round_to(self._mark * (1 + factor), tick, ROUND_CEILING)
+        return _round_to(self._mark * (1 - factor), tick, ROUND_FLOOR)
+
+    def _validate(self, intent: OrderIntent) -> Decimal:
+        """Checks the venue makes before accepting; returns the amount to fill."""
+        p = self.params
+        a = self._account
+        if intent.client_order_id in a.orders:
+            raise errors.InvalidOrder(f"duplicate client order id {intent.client_order_id}")
+        if intent.symbol != p.symbol:
+            raise errors.InvalidOrder(f"unknown symbol {intent.symbol}")
+        amount = intent.amount_base
+        if amount <= 0 or amount % p.amount_step != 0:
+            raise errors.InvalidOrder(f"amount {amount} is not a positive multiple of the step")
+        if amount < p.min_amount:
+            raise errors.InvalidOrder(f"amount {amount} below min amount {p.min_amount}")
+        signed = amount if intent.side is Side.BUY else -amount
+        if intent.reduce_only:
+            if a.size == 0 or (a.size > 0) == (signed > 0):
+                raise errors.ReduceOnlyRejected("reduce-only order would increase the position")
+            amount = min(amount, abs(a.size))
+        elif amount * self._mark < p.min_notional:
+            raise errors.MinNotionalError(
+                f"notional {amount * self._mark} below min notional {p.min_notional}"
+            )
+        return amount
+
+    def submit(self, intent: OrderIntent, fill_fraction: Decimal | None = None) -> Order:
+        """Accept and execute an order at once (market, or IOC at ``limit_price``).
+
+        ``fill_fraction`` (fault injection) fills only that part of an IOC order; the rest
+        expires. Raises the domain error the venue would answer with; a refused order leaves
+        no trace, as on a real venue.
+        """
+        self.accrue_funding()
+        amount = self._validate(intent)
+        price = self._fill_price(intent.side, amount)
+        limit = intent.limit_price
+        crosses = limit is None or (price <= limit if intent.side is Side.BUY else price >= limit)
+        fill_amount = amount if crosses else _ZERO
+        if crosses and fill_fraction is not None:
+            step = self.params.amount_step
+            fill_amount = _round_to(amount * fill_fraction, step, ROUND_FLOOR)
+        if fill_amount > 0:
+            self._check_margin(intent.side, fill_amount, price)
+        a = self._account
+        order_id = str(a.next_order_id)
+        a.next_order_id += 1
+        fee = _ZERO
+        if fill_amount > 0:
+            fee = self._execute(intent, order_id, fill_amount, price)
+        if fill_amount == intent.amount_base:
+            status = OrderStatus.FILLED
+        elif fill_amount > 0:
+            status = OrderStatus.PARTIALLY_FILLED
+        else:
+            status = OrderStatus.EXPIRED
+        order = Order(
+            client_order_id=intent.client_order_id,
+            exchange_order_id=order_id,
+            symbol=intent.symbol,
+            side=intent.side,
+            amount_base=intent.amount_base,
+            filled_base=fill_amount,
+            average_price=price if fill_amount > 0 else None,
+            status=status,
+            reduce_only=intent.reduce_only,
+            fee_quote=fee,
+            timestamp=self._now_ms(),
+        )
+        a.orders[intent.client_order_id] = order
+        return order
+
+    def _check_margin(self, side: Side, amount: Decimal, price: Decimal) -> None:
+        a = self._account
+        signed = amount if side is Side.BUY else -amount
+        new_size = a.size + signed
+        if abs(new_size) <= abs(a.size) and (new_size == 0 or (new_size > 0) == (a.size > 0)):
+            return  # reducing never needs margin
+        opened = abs(new_size) if (new_size > 0) != (a.size > 0) else abs(new_size) - abs(a.size)
+        needed = opened * price / Decimal(self.leverage) + amount * price * (
+            self.params.taker_fee_bps / _BPS
+        )
+        if needed > self.balance().available:
+            raise errors.InsufficientMargin(
+                f"needs {needed:.2f} margin, {self.balance().available:.2f} available"
+            )
+
+    def _execute(
+        self, intent: OrderIntent, order_id: str, amount: Decimal, price: Decimal
+    ) -> Decimal:
+        """Apply one fill to the account; returns its fee."""
+        a = self._account
+        signed = amount if intent.side is Side.BUY else -amount
+        fee = amount * price * self.params.taker_fee_bps / _BPS
+        realized = _ZERO
+        if a.size != 0 and (a.size > 0) != (signed > 0):
+            closed = min(abs(signed), abs(a.size))
+            direction = 1 if a.size > 0 else -1
+            realized = closed * (price - a.entry) * direction
+        new_size = a.size + signed
+        if new_size == 0:
+            a.entry = _ZERO
+        elif a.size == 0 or (new_size > 0) != (a.size > 0):
+            a.entry = price  # opened, or flipped: the remainder opens at the fill price
+        elif abs(new_size) > abs(a.size):
+            a.entry = (abs(a.size) * a.entry + amount * price) / abs(new_size)
+        a.size = new_size
+        a.wallet += realized - fee
+        a.fills.append(
+            Fill(
+                trade_id=str(a.next_trade_id),
+                client_order_id=intent.client_order_id,
+                exchange_order_id=order_id,
+                symbol=intent.symbol,
+                side=intent.side,
+                amount_base=amount,
+                price=price,
+                fee_quote=fee,
+                realized_pnl=realized,
+                timestamp=self._now_ms(),
+            )
+        )
+        a.next_trade_id += 1
+        return fee
+
+    def _check_liquidation(self) -> None:
+        a = self._account
+        if a.size == 0:
+            return
+        liq = liquidation_price_isolated(
+            a.size, a.entry, self._position_margin(), self.params.brackets
+        )
+        if liq is None:
+            return
+        hit = self._mark >= liq if a.size < 0 else self._mark <= liq
+        if not hit:
+            return
+        margin = self._position_margin()
+        a.wallet -= margin
+        a.fills.append(
+            Fill(
+                trade_id=str(a.next_trade_id),
+                client_order_id=f"liquidation-{a.next_trade_id}",
+                exchange_order_id="liquidation",
+                symbol=self.params.symbol,
+                side=Side.BUY if a.size < 0 else Side.SELL,
+                amount_base=abs(a.size),
+                price=liq,
+                fee_quote=_ZERO,
+                realized_pnl=-margin,
+                timestamp=self._now_ms(),
+            )
+        )
+        a.next_trade_id += 1
+        a.size = _ZERO
+        a.entry = _ZERO
+        self.liquidations += 1
+
+    # ------------------------------------------------------------------ persistence
+    def to_state(self) -> dict[str, Any]:
+        """Plain JSON-able state (Decimals as strings)."""
+        a = self._account
+
+        def plain(obj: Any) -> dict[str, Any]:
+            return {k: (str(v) if isinstance(v, Decimal) else v) for k, v in asdict(obj).items()}
+
+        return {
+            "version": 1,
+            "mark": _s(self._mark),
+            "index": _s(self._index),
+            "funding_rate": _s(self._funding_rate),
+            "next_funding_s": self._next_funding_s,
+            "leverage": self.leverage,
+            "margin_mode": self.margin_mode,
+            "liquidations": self.liquidations,
+            "wallet": _s(a.wallet),
+            "size": _s(a.size),
+            "entry": _s(a.entry),
+            "next_order_id": a.next_order_id,
+            "next_trade_id": a.next_trade_id,
+            "orders": [plain(o) for o in a.orders.values()],
+            "fills": [plain(f) for f in a.fills],
+            "funding": [plain(p) for p in a.funding],
+        }
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        """Restore what ``to_state`` wrote."""
+        if state.get("version") != 1:
+            raise ValueError(f"unknown venue state version {state.get('version')!r}")
+        self._mark = Decimal(state["mark"])
+        self._index = Decimal(state["index"])
+        self._funding_rate = Decimal(state["funding_rate"])
+        self._next_funding_s = int(state["next_funding_s"])
+        self.leverage = int(state["leverage"])
+        self.margin_mode = str(state["margin_mode"])
+        self.liquidations = int(state.get("liquidations", 0))
+        self._account = _Account(
+            wallet=Decimal(state["wallet"]),
+            size=Decimal(state["size"]),
+            entry=Decimal(state["entry"]),
+            orders={o["client_order_id"]: _order(o) for o in state["orders"]},
+            fills=[_fill(f) for f in state["fills"]],
+            funding=[_funding(p) for p in state["funding"]],
+            next_order_id=int(state["next_order_id"]),
+            next_trade_id=int(state["next_trade_id"]),
+        )
+
+
+def _dec(value: Any) -> Decimal | None:
+    return None if value is None else Decimal(value)
+
+
+def _order(raw: dict[str, Any]) -> Order:
+    return Order(
+        client_order_id=raw["client_order_id"],
+        exchange_order_id=raw["exchange_order_id"],
+        symbol=raw["symbol"],
+        side=Side(raw["side"]),
+        amount_base=Decimal(raw["amount_base"]),
+        filled_base=Decimal(raw["filled_base"]),
+        average_price=_dec(raw["average_price"]),
+        status=OrderStatus(raw["status"]),
+        reduce_only=bool(raw["reduce_only"]),
+        fee_quote=Decimal(raw["fee_quote"]),
+        timestamp=int(raw["timestamp"]),
+    )
+
+
+def _fill(raw: dict[str, Any]) -> Fill:
+    return Fill(
+        trade_id=raw["trade_id"],
+        client_order_id=raw["client_order_id"],
+        exchange_order_id=raw["exchange_order_id"],
+        symbol=raw["symbol"],
+        side=Side(raw["side"]),
+        amount_base=Decimal(raw["amount_base"]),
+        price=Decimal(raw["price"]),
+        fee_quote=Decimal(raw["fee_quote"]),
+        realized_pnl=Decimal(raw["realized_pnl"]),
+        timestamp=int(raw["timestamp"]),
+    )
+
+
+def _funding(raw: dict[str, Any]) -> FundingPayment:
+    return FundingPayment(
+        id=raw["id"],
+        symbol=raw["symbol"],
+        amount_quote=Decimal(raw["amount_quote"]),
+        rate=Decimal(raw["rate"]),
+        position_base=Decimal(raw["position_base"]),
+        mark_price=Decimal(raw["mark_price"]),
+        timestamp=int(raw["timestamp"]),
+    )
+
+
+def sum_funding(payments: Sequence[FundingPayment]) -> Decimal:
+    """Total funding received (positive) or paid (negative)."""
+    return sum((p.amount_quote for p in payments), _ZERO)

@@ -1,0 +1,261 @@
+"""The local world: anvil + Uniswap + a seeded market, for the demo, tests and ``hedgebot localnet``.
+
+``start_world`` deploys the contracts and a market driver on a running node; ``local_settings``
+writes the bot config that points at it (paper venue); ``run_localnet`` is the standalone
+command that keeps the market moving until stopped so a user can point ``hedgebot run`` at it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import signal
+import sys
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+import yaml
+
+from bot.config import Settings
+from bot.ports import Clock, PerpExchange
+from bot.sim.anvil import Anvil, AnvilOptions
+from bot.sim.deploy import DeploymentSpec, LocalDeployment, deploy_local
+from bot.sim.market import MarketDriver
+
+PoolKind = Literal["v2", "v3"]
+EMULATOR_KEY = "demo-key"
+EMULATOR_SECRET = "demo-secret"  # noqa: S105 - local emulator only, never a real key
+
+
+class MarketStepLike(Protocol):
+    """What a market step reports (V2 and V3 drivers)."""
+
+    block_number: int
+    block_timestamp: int
+    target_price: Decimal
+
+
+@dataclass
+class LocalWorld:
+    """A deployed pool with its market driver."""
+
+    kind: PoolKind
+    rpc_url: str
+    deployment: LocalDeployment
+    driver: MarketDriver
+    start_price: Decimal
+    start_timestamp: int
+    position_config: dict[str, Any]
+    addresses: dict[str, Any]
+
+    @property
+    def target_price(self) -> Decimal:
+        """The market's current price (the venue mark follows it)."""
+        return self.driver.target_price
+
+    async def step(self) -> MarketStepLike:
+        """One market step: swap through the pool to the next path price, one new block."""
+        return await self.driver.step()
+
+    async def open_exchange(
+        self,
+        stack: AsyncExitStack,
+        kind: Literal["paper", "emulator"],
+        settings: Settings,
+        clock: Clock,
+        workdir: Path,
+    ) -> tuple[PerpExchange, Callable[[Decimal], None]]:
+        """The venue for the demo and a setter that moves its mark."""
+        from bot.exchange.paper import venue_params
+
+        params = venue_params(settings.exchange)
+        if kind == "paper":
+            from bot.exchange.paper import PaperExchange
+            from bot.exchange.venue import SimVenue
+
+            venue = SimVenue(params, clock)
+            paper = PaperExchange(venue, workdir / "venue.json")
+            return paper, venue.set_mark
+        from bot.exchange.ccxt_perp import CcxtPerpExchange, CcxtPerpSettings
+        from bot.exchange.emulator import start_emulator
+
+        handle = await start_emulator(
+            "127.0.0.1", 0, EMULATOR_KEY, EMULATOR_SECRET, params, clock
+        )
+        stack.push_async_callback(handle.close)
+        ccxt_settings = CcxtPerpSettings(
+            exchange_id="binanceusdm",
+            symbol=settings.exchange.symbol,
+            api_key=EMULATOR_KEY,
+            api_secret=EMULATOR_SECRET,
+            leverage=settings.exchange.leverage,
+            margin_mode=settings.exchange.margin_mode,
+            urls=handle.ccxt_urls(),
+        )
+        return CcxtPerpExchange(ccxt_settings, clock), handle.venue.set_mark
+
+
+@contextlib.asynccontextmanager
+async def start_world(
+    rpc_url: str,
+    *,
+    pool_kind: PoolKind = "v2",
+    sigma: float = 0.9,
+    step_seconds: int = 600,
+    seed: int = 7,
+    start_price: Decimal = Decimal(2000),
+    base_is_token0: bool | None = None,
+) -> AsyncIterator[LocalWorld]:
+    """Deploy the pool and the market driver on the node at ``rpc_url``."""
+    if pool_kind != "v2":
+        from bot.sim.localnet_v3 import start_world_v3
+
+        async with start_world_v3(
+            rpc_url,
+            sigma=sigma,
+            step_seconds=step_seconds,
+            seed=seed,
+            start_price=start_price,
+            base_is_token0=base_is_token0,
+        ) as world:
+            yield world
+        return
+    spec = DeploymentSpec(
+        price_quote_per_base=start_price,
+        depth_base=Decimal(100),
+        base_is_token0=base_is_token0,
+        second_lp_fraction=Decimal("0.25"),
+    )
+    deployment = await deploy_local(rpc_url, spec)
+    async with await MarketDriver.create(
+        deployment, sigma_annual=sigma, step_s=step_seconds, seed=seed, start_price=start_price
+    ) as driver:
+        step = await driver.step()
+        yield LocalWorld(
+            kind="v2",
+            rpc_url=rpc_url,
+            deployment=deployment,
+            driver=driver,
+            start_price=start_price,
+            start_timestamp=step.block_timestamp,
+            position_config={
+                "id": "lp-v2",
+                "kind": "v2",
+                "pool": deployment.pair,
+                "owner": deployment.lp_account,
+            },
+            addresses=json.loads(deployment.to_json()),
+        )
+
+
+def local_config(world: LocalWorld, workdir: Path, bot_id: str) -> dict[str, Any]:
+    """The bot config (plain data) for this world, paper venue, state under ``workdir``."""
+    return {
+        "bot_id": bot_id,
+        "chain": {
+            "rpc_urls": [world.rpc_url],
+            "poll_interval_s": 0.5,
+            "request_timeout_s": 5.0,
+            "multicall": world.deployment.multicall,
+            "max_block_age_s": 10 * 365 * 86400,  # simulated time runs ahead of the wall clock
+        },
+        "positions": [world.position_config],
+        "hedge_asset": {
+            "base_token": world.deployment.base_token,
+            "quote_token": world.deployment.quote_token,
+        },
+        "hedge": {
+            "ratio": "1",
+            "threshold_base": "0.5",
+            "threshold_fraction": "0.01",
+            "max_slippage_bps": "50",
+        },
+        "exchange": {
+            "kind": "paper",
+            "symbol": "ETH/USDT:USDT",
+            "leverage": 3,
+            "paper": {
+                "state_path": str(workdir / "venue.json"),
+                "initial_balance": "100000",
+                "funding_rate": "0.0001",
+            },
+        },
+        "store": {"path": str(workdir / "hedgebot.sqlite")},
+        "logging": {"level": "info", "format": "auto"},
+    }
+
+
+def local_settings(world: LocalWorld, workdir: Path, bot_id: str = "local") -> Settings:
+    """Validated settings for this world."""
+    return Settings(**local_config(world, workdir, bot_id))
+
+
+@dataclass(frozen=True, slots=True)
+class LocalnetOptions:
+    """``hedgebot localnet`` flags."""
+
+    out: Path
+    pool_kind: PoolKind = "v2"
+    port: int = 0
+    market: bool = True
+    seed: int = 7
+    sigma: float = 0.9
+    block_interval_s: float = 2.0
+    step_seconds: int = 600
+
+
+async def run_localnet(options: LocalnetOptions) -> int:
+    """Start anvil, deploy, write ``config.yaml`` + ``localnet.json``, drive until stopped."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    options.out.mkdir(parents=True, exist_ok=True)
+    async with (
+        Anvil(AnvilOptions(port=options.port)) as node,
+        start_world(
+            node.rpc_url,
+            pool_kind=options.pool_kind,
+            sigma=options.sigma,
+            step_seconds=options.step_seconds,
+            seed=options.seed,
+        ) as world,
+    ):
+        config = local_config(world, options.out / "state", bot_id="local")
+        (options.out / "config.yaml").write_text(
+            "# written by `hedgebot localnet`: paper venue against the local chain\n"
+            + yaml.safe_dump(config, sort_keys=False)
+        )
+        info = {
+            "rpc_url": world.rpc_url,
+            "chain_id": world.deployment.chain_id,
+            "pool_kind": world.kind,
+            "contracts": world.addresses,
+            "note": "local anvil test accounts only; never use these keys elsewhere",
+        }
+        (options.out / "localnet.json").write_text(json.dumps(info, indent=2) + "\n")
+        print(
+            f"localnet ready: {world.rpc_url}\n"
+            f"  config:    {options.out / 'config.yaml'}\n"
+            f"  addresses: {options.out / 'localnet.json'}\n"
+            f"  run:       hedgebot run --config {options.out / 'config.yaml'}\n"
+            f"  market:    {'moving every ' + str(options.block_interval_s) + 's' if options.market else 'off (mine on demand)'}",
+            file=sys.stderr,
+            flush=True,
+        )
+        while not stop.is_set():
+            if options.market:
+                step = await world.step()
+                print(
+                    f"block {step.block_number} price {step.target_price:.2f}",
+                    file=sys.stderr,
+                    flush=True,
+                )
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=options.block_interval_s)
+    return 0

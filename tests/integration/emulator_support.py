@@ -1,0 +1,64 @@
+"""Shared set-up for tests that drive the real ccxt binanceusdm client through the emulator."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from decimal import Decimal
+
+from bot.clock import ManualClock
+from bot.exchange.ccxt_perp import CcxtPerpExchange, CcxtPerpSettings
+from bot.exchange.emulator import EmulatorHandle, start_emulator
+from bot.exchange.venue import VenueParams
+
+API_KEY = "test-key-0123456789"
+API_SECRET = "test-secret-0123456789"
+SYMBOL = "ETH/USDT:USDT"
+MARK = Decimal(2000)
+
+
+def venue_clock() -> ManualClock:
+    """A manual clock starting at the current second (ccxt signs with wall time)."""
+    return ManualClock(t=float(int(time.time())))
+
+
+@asynccontextmanager
+async def running_emulator(clock: ManualClock) -> AsyncIterator[EmulatorHandle]:
+    """A fresh venue behind the emulator on a free port, mark at ``MARK``."""
+    handle = await start_emulator("127.0.0.1", 0, API_KEY, API_SECRET, VenueParams(), clock)
+    handle.set_mark(MARK)
+    try:
+        yield handle
+    finally:
+        await handle.close()
+
+
+def settings_for(
+    handle: EmulatorHandle, *, secret: str = API_SECRET, key: str = API_KEY, timeout_ms: int = 3000
+) -> CcxtPerpSettings:
+    """Adapter settings pointing binanceusdm at ``handle``."""
+    return CcxtPerpSettings(
+        exchange_id="binanceusdm",
+        symbol=SYMBOL,
+        api_key=key,
+        api_secret=secret,
+        leverage=5,
+        margin_mode="isolated",
+        urls=handle.ccxt_urls(),
+        timeout_ms=timeout_ms,
+        enable_rate_limit=False,
+    )
+
+
+@asynccontextmanager
+async def started_exchange(
+    handle: EmulatorHandle, clock: ManualClock, *, timeout_ms: int = 3000
+) -> AsyncIterator[CcxtPerpExchange]:
+    """A started ``CcxtPerpExchange`` on ``handle``; closed on exit."""
+    exchange = CcxtPerpExchange(settings_for(handle, timeout_ms=timeout_ms), clock)
+    await exchange.start()
+    try:
+        yield exchange
+    finally:
+        await exchange.close()

@@ -1,0 +1,277 @@
+"""The real ccxt binanceusdm client, through CcxtPerpExchange, against the Binance emulator."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from decimal import Decimal
+
+import pytest
+from emulator_support import (
+    MARK,
+    SYMBOL,
+    running_emulator,
+    settings_for,
+    started_exchange,
+    venue_clock,
+)
+
+from bot import errors
+from bot.clock import ManualClock
+from bot.domain import OrderIntent, OrderStatus, Side
+from bot.exchange.ccxt_perp import CcxtPerpExchange
+from bot.exchange.emulator import EmulatorHandle
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    """The venue's clock, driven by the test."""
+    return venue_clock()
+
+
+@pytest.fixture
+async def emulator(clock: ManualClock) -> AsyncIterator[EmulatorHandle]:
+    """A fresh venue behind the emulator, one per test."""
+    async with running_emulator(clock) as handle:
+        yield handle
+
+
+@pytest.fixture
+async def exchange(emulator: EmulatorHandle, clock: ManualClock) -> AsyncIterator[CcxtPerpExchange]:
+    """The adapter, started against the emulator."""
+    async with started_exchange(emulator, clock) as started:
+        yield started
+
+
+def intent(
+    client_id: str,
+    side: Side,
+    amount: str,
+    *,
+    reduce_only: bool = False,
+    limit_price: str | None = None,
+) -> OrderIntent:
+    return OrderIntent(
+        client_order_id=client_id,
+        symbol=SYMBOL,
+        side=side,
+        amount_base=Decimal(amount),
+        reduce_only=reduce_only,
+        limit_price=Decimal(limit_price) if limit_price is not None else None,
+    )
+
+
+def orders_with_id(emulator: EmulatorHandle, client_id: str) -> int:
+    return sum(1 for o in emulator.venue.order_log() if o.client_order_id == client_id)
+
+
+async def test_ccxt_start_reports_accepted_settings_and_rules(
+    exchange: CcxtPerpExchange, emulator: EmulatorHandle
+) -> None:
+    """start() applies leverage and margin mode and reads rules from exchangeInfo."""
+    assert exchange.account_setup is not None
+    assert exchange.account_setup.leverage == 5
+    assert exchange.account_setup.margin_mode == "isolated"
+    assert emulator.venue.margin_mode == "isolated"
+    rules = await exchange.market_rules()
+    venue_rules = emulator.venue.rules()
+    assert rules.amount_step == venue_rules.amount_step
+    assert rules.price_tick == venue_rules.price_tick
+    assert rules.min_amount == venue_rules.min_amount
+    assert rules.min_notional == venue_rules.min_notional
+
+
+async def test_ccxt_quote_has_mark_funding_and_book(
+    exchange: CcxtPerpExchange, emulator: EmulatorHandle
+) -> None:
+    """quote() carries the venue's mark, funding rate and a bid below the ask."""
+    emulator.set_funding_rate(Decimal("0.0003"))
+    quote = await exchange.quote()
+    assert quote.mark_price == MARK
+    assert quote.funding_rate == Decimal("0.0003")
+    assert quote.bid is not None and quote.ask is not None
+    assert quote.bid < quote.ask
+    assert quote.next_funding_ts > quote.timestamp
+
+
+async def test_ccxt_open_grow_shrink_flatten(
+    exchange: CcxtPerpExchange, emulator: EmulatorHandle
+) -> None:
+    """A short is opened, grown, reduced and flattened; fills and position follow."""
+    start_balance = await exchange.balance()
+    opened = await exchange.submit(intent("h-open", Side.SELL, "1.0"))
+    assert opened.status == OrderStatus.FILLED
+    assert opened.filled_base == Decimal("1.0")
+    assert (await exchange.position()).size_base == Decimal("-1.0")
+
+    await exchange.submit(intent("h-grow", Side.SELL, "0.5", limit_price="1900"))
+    assert (await exchange.position()).size_base == Decimal("-1.5")
+
+    shrunk = await exchange.submit(intent("h-shrink", Side.BUY, "0.5", reduce_only=True))
+    assert shrunk.reduce_only
+    assert (await exchange.position()).size_base == Decimal("-1.0")
+
+    await exchange.submit(intent("h-flat", Side.BUY, "1.0", reduce_only=True, limit_price="2100"))
+    flat = await exchange.position()
+    assert flat.size_base == 0
+    assert flat.mark_price == MARK
+
+    fills = await exchange.fills(0)
+    assert [f.client_order_id for f in fills] == ["h-open", "h-grow", "h-shrink", "h-flat"]
+    assert sum(f.amount_base for f in fills) == Decimal("3.0")
+    assert all(f.fee_quote > 0 for f in fills)
+    end_balance = await exchange.balance()
+    realized = sum(f.realized_pnl - f.fee_quote for f in fills)
+    assert end_balance.wallet_balance == start_balance.wallet_balance + realized
+
+
+async def test_ccxt_min_notional_rejected(
+    exchange: CcxtPerpExchange, emulator: EmulatorHandle
+) -> None:
+    """An order below the minimum notional raises MinNotionalError and creates nothing."""
+    rules = await exchange.market_rules()
+    with pytest.raises(errors.MinNotionalError):
+        await exchange.submit(intent("tiny", Side.SELL, str(rules.min_amount)))
+    assert orders_with_id(emulator, "tiny") == 0
+    assert (await exchange.position()).size_base == 0
+
+
+async def test_ccxt_reduce_only_without_position_rejected(exchange: CcxtPerpExchange) -> None:
+    """A reduce-only order with no position raises ReduceOnlyRejected."""
+    with pytest.raises(errors.ReduceOnlyRejected):
+        await exchange.submit(intent("ro", Side.BUY, "0.5", reduce_only=True))
+
+
+async def test_ccxt_insufficient_margin(exchange: CcxtPerpExchange) -> None:
+    """An order far beyond the collateral raises InsufficientMargin."""
+    balance = await exchange.balance()
+    too_big = (balance.wallet_balance * 10 / MARK).quantize(Decimal("0.001"))
+    with pytest.raises(errors.InsufficientMargin):
+        await exchange.submit(intent("whale", Side.SELL, str(too_big)))
+
+
+async def test_ccxt_dropped_response_is_unknown_then_found(
+    exchange: CcxtPerpExchange, emulator: EmulatorHandle
+) -> None:
+    """An accepted order whose response is lost is OrderOutcomeUnknown, found by client id."""
+    emulator.drop_next_order_response("reset")
+    lost = intent("lost-1", Side.SELL, "0.5")
+    with pytest.raises(errors.OrderOutcomeUnknown) as caught:
+        await exchange.submit(lost)
+    assert caught.value.client_order_id == "lost-1"
+
+    found = await exchange.fetch_order("lost-1")
+    assert found is not None
+    assert found.status == OrderStatus.FILLED
+    assert found.filled_base == Decimal("0.5")
+    retried = await exchange.submit(lost)  # idempotent: the venue refuses a second order
+    assert retried.exchange_order_id == found.exchange_order_id
+    assert orders_with_id(emulator, "lost-1") == 1
+    assert (await exchange.position()).size_base == Decimal("-0.5")
+
+
+async def test_ccxt_response_slower_than_timeout_is_unknown(
+    emulator: EmulatorHandle, clock: ManualClock
+) -> None:
+    """A response slower than the client timeout is OrderOutcomeUnknown; the order exists."""
+    async with started_exchange(emulator, clock, timeout_ms=300) as exchange:
+        emulator.drop_next_order_response("delay", delay_s=1.0)
+        with pytest.raises(errors.OrderOutcomeUnknown):
+            await exchange.submit(intent("slow-1", Side.SELL, "0.5"))
+        found = await exchange.fetch_order("slow-1")
+    assert found is not None and found.filled_base == Decimal("0.5")
+    assert orders_with_id(emulator, "slow-1") == 1
+
+
+async def test_ccxt_unknown_client_id_is_none(exchange: CcxtPerpExchange) -> None:
+    """fetch_order returns None for an id the venue never saw."""
+    assert await exchange.fetch_order("never-sent") is None
+
+
+async def test_ccxt_rate_limited(exchange: CcxtPerpExchange, emulator: EmulatorHandle) -> None:
+    """HTTP 429 / -1003 becomes RateLimited with the venue's Retry-After; then it recovers."""
+    emulator.rate_limit_next(1, retry_after_s=7)
+    with pytest.raises(errors.RateLimited) as caught:
+        await exchange.position()
+    assert caught.value.retry_after_s == 7
+    assert (await exchange.position()).size_base == 0
+
+
+async def test_ccxt_rate_limited_order_is_not_created(
+    exchange: CcxtPerpExchange, emulator: EmulatorHandle
+) -> None:
+    """A 429 on submit raises RateLimited (not unknown) and the venue has no such order."""
+    emulator.rate_limit_next(1)
+    with pytest.raises(errors.RateLimited):
+        await exchange.submit(intent("rl-1", Side.SELL, "0.5"))
+    assert orders_with_id(emulator, "rl-1") == 0
+
+
+async def test_ccxt_bad_secret_is_authentication_error(
+    emulator: EmulatorHandle, clock: ManualClock
+) -> None:
+    """A wrong API secret fails start() with AuthenticationError."""
+    adapter = CcxtPerpExchange(settings_for(emulator, secret="not-the-secret"), clock)
+    with pytest.raises(errors.AuthenticationError, match="Signature"):
+        await adapter.start()
+
+
+async def test_ccxt_unknown_api_key_is_authentication_error(
+    emulator: EmulatorHandle, clock: ManualClock
+) -> None:
+    """An unknown API key fails start() with AuthenticationError."""
+    adapter = CcxtPerpExchange(settings_for(emulator, key="someone-else"), clock)
+    with pytest.raises(errors.AuthenticationError, match="API-key"):
+        await adapter.start()
+
+
+async def test_ccxt_ioc_partial_fill(exchange: CcxtPerpExchange, emulator: EmulatorHandle) -> None:
+    """A forced partial IOC fill reports PARTIALLY_FILLED with the filled amount."""
+    emulator.partial_fill_next_ioc(Decimal("0.5"))
+    order = await exchange.submit(intent("ioc-1", Side.SELL, "1.0", limit_price="1900"))
+    assert order.status == OrderStatus.PARTIALLY_FILLED
+    assert Decimal(0) < order.filled_base < Decimal("1.0")
+    assert (await exchange.position()).size_base == -order.filled_base
+    fetched = await exchange.fetch_order("ioc-1")
+    assert fetched is not None and fetched.status == OrderStatus.PARTIALLY_FILLED
+
+
+async def test_ccxt_ioc_beyond_cap_expires(exchange: CcxtPerpExchange) -> None:
+    """An IOC whose slippage cap is below the market fills nothing and expires."""
+    order = await exchange.submit(intent("ioc-cap", Side.BUY, "1.0", limit_price="1500"))
+    assert order.status == OrderStatus.EXPIRED
+    assert order.filled_base == 0
+    assert (await exchange.position()).size_base == 0
+
+
+async def test_ccxt_funding_payment(
+    exchange: CcxtPerpExchange, emulator: EmulatorHandle, clock: ManualClock
+) -> None:
+    """Funding on a short with a positive rate is credited, with rate, mark and size."""
+    await exchange.submit(intent("fund-open", Side.SELL, "2.0"))
+    since_ms = int(clock.now() * 1000)
+    emulator.set_funding_rate(Decimal("0.0001"))
+    emulator.advance_clock(8 * 3600 + 1)
+    payments = await exchange.funding_payments(since_ms)
+    assert len(payments) == 1
+    payment = payments[0]
+    assert payment.rate == Decimal("0.0001")
+    assert payment.amount_quote > 0
+    assert payment.position_base == Decimal("-2.0")
+    assert payment.mark_price == MARK
+
+
+async def test_ccxt_venue_down_before_submit_is_unavailable(clock: ManualClock) -> None:
+    """Connection refused before an order is ExchangeUnavailable, not OrderOutcomeUnknown."""
+    async with running_emulator(clock) as handle:
+        adapter = CcxtPerpExchange(settings_for(handle), clock)
+        await adapter.start()
+    try:
+        with pytest.raises(errors.ExchangeUnavailable):  # also drops the stale keep-alive
+            await adapter.position()
+        with pytest.raises(errors.ExchangeUnavailable) as caught:
+            await adapter.submit(intent("down-1", Side.SELL, "0.5"))
+        assert not isinstance(caught.value, errors.OrderOutcomeUnknown)
+    finally:
+        await adapter.close()
