@@ -29,7 +29,7 @@ build/contracts.json: $(STAMP_PY) $(STAMP_NPM) $(wildcard bot/sim/contracts/*.so
 setup: $(STAMP_PY) $(STAMP_NPM) build/contracts.json ## install Python deps, npm packages, compile test contracts
 
 demo: setup ## run the offline demo: anvil + Uniswap + simulated market + paper venue + broker
-	$(HEDGEBOT) demo $(DEMO_ARGS)
+	$(HEDGEBOT) demo --config config/demo.yaml $(DEMO_ARGS)
 
 test: setup ## the whole suite (unit, integration, faults) against real anvil / emulator / mosquitto
 	scripts/ensure-broker.sh

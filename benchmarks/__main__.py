@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-MODULES = ["bench_chain_read", "bench_tick_latency", "bench_backtest"]
+MODULES = ["bench_chain_read", "bench_tick_latency", "bench_backtest", "bench_v3_read"]
 
 
 def main() -> int:

@@ -47,9 +47,9 @@ def build_exchange(settings: Settings, clock: Clock) -> PerpExchange:
         from bot.exchange.paper import PaperExchange
 
         return PaperExchange.from_config(ex, clock)
-    from bot.exchange.ccxt_perp import CcxtPerpExchange
+    from bot.exchange.ccxt_perp import CcxtPerpExchange, CcxtPerpSettings
 
-    return CcxtPerpExchange.from_config(ex)
+    return CcxtPerpExchange(CcxtPerpSettings.from_config(ex), clock)
 
 
 async def build_telemetry(

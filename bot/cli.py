@@ -74,6 +74,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         exchange=args.exchange,
         mqtt_url=args.mqtt_url,
         workdir=Path(args.workdir) if args.workdir else None,
+        config=Path(args.config) if args.config else None,
         quiet=args.json,
     )
     summary = asyncio.run(run_demo(options))
@@ -90,6 +91,7 @@ def cmd_localnet(args: argparse.Namespace) -> int:
 
     options = LocalnetOptions(
         out=Path(args.out),
+        rpc_url=args.rpc_url,
         pool_kind=args.pool_kind,
         port=args.port,
         market=not args.no_market,
@@ -138,6 +140,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pool-kind", choices=["v2", "v3"], default="v2")
     p.add_argument("--exchange", choices=["paper", "emulator"], default="paper")
     p.add_argument("--workdir", default=None, help="keep store and venue state here")
+    p.add_argument(
+        "--config",
+        default=None,
+        help="hedge/venue/mqtt/metrics settings (e.g. config/demo.yaml); the local world "
+        "fills in chain, positions and tokens",
+    )
     p.add_argument("--json", action="store_true")
     _mqtt_url_arg(p)
     p.set_defaults(func=cmd_demo)
@@ -146,6 +154,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="directory for config.yaml and localnet.json")
     p.add_argument("--pool-kind", choices=["v2", "v3"], default="v2")
     p.add_argument("--port", type=int, default=0, help="anvil port (0: a free one)")
+    p.add_argument(
+        "--rpc-url", default=None, help="deploy on this running node instead of starting anvil"
+    )
     p.add_argument("--no-market", action="store_true", help="only mine on demand")
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--sigma", type=float, default=0.9)
@@ -159,27 +170,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _plugin_registrars() -> list[Callable[[Any], None]]:
-    """Subcommands that live beside their feature (emulator, backtest, monitor, cmd)."""
-    registrars: list[Callable[[Any], None]] = []
-    try:
-        from bot.exchange.emulator import add_subcommand as add_emulator
+    """Subcommands that live beside their feature (emulator, backtest, report, monitor, cmd)."""
+    from bot.exchange.emulator import add_subcommand as add_emulator
+    from bot.report import add_subcommand as add_report
+    from bot.sim.backtest import add_subcommand as add_backtest
+    from bot.telemetry.monitor import add_subcommands as add_monitor
 
-        registrars.append(add_emulator)
-    except ImportError:
-        pass
-    try:
-        from bot.sim.backtest import add_subcommand as add_backtest
-
-        registrars.append(add_backtest)
-    except ImportError:
-        pass
-    try:
-        from bot.telemetry.monitor import add_subcommands as add_monitor
-
-        registrars.append(add_monitor)
-    except ImportError:
-        pass
-    return registrars
+    return [add_emulator, add_backtest, add_report, add_monitor]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

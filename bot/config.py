@@ -92,9 +92,13 @@ class V3PositionConfig(_Section):
                 "give exactly one of: position_manager + token_id; position_manager + owner + "
                 "discover: true; pool + owner + tick_lower + tick_upper"
             )
-        if direct and self.tick_lower is not None and self.tick_upper is not None:
-            if self.tick_lower >= self.tick_upper:
-                raise ValueError("tick_lower must be < tick_upper")
+        if (
+            direct
+            and self.tick_lower is not None
+            and self.tick_upper is not None
+            and self.tick_lower >= self.tick_upper
+        ):
+            raise ValueError("tick_lower must be < tick_upper")
         return self
 
 
@@ -143,7 +147,7 @@ class PaperVenueConfig(_Section):
     taker_fee_bps: NonNegativeDecimal = Decimal(5)
     maker_fee_bps: NonNegativeDecimal = Decimal(2)
     slippage_bps_base: NonNegativeDecimal = Decimal(1)
-    slippage_bps_per_base: NonNegativeDecimal = Decimal("0.5")
+    slippage_bps_per_base: NonNegativeDecimal = Decimal("0.05")
     funding_rate: Annotated[Decimal, Field(ge=-1, le=1)] = Decimal("0.0001")
     funding_interval_s: Annotated[int, Field(gt=0)] = 8 * 3600
     basis_bps: Decimal = Decimal(0)

@@ -226,3 +226,4 @@ class Decision:
     order_amount_base: Decimal = Decimal(0)
     reduce_only: bool = False
     notes: tuple[str, ...] = field(default_factory=tuple)
+    mark_price: Decimal | None = None  # the venue mark the decision was taken at

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 import structlog
 
+from bot.core.pnl import Attribution, observation_from_snapshot, step
 from bot.core.policy import (
     HedgePolicy,
     PolicyInputs,
@@ -29,6 +30,8 @@ from bot.core.policy import (
 from bot.domain import (
     ChainSnapshot,
     Decision,
+    Fill,
+    FundingPayment,
     MarketQuote,
     MarketRules,
     Order,
@@ -60,6 +63,20 @@ from bot.telemetry.commands import (
 )
 
 log = structlog.get_logger("hedgebot.engine")
+
+HISTORY_LOOKBACK_S = 86_400.0
+# MQTT ``state.pnl`` field -> ``PnlBreakdown.as_dict()`` name
+_PNL_PARTS = {
+    "lp_hold": "lp_hold_pnl_quote",
+    "lp_fees": "lp_fees_quote",
+    "il": "il_quote",
+    "hedge": "hedge_pnl_quote",
+    "funding": "funding_quote",
+    "trading_fees": "trading_fees_quote",
+    "slippage": "slippage_quote",
+    "gas": "gas_quote",
+    "net": "net_pnl_quote",
+}
 
 
 class EngineTelemetry(Protocol):
@@ -119,6 +136,7 @@ class TickReport:
     position: PerpPosition
     decision: Decision
     order: Order | None
+    pnl: dict[str, Decimal] = field(default_factory=dict)
 
 
 @dataclass
@@ -193,6 +211,7 @@ class Engine:
         self._order_seq = 0
         self._skipped_unreported = 0
         self.last_report: TickReport | None = None
+        self.pnl: Attribution | None = None
 
     # lifecycle -------------------------------------------------------------------------
     async def start(self) -> None:
@@ -201,13 +220,19 @@ class Engine:
         await self.exchange.start()
         self._rules = await self.exchange.market_rules()
         self._order_seq = await self.store.intent_count()
-        self._fills_since_ms = int(await self.store.get_meta("fills_since_ms") or 0)
-        self._funding_since_ms = int(await self.store.get_meta("funding_since_ms") or 0)
+        # a new store starts its history a day back: older fills are not this bot's
+        first_ms = str(int((self.clock.now() - HISTORY_LOOKBACK_S) * 1000))
+        self._fills_since_ms = int(await self.store.get_meta("fills_since_ms") or first_ms)
+        self._funding_since_ms = int(await self.store.get_meta("funding_since_ms") or first_ms)
         self.paused = (await self.store.get_meta("paused")) == "1"
         self.flattening = (await self.store.get_meta("flattening")) == "1"
         ratio = await self.store.get_meta("hedge_ratio")
         if ratio is not None:
             self.settings = replace(self.settings, hedge_ratio=Decimal(ratio))
+        from bot.report import load_report  # replay of the stored ticks
+
+        replay = await load_report(self.store)
+        self.pnl = None if replay is None else replay.final_state
         unresolved = await self.store.unresolved_intents()
         if unresolved:
             report = await self.orders.reconcile(unresolved)
@@ -381,6 +406,8 @@ class Engine:
         elif decision.action == "rebalance" and self.paused:
             decision = replace(decision, action="hold", reason="paused")
         order: Order | None = None
+        if self.pnl is None:
+            self.pnl = Attribution.opening(position.size_base)
         try:
             await self.store.record_snapshot(now, snapshot)
             if decision.action == "rebalance":
@@ -393,7 +420,7 @@ class Engine:
                 self._policy_state = new_state
             self._force_next = False
             await self.store.record_decision(now, block, decision)
-            await self._sync_fills_and_funding()
+            new_fills, new_funding = await self._sync_fills_and_funding()
         except StoreError as exc:
             self._fail("store", exc)
             raise
@@ -401,7 +428,14 @@ class Engine:
             self._fail("exchange", exc)
             self.telemetry.observe_tick(time.perf_counter() - started, ok=False)
             return None
-        report = TickReport(block, snapshot, quote, position, decision, order)
+        self.pnl = step(
+            self.pnl,
+            observation_from_snapshot(
+                snapshot, quote.mark_price, new_fills, new_funding, timestamp_s=now
+            ),
+        )
+        pnl = self.pnl.breakdown().as_dict()
+        report = TickReport(block, snapshot, quote, position, decision, order, pnl)
         self.last_report = report
         self.stats.ticks += 1
         self.stats.last_block = block
@@ -506,10 +540,14 @@ class Engine:
         )
         return order
 
-    async def _sync_fills_and_funding(self) -> None:
+    async def _sync_fills_and_funding(self) -> tuple[list[Fill], list[FundingPayment]]:
+        """Store new fills and funding from the venue; returns only the ones not seen before."""
+        new_fills: list[Fill] = []
+        new_funding: list[FundingPayment] = []
         fills = await self.exchange.fills(self._fills_since_ms)
         for fill in fills:
             if await self.store.record_fill(fill):
+                new_fills.append(fill)
                 self.telemetry.publish_event(
                     "fill",
                     {
@@ -525,6 +563,7 @@ class Engine:
         payments = await self.exchange.funding_payments(self._funding_since_ms)
         for payment in payments:
             if await self.store.record_funding(payment):
+                new_funding.append(payment)
                 log.info(
                     "funding.settled",
                     amount_quote=str(payment.amount_quote),
@@ -543,6 +582,7 @@ class Engine:
             self._funding_since_ms = max(self._funding_since_ms, payment.timestamp)
         await self.store.set_meta("fills_since_ms", str(self._fills_since_ms))
         await self.store.set_meta("funding_since_ms", str(self._funding_since_ms))
+        return new_fills, new_funding
 
     # reporting -------------------------------------------------------------------------
     def _fail(self, source: str, exc: HedgebotError) -> None:
@@ -601,4 +641,9 @@ class Engine:
             "funding_rate": str(report.quote.funding_rate),
             "paused": self.paused,
             "flattening": self.flattening,
+            "pnl": {
+                short: str(report.pnl[name])
+                for short, name in _PNL_PARTS.items()
+                if name in report.pnl
+            },
         }

@@ -16,7 +16,8 @@ from web3 import AsyncWeb3
 from bot.chain.heads import block_info, latest_block
 from bot.chain.rpc import checksum, connect
 from bot.chain.uniswap_v2 import V2PoolReader
-from bot.config import Settings, V2PositionConfig
+from bot.chain.uniswap_v3 import V3PositionReader
+from bot.config import Settings, V2PositionConfig, V3PositionConfig
 from bot.core.amm import v2_exposure
 from bot.domain import ChainSnapshot, PositionExposure, TokenInfo
 from bot.errors import ChainError, PositionReadError
@@ -40,9 +41,23 @@ class LpChainReader:
         self._wallet_base = settings.hedge_asset.wallet_base
         self._positions: dict[str, list[V2PositionConfig]] = defaultdict(list)
         self._readers: dict[str, V2PoolReader] = {}
+        v3_positions = [p for p in settings.positions if isinstance(p, V3PositionConfig)]
+        self._v3 = (
+            V3PositionReader(
+                w3,
+                v3_positions,
+                base_token=self._base,
+                quote_token=self._quote,
+                multicall=settings.chain.multicall,
+                include_fees_in_delta=settings.hedge.include_fees_in_delta,
+                request_timeout_s=self._timeout_s,
+            )
+            if v3_positions
+            else None
+        )
         for position in settings.positions:
             if not isinstance(position, V2PositionConfig):
-                raise NotImplementedError("V3 positions are read by the V3 reader")
+                continue
             pool = checksum(position.pool)
             self._positions[pool].append(position)
             if pool not in self._readers:
@@ -87,8 +102,13 @@ class LpChainReader:
                 exposures.append(exposure)
                 if price is None:
                     price = exposure.price
-        if price is None:  # pragma: no cover - config requires at least one position
-            raise ChainError("no positions configured")
+        if self._v3 is not None:
+            v3 = await self._v3.read(block_number)  # ChainError/PositionReadError propagate
+            exposures.extend(v3.positions)
+            if price is None:
+                price = v3.price
+        if price is None:
+            raise PositionReadError(f"no position left to price the pool at block {block_number}")
         return ChainSnapshot(
             block_number=info.number,
             block_timestamp=info.timestamp,

@@ -17,7 +17,7 @@ would pay to the last wei.
 
 from __future__ import annotations
 
-from decimal import Decimal, localcontext
+from decimal import Context, Decimal, localcontext
 
 from bot.domain import PositionExposure, V2PoolRead
 
@@ -32,11 +32,13 @@ __all__ = [
 ]
 
 _PRECISION = 60  # digits; a uint112 reserve times a uint256 supply fits with room to spare
+_EXACT = Context(prec=100)  # wide enough that scaling a uint256 never rounds
+_E18 = Decimal("1e-18")  # prices, values and gamma are reported to 18 decimals
 
 
 def to_units(raw: int, decimals: int) -> Decimal:
     """Raw token units as a human amount, exactly (``raw / 10**decimals``)."""
-    return Decimal(raw).scaleb(-decimals)
+    return Decimal(raw).scaleb(-decimals, _EXACT)
 
 
 def raw_share(reserve: int, lp_balance: int, total_supply: int) -> int:
@@ -96,8 +98,9 @@ def v2_exposure(read: V2PoolRead, base_is_token0: bool, position_id: str) -> Pos
         price = to_units(reserve_quote, quote_token.decimals) / to_units(
             reserve_base, base_token.decimals
         )
-        value = amount_base * price + amount_quote
-        gamma = -amount_base / (2 * price)
+        value = (amount_base * price + amount_quote).quantize(_E18)
+        gamma = (-amount_base / (2 * price)).quantize(_E18)
+        price = price.quantize(_E18)
     return PositionExposure(
         id=position_id,
         kind="v2",

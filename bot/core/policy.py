@@ -386,6 +386,7 @@ def decide(
             order_amount_base=sizing.amount_base if sizing is not None else _ZERO,
             reduce_only=sizing.reduce_only if sizing is not None else False,
             notes=tuple(notes),
+            mark_price=inputs.price,
         )
         if action != "rebalance" or sizing is None:
             return decision, state

@@ -63,6 +63,7 @@ __all__ = ["AccountSetup", "CcxtPerpExchange", "CcxtPerpSettings"]
 
 _log = structlog.get_logger("bot.exchange.ccxt_perp")
 _T = TypeVar("_T")
+_HISTORY_MS = 180 * 86_400_000  # venues keep about six months of trade history
 _WEEK_MS = 7 * 24 * 3600 * 1000
 _PAGE = 1000
 _FUNDING_MATCH_MS = 60_000
@@ -564,7 +565,8 @@ class CcxtPerpExchange:
         """Page a history endpoint through 7-day windows (binance caps each query at 7 days)."""
         out: list[dict[str, Any]] = []
         seen: set[str] = set()
-        start, now = since_ms, self._api().milliseconds()
+        now = self._api().milliseconds()
+        start = max(since_ms, now - _HISTORY_MS)
         while True:
             # the last window is open-ended: the venue's clock may run ahead of ours
             end = start + _WEEK_MS - 1

@@ -855,7 +855,7 @@ class BinanceFuturesEmulator:
             if drop == "reset":
                 _log.info("emulator.response_dropped", client_order_id=order.client_order_id)
                 if request.transport is not None:
-                    request.transport.abort()  # type: ignore[attr-defined]
+                    request.transport.abort()
                 raise web.HTTPServiceUnavailable()  # never delivered: the socket is gone
             await asyncio.sleep(self.faults.drop_delay_s)
         if params.get("newOrderRespType", "ACK").upper() == "ACK":
@@ -867,7 +867,7 @@ class BinanceFuturesEmulator:
     def _submit(self, intent: OrderIntent, partial_fraction: Decimal | None) -> Order:
         try:
             if partial_fraction is not None:
-                return self.venue.submit(intent, fill_fraction=partial_fraction)  # type: ignore[call-arg]
+                return self.venue.submit(intent, fill_fraction=partial_fraction)
             return self.venue.submit(intent)
         except errors.MinNotionalError as exc:
             minimum = _s(self.venue.rules().min_notional.normalize())

@@ -51,7 +51,7 @@ class VenueParams:
     taker_fee_bps: Decimal = Decimal(5)
     maker_fee_bps: Decimal = Decimal(2)
     slippage_bps_base: Decimal = Decimal(1)
-    slippage_bps_per_base: Decimal = Decimal("0.5")
+    slippage_bps_per_base: Decimal = Decimal("0.05")
     funding_rate: Decimal = Decimal("0.0001")  # per interval
     funding_interval_s: int = 8 * 3600
     # (start unix s, rate) steps; the last step at or before a funding time sets its rate

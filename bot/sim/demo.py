@@ -19,10 +19,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 import structlog
+import yaml
 
 from bot.app import Bot, build_bot, build_telemetry
 from bot.clock import ManualClock
-from bot.config import Settings
+from bot.config import Settings, load_config
 from bot.engine import TickReport
 from bot.logging import configure_logging
 from bot.ports import PerpExchange
@@ -46,7 +47,29 @@ class DemoOptions:
     mqtt_url: str | None = None
     metrics_port: int | None = None
     workdir: Path | None = None
+    config: Path | None = None  # e.g. config/demo.yaml: hedge, venue, mqtt, metrics sections
     quiet: bool = False
+
+
+_PNL_ROWS = (
+    ("lp_hold_pnl_quote", "LP hold (entry amounts x price move)"),
+    ("il_quote", "impermanent loss vs hold"),
+    ("lp_fees_quote", "LP fees"),
+    ("hedge_pnl_quote", "hedge at mark"),
+    ("funding_quote", "funding (+ received)"),
+    ("trading_fees_quote", "- trading fees"),
+    ("slippage_quote", "- slippage vs mark"),
+    ("net_pnl_quote", "net"),
+)
+
+
+def _template(path: Path | None) -> dict[str, Any] | None:
+    """The demo config file's data, validated as a whole first (errors name the field)."""
+    if path is None:
+        return None
+    load_config(path)  # raises ConfigError naming every bad field
+    data: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return data
 
 
 def _equity(wallet: Decimal, unrealized: Decimal) -> Decimal:
@@ -92,7 +115,8 @@ async def run_demo(options: DemoOptions) -> dict[str, Any]:
             )
         )
         clock = ManualClock(float(world.start_timestamp))
-        settings: Settings = local_settings(world, workdir, bot_id="demo")
+        template = _template(options.config)
+        settings: Settings = local_settings(world, workdir, bot_id="demo", template=template)
         exchange, set_mark = await world.open_exchange(
             stack, options.exchange, settings, clock, workdir
         )
@@ -148,6 +172,7 @@ async def run_demo(options: DemoOptions) -> dict[str, Any]:
             "hedge_pnl_quote": str(hedge_pnl),
             "hedged_value_quote": str(lp_value + hedge_pnl),
             "unhedged_value_quote": str(lp_value),
+            "pnl": {name: str(value) for name, value in last.pnl.items()},
             "mqtt_url": broker_url,
             "workdir": str(workdir),
         }
@@ -174,11 +199,19 @@ def render_summary(summary: dict[str, Any]) -> None:
         ),
         ("venue fees (quote)", f"{Decimal(summary['fees_quote']):.4f}"),
         ("funding (quote, + received)", f"{Decimal(summary['funding_quote']):.4f}"),
-        ("LP value start -> end", f"{Decimal(summary['lp_value_start_quote']):.2f} -> "
-         f"{Decimal(summary['lp_value_end_quote']):.2f}"),
+        (
+            "LP value start -> end",
+            f"{Decimal(summary['lp_value_start_quote']):.2f} -> "
+            f"{Decimal(summary['lp_value_end_quote']):.2f}",
+        ),
         ("hedge PnL (quote)", f"{Decimal(summary['hedge_pnl_quote']):.2f}"),
         ("LP + hedge value", f"{Decimal(summary['hedged_value_quote']):.2f}"),
         ("unhedged LP value", f"{Decimal(summary['unhedged_value_quote']):.2f}"),
+        *[
+            (f"PnL: {label}", f"{Decimal(summary['pnl'][name]):.2f}")
+            for name, label in _PNL_ROWS
+            if name in summary["pnl"]
+        ],
         ("MQTT", summary["mqtt_url"] or "off"),
         ("state kept in", summary["workdir"]),
     ]

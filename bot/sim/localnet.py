@@ -1,4 +1,4 @@
-"""The local world: anvil + Uniswap + a seeded market, for the demo, tests and ``hedgebot localnet``.
+"""The local world: anvil + Uniswap + a seeded market (demo, tests, ``hedgebot localnet``).
 
 ``start_world`` deploys the contracts and a market driver on a running node; ``local_settings``
 writes the bot config that points at it (paper venue); ``run_localnet`` is the standalone
@@ -35,9 +35,20 @@ EMULATOR_SECRET = "demo-secret"  # noqa: S105 - local emulator only, never a rea
 class MarketStepLike(Protocol):
     """What a market step reports (V2 and V3 drivers)."""
 
-    block_number: int
-    block_timestamp: int
-    target_price: Decimal
+    @property
+    def block_number(self) -> int:
+        """The block the step mined."""
+        ...
+
+    @property
+    def block_timestamp(self) -> int:
+        """Its timestamp (unix s)."""
+        ...
+
+    @property
+    def target_price(self) -> Decimal:
+        """The path price the pool was moved to."""
+        ...
 
 
 @dataclass
@@ -84,9 +95,7 @@ class LocalWorld:
         from bot.exchange.ccxt_perp import CcxtPerpExchange, CcxtPerpSettings
         from bot.exchange.emulator import start_emulator
 
-        handle = await start_emulator(
-            "127.0.0.1", 0, EMULATOR_KEY, EMULATOR_SECRET, params, clock
-        )
+        handle = await start_emulator("127.0.0.1", 0, EMULATOR_KEY, EMULATOR_SECRET, params, clock)
         stack.push_async_callback(handle.close)
         ccxt_settings = CcxtPerpSettings(
             exchange_id="binanceusdm",
@@ -190,9 +199,38 @@ def local_config(world: LocalWorld, workdir: Path, bot_id: str) -> dict[str, Any
     }
 
 
-def local_settings(world: LocalWorld, workdir: Path, bot_id: str = "local") -> Settings:
-    """Validated settings for this world."""
-    return Settings(**local_config(world, workdir, bot_id))
+_WORLD_SECTIONS = ("chain", "positions", "hedge_asset", "store")
+
+
+def local_settings(
+    world: LocalWorld,
+    workdir: Path,
+    bot_id: str = "local",
+    template: dict[str, Any] | None = None,
+) -> Settings:
+    """Validated settings for this world.
+
+    ``template`` (a config file's data, e.g. ``config/demo.yaml``) supplies every section but
+    the world's own (chain, positions, hedge asset, store), which this world fills in; the
+    paper venue keeps its state under ``workdir`` whatever the template says.
+    """
+    data = local_config(world, workdir, bot_id)
+    if template:
+        world_part = {key: data[key] for key in _WORLD_SECTIONS}
+        paper_state = data["exchange"]["paper"]["state_path"]
+        data = {**data, **template, **world_part}
+        exchange = dict(data.get("exchange") or {})
+        exchange["paper"] = {**dict(exchange.get("paper") or {}), "state_path": paper_state}
+        data["exchange"] = exchange
+        data["chain"] = {**data["chain"], **_chain_tuning(template)}
+    return Settings(**data)
+
+
+def _chain_tuning(template: dict[str, Any]) -> dict[str, Any]:
+    """The template's chain timing knobs (its RPC URL and addresses never apply)."""
+    chain = template.get("chain") or {}
+    keys = ("poll_interval_s", "request_timeout_s", "max_block_age_s")
+    return {key: chain[key] for key in keys if key in chain}
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,6 +238,7 @@ class LocalnetOptions:
     """``hedgebot localnet`` flags."""
 
     out: Path
+    rpc_url: str | None = None  # an already running node (e.g. the compose anvil service)
     pool_kind: PoolKind = "v2"
     port: int = 0
     market: bool = True
@@ -216,10 +255,20 @@ async def run_localnet(options: LocalnetOptions) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     options.out.mkdir(parents=True, exist_ok=True)
+    async with AsyncExitStack() as stack:
+        rpc_url = options.rpc_url
+        if rpc_url is None:
+            node = await stack.enter_async_context(Anvil(AnvilOptions(port=options.port)))
+            rpc_url = node.rpc_url
+        await _serve_world(options, rpc_url, stop)
+    return 0
+
+
+async def _serve_world(options: LocalnetOptions, rpc_url: str, stop: asyncio.Event) -> None:
+    """Deploy on ``rpc_url``, write the files, drive the market until ``stop``."""
     async with (
-        Anvil(AnvilOptions(port=options.port)) as node,
         start_world(
-            node.rpc_url,
+            rpc_url,
             pool_kind=options.pool_kind,
             sigma=options.sigma,
             step_seconds=options.step_seconds,
@@ -239,12 +288,17 @@ async def run_localnet(options: LocalnetOptions) -> int:
             "note": "local anvil test accounts only; never use these keys elsewhere",
         }
         (options.out / "localnet.json").write_text(json.dumps(info, indent=2) + "\n")
+        market = (
+            f"moving every {options.block_interval_s}s"
+            if options.market
+            else "off (mine on demand)"
+        )
         print(
             f"localnet ready: {world.rpc_url}\n"
             f"  config:    {options.out / 'config.yaml'}\n"
             f"  addresses: {options.out / 'localnet.json'}\n"
             f"  run:       hedgebot run --config {options.out / 'config.yaml'}\n"
-            f"  market:    {'moving every ' + str(options.block_interval_s) + 's' if options.market else 'off (mine on demand)'}",
+            f"  market:    {market}",
             file=sys.stderr,
             flush=True,
         )
@@ -258,4 +312,3 @@ async def run_localnet(options: LocalnetOptions) -> int:
                 )
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=options.block_interval_s)
-    return 0

@@ -69,10 +69,12 @@ class PositionState(BaseModel):
 
 
 class PnlParts(BaseModel):
-    """PnL attribution in quote units; ``net`` is the sum the accounting reports."""
+    """PnL attribution in quote units (``bot.core.pnl``); ``net`` is the signed sum:
+    lp_hold + il + lp_fees + hedge + funding - trading_fees - slippage - gas."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    lp_hold: Decimal = Decimal(0)  # the entry amounts' move with price: what the hedge offsets
     lp_fees: Decimal = Decimal(0)
     il: Decimal = Decimal(0)
     hedge: Decimal = Decimal(0)

@@ -44,7 +44,7 @@ class ErrorCounter(Protocol):
         ...
 
 
-class _CleanStop(Exception):  # noqa: N818 - control flow, not an error
+class _CleanStop(Exception):
     """Raised inside a connection's task group to end it after a clean stop."""
 
 

@@ -54,3 +54,7 @@ async def fresh_chain(
         yield localnet
     finally:
         assert await rpc_request(w3, "evm_revert", snapshot) is True
+
+
+# V3 deployments (both token orders) and their per-test fixtures live in v3_support.py.
+from v3_support import v3, v3_driver, v3_worlds  # noqa: E402, F401

@@ -90,7 +90,8 @@ async def test_ccxt_quote_has_mark_funding_and_book(
     quote = await exchange.quote()
     assert quote.mark_price == MARK
     assert quote.funding_rate == Decimal("0.0003")
-    assert quote.bid is not None and quote.ask is not None
+    assert quote.bid is not None
+    assert quote.ask is not None
     assert quote.bid < quote.ask
     assert quote.next_funding_ts > quote.timestamp
 
@@ -180,7 +181,8 @@ async def test_ccxt_response_slower_than_timeout_is_unknown(
         with pytest.raises(errors.OrderOutcomeUnknown):
             await exchange.submit(intent("slow-1", Side.SELL, "0.5"))
         found = await exchange.fetch_order("slow-1")
-    assert found is not None and found.filled_base == Decimal("0.5")
+    assert found is not None
+    assert found.filled_base == Decimal("0.5")
     assert orders_with_id(emulator, "slow-1") == 1
 
 
@@ -234,7 +236,8 @@ async def test_ccxt_ioc_partial_fill(exchange: CcxtPerpExchange, emulator: Emula
     assert Decimal(0) < order.filled_base < Decimal("1.0")
     assert (await exchange.position()).size_base == -order.filled_base
     fetched = await exchange.fetch_order("ioc-1")
-    assert fetched is not None and fetched.status == OrderStatus.PARTIALLY_FILLED
+    assert fetched is not None
+    assert fetched.status == OrderStatus.PARTIALLY_FILLED
 
 
 async def test_ccxt_ioc_beyond_cap_expires(exchange: CcxtPerpExchange) -> None:

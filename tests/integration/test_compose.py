@@ -129,16 +129,7 @@ def _hedgebot_services() -> list[Any]:
     for name, service in services.items():
         if not (str(service.get("image", "")).startswith("hedgebot") or "build" in service):
             continue
-        marks = []
-        if name == "market":
-            marks.append(
-                pytest.mark.xfail(
-                    reason="`hedgebot localnet` starts its own anvil; --rpc-url (use the compose "
-                    "anvil service) is pending in bot/cli.py + bot/sim/localnet.py",
-                    strict=True,
-                )
-            )
-        params.append(pytest.param(name, service["command"], id=name, marks=marks))
+        params.append(pytest.param(name, service["command"], id=name))
     return params
 
 

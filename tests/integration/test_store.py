@@ -81,9 +81,13 @@ async def test_disk_full_is_store_error(tmp_path: Path) -> None:
     """SQLITE_FULL (a full disk, here a capped page count) surfaces as StoreError."""
     store = await SqliteStore.open(tmp_path / "s.sqlite")
     await store._db.execute("PRAGMA max_page_count = 1")
-    with pytest.raises(StoreError, match="full"):
+
+    async def fill_up() -> None:
         for n in range(200):
             await store.record_intent(1.0, n, intent(f"c{n}"))
+
+    with pytest.raises(StoreError, match="full"):
+        await fill_up()
     await store.close()
 
 
@@ -91,5 +95,5 @@ async def test_store_path_is_a_directory_refused(tmp_path: Path) -> None:
     """A path that cannot hold a database is refused with the path in the message."""
     bad = tmp_path / "dir.sqlite"
     bad.mkdir()
-    with pytest.raises(StoreError, match="dir.sqlite"):
+    with pytest.raises(StoreError, match=r"dir\.sqlite"):
         await SqliteStore.open(bad)

@@ -46,9 +46,7 @@ def test_negative_threshold_and_missing_pool_named(tmp_path: Path) -> None:
     assert "positions.0.pool: required" in text
 
 
-def test_check_config_cli_exit_codes(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_check_config_cli_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """check-config exits 2 naming the fields, 0 printing the effective config."""
     bad = {**GOOD, "positions": [{"id": "lp1", "owner": ADDR}], "hedge": {"threshold_base": -1}}
     assert main(["check-config", str(write(tmp_path, bad))]) == 2

@@ -1,0 +1,432 @@
+"""Uniswap V3 position reader: every pool and position of a config in one eth_call per block.
+
+Positions come as NFTs of a ``NonfungiblePositionManager`` (by token id, or all NFTs of an
+owner) or as positions owned directly in a pool. Immutable facts (a token id's pool and ticks,
+token order and decimals, the NPM's factory) are read once and cached; after that a block
+costs ONE Multicall ``tryAggregate`` eth_call pinned to the block: pools' slot0, liquidity and
+fee growth, the ticks of every range, NPM/pool positions, owners and discovery counters. Past
+``MAX_CALLS_PER_ETH_CALL`` sub-calls (~250 positions) the batch is split into concurrent
+eth_calls, all pinned to the same block, since one call would exceed nodes' eth_call gas cap.
+Only a changed NFT set of a discovered owner costs extra round trips (same block).
+
+Failure stance: any failed sub-call raises ``PositionReadError``; a burned NFT or one no longer
+owned by its owner is removed from the hedge and reported by a ``PositionReadError`` on the
+block where it is found, so that tick does not trade and the alert is never silent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from eth_abi.abi import encode
+from eth_utils.crypto import keccak
+from web3 import AsyncWeb3
+
+from bot.chain.multicall import ContractCall, encode_call
+from bot.chain.rpc import checksum, eth_call, load_abi
+from bot.config import V3PositionConfig
+from bot.core.v3 import PairDecimals, V3PoolState, V3PositionState, V3TickState, v3_exposure
+from bot.domain import PositionExposure
+from bot.errors import ChainError, PositionReadError
+
+__all__ = ["POOL_INIT_CODE_HASH", "V3PositionReader", "V3Read", "pool_address", "position_key"]
+
+# v3-periphery PoolAddress.POOL_INIT_CODE_HASH (keccak of the v3-core pool creation code)
+POOL_INIT_CODE_HASH = bytes.fromhex(
+    "e34f199b19b2b4f47f68442619d555527d244f78a3297ea89325f843f87b8b54"
+)
+
+
+# Sub-calls per Multicall eth_call. A cold NPM ``positions`` read costs ~15k gas, so 1000 stay
+# well under common eth_call gas caps (anvil 30M, geth 50M); about 250 positions fit in one.
+MAX_CALLS_PER_ETH_CALL = 1000
+
+
+def pool_address(factory: str, token0: str, token1: str, fee: int) -> str:
+    """PoolAddress.computeAddress: the CREATE2 address of the (token0, token1, fee) pool."""
+    salt = keccak(encode(["address", "address", "uint24"], [token0, token1, fee]))
+    digest = keccak(b"\xff" + bytes.fromhex(factory[2:]) + salt + POOL_INIT_CODE_HASH)
+    return checksum("0x" + digest[12:].hex())
+
+
+def position_key(owner: str, tick_lower: int, tick_upper: int) -> bytes:
+    """PositionKey.compute: keccak256(abi.encodePacked(owner, int24 lower, int24 upper))."""
+    packed = bytes.fromhex(owner[2:]) + tick_lower.to_bytes(3, "big", signed=True)
+    return keccak(packed + tick_upper.to_bytes(3, "big", signed=True))
+
+
+_STATIC = ("uint", "int", "address", "bool")
+
+
+def _decode(call: ContractCall, raw: bytes) -> tuple[Any, ...]:
+    """Static ABI words decoded by slicing (eth_abi is the bottleneck at 1000 positions).
+
+    Addresses come back lower-case; anything not a flat list of static types goes to eth_abi.
+    """
+    types = call.output_types
+    if not types or not all(t.startswith(_STATIC) and "[" not in t for t in types):
+        return call.decode(raw)
+    if len(raw) < 32 * len(types):
+        raise ChainError(f"{call.label}: short answer 0x{raw.hex()[:80]}")
+    out: list[Any] = []
+    for i, kind in enumerate(types):
+        word = raw[32 * i : 32 * i + 32]
+        if kind == "address":
+            out.append("0x" + word[12:].hex())
+        elif kind == "bool":
+            out.append(word[-1] == 1)
+        else:
+            out.append(int.from_bytes(word, "big", signed=kind.startswith("int")))
+    return tuple(out)
+
+
+@dataclass(frozen=True, slots=True)
+class V3Read:
+    """All V3 exposures at one block, and the price of the first pool read."""
+
+    block_number: int
+    positions: tuple[PositionExposure, ...]
+    price: Decimal | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Tracked:
+    """A position being followed: where it lives and its immutable range."""
+
+    exposure_id: str
+    pool: str
+    tick_lower: int
+    tick_upper: int
+    npm: str | None = None  # NFT positions
+    token_id: int | None = None
+    owner: str | None = None  # NFT: expected owner (None: whoever held it first); direct: owner
+
+
+@dataclass(slots=True)
+class _Plan:
+    """One block's calls and where each answer lands."""
+
+    calls: list[ContractCall] = field(default_factory=list)
+    pools: dict[str, int] = field(default_factory=dict)  # pool -> index of slot0
+    ticks: dict[tuple[str, int], int] = field(default_factory=dict)
+    positions: dict[str, int] = field(default_factory=dict)  # exposure id -> positions call
+    owners: dict[str, int] = field(default_factory=dict)  # exposure id -> ownerOf call
+    counts: dict[str, int] = field(default_factory=dict)  # config id -> balanceOf call
+
+    def add(self, call: ContractCall) -> int:
+        self.calls.append(call)
+        return len(self.calls) - 1
+
+
+def _checksummed(config: V3PositionConfig) -> V3PositionConfig:
+    """The config with EIP-55 addresses, so reads compare and key without re-hashing."""
+    fields = ("pool", "owner", "position_manager")
+    update = {f: checksum(getattr(config, f)) for f in fields if getattr(config, f) is not None}
+    return config.model_copy(update=update)
+
+
+class V3PositionReader:
+    """Reads the V3 positions of a config at a block, all or nothing."""
+
+    def __init__(
+        self,
+        w3: AsyncWeb3[Any],
+        positions: Sequence[V3PositionConfig],
+        *,
+        base_token: str,
+        quote_token: str,
+        multicall: str | None,
+        include_fees_in_delta: bool = False,
+        request_timeout_s: float = 10.0,
+        max_calls_per_eth_call: int = MAX_CALLS_PER_ETH_CALL,
+    ) -> None:
+        self._w3 = w3
+        self._configs = [_checksummed(c) for c in positions]
+        self._base, self._quote = checksum(base_token), checksum(quote_token)
+        self._multicall = checksum(multicall) if multicall is not None else None
+        self._fees_in_delta = include_fees_in_delta
+        self._timeout_s = request_timeout_s
+        self._max_calls = max_calls_per_eth_call
+        self._npm_abi = load_abi("uniswap_v3_position_manager")
+        self._pool_abi = load_abi("uniswap_v3_pool")
+        self._erc20_abi = load_abi("erc20")
+        self._multicall_abi = load_abi("multicall")
+        self._factories: dict[str, str] = {}  # npm -> factory
+        self._pairs: dict[str, PairDecimals] = {}  # pool -> ordering and decimals
+        self._nfts: dict[tuple[str, int], _Tracked] = {}
+        self._discovered: dict[str, list[int]] = {}  # config id -> token ids, index order
+        self._removed: set[str] = set()
+        self._plan_cache: tuple[Any, _Plan] | None = None
+        self._ready = False  # immutable facts of every tracked position loaded
+
+    # --- batching ------------------------------------------------------------------------
+
+    async def _run(self, calls: Sequence[ContractCall], block: int) -> list[tuple[Any, ...] | None]:
+        """Decoded answers at ``block``, ``None`` for a revert; one eth_call per Multicall chunk."""
+        if not calls:
+            return []
+        if self._multicall is None:
+            raws = await asyncio.gather(*(self._single(c, block) for c in calls))
+        else:
+            size = self._max_calls
+            chunks = [calls[i : i + size] for i in range(0, len(calls), size)]
+            parts = await asyncio.gather(*(self._aggregate(chunk, block) for chunk in chunks))
+            raws = [raw for part in parts for raw in part]
+        return [None if r is None else _decode(c, r) for c, r in zip(calls, raws, strict=True)]
+
+    async def _aggregate(self, calls: Sequence[ContractCall], block: int) -> list[bytes | None]:
+        assert self._multicall is not None
+        batch = encode_call(
+            "multicall.tryAggregate", self._multicall, self._multicall_abi, "tryAggregate",
+            False, [(c.target, c.data) for c in calls],
+        )  # fmt: skip
+        raw = await eth_call(
+            self._w3, self._multicall, batch.data, block, timeout_s=self._timeout_s
+        )
+        (results,) = batch.decode(raw)
+        if len(results) != len(calls):
+            raise ChainError(f"multicall returned {len(results)} results for {len(calls)}")
+        return [bytes(data) if ok else None for ok, data in results]
+
+    async def _single(self, call: ContractCall, block: int) -> bytes | None:
+        try:
+            return await eth_call(
+                self._w3, call.target, call.data, block, timeout_s=self._timeout_s
+            )
+        except ChainError as exc:
+            if "revert" in str(exc).lower():
+                return None
+            raise
+
+    async def _run_all(self, calls: Sequence[ContractCall], block: int) -> list[tuple[Any, ...]]:
+        """Like ``_run`` but any revert is a ``PositionReadError`` naming the call."""
+        results = await self._run(calls, block)
+        failed = [c.label for c, r in zip(calls, results, strict=True) if r is None]
+        if failed:
+            raise PositionReadError(f"reverted at block {block}: {', '.join(failed[:5])}")
+        return [r for r in results if r is not None]
+
+    def _npm(self, npm: str, fn: str, *args: Any) -> ContractCall:
+        return encode_call(f"npm.{fn}{args!r}", npm, self._npm_abi, fn, *args)
+
+    def _pool(self, pool: str, fn: str, *args: Any) -> ContractCall:
+        return encode_call(f"pool {pool}.{fn}", pool, self._pool_abi, fn, *args)
+
+    # --- immutable facts, read once ------------------------------------------------------
+
+    async def _load_metadata(self, block: int) -> None:
+        if self._ready:
+            return
+        npms = {c.position_manager for c in self._configs if c.position_manager}
+        missing = sorted(npms - self._factories.keys())
+        for npm, (factory,) in zip(
+            missing,
+            await self._run_all([self._npm(n, "factory") for n in missing], block),
+            strict=True,
+        ):
+            self._factories[npm] = checksum(factory)
+        for config in self._configs:
+            if config.discover and config.id not in self._discovered:
+                await self._discover(config, block)
+        wanted = [
+            (c.position_manager, c.token_id, c.id, c.owner)
+            for c in self._configs
+            if c.position_manager is not None and c.token_id is not None
+        ]
+        for config in self._configs:
+            if config.discover and config.position_manager and config.owner:
+                npm = config.position_manager
+                wanted += [
+                    (npm, i, f"{config.id}-{i}", config.owner) for i in self._discovered[config.id]
+                ]
+        new = [w for w in wanted if (w[0], w[1]) not in self._nfts]
+        reads = await self._run(
+            [self._npm(n, fn, i) for n, i, _, _ in new for fn in ("positions", "ownerOf")], block
+        )
+        answers, owners = reads[0::2], reads[1::2]
+        for (npm, token_id, exposure_id, owner), pos, held in zip(
+            new, answers, owners, strict=True
+        ):
+            if pos is None or held is None:
+                raise PositionReadError(f"position {exposure_id}: NFT {token_id} does not exist")
+            token0, token1, fee, lower, upper = pos[2:7]
+            pool = pool_address(self._factories[npm], token0, token1, int(fee))
+            first_owner = checksum(owner) if owner else checksum(held[0])
+            self._nfts[(npm, token_id)] = _Tracked(
+                exposure_id, pool, int(lower), int(upper), npm, token_id, first_owner
+            )
+        pools = {t.pool for t in self._nfts.values()}
+        pools |= {c.pool for c in self._configs if c.pool is not None}
+        await self._load_pairs(sorted(pools - self._pairs.keys()), block)
+        self._ready = True
+
+    async def _load_pairs(self, pools: list[str], block: int) -> None:
+        calls = [self._pool(p, fn) for p in pools for fn in ("token0", "token1")]
+        tokens = [checksum(t[0]) for t in await self._run_all(calls, block)]
+        decimals = await self._run_all(
+            [encode_call("token.decimals", t, self._erc20_abi, "decimals") for t in tokens], block
+        )
+        for i, pool in enumerate(pools):
+            token0, token1 = tokens[2 * i], tokens[2 * i + 1]
+            if {token0, token1} != {self._base, self._quote}:
+                raise PositionReadError(
+                    f"pool {pool} holds ({token0}, {token1}), not the configured base/quote "
+                    f"({self._base}, {self._quote})"
+                )
+            dec0, dec1 = int(decimals[2 * i][0]), int(decimals[2 * i + 1][0])
+            base_is_token0 = token0 == self._base
+            self._pairs[pool] = PairDecimals(
+                base_is_token0=base_is_token0,
+                base_decimals=dec0 if base_is_token0 else dec1,
+                quote_decimals=dec1 if base_is_token0 else dec0,
+            )
+
+    async def _discover(self, config: V3PositionConfig, block: int) -> list[int]:
+        """Every token id of the config's owner, in index order; removes vanished ones."""
+        assert config.position_manager is not None
+        assert config.owner is not None
+        npm, owner = config.position_manager, config.owner
+        ((count,),) = await self._run_all([self._npm(npm, "balanceOf", owner)], block)
+        ids = [
+            int(r[0])
+            for r in await self._run_all(
+                [self._npm(npm, "tokenOfOwnerByIndex", owner, i) for i in range(int(count))], block
+            )
+        ]
+        gone = sorted(set(self._discovered.get(config.id, [])) - set(ids))
+        if ids != self._discovered.get(config.id):
+            self._ready = False  # new token ids need their pool and ticks
+        self._discovered[config.id] = ids
+        for token_id in gone:
+            self._nfts.pop((npm, token_id), None)
+        if gone:
+            raise PositionReadError(
+                f"position {config.id}: NFTs {gone} no longer owned by {owner} at block {block} "
+                "(transferred or burned); removed from the hedge"
+            )
+        return ids
+
+    # --- one block -----------------------------------------------------------------------
+
+    def _tracked(self) -> list[_Tracked]:
+        out: list[_Tracked] = []
+        for c in self._configs:
+            if c.pool is not None and c.owner is not None and c.tick_lower is not None:
+                assert c.tick_upper is not None
+                pool, owner = c.pool, c.owner
+                out.append(_Tracked(c.id, pool, c.tick_lower, c.tick_upper, owner=owner))
+                continue
+            assert c.position_manager is not None
+            npm = c.position_manager
+            ids = self._discovered[c.id] if c.discover else [c.token_id or 0]
+            out += [self._nfts[(npm, i)] for i in ids if (npm, i) in self._nfts]
+        return [t for t in out if t.exposure_id not in self._removed]
+
+    def _plan(self, tracked: list[_Tracked]) -> _Plan:
+        plan = _Plan()
+        for t in tracked:
+            if t.pool not in plan.pools:
+                plan.pools[t.pool] = plan.add(self._pool(t.pool, "slot0"))
+                for fn in ("liquidity", "feeGrowthGlobal0X128", "feeGrowthGlobal1X128"):
+                    plan.add(self._pool(t.pool, fn))
+            for tick in (t.tick_lower, t.tick_upper):
+                if (t.pool, tick) not in plan.ticks:
+                    plan.ticks[(t.pool, tick)] = plan.add(self._pool(t.pool, "ticks", tick))
+            if t.npm is None:
+                assert t.owner is not None
+                key = position_key(t.owner, t.tick_lower, t.tick_upper)
+                plan.positions[t.exposure_id] = plan.add(self._pool(t.pool, "positions", key))
+            else:
+                plan.positions[t.exposure_id] = plan.add(self._npm(t.npm, "positions", t.token_id))
+                plan.owners[t.exposure_id] = plan.add(self._npm(t.npm, "ownerOf", t.token_id))
+        for c in self._configs:
+            if c.discover and c.position_manager and c.owner:
+                npm, owner = c.position_manager, c.owner
+                plan.counts[c.id] = plan.add(self._npm(npm, "balanceOf", owner))
+                for index in range(len(self._discovered[c.id])):
+                    plan.add(self._npm(npm, "tokenOfOwnerByIndex", owner, index))
+        return plan
+
+    async def read(self, block_number: int) -> V3Read:
+        """Every tracked V3 position at ``block_number`` (one eth_call once caches are warm)."""
+        await self._load_metadata(block_number)
+        tracked = self._tracked()
+        key = (tuple(t.exposure_id for t in tracked), tuple(map(len, self._discovered.values())))
+        if self._plan_cache is None or self._plan_cache[0] != key:
+            self._plan_cache = (key, self._plan(tracked))  # encoding is the costly part
+        plan = self._plan_cache[1]
+        results = await self._run(plan.calls, block_number)
+        stale = [
+            c
+            for c in self._configs
+            if c.id in plan.counts and self._discovery_changed(c, plan, results)
+        ]
+        if stale:
+            for config in stale:
+                await self._discover(config, block_number)  # raises when an NFT vanished
+            return await self.read(block_number)  # new NFTs only: read again with them
+        return self._assemble(tracked, plan, results, block_number)
+
+    def _discovery_changed(
+        self, config: V3PositionConfig, plan: _Plan, results: list[tuple[Any, ...] | None]
+    ) -> bool:
+        start = plan.counts[config.id]
+        known = self._discovered[config.id]
+        answers = results[start : start + 1 + len(known)]
+        if any(a is None for a in answers):
+            return True
+        count, *ids = (int(a[0]) for a in answers if a is not None)
+        return count != len(known) or ids != known
+
+    def _check_owner(self, t: _Tracked, held: tuple[Any, ...] | None, block: int) -> None:
+        if held is None or str(held[0]).lower() != str(t.owner).lower():
+            self._removed.add(t.exposure_id)
+            where = "burned" if held is None else f"transferred to {checksum(held[0])}"
+            raise PositionReadError(
+                f"position {t.exposure_id}: NFT {t.token_id} {where} at block {block} "
+                f"(owner was {t.owner}); removed from the hedge"
+            )
+
+    def _assemble(
+        self,
+        tracked: list[_Tracked],
+        plan: _Plan,
+        results: list[tuple[Any, ...] | None],
+        block: int,
+    ) -> V3Read:
+        for t in tracked:
+            if t.exposure_id in plan.owners:
+                self._check_owner(t, results[plan.owners[t.exposure_id]], block)
+        failed = [c.label for c, r in zip(plan.calls, results, strict=True) if r is None]
+        if failed:
+            raise PositionReadError(f"reverted at block {block}: {', '.join(failed[:5])}")
+        answers = [r for r in results if r is not None]
+        pools: dict[str, V3PoolState] = {}
+        for pool, i in plan.pools.items():
+            slot0, (liquidity,), (growth0,), (growth1,) = answers[i : i + 4]
+            pools[pool] = V3PoolState(
+                int(slot0[0]), int(slot0[1]), int(liquidity), growth0, growth1
+            )
+        exposures: list[PositionExposure] = []
+        for t in tracked:
+            raw = answers[plan.positions[t.exposure_id]]
+            fields = raw[7:12] if t.npm is not None else raw[0:5]
+            state = V3PositionState(t.tick_lower, t.tick_upper, *(int(v) for v in fields))
+            lower, upper = (answers[plan.ticks[(t.pool, k)]] for k in (t.tick_lower, t.tick_upper))
+            exposures.append(
+                v3_exposure(
+                    t.exposure_id,
+                    pools[t.pool],
+                    V3TickState(int(lower[2]), int(lower[3])),
+                    V3TickState(int(upper[2]), int(upper[3])),
+                    state,
+                    self._pairs[t.pool],
+                    include_fees_in_delta=self._fees_in_delta,
+                )
+            )
+        price = exposures[0].price if exposures else None
+        return V3Read(block_number=block, positions=tuple(exposures), price=price)

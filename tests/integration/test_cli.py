@@ -1,0 +1,125 @@
+"""The command line as a user runs it: `hedgebot localnet`, then `snapshot --json` against it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+from collections.abc import AsyncIterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.chain.rpc import checksum, connect
+from bot.core.amm import to_units
+
+pytestmark = pytest.mark.integration
+
+HEDGEBOT = [sys.executable, "-m", "bot"]
+PAIR_ABI = json.loads(
+    (Path(__file__).parents[2] / "bot/chain/abi/uniswap_v2_pair.json").read_text()
+)
+
+
+async def run_cli(*args: str, timeout_s: float = 120.0) -> tuple[int, str, str]:
+    proc = await asyncio.create_subprocess_exec(
+        *HEDGEBOT,
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), timeout_s)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
+
+
+@pytest.fixture
+async def localnet_dir(tmp_path: Path) -> AsyncIterator[Path]:
+    """`hedgebot localnet --no-market` running in the background until the test ends."""
+    out = tmp_path / "localnet"
+    proc = await asyncio.create_subprocess_exec(
+        *HEDGEBOT,
+        "localnet",
+        "--out",
+        str(out),
+        "--no-market",
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        async with asyncio.timeout(120):
+            while not (out / "localnet.json").exists():
+                assert proc.returncode is None, "localnet exited early"
+                await asyncio.sleep(0.2)
+        yield out
+    finally:
+        if proc.returncode is None:
+            proc.send_signal(signal.SIGTERM)
+        _, err = await asyncio.wait_for(proc.communicate(), 30)
+        assert proc.returncode == 0, err.decode()[-2000:]
+
+
+async def test_snapshot_json_delta_equals_base_reserve_share_to_the_wei(
+    localnet_dir: Path,
+) -> None:
+    """`snapshot --json` against `localnet` reports the LP's share of the base reserve exactly."""
+    code, out, err = await run_cli(
+        "snapshot", "--config", str(localnet_dir / "config.yaml"), "--json"
+    )
+    assert code == 0, err
+    result: dict[str, Any] = json.loads(out)
+    for key in ("block", "price", "delta_base", "target_base", "hedge_base", "drift_base"):
+        assert key in result
+    assert result["decision"]["action"] == "rebalance"  # nothing hedged yet
+    position = result["positions"][0]
+    assert position["kind"] == "v2"
+
+    info = json.loads((localnet_dir / "localnet.json").read_text())
+    contracts = info["contracts"]
+    w3 = connect(info["rpc_url"])
+    try:
+        pair = w3.eth.contract(address=checksum(contracts["pair"]), abi=PAIR_ABI)
+        block = result["block"]
+        reserve0, reserve1, _ = await pair.functions.getReserves().call(block_identifier=block)
+        supply = await pair.functions.totalSupply().call(block_identifier=block)
+        balance = await pair.functions.balanceOf(checksum(contracts["lp_account"])).call(
+            block_identifier=block
+        )
+    finally:
+        await w3.provider.disconnect()
+    reserve_base = reserve0 if contracts["base_is_token0"] else reserve1
+    expected = to_units(balance * reserve_base // supply, contracts["base_decimals"])
+    assert Decimal(position["delta_base"]) == expected
+    assert Decimal(result["delta_base"]) == expected
+    assert Decimal(result["target_base"]) == -expected
+
+
+async def test_check_config_names_negative_threshold_and_missing_pool(tmp_path: Path) -> None:
+    """`check-config` exits 2 and names both bad fields."""
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "chain: {rpc_urls: ['http://127.0.0.1:8545']}\n"
+        "positions: [{id: lp, kind: v2, owner: '0x" + "1" * 40 + "'}]\n"
+        "hedge_asset: {base_token: '0x" + "2" * 40 + "', quote_token: '0x" + "3" * 40 + "'}\n"
+        "hedge: {threshold_base: -0.5}\n"
+    )
+    code, _, err = await run_cli("check-config", str(bad))
+    assert code == 2
+    assert "hedge.threshold_base: must be > 0" in err
+    assert "positions.0.pool: required" in err
+
+
+async def test_shipped_configs_are_valid() -> None:
+    """Every config the repository ships passes `check-config`."""
+    root = Path(__file__).parents[2] / "config"
+    shipped = sorted(root.glob("*.yaml"))
+    assert shipped
+    for path in shipped:
+        code, out, err = await run_cli("check-config", str(path))
+        assert code == 0, f"{path.name}: {err}"
+        assert "bot_id:" in out
