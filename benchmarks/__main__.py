@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-MODULES = ["bench_chain_read", "bench_tick_latency", "bench_backtest", "bench_v3_read"]
+MODULES = ["bench_backtest", "bench_v3_read"]
 
 
 def main() -> int:
@@ -33,9 +33,7 @@ def main() -> int:
         print(f"{key:<{width}}  {shown:>14}  {figure['unit']}")
     out = Path("bench/results.json")
     out.parent.mkdir(parents=True, exist_ok=True)
-    previous = json.loads(out.read_text()) if out.exists() else {}
-    previous.update(results)
-    out.write_text(json.dumps(previous, indent=2, sort_keys=True) + "\n")
+    out.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
     print(f"wrote {out}", file=sys.stderr)
     return 0
 

@@ -15,8 +15,10 @@ Parts (names as in :mod:`bot.sim.backtest`; positive means money in, except the 
 * ``lp_hold_pnl_quote``  entry_base · (P_t − P_0): holding the entry amounts instead.
 * ``il_quote``           (V_t − V_0) − lp_hold_pnl: LP value minus the value of holding the
   entry amounts at the current pool price (the two agree when V_0 = base_0·P_0 + quote_0).
-  For V2, fees compound into the reserves and so show up here, not in ``lp_fees_quote``.
-* ``lp_fees_quote``      uncollected fees now − at start, plus fees collected since.
+* ``lp_fees_quote``      uncollected fees now − at start, plus fees collected since, plus
+  the V2 fees that compound into the reserves: ``2·(L_t − L_0)·sqrt(P_t)``, where
+  ``L = sqrt(base·quote)`` of the V2 positions only grows by swap fees (``x·y = k`` holds
+  for swaps without fees), so ``il_quote`` keeps only the constant-product loss (<= 0).
 * ``hedge_pnl_quote``    mark-to-market PnL of the perp (realised + unrealised) as if every
   fill had been at the tick's mark: Σ position_{k−1} · (M_k − M_{k−1}).
 * ``funding_quote``      Σ funding amount_quote (+ received, − paid).
@@ -85,6 +87,7 @@ class PnlObservation:
     gas_native: Decimal = _ZERO  # native token spent on chain actions this tick
     native_price_quote: Decimal = _ZERO
     timestamp_s: float = 0.0  # for series and charts only; not used in the arithmetic
+    v2_liquidity: Decimal = _ZERO  # Σ sqrt(base·quote) of V2 positions: grows only by fees
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +158,7 @@ class _Start:
     entry_base: Decimal
     entry_quote: Decimal
     fees_quote: Decimal  # uncollected + collected in the first tick
+    v2_liquidity: Decimal = _ZERO
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,6 +179,7 @@ class Attribution:
     funding_quote: Decimal = _ZERO
     gas_quote: Decimal = _ZERO
     hedge_realized_quote: Decimal = _ZERO
+    v2_liquidity: Decimal = _ZERO
 
     @classmethod
     def opening(cls, hedge_base: Decimal) -> Attribution:
@@ -193,8 +198,9 @@ class Attribution:
             return PnlBreakdown()
         with localcontext(_EXACT):
             hold = s.entry_base * (self.price - s.price)
-            il = (self.lp_value_quote - s.lp_value_quote) - hold
-            fees = self.fees_uncollected_quote + self.fees_collected_quote - s.fees_quote
+            v2_fees = 2 * (self.v2_liquidity - s.v2_liquidity) * self.price.sqrt()
+            il = (self.lp_value_quote - s.lp_value_quote) - hold - v2_fees
+            fees = self.fees_uncollected_quote + self.fees_collected_quote - s.fees_quote + v2_fees
             unrealized = self.hedge_pnl_quote - self.slippage_quote - self.hedge_realized_quote
             return PnlBreakdown(
                 lp_hold_pnl_quote=hold,
@@ -234,6 +240,7 @@ def step(state: Attribution, obs: PnlObservation) -> Attribution:
                 entry_base=obs.lp_amount_base,
                 entry_quote=obs.lp_amount_quote,
                 fees_quote=obs.fees_uncollected_quote + obs.fees_collected_quote,
+                v2_liquidity=obs.v2_liquidity,
             )
             previous_mark = obs.mark_price
         else:
@@ -267,6 +274,7 @@ def step(state: Attribution, obs: PnlObservation) -> Attribution:
             funding_quote=funding,
             gas_quote=gas,
             hedge_realized_quote=realized,
+            v2_liquidity=obs.v2_liquidity,
         )
 
 
@@ -312,4 +320,8 @@ def observation_from_snapshot(
             gas_native=gas_native,
             native_price_quote=native_price_quote,
             timestamp_s=float(snapshot.block_timestamp) if timestamp_s is None else timestamp_s,
+            v2_liquidity=sum(
+                ((p.amount_base * p.amount_quote).sqrt() for p in positions if p.kind == "v2"),
+                _ZERO,
+            ),
         )

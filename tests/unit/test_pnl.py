@@ -331,3 +331,43 @@ def test_il_is_lp_value_minus_holding_the_entry_amounts(
     b = step(step(Attribution(), start), now).breakdown()
     assert b.il_quote == value - (base0 * price + quote0)
     assert b.lp_hold_pnl_quote == base0 * (price - price0)
+
+
+def _v2_observation(base: Decimal, quote: Decimal) -> PnlObservation:
+    with localcontext() as ctx:
+        ctx.prec = 120
+        price = quote / base
+        return PnlObservation(
+            price=price,
+            lp_value_quote=base * price + quote,
+            lp_amount_base=base,
+            lp_amount_quote=quote,
+            mark_price=price,
+            v2_liquidity=(base * quote).sqrt(),
+        )
+
+
+def test_v2_fees_compounding_into_reserves_are_fees_not_il() -> None:
+    """Reserves that grow by 0.5% at an unchanged price are 2000 of fees and no IL; a later
+    fee-free move along x*y=k is pure (negative) IL, the fee liquidity revalued at the price."""
+    state = step(Attribution.opening(Decimal(0)), _v2_observation(Decimal(100), Decimal(200_000)))
+    state = step(state, _v2_observation(Decimal("100.5"), Decimal(201_000)))
+    grown = state.breakdown()
+    assert abs(grown.lp_fees_quote - 2000) < Decimal("1e-100")
+    assert abs(grown.il_quote) < Decimal("1e-100")
+    with localcontext() as ctx:
+        ctx.prec = 120
+        k = Decimal("100.5") * Decimal(201_000)
+        base = (k / Decimal(2500)).sqrt()  # the pool moved to 2500 without fees
+        quote = k / base
+    state = step(state, _v2_observation(base, quote))
+    moved = state.breakdown()
+    with localcontext() as ctx:
+        ctx.prec = 120
+        fees_now = 2000 * (Decimal(2500) / Decimal(2000)).sqrt()  # fee liquidity at today's price
+    assert abs(moved.lp_fees_quote - fees_now) < Decimal("1e-90")
+    assert moved.il_quote < -100  # 2500/2000: about -0.6% of ~400k
+    with localcontext() as ctx:
+        ctx.prec = 120
+        lp_parts = moved.lp_hold_pnl_quote + moved.il_quote + moved.lp_fees_quote
+    assert moved.net_pnl_quote == lp_parts
