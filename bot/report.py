@@ -32,6 +32,7 @@ from bot.core.pnl import (
     step,
 )
 from bot.domain import ChainSnapshot, Decision, Fill, FundingPayment
+from bot.errors import ConfigError
 from bot.store.sqlite import SqliteStore
 
 __all__ = [
@@ -246,7 +247,12 @@ def print_table(report: PnlReport) -> None:
 
 def plot_report(report: PnlReport, out: Path) -> None:
     """Price; LP, hedge and net value; cumulative PnL parts, as one PNG."""
-    import matplotlib
+    try:
+        import matplotlib
+    except ImportError as exc:
+        raise ConfigError(
+            "the chart needs matplotlib: pip install 'hedgebot[report]' (or pass --no-chart)"
+        ) from exc
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -322,9 +328,14 @@ def run_report(config: Path, out: Path | None = None, as_json: bool = False) -> 
 
 
 def _command(args: argparse.Namespace) -> int:
-    return run_report(
-        Path(args.config), None if args.out is None else Path(args.out), as_json=args.json
-    )
+    out: Path | None = None
+    if not args.no_chart:
+        out = (
+            Path(args.out)
+            if args.out
+            else load_config(Path(args.config)).store.path.with_name("report.png")
+        )
+    return run_report(Path(args.config), out, as_json=args.json)
 
 
 def add_subcommand(subparsers: Any) -> None:
@@ -333,6 +344,12 @@ def add_subcommand(subparsers: Any) -> None:
         "report", help="PnL attribution from the store: table, JSON, chart"
     )
     p.add_argument("--config", required=True)
-    p.add_argument("--out", metavar="FILE.png", default=None, help="write a chart here")
+    p.add_argument(
+        "--out",
+        metavar="FILE.png",
+        default=None,
+        help="chart path (default: report.png beside the store)",
+    )
+    p.add_argument("--no-chart", action="store_true", help="print only, write no PNG")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_command)
