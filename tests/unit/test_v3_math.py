@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from decimal import Decimal
+from decimal import Context, Decimal
 from typing import Any
 
 import pytest
@@ -319,6 +319,9 @@ def test_delta_is_all_base_below_and_zero_above_for_token1_base(liquidity: int, 
     exposure = v3_exposure("p", V3PoolState(sqrt_p, tick, 0, 0, 0), zero, zero, position, pair)
     if tick >= 600:  # raw price above range: all token1 = all base, base is cheap
         assert exposure.amount_quote == 0
-        assert exposure.delta_base > 0
+        assert exposure.delta_base == exposure.amount_base
+        # all of it in token1, rounded down as decreaseLiquidity pays (dust liquidity: 0 wei)
+        span = get_sqrt_ratio_at_tick(600) - get_sqrt_ratio_at_tick(-600)
+        assert exposure.delta_base.scaleb(18, Context(prec=100)) == liquidity * span // 2**96
     elif tick < -600:
         assert exposure.delta_base == 0
