@@ -27,6 +27,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from bot.errors import ConfigError
+from bot.risk_settings import RiskSettings
 from bot.telemetry.settings import MetricsSettings, MqttSettings
 
 Address = Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{40}$")]
@@ -47,7 +48,8 @@ class ChainConfig(_Section):
     poll_interval_s: Annotated[float, Field(gt=0)] = 1.0
     request_timeout_s: Annotated[float, Field(gt=0)] = 10.0
     multicall: Address | None = None
-    max_block_age_s: Annotated[float, Field(gt=0)] = 600.0
+    max_block_age_s: Annotated[float, Field(gt=0)] = 600.0  # older: stale, no trading
+    max_rpc_lag_blocks: Annotated[int, Field(ge=0)] = 3  # an RPC this far behind is skipped
 
 
 class V2PositionConfig(_Section):
@@ -126,9 +128,18 @@ class HedgeConfig(_Section):
     """Hedge ratio and the rebalancing band."""
 
     ratio: Annotated[Decimal, Field(ge=0, le=3)] = Decimal(1)
-    policy: Literal["threshold"] = "threshold"
+    # threshold: fixed band; interval: trade to target every interval_s; band: Whalley-Wilmott
+    # cost-aware band from gamma, round-trip cost and risk aversion (see bot/core/policy.py)
+    policy: Literal["threshold", "interval", "band"] = "threshold"
     threshold_base: PositiveDecimal | None = None
     threshold_fraction: Annotated[Decimal, Field(gt=0, le=1)] | None = Decimal("0.05")
+    interval_s: Annotated[float, Field(gt=0)] = 3600.0  # policy: interval
+    risk_aversion: PositiveDecimal = Decimal("0.001")  # policy: band; CARA, 1/quote
+    band_cost_bps: NonNegativeDecimal = Decimal(7)  # policy: band; taker fee + slippage
+    min_band_base: NonNegativeDecimal = Decimal(0)  # policy: band; clamp
+    max_band_base: PositiveDecimal | None = None  # policy: band; clamp
+    persistence_s: Annotated[float, Field(ge=0)] = 0.0  # act only after drift stays out this long
+    backstop_s: Annotated[float, Field(gt=0)] | None = None  # rebalance at least this often
     max_slippage_bps: Annotated[Decimal, Field(gt=0, le=1000)] = Decimal(50)
     include_fees_in_delta: bool = False  # V3 uncollected base fees count toward the delta
 
@@ -172,6 +183,9 @@ class ExchangeConfig(_Section):
     api_secret: SecretStr | None = None
     urls: dict[str, str] = Field(default_factory=dict)
     timeout_ms: Annotated[int, Field(gt=0)] = 10_000
+    # at start, when the venue's position/orders/fills disagree with the store: alert, then
+    # adopt the venue's truth as the new baseline, or stay paused until an operator resumes
+    on_mismatch: Literal["adopt", "pause"] = "pause"
 
     @model_validator(mode="after")
     def _keys_for_ccxt(self) -> ExchangeConfig:
@@ -207,6 +221,7 @@ class Settings(BaseSettings):
     positions: list[PositionConfig] = Field(min_length=1)
     hedge_asset: HedgeAssetConfig
     hedge: HedgeConfig = HedgeConfig()
+    risk: RiskSettings = RiskSettings()
     exchange: ExchangeConfig = ExchangeConfig()
     store: StoreConfig = StoreConfig()
     logging: LoggingConfig = LoggingConfig()

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import signal
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field, replace
@@ -25,9 +27,10 @@ from bot.core.policy import (
     PolicyState,
     ThresholdPolicy,
     decide,
-    size_order,
 )
+from bot.core.risk import Breach, KillMode, RiskInputs, reduce_toward
 from bot.domain import (
+    AccountBalance,
     ChainSnapshot,
     Decision,
     Fill,
@@ -50,6 +53,7 @@ from bot.errors import (
     StoreError,
 )
 from bot.exchange.orders import OrderManager
+from bot.guards import RiskGuard, RiskView, margin_view
 from bot.ports import ChainReader, Clock, PerpExchange
 from bot.store.sqlite import SqliteStore
 from bot.telemetry.commands import (
@@ -64,7 +68,10 @@ from bot.telemetry.commands import (
 
 log = structlog.get_logger("hedgebot.engine")
 
+CRASH_ENV = "HEDGEBOT_CRASH_AT"  # test hook: SIGKILL this process at a named point of a tick
+
 HISTORY_LOOKBACK_S = 86_400.0
+_PNL_PLACES = Decimal("1e-10")  # published PnL precision (the store replays it exactly)
 # MQTT ``state.pnl`` field -> ``PnlBreakdown.as_dict()`` name
 _PNL_PARTS = {
     "lp_hold": "lp_hold_pnl_quote",
@@ -137,6 +144,7 @@ class TickReport:
     decision: Decision
     order: Order | None
     pnl: dict[str, Decimal] = field(default_factory=dict)
+    risk: RiskView | None = None
 
 
 @dataclass
@@ -151,6 +159,10 @@ class EngineStats:
     last_tick_ok_s: float | None = None
     last_error: str | None = None
     alerts: list[str] = field(default_factory=list)
+
+
+def _text(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
 
 
 def slippage_cap(
@@ -171,6 +183,13 @@ def slippage_cap(
     return (raw / tick).to_integral_value(rounding=ROUND_UP) * tick
 
 
+def crash_point(name: str) -> None:
+    """Fault-injection hook for the crash tests: ``HEDGEBOT_CRASH_AT=name`` kills us here."""
+    if os.environ.get(CRASH_ENV) == name:
+        log.warning("engine.crash_injected", point=name)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
 class Engine:
     """Runs the hedge loop for one strategy."""
 
@@ -188,6 +207,8 @@ class Engine:
         telemetry: EngineTelemetry | None = None,
         price_observers: list[Callable[[Decimal], None]] | None = None,
         commands: CommandSource | None = None,
+        guard: RiskGuard | None = None,
+        read_timeout_s: float = 30.0,
     ) -> None:
         self.bot_id = bot_id
         self.chain = chain
@@ -200,6 +221,8 @@ class Engine:
         self.telemetry: EngineTelemetry = telemetry or NullTelemetry()
         self.price_observers = price_observers or []
         self.commands = commands
+        self.guard = guard or RiskGuard.with_defaults(store.path, clock)
+        self.read_timeout_s = read_timeout_s
         self.stats = EngineStats()
         self.paused = False
         self.flattening = False
@@ -212,6 +235,7 @@ class Engine:
         self._skipped_unreported = 0
         self.last_report: TickReport | None = None
         self.pnl: Attribution | None = None
+        self._block_hashes: dict[int, str] = {}
 
     # lifecycle -------------------------------------------------------------------------
     async def start(self) -> None:
@@ -233,18 +257,18 @@ class Engine:
 
         replay = await load_report(self.store)
         self.pnl = None if replay is None else replay.final_state
-        unresolved = await self.store.unresolved_intents()
-        if unresolved:
-            report = await self.orders.reconcile(unresolved)
-            for order in report.resolved:
-                await self.store.record_order(self.clock.now(), order)
-            for intent in report.never_seen:
-                await self.store.mark_intent(intent.client_order_id, OrderStatus.REJECTED)
-            log.info(
-                "engine.reconciled",
-                resolved=len(report.resolved),
-                never_seen=len(report.never_seen),
-            )
+        await self.guard.restore(self.store)
+        # the venue's position, open orders and recent fills against the store, before trading
+        reconciled = await self.orders.reconcile_at_start(
+            self.store,
+            bot_id=self.bot_id,
+            fills_since_ms=self._fills_since_ms,
+            now=self.clock.now(),
+        )
+        for mismatch in reconciled.findings.mismatches:
+            self._alert("reconcile.mismatch", detail=mismatch, action=reconciled.action)
+        if reconciled.action == "paused":
+            await self.set_paused(True)
         position = await self.exchange.position()
         log.info(
             "engine.started",
@@ -275,6 +299,8 @@ class Engine:
             stopping.cancel()
             try:
                 block = next_block.result()
+            except StopAsyncIteration:  # the block source ended
+                break
             except ChainError as exc:
                 self._fail("chain", exc)
                 with contextlib.suppress(TimeoutError):
@@ -341,6 +367,12 @@ class Engine:
         if isinstance(command, Pause):
             await self.set_paused(True)
         elif isinstance(command, Resume):
+            kill = self.guard.kill_switch.read()
+            if kill.engaged:
+                raise ValueError(
+                    f"kill switch engaged ({kill.mode}, {kill.source}): clear it with "
+                    "`hedgebot kill --config F clear`"
+                )
             await self.set_paused(False)
         elif isinstance(command, Flatten):
             await self.set_flatten()
@@ -365,50 +397,47 @@ class Engine:
 
     # the tick --------------------------------------------------------------------------
     async def tick(self, block: int) -> TickReport | None:
-        """One pass of the pipeline for ``block``; None when the tick could not complete."""
+        """One pass of the pipeline for ``block``; None when the tick could not complete.
+
+        read -> risk view -> decide -> gate -> execute -> record -> publish. A failed or late
+        read ends the tick with nothing traded (unknown is not zero); a tripped guard blocks
+        the order, never the reading, recording and publishing.
+        """
         started = time.perf_counter()
         now = self.clock.now()
-        try:
-            snapshot = await self.chain.snapshot(block)
-            for observe in self.price_observers:
-                observe(snapshot.price)
-            quote = await self.exchange.quote()
-            position = await self.exchange.position()
-        except ChainError as exc:
-            self._fail("chain", exc)
+        reads = await self._read(block)
+        if reads is None:
             self.telemetry.observe_tick(time.perf_counter() - started, ok=False)
             return None
-        except ExchangeError as exc:
-            self._fail("exchange", exc)
-            self.telemetry.observe_tick(time.perf_counter() - started, ok=False)
-            return None
+        snapshot, quote, position, balance = reads
         rules = self._rules or await self.exchange.market_rules()
-        if self.orders.pending:
-            try:
-                position = await self._resolve_pending()
-            except ExchangeError as exc:
-                self._fail("exchange", exc)
-                self.telemetry.observe_tick(time.perf_counter() - started, ok=False)
-                return None
+        self._check_reorg(snapshot)
+        view, risk_inputs = self.guard.observe(
+            now,
+            snapshot,
+            quote,
+            position,
+            balance,
+            hedge_ratio=self.settings.hedge_ratio,
+            operator_mode=self._operator_mode(),
+        )
         inputs = PolicyInputs(
             now_s=now,
             price=quote.mark_price,
             delta_base=snapshot.delta_base,
             gamma=sum((p.gamma for p in snapshot.positions), Decimal(0)),
             hedge_base=position.size_base,
-            hedge_ratio=self.settings.hedge_ratio,
+            hedge_ratio=view.gate.hedge_ratio_override or self.settings.hedge_ratio,
         )
         decision, new_state = decide(
             self.policy, self._policy_state, inputs, rules, force=self._force_next
         )
-        if self.flattening:
-            decision = self._flatten_decision(decision, inputs, rules)
-        elif decision.action == "rebalance" and self.paused:
-            decision = replace(decision, action="hold", reason="paused")
-        order: Order | None = None
         if self.pnl is None:
             self.pnl = Attribution.opening(position.size_base)
+        order: Order | None = None
         try:
+            decision, order_breaches = await self._gate(decision, view, risk_inputs, inputs, rules)
+            self._report_risk(view, order_breaches)
             await self.store.record_snapshot(now, snapshot)
             if decision.action == "rebalance":
                 order = await self._execute(block, decision, quote, rules)
@@ -416,7 +445,7 @@ class Engine:
                     self._policy_state = new_state
                     self.stats.rebalances += 1
                     position = await self.exchange.position()
-            else:
+            elif not decision.reason.startswith("risk:"):
                 self._policy_state = new_state
             self._force_next = False
             await self.store.record_decision(now, block, decision)
@@ -428,6 +457,7 @@ class Engine:
             self._fail("exchange", exc)
             self.telemetry.observe_tick(time.perf_counter() - started, ok=False)
             return None
+        self.guard.add_funding([(p.amount_quote, p.rate) for p in new_funding])
         self.pnl = step(
             self.pnl,
             observation_from_snapshot(
@@ -435,7 +465,7 @@ class Engine:
             ),
         )
         pnl = self.pnl.breakdown().as_dict()
-        report = TickReport(block, snapshot, quote, position, decision, order, pnl)
+        report = TickReport(block, snapshot, quote, position, decision, order, pnl, view)
         self.last_report = report
         self.stats.ticks += 1
         self.stats.last_block = block
@@ -461,31 +491,113 @@ class Engine:
             self.telemetry.publish_event("decision", self._decision_event(block, decision))
         return report
 
-    async def _resolve_pending(self) -> PerpPosition:
+    async def _read(
+        self, block: int
+    ) -> tuple[ChainSnapshot, MarketQuote, PerpPosition, AccountBalance] | None:
+        """Chain snapshot, quote, position and balance within ``read_timeout_s``, or None.
+
+        A failed or late read is reported and yields None: the tick trades nothing, and an
+        unread position is never taken for a flat one. Unknown orders are settled first.
+        """
+        source = "chain"
+        try:
+            async with asyncio.timeout(self.read_timeout_s):
+                snapshot = await self.chain.snapshot(block)
+                for observe in self.price_observers:
+                    observe(snapshot.price)
+                source = "exchange"
+                quote = await self.exchange.quote()
+                if self.orders.pending:
+                    await self._resolve_pending()
+                position = await self.exchange.position()
+                balance = await self.exchange.balance()
+        except TimeoutError:
+            late = ChainError if source == "chain" else ExchangeError
+            self._fail(source, late(f"{source} reads took over {self.read_timeout_s:g}s"))
+            return None
+        except ChainError as exc:
+            self._fail("chain", exc)
+            return None
+        except ExchangeError as exc:
+            self._fail("exchange", exc)
+            return None
+        return snapshot, quote, position, balance
+
+    def _check_reorg(self, snapshot: ChainSnapshot) -> None:
+        """Alert when a block we ticked on was replaced; the tick recomputes from fresh reads."""
+        number, new_hash = snapshot.block_number, snapshot.block_hash
+        old_hash = self._block_hashes.get(number)
+        if old_hash is not None and old_hash != new_hash:
+            self._alert("chain.reorg", block=number, old_hash=old_hash, new_hash=new_hash)
+        self._block_hashes[number] = new_hash
+        for stale in [b for b in self._block_hashes if b < number - 128]:
+            del self._block_hashes[stale]
+
+    def _operator_mode(self) -> KillMode:
+        """The MQTT/store switches as a kill mode (``pause`` alone is handled as ``paused``)."""
+        return "flatten" if self.flattening else "off"
+
+    async def _gate(
+        self,
+        decision: Decision,
+        view: RiskView,
+        risk_inputs: RiskInputs,
+        inputs: PolicyInputs,
+        rules: MarketRules,
+    ) -> tuple[Decision, tuple[Breach, ...]]:
+        """Apply the risk gate: emergency reductions, pause, and the order guards."""
+        gate = view.gate
+        if gate.target_override_base is not None:
+            decision = reduce_toward(
+                decision,
+                inputs.hedge_base,
+                gate.target_override_base,
+                inputs.price,
+                rules,
+                gate.reasons[0],
+            )
+        elif self.paused and decision.action == "rebalance":
+            return replace(decision, action="hold", reason="paused"), ()
+        if decision.action != "rebalance":
+            return decision, ()
+        assert decision.order_side is not None
+        net = Decimal(0) if self.pnl is None else self.pnl.breakdown().net_pnl_quote
+        day_pnl = await self.guard.day_pnl(self.store, inputs.now_s, net)
+        order_gate, breaches = self.guard.check_order(
+            view, risk_inputs, decision.order_side, decision.order_amount_base, day_pnl
+        )
+        if not order_gate.allow_orders:
+            reason = "risk:" + ",".join(order_gate.reasons)
+            return replace(decision, action="skip", reason=reason), breaches
+        if order_gate.reduce_only and not decision.reduce_only:
+            decision = replace(decision, reduce_only=True)
+        return decision, breaches
+
+    def _report_risk(self, view: RiskView, order_breaches: tuple[Breach, ...]) -> None:
+        """Alert once when a rule trips (``risk.<rule>``) and once when it clears."""
+        current: dict[str, str] = {b.rule: b.message for b in view.data_breaches}
+        current.update({b.rule: b.message for b in order_breaches if b.severity == "block"})
+        if view.margin_assessment.level != "ok":
+            current[f"margin_{view.margin_assessment.level}"] = view.margin_assessment.message
+        if view.funding.spike:
+            current["funding_spike"] = view.funding.message
+        if view.counterparty is not None:
+            current["counterparty_cap"] = view.counterparty.message
+        if view.kill.engaged:
+            current[f"kill_switch_{view.kill.mode}"] = view.kill.reason or view.kill.mode
+        tripped, cleared = self.guard.transitions(current)
+        for rule, message in tripped.items():
+            self._alert(f"risk.{rule}", message=message, blocks_trading=view.trading_blocked)
+        for rule in cleared:
+            self._alert("risk.cleared", rule=rule)
+
+    async def _resolve_pending(self) -> None:
         """Settle orders whose outcome was unknown before deciding anything new."""
         report = await self.orders.resolve_pending()
         for order in report.resolved:
             await self.store.record_order(self.clock.now(), order)
         for intent in report.never_seen:
             await self.store.mark_intent(intent.client_order_id, OrderStatus.REJECTED)
-        return await self.exchange.position()
-
-    @staticmethod
-    def _flatten_decision(decision: Decision, inputs: PolicyInputs, rules: MarketRules) -> Decision:
-        """Close the whole hedge, reduce-only, ignoring the band and the LP delta."""
-        if inputs.hedge_base == 0:
-            return replace(decision, action="hold", reason="flat")
-        sizing = size_order(inputs.hedge_base, inputs.hedge_base, inputs.price, rules)
-        if sizing.refusal is not None:
-            return replace(decision, action="skip", reason=f"flatten_{sizing.refusal}")
-        return replace(
-            decision,
-            action="rebalance",
-            reason="flatten",
-            order_side=sizing.side,
-            order_amount_base=sizing.amount_base,
-            reduce_only=True,
-        )
 
     async def _execute(
         self, block: int, decision: Decision, quote: MarketQuote, rules: MarketRules
@@ -504,6 +616,8 @@ class Engine:
             ),
         )
         await self.store.record_intent(self.clock.now(), block, intent)
+        crash_point("before_submit")
+        self.guard.record_order(self.clock.now())
         try:
             order = await self.orders.execute(intent)
         except (InsufficientMargin, InvalidOrder) as exc:
@@ -514,7 +628,9 @@ class Engine:
             await self.store.mark_intent(client_id, OrderStatus.UNKNOWN)
             self._alert("order.outcome_unknown", client_order_id=client_id)
             raise
+        crash_point("after_fill")
         await self.store.record_order(self.clock.now(), order)
+        crash_point("after_store")
         log.info(
             "order.completed",
             client_order_id=client_id,
@@ -612,6 +728,7 @@ class Engine:
         """The per-tick state published on MQTT ``state``."""
         d = report.decision
         pos = report.position
+        margin = margin_view(pos, self.guard.brackets)
         return {
             "bot_id": self.bot_id,
             "block": report.block,
@@ -633,16 +750,18 @@ class Engine:
             "delta_base": str(d.delta_base),
             "target_base": str(d.target_base),
             "hedge_base": str(pos.size_base),
-            "drift_base": str(d.drift_base),
+            "drift_base": str(pos.size_base - d.target_base),  # after this tick's order
             "band_base": str(d.band_base),
-            "liquidation_price": None
-            if pos.liquidation_price is None
-            else str(pos.liquidation_price),
+            "liquidation_price": _text(margin.liquidation_price),
+            "margin_ratio": _text(margin.ratio)
+            if margin.ratio is None or margin.ratio.is_finite()
+            else None,
+            "liquidation_distance_pct": _text(margin.distance_pct),
             "funding_rate": str(report.quote.funding_rate),
             "paused": self.paused,
             "flattening": self.flattening,
             "pnl": {
-                short: str(report.pnl[name])
+                short: str(report.pnl[name].quantize(_PNL_PLACES))
                 for short, name in _PNL_PARTS.items()
                 if name in report.pnl
             },

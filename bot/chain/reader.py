@@ -8,11 +8,13 @@ trades on a target that silently lost a position.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
 from web3 import AsyncWeb3
 
+from bot.chain.failover import FailoverProvider
 from bot.chain.heads import block_info, latest_block
 from bot.chain.rpc import checksum, connect
 from bot.chain.uniswap_v2 import V2PoolReader
@@ -25,9 +27,18 @@ from bot.errors import ChainError, PositionReadError
 __all__ = ["LpChainReader", "connect_web3"]
 
 
-def connect_web3(rpc_url: str, request_timeout_s: float) -> AsyncWeb3[Any]:
-    """An AsyncWeb3 client for ``rpc_url`` with bounded requests."""
-    return connect(rpc_url, request_timeout_s=request_timeout_s)
+def connect_web3(
+    rpc_urls: str | Sequence[str], request_timeout_s: float, *, max_lag_blocks: int = 3
+) -> AsyncWeb3[Any]:
+    """An AsyncWeb3 client with bounded requests; several URLs fail over by health."""
+    if isinstance(rpc_urls, str):
+        return connect(rpc_urls, request_timeout_s=request_timeout_s)
+    if len(rpc_urls) == 1:
+        return connect(rpc_urls[0], request_timeout_s=request_timeout_s)
+    provider = FailoverProvider(
+        rpc_urls, request_timeout_s=request_timeout_s, max_lag_blocks=max_lag_blocks
+    )
+    return AsyncWeb3(provider)
 
 
 class LpChainReader:

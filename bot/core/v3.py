@@ -18,6 +18,7 @@ from decimal import Decimal, localcontext
 from fractions import Fraction
 from typing import TypeVar
 
+from bot.core.amm import to_units
 from bot.domain import PositionExposure
 
 MIN_TICK = -887272
@@ -378,9 +379,8 @@ def v3_exposure(
         if pair.base_is_token0
         else (pair.quote_decimals, pair.base_decimals)
     )
-    human0 = Decimal(amount0).scaleb(-dec0)
-    human1 = Decimal(amount1).scaleb(-dec1)
-    fee_h0, fee_h1 = Decimal(fees0).scaleb(-dec0), Decimal(fees1).scaleb(-dec1)
+    human0, human1 = to_units(amount0, dec0), to_units(amount1, dec1)
+    fee_h0, fee_h1 = to_units(fees0, dec0), to_units(fees1, dec1)
     amount_base, amount_quote = (human0, human1) if pair.base_is_token0 else (human1, human0)
     fees_base, fees_quote = (fee_h0, fee_h1) if pair.base_is_token0 else (fee_h1, fee_h0)
     price = price_from_sqrt_price_x96(
@@ -398,7 +398,11 @@ def v3_exposure(
                 Decimal(dec0 + dec1) / 2
             )
             gamma = +(-liquidity_human / (2 * price * price.sqrt()))
-    delta = amount_base + (fees_base if include_fees_in_delta else Decimal(0))
+    delta = amount_base
+    if include_fees_in_delta:
+        with localcontext() as ctx:
+            ctx.prec = 100  # exact: both are wei-exact decimals
+            delta = amount_base + fees_base
     return PositionExposure(
         id=position_id,
         kind="v3",

@@ -1,0 +1,168 @@
+"""Several RPC endpoints behind one web3 provider: health scoring, failover, bounded requests.
+
+Each request goes to the healthiest endpoint first: fewest recent failures, then lowest
+latency (EWMA). A transport failure, a timeout or a head too far behind the best head seen
+(``max_lag_blocks``) counts against the endpoint, puts it in a cooldown that doubles with each
+consecutive failure, and the request moves on to the next endpoint. A JSON-RPC error answer
+(a revert, an unknown block) is an answer, not a failure: it is returned as it is. Only when
+every endpoint failed does the request fail, with the last error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import structlog
+from web3 import AsyncHTTPProvider
+from web3.types import RPCEndpoint, RPCResponse
+
+__all__ = ["EndpointHealth", "FailoverProvider"]
+
+log = structlog.get_logger("hedgebot.chain.failover")
+
+_TRANSPORT_FAILURES: tuple[type[BaseException], ...] = (
+    aiohttp.ClientError,
+    OSError,
+    TimeoutError,
+    ValueError,  # undecodable body
+)
+
+
+class EndpointLagging(Exception):
+    """The endpoint's head is behind the best head seen by more than the tolerance."""
+
+
+_FAILOVER_ON: tuple[type[BaseException], ...] = (*_TRANSPORT_FAILURES, EndpointLagging)
+
+
+@dataclass
+class EndpointHealth:
+    """What we know about one endpoint."""
+
+    url: str
+    failures: int = 0  # consecutive
+    successes: int = 0
+    latency_s: float = 0.0  # EWMA of successful requests
+    cooldown_until_s: float = 0.0
+    head: int | None = None
+    last_error: str | None = None
+
+    def score(self, now_s: float) -> tuple[int, int, float]:
+        """Sort key, best first: out of cooldown, fewer failures, faster."""
+        return (int(now_s < self.cooldown_until_s), self.failures, self.latency_s)
+
+
+class FailoverProvider(AsyncHTTPProvider):
+    """An ``AsyncHTTPProvider`` that spreads each request over ``urls`` by health."""
+
+    def __init__(
+        self,
+        urls: Sequence[str],
+        *,
+        request_timeout_s: float = 10.0,
+        max_lag_blocks: int = 3,
+        base_cooldown_s: float = 2.0,
+        max_cooldown_s: float = 60.0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if not urls:
+            raise ValueError("at least one RPC url is needed")
+        super().__init__(urls[0], exception_retry_configuration=None)
+        self._providers = [
+            AsyncHTTPProvider(
+                url,
+                request_kwargs={"timeout": aiohttp.ClientTimeout(total=request_timeout_s)},
+                exception_retry_configuration=None,
+            )
+            for url in urls
+        ]
+        self.health = [EndpointHealth(url) for url in urls]
+        self.request_timeout_s = request_timeout_s
+        self.max_lag_blocks = max_lag_blocks
+        self.base_cooldown_s = base_cooldown_s
+        self.max_cooldown_s = max_cooldown_s
+        self._monotonic = monotonic
+        self.failovers = 0
+
+    def __str__(self) -> str:
+        return f"RPC failover over {[h.url for h in self.health]}"
+
+    @property
+    def best_head(self) -> int | None:
+        """The highest block number any endpoint reported."""
+        heads = [h.head for h in self.health if h.head is not None]
+        return max(heads) if heads else None
+
+    def _order(self) -> list[int]:
+        now = self._monotonic()
+        return sorted(range(len(self.health)), key=lambda i: self.health[i].score(now))
+
+    def _failed(self, index: int, error: BaseException) -> None:
+        health = self.health[index]
+        health.failures += 1
+        health.last_error = f"{type(error).__name__}: {error}"
+        cooldown = min(self.max_cooldown_s, self.base_cooldown_s * 2 ** (health.failures - 1))
+        health.cooldown_until_s = self._monotonic() + cooldown
+        log.warning(
+            "rpc.endpoint_failed",
+            url=health.url,
+            failures=health.failures,
+            cooldown_s=cooldown,
+            error=health.last_error,
+        )
+
+    def _succeeded(self, index: int, latency_s: float) -> None:
+        health = self.health[index]
+        if health.failures:
+            log.info("rpc.endpoint_recovered", url=health.url)
+        health.failures = 0
+        health.successes += 1
+        health.cooldown_until_s = 0.0
+        health.latency_s = (
+            latency_s if health.successes == 1 else 0.8 * health.latency_s + (0.2 * latency_s)
+        )
+
+    def _check_head(self, index: int, method: RPCEndpoint, response: RPCResponse) -> None:
+        if method != "eth_blockNumber" or "result" not in response:
+            return
+        try:
+            head = int(str(response["result"]), 16)
+        except ValueError:
+            return
+        best = self.best_head
+        self.health[index].head = head
+        if best is not None and head + self.max_lag_blocks < best:
+            raise EndpointLagging(f"head {head} is {best - head} blocks behind {best}")
+
+    async def make_request(self, method: RPCEndpoint, params: Any) -> RPCResponse:
+        """Try endpoints best first; the first answer wins, every failure is scored."""
+        last: BaseException | None = None
+        for attempt, index in enumerate(self._order()):
+            started = self._monotonic()
+            try:
+                async with asyncio.timeout(self.request_timeout_s):
+                    response = await self._providers[index].make_request(method, params)
+                self._check_head(index, method, response)
+            except _FAILOVER_ON as exc:
+                last = exc
+                self._failed(index, exc)
+                continue
+            self._succeeded(index, self._monotonic() - started)
+            if attempt:
+                self.failovers += 1
+                log.warning("rpc.failover", method=method, url=self.health[index].url)
+            return response
+        assert last is not None
+        if isinstance(last, EndpointLagging):
+            raise TimeoutError(f"{method}: every RPC endpoint failed or lags: {last}")
+        raise last
+
+    async def disconnect(self) -> None:
+        """Close every endpoint's session."""
+        for provider in self._providers:
+            await provider.disconnect()
