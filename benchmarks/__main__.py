@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-MODULES = ["bench_backtest", "bench_v3_read"]
+MODULES = ["bench_backtest", "bench_v3_read", "bench_latency"]
 
 
 def main() -> int:

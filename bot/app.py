@@ -22,9 +22,18 @@ from bot.chain.heads import poll_heads
 from bot.chain.reader import LpChainReader, connect_web3
 from bot.clock import WallClock
 from bot.config import Settings
-from bot.core.policy import PolicyInputs, PolicyState, ThresholdPolicy, decide
+from bot.core.policy import (
+    CostAwareBandPolicy,
+    HedgePolicy,
+    IntervalPolicy,
+    PolicyInputs,
+    PolicyState,
+    ThresholdPolicy,
+    decide,
+)
 from bot.engine import CommandSource, Engine, EngineTelemetry, HedgeSettings
 from bot.exchange.orders import OrderManager
+from bot.guards import RiskGuard
 from bot.logging import configure_logging
 from bot.ports import Clock, PerpExchange
 from bot.store.sqlite import SqliteStore
@@ -32,11 +41,28 @@ from bot.store.sqlite import SqliteStore
 log = structlog.get_logger("hedgebot.app")
 
 
-def build_policy(settings: Settings) -> ThresholdPolicy:
-    """The hedge policy named in the config."""
+def build_policy(settings: Settings) -> HedgePolicy:
+    """The hedge policy named in the config, with its persistence and backstop rules."""
+    hedge = settings.hedge
+    persistence_s, backstop_s = hedge.persistence_s, hedge.backstop_s
+    if hedge.policy == "interval":
+        return IntervalPolicy(
+            interval_s=hedge.interval_s, persistence_s=persistence_s, backstop_s=backstop_s
+        )
+    if hedge.policy == "band":
+        return CostAwareBandPolicy(
+            cost_fraction=hedge.band_cost_bps / Decimal(10_000),
+            risk_aversion=hedge.risk_aversion,
+            min_band_base=hedge.min_band_base,
+            max_band_base=hedge.max_band_base,
+            persistence_s=persistence_s,
+            backstop_s=backstop_s,
+        )
     return ThresholdPolicy(
-        threshold_base=settings.hedge.threshold_base,
-        threshold_fraction=settings.hedge.threshold_fraction,
+        threshold_base=hedge.threshold_base,
+        threshold_fraction=hedge.threshold_fraction,
+        persistence_s=persistence_s,
+        backstop_s=backstop_s,
     )
 
 
@@ -124,14 +150,23 @@ async def build_bot(
     exchange: PerpExchange | None = None,
     telemetry: EngineTelemetry | None = None,
     commands: CommandSource | None = None,
+    store: SqliteStore | None = None,
 ) -> Bot:
-    """Everything the engine needs, passed in (no globals)."""
+    """Everything the engine needs, passed in (no globals).
+
+    A ``store`` passed in is owned by the bot from then on (closed with it).
+    """
     clock = clock or WallClock()
     stack = AsyncExitStack()
     try:
-        store = await SqliteStore.open(settings.store.path)
+        if store is None:
+            store = await SqliteStore.open(settings.store.path)
         stack.push_async_callback(store.close)
-        w3 = connect_web3(settings.chain.rpc_urls[0], settings.chain.request_timeout_s)
+        w3 = connect_web3(
+            settings.chain.rpc_urls,
+            settings.chain.request_timeout_s,
+            max_lag_blocks=settings.chain.max_rpc_lag_blocks,
+        )
         chain = LpChainReader(w3, settings)
         stack.push_async_callback(chain.close)
         venue = exchange or build_exchange(settings, clock)
@@ -144,7 +179,7 @@ async def build_bot(
             bot_id=settings.bot_id,
             chain=chain,
             exchange=venue,
-            orders=OrderManager(venue),
+            orders=OrderManager(venue, on_mismatch=settings.exchange.on_mismatch),
             store=store,
             policy=build_policy(settings),
             settings=HedgeSettings(
@@ -155,6 +190,8 @@ async def build_bot(
             telemetry=telemetry,
             price_observers=observers,
             commands=commands,
+            guard=RiskGuard.from_settings(settings, clock),
+            read_timeout_s=settings.risk.read_timeout_s,
         )
     except BaseException:
         await stack.aclose()
@@ -162,23 +199,50 @@ async def build_bot(
     return Bot(engine=engine, chain=chain, exchange=venue, store=store, stack=stack)
 
 
-async def run_daemon(settings: Settings, mqtt_url: str | None = None) -> int:
-    """``hedgebot run``: tick on every new block until SIGINT/SIGTERM, then stop cleanly."""
+async def run_daemon(
+    settings: Settings, mqtt_url: str | None = None, metrics_port: int | None = None
+) -> int:
+    """``hedgebot run``: tick on every new block until SIGINT/SIGTERM, then stop cleanly.
+
+    Telemetry is opened before the bot and closed after it, so the last state goes out and
+    ``offline`` is published last. Command ids already applied (stored) stay refused after a
+    restart.
+    """
     configure_logging(settings.logging.level, settings.logging.format)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     mqtt_url = mqtt_url or os.environ.get("MQTT_URL")
-    bot = await build_bot(settings)
-    try:
-        await bot.engine.start()
-        blocks = poll_heads(bot.chain.w3, settings.chain.poll_interval_s, stop)
-        await bot.engine.run(blocks, stop)
-    finally:
-        log.info("engine.stopping", ticks=bot.engine.stats.ticks)
-        await bot.close()
-        log.info("engine.stopped")
+    clock = WallClock()
+    async with AsyncExitStack() as telemetry_stack:
+        store = await SqliteStore.open(settings.store.path)
+        try:
+            applied_ids = await store.applied_command_ids()
+            telemetry, commands = await build_telemetry(
+                telemetry_stack, settings, clock, mqtt_url, metrics_port, applied_ids
+            )
+        except BaseException:
+            await store.close()
+            raise
+        bot = await build_bot(
+            settings, clock=clock, telemetry=telemetry, commands=commands, store=store
+        )
+        try:
+            await bot.engine.start()
+            # the engine watches ``stop`` and cancels the pending poll itself; a poller that
+            # also ended on ``stop`` could finish in the same loop step and end the engine's
+            # iteration with StopAsyncIteration instead of a clean stop
+            blocks = poll_heads(
+                bot.chain.w3,
+                settings.chain.poll_interval_s,
+                request_timeout_s=settings.chain.request_timeout_s,
+            )
+            await bot.engine.run(blocks, stop)
+        finally:
+            log.info("engine.stopping", ticks=bot.engine.stats.ticks)
+            await bot.close()
+            log.info("engine.stopped")
     return 0
 
 

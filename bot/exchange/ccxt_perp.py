@@ -6,15 +6,17 @@ Exchanges (ccxt 4.5) and how their test environments are switched:
 
 - ``binanceusdm``: verified end to end offline against ``bot.exchange.emulator``. Binance's
   futures *testnet* is dead for ccxt: ``set_sandbox_mode(True)`` still swaps in
-  ``testnet.binancefuture.com`` but every signed futures call then raises ``NotSupported``.
-  Use ``demo_trading=True``: ``enable_demo_trading(True)`` swaps ``urls['api']`` for
-  ``urls['demo']`` (``demo-fapi.binance.com``), with keys made on demo.binance.com.
+  ``testnet.binancefuture.com`` but every signed futures call then raises ``NotSupported``, so
+  ``sandbox=True`` is refused here with ``ConfigError``. Use ``demo_trading=True``:
+  ``enable_demo_trading(True)`` swaps ``urls['api']`` for ``urls['demo']``
+  (``demo-fapi.binance.com``), with keys made on demo.binance.com.
 - ``bybit``: ``sandbox=True`` -> ``set_sandbox_mode(True)`` (``api-testnet.bybit.com``);
   ``demo_trading=True`` -> ``enable_demo_trading(True)`` (``api-demo.bybit.com``). Not verified
   offline.
 - ``okx``: ``sandbox=True`` -> ``set_sandbox_mode(True)``, which sends the
   ``x-simulated-trading: 1`` header (demo-trading keys); okx also needs ``password`` (the API
-  passphrase). No ``enable_demo_trading``. Not verified offline.
+  passphrase). ``demo_trading`` is refused (ccxt has no ``urls['demo']`` for okx). Not
+  verified offline.
 - ``hyperliquid``: ``sandbox=True`` -> ``set_sandbox_mode(True)`` (testnet). Credentials are a
   wallet: ``api_key`` is passed as ``walletAddress``, ``api_secret`` as ``privateKey``; client
   order ids must be 128-bit hex strings and market orders need a price, so send IOC limit
@@ -79,6 +81,14 @@ _ORDER_NOT_FOUND_CODES = frozenset({-2011, -2013})
 _RATE_LIMIT_CODES = frozenset({-1003, -1015})
 _AUTH_CODES = frozenset({-1002, -1022, -2014, -2015})
 _OUTCOME_UNKNOWN_CODES = frozenset({-1006, -1007})
+# ccxt keeps these sandbox URLs but refuses every signed futures call made through them
+_SANDBOX_RETIRED = {
+    exchange_id: (
+        f"{exchange_id}: ccxt no longer supports Binance's futures testnet; "
+        "use demo_trading: true (keys from demo.binance.com)"
+    )
+    for exchange_id in ("binance", "binanceusdm", "binancecoinm")
+}
 
 
 def _secret(value: SecretStr | str | None) -> str | None:
@@ -210,11 +220,20 @@ class CcxtPerpExchange:
             config["password"] = password
         client = exchange_class(config)
         if s.sandbox:
-            client.set_sandbox_mode(True)
+            if s.exchange_id in _SANDBOX_RETIRED:
+                raise errors.ConfigError(_SANDBOX_RETIRED[s.exchange_id])
+            try:
+                client.set_sandbox_mode(True)
+            except (KeyError, ccxt.NotSupported) as exc:
+                raise errors.ConfigError(f"ccxt {s.exchange_id} has no sandbox mode") from exc
         if s.demo_trading:
-            if not hasattr(client, "enable_demo_trading"):
-                raise errors.ConfigError(f"ccxt {s.exchange_id} has no demo trading mode")
-            client.enable_demo_trading(True)
+            try:
+                client.enable_demo_trading(True)
+            except (AttributeError, KeyError, ccxt.NotSupported) as exc:
+                # ccxt's base class has the method; exchanges without urls['demo'] fail in it
+                raise errors.ConfigError(
+                    f"ccxt {s.exchange_id} has no demo trading mode (try sandbox: true)"
+                ) from exc
         if s.urls:
             api_urls = client.urls.get("api")
             if isinstance(api_urls, dict):

@@ -8,7 +8,9 @@ simulated venue, so the live adapter (``ccxt_perp.py``) is tested and demoed off
 
 Signed endpoints check ``X-MBX-APIKEY``, ``timestamp``/``recvWindow`` and the HMAC-SHA256
 ``signature`` the way Binance does, and errors are Binance JSON (``{"code": -2019, ...}``) with
-Binance's HTTP statuses. Only one-way mode, one symbol and MARKET / LIMIT-IOC orders exist.
+Binance's HTTP statuses. Only one-way mode, one symbol and MARKET, LIMIT-IOC and LIMIT-GTC
+orders exist; a GTC order that does not cross rests (``openOrders``, cancel) until the mark
+reaches it.
 
 Fault switches (Python methods on ``EmulatorHandle`` and unsigned ``POST /_emulator/...``):
 drop the response of the next accepted order, answer 429 to the next N requests, add latency,
@@ -370,7 +372,7 @@ class BinanceFuturesEmulator:
             "maxMoveOrderLimit": 10000,
             "filters": filters,
             "orderTypes": ["LIMIT", "MARKET"],
-            "timeInForce": ["IOC"],
+            "timeInForce": ["GTC", "IOC"],
         }
         return {
             "timezone": "UTC",
@@ -840,7 +842,7 @@ class BinanceFuturesEmulator:
         fraction = self.faults.partial_fill_next_ioc if tif == "IOC" else None
         if fraction is not None:
             self.faults.partial_fill_next_ioc = None
-        order = self._submit(intent, fraction)
+        order = self._submit(intent, fraction, "GTC" if tif == "GTC" and limit_price else "IOC")
         self._order_meta[intent.client_order_id] = (order_type, tif, limit_price, self._now_ms())
         self._order_id(intent.client_order_id)
         _log.info(
@@ -864,11 +866,16 @@ class BinanceFuturesEmulator:
             return web.json_response(row)
         return web.json_response(self._order_row(order, with_time=False))
 
-    def _submit(self, intent: OrderIntent, partial_fraction: Decimal | None) -> Order:
+    def _submit(
+        self,
+        intent: OrderIntent,
+        partial_fraction: Decimal | None,
+        time_in_force: Literal["IOC", "GTC"],
+    ) -> Order:
         try:
-            if partial_fraction is not None:
-                return self.venue.submit(intent, fill_fraction=partial_fraction)
-            return self.venue.submit(intent)
+            return self.venue.submit(
+                intent, fill_fraction=partial_fraction, time_in_force=time_in_force
+            )
         except errors.MinNotionalError as exc:
             minimum = _s(self.venue.rules().min_notional.normalize())
             raise BinanceError(
@@ -913,8 +920,8 @@ class BinanceFuturesEmulator:
                     -1102,
                     "Mandatory parameter 'timeInForce' was not sent, was empty/null, or malformed.",
                 )
-            if tif != "IOC":
-                raise BinanceError(-1115, "Invalid timeInForce.")  # the emulator rests nothing
+            if tif not in ("IOC", "GTC"):
+                raise BinanceError(-1115, "Invalid timeInForce.")
             limit_price = _dec_param(params, "price")
             assert limit_price is not None
             if limit_price <= 0:

@@ -7,33 +7,58 @@ Rules (ARCHITECTURE.md, "Exchange truth" and "Idempotency"):
   resolved by asking the venue for that client id before anything else is sent;
 * while any intent is unresolved, no new order is placed (``OrderOutcomeUnknown``);
 * an intent the venue provably never saw is re-sent with the *same* client id, so even a
-  venue that did see it refuses the copy.
+  venue that did see it refuses the copy;
+* a rate-limited submit is retried with the same client id after the venue's ``Retry-After``
+  (or an exponential backoff), unless the venue asks for a longer wait than ``max_wait_s``;
+* at start the venue's position, open orders and recent fills are reconciled with the store
+  (:mod:`bot.exchange.reconcile`); ``on_mismatch`` decides between adopting the venue's truth
+  and staying paused.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Literal
 
 import structlog
 
 from bot import errors
-from bot.domain import Order, OrderIntent
+from bot.domain import Order, OrderIntent, OrderStatus
+from bot.exchange.reconcile import (
+    BASELINE_META_KEY,
+    OnMismatch,
+    ReconcileStore,
+    StartupReconciliation,
+    compare,
+)
 from bot.ports import PerpExchange
 
-__all__ = ["OrderManager", "ReconcileReport", "client_order_id"]
+__all__ = [
+    "OrderManager",
+    "ReconcileReport",
+    "StartupReconciliation",
+    "client_id_prefix",
+    "client_order_id",
+]
 
 log = structlog.get_logger("hedgebot.orders")
 
 _CLIENT_ID_MAX = 36  # Binance's limit; also fits Bybit/OKX
 
 
+def client_id_prefix(bot_id: str) -> str:
+    """``hb-<bot hash>-``: what every client order id of this bot starts with."""
+    return f"hb-{hashlib.sha256(bot_id.encode()).hexdigest()[:8]}-"
+
+
 def client_order_id(bot_id: str, block: int, seq: int) -> str:
     """``hb-<bot hash>-<block>-<seq>``: unique per bot and tick, the same on every retry."""
-    digest = hashlib.sha256(bot_id.encode()).hexdigest()[:8]
-    cid = f"hb-{digest}-{block}-{seq}"
+    cid = f"{client_id_prefix(bot_id)}{block}-{seq}"
     if len(cid) > _CLIENT_ID_MAX:
         raise ValueError(f"client order id {cid} longer than {_CLIENT_ID_MAX}")
     return cid
@@ -57,10 +82,18 @@ class OrderManager:
         *,
         resolve_attempts: int = 5,
         resolve_backoff_s: float = 0.2,
+        submit_attempts: int = 3,
+        max_wait_s: float = 10.0,
+        on_mismatch: OnMismatch = "pause",
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.exchange = exchange
         self.resolve_attempts = resolve_attempts
         self.resolve_backoff_s = resolve_backoff_s
+        self.submit_attempts = submit_attempts
+        self.max_wait_s = max_wait_s
+        self.on_mismatch: OnMismatch = on_mismatch
+        self._sleep = sleep
         self.pending: dict[str, OrderIntent] = {}
 
     @staticmethod
@@ -77,10 +110,10 @@ class OrderManager:
                 return await self.exchange.fetch_order(client_id)
             except errors.RateLimited as exc:
                 last = exc
-                await asyncio.sleep(exc.retry_after_s or delay)
+                await self._sleep(min(exc.retry_after_s or delay, self.max_wait_s))
             except errors.ExchangeUnavailable as exc:
                 last = exc
-                await asyncio.sleep(delay)
+                await self._sleep(delay)
             delay *= 2
         raise errors.OrderOutcomeUnknown(
             f"order {client_id} still unknown after {self.resolve_attempts} look-ups: {last}",
@@ -109,17 +142,37 @@ class OrderManager:
             )
         return report
 
+    async def _send(self, intent: OrderIntent) -> Order:
+        """Submit, waiting out rate limits; the same client id on every attempt."""
+        delay = self.resolve_backoff_s
+        for attempt in range(1, self.submit_attempts + 1):
+            try:
+                return await self.exchange.submit(intent)
+            except errors.RateLimited as exc:
+                wait = exc.retry_after_s if exc.retry_after_s is not None else delay
+                if attempt == self.submit_attempts or wait > self.max_wait_s:
+                    raise
+                log.warning(
+                    "order.rate_limited",
+                    client_order_id=intent.client_order_id,
+                    attempt=attempt,
+                    wait_s=wait,
+                )
+                await self._sleep(wait)
+                delay *= 2
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
     async def _submit_once(self, intent: OrderIntent) -> Order:
         """Submit; on an unknown outcome, resolve by client id before returning."""
         try:
-            return await self.exchange.submit(intent)
+            return await self._send(intent)
         except errors.OrderOutcomeUnknown:
             log.warning("order.outcome_unknown", client_order_id=intent.client_order_id)
             self.pending[intent.client_order_id] = intent
         order = await self._lookup(intent.client_order_id)
         if order is None:
             # the venue never saw it: the same id again (duplicates are refused by the venue)
-            order = await self.exchange.submit(intent)
+            order = await self._send(intent)
         self.pending.pop(intent.client_order_id, None)
         return order
 
@@ -151,3 +204,85 @@ class OrderManager:
             else:
                 report.resolved.append(order)
         return report
+
+    async def reconcile_at_start(
+        self, store: ReconcileStore, *, bot_id: str, fills_since_ms: int, now: float
+    ) -> StartupReconciliation:
+        """Settle stored intents, cancel this bot's resting orders, compare with the venue.
+
+        See :mod:`bot.exchange.reconcile`. Raises ``OrderOutcomeUnknown`` when a stored
+        intent cannot be resolved (the engine must not trade on a guess).
+        """
+        report = await self.reconcile(await store.unresolved_intents())
+        for order in report.resolved:
+            await store.record_order(now, order)
+        for intent in report.never_seen:
+            await store.mark_intent(intent.client_order_id, OrderStatus.REJECTED)
+        if report.unknown:
+            ids = ", ".join(i.client_order_id for i in report.unknown)
+            raise errors.OrderOutcomeUnknown(
+                f"stored orders still unknown: {ids}", report.unknown[0].client_order_id
+            )
+        prefix = client_id_prefix(bot_id)
+        intent_ids = set((await store.intent_blocks()).keys())
+        open_orders = await self.exchange.open_orders()
+        cancelled: list[Order] = []
+        for order in open_orders:
+            if not order.client_order_id.startswith(prefix):
+                continue
+            final = await self._cancel(order)
+            cancelled.append(final)
+            if order.client_order_id in intent_ids:
+                await store.record_order(now, final)
+            log.warning(
+                "order.cancelled_at_start",
+                client_order_id=order.client_order_id,
+                status=final.status.value,
+                filled_base=str(final.filled_base),
+            )
+        baseline = Decimal(await store.get_meta(BASELINE_META_KEY) or "0")
+        position = await self.exchange.position()
+        findings = compare(
+            own_prefix=prefix,
+            baseline_base=baseline,
+            stored_fills=await store.read_fills(),
+            intent_ids=intent_ids,
+            venue_position_base=position.size_base,
+            venue_open_orders=open_orders,
+            venue_fills=await self.exchange.fills(fills_since_ms),
+        )
+        action: Literal["ok", "adopted", "paused"] = "ok"
+        if not findings.ok:
+            if self.on_mismatch == "adopt":
+                gap = findings.venue_position_base - findings.expected_position_base
+                await store.set_meta(BASELINE_META_KEY, str(baseline + gap))
+                action = "adopted"
+            else:
+                action = "paused"
+        log.info(
+            "orders.reconciled_at_start",
+            resolved=len(report.resolved),
+            never_seen=len(report.never_seen),
+            cancelled=len(cancelled),
+            venue_position_base=str(findings.venue_position_base),
+            expected_position_base=str(findings.expected_position_base),
+            mismatches=len(findings.mismatches),
+            action=action,
+        )
+        return StartupReconciliation(
+            findings=findings,
+            resolved=tuple(report.resolved),
+            never_seen=tuple(report.never_seen),
+            cancelled=tuple(cancelled),
+            action=action,
+        )
+
+    async def _cancel(self, order: Order) -> Order:
+        """Cancel a resting order; its final state as the venue reports it afterwards."""
+        # OrderNotFound: filled or expired meanwhile; the venue's record below says which
+        with contextlib.suppress(errors.OrderNotFound):
+            await self.exchange.cancel(order.client_order_id)
+        final = await self._lookup(order.client_order_id)
+        if final is None:
+            raise errors.ExchangeError(f"open order {order.client_order_id} vanished on cancel")
+        return final

@@ -2,12 +2,14 @@
 
 One account, one symbol, one-way mode. Market and IOC limit orders fill against the mark with a
 size-dependent slippage (``slippage_bps_base + slippage_bps_per_base · size``) and the taker
-fee; nothing rests on a book. Funding settles at every funding time on the position held at
-that moment (``-size · mark · rate``: a short receives a positive rate). Margin is isolated
-with the position's initial margin ``|size| · entry / leverage`` as its wallet, and the
-liquidation price comes from the maintenance brackets (:mod:`bot.core.margin`). A mark that
-reaches the liquidation price closes the position at that price and the isolated margin is
-lost.
+fee. A GTC limit order that does not cross at once rests until the mark reaches its price and
+then fills whole at that price with the maker fee (the bot itself trades IOC only; resting
+orders exist so restarts with an open order can be tested). Funding settles at every funding
+time on the position held at that moment (``-size · mark · rate``: a short receives a positive
+rate). Margin is isolated with the position's initial margin ``|size| · entry / leverage`` as
+its wallet, and the liquidation price comes from the maintenance brackets
+(:mod:`bot.core.margin`). A mark that reaches the liquidation price closes the position at
+that price and the isolated margin is lost.
 
 The venue is synchronous and deterministic given its clock; state round-trips through
 ``to_state``/``from_state`` so a restarted bot finds the same account.
@@ -18,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
-from typing import Any
+from typing import Any, Literal
 
 from bot import errors
 from bot.core.margin import ETHUSDT_BRACKETS, MaintenanceBracket, liquidation_price_isolated
@@ -80,6 +82,7 @@ class _Account:
     size: Decimal = _ZERO
     entry: Decimal = _ZERO
     orders: dict[str, Order] = field(default_factory=dict)
+    resting: dict[str, Decimal] = field(default_factory=dict)  # GTC client id -> limit price
     fills: list[Fill] = field(default_factory=list)
     funding: list[FundingPayment] = field(default_factory=list)
     next_order_id: int = 1
@@ -141,6 +144,7 @@ class SimVenue:
         self._mark = _round_to(price, self.params.price_tick, ROUND_FLOOR)
         self._index = self._mark if index is None else index
         self._check_liquidation()
+        self._match_resting()
 
     def set_funding_rate(self, rate: Decimal) -> None:
         """The rate per interval for funding times not covered by the rate path."""
@@ -227,7 +231,7 @@ class SimVenue:
         return self._account.orders.get(client_order_id)
 
     def open_orders(self) -> list[Order]:
-        """Resting orders (none: market and IOC orders never rest)."""
+        """Resting (GTC) orders; market and IOC orders never rest."""
         return [o for o in self._account.orders.values() if o.status is OrderStatus.OPEN]
 
     def order_log(self) -> list[Order]:
@@ -239,8 +243,9 @@ class SimVenue:
         order = self.order(client_order_id)
         if order is None or order.status is not OrderStatus.OPEN:
             raise errors.OrderNotFound(f"no open order {client_order_id}")
-        cancelled = replace(order, status=OrderStatus.CANCELED)
+        cancelled = replace(order, status=OrderStatus.CANCELED, timestamp=self._now_ms())
         self._account.orders[client_order_id] = cancelled
+        self._account.resting.pop(client_order_id, None)
         return cancelled
 
     def fills(self, since_ms: int) -> list[Fill]:
@@ -282,18 +287,26 @@ class SimVenue:
             )
         return amount
 
-    def submit(self, intent: OrderIntent, fill_fraction: Decimal | None = None) -> Order:
+    def submit(
+        self,
+        intent: OrderIntent,
+        fill_fraction: Decimal | None = None,
+        time_in_force: Literal["IOC", "GTC"] = "IOC",
+    ) -> Order:
         """Accept and execute an order at once (market, or IOC at ``limit_price``).
 
         ``fill_fraction`` (fault injection) fills only that part of an IOC order; the rest
-        expires. Raises the domain error the venue would answer with; a refused order leaves
-        no trace, as on a real venue.
+        expires. A ``GTC`` limit order that does not cross rests (status OPEN) until the mark
+        reaches its price. Raises the domain error the venue would answer with; a refused order
+        leaves no trace, as on a real venue.
         """
         self.accrue_funding()
         amount = self._validate(intent)
         price = self._fill_price(intent.side, amount)
         limit = intent.limit_price
         crosses = limit is None or (price <= limit if intent.side is Side.BUY else price >= limit)
+        if not crosses and limit is not None and time_in_force == "GTC":
+            return self._rest(intent, amount, limit)
         fill_amount = amount if crosses else _ZERO
         if crosses and fill_fraction is not None:
             step = self.params.amount_step
@@ -305,7 +318,7 @@ class SimVenue:
         a.next_order_id += 1
         fee = _ZERO
         if fill_amount > 0:
-            fee = self._execute(intent, order_id, fill_amount, price)
+            fee = self._execute(intent, order_id, fill_amount, price, self.params.taker_fee_bps)
         if fill_amount == intent.amount_base:
             status = OrderStatus.FILLED
         elif fill_amount > 0:
@@ -328,6 +341,75 @@ class SimVenue:
         a.orders[intent.client_order_id] = order
         return order
 
+    def _rest(self, intent: OrderIntent, amount: Decimal, limit: Decimal) -> Order:
+        """Put a GTC limit order on the book (margin checked as if it filled at its limit)."""
+        if limit % self.params.price_tick != 0:
+            raise errors.InvalidOrder(f"price {limit} is not a multiple of the tick")
+        self._check_margin(intent.side, amount, limit)
+        a = self._account
+        order = Order(
+            client_order_id=intent.client_order_id,
+            exchange_order_id=str(a.next_order_id),
+            symbol=intent.symbol,
+            side=intent.side,
+            amount_base=intent.amount_base,
+            filled_base=_ZERO,
+            average_price=None,
+            status=OrderStatus.OPEN,
+            reduce_only=intent.reduce_only,
+            fee_quote=_ZERO,
+            timestamp=self._now_ms(),
+        )
+        a.next_order_id += 1
+        a.orders[intent.client_order_id] = order
+        a.resting[intent.client_order_id] = limit
+        return order
+
+    def _match_resting(self) -> None:
+        """Fill every resting order the mark has reached, oldest first, at its limit price.
+
+        A reduce-only order is capped at the position and expires when it would increase it;
+        an order the margin no longer covers expires unfilled.
+        """
+        a = self._account
+        for client_id, limit in list(a.resting.items()):
+            order = a.orders[client_id]
+            reached = self._mark <= limit if order.side is Side.BUY else self._mark >= limit
+            if not reached:
+                continue
+            del a.resting[client_id]
+            amount = order.amount_base
+            signed = amount if order.side is Side.BUY else -amount
+            if order.reduce_only:
+                if a.size == 0 or (a.size > 0) == (signed > 0):
+                    amount = _ZERO
+                amount = min(amount, abs(a.size))
+            if amount > 0:
+                try:
+                    self._check_margin(order.side, amount, limit)
+                except errors.InsufficientMargin:
+                    amount = _ZERO
+            if amount == 0:
+                a.orders[client_id] = replace(
+                    order, status=OrderStatus.EXPIRED, timestamp=self._now_ms()
+                )
+                continue
+            intent = OrderIntent(
+                client_id, order.symbol, order.side, order.amount_base, order.reduce_only, limit
+            )
+            maker_bps = self.params.maker_fee_bps
+            fee = self._execute(intent, order.exchange_order_id, amount, limit, maker_bps)
+            a.orders[client_id] = replace(
+                order,
+                filled_base=amount,
+                average_price=limit,
+                status=OrderStatus.FILLED
+                if amount == order.amount_base
+                else OrderStatus.PARTIALLY_FILLED,
+                fee_quote=fee,
+                timestamp=self._now_ms(),
+            )
+
     def _check_margin(self, side: Side, amount: Decimal, price: Decimal) -> None:
         a = self._account
         signed = amount if side is Side.BUY else -amount
@@ -344,12 +426,12 @@ class SimVenue:
             )
 
     def _execute(
-        self, intent: OrderIntent, order_id: str, amount: Decimal, price: Decimal
+        self, intent: OrderIntent, order_id: str, amount: Decimal, price: Decimal, fee_bps: Decimal
     ) -> Decimal:
         """Apply one fill to the account; returns its fee."""
         a = self._account
         signed = amount if intent.side is Side.BUY else -amount
-        fee = amount * price * self.params.taker_fee_bps / _BPS
+        fee = amount * price * fee_bps / _BPS
         realized = _ZERO
         if a.size != 0 and (a.size > 0) != (signed > 0):
             closed = min(abs(signed), abs(a.size))
@@ -437,6 +519,7 @@ class SimVenue:
             "next_order_id": a.next_order_id,
             "next_trade_id": a.next_trade_id,
             "orders": [plain(o) for o in a.orders.values()],
+            "resting": {cid: _s(limit) for cid, limit in a.resting.items()},
             "fills": [plain(f) for f in a.fills],
             "funding": [plain(p) for p in a.funding],
         }
@@ -457,6 +540,7 @@ class SimVenue:
             size=Decimal(state["size"]),
             entry=Decimal(state["entry"]),
             orders={o["client_order_id"]: _order(o) for o in state["orders"]},
+            resting={cid: Decimal(limit) for cid, limit in state.get("resting", {}).items()},
             fills=[_fill(f) for f in state["fills"]],
             funding=[_funding(p) for p in state["funding"]],
             next_order_id=int(state["next_order_id"]),

@@ -6,6 +6,9 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from decimal import Decimal
+from typing import Any
+
+import ccxt.async_support as ccxt_async
 
 from bot.clock import ManualClock
 from bot.exchange.ccxt_perp import CcxtPerpExchange, CcxtPerpSettings
@@ -62,3 +65,21 @@ async def started_exchange(
         yield exchange
     finally:
         await exchange.close()
+
+
+@asynccontextmanager
+async def raw_ccxt_client(handle: EmulatorHandle) -> AsyncIterator[Any]:
+    """The bare ccxt binanceusdm client on ``handle``, markets loaded (the README snippet)."""
+    client = ccxt_async.binanceusdm(
+        {
+            "apiKey": API_KEY,
+            "secret": API_SECRET,
+            "options": {"fetchCurrencies": False, "fetchMargins": False},
+        }
+    )
+    client.urls["api"].update(handle.ccxt_urls())
+    try:
+        await client.load_markets()
+        yield client
+    finally:
+        await client.close()

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from emulator_support import (
     MARK,
     SYMBOL,
+    raw_ccxt_client,
     running_emulator,
     settings_for,
     started_exchange,
@@ -20,6 +22,7 @@ from bot.clock import ManualClock
 from bot.domain import OrderIntent, OrderStatus, Side
 from bot.exchange.ccxt_perp import CcxtPerpExchange
 from bot.exchange.emulator import EmulatorHandle
+from bot.store.sqlite import SqliteStore
 
 pytestmark = pytest.mark.integration
 
@@ -278,3 +281,70 @@ async def test_ccxt_venue_down_before_submit_is_unavailable(clock: ManualClock) 
         assert not isinstance(caught.value, errors.OrderOutcomeUnknown)
     finally:
         await adapter.close()
+
+
+async def test_ccxt_funding_on_position_at_funding_time_never_double_counted(
+    exchange: CcxtPerpExchange, emulator: EmulatorHandle, clock: ManualClock, tmp_path: Path
+) -> None:
+    """Resizing between funding times: each payment is on the size held at its funding time,
+    and polling the venue again (overlapping windows) stores no payment twice."""
+    rate, mark = Decimal("0.0001"), MARK
+    emulator.set_funding_rate(rate)
+    since_ms = int(clock.now() * 1000)
+    first_funding = (await exchange.quote()).next_funding_ts
+    await exchange.submit(intent("f-open", Side.SELL, "2.0"))
+    emulator.advance_clock(first_funding - clock.now() - 600)  # ten minutes before funding
+    await exchange.submit(intent("f-grow", Side.SELL, "1.0"))
+    await exchange.submit(intent("f-shrink", Side.BUY, "1.5", reduce_only=True))
+    emulator.advance_clock(1200)  # funding settles on -1.5
+    await exchange.submit(intent("f-grow2", Side.SELL, "1.0"))
+    emulator.advance_clock(8 * 3600)  # and the next one on -2.5
+
+    store = await SqliteStore.open(tmp_path / "store.sqlite")
+    try:
+        stored = 0
+        for window_start in (since_ms, since_ms, first_funding * 1000 - 1):  # overlapping polls
+            for payment in await exchange.funding_payments(window_start):
+                stored += await store.record_funding(payment)
+        payments = await exchange.funding_payments(since_ms)
+        totals = await store.totals()
+    finally:
+        await store.close()
+    assert [p.position_base for p in payments] == [Decimal("-1.5"), Decimal("-2.5")]
+    assert [p.timestamp for p in payments] == [
+        first_funding * 1000,
+        (first_funding + 8 * 3600) * 1000,
+    ]
+    assert [p.amount_quote for p in payments] == [Decimal("1.5") * mark * rate,
+                                                   Decimal("2.5") * mark * rate]  # fmt: skip
+    assert stored == 2
+    assert totals["funding_quote"] == Decimal("4.0") * mark * rate
+
+
+async def test_ccxt_gtc_order_rests_is_listed_cancelled_and_fills_when_reached(
+    exchange: CcxtPerpExchange, emulator: EmulatorHandle
+) -> None:
+    """A GTC limit away from the mark rests: open_orders lists it, cancel removes it; another
+    fills at its price once the mark gets there."""
+    async with raw_ccxt_client(emulator) as client:
+        for cid, price in (("gtc-1", 2200), ("gtc-2", 2300)):
+            await client.create_order(
+                SYMBOL, "limit", "sell", 0.5, price, {"timeInForce": "GTC", "clientOrderId": cid}
+            )
+    resting = await exchange.open_orders()
+    assert [(o.client_order_id, o.status) for o in resting] == [
+        ("gtc-1", OrderStatus.OPEN),
+        ("gtc-2", OrderStatus.OPEN),
+    ]
+    await exchange.cancel("gtc-2")
+    with pytest.raises(errors.OrderNotFound):
+        await exchange.cancel("gtc-2")
+    emulator.set_mark(Decimal(2250))
+    assert await exchange.open_orders() == []
+    filled = await exchange.fetch_order("gtc-1")
+    cancelled = await exchange.fetch_order("gtc-2")
+    assert filled is not None
+    assert cancelled is not None
+    assert (filled.status, filled.average_price) == (OrderStatus.FILLED, Decimal(2200))
+    assert cancelled.status == OrderStatus.CANCELED
+    assert (await exchange.position()).size_base == Decimal("-0.5")

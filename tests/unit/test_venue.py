@@ -163,3 +163,63 @@ def test_state_round_trips_through_json() -> None:
     assert again.fills(0) == venue.fills(0)
     assert again.funding_payments(0) == venue.funding_payments(0)
     assert again.order("a") == venue.order("a")
+
+
+def test_gtc_limit_rests_until_the_mark_reaches_it_then_fills_at_its_price_as_maker() -> None:
+    """A GTC sell above the mark rests (open, no position) and fills whole at its limit with
+    the maker fee once the mark reaches it."""
+    venue, _ = make()
+    resting = venue.submit(order("g", Side.SELL, "1", limit="2100"), time_in_force="GTC")
+    assert resting.status is OrderStatus.OPEN
+    assert venue.open_orders() == [resting]
+    assert venue.position().size_base == 0
+    venue.set_mark(Decimal("2099.99"))
+    assert venue.open_orders() == [resting]
+    venue.set_mark(Decimal(2100))
+    filled = venue.order("g")
+    assert filled is not None
+    assert filled.status is OrderStatus.FILLED
+    assert filled.average_price == Decimal(2100)
+    assert filled.fee_quote == Decimal(2100) * Decimal("0.0002")
+    assert venue.open_orders() == []
+    assert venue.position().size_base == Decimal(-1)
+    assert venue.fills(0)[-1].client_order_id == "g"
+
+
+def test_gtc_that_crosses_fills_at_once_and_cancel_removes_a_resting_order() -> None:
+    """A crossing GTC fills like an IOC; cancel takes a resting order off the book for good."""
+    venue, _ = make()
+    crossing = venue.submit(order("x", Side.SELL, "1", limit="1900"), time_in_force="GTC")
+    assert crossing.status is OrderStatus.FILLED
+    venue.submit(order("y", Side.BUY, "1", limit="1800"), time_in_force="GTC")
+    cancelled = venue.cancel("y")
+    assert cancelled.status is OrderStatus.CANCELED
+    assert venue.open_orders() == []
+    venue.set_mark(Decimal(1700))
+    assert venue.position().size_base == Decimal(-1)
+    with pytest.raises(errors.OrderNotFound):
+        venue.cancel("y")
+
+
+def test_resting_reduce_only_expires_when_there_is_nothing_to_reduce() -> None:
+    """A resting reduce-only buy whose short was closed meanwhile expires instead of opening."""
+    venue, _ = make()
+    venue.submit(order("s", Side.SELL, "1"))
+    venue.submit(order("r", Side.BUY, "1", reduce_only=True, limit="1900"), time_in_force="GTC")
+    venue.submit(order("c", Side.BUY, "1", reduce_only=True))
+    venue.set_mark(Decimal(1850))
+    expired = venue.order("r")
+    assert expired is not None
+    assert expired.status is OrderStatus.EXPIRED
+    assert venue.position().size_base == 0
+
+
+def test_resting_order_survives_a_restart() -> None:
+    """The book is part of the persisted state: a restored venue still fills the resting order."""
+    venue, clock = make()
+    venue.submit(order("g", Side.SELL, "1", limit="2100"), time_in_force="GTC")
+    again = SimVenue(VenueParams(), clock)
+    again.load_state(json.loads(json.dumps(venue.to_state())))
+    assert [o.client_order_id for o in again.open_orders()] == ["g"]
+    again.set_mark(Decimal(2150))
+    assert again.position().size_base == Decimal(-1)

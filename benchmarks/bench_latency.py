@@ -1,0 +1,195 @@
+"""Tick-to-order-acknowledged latency against the local emulator, split by stage.
+
+A real anvil with the real Uniswap V2 pair, the Binance USD-M emulator on localhost and the
+bot built as ``hedgebot run`` builds it, trading through the unmodified ccxt ``binanceusdm``
+client. Every tick follows a swap that moves the pool price, so every tick places an IOC order.
+The chain reader and the exchange adapter are wrapped to time each call:
+
+* chain read — ``ChainReader.snapshot`` (one batched ``eth_call`` + the core math);
+* market read — the venue reads before the order (mark/funding/book, position, balance);
+* decision — everything else up to the order: policy, risk guards, write-ahead of the intent;
+* order round trip — ``submit`` until the venue's acknowledgement is parsed.
+
+Tick-to-ack is from the start of the tick to that acknowledgement. The swaps that move the
+pool happen between ticks and are not timed. Prints figures, never asserts on time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from bot.app import build_bot
+from bot.clock import ManualClock
+from bot.exchange.ccxt_perp import CcxtPerpExchange, CcxtPerpSettings
+from bot.exchange.emulator import start_emulator
+from bot.exchange.paper import venue_params
+from bot.logging import configure_logging
+from bot.sim.anvil import Anvil
+from bot.sim.localnet import local_settings, start_world
+
+TICKS = 200
+WARMUP = 5
+SWING = Decimal("0.01")  # the pool alternates between +1% and -1% (small: the daily-loss guard)
+KEY, SECRET = "bench-key", "bench-secret"
+
+
+@dataclass
+class TickTimes:
+    """What one tick spent where (seconds)."""
+
+    chain_read: float = 0.0
+    market_read: float = 0.0
+    order_round_trip: float = 0.0
+    started: float = 0.0
+    submit_started: float | None = None
+    acknowledged: float | None = None
+
+
+@dataclass
+class Recorder:
+    """Collects the calls of the current tick."""
+
+    current: TickTimes = field(default_factory=TickTimes)
+
+
+class TimedChain:
+    """A ChainReader that records how long ``snapshot`` takes."""
+
+    def __init__(self, inner: Any, recorder: Recorder) -> None:
+        self._inner = inner
+        self._recorder = recorder
+
+    async def snapshot(self, block_number: int) -> Any:
+        started = time.perf_counter()
+        try:
+            return await self._inner.snapshot(block_number)
+        finally:
+            self._recorder.current.chain_read += time.perf_counter() - started
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+class TimedExchange:
+    """A PerpExchange that records venue reads before the order and the order round trip."""
+
+    def __init__(self, inner: CcxtPerpExchange, recorder: Recorder) -> None:
+        self._inner = inner
+        self._recorder = recorder
+
+    async def submit(self, intent: Any) -> Any:
+        now = self._recorder.current
+        now.submit_started = time.perf_counter()
+        try:
+            return await self._inner.submit(intent)
+        finally:
+            now.acknowledged = time.perf_counter()
+            now.order_round_trip += now.acknowledged - now.submit_started
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._inner, name)
+        if not asyncio.iscoroutinefunction(attr):
+            return attr
+
+        async def timed(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return await attr(*args, **kwargs)
+            finally:
+                if self._recorder.current.submit_started is None:
+                    self._recorder.current.market_read += time.perf_counter() - started
+
+        return timed
+
+
+def _percentile(values: list[float], pct: int) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[pct - 1]
+
+
+async def _bench(ticks: int) -> list[TickTimes]:
+    recorder = Recorder()
+    samples: list[TickTimes] = []
+    with tempfile.TemporaryDirectory(prefix="bench-latency-") as tmp:
+        async with Anvil() as node, start_world(node.rpc_url, seed=3) as world:
+            clock = ManualClock(float(world.start_timestamp))
+            settings = local_settings(world, Path(tmp), bot_id="bench")
+            emulator = await start_emulator(
+                "127.0.0.1", 0, KEY, SECRET, venue_params(settings.exchange), clock
+            )
+            exchange = CcxtPerpExchange(
+                CcxtPerpSettings(
+                    symbol=settings.exchange.symbol,
+                    api_key=KEY,
+                    api_secret=SECRET,
+                    leverage=settings.exchange.leverage,
+                    urls=emulator.ccxt_urls(),
+                    enable_rate_limit=False,
+                ),
+                clock,
+            )
+            bot = await build_bot(settings, clock=clock, exchange=exchange)
+            try:
+                await bot.engine.start()
+                emulator.set_mark(world.target_price)
+                engine = bot.engine
+                engine.chain = TimedChain(engine.chain, recorder)
+                timed = TimedExchange(exchange, recorder)
+                engine.exchange = timed
+                engine.orders.exchange = timed
+                engine.set_threshold(Decimal("0.01"), None)
+                start = world.target_price
+                for i in range(ticks + WARMUP):
+                    price = start * (1 + SWING if i % 2 == 0 else 1 - SWING)
+                    step = await world.driver.move_to(price)
+                    clock.set(float(step.block_timestamp))
+                    emulator.set_mark(step.target_price)
+                    recorder.current = TickTimes(started=time.perf_counter())
+                    report = await engine.tick(step.block_number)
+                    if report is None or report.order is None:
+                        raise RuntimeError(
+                            f"tick {i} placed no order: {engine.stats.last_error or report}"
+                        )
+                    if i >= WARMUP:
+                        samples.append(recorder.current)
+            finally:
+                await bot.close()
+                await emulator.close()
+    return samples
+
+
+def _figures(samples: list[TickTimes]) -> dict[str, list[float]]:
+    stages: dict[str, Callable[[TickTimes], float]] = {
+        "tick_to_ack": lambda t: (t.acknowledged or 0.0) - t.started,
+        "chain_read": lambda t: t.chain_read,
+        "market_read": lambda t: t.market_read,
+        "decision": lambda t: (t.submit_started or 0.0) - t.started - t.chain_read - t.market_read,
+        "order_round_trip": lambda t: t.order_round_trip,
+    }
+    return {name: [fn(t) * 1000 for t in samples] for name, fn in stages.items()}
+
+
+def run(ticks: int = TICKS) -> dict[str, dict[str, Any]]:
+    """Median and p99 of tick-to-ack latency and its stages over ``ticks`` ordering ticks."""
+    configure_logging("warning", "console")  # one log line per order would be timed too
+    samples = _figures(asyncio.run(_bench(ticks)))
+    print(f"tick -> order acknowledged, {ticks} ticks, ccxt binanceusdm -> local emulator")
+    print(f"{'stage':<18} {'median ms':>10} {'p99 ms':>10}")
+    figures: dict[str, dict[str, Any]] = {}
+    for name, values in samples.items():
+        median, p99 = statistics.median(values), _percentile(values, 99)
+        print(f"{name:<18} {median:>10.2f} {p99:>10.2f}")
+        figures[f"latency_{name}_median"] = {"value": median, "unit": "ms"}
+        figures[f"latency_{name}_p99"] = {"value": p99, "unit": "ms"}
+    return figures
+
+
+if __name__ == "__main__":
+    run()
