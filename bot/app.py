@@ -32,6 +32,7 @@ from bot.core.policy import (
     decide,
 )
 from bot.engine import CommandSource, Engine, EngineTelemetry, HedgeSettings
+from bot.errors import ConfigError
 from bot.exchange.orders import OrderManager
 from bot.guards import RiskGuard
 from bot.logging import configure_logging
@@ -85,11 +86,14 @@ async def build_telemetry(
     mqtt_url: str | None,
     metrics_port: int | None,
     applied_command_ids: list[str] | None = None,
+    *,
+    any_free_port: bool = False,
 ) -> tuple[EngineTelemetry | None, CommandSource | None]:
     """MQTT publisher/command subscriber and Prometheus metrics, as configured.
 
     ``mqtt_url`` (flag or ``MQTT_URL``) overrides the config's broker URL; ``metrics_port``
-    overrides the config's metrics port. Both are closed by ``stack``.
+    overrides the config's metrics port. Both are closed by ``stack``. A metrics port that is
+    taken is a ``ConfigError`` naming it, or (``any_free_port``, for the demo) a free port.
     """
     from bot.telemetry.bridge import TelemetryBridge
     from bot.telemetry.commands import CommandValidator
@@ -100,12 +104,20 @@ async def build_telemetry(
     metrics: Metrics | None = None
     if settings.metrics.enabled or metrics_port is not None:
         metrics = Metrics(max_tick_age_s=settings.metrics.max_tick_age_s, clock=clock)
-        server = MetricsServer(
-            metrics,
-            host=settings.metrics.host,
-            port=settings.metrics.port if metrics_port is None else metrics_port,
-        )
-        await server.start()
+        port = settings.metrics.port if metrics_port is None else metrics_port
+        server = MetricsServer(metrics, host=settings.metrics.host, port=port)
+        try:
+            await server.start()
+        except OSError as exc:
+            if not any_free_port:
+                raise ConfigError(
+                    f"metrics.port: cannot listen on {settings.metrics.host}:{port} "
+                    f"({exc.strerror}); choose another (HEDGEBOT_METRICS__PORT) or set "
+                    "metrics.enabled: false"
+                ) from exc
+            log.warning("metrics.port_taken", port=port, fallback="a free port")
+            server = MetricsServer(metrics, host=settings.metrics.host, port=0)
+            await server.start()
         stack.push_async_callback(server.stop)
         log.info("metrics.listening", host=settings.metrics.host, port=server.port)
     mqtt_settings = settings.mqtt

@@ -43,7 +43,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from bot.app import run_daemon
 
     settings = _load(args.config)
-    return asyncio.run(run_daemon(settings, mqtt_url=args.mqtt_url))
+    return asyncio.run(run_daemon(settings, mqtt_url=args.mqtt_url, metrics_port=args.metrics_port))
 
 
 def cmd_snapshot(args: argparse.Namespace) -> int:
@@ -125,6 +125,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="run the hedging daemon")
     p.add_argument("--config", required=True)
     _mqtt_url_arg(p)
+    p.add_argument(
+        "--metrics-port", type=int, default=None, help="serve /metrics and /healthz on this port"
+    )
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("snapshot", help="read chain and venue once; print the would-be decision")

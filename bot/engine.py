@@ -65,25 +65,13 @@ from bot.telemetry.commands import (
     SetHedgeRatio,
     SetThreshold,
 )
+from bot.tick_messages import decision_event, range_transitions, state_message
 
 log = structlog.get_logger("hedgebot.engine")
 
 CRASH_ENV = "HEDGEBOT_CRASH_AT"  # test hook: SIGKILL this process at a named point of a tick
 
 HISTORY_LOOKBACK_S = 86_400.0
-_PNL_PLACES = Decimal("1e-10")  # published PnL precision (the store replays it exactly)
-# MQTT ``state.pnl`` field -> ``PnlBreakdown.as_dict()`` name
-_PNL_PARTS = {
-    "lp_hold": "lp_hold_pnl_quote",
-    "lp_fees": "lp_fees_quote",
-    "il": "il_quote",
-    "hedge": "hedge_pnl_quote",
-    "funding": "funding_quote",
-    "trading_fees": "trading_fees_quote",
-    "slippage": "slippage_quote",
-    "gas": "gas_quote",
-    "net": "net_pnl_quote",
-}
 
 
 class EngineTelemetry(Protocol):
@@ -161,10 +149,6 @@ class EngineStats:
     alerts: list[str] = field(default_factory=list)
 
 
-def _text(value: Decimal | None) -> str | None:
-    return None if value is None else str(value)
-
-
 def slippage_cap(
     side: Side, quote: MarketQuote, max_slippage_bps: Decimal, tick: Decimal
 ) -> Decimal:
@@ -188,6 +172,20 @@ def crash_point(name: str) -> None:
     if os.environ.get(CRASH_ENV) == name:
         log.warning("engine.crash_injected", point=name)
         os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _reduces_at_least_to(decision: Decision, hedge_base: Decimal, target_base: Decimal) -> bool:
+    """True when the policy's own reduce-only order already shrinks the hedge to
+    ``|target_base|`` or below (e.g. the LP delta fell to zero as the margin went critical):
+    an emergency reduction must never leave more hedge than the policy would."""
+    if decision.action != "rebalance" or not decision.reduce_only:
+        return False
+    signed = (
+        decision.order_amount_base
+        if decision.order_side is Side.BUY
+        else -decision.order_amount_base
+    )
+    return abs(hedge_base + signed) <= abs(target_base)
 
 
 class Engine:
@@ -234,6 +232,7 @@ class Engine:
         self._order_seq = 0
         self._skipped_unreported = 0
         self.last_report: TickReport | None = None
+        self._in_range: dict[str, bool] = {}
         self.pnl: Attribution | None = None
         self._block_hashes: dict[int, str] = {}
 
@@ -253,6 +252,14 @@ class Engine:
         ratio = await self.store.get_meta("hedge_ratio")
         if ratio is not None:
             self.settings = replace(self.settings, hedge_ratio=Decimal(ratio))
+        threshold = await self.store.get_meta("threshold")
+        if threshold is not None and isinstance(self.policy, ThresholdPolicy):
+            base, _, fraction = threshold.partition("|")
+            self.policy = replace(
+                self.policy,
+                threshold_base=Decimal(base) if base else None,
+                threshold_fraction=Decimal(fraction) if fraction else None,
+            )
         from bot.report import load_report  # replay of the stored ticks
 
         replay = await load_report(self.store)
@@ -334,11 +341,12 @@ class Engine:
         self.settings = replace(self.settings, hedge_ratio=ratio)
         await self.store.set_meta("hedge_ratio", str(ratio))
 
-    def set_threshold(self, base: Decimal | None, fraction: Decimal | None) -> None:
-        """Change the threshold band (only for the threshold policy)."""
+    async def set_threshold(self, base: Decimal | None, fraction: Decimal | None) -> None:
+        """Change the threshold band (only for the threshold policy); survives restarts."""
         if not isinstance(self.policy, ThresholdPolicy):
             raise ValueError(f"policy {type(self.policy).__name__} has no threshold")
         self.policy = replace(self.policy, threshold_base=base, threshold_fraction=fraction)
+        await self.store.set_meta("threshold", f"{base or ''}|{fraction or ''}")
 
     def request_rebalance(self) -> None:
         """Trade to the target at the next tick regardless of the band."""
@@ -383,7 +391,7 @@ class Engine:
         elif isinstance(command, SetHedgeRatio):
             await self.set_hedge_ratio(command.params.value)
         elif isinstance(command, SetThreshold):
-            self.set_threshold(command.params.base, command.params.fraction)
+            await self.set_threshold(command.params.base, command.params.fraction)
 
     async def _record_command(self, command: Command, status: str, reason: str | None) -> None:
         body = {"params": command.params.model_dump(mode="json"), "reason": reason}
@@ -450,6 +458,7 @@ class Engine:
             self._force_next = False
             await self.store.record_decision(now, block, decision)
             new_fills, new_funding = await self._sync_fills_and_funding()
+            await self._publish_range_changes(now, snapshot)
         except StoreError as exc:
             self._fail("store", exc)
             raise
@@ -488,7 +497,7 @@ class Engine:
         self.telemetry.observe_tick(latency_s, ok=True, skipped_blocks=self._skipped_unreported)
         self._skipped_unreported = 0
         if decision.action != "hold":
-            self.telemetry.publish_event("decision", self._decision_event(block, decision))
+            self.telemetry.publish_event("decision", decision_event(block, decision))
         return report
 
     async def _read(
@@ -547,7 +556,9 @@ class Engine:
     ) -> tuple[Decision, tuple[Breach, ...]]:
         """Apply the risk gate: emergency reductions, pause, and the order guards."""
         gate = view.gate
-        if gate.target_override_base is not None:
+        if gate.target_override_base is not None and not _reduces_at_least_to(
+            decision, inputs.hedge_base, gate.target_override_base
+        ):
             decision = reduce_toward(
                 decision,
                 inputs.hedge_base,
@@ -712,57 +723,25 @@ class Engine:
         log.warning(name, **context)
         self.telemetry.publish_event("alert", {"alert": name, **context})
 
-    @staticmethod
-    def _decision_event(block: int, decision: Decision) -> dict[str, Any]:
-        return {
-            "block": block,
-            "action": decision.action,
-            "reason": decision.reason,
-            "drift_base": str(decision.drift_base),
-            "band_base": str(decision.band_base),
-            "order_side": None if decision.order_side is None else decision.order_side.value,
-            "order_amount_base": str(decision.order_amount_base),
-        }
-
     def state_message(self, report: TickReport) -> dict[str, Any]:
         """The per-tick state published on MQTT ``state``."""
-        d = report.decision
-        pos = report.position
-        margin = margin_view(pos, self.guard.brackets)
-        return {
-            "bot_id": self.bot_id,
-            "block": report.block,
-            "timestamp": report.snapshot.block_timestamp,
-            "price": str(report.snapshot.price),
-            "mark_price": str(report.quote.mark_price),
-            "positions": [
-                {
-                    "id": p.id,
-                    "kind": p.kind,
-                    "amount_base": str(p.amount_base),
-                    "amount_quote": str(p.amount_quote),
-                    "value_quote": str(p.value_quote),
-                    "delta_base": str(p.delta_base),
-                    "in_range": p.in_range,
-                }
-                for p in report.snapshot.positions
-            ],
-            "delta_base": str(d.delta_base),
-            "target_base": str(d.target_base),
-            "hedge_base": str(pos.size_base),
-            "drift_base": str(pos.size_base - d.target_base),  # after this tick's order
-            "band_base": str(d.band_base),
-            "liquidation_price": _text(margin.liquidation_price),
-            "margin_ratio": _text(margin.ratio)
-            if margin.ratio is None or margin.ratio.is_finite()
-            else None,
-            "liquidation_distance_pct": _text(margin.distance_pct),
-            "funding_rate": str(report.quote.funding_rate),
-            "paused": self.paused,
-            "flattening": self.flattening,
-            "pnl": {
-                short: str(report.pnl[name].quantize(_PNL_PLACES))
-                for short, name in _PNL_PARTS.items()
-                if name in report.pnl
-            },
-        }
+        return state_message(
+            bot_id=self.bot_id,
+            block=report.block,
+            snapshot=report.snapshot,
+            quote=report.quote,
+            position=report.position,
+            decision=report.decision,
+            pnl=report.pnl,
+            margin=margin_view(report.position, self.guard.brackets),
+            paused=self.paused,
+            flattening=self.flattening,
+        )
+
+    async def _publish_range_changes(self, now: float, snapshot: ChainSnapshot) -> None:
+        """Log, publish and record positions leaving or re-entering their range."""
+        for event, data in range_transitions(self._in_range, snapshot.positions):
+            log.warning(event, block=snapshot.block_number, **data)
+            self.telemetry.publish_event(event, {"block": snapshot.block_number, **data})
+            await self.store.record_event(now, event, {"block": snapshot.block_number, **data})
+        self._in_range = {p.id: p.in_range for p in snapshot.positions}

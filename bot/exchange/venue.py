@@ -477,13 +477,31 @@ class SimVenue:
             return
         margin = self._position_margin()
         a.wallet -= margin
+        # the venue's own closing order, named as Binance names them ("autoclose-..."), so
+        # its fill belongs to an order every client can look up
+        side = Side.BUY if a.size < 0 else Side.SELL
+        client_id = f"autoclose-{a.next_order_id}"
+        order_id = str(a.next_order_id)
+        a.next_order_id += 1
+        a.orders[client_id] = Order(
+            client_order_id=client_id,
+            exchange_order_id=order_id,
+            symbol=self.params.symbol,
+            side=side,
+            amount_base=abs(a.size),
+            filled_base=abs(a.size),
+            average_price=liq,
+            status=OrderStatus.FILLED,
+            reduce_only=True,
+            timestamp=self._now_ms(),
+        )
         a.fills.append(
             Fill(
                 trade_id=str(a.next_trade_id),
-                client_order_id=f"liquidation-{a.next_trade_id}",
-                exchange_order_id="liquidation",
+                client_order_id=client_id,
+                exchange_order_id=order_id,
                 symbol=self.params.symbol,
-                side=Side.BUY if a.size < 0 else Side.SELL,
+                side=side,
                 amount_base=abs(a.size),
                 price=liq,
                 fee_quote=_ZERO,

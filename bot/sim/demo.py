@@ -122,7 +122,7 @@ async def run_demo(options: DemoOptions) -> dict[str, Any]:
         )
         broker_url = await resolve_broker(stack, options.mqtt_url, quiet=options.quiet)
         telemetry, commands = await build_telemetry(
-            stack, settings, clock, broker_url, options.metrics_port
+            stack, settings, clock, broker_url, options.metrics_port, any_free_port=True
         )
         bot: Bot = await build_bot(
             settings, clock=clock, exchange=exchange, telemetry=telemetry, commands=commands

@@ -248,6 +248,16 @@ class SqliteStore:
             (ts, event_type, to_json(body)),
         )
 
+    async def read_events(self, event_type: str | None = None) -> list[dict[str, Any]]:
+        """Recorded events (oldest first), each its body plus ``type`` and ``ts``."""
+        sql = "SELECT ts, type, body FROM events"
+        params: tuple[Any, ...] = ()
+        if event_type is not None:
+            sql, params = sql + " WHERE type = ?", (event_type,)
+        async with self._db.execute(sql + " ORDER BY id", params) as cur:
+            rows = await cur.fetchall()
+        return [{**json.loads(row[2]), "type": row[1], "ts": float(row[0])} for row in rows]
+
     async def record_command(
         self, ts: float, command_id: str, command: str, status: str, body: dict[str, Any]
     ) -> None:

@@ -188,7 +188,11 @@ class MetricsServer:
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, self.host, self._requested_port)
-        await site.start()
+        try:
+            await site.start()
+        except OSError:
+            await runner.cleanup()
+            raise
         self._runner = runner
         addresses = runner.addresses
         self.port = int(addresses[0][1]) if addresses else self._requested_port

@@ -348,3 +348,22 @@ async def test_ccxt_gtc_order_rests_is_listed_cancelled_and_fills_when_reached(
     assert (filled.status, filled.average_price) == (OrderStatus.FILLED, Decimal(2200))
     assert cancelled.status == OrderStatus.CANCELED
     assert (await exchange.position()).size_base == Decimal("-0.5")
+
+
+async def test_ccxt_liquidation_fill_is_readable(
+    exchange: CcxtPerpExchange, emulator: EmulatorHandle
+) -> None:
+    """A liquidation by the venue shows up as a fill of its own closing order, so reading
+    fills keeps working after it (it used to fail with 'order not found')."""
+    await exchange.submit(intent("liq-open", Side.SELL, "1.0"))
+    position = await exchange.position()
+    assert position.liquidation_price is not None
+    emulator.set_mark(position.liquidation_price * Decimal("1.05"))
+    assert (await exchange.position()).size_base == 0
+    assert emulator.venue.liquidations == 1
+    fills = await exchange.fills(0)
+    assert fills[0].client_order_id == "liq-open"
+    closing = fills[-1]
+    assert closing.client_order_id.startswith("autoclose-")
+    assert closing.side == Side.BUY
+    assert closing.amount_base == Decimal("1.0")

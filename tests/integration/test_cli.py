@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import signal
+import socket
 import sys
 from collections.abc import AsyncIterator
 from decimal import Decimal
@@ -131,3 +132,29 @@ async def test_shipped_configs_are_valid() -> None:
     code, _, err = await run_cli("check-config", str(root / "testnet.yaml"))
     assert code == 2
     assert "HEDGEBOT_EXCHANGE__API_KEY" in err
+
+
+async def test_run_with_a_taken_metrics_port_names_it_and_exits_2(tmp_path: Path) -> None:
+    """A metrics port already in use stops `run` before it trades, with the field named."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        proc = await asyncio.create_subprocess_exec(
+            *HEDGEBOT,
+            "run",
+            "--config",
+            str(Path(__file__).parents[2] / "config/paper.yaml"),
+            "--metrics-port",
+            str(port),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env={
+                **os.environ,
+                "HEDGEBOT_STORE__PATH": str(tmp_path / "s.sqlite"),
+                "HEDGEBOT_EXCHANGE__PAPER__STATE_PATH": str(tmp_path / "venue.json"),
+            },
+        )
+        _, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 2
+    assert f"metrics.port: cannot listen on 127.0.0.1:{port}" in err.decode()

@@ -80,12 +80,18 @@ class Venue:
 
 @asynccontextmanager
 async def local_world(
-    anvil_node: Anvil, tmp_path: Path, kind: VenueKind, base_is_token0: bool
+    anvil_node: Anvil,
+    tmp_path: Path,
+    kind: VenueKind,
+    base_is_token0: bool,
+    pool_kind: Literal["v2", "v3"] = "v2",
 ) -> AsyncIterator[tuple[LocalWorld, Venue]]:
     """A fresh pool with a seeded market, and the venue of ``kind`` for it."""
     async with AsyncExitStack() as stack:
         world = await stack.enter_async_context(
-            start_world(anvil_node.rpc_url, seed=5, base_is_token0=base_is_token0)
+            start_world(
+                anvil_node.rpc_url, seed=5, base_is_token0=base_is_token0, pool_kind=pool_kind
+            )
         )
         clock = ManualClock(float(world.start_timestamp))
         settings = local_settings(world, tmp_path, bot_id="it")
@@ -233,3 +239,61 @@ async def test_attribution_sums_to_the_change_in_lp_plus_venue_value(
     assert abs(pnl["net_pnl_quote"] - value_change) < Decimal("1e-15")
     assert pnl["funding_quote"] != 0  # 40 blocks x 600 s crosses funding times
     assert pnl["trading_fees_quote"] > 0
+
+
+@pytest.mark.parametrize("base_is_token0", [True, False])
+async def test_v3_range_exit_and_entry_are_events_and_rebalance(
+    anvil_node: Anvil, tmp_path: Path, base_is_token0: bool
+) -> None:
+    """Price leaving the 1600-2400 range above zeroes the delta and the hedge follows; below
+    it the delta is all base; each crossing is a recorded range event."""
+    async with local_world(anvil_node, tmp_path, "paper", base_is_token0, "v3") as (world, venue):
+        bot = await started_bot(world, venue)
+        try:
+            opening = await bot.engine.tick(await bot.chain.latest_block())
+            assert opening is not None
+            assert opening.snapshot.positions[0].in_range
+            assert opening.position.size_base < 0
+
+            above = await move_and_tick(world, venue, bot, Decimal(2600))
+            assert not above.snapshot.positions[0].in_range
+            assert above.snapshot.positions[0].delta_base == 0
+            assert above.decision.action == "rebalance"
+            assert above.position.size_base == 0
+
+            below = await move_and_tick(world, venue, bot, Decimal(1500))
+            lp = below.snapshot.positions[0]
+            assert not lp.in_range
+            assert lp.amount_quote == 0
+            assert lp.delta_base == lp.amount_base > 0
+            assert within_band(below)
+
+            back = await move_and_tick(world, venue, bot, Decimal(2000))
+            assert back.snapshot.positions[0].in_range
+            events = await bot.store.read_events()
+        finally:
+            await bot.close()
+    ranges = [(e["type"], e["block"]) for e in events if e["type"].startswith("range.")]
+    assert ranges == [
+        ("range.exited", above.block),
+        ("range.entered", back.block),
+    ]
+
+
+async def test_operator_settings_survive_a_restart(anvil_node: Anvil, tmp_path: Path) -> None:
+    """A hedge ratio and a threshold set by command are still in force after a restart."""
+    async with local_world(anvil_node, tmp_path, "paper", True) as (world, venue):
+        bot = await started_bot(world, venue)
+        try:
+            await bot.engine.set_hedge_ratio(Decimal("0.8"))
+            await bot.engine.set_threshold(Decimal("0.25"), None)
+        finally:
+            await bot.close()
+        again = await started_bot(world, venue)
+        try:
+            report = await again.engine.tick(await again.chain.latest_block())
+        finally:
+            await again.close()
+    assert report is not None
+    assert report.decision.band_base == Decimal("0.25")
+    assert report.decision.target_base == -Decimal("0.8") * report.decision.delta_base

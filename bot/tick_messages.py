@@ -1,0 +1,124 @@
+"""What the engine publishes about a tick: the MQTT ``state`` body, decision events, range
+transitions. Pure functions of the tick's values; the telemetry bridge validates them against
+the schemas in ``bot.telemetry.messages``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
+from typing import Any
+
+from bot.domain import ChainSnapshot, Decision, MarketQuote, PerpPosition, PositionExposure
+from bot.guards import MarginView
+
+__all__ = ["decision_event", "range_transitions", "state_message"]
+
+_PNL_PLACES = Decimal("1e-10")  # published PnL precision (the store replays it exactly)
+# MQTT ``state.pnl`` field -> ``PnlBreakdown.as_dict()`` name
+_PNL_PARTS = {
+    "lp_hold": "lp_hold_pnl_quote",
+    "lp_fees": "lp_fees_quote",
+    "il": "il_quote",
+    "hedge": "hedge_pnl_quote",
+    "funding": "funding_quote",
+    "trading_fees": "trading_fees_quote",
+    "slippage": "slippage_quote",
+    "gas": "gas_quote",
+    "net": "net_pnl_quote",
+}
+
+
+def _text(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def decision_event(block: int, decision: Decision) -> dict[str, Any]:
+    """The ``decision`` event: what the policy wanted (drift before the order)."""
+    return {
+        "block": block,
+        "action": decision.action,
+        "reason": decision.reason,
+        "drift_base": str(decision.drift_base),
+        "band_base": str(decision.band_base),
+        "order_side": None if decision.order_side is None else decision.order_side.value,
+        "order_amount_base": str(decision.order_amount_base),
+    }
+
+
+def range_transitions(
+    previous: Mapping[str, bool], positions: Iterable[PositionExposure]
+) -> list[tuple[str, dict[str, Any]]]:
+    """``range.exited`` / ``range.entered`` events for positions whose in-range flag changed
+    since the last tick (a position seen for the first time is no transition)."""
+    events = []
+    for p in positions:
+        was = previous.get(p.id)
+        if was is None or was == p.in_range:
+            continue
+        events.append(
+            (
+                "range.entered" if p.in_range else "range.exited",
+                {
+                    "position": p.id,
+                    "price": str(p.price),
+                    "tick_lower": p.tick_lower,
+                    "tick_upper": p.tick_upper,
+                    "delta_base": str(p.delta_base),
+                },
+            )
+        )
+    return events
+
+
+def state_message(
+    *,
+    bot_id: str,
+    block: int,
+    snapshot: ChainSnapshot,
+    quote: MarketQuote,
+    position: PerpPosition,
+    decision: Decision,
+    pnl: Mapping[str, Decimal],
+    margin: MarginView,
+    paused: bool,
+    flattening: bool,
+) -> dict[str, Any]:
+    """The per-tick state published on MQTT ``state`` (hedge and drift after the order)."""
+    return {
+        "bot_id": bot_id,
+        "block": block,
+        "timestamp": snapshot.block_timestamp,
+        "price": str(snapshot.price),
+        "mark_price": str(quote.mark_price),
+        "positions": [
+            {
+                "id": p.id,
+                "kind": p.kind,
+                "amount_base": str(p.amount_base),
+                "amount_quote": str(p.amount_quote),
+                "value_quote": str(p.value_quote),
+                "delta_base": str(p.delta_base),
+                "in_range": p.in_range,
+            }
+            for p in snapshot.positions
+        ],
+        "delta_base": str(decision.delta_base),
+        "target_base": str(decision.target_base),
+        "hedge_base": str(position.size_base),
+        "drift_base": str(position.size_base - decision.target_base),
+        "band_base": str(decision.band_base),
+        "liquidation_price": _text(margin.liquidation_price),
+        "margin_ratio": _text(margin.ratio)
+        if margin.ratio is None or margin.ratio.is_finite()
+        else None,
+        "liquidation_distance_pct": _text(margin.distance_pct),
+        "funding_rate": str(quote.funding_rate),
+        "paused": paused,
+        "flattening": flattening,
+        "pnl": {
+            short: str(pnl[name].quantize(_PNL_PLACES))
+            for short, name in _PNL_PARTS.items()
+            if name in pnl
+        },
+    }
