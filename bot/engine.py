@@ -50,6 +50,7 @@ from bot.errors import (
     InsufficientMargin,
     InvalidOrder,
     OrderOutcomeUnknown,
+    PositionReadError,
     StoreError,
 )
 from bot.exchange.orders import OrderManager
@@ -523,6 +524,11 @@ class Engine:
         except TimeoutError:
             late = ChainError if source == "chain" else ExchangeError
             self._fail(source, late(f"{source} reads took over {self.read_timeout_s:g}s"))
+            return None
+        except PositionReadError as exc:
+            # a burned, transferred or unreadable position: never hedge on partial data
+            self._alert("position.unreadable", block=block, error=str(exc))
+            self._fail("chain", exc)
             return None
         except ChainError as exc:
             self._fail("chain", exc)

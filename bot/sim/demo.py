@@ -148,6 +148,7 @@ async def run_demo(options: DemoOptions) -> dict[str, Any]:
         totals = await bot.store.totals()
         lp_value = sum((p.value_quote for p in last.snapshot.positions), Decimal(0))
         hedge_pnl = equity_end - equity_start
+        final_drift = last.position.size_base - last.decision.target_base  # after the order
         summary: dict[str, Any] = {
             "blocks": options.blocks,
             "pool_kind": options.pool_kind,
@@ -162,9 +163,9 @@ async def run_demo(options: DemoOptions) -> dict[str, Any]:
             "final_delta_base": str(last.decision.delta_base),
             "final_target_base": str(last.decision.target_base),
             "final_hedge_base": str(last.position.size_base),
-            "final_drift_base": str(last.decision.drift_base),
+            "final_drift_base": str(final_drift),
             "band_base": str(last.decision.band_base),
-            "within_band": abs(last.decision.drift_base) <= last.decision.band_base,
+            "within_band": abs(final_drift) <= last.decision.band_base,
             "fees_quote": str(totals["fees_quote"]),
             "funding_quote": str(totals["funding_quote"]),
             "lp_value_start_quote": str(lp_start),

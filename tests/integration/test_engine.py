@@ -12,7 +12,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import pytest
 
@@ -297,3 +297,43 @@ async def test_operator_settings_survive_a_restart(anvil_node: Anvil, tmp_path: 
     assert report is not None
     assert report.decision.band_base == Decimal("0.25")
     assert report.decision.target_base == -Decimal("0.8") * report.decision.delta_base
+
+
+async def test_transferred_v3_position_alerts_and_never_trades_on_partial_data(
+    anvil_node: Anvil, tmp_path: Path
+) -> None:
+    """An LP NFT moved away from the owner raises an alert and the tick trades nothing: the
+    hedge stays as it was instead of being rebalanced against a silently shrunk target."""
+    from v3_support import npm_contract, transact  # the V3 test helpers
+
+    from bot.chain.rpc import connect
+
+    async with local_world(anvil_node, tmp_path, "paper", True, "v3") as (world, venue):
+        bot = await started_bot(world, venue)
+        try:
+            opening = await bot.engine.tick(await bot.chain.latest_block())
+            assert opening is not None
+            assert opening.position.size_base < 0
+            deployment: Any = world.deployment
+            w3 = connect(world.rpc_url)
+            try:
+                npm = npm_contract(w3, deployment)
+                await transact(
+                    w3,
+                    "transfer the LP NFT away",
+                    npm.functions.transferFrom(
+                        deployment.lp_account, deployment.trader_account, deployment.token_id
+                    ),
+                    deployment.lp_account,
+                )
+            finally:
+                await w3.provider.disconnect()
+            orders_before = len(venue.orders(bot))
+            failed = await bot.engine.tick(await bot.chain.latest_block())
+            position = await bot.exchange.position()
+        finally:
+            await bot.close()
+    assert failed is None
+    assert "position.unreadable" in bot.engine.stats.alerts
+    assert len(venue.orders(bot)) == orders_before
+    assert position.size_base == opening.position.size_base
