@@ -17,8 +17,7 @@ The venue is synchronous and deterministic given its clock; state round-trips th
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any, Literal
 
@@ -37,6 +36,7 @@ from bot.domain import (
     Side,
 )
 from bot.ports import Clock
+from bot.records import fill_from, funding_from, order_from, plain
 
 __all__ = ["SimVenue", "VenueParams"]
 
@@ -518,10 +518,6 @@ class SimVenue:
     def to_state(self) -> dict[str, Any]:
         """Plain JSON-able state (Decimals as strings)."""
         a = self._account
-
-        def plain(obj: Any) -> dict[str, Any]:
-            return {k: (str(v) if isinstance(v, Decimal) else v) for k, v in asdict(obj).items()}
-
         return {
             "version": 1,
             "mark": _s(self._mark),
@@ -557,62 +553,10 @@ class SimVenue:
             wallet=Decimal(state["wallet"]),
             size=Decimal(state["size"]),
             entry=Decimal(state["entry"]),
-            orders={o["client_order_id"]: _order(o) for o in state["orders"]},
+            orders={o["client_order_id"]: order_from(o) for o in state["orders"]},
             resting={cid: Decimal(limit) for cid, limit in state.get("resting", {}).items()},
-            fills=[_fill(f) for f in state["fills"]],
-            funding=[_funding(p) for p in state["funding"]],
+            fills=[fill_from(f) for f in state["fills"]],
+            funding=[funding_from(p) for p in state["funding"]],
             next_order_id=int(state["next_order_id"]),
             next_trade_id=int(state["next_trade_id"]),
         )
-
-
-def _dec(value: Any) -> Decimal | None:
-    return None if value is None else Decimal(value)
-
-
-def _order(raw: dict[str, Any]) -> Order:
-    return Order(
-        client_order_id=raw["client_order_id"],
-        exchange_order_id=raw["exchange_order_id"],
-        symbol=raw["symbol"],
-        side=Side(raw["side"]),
-        amount_base=Decimal(raw["amount_base"]),
-        filled_base=Decimal(raw["filled_base"]),
-        average_price=_dec(raw["average_price"]),
-        status=OrderStatus(raw["status"]),
-        reduce_only=bool(raw["reduce_only"]),
-        fee_quote=Decimal(raw["fee_quote"]),
-        timestamp=int(raw["timestamp"]),
-    )
-
-
-def _fill(raw: dict[str, Any]) -> Fill:
-    return Fill(
-        trade_id=raw["trade_id"],
-        client_order_id=raw["client_order_id"],
-        exchange_order_id=raw["exchange_order_id"],
-        symbol=raw["symbol"],
-        side=Side(raw["side"]),
-        amount_base=Decimal(raw["amount_base"]),
-        price=Decimal(raw["price"]),
-        fee_quote=Decimal(raw["fee_quote"]),
-        realized_pnl=Decimal(raw["realized_pnl"]),
-        timestamp=int(raw["timestamp"]),
-    )
-
-
-def _funding(raw: dict[str, Any]) -> FundingPayment:
-    return FundingPayment(
-        id=raw["id"],
-        symbol=raw["symbol"],
-        amount_quote=Decimal(raw["amount_quote"]),
-        rate=Decimal(raw["rate"]),
-        position_base=Decimal(raw["position_base"]),
-        mark_price=Decimal(raw["mark_price"]),
-        timestamp=int(raw["timestamp"]),
-    )
-
-
-def sum_funding(payments: Sequence[FundingPayment]) -> Decimal:
-    """Total funding received (positive) or paid (negative)."""
-    return sum((p.amount_quote for p in payments), _ZERO)

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from dataclasses import asdict, is_dataclass
 from decimal import Decimal
-from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -26,10 +24,16 @@ from bot.domain import (
     Order,
     OrderIntent,
     OrderStatus,
-    PositionExposure,
-    Side,
 )
 from bot.errors import StoreError
+from bot.records import (
+    decision_from,
+    fill_from,
+    funding_from,
+    intent_from,
+    snapshot_from,
+    to_json,
+)
 
 SCHEMA_VERSION = 1
 
@@ -58,38 +62,6 @@ CREATE TABLE IF NOT EXISTS commands (
 CREATE TABLE IF NOT EXISTS events (
   id INTEGER PRIMARY KEY, ts REAL NOT NULL, type TEXT NOT NULL, body TEXT NOT NULL);
 """
-
-
-def _plain(value: Any) -> Any:
-    """JSON-ready form of domain values: Decimal as string, enums as values."""
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, Enum):
-        return value.value
-    if is_dataclass(value) and not isinstance(value, type):
-        return {k: _plain(v) for k, v in asdict(value).items()}
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value
-
-
-def to_json(value: Any) -> str:
-    """Serialise a domain value for the store."""
-    return json.dumps(_plain(value), sort_keys=True)
-
-
-def _intent_from(body: dict[str, Any]) -> OrderIntent:
-    limit = body.get("limit_price")
-    return OrderIntent(
-        client_order_id=body["client_order_id"],
-        symbol=body["symbol"],
-        side=Side(body["side"]),
-        amount_base=Decimal(body["amount_base"]),
-        reduce_only=bool(body["reduce_only"]),
-        limit_price=None if limit is None else Decimal(limit),
-    )
 
 
 class SqliteStore:
@@ -213,7 +185,7 @@ class SqliteStore:
             (OrderStatus.NEW.value, OrderStatus.UNKNOWN.value, OrderStatus.OPEN.value),
         ) as cur:
             rows = await cur.fetchall()
-        return [_intent_from(json.loads(row[0])) for row in rows]
+        return [intent_from(json.loads(row[0])) for row in rows]
 
     async def intent_count(self) -> int:
         """How many intents were ever recorded (client ids must never repeat)."""
@@ -312,111 +284,28 @@ class SqliteStore:
         """Every stored chain snapshot with its record time, oldest first."""
         async with self._db.execute("SELECT ts, body FROM snapshots ORDER BY id") as cur:
             rows = await cur.fetchall()
-        return [(float(row[0]), _snapshot_from(json.loads(row[1]))) for row in rows]
+        return [(float(row[0]), snapshot_from(json.loads(row[1]))) for row in rows]
 
     async def read_decisions(self) -> list[tuple[float, int, Decision]]:
         """Every stored decision as (record time, block, decision), oldest first."""
         async with self._db.execute("SELECT ts, block, body FROM decisions ORDER BY id") as cur:
             rows = await cur.fetchall()
-        return [(float(row[0]), int(row[1]), _decision_from(json.loads(row[2]))) for row in rows]
+        return [(float(row[0]), int(row[1]), decision_from(json.loads(row[2]))) for row in rows]
 
     async def read_fills(self) -> list[Fill]:
         """Every stored fill, by venue time."""
         async with self._db.execute("SELECT body FROM fills ORDER BY ts, trade_id") as cur:
             rows = await cur.fetchall()
-        return [_fill_from(json.loads(row[0])) for row in rows]
+        return [fill_from(json.loads(row[0])) for row in rows]
 
     async def read_funding(self) -> list[FundingPayment]:
         """Every stored funding payment, by venue time."""
         async with self._db.execute("SELECT body FROM funding ORDER BY ts, id") as cur:
             rows = await cur.fetchall()
-        return [_funding_from(json.loads(row[0])) for row in rows]
+        return [funding_from(json.loads(row[0])) for row in rows]
 
     async def intent_blocks(self) -> dict[str, int]:
         """Block of the tick that created each intent, by client order id."""
         async with self._db.execute("SELECT client_order_id, block FROM intents") as cur:
             rows = await cur.fetchall()
         return {str(row[0]): int(row[1]) for row in rows}
-
-
-def _optional_decimal(value: Any) -> Decimal | None:
-    return None if value is None else Decimal(value)
-
-
-def _optional_int(value: Any) -> int | None:
-    return None if value is None else int(value)
-
-
-def _snapshot_from(body: dict[str, Any]) -> ChainSnapshot:
-    positions = tuple(
-        PositionExposure(
-            id=p["id"],
-            kind=p["kind"],
-            amount_base=Decimal(p["amount_base"]),
-            amount_quote=Decimal(p["amount_quote"]),
-            value_quote=Decimal(p["value_quote"]),
-            delta_base=Decimal(p["delta_base"]),
-            gamma=Decimal(p["gamma"]),
-            price=Decimal(p["price"]),
-            fees_base=Decimal(p.get("fees_base", "0")),
-            fees_quote=Decimal(p.get("fees_quote", "0")),
-            in_range=bool(p.get("in_range", True)),
-            tick_lower=_optional_int(p.get("tick_lower")),
-            tick_upper=_optional_int(p.get("tick_upper")),
-            liquidity=_optional_int(p.get("liquidity")),
-        )
-        for p in body["positions"]
-    )
-    return ChainSnapshot(
-        block_number=int(body["block_number"]),
-        block_timestamp=int(body["block_timestamp"]),
-        block_hash=str(body["block_hash"]),
-        price=Decimal(body["price"]),
-        positions=positions,
-        wallet_base=Decimal(body.get("wallet_base", "0")),
-    )
-
-
-def _decision_from(body: dict[str, Any]) -> Decision:
-    side = body.get("order_side")
-    return Decision(
-        action=body["action"],
-        reason=body["reason"],
-        delta_base=Decimal(body["delta_base"]),
-        target_base=Decimal(body["target_base"]),
-        hedge_base=Decimal(body["hedge_base"]),
-        drift_base=Decimal(body["drift_base"]),
-        band_base=Decimal(body["band_base"]),
-        order_side=None if side is None else Side(side),
-        order_amount_base=Decimal(body.get("order_amount_base", "0")),
-        reduce_only=bool(body.get("reduce_only", False)),
-        notes=tuple(body.get("notes", ())),
-        mark_price=_optional_decimal(body.get("mark_price")),
-    )
-
-
-def _fill_from(body: dict[str, Any]) -> Fill:
-    return Fill(
-        trade_id=body["trade_id"],
-        client_order_id=body["client_order_id"],
-        exchange_order_id=body["exchange_order_id"],
-        symbol=body["symbol"],
-        side=Side(body["side"]),
-        amount_base=Decimal(body["amount_base"]),
-        price=Decimal(body["price"]),
-        fee_quote=Decimal(body["fee_quote"]),
-        realized_pnl=Decimal(body["realized_pnl"]),
-        timestamp=int(body["timestamp"]),
-    )
-
-
-def _funding_from(body: dict[str, Any]) -> FundingPayment:
-    return FundingPayment(
-        id=body["id"],
-        symbol=body["symbol"],
-        amount_quote=Decimal(body["amount_quote"]),
-        rate=Decimal(body["rate"]),
-        position_base=Decimal(body["position_base"]),
-        mark_price=Decimal(body["mark_price"]),
-        timestamp=int(body["timestamp"]),
-    )
