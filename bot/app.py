@@ -38,6 +38,7 @@ from bot.guards import RiskGuard
 from bot.logging import configure_logging
 from bot.ports import Clock, PerpExchange
 from bot.store.sqlite import SqliteStore
+from bot.tick_messages import position_view
 
 log = structlog.get_logger("hedgebot.app")
 
@@ -289,24 +290,7 @@ async def take_snapshot(settings: Settings) -> dict[str, Any]:
         "block_timestamp": snap.block_timestamp,
         "price": str(snap.price),
         "mark_price": str(quote.mark_price),
-        "positions": [
-            {
-                "id": p.id,
-                "kind": p.kind,
-                "amount_base": str(p.amount_base),
-                "amount_quote": str(p.amount_quote),
-                "value_quote": str(p.value_quote),
-                "delta_base": str(p.delta_base),
-                "gamma": str(p.gamma),
-                "fees_base": str(p.fees_base),
-                "fees_quote": str(p.fees_quote),
-                "in_range": p.in_range,
-                "tick_lower": p.tick_lower,
-                "tick_upper": p.tick_upper,
-                "liquidity": None if p.liquidity is None else str(p.liquidity),
-            }
-            for p in snap.positions
-        ],
+        "positions": [position_view(p, detail=True) for p in snap.positions],
         "wallet_base": str(snap.wallet_base),
         "delta_base": str(decision.delta_base),
         "target_base": str(decision.target_base),

@@ -12,7 +12,7 @@ from typing import Any
 from bot.domain import ChainSnapshot, Decision, MarketQuote, PerpPosition, PositionExposure
 from bot.guards import MarginView
 
-__all__ = ["decision_event", "range_transitions", "state_message"]
+__all__ = ["decision_event", "position_view", "range_transitions", "state_message"]
 
 _PNL_PLACES = Decimal("1e-10")  # published PnL precision (the store replays it exactly)
 # MQTT ``state.pnl`` field -> ``PnlBreakdown.as_dict()`` name
@@ -31,6 +31,30 @@ _PNL_PARTS = {
 
 def _text(value: Decimal | None) -> str | None:
     return None if value is None else str(value)
+
+
+def position_view(p: PositionExposure, *, detail: bool = False) -> dict[str, Any]:
+    """One LP position as published in ``state``; ``detail`` adds gamma, fees, range and
+    liquidity (``hedgebot snapshot --json``)."""
+    view: dict[str, Any] = {
+        "id": p.id,
+        "kind": p.kind,
+        "amount_base": str(p.amount_base),
+        "amount_quote": str(p.amount_quote),
+        "value_quote": str(p.value_quote),
+        "delta_base": str(p.delta_base),
+        "in_range": p.in_range,
+    }
+    if detail:
+        view.update(
+            gamma=str(p.gamma),
+            fees_base=str(p.fees_base),
+            fees_quote=str(p.fees_quote),
+            tick_lower=p.tick_lower,
+            tick_upper=p.tick_upper,
+            liquidity=None if p.liquidity is None else str(p.liquidity),
+        )
+    return view
 
 
 def decision_event(block: int, decision: Decision) -> dict[str, Any]:
@@ -91,18 +115,7 @@ def state_message(
         "timestamp": snapshot.block_timestamp,
         "price": str(snapshot.price),
         "mark_price": str(quote.mark_price),
-        "positions": [
-            {
-                "id": p.id,
-                "kind": p.kind,
-                "amount_base": str(p.amount_base),
-                "amount_quote": str(p.amount_quote),
-                "value_quote": str(p.value_quote),
-                "delta_base": str(p.delta_base),
-                "in_range": p.in_range,
-            }
-            for p in snapshot.positions
-        ],
+        "positions": [position_view(p) for p in snapshot.positions],
         "delta_base": str(decision.delta_base),
         "target_base": str(decision.target_base),
         "hedge_base": str(position.size_base),

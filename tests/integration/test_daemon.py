@@ -12,25 +12,24 @@ import asyncio
 import contextlib
 import json
 import os
-import shutil
 import signal
 import sqlite3
 import sys
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import aiohttp
 import aiomqtt
 import pytest
 import yaml
+from mqtt_support import own_broker, stop_own
 from prometheus_client.parser import text_string_to_metric_families
 
-from bot.sim.mosquitto import Broker, free_port, mosquitto_available, reachable, start_broker
+from bot.sim.mosquitto import Broker, free_port
 
 pytestmark = pytest.mark.integration
 
@@ -80,31 +79,13 @@ async def localnet(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Lo
 
 
 def _own_broker(port: int | None = None) -> Broker:
-    if not mosquitto_available():
-        pytest.skip("mosquitto is not installed")
-    return start_broker(port=port)
+    return own_broker(port=port)
 
 
-@pytest.fixture(scope="module")
-def broker() -> Iterator[Broker]:
-    """``MQTT_URL`` when set and reachable, else a mosquitto of our own."""
-    url = os.environ.get("MQTT_URL")
-    if url:
-        parts = urlsplit(url)
-        if (
-            parts.scheme == "mqtt"
-            and parts.hostname
-            and reachable(parts.hostname, parts.port or 1883)
-        ):
-            yield Broker(parts.hostname, parts.port or 1883)
-            return
-    own = _own_broker()
-    try:
-        yield own
-    finally:
-        own.stop()
-        if own.workdir is not None:
-            shutil.rmtree(own.workdir, ignore_errors=True)
+@pytest.fixture
+def broker(mqtt_broker: Broker) -> Broker:
+    """The session's broker (``MQTT_URL`` or our own mosquitto)."""
+    return mqtt_broker
 
 
 @pytest.fixture
@@ -631,9 +612,7 @@ async def test_broker_restart_mid_run_daemon_keeps_ticking_and_resumes_publishin
         assert daemon.logged("mqtt.connected") == 2
         assert await daemon.stop() == 0
     finally:
-        own.stop()
-        if own.workdir is not None:
-            shutil.rmtree(own.workdir, ignore_errors=True)
+        stop_own(own)
 
 
 async def test_state_after_a_rebalance_reports_the_remaining_drift(

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import shutil
 import signal
 import subprocess
@@ -18,18 +17,19 @@ import tempfile
 import textwrap
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import aiomqtt
 import pytest
+from mqtt_support import own_broker as _own_broker
+from mqtt_support import stop_own
 from rich.console import Console
 from structlog.testing import capture_logs
 
-from bot.sim.mosquitto import Broker, free_port, mosquitto_available, reachable, start_broker
+from bot.sim.mosquitto import Broker, free_port
 from bot.telemetry.messages import EventMessage, StateMessage
 from bot.telemetry.monitor import monitor, send_command
 from bot.telemetry.mqtt import MqttSettings, MqttTelemetry
@@ -59,34 +59,6 @@ async def eventually(condition: Callable[[], bool], timeout_s: float = 5.0) -> N
             return
         await asyncio.sleep(0.02)
     raise AssertionError("condition not reached in time")
-
-
-def _own_broker(extra_conf: str = "", anonymous: bool = True, port: int | None = None) -> Broker:
-    if not mosquitto_available():
-        pytest.skip("mosquitto is not installed")
-    return start_broker(extra_conf, anonymous=anonymous, port=port)
-
-
-@pytest.fixture(scope="session")
-def mqtt_broker() -> Iterator[Broker]:
-    """``MQTT_URL`` when set and reachable, else a mosquitto of our own for the session."""
-    url = os.environ.get("MQTT_URL")
-    if url:
-        parts = urlsplit(url)
-        if (
-            parts.scheme == "mqtt"
-            and parts.hostname
-            and reachable(parts.hostname, parts.port or 1883)
-        ):
-            yield Broker(parts.hostname, parts.port or 1883)
-            return
-    broker = _own_broker()
-    try:
-        yield broker
-    finally:
-        broker.stop()
-        if broker.workdir is not None:
-            shutil.rmtree(broker.workdir, ignore_errors=True)
 
 
 @pytest.fixture
@@ -429,7 +401,7 @@ async def test_broker_restart_resumes_publishing(prefix: str) -> None:
                 telemetry.publish_state(_state("bot1", 12))
                 await late.wait_for(_state_block(telemetry.topics.state, 12))
     finally:
-        broker.stop()
+        stop_own(broker)
 
 
 async def test_wrong_password_is_reported_as_auth_failure(prefix: str) -> None:
@@ -456,7 +428,7 @@ async def test_wrong_password_is_reported_as_auth_failure(prefix: str) -> None:
         async with MqttTelemetry(right, "bot1") as telemetry:
             assert await telemetry.wait_connected(5)
     finally:
-        broker.stop()
+        stop_own(broker)
 
 
 async def test_cmd_cli_exit_codes(mqtt_broker: Broker, prefix: str) -> None:
