@@ -23,7 +23,7 @@ import yaml
 
 from bot.app import Bot, build_bot, build_telemetry
 from bot.clock import ManualClock
-from bot.config import Settings, load_config
+from bot.config import Settings, load_config, masked_dump
 from bot.engine import TickReport
 from bot.logging import configure_logging
 from bot.ports import PerpExchange
@@ -117,6 +117,11 @@ async def run_demo(options: DemoOptions) -> dict[str, Any]:
         clock = ManualClock(float(world.start_timestamp))
         template = _template(options.config)
         settings: Settings = local_settings(world, workdir, bot_id="demo", template=template)
+        (workdir / "config.yaml").write_text(
+            "# the demo's effective config: `hedgebot report --config` this file\n"
+            + yaml.safe_dump(masked_dump(settings), sort_keys=False),
+            encoding="utf-8",
+        )
         exchange, set_mark = await world.open_exchange(
             stack, options.exchange, settings, clock, workdir
         )
@@ -173,9 +178,12 @@ async def run_demo(options: DemoOptions) -> dict[str, Any]:
             "hedge_pnl_quote": str(hedge_pnl),
             "hedged_value_quote": str(lp_value + hedge_pnl),
             "unhedged_value_quote": str(lp_value),
-            "pnl": {name: str(value) for name, value in last.pnl.items()},
+            "pnl": {
+                name: str(value.quantize(Decimal("1e-10"))) for name, value in last.pnl.items()
+            },
             "mqtt_url": broker_url,
             "workdir": str(workdir),
+            "report_command": f"hedgebot report --config {workdir / 'config.yaml'}",
         }
     return summary
 
@@ -215,6 +223,7 @@ def render_summary(summary: dict[str, Any]) -> None:
         ],
         ("MQTT", summary["mqtt_url"] or "off"),
         ("state kept in", summary["workdir"]),
+        ("PnL report", summary["report_command"]),
     ]
     for key, value in rows:
         table.add_row(key, str(value))

@@ -158,3 +158,37 @@ async def test_run_with_a_taken_metrics_port_names_it_and_exits_2(tmp_path: Path
         _, err = await asyncio.wait_for(proc.communicate(), 60)
     assert proc.returncode == 2
     assert f"metrics.port: cannot listen on 127.0.0.1:{port}" in err.decode()
+
+
+async def test_demo_json_summary_and_report_of_its_store(tmp_path: Path) -> None:
+    """`hedgebot demo --json` ends with rebalances and the hedge within the band; `report`
+    on the demo's own config reproduces the demo's net PnL from the store."""
+    root = Path(__file__).parents[2]
+    code, out, err = await run_cli(
+        "demo",
+        "--config",
+        str(root / "config/demo.yaml"),
+        "--blocks",
+        "60",
+        "--workdir",
+        str(tmp_path / "demo"),
+        "--json",
+        timeout_s=180,
+    )
+    assert code == 0, err[-2000:]
+    summary = json.loads(out)
+    assert summary["errors"] == 0
+    assert summary["rebalances"] >= 1
+    assert summary["within_band"] is True
+    assert abs(Decimal(summary["final_drift_base"])) <= Decimal(summary["band_base"])
+    for key in ("fees_quote", "funding_quote", "hedged_value_quote", "unhedged_value_quote"):
+        Decimal(summary[key])
+
+    code, out, err = await run_cli(
+        "report", "--config", str(tmp_path / "demo" / "config.yaml"), "--json"
+    )
+    assert code == 0, err
+    report = json.loads(out)
+    net = Decimal(report["net_pnl_quote"])
+    assert abs(net - Decimal(summary["pnl"]["net_pnl_quote"])) <= Decimal("1e-10")
+    assert (tmp_path / "demo" / "report.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
