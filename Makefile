@@ -41,7 +41,7 @@ test-unit: setup ## pure core tests only
 lint: setup ## ruff check, ruff format --check, mypy --strict, secret scan
 	$(VENV)/bin/ruff check bot tests benchmarks
 	$(VENV)/bin/ruff format --check bot tests benchmarks
-	$(VENV)/bin/mypy --strict bot
+	$(VENV)/bin/mypy --strict bot benchmarks
 	$(PY) scripts/secret_scan.py
 
 format: setup ## apply ruff format and autofixes

@@ -144,7 +144,7 @@ async def _bench(ticks: int) -> list[TickTimes]:
                 timed = TimedExchange(exchange, recorder)
                 engine.exchange = timed
                 engine.orders.exchange = timed
-                engine.set_threshold(Decimal("0.01"), None)
+                await engine.set_threshold(Decimal("0.01"), None)
                 start = world.target_price
                 for i in range(ticks + WARMUP):
                     price = start * (1 + SWING if i % 2 == 0 else 1 - SWING)

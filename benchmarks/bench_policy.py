@@ -94,10 +94,10 @@ def _simulate(paths: list[PricePath], pool: PoolSpec) -> list[Point]:
             tracking.append(r.tracking_error_quote)
             pnl.append(r.hedged_pnl_ex_fees_quote)
             rebalances.append(r.rebalances - 1)
-        points.append(
-            Point(family, param, *(np.asarray(x, dtype=float) for x in (cost, tracking, pnl)),
-                  np.asarray(rebalances, dtype=float))
-        )  # fmt: skip
+        cost_a, tracking_a, pnl_a, rebalances_a = (
+            np.asarray(x, dtype=float) for x in (cost, tracking, pnl, rebalances)
+        )
+        points.append(Point(family, param, cost_a, tracking_a, pnl_a, rebalances_a))
     return points
 
 
@@ -169,7 +169,8 @@ def _conclusions(comparisons: dict[str, list[dict[str, Any]]]) -> list[str]:
     """Per sigma: where the band beats the best threshold (most settings win, none lose)."""
     lines = []
     for sigma in SIGMAS:
-        beats, not_beats = [], []
+        beats: list[str] = []
+        not_beats: list[str] = []
         for pool in POOLS:
             rows = comparisons[f"{pool} sigma={sigma:g} tracking_error"]
             comparable = [r for r in rows if r["verdict"] != "outside_threshold_range"]
