@@ -155,6 +155,7 @@ class CcxtPerpExchange:
         self._clock = clock
         self._client: Any = None
         self._market: dict[str, Any] = {}
+        self._symbol = settings.symbol  # ccxt's unified symbol once start() has read the market
         self._rules: MarketRules | None = None
         self._contract_size = Decimal(1)
         self._client_ids: dict[str, str] = {}  # exchange order id -> client order id
@@ -179,6 +180,15 @@ class CcxtPerpExchange:
                     f"{self._settings.exchange_id}"
                 )
             self._market = market
+            # a market id ("ETHUSDT") is accepted by ccxt.market(), but ccxt reports positions,
+            # orders and trades under the unified symbol: use that one everywhere
+            self._symbol = str(market["symbol"])
+            if self._symbol != self._settings.symbol:
+                _log.info(
+                    "exchange.symbol_normalised",
+                    configured=self._settings.symbol,
+                    symbol=self._symbol,
+                )
             self._contract_size = _dec(market.get("contractSize")) or Decimal(1)
             self._rules = self._rules_from_market(market)
             await self._require_one_way_mode()
@@ -249,7 +259,7 @@ class CcxtPerpExchange:
     async def _require_one_way_mode(self) -> None:
         if not self._api().has.get("fetchPositionMode"):
             return
-        mode = await self._call(self._api().fetch_position_mode, self._settings.symbol)
+        mode = await self._call(self._api().fetch_position_mode, self._symbol)
         if mode.get("hedged"):
             raise errors.ConfigError(
                 f"{self._settings.exchange_id} account is in hedge (dual-side) position mode; "
@@ -263,7 +273,7 @@ class CcxtPerpExchange:
         note = ""
         if self._api().has.get("setMarginMode"):
             try:
-                await self._api().set_margin_mode(s.margin_mode, s.symbol)
+                await self._api().set_margin_mode(s.margin_mode, self._symbol)
             except ccxt.MarginModeAlreadySet:
                 pass
             except (ccxt.ExchangeError, ccxt.NotSupported) as exc:
@@ -272,7 +282,7 @@ class CcxtPerpExchange:
                 _log.warning("exchange.margin_mode_refused", wanted=s.margin_mode, reason=str(exc))
             except ccxt.BaseError as exc:
                 raise self._map_error(exc) from exc
-        response = await self._call(self._api().set_leverage, s.leverage, s.symbol)
+        response = await self._call(self._api().set_leverage, s.leverage, self._symbol)
         accepted = s.leverage
         if isinstance(response, Mapping) and response.get("leverage") is not None:
             accepted = int(response["leverage"])
@@ -282,7 +292,7 @@ class CcxtPerpExchange:
         _log.info(
             "exchange.account_configured",
             exchange=s.exchange_id,
-            symbol=s.symbol,
+            symbol=self._symbol,
             leverage=setup.leverage,
             margin_mode=setup.margin_mode,
             note=setup.note,
@@ -306,7 +316,7 @@ class CcxtPerpExchange:
         min_amount = _dec((limits.get("amount") or {}).get("min"))
         min_notional = _dec((limits.get("cost") or {}).get("min"))
         return MarketRules(
-            symbol=self._settings.symbol,
+            symbol=self._symbol,
             amount_step=amount_step_base,
             price_tick=price_tick,
             min_amount=(min_amount * self._contract_size) if min_amount else amount_step_base,
@@ -316,7 +326,7 @@ class CcxtPerpExchange:
     def _step(self, raw: object, what: str) -> Decimal:
         value = _dec(raw)
         if value is None:
-            raise errors.ExchangeError(f"{self._settings.symbol} has no {what} precision")
+            raise errors.ExchangeError(f"{self._symbol} has no {what} precision")
         mode = self._api().precisionMode
         if mode == TICK_SIZE:
             return value
@@ -326,7 +336,7 @@ class CcxtPerpExchange:
 
     async def quote(self) -> MarketQuote:
         """Mark, index and funding from the funding-rate endpoint; best bid/ask from the book."""
-        symbol = self._settings.symbol
+        symbol = self._symbol
         funding = await self._call(self._api().fetch_funding_rate, symbol)
         book = await self._call(self._api().fetch_order_book, symbol, 5)
         mark = _dec(funding.get("markPrice"))
@@ -352,9 +362,19 @@ class CcxtPerpExchange:
 
     async def position(self) -> PerpPosition:
         """The signed position on the hedge symbol; raises when it cannot be read."""
-        symbol = self._settings.symbol
+        symbol = self._symbol
         raw_positions = await self._call(self._api().fetch_positions, [symbol])
-        mine = [p for p in raw_positions if p.get("symbol") == symbol and p.get("contracts")]
+        ours = [p for p in raw_positions if p.get("symbol") == symbol]
+        if not ours:
+            # never report flat while the venue shows a position we cannot attribute: the bot
+            # would then open the whole hedge again on every tick
+            others = {str(p.get("symbol")) for p in raw_positions if _dec(p.get("contracts"))}
+            if others:
+                raise errors.ExchangeError(
+                    f"{symbol}: the venue returned open positions only for "
+                    f"{', '.join(sorted(others))}"
+                )
+        mine = [p for p in ours if _dec(p.get("contracts"))]
         leverage = self.account_setup.leverage if self.account_setup else self._settings.leverage
         if not mine:
             funding = await self._call(self._api().fetch_funding_rate, symbol)
@@ -418,13 +438,11 @@ class CcxtPerpExchange:
 
     async def submit(self, intent: OrderIntent) -> Order:
         """IOC limit (``limit_price`` is the slippage cap) or market order, idempotent by id."""
-        if intent.symbol != self._settings.symbol:
-            raise errors.InvalidOrder(
-                f"{intent.symbol}: this adapter trades {self._settings.symbol}"
-            )
+        if intent.symbol not in (self._symbol, self._settings.symbol):
+            raise errors.InvalidOrder(f"{intent.symbol}: this adapter trades {self._symbol}")
         client = self._api()
         contracts = intent.amount_base / self._contract_size
-        symbol = self._settings.symbol
+        symbol = self._symbol
         try:
             rounded = Decimal(client.amount_to_precision(symbol, float(contracts)))
         except ccxt.BaseError as exc:
@@ -456,8 +474,8 @@ class CcxtPerpExchange:
             )
         except ccxt.BaseError as exc:
             mapped = self._map_error(exc, client_order_id=intent.client_order_id, order_sent=True)
-            if _binance_code(exc) in _DUPLICATE_CLIENT_ID_CODES:
-                existing = await self.fetch_order(intent.client_order_id)
+            if _is_duplicate_client_id(exc):
+                existing = await self._order_behind_duplicate(intent.client_order_id)
                 if existing is not None:
                     _log.info("order.duplicate_client_id", client_order_id=intent.client_order_id)
                     return existing
@@ -479,13 +497,25 @@ class CcxtPerpExchange:
         )
         return order
 
+    async def _order_behind_duplicate(self, client_order_id: str) -> Order | None:
+        """The order a duplicate-client-id refusal points at; None when it cannot be read now
+        (the caller then reports the outcome unknown: the order may well exist)."""
+        try:
+            return await self.fetch_order(client_order_id)
+        except errors.ExchangeError as exc:
+            _log.warning(
+                "order.duplicate_lookup_failed",
+                client_order_id=client_order_id,
+                error=type(exc).__name__,
+                reason=str(exc),
+            )
+            return None
+
     async def fetch_order(self, client_order_id: str) -> Order | None:
         """The order with this client id, or None when the venue does not know it."""
         client = self._api()
         try:
-            raw = await client.fetch_order(
-                None, self._settings.symbol, {"clientOrderId": client_order_id}
-            )
+            raw = await client.fetch_order(None, self._symbol, {"clientOrderId": client_order_id})
         except ccxt.OrderNotFound:
             return None
         except ccxt.BaseError as exc:
@@ -496,7 +526,7 @@ class CcxtPerpExchange:
 
     async def open_orders(self) -> list[Order]:
         """Resting orders on the hedge symbol."""
-        raw_orders = await self._call(self._api().fetch_open_orders, self._settings.symbol)
+        raw_orders = await self._call(self._api().fetch_open_orders, self._symbol)
         return [self._order_from_ccxt(raw) for raw in raw_orders]
 
     async def cancel(self, client_order_id: str) -> None:
@@ -504,24 +534,25 @@ class CcxtPerpExchange:
         await self._call(
             self._api().cancel_order,
             None,
-            self._settings.symbol,
+            self._symbol,
             {"clientOrderId": client_order_id},
         )
 
     async def fills(self, since_ms: int) -> list[Fill]:
         """Our executions since ``since_ms``, in time order, each tied to its client order id."""
-        symbol = self._settings.symbol
+        symbol = self._symbol
         trades = await self._windowed(self._api().fetch_my_trades, since_ms)
-        unknown = {str(t["order"]) for t in trades if str(t.get("order")) not in self._client_ids}
-        if unknown:
-            for raw in await self._windowed(self._api().fetch_orders, since_ms):
-                self._remember(raw)
+        order_ids = {str(t["order"]) for t in trades if t.get("order") is not None}
+        for order_id in sorted(order_ids - self._client_ids.keys()):  # e.g. after a restart
+            await self._remember_order(order_id)
         result: list[Fill] = []
         for t in trades:
             order_id = str(t.get("order"))
             client_id = self._client_ids.get(order_id)
             if client_id is None:
-                raise errors.ExchangeError(f"fill {t.get('id')}: order {order_id} not found")
+                raise errors.ExchangeError(
+                    f"fill {t.get('id')}: order {order_id} has no client order id"
+                )
             info = _mapping(t.get("info"))
             result.append(
                 Fill(
@@ -532,7 +563,7 @@ class CcxtPerpExchange:
                     side=Side(t["side"]),
                     amount_base=_req(t.get("amount"), "trade amount") * self._contract_size,
                     price=_req(t.get("price"), "trade price"),
-                    fee_quote=self._fee_quote(t.get("fee")),
+                    fee_quote=self._fee_quote(t.get("fee"), ref=f"trade {t['id']}"),
                     realized_pnl=_dec(info.get("realizedPnl")) or Decimal(0),
                     timestamp=int(t["timestamp"]),
                 )
@@ -545,7 +576,7 @@ class CcxtPerpExchange:
         Binance's income record holds only the amount, so the position size is derived:
         ``amount = -position * mark * rate``.
         """
-        symbol = self._settings.symbol
+        symbol = self._symbol
         incomes = await self._paged(self._api().fetch_funding_history, since_ms)
         if not incomes:
             return []
@@ -591,7 +622,7 @@ class CcxtPerpExchange:
             end = start + _WEEK_MS - 1
             last = end >= now
             params = {} if last else {"until": end}
-            page = await self._call(method, self._settings.symbol, start, _PAGE, params)
+            page = await self._call(method, self._symbol, start, _PAGE, params)
             for row in page:
                 key = str(row.get("id"))
                 if key not in seen:
@@ -610,11 +641,27 @@ class CcxtPerpExchange:
         out: list[dict[str, Any]] = []
         start = since_ms
         while True:
-            page = await self._call(method, self._settings.symbol, start, _PAGE)
+            page = await self._call(method, self._symbol, start, _PAGE)
             out.extend(page)
             if len(page) < _PAGE:
                 return out
             start = max(int(r["timestamp"]) for r in page) + 1
+
+    async def _remember_order(self, order_id: str) -> None:
+        """Cache the client id of an order known only by its exchange id (a fill's order).
+
+        Looked up by id, not by a time window: the venue files orders under their creation
+        time, which may precede the window of the fills being read (after a restart).
+        """
+        try:
+            raw = await self._api().fetch_order(order_id, self._symbol)
+        except ccxt.BaseError as exc:
+            if isinstance(exc, ccxt.OrderNotFound) or _binance_code(exc) in _ORDER_NOT_FOUND_CODES:
+                raise errors.ExchangeError(
+                    f"{self._settings.exchange_id}: order {order_id} of a fill not found: {exc}"
+                ) from exc
+            raise self._map_error(exc) from exc
+        self._remember(raw)
 
     def _remember(self, raw: Mapping[str, Any]) -> None:
         if raw.get("id") is not None and raw.get("clientOrderId"):
@@ -639,24 +686,29 @@ class CcxtPerpExchange:
         return Order(
             client_order_id=str(client_id),
             exchange_order_id=str(raw.get("id")),
-            symbol=self._settings.symbol,
+            symbol=self._symbol,
             side=Side(side),
             amount_base=amount * self._contract_size,
             filled_base=filled * self._contract_size,
             average_price=_dec(raw.get("average")) if filled else None,
             status=_status(raw.get("status"), filled),
             reduce_only=bool(reduce_only),
-            fee_quote=self._fee_quote(fee),
+            fee_quote=self._fee_quote(fee, ref=f"order {raw.get('id')}"),
             timestamp=int(raw.get("timestamp") or self._now_ms()),
         )
 
-    def _fee_quote(self, fee: object) -> Decimal:
+    def _fee_quote(self, fee: object, *, ref: str = "") -> Decimal:
+        """The fee in quote; a fee in another asset (e.g. a BNB discount) counts as 0 and is
+        logged, since no price to convert it at is known here."""
         if not isinstance(fee, Mapping) or fee.get("cost") is None:
             return Decimal(0)
+        cost = _dec(fee["cost"]) or Decimal(0)
         currency = fee.get("currency")
-        if currency not in (None, self._market.get("settle"), self._market.get("quote")):
-            raise errors.ExchangeError(f"fee paid in {currency}; hedgebot books quote fees only")
-        return _dec(fee["cost"]) or Decimal(0)
+        if currency in (None, self._market.get("settle"), self._market.get("quote")):
+            return cost
+        if cost:
+            _log.warning("fill.fee_not_in_quote", currency=currency, amount=str(cost), ref=ref)
+        return Decimal(0)
 
     def _now_ms(self) -> int:
         if self._clock is not None:
@@ -709,7 +761,11 @@ class CcxtPerpExchange:
             return errors.MinNotionalError(text)
         if code in _ORDER_NOT_FOUND_CODES or isinstance(exc, ccxt.OrderNotFound):
             return errors.OrderNotFound(text)
-        if code in _DUPLICATE_CLIENT_ID_CODES:
+        if _is_duplicate_client_id(exc):
+            if client_order_id is not None:  # the order may exist: only a lookup can tell
+                return errors.OrderOutcomeUnknown(
+                    f"duplicate client order id: {text}", client_order_id
+                )
             return errors.InvalidOrder(f"duplicate client order id: {text}")
         if isinstance(exc, ccxt.InvalidNonce):  # clock skew: refused before any side effect
             return errors.ExchangeUnavailable(text)
@@ -725,6 +781,14 @@ class CcxtPerpExchange:
 def _never_connected(exc: BaseException) -> bool:
     """True when the request provably never reached the venue (connection refused, DNS)."""
     return isinstance(exc.__cause__, aiohttp.ClientConnectorError | socket.gaierror)
+
+
+def _is_duplicate_client_id(exc: BaseException) -> bool:
+    """Binance -4116 ``ClientOrderId is duplicated``."""
+    return (
+        _binance_code(exc) in _DUPLICATE_CLIENT_ID_CODES
+        or "clientorderid is duplicated" in str(exc).lower()
+    )
 
 
 def _binance_code(exc: BaseException) -> int | None:

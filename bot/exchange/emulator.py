@@ -13,8 +13,9 @@ orders exist; a GTC order that does not cross rests (``openOrders``, cancel) unt
 reaches it.
 
 Fault switches (Python methods on ``EmulatorHandle`` and unsigned ``POST /_emulator/...``):
-drop the response of the next accepted order, answer 429 to the next N requests, add latency,
-force the next IOC order to fill partially, set mark and funding rate, advance the clock.
+drop the response of the next accepted order, answer 429 to N requests (optionally after M
+answered normally), add latency, force the next IOC order to fill partially, set mark and
+funding rate, advance the clock.
 """
 
 from __future__ import annotations
@@ -86,6 +87,7 @@ class EmulatorFaults:
     drop_next_order: Literal["reset", "delay"] | None = None
     drop_delay_s: float = 30.0
     rate_limit_requests: int = 0
+    rate_limit_after: int = 0  # requests answered normally before the 429s start
     retry_after_s: int = 1
     latency_s: float = 0.0
     partial_fill_next_ioc: Decimal | None = None  # fraction of the order to fill
@@ -94,6 +96,7 @@ class EmulatorFaults:
         """Clear every switch."""
         self.drop_next_order = None
         self.rate_limit_requests = 0
+        self.rate_limit_after = 0
         self.latency_s = 0.0
         self.partial_fill_next_ioc = None
 
@@ -170,6 +173,7 @@ class BinanceFuturesEmulator:
         self._api_secret = api_secret.encode()
         self._order_ids: dict[str, int] = {}  # client order id -> Binance orderId
         self._client_ids: dict[int, str] = {}
+        # client order id -> (type, timeInForce, limit price, creation time in ms)
         self._order_meta: dict[str, tuple[str, str, Decimal | None, int]] = {}
         self._auto_client_id = 0
         rules = venue.rules()
@@ -228,7 +232,9 @@ class BinanceFuturesEmulator:
             return await handler(request)
         if self.faults.latency_s > 0:
             await asyncio.sleep(self.faults.latency_s)
-        if self.faults.rate_limit_requests > 0:
+        if self.faults.rate_limit_requests > 0 and self.faults.rate_limit_after > 0:
+            self.faults.rate_limit_after -= 1
+        elif self.faults.rate_limit_requests > 0:
             self.faults.rate_limit_requests -= 1
             return _error_response(
                 BinanceError(
@@ -653,10 +659,18 @@ class BinanceFuturesEmulator:
             self._client_ids[order_id] = client_order_id
         return order_id
 
+    def _order_meta_of(self, order: Order) -> tuple[str, str, Decimal | None, int]:
+        """Type, time in force, price and creation time; the venue's own (liquidation) orders
+        are market orders never updated after creation."""
+        return self._order_meta.get(order.client_order_id, ("MARKET", "GTC", None, order.timestamp))
+
+    def _created_ms(self, order: Order) -> int:
+        return self._order_meta_of(order)[3]
+
     def _order_row(self, order: Order, with_time: bool = True) -> dict[str, Any]:
-        order_type, tif, price, update_ms = self._order_meta.get(
-            order.client_order_id, ("MARKET", "GTC", None, order.timestamp)
-        )
+        """Binance's order: ``time`` is its creation, ``updateTime`` its last change (the
+        venue's ``Order.timestamp`` moves when a resting order fills or is cancelled)."""
+        order_type, tif, price, created_ms = self._order_meta_of(order)
         cum_quote = order.filled_base * (order.average_price or Decimal(0))
         status = _STATUS_WIRE[order.status]
         if order.status == OrderStatus.OPEN and order.filled_base > 0:
@@ -685,10 +699,10 @@ class BinanceFuturesEmulator:
             "priceMatch": "NONE",
             "selfTradePreventionMode": "EXPIRE_MAKER",
             "goodTillDate": 0,
-            "updateTime": update_ms,
+            "updateTime": order.timestamp,
         }
         if with_time:
-            row["time"] = order.timestamp
+            row["time"] = created_ms
         return row
 
     def _find_order(self, params: Mapping[str, str], missing: BinanceError) -> Order:
@@ -736,7 +750,8 @@ class BinanceFuturesEmulator:
         rows = [
             self._order_row(o)
             for o in self.venue.order_log()
-            if start <= o.timestamp <= end and self._order_id(o.client_order_id) >= min_id
+            # Binance filters allOrders on creation time, not on the last update
+            if start <= self._created_ms(o) <= end and self._order_id(o.client_order_id) >= min_id
         ]
         return rows[:limit]
 
@@ -978,6 +993,7 @@ class BinanceFuturesEmulator:
             faults.drop_delay_s = float(body.get("delay_s", faults.drop_delay_s))
         elif action == "rate_limit":
             faults.rate_limit_requests = int(body["count"])
+            faults.rate_limit_after = int(body.get("after", 0))
             faults.retry_after_s = int(body.get("retry_after_s", faults.retry_after_s))
         elif action == "latency":
             faults.latency_s = float(body["seconds"])
@@ -1077,9 +1093,12 @@ class EmulatorHandle:
         """Accept the next order, then reset the connection or answer after ``delay_s``."""
         self.emulator.admin("drop_next_order", {"mode": mode, "delay_s": delay_s})
 
-    def rate_limit_next(self, count: int, retry_after_s: int = 1) -> None:
-        """Answer HTTP 429 / -1003 with ``Retry-After`` to the next ``count`` requests."""
-        self.emulator.admin("rate_limit", {"count": count, "retry_after_s": retry_after_s})
+    def rate_limit_next(self, count: int, retry_after_s: int = 1, *, after: int = 0) -> None:
+        """Answer HTTP 429 / -1003 with ``Retry-After`` to ``count`` requests, once ``after``
+        more requests have been answered normally."""
+        self.emulator.admin(
+            "rate_limit", {"count": count, "retry_after_s": retry_after_s, "after": after}
+        )
 
     def set_latency(self, seconds: float) -> None:
         """Delay every response by ``seconds``."""

@@ -38,12 +38,17 @@ async def running_emulator(clock: ManualClock) -> AsyncIterator[EmulatorHandle]:
 
 
 def settings_for(
-    handle: EmulatorHandle, *, secret: str = API_SECRET, key: str = API_KEY, timeout_ms: int = 3000
+    handle: EmulatorHandle,
+    *,
+    secret: str = API_SECRET,
+    key: str = API_KEY,
+    timeout_ms: int = 3000,
+    symbol: str = SYMBOL,
 ) -> CcxtPerpSettings:
     """Adapter settings pointing binanceusdm at ``handle``."""
     return CcxtPerpSettings(
         exchange_id="binanceusdm",
-        symbol=SYMBOL,
+        symbol=symbol,
         api_key=key,
         api_secret=secret,
         leverage=5,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from emulator_support import (
     started_exchange,
     venue_clock,
 )
+from structlog.testing import capture_logs
 
 from bot import errors
 from bot.clock import ManualClock
@@ -367,3 +369,87 @@ async def test_ccxt_liquidation_fill_is_readable(
     assert closing.client_order_id.startswith("autoclose-")
     assert closing.side == Side.BUY
     assert closing.amount_base == Decimal("1.0")
+
+
+async def test_ccxt_market_id_symbol_is_normalised_and_position_read(
+    emulator: EmulatorHandle, clock: ManualClock
+) -> None:
+    """A market id ("ETHUSDT") as the configured symbol still reads the venue's short: the
+    adapter works on the unified symbol (position() used to report flat)."""
+    adapter = CcxtPerpExchange(settings_for(emulator, symbol="ETHUSDT"), clock)
+    await adapter.start()
+    try:
+        rules = await adapter.market_rules()
+        opened = await adapter.submit(
+            replace(intent("id-open", Side.SELL, "1.0"), symbol=rules.symbol)
+        )
+        position = await adapter.position()
+        fills = await adapter.fills(0)
+    finally:
+        await adapter.close()
+    assert position.size_base == Decimal("-1.0")
+    assert rules.symbol == position.symbol == opened.symbol == SYMBOL
+    assert [(f.client_order_id, f.symbol) for f in fills] == [("id-open", SYMBOL)]
+
+
+async def test_ccxt_position_rows_for_another_symbol_are_an_error_not_flat(
+    exchange: CcxtPerpExchange,
+) -> None:
+    """Open position rows none of which is the hedge symbol raise ExchangeError naming them,
+    never a flat position (which would make the bot sell the hedge again)."""
+    await exchange.submit(intent("other-open", Side.SELL, "1.0"))
+    exchange._symbol = "BTC/USDT:USDT"  # a venue answering under a name we do not recognise
+    exchange._api().markets["BTC/USDT:USDT"] = exchange._api().markets[SYMBOL]
+    with pytest.raises(errors.ExchangeError, match="ETH/USDT:USDT"):
+        await exchange.position()
+
+
+async def test_ccxt_fills_after_restart_find_an_order_created_before_the_window(
+    exchange: CcxtPerpExchange, emulator: EmulatorHandle, clock: ManualClock
+) -> None:
+    """After a restart (empty order cache) fills(since=fill time) ties a fill to its order even
+    though the order was created before that time (allOrders filters on creation time)."""
+    async with raw_ccxt_client(emulator) as client:
+        await client.create_order(
+            SYMBOL, "limit", "sell", 0.5, 2200, {"timeInForce": "GTC", "clientOrderId": "rest-1"}
+        )
+    emulator.advance_clock(90)
+    emulator.set_mark(Decimal(2250))
+    fill_ms = emulator.venue.fills(0)[-1].timestamp
+    order = await exchange.fetch_order("rest-1")
+    assert order is not None
+    assert order.timestamp < fill_ms  # created 90 s before it filled
+    async with started_exchange(emulator, clock) as restarted:
+        fills = await restarted.fills(fill_ms)
+    assert [(f.client_order_id, f.amount_base, f.timestamp) for f in fills] == [
+        ("rest-1", Decimal("0.5"), fill_ms)
+    ]
+
+
+async def test_ccxt_fee_in_another_asset_is_booked_as_zero_with_a_warning(
+    exchange: CcxtPerpExchange,
+) -> None:
+    """A fee paid in BNB does not break fills(): it counts as 0 quote and is logged."""
+    with capture_logs() as logs:
+        bnb = exchange._fee_quote({"cost": 0.0012, "currency": "BNB"})
+        usdt = exchange._fee_quote({"cost": 0.5, "currency": "USDT"})
+    assert (bnb, usdt) == (Decimal(0), Decimal("0.5"))
+    assert [(e["event"], e["currency"], e["amount"]) for e in logs] == [
+        ("fill.fee_not_in_quote", "BNB", "0.0012")
+    ]
+
+
+async def test_ccxt_duplicate_client_id_with_failed_lookup_is_unknown(
+    exchange: CcxtPerpExchange, emulator: EmulatorHandle
+) -> None:
+    """A duplicate client id whose follow-up lookup fails is OrderOutcomeUnknown (the order
+    may exist), not InvalidOrder (which would mark the intent rejected)."""
+    first = intent("dup-1", Side.SELL, "0.5")
+    await exchange.submit(first)
+    emulator.rate_limit_next(1, after=1)  # the order is refused as a duplicate; its lookup 429s
+    with pytest.raises(errors.OrderOutcomeUnknown) as caught:
+        await exchange.submit(first)
+    assert caught.value.client_order_id == "dup-1"
+    assert "duplicate" in str(caught.value).lower()
+    assert orders_with_id(emulator, "dup-1") == 1
+    assert (await exchange.position()).size_base == Decimal("-0.5")
