@@ -30,6 +30,7 @@ from bot.core.policy import (
 )
 from bot.core.risk import Breach, KillMode, RiskInputs, reduce_toward
 from bot.domain import (
+    TERMINAL_STATUSES,
     AccountBalance,
     ChainSnapshot,
     Decision,
@@ -46,9 +47,11 @@ from bot.domain import (
 from bot.errors import (
     ChainError,
     ExchangeError,
+    ExchangeUnavailable,
     HedgebotError,
     InsufficientMargin,
     InvalidOrder,
+    OrderNotPlaced,
     OrderOutcomeUnknown,
     PositionReadError,
     StoreError,
@@ -71,8 +74,6 @@ from bot.tick_messages import decision_event, range_transitions, state_message
 log = structlog.get_logger("hedgebot.engine")
 
 CRASH_ENV = "HEDGEBOT_CRASH_AT"  # test hook: SIGKILL this process at a named point of a tick
-
-HISTORY_LOOKBACK_S = 86_400.0
 
 
 class EngineTelemetry(Protocol):
@@ -233,6 +234,8 @@ class Engine:
         self._order_seq = 0
         self._skipped_unreported = 0
         self.last_report: TickReport | None = None
+        self._unattributed_fills: list[Fill] = []
+        self._unattributed_funding: list[FundingPayment] = []
         self._in_range: dict[str, bool] = {}
         self.pnl: Attribution | None = None
         self._block_hashes: dict[int, str] = {}
@@ -245,7 +248,9 @@ class Engine:
         self._rules = await self.exchange.market_rules()
         self._order_seq = await self.store.intent_count()
         # a new store starts its history a day back: older fills are not this bot's
-        first_ms = str(int((self.clock.now() - HISTORY_LOOKBACK_S) * 1000))
+        # a new store's history starts now: earlier venue fills are already in the position
+        # the attribution opens with, and counting them again would double them
+        first_ms = str(int(self.clock.now() * 1000))
         self._fills_since_ms = int(await self.store.get_meta("fills_since_ms") or first_ms)
         self._funding_since_ms = int(await self.store.get_meta("funding_since_ms") or first_ms)
         self.paused = (await self.store.get_meta("paused")) == "1"
@@ -445,6 +450,7 @@ class Engine:
             self.pnl = Attribution.opening(position.size_base)
         order: Order | None = None
         try:
+            policy_traded = decision.action == "rebalance"  # new_state assumes the trade
             decision, order_breaches = await self._gate(decision, view, risk_inputs, inputs, rules)
             self._report_risk(view, order_breaches)
             await self.store.record_snapshot(now, snapshot)
@@ -454,7 +460,7 @@ class Engine:
                     self._policy_state = new_state
                     self.stats.rebalances += 1
                     position = await self.exchange.position()
-            elif not decision.reason.startswith("risk:"):
+            elif not policy_traded:  # a trade that was gated away leaves the state as it was
                 self._policy_state = new_state
             self._force_next = False
             await self.store.record_decision(now, block, decision)
@@ -474,7 +480,10 @@ class Engine:
                 snapshot, quote.mark_price, new_fills, new_funding, timestamp_s=now
             ),
         )
+        self._unattributed_fills, self._unattributed_funding = [], []
         pnl = self.pnl.breakdown().as_dict()
+        # every tick, so the first tick of a UTC day (not its first trade) sets the baseline
+        await self.guard.day_pnl(self.store, now, pnl["net_pnl_quote"])
         report = TickReport(block, snapshot, quote, position, decision, order, pnl, view)
         self.last_report = report
         self.stats.ticks += 1
@@ -562,17 +571,18 @@ class Engine:
     ) -> tuple[Decision, tuple[Breach, ...]]:
         """Apply the risk gate: emergency reductions, pause, and the order guards."""
         gate = view.gate
-        if gate.target_override_base is not None and not _reduces_at_least_to(
-            decision, inputs.hedge_base, gate.target_override_base
-        ):
-            decision = reduce_toward(
-                decision,
-                inputs.hedge_base,
-                gate.target_override_base,
-                inputs.price,
-                rules,
-                gate.reasons[0],
-            )
+        if gate.target_override_base is not None:
+            # an emergency reduction (flatten, margin critical) runs even while paused; the
+            # policy's own reduction stands when it already goes at least as far
+            if not _reduces_at_least_to(decision, inputs.hedge_base, gate.target_override_base):
+                decision = reduce_toward(
+                    decision,
+                    inputs.hedge_base,
+                    gate.target_override_base,
+                    inputs.price,
+                    rules,
+                    gate.reasons[0],
+                )
         elif self.paused and decision.action == "rebalance":
             return replace(decision, action="hold", reason="paused"), ()
         if decision.action != "rebalance":
@@ -587,6 +597,11 @@ class Engine:
             reason = "risk:" + ",".join(order_gate.reasons)
             return replace(decision, action="skip", reason=reason), breaches
         if order_gate.reduce_only and not decision.reduce_only:
+            if not _reduces_at_least_to(
+                replace(decision, reduce_only=True), inputs.hedge_base, inputs.hedge_base
+            ):
+                reason = "risk:" + ",".join(order_gate.reasons)  # only reductions may pass
+                return replace(decision, action="skip", reason=reason), breaches
             decision = replace(decision, reduce_only=True)
         return decision, breaches
 
@@ -641,10 +656,20 @@ class Engine:
             await self.store.mark_intent(client_id, OrderStatus.REJECTED)
             self._alert("order.rejected", client_order_id=client_id, error=str(exc))
             return None
-        except OrderOutcomeUnknown:
+        except OrderNotPlaced as exc:
+            await self.store.mark_intent(client_id, OrderStatus.REJECTED)
+            self._alert("order.not_placed", client_order_id=client_id, error=str(exc))
+            return None
+        except ExchangeUnavailable:  # refused before anything was placed (incl. rate limits)
+            await self.store.mark_intent(client_id, OrderStatus.REJECTED)
+            raise
+        except ExchangeError:  # OrderOutcomeUnknown and any failure after sending
             await self.store.mark_intent(client_id, OrderStatus.UNKNOWN)
             self._alert("order.outcome_unknown", client_order_id=client_id)
             raise
+        if order.status not in TERMINAL_STATUSES:
+            await self.store.record_order(self.clock.now(), order)
+            raise OrderOutcomeUnknown(f"order {client_id} is {order.status.value}", client_id)
         crash_point("after_fill")
         await self.store.record_order(self.clock.now(), order)
         crash_point("after_store")
@@ -674,9 +699,13 @@ class Engine:
         return order
 
     async def _sync_fills_and_funding(self) -> tuple[list[Fill], list[FundingPayment]]:
-        """Store new fills and funding from the venue; returns only the ones not seen before."""
-        new_fills: list[Fill] = []
-        new_funding: list[FundingPayment] = []
+        """Store new fills and funding from the venue; returns the ones not yet attributed.
+
+        Records stored by a tick that then failed stay in the buffers until a tick completes,
+        so the live PnL and the guards see every fill and payment exactly once.
+        """
+        new_fills = self._unattributed_fills
+        new_funding = self._unattributed_funding
         fills = await self.exchange.fills(self._fills_since_ms)
         for fill in fills:
             if await self.store.record_fill(fill):

@@ -67,6 +67,15 @@ class OrderOutcomeUnknown(ExchangeError):
         self.client_order_id = client_order_id
 
 
+class OrderNotPlaced(ExchangeError):
+    """An order whose outcome was unknown was confirmed absent after a grace period: nothing
+    was placed, and it is not re-sent (the next tick decides again from the venue)."""
+
+    def __init__(self, message: str, client_order_id: str) -> None:
+        super().__init__(message)
+        self.client_order_id = client_order_id
+
+
 class AuthenticationError(ExchangeError):
     """API key or signature refused."""
 

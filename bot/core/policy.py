@@ -302,10 +302,15 @@ class OrderSizing:
     refusal: str | None  # "below_min_amount" / "below_min_notional", else None
 
 
-def _refusal(amount: Decimal, price: Decimal, rules: MarketRules) -> str | None:
+def _refusal(
+    amount: Decimal, price: Decimal, rules: MarketRules, *, reduce_only: bool
+) -> str | None:
+    """Why the venue would refuse the order, or None. Reduce-only orders are exempt from the
+    minimum notional, as on Binance USD-M ("unless you choose reduce only"), so a hedge can
+    always be closed down to its last step."""
     if amount <= 0 or amount < rules.min_amount:
         return "below_min_amount"
-    if amount * price < rules.min_notional:
+    if not reduce_only and amount * price < rules.min_notional:
         return "below_min_notional"
     return None
 
@@ -328,10 +333,13 @@ def size_order(
     reduces = hedge_sign != 0 and order_sign == -hedge_sign
     if reduces and amount > abs(hedge_base):
         capped = abs(hedge_base)
-        if _refusal(capped, price, rules) is None:
+        if _refusal(capped, price, rules, reduce_only=True) is None:
             return OrderSizing(side, capped, True, True, None)
-        return OrderSizing(side, amount, False, False, _refusal(amount, price, rules))
-    return OrderSizing(side, amount, reduces, False, _refusal(amount, price, rules))
+        refusal = _refusal(amount, price, rules, reduce_only=False)
+        return OrderSizing(side, amount, False, False, refusal)
+    return OrderSizing(
+        side, amount, reduces, False, _refusal(amount, price, rules, reduce_only=reduces)
+    )
 
 
 def decide(

@@ -280,13 +280,14 @@ def _data_guards(inputs: RiskInputs, limits: RiskLimits) -> list[Breach]:
 
 def _order_guards(inputs: RiskInputs, limits: RiskLimits) -> list[Breach]:
     breaches: list[Breach] = []
-    # A smaller position is less risk: the position and loss limits only warn for it.
+    # A smaller position is less risk: the size and loss limits only warn for it (nothing
+    # splits orders, so blocking a large reduction would keep the bot over-hedged forever).
     relief: Severity = "warn" if inputs.reduces_position else "block"
     if inputs.order_notional > limits.max_order_notional_quote:
         breaches.append(
             Breach(
                 "max_order_notional",
-                "block",
+                relief,
                 f"order notional {_fmt(inputs.order_notional)} exceeds "
                 f"{_fmt(limits.max_order_notional_quote)}",
             )
@@ -616,7 +617,8 @@ def trading_gate(
     if blocking:
         return TradingGate(False, False, None, None, blocking)
     if funding.action == "pause":
-        return TradingGate(False, False, None, None, ("funding_spike_pause",))
+        # no new risk while funding spikes, but shrinking the hedge (which pays) is allowed
+        return TradingGate(True, True, None, None, ("funding_spike_pause",))
     if funding.action == "lower_ratio":
         return TradingGate(
             True, False, None, funding.suggested_hedge_ratio, ("funding_spike_lower_ratio",)

@@ -28,7 +28,7 @@ from typing import Literal
 import structlog
 
 from bot import errors
-from bot.domain import Order, OrderIntent, OrderStatus
+from bot.domain import TERMINAL_STATUSES, Order, OrderIntent, OrderStatus
 from bot.exchange.reconcile import (
     BASELINE_META_KEY,
     OnMismatch,
@@ -84,6 +84,7 @@ class OrderManager:
         resolve_backoff_s: float = 0.2,
         submit_attempts: int = 3,
         max_wait_s: float = 10.0,
+        absent_checks: int = 3,
         on_mismatch: OnMismatch = "pause",
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
@@ -92,6 +93,7 @@ class OrderManager:
         self.resolve_backoff_s = resolve_backoff_s
         self.submit_attempts = submit_attempts
         self.max_wait_s = max_wait_s
+        self.absent_checks = absent_checks
         self.on_mismatch: OnMismatch = on_mismatch
         self._sleep = sleep
         self.pending: dict[str, OrderIntent] = {}
@@ -162,19 +164,53 @@ class OrderManager:
                 delay *= 2
         raise AssertionError("unreachable: the last attempt returns or raises")
 
-    async def _submit_once(self, intent: OrderIntent) -> Order:
-        """Submit; on an unknown outcome, resolve by client id before returning."""
-        try:
-            return await self._send(intent)
-        except errors.OrderOutcomeUnknown:
-            log.warning("order.outcome_unknown", client_order_id=intent.client_order_id)
-            self.pending[intent.client_order_id] = intent
-        order = await self._lookup(intent.client_order_id)
+    async def _confirm(self, client_id: str) -> Order | None:
+        """The order with ``client_id`` in a terminal state, or None once it was absent at
+        ``absent_checks`` look-ups spread over a growing grace period (a venue may show an
+        accepted order late). A non-terminal order is looked up again the same way; one
+        that stays open raises ``OrderOutcomeUnknown``."""
+        delay = self.resolve_backoff_s
+        order: Order | None = None
+        for check in range(self.absent_checks + 1):
+            order = await self._lookup(client_id)
+            if order is not None and order.status in TERMINAL_STATUSES:
+                return order
+            if check < self.absent_checks:
+                await self._sleep(delay)
+                delay *= 2
         if order is None:
-            # the venue never saw it: the same id again (duplicates are refused by the venue)
+            return None
+        raise errors.OrderOutcomeUnknown(
+            f"order {client_id} still {order.status.value} after {self.absent_checks} checks",
+            client_id,
+        )
+
+    async def _submit_once(self, intent: OrderIntent) -> Order:
+        """Submit once. A refusal (invalid, margin, rate limit, never connected) is raised as
+        it is; any other failure, a cancellation included, leaves the intent pending as an
+        unknown outcome. An unknown outcome is resolved by client id; an order confirmed
+        absent is ``OrderNotPlaced``, never re-sent blindly."""
+        cid = intent.client_order_id
+        try:
             order = await self._send(intent)
-        self.pending.pop(intent.client_order_id, None)
-        return order
+        except (errors.InvalidOrder, errors.InsufficientMargin, errors.ExchangeUnavailable):
+            raise  # refused before anything was placed (RateLimited is ExchangeUnavailable)
+        except errors.OrderOutcomeUnknown:
+            log.warning("order.outcome_unknown", client_order_id=cid)
+            self.pending[cid] = intent
+        except BaseException:
+            self.pending[cid] = intent  # resolved by client id before any new order
+            raise
+        else:
+            if order.status in TERMINAL_STATUSES:
+                return order
+            self.pending[cid] = intent
+        order_or_none = await self._confirm(cid)
+        self.pending.pop(cid, None)
+        if order_or_none is None:
+            log.warning("order.not_placed", client_order_id=cid)
+            raise errors.OrderNotPlaced(f"order {cid} was never placed", cid)
+        return order_or_none
 
     async def execute(self, intent: OrderIntent) -> Order:
         """Place ``intent`` once; unknown outcomes are resolved before returning.
@@ -189,8 +225,15 @@ class OrderManager:
             )
         return await self._submit_once(intent)
 
-    async def reconcile(self, intents: Sequence[OrderIntent]) -> ReconcileReport:
-        """Start-up: find each stored unresolved intent on the venue by its client id."""
+    async def reconcile(
+        self, intents: Sequence[OrderIntent], *, open_is_unknown: bool = True
+    ) -> ReconcileReport:
+        """Find each unresolved intent on the venue by its client id.
+
+        An order still working on the venue stays unknown (looked up again before trading),
+        unless ``open_is_unknown`` is False: at start-up this bot's resting orders are
+        cancelled right after, and their final state recorded then.
+        """
         report = ReconcileReport()
         for intent in intents:
             try:
@@ -201,6 +244,9 @@ class OrderManager:
                 continue
             if order is None:
                 report.never_seen.append(intent)
+            elif open_is_unknown and order.status not in TERMINAL_STATUSES:
+                report.unknown.append(intent)  # still working: look again before trading
+                self.pending[intent.client_order_id] = intent
             else:
                 report.resolved.append(order)
         return report
@@ -213,7 +259,7 @@ class OrderManager:
         See :mod:`bot.exchange.reconcile`. Raises ``OrderOutcomeUnknown`` when a stored
         intent cannot be resolved (the engine must not trade on a guess).
         """
-        report = await self.reconcile(await store.unresolved_intents())
+        report = await self.reconcile(await store.unresolved_intents(), open_is_unknown=False)
         for order in report.resolved:
             await store.record_order(now, order)
         for intent in report.never_seen:

@@ -317,11 +317,15 @@ def _hedge_path(
         amount = abs(d) if step <= 0 else math.floor(abs(d) / step + _EPS_STEPS) * step
         sell = d > 0.0
         capped = False
-        if (h > 0.0 if sell else h < 0.0) and amount > abs(h):
+        reduces = h > 0.0 if sell else h < 0.0  # reduce-only orders skip the min notional
+        if reduces and amount > abs(h):
             close = abs(h)
-            if close >= min_amount and close * price >= min_notional:
+            if close >= min_amount:
                 amount, capped = close, True
-        if amount <= 0.0 or amount < min_amount or amount * price < min_notional:
+            else:
+                reduces = False  # the whole order goes without reduce-only
+        notional_ok = reduces or amount * price >= min_notional
+        if amount <= 0.0 or amount < min_amount or not notional_ok:
             resume = False
             out[i] = h
             continue

@@ -337,3 +337,25 @@ async def test_transferred_v3_position_alerts_and_never_trades_on_partial_data(
     assert "position.unreadable" in bot.engine.stats.alerts
     assert len(venue.orders(bot)) == orders_before
     assert position.size_base == opening.position.size_base
+
+
+async def test_flatten_while_paused_closes_even_when_the_policy_reduces_too(
+    anvil_node: Anvil, tmp_path: Path
+) -> None:
+    """Flatten pauses the bot; when the price leaves the V3 range the policy wants the same
+    close, and the close must still happen (it used to be held as 'paused')."""
+    async with local_world(anvil_node, tmp_path, "paper", True, "v3") as (world, venue):
+        bot = await started_bot(world, venue)
+        try:
+            opening = await bot.engine.tick(await bot.chain.latest_block())
+            assert opening is not None
+            assert opening.position.size_base < 0
+            await bot.engine.set_flatten()
+            above = await move_and_tick(world, venue, bot, Decimal(2600))
+        finally:
+            await bot.close()
+    assert bot.engine.paused
+    assert above.snapshot.positions[0].delta_base == 0
+    assert above.decision.action == "rebalance"
+    assert above.decision.reduce_only
+    assert above.position.size_base == 0

@@ -152,9 +152,23 @@ def test_zero_crossing_is_capped_then_resumed() -> None:
 
 
 def test_zero_crossing_with_untradeable_close_sends_whole_order() -> None:
-    """If the closing part is below the minimums, the full crossing order is sent."""
-    size = size_order(D("10.001"), D("0.001"), D(2000), RULES)
-    assert (size.side, size.amount_base, size.reduce_only) == (Side.SELL, D("10.001"), False)
+    """If the closing part is below the minimum amount, the full crossing order is sent."""
+    coarse = MarketRules("X", D("0.001"), D("0.01"), min_amount=D("0.01"), min_notional=D(5))
+    size = size_order(D("10.005"), D("0.005"), D(2000), coarse)
+    assert (size.side, size.amount_base, size.reduce_only) == (Side.SELL, D("10.005"), False)
+
+
+def test_reduce_only_close_is_exempt_from_min_notional() -> None:
+    """A reduce-only close worth less than min_notional is still placed (Binance accepts
+    reduce-only orders below the minimum), so a hedge can always be closed completely."""
+    close = size_order(D("10.001"), D("0.001"), D(2000), RULES)
+    assert (close.side, close.amount_base, close.reduce_only) == (Side.SELL, D("0.001"), True)
+    assert close.refusal is None
+    shrink = size_order(D("-0.002"), D("-5"), D(2000), RULES)
+    assert (shrink.side, shrink.amount_base, shrink.reduce_only) == (Side.BUY, D("0.002"), True)
+    assert shrink.refusal is None
+    grow = size_order(D("0.002"), D("-5"), D(2000), RULES)
+    assert grow.refusal == "below_min_notional"
 
 
 def test_persistence_waits_before_acting() -> None:
