@@ -28,7 +28,6 @@ ADAPTER_METHODS = (
     "fetchOpenOrders",
     "cancelOrder",
     "fetchMyTrades",
-    "fetchOrders",
     "fetchFundingHistory",
     "fetchFundingRateHistory",
     "setLeverage",
@@ -119,13 +118,12 @@ async def test_credentials_land_where_ccxt_reads_them() -> None:
     [
         ("binanceusdm", set()),
         ("hyperliquid", set()),
-        ("bybit", {"fetchOrders"}),
-        ("okx", {"fetchOrders"}),
+        ("bybit", set()),
+        ("okx", set()),
     ],
 )
 async def test_unified_methods_the_adapter_needs(exchange_id: str, missing: set[str]) -> None:
-    """ccxt offers every method the adapter calls, except fetchOrders on bybit and okx (the
-    adapter uses it to name fills of orders placed before a restart: a known gap there)."""
+    """ccxt offers every unified method the adapter calls on each supported venue."""
     client = client_for(exchange_id)
     try:
         assert {m for m in ADAPTER_METHODS if not client.has.get(m)} == missing
