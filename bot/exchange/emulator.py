@@ -14,7 +14,8 @@ reaches it.
 
 Fault switches (Python methods on ``EmulatorHandle`` and unsigned ``POST /_emulator/...``):
 drop the response of the next accepted order, answer 429 to N requests (optionally after M
-answered normally), add latency, force the next IOC order to fill partially, set mark and
+answered normally), answer the next order (or any one endpoint) with an HTTP 5xx Binance error
+without acting on it, add latency, force the next IOC order to fill partially, set mark and
 funding rate, advance the clock.
 """
 
@@ -29,7 +30,7 @@ import re
 import signal
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal, Protocol
 from urllib.parse import parse_qsl
@@ -45,6 +46,7 @@ from bot.ports import Clock
 __all__ = [
     "EmulatorFaults",
     "EmulatorHandle",
+    "RequestFailure",
     "add_subcommand",
     "start_emulator",
 ]
@@ -80,6 +82,29 @@ class BinanceError(Exception):
         self.code, self.msg, self.status = code, msg, status
 
 
+# Binance's 5xx bodies: 503 is "execution status unknown", anything else an internal error
+_FAILURE_BODIES = {
+    503: (
+        -1007,
+        "Timeout waiting for response from backend server. Send status unknown; "
+        "execution status unknown.",
+    ),
+}
+_INTERNAL_ERROR = (-1001, "Internal error; unable to process your request. Please try again.")
+
+
+@dataclass(frozen=True, slots=True)
+class RequestFailure:
+    """One request (``method`` + ``path``) answered with a Binance error before it has any
+    effect: an order is not created, a read returns nothing."""
+
+    method: str
+    path: str
+    status: int
+    code: int
+    msg: str
+
+
 @dataclass
 class EmulatorFaults:
     """Mutable fault switches; each one-shot switch clears itself when used."""
@@ -91,10 +116,12 @@ class EmulatorFaults:
     retry_after_s: int = 1
     latency_s: float = 0.0
     partial_fill_next_ioc: Decimal | None = None  # fraction of the order to fill
+    fail_next: list[RequestFailure] = field(default_factory=list)  # each used once, in order
 
     def reset(self) -> None:
         """Clear every switch."""
         self.drop_next_order = None
+        self.fail_next.clear()
         self.rate_limit_requests = 0
         self.rate_limit_after = 0
         self.latency_s = 0.0
@@ -245,6 +272,18 @@ class BinanceFuturesEmulator:
                 ),
                 headers={"Retry-After": str(self.faults.retry_after_s)},
             )
+        failure = next(
+            (
+                f
+                for f in self.faults.fail_next
+                if f.method == request.method and f.path == request.path
+            ),
+            None,
+        )
+        if failure is not None:
+            self.faults.fail_next.remove(failure)
+            _log.info("emulator.request_failed", path=request.path, status=failure.status)
+            return _error_response(BinanceError(failure.code, failure.msg, status=failure.status))
         self.venue.accrue_funding()
         try:
             return await handler(request)
@@ -995,6 +1034,8 @@ class BinanceFuturesEmulator:
             faults.rate_limit_requests = int(body["count"])
             faults.rate_limit_after = int(body.get("after", 0))
             faults.retry_after_s = int(body.get("retry_after_s", faults.retry_after_s))
+        elif action in ("fail_next_order", "fail_next_request"):
+            faults.fail_next.append(_request_failure(action, body))
         elif action == "latency":
             faults.latency_s = float(body["seconds"])
         elif action == "partial_fill_next_ioc":
@@ -1034,6 +1075,21 @@ class BinanceFuturesEmulator:
             "available": _s(balance.available),
             "orders": len(self.venue.order_log()),
         }
+
+
+def _request_failure(action: str, body: Mapping[str, Any]) -> RequestFailure:
+    """The failure an admin ``fail_next_order`` / ``fail_next_request`` body asks for."""
+    if action == "fail_next_order":
+        method, path = "POST", "/fapi/v1/order"
+    else:
+        method, path = str(body["method"]).upper(), str(body["path"])
+    status = int(body.get("status", 503))
+    if not 500 <= status <= 599:
+        raise ValueError(f"status {status}: use a 5xx status (4xx refusals have their own codes)")
+    code, msg = _FAILURE_BODIES.get(status, _INTERNAL_ERROR)
+    if body.get("code") is not None:
+        code = int(body["code"])
+    return RequestFailure(method, path, status, code, str(body.get("msg") or msg))
 
 
 def _split_signature(part: str) -> tuple[str, str]:
@@ -1098,6 +1154,20 @@ class EmulatorHandle:
         more requests have been answered normally."""
         self.emulator.admin(
             "rate_limit", {"count": count, "retry_after_s": retry_after_s, "after": after}
+        )
+
+    def fail_next_order(self, status: int = 503, *, code: int | None = None) -> None:
+        """Answer the next ``POST /fapi/v1/order`` with HTTP ``status`` and a Binance error
+        body (503: -1007, execution status unknown) without creating the order."""
+        self.emulator.admin("fail_next_order", {"status": status, "code": code})
+
+    def fail_next_request(
+        self, method: str, path: str, status: int = 503, *, code: int | None = None
+    ) -> None:
+        """Answer the next ``method`` request to ``path`` (e.g. ``GET /fapi/v1/income``) with
+        HTTP ``status`` and a Binance error body, without acting on it."""
+        self.emulator.admin(
+            "fail_next_request", {"method": method, "path": path, "status": status, "code": code}
         )
 
     def set_latency(self, seconds: float) -> None:

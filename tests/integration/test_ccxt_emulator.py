@@ -453,3 +453,32 @@ async def test_ccxt_duplicate_client_id_with_failed_lookup_is_unknown(
     assert "duplicate" in str(caught.value).lower()
     assert orders_with_id(emulator, "dup-1") == 1
     assert (await exchange.position()).size_base == Decimal("-0.5")
+
+
+async def test_ccxt_503_on_submit_is_an_unknown_outcome_with_nothing_placed(
+    exchange: CcxtPerpExchange, emulator: EmulatorHandle
+) -> None:
+    """A 503 (-1007, execution status unknown) answered instead of placing the order reaches
+    the bot as OrderOutcomeUnknown for that client id; the venue holds no such order, and the
+    next order goes through normally."""
+    emulator.fail_next_order(status=503)
+    with pytest.raises(errors.OrderOutcomeUnknown) as caught:
+        await exchange.submit(intent("e503-1", Side.SELL, "0.5"))
+    assert caught.value.client_order_id == "e503-1"
+    assert "-1007" in str(caught.value)
+    assert await exchange.fetch_order("e503-1") is None
+    assert emulator.venue.order_log() == []
+    assert emulator.faults.fail_next == []  # one-shot
+    placed = await exchange.submit(intent("e503-2", Side.SELL, "0.5"))
+    assert placed.status == OrderStatus.FILLED
+    assert [o.client_order_id for o in emulator.venue.order_log()] == ["e503-2"]
+
+
+async def test_ccxt_failed_income_read_is_unavailable_and_places_nothing(
+    exchange: CcxtPerpExchange, emulator: EmulatorHandle
+) -> None:
+    """fail_next_request on GET /fapi/v1/income fails exactly one funding read."""
+    emulator.fail_next_request("GET", "/fapi/v1/income", status=503)
+    with pytest.raises(errors.ExchangeUnavailable):
+        await exchange.funding_payments(0)
+    assert await exchange.funding_payments(0) == []

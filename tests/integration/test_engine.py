@@ -7,9 +7,11 @@ against the HTTP emulator must behave the same.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import AsyncIterator, Callable
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager, closing
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
@@ -19,7 +21,7 @@ import pytest
 from bot.app import Bot, build_bot
 from bot.clock import ManualClock
 from bot.config import Settings
-from bot.domain import Order
+from bot.domain import Order, OrderIntent, OrderStatus, Side
 from bot.engine import TickReport
 from bot.exchange.ccxt_perp import CcxtPerpExchange, CcxtPerpSettings
 from bot.exchange.emulator import EmulatorHandle, start_emulator
@@ -359,3 +361,250 @@ async def test_flatten_while_paused_closes_even_when_the_policy_reduces_too(
     assert above.decision.action == "rebalance"
     assert above.decision.reduce_only
     assert above.position.size_base == 0
+
+
+def with_changes(settings: Settings, **sections: dict[str, Any]) -> Settings:
+    """``settings`` with fields of some sections replaced (e.g. ``exchange={...}``)."""
+    update = {
+        name: getattr(settings, name).model_copy(update=fields) for name, fields in sections.items()
+    }
+    return settings.model_copy(update=update)
+
+
+def intent_statuses(store_path: Path) -> dict[str, str]:
+    """Every intent's status as the store file holds it (read after the bot closed)."""
+    with closing(sqlite3.connect(store_path)) as db:
+        return dict(db.execute("SELECT client_order_id, status FROM intents").fetchall())
+
+
+async def test_order_never_placed_is_rejected_and_the_next_tick_places_a_fresh_one(
+    anvil_node: Anvil, tmp_path: Path
+) -> None:
+    """The venue answers the opening order with a 503 and creates nothing: the tick confirms
+    the order absent, records the intent REJECTED (not unresolved), alerts order.not_placed
+    and sends nothing else; the next tick decides again and places a new order. (The order
+    used to be re-sent at once under the same id.)"""
+    async with local_world(anvil_node, tmp_path, "emulator", True) as (world, venue):
+        assert venue.emulator is not None
+        bot = await started_bot(world, venue)
+        try:
+            bot.engine.orders.resolve_backoff_s = 0.01
+            venue.emulator.fail_next_order(status=503)
+            failed = await bot.engine.tick(await bot.chain.latest_block())
+            assert failed is not None, bot.engine.stats.last_error
+            orders_after_failure = len(venue.orders(bot))
+            unresolved = await bot.store.unresolved_intents()
+            retried = await move_and_tick(world, venue, bot, world.target_price)
+        finally:
+            await bot.close()
+    statuses = intent_statuses(venue.settings.store.path)
+    assert failed.decision.action == "rebalance"
+    assert failed.order is None
+    assert failed.position.size_base == 0
+    assert orders_after_failure == 0
+    assert unresolved == []
+    assert "order.not_placed" in bot.engine.stats.alerts
+    assert "order.outcome_unknown" not in bot.engine.stats.alerts
+    assert retried.decision.action == "rebalance"
+    assert retried.order is not None
+    assert retried.order.filled_base > 0
+    assert retried.position.size_base < 0
+    assert within_band(retried)
+    fresh_id = retried.order.client_order_id
+    assert [o.client_order_id for o in venue.orders(bot)] == [fresh_id]
+    assert len(statuses) == 2
+    assert statuses.pop(fresh_id) == OrderStatus.FILLED.value
+    assert list(statuses.values()) == [OrderStatus.REJECTED.value]
+
+
+async def test_fills_stored_by_a_failed_tick_reach_the_live_pnl_exactly_once(
+    anvil_node: Anvil, tmp_path: Path
+) -> None:
+    """The opening tick trades and stores its fill, then its funding read fails: the next
+    completed tick's PnL carries that fill's fee once, and later ticks do not add it again.
+    (The failed tick's fills used to be stored but never reach the live attribution.)"""
+    async with local_world(anvil_node, tmp_path, "emulator", True) as (world, venue):
+        assert venue.emulator is not None
+        bot = await started_bot(world, venue)
+        try:
+            venue.emulator.fail_next_request("GET", "/fapi/v1/income", status=503)
+            failed = await bot.engine.tick(await bot.chain.latest_block())
+            error = bot.engine.stats.last_error
+            stored_by_failed_tick = await bot.store.read_fills()
+            position = await bot.exchange.position()
+            later = await move_and_tick(world, venue, bot, world.target_price)
+            again = await move_and_tick(world, venue, bot, world.target_price)
+            fills = await bot.store.read_fills()
+        finally:
+            await bot.close()
+    assert failed is None
+    assert error is not None
+    assert error.startswith("ExchangeUnavailable")
+    assert position.size_base < 0  # the order went through before the read failed
+    assert len(stored_by_failed_tick) >= 1
+    assert fills == stored_by_failed_tick  # the later ticks traded nothing
+    assert (later.decision.action, again.decision.action) == ("hold", "hold")
+    fees = sum((f.fee_quote for f in fills), Decimal(0))
+    assert fees > 0
+    assert later.pnl["trading_fees_quote"] == fees
+    assert again.pnl["trading_fees_quote"] == fees
+    assert bot.engine.pnl is not None
+    assert bot.engine.pnl.position_base == position.size_base
+
+
+async def test_new_store_does_not_count_fills_from_before_its_first_start(
+    anvil_node: Anvil, tmp_path: Path
+) -> None:
+    """The venue already holds a short (traded by hand a minute before the bot's first
+    start); with on_mismatch adopt the bot takes it over. Its attribution opens with that
+    short, so the hedge PnL of a price move is position x change of mark, not the short
+    counted twice (fills of the day before the first start used to be added on top)."""
+    async with local_world(anvil_node, tmp_path, "emulator", True) as (world, venue):
+        assert venue.emulator is not None
+        venue.settings = with_changes(venue.settings, exchange={"on_mismatch": "adopt"})
+        venue.emulator.set_mark(world.target_price)
+        manual = venue.adapter()
+        await manual.start()
+        try:
+            await manual.submit(
+                OrderIntent(
+                    "manual-short", venue.settings.exchange.symbol, Side.SELL, Decimal(1), False
+                )
+            )
+        finally:
+            await manual.close()
+        venue.clock.advance(60)
+        bot = await started_bot(world, venue)
+        try:
+            opening = await bot.engine.tick(await bot.chain.latest_block())
+            assert opening is not None, bot.engine.stats.last_error
+            moved = await move_and_tick(world, venue, bot, world.target_price * Decimal("1.08"))
+            fills = await bot.store.read_fills()
+        finally:
+            await bot.close()
+    assert "reconcile.mismatch" in bot.engine.stats.alerts
+    assert not bot.engine.paused
+    assert opening.position.size_base < -1  # the adopted short plus the opening order
+    mark_change = moved.quote.mark_price - opening.quote.mark_price
+    assert mark_change > 0
+    assert moved.pnl["hedge_pnl_quote"] == opening.position.size_base * mark_change
+    assert "manual-short" not in {f.client_order_id for f in fills}
+
+
+async def test_a_trade_held_while_paused_leaves_the_interval_policy_state_untouched(
+    anvil_node: Anvil, tmp_path: Path
+) -> None:
+    """With the interval policy and trading paused, the wanted trades are held and the policy
+    keeps no rebalance time; resumed within the interval, the next tick trades. (The held
+    trade's state used to be kept, so the policy waited out an interval for a trade that
+    never happened.)"""
+    async with local_world(anvil_node, tmp_path, "paper", True) as (world, venue):
+        venue.settings = with_changes(
+            venue.settings, hedge={"policy": "interval", "interval_s": 3600.0}
+        )
+        bot = await started_bot(world, venue)
+        try:
+            await bot.engine.set_paused(True)
+            held = [await bot.engine.tick(await bot.chain.latest_block())]
+            rebalance_times = [bot.engine._policy_state.last_rebalance_s]
+            for factor in ("1.05", "0.95"):
+                held.append(
+                    await move_and_tick(world, venue, bot, world.target_price * Decimal(factor))
+                )
+                rebalance_times.append(bot.engine._policy_state.last_rebalance_s)
+            orders_while_paused = len(venue.orders(bot))
+            await bot.engine.set_paused(False)
+            resumed = await move_and_tick(world, venue, bot, world.target_price)
+            first_held = held[0]
+            assert first_held is not None
+        finally:
+            await bot.close()
+    assert [(r.decision.action, r.decision.reason) for r in held if r is not None] == [
+        ("hold", "paused")
+    ] * 3
+    assert all(abs(r.decision.drift_base) > 0 for r in held if r is not None)
+    assert rebalance_times == [None, None, None]
+    assert orders_while_paused == 0
+    assert venue.clock.now() < first_held.snapshot.block_timestamp + 3600  # interval not over
+    assert (resumed.decision.action, resumed.decision.reason) == ("rebalance", "interval")
+    assert resumed.order is not None
+    assert resumed.order.filled_base > 0
+    # the interval policy trades to the exact target, rounded down to the 0.001 step
+    assert abs(resumed.position.size_base - resumed.decision.target_base) < Decimal("0.001")
+    assert len(venue.orders(bot)) == 1
+    assert bot.engine._policy_state.last_rebalance_s == venue.clock.now()
+
+
+async def test_first_hold_tick_of_a_utc_day_sets_the_day_pnl_baseline(
+    anvil_node: Anvil, tmp_path: Path
+) -> None:
+    """The risk guard's day baseline is the net PnL at the first tick of a UTC day, a hold
+    included; a trade later that day does not move it. (It used to be set only by a trade,
+    so a day's losses before its first trade escaped the daily loss limit.)"""
+    from bot.chain.rpc import connect, rpc_request
+
+    async with local_world(anvil_node, tmp_path, "paper", True) as (world, venue):
+        bot = await started_bot(world, venue)
+        try:
+            opening = await bot.engine.tick(await bot.chain.latest_block())
+            assert opening is not None
+            assert opening.decision.action == "rebalance"
+            day_one = await bot.store.get_meta("risk_day")
+            # an empty block five minutes before the next UTC midnight; the next move lands
+            # five minutes after it
+            midnight = (opening.snapshot.block_timestamp + 600) // 86_400 * 86_400 + 86_400
+            w3 = connect(world.rpc_url)
+            try:
+                await rpc_request(w3, "anvil_setNextBlockTimestamp", midnight - 300)
+                await rpc_request(w3, "evm_mine")
+            finally:
+                await w3.provider.disconnect()
+            held = await move_and_tick(world, venue, bot, world.target_price)
+            day_two = await bot.store.get_meta("risk_day")
+            baseline = await bot.store.get_meta("risk_day_start_net")
+            traded = await move_and_tick(world, venue, bot, world.target_price * Decimal("1.08"))
+            baseline_after_trade = await bot.store.get_meta("risk_day_start_net")
+        finally:
+            await bot.close()
+    assert (
+        day_one == datetime.fromtimestamp(opening.snapshot.block_timestamp, UTC).date().isoformat()
+    )
+    assert held.snapshot.block_timestamp == midnight + 300
+    assert held.decision.action == "hold"
+    assert day_two == datetime.fromtimestamp(midnight, UTC).date().isoformat() != day_one
+    assert baseline == str(held.pnl["net_pnl_quote"])
+    assert traded.decision.action == "rebalance"
+    assert baseline_after_trade == baseline
+
+
+async def test_funding_pause_blocks_a_larger_hedge_but_lets_the_hedge_shrink(
+    anvil_node: Anvil, tmp_path: Path
+) -> None:
+    """funding_action pause with the short paying a spiking rate: a move that wants a bigger
+    short is skipped, a move that wants a smaller one is traded reduce-only. (The pause used
+    to stop reductions too, keeping the paying hedge at full size.)"""
+    async with local_world(anvil_node, tmp_path, "paper", True) as (world, venue):
+        venue.settings = with_changes(venue.settings, risk={"funding_action": "pause"})
+        bot = await started_bot(world, venue)
+        try:
+            opening = await bot.engine.tick(await bot.chain.latest_block())
+            assert opening is not None
+            assert opening.position.size_base < 0
+            assert isinstance(bot.exchange, PaperExchange)
+            bot.exchange.venue.set_funding_rate(Decimal("-0.001"))  # shorts pay ~110 %/yr
+            start = world.target_price
+            down = await move_and_tick(world, venue, bot, start * Decimal("0.92"))
+            orders_after_down = len(venue.orders(bot))
+            up = await move_and_tick(world, venue, bot, start * Decimal("1.08"))
+        finally:
+            await bot.close()
+    assert "risk.funding_spike" in bot.engine.stats.alerts
+    assert (down.decision.action, down.decision.reason) == ("skip", "risk:funding_spike_pause")
+    assert down.position.size_base == opening.position.size_base
+    assert orders_after_down == 1
+    assert up.decision.action == "rebalance"
+    assert up.order is not None
+    assert up.order.reduce_only
+    assert up.order.filled_base > 0
+    assert opening.position.size_base < up.position.size_base < 0
+    assert len(venue.orders(bot)) == 2

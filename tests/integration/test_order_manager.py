@@ -103,6 +103,31 @@ async def test_lost_response_is_resolved_by_client_id_not_resent(
     assert (await exchange.position()).size_base == Decimal("-0.5")
 
 
+async def test_unknown_outcome_of_an_order_never_placed_is_confirmed_absent_not_resent(
+    exchange: CcxtPerpExchange, emulator: EmulatorHandle
+) -> None:
+    """A 503 answered without creating the order is an unknown outcome: the manager looks the
+    client id up over a growing grace period, finds nothing and raises OrderNotPlaced. It
+    never sends the order again (it used to re-send at once when the first look-up missed)."""
+    sleep = RecordedSleep()
+    manager = OrderManager(exchange, sleep=sleep, resolve_backoff_s=0.01)
+    never = intent(1, Side.SELL, "0.5")
+    emulator.fail_next_order(status=503)
+    with pytest.raises(errors.OrderNotPlaced) as caught:
+        await manager.execute(never)
+    assert caught.value.client_order_id == never.client_order_id
+    assert sleep.waits == [0.01, 0.02, 0.04]  # absent at all absent_checks + 1 look-ups
+    assert venue_orders(emulator, never.client_order_id) == 0
+    assert emulator.venue.order_log() == []  # the fault is one-shot: a re-send would be here
+    assert manager.pending == {}
+    assert (await exchange.position()).size_base == 0
+
+    fresh = intent(2, Side.SELL, "0.5")
+    order = await manager.execute(fresh)  # nothing pending blocks the next decision
+    assert order.status is OrderStatus.FILLED
+    assert [o.client_order_id for o in emulator.venue.order_log()] == [fresh.client_order_id]
+
+
 async def test_rate_limited_submit_waits_retry_after_and_places_once(
     exchange: CcxtPerpExchange, emulator: EmulatorHandle
 ) -> None:

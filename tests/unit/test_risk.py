@@ -205,3 +205,44 @@ def test_risk_config_refuses_inverted_levels() -> None:
         RiskSettings(margin_warn_ratio=D("0.9"), margin_critical_ratio=D("0.5"))
     with pytest.raises(ValueError, match="extra"):
         RiskSettings(unknown_limit=1)  # type: ignore[call-arg]
+
+
+def test_order_size_cap_warns_for_a_reduction_and_blocks_growth() -> None:
+    """max_order_notional only warns for an order that shrinks the position (nothing splits
+    orders, so blocking a large reduction would keep the bot over-hedged); the same order
+    growing the position is blocked."""
+    reducing = inputs(
+        order_notional=D(250_000),
+        hedge_base=D(-200),
+        mark_price=D(2000),
+        position_notional_after=D(150_000),
+    )
+    breaches = check_pre_trade(reducing, LIMITS)
+    assert [(b.rule, b.severity) for b in breaches] == [("max_order_notional", "warn")]
+    assert not blocks_trading(breaches)
+    ok_margin = assess_margin(None, None, LIMITS.margin, hedge_base=D(-200))
+    no_spike = assess_funding(D(0), 28_800, D(-200), LIMITS.funding)
+    assert trading_gate(breaches, ok_margin, no_spike, "off").allow_orders
+
+    growing = replace(reducing, hedge_base=D(-10), position_notional_after=D(270_000))
+    grown = check_pre_trade(growing, LIMITS)
+    assert rules_of(grown) == {"max_order_notional"}
+    assert not trading_gate(grown, ok_margin, no_spike, "off").allow_orders
+
+
+def test_funding_pause_still_lets_reduce_only_orders_through() -> None:
+    """A funding spike with action pause stops new risk but allows shrinking the hedge that
+    pays: the gate allows orders, reduce-only, with no emergency target; a blocking breach
+    still stops everything."""
+    pause = replace(LIMITS.funding, action="pause")
+    paying = assess_funding(D("-0.001"), 28_800, D(-10), pause)
+    assert (paying.spike, paying.action) == (True, "pause")
+    ok_margin = assess_margin(None, None, LIMITS.margin, hedge_base=D(-10))
+    gate = trading_gate((), ok_margin, paying, "off")
+    assert gate.allow_orders
+    assert gate.reduce_only
+    assert gate.target_override_base is None
+    assert gate.hedge_ratio_override is None
+    assert gate.reasons == ("funding_spike_pause",)
+    stale = check_pre_trade(inputs(block_timestamp=0), LIMITS)
+    assert not trading_gate(stale, ok_margin, paying, "off").allow_orders
