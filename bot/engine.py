@@ -34,8 +34,6 @@ from bot.domain import (
     AccountBalance,
     ChainSnapshot,
     Decision,
-    Fill,
-    FundingPayment,
     MarketQuote,
     MarketRules,
     Order,
@@ -70,6 +68,7 @@ from bot.telemetry.commands import (
     SetThreshold,
 )
 from bot.tick_messages import decision_event, range_transitions, state_message
+from bot.venue_history import VenueHistory
 
 log = structlog.get_logger("hedgebot.engine")
 
@@ -219,6 +218,7 @@ class Engine:
         self.settings = settings
         self.clock = clock
         self.telemetry: EngineTelemetry = telemetry or NullTelemetry()
+        self.history = VenueHistory(exchange, store, self.telemetry)
         self.price_observers = price_observers or []
         self.commands = commands
         self.guard = guard or RiskGuard.with_defaults(store.path, clock)
@@ -229,13 +229,9 @@ class Engine:
         self._policy_state = PolicyState()
         self._rules: MarketRules | None = None
         self._force_next = False
-        self._fills_since_ms = 0
-        self._funding_since_ms = 0
         self._order_seq = 0
         self._skipped_unreported = 0
         self.last_report: TickReport | None = None
-        self._unattributed_fills: list[Fill] = []
-        self._unattributed_funding: list[FundingPayment] = []
         self._in_range: dict[str, bool] = {}
         self.pnl: Attribution | None = None
         self._block_hashes: dict[int, str] = {}
@@ -247,12 +243,7 @@ class Engine:
         await self.exchange.start()
         self._rules = await self.exchange.market_rules()
         self._order_seq = await self.store.intent_count()
-        # a new store starts its history a day back: older fills are not this bot's
-        # a new store's history starts now: earlier venue fills are already in the position
-        # the attribution opens with, and counting them again would double them
-        first_ms = str(int(self.clock.now() * 1000))
-        self._fills_since_ms = int(await self.store.get_meta("fills_since_ms") or first_ms)
-        self._funding_since_ms = int(await self.store.get_meta("funding_since_ms") or first_ms)
+        await self.history.load(self.clock.now())
         self.paused = (await self.store.get_meta("paused")) == "1"
         self.flattening = (await self.store.get_meta("flattening")) == "1"
         ratio = await self.store.get_meta("hedge_ratio")
@@ -275,7 +266,7 @@ class Engine:
         reconciled = await self.orders.reconcile_at_start(
             self.store,
             bot_id=self.bot_id,
-            fills_since_ms=self._fills_since_ms,
+            fills_since_ms=self.history.fills_since_ms,
             now=self.clock.now(),
         )
         for mismatch in reconciled.findings.mismatches:
@@ -301,13 +292,19 @@ class Engine:
         while not stop.is_set():
             next_block = asyncio.ensure_future(anext(iterator))
             stopping = asyncio.ensure_future(stop.wait())
-            done, _ = await asyncio.wait(
-                {next_block, stopping}, return_when=asyncio.FIRST_COMPLETED
-            )
+            try:
+                done, _ = await asyncio.wait(
+                    {next_block, stopping}, return_when=asyncio.FIRST_COMPLETED
+                )
+            except BaseException:  # our own cancellation: leave no task behind, propagate
+                next_block.cancel()
+                stopping.cancel()
+                raise
             if next_block not in done:
                 next_block.cancel()
-                with contextlib.suppress(asyncio.CancelledError, HedgebotError):
-                    await next_block
+                await asyncio.wait({next_block})  # a cancellation of run() itself propagates
+                if not next_block.cancelled():
+                    next_block.exception()  # retrieved: a poll that failed as we stopped
                 break
             stopping.cancel()
             try:
@@ -464,7 +461,7 @@ class Engine:
                 self._policy_state = new_state
             self._force_next = False
             await self.store.record_decision(now, block, decision)
-            new_fills, new_funding = await self._sync_fills_and_funding()
+            new_fills, new_funding = await self.history.sync()
             await self._publish_range_changes(now, snapshot)
         except StoreError as exc:
             self._fail("store", exc)
@@ -480,7 +477,7 @@ class Engine:
                 snapshot, quote.mark_price, new_fills, new_funding, timestamp_s=now
             ),
         )
-        self._unattributed_fills, self._unattributed_funding = [], []
+        self.history.attributed()
         pnl = self.pnl.breakdown().as_dict()
         # every tick, so the first tick of a UTC day (not its first trade) sets the baseline
         await self.guard.day_pnl(self.store, now, pnl["net_pnl_quote"])
@@ -697,54 +694,6 @@ class Engine:
             },
         )
         return order
-
-    async def _sync_fills_and_funding(self) -> tuple[list[Fill], list[FundingPayment]]:
-        """Store new fills and funding from the venue; returns the ones not yet attributed.
-
-        Records stored by a tick that then failed stay in the buffers until a tick completes,
-        so the live PnL and the guards see every fill and payment exactly once.
-        """
-        new_fills = self._unattributed_fills
-        new_funding = self._unattributed_funding
-        fills = await self.exchange.fills(self._fills_since_ms)
-        for fill in fills:
-            if await self.store.record_fill(fill):
-                new_fills.append(fill)
-                self.telemetry.publish_event(
-                    "fill",
-                    {
-                        "trade_id": fill.trade_id,
-                        "client_order_id": fill.client_order_id,
-                        "side": fill.side.value,
-                        "amount_base": str(fill.amount_base),
-                        "price": str(fill.price),
-                        "fee_quote": str(fill.fee_quote),
-                    },
-                )
-            self._fills_since_ms = max(self._fills_since_ms, fill.timestamp)
-        payments = await self.exchange.funding_payments(self._funding_since_ms)
-        for payment in payments:
-            if await self.store.record_funding(payment):
-                new_funding.append(payment)
-                log.info(
-                    "funding.settled",
-                    amount_quote=str(payment.amount_quote),
-                    rate=str(payment.rate),
-                    position_base=str(payment.position_base),
-                )
-                self.telemetry.publish_event(
-                    "funding",
-                    {
-                        "amount_quote": str(payment.amount_quote),
-                        "rate": str(payment.rate),
-                        "position_base": str(payment.position_base),
-                        "timestamp": payment.timestamp,
-                    },
-                )
-            self._funding_since_ms = max(self._funding_since_ms, payment.timestamp)
-        await self.store.set_meta("fills_since_ms", str(self._fills_since_ms))
-        await self.store.set_meta("funding_since_ms", str(self._funding_since_ms))
-        return new_fills, new_funding
 
     # reporting -------------------------------------------------------------------------
     def _fail(self, source: str, exc: HedgebotError) -> None:

@@ -7,6 +7,7 @@ against the HTTP emulator must behave the same.
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager, closing
@@ -608,3 +609,29 @@ async def test_funding_pause_blocks_a_larger_hedge_but_lets_the_hedge_shrink(
     assert up.order.filled_base > 0
     assert opening.position.size_base < up.position.size_base < 0
     assert len(venue.orders(bot)) == 2
+
+
+async def test_cancelling_run_propagates_and_leaves_no_task_behind(
+    anvil_node: Anvil, tmp_path: Path
+) -> None:
+    """Cancelling the daemon loop while it waits for a block cancels its helper tasks too."""
+
+    async def no_blocks() -> AsyncIterator[int]:
+        await asyncio.Event().wait()
+        yield 0  # pragma: no cover - never reached
+
+    async with local_world(anvil_node, tmp_path, "paper", True) as (world, venue):
+        bot = await started_bot(world, venue)
+        try:
+            before = asyncio.all_tasks()
+            loop_task = asyncio.create_task(bot.engine.run(no_blocks(), asyncio.Event()))
+            await asyncio.sleep(0.05)
+            helpers = asyncio.all_tasks() - before - {loop_task}
+            assert helpers, "run() waits on a block task and a stop task"
+            loop_task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await loop_task
+            await asyncio.sleep(0)
+            assert all(task.done() for task in helpers)
+        finally:
+            await bot.close()

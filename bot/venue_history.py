@@ -1,0 +1,95 @@
+"""``VenueHistory``: the venue's fills and funding brought into the store, each exactly once.
+
+The venue is the truth for what was paid; the store keeps it (idempotently, by trade id and
+funding id) so PnL uses what was actually paid. Two cursors (persisted in the store's meta)
+say where to read from next. Records stored by a tick that then failed stay buffered until
+a tick completes, so the live attribution and the guards see each one exactly once.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import structlog
+
+from bot.domain import Fill, FundingPayment
+from bot.ports import PerpExchange
+from bot.store.sqlite import SqliteStore
+
+__all__ = ["VenueHistory"]
+
+log = structlog.get_logger("hedgebot.history")
+
+
+class EventSink(Protocol):
+    """Where fill and funding events go (the engine's telemetry)."""
+
+    def publish_event(self, event_type: str, data: dict[str, object]) -> None:
+        """One event."""
+        ...
+
+
+class VenueHistory:
+    """Fills and funding since the cursors, stored once, handed out until attributed."""
+
+    def __init__(self, exchange: PerpExchange, store: SqliteStore, events: EventSink) -> None:
+        self.exchange = exchange
+        self.store = store
+        self.events = events
+        self.fills_since_ms = 0
+        self.funding_since_ms = 0
+        self._fills: list[Fill] = []
+        self._funding: list[FundingPayment] = []
+
+    async def load(self, now_s: float) -> None:
+        """Restore the cursors; a new store's history starts now, since earlier venue fills
+        are already in the position the attribution opens with (counting them would double
+        them)."""
+        first_ms = str(int(now_s * 1000))
+        self.fills_since_ms = int(await self.store.get_meta("fills_since_ms") or first_ms)
+        self.funding_since_ms = int(await self.store.get_meta("funding_since_ms") or first_ms)
+
+    async def sync(self) -> tuple[list[Fill], list[FundingPayment]]:
+        """Store new fills and funding; the ones not yet attributed (see :meth:`attributed`)."""
+        for fill in await self.exchange.fills(self.fills_since_ms):
+            if await self.store.record_fill(fill):
+                self._fills.append(fill)
+                self.events.publish_event(
+                    "fill",
+                    {
+                        "trade_id": fill.trade_id,
+                        "client_order_id": fill.client_order_id,
+                        "side": fill.side.value,
+                        "amount_base": str(fill.amount_base),
+                        "price": str(fill.price),
+                        "fee_quote": str(fill.fee_quote),
+                    },
+                )
+            self.fills_since_ms = max(self.fills_since_ms, fill.timestamp)
+        for payment in await self.exchange.funding_payments(self.funding_since_ms):
+            if await self.store.record_funding(payment):
+                self._funding.append(payment)
+                log.info(
+                    "funding.settled",
+                    amount_quote=str(payment.amount_quote),
+                    rate=str(payment.rate),
+                    position_base=str(payment.position_base),
+                )
+                self.events.publish_event(
+                    "funding",
+                    {
+                        "amount_quote": str(payment.amount_quote),
+                        "rate": str(payment.rate),
+                        "position_base": str(payment.position_base),
+                        "timestamp": payment.timestamp,
+                    },
+                )
+            self.funding_since_ms = max(self.funding_since_ms, payment.timestamp)
+        await self.store.set_meta("fills_since_ms", str(self.fills_since_ms))
+        await self.store.set_meta("funding_since_ms", str(self.funding_since_ms))
+        return list(self._fills), list(self._funding)
+
+    def attributed(self) -> None:
+        """The last :meth:`sync`'s records reached the attribution: forget them."""
+        self._fills.clear()
+        self._funding.clear()
