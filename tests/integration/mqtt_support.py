@@ -3,11 +3,17 @@ our own on a free port (``bot.sim.mosquitto``)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import json
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlsplit
 
+import aiomqtt
 import pytest
 
 from bot.sim.mosquitto import Broker, mosquitto_available, reachable, start_broker
@@ -45,3 +51,66 @@ def mqtt_broker() -> Iterator[Broker]:
         yield broker
     finally:
         stop_own(broker)
+
+
+@dataclass(frozen=True)
+class Seen:
+    """One message as a subscriber saw it."""
+
+    topic: str
+    payload: bytes
+    retain: bool
+
+    def json(self) -> Any:
+        return json.loads(self.payload)
+
+
+@dataclass
+class Recorder:
+    """Every message on the subscribed topics, in arrival order."""
+
+    messages: list[Seen] = field(default_factory=list)
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def wait_for(
+        self, match: Callable[[Seen], bool], timeout_s: float = 15.0, *, after: int = 0
+    ) -> Seen:
+        """The first message from index ``after`` on that ``match``es, waiting for it."""
+        async with asyncio.timeout(timeout_s):
+            while True:
+                for seen in self.messages[after:]:
+                    if match(seen):
+                        return seen
+                self.changed.clear()
+                await self.changed.wait()
+
+    def on(self, topic: str) -> list[Seen]:
+        """The messages seen on ``topic``."""
+        return [m for m in self.messages if m.topic == topic]
+
+
+@contextlib.asynccontextmanager
+async def recording(broker: Broker, *topics: str) -> AsyncIterator[Recorder]:
+    """Subscribe to ``topics`` and record until the block ends (a broker going away is fine)."""
+    recorder = Recorder()
+    client = aiomqtt.Client(broker.host, broker.port, timeout=5)
+    await client.__aenter__()
+    for topic in topics:
+        await client.subscribe(topic, qos=1)
+
+    async def pump() -> None:
+        async for message in client.messages:
+            payload = message.payload
+            assert isinstance(payload, bytes | bytearray)
+            recorder.messages.append(Seen(str(message.topic), bytes(payload), message.retain))
+            recorder.changed.set()
+
+    task = asyncio.create_task(pump())
+    try:
+        yield recorder
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, aiomqtt.MqttError):
+            await task
+        with contextlib.suppress(aiomqtt.MqttError):
+            await client.__aexit__(None, None, None)

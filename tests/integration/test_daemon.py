@@ -17,7 +17,7 @@ import sqlite3
 import sys
 import uuid
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,7 @@ import aiohttp
 import aiomqtt
 import pytest
 import yaml
-from mqtt_support import own_broker, stop_own
+from mqtt_support import Seen, own_broker, recording, stop_own
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot.sim.mosquitto import Broker, free_port
@@ -201,62 +201,6 @@ async def daemons() -> AsyncIterator[list[Daemon]]:
 
 
 # ---- a subscriber that records what it sees -----------------------------------------------------
-
-
-@dataclass
-class Seen:
-    topic: str
-    payload: bytes
-    retain: bool
-
-    def json(self) -> Any:
-        return json.loads(self.payload)
-
-
-@dataclass
-class Recorder:
-    """Every message on the subscribed topics, in arrival order."""
-
-    messages: list[Seen] = field(default_factory=list)
-    changed: asyncio.Event = field(default_factory=asyncio.Event)
-
-    async def wait_for(
-        self, match: Callable[[Seen], bool], timeout_s: float = 15.0, *, after: int = 0
-    ) -> Seen:
-        """The first message from index ``after`` on that ``match``es, waiting for it."""
-        async with asyncio.timeout(timeout_s):
-            while True:
-                for seen in self.messages[after:]:
-                    if match(seen):
-                        return seen
-                self.changed.clear()
-                await self.changed.wait()
-
-
-@contextlib.asynccontextmanager
-async def recording(broker: Broker, topic: str) -> AsyncIterator[Recorder]:
-    """Subscribe to ``topic`` and record until the block ends (a broker going away is fine)."""
-    recorder = Recorder()
-    client = aiomqtt.Client(broker.host, broker.port, timeout=5)
-    await client.__aenter__()
-    await client.subscribe(topic, qos=1)
-
-    async def pump() -> None:
-        async for message in client.messages:
-            payload = message.payload
-            assert isinstance(payload, bytes | bytearray)
-            recorder.messages.append(Seen(str(message.topic), bytes(payload), message.retain))
-            recorder.changed.set()
-
-    task = asyncio.create_task(pump())
-    try:
-        yield recorder
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, aiomqtt.MqttError):
-            await task
-        with contextlib.suppress(aiomqtt.MqttError):
-            await client.__aexit__(None, None, None)
 
 
 async def publish(broker: Broker, topic: str, payload: bytes) -> None:

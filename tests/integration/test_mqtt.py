@@ -18,14 +18,13 @@ import textwrap
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
 import aiomqtt
 import pytest
+from mqtt_support import Seen, recording, stop_own
 from mqtt_support import own_broker as _own_broker
-from mqtt_support import stop_own
 from rich.console import Console
 from structlog.testing import capture_logs
 
@@ -90,60 +89,6 @@ def _settings(broker: Broker, prefix: str, **overrides: object) -> MqttSettings:
     }
     fields.update(overrides)
     return MqttSettings.model_validate(fields)
-
-
-# ---- a subscriber that records what it sees ---------------------------------------------------
-
-
-@dataclass
-class Seen:
-    topic: str
-    payload: bytes
-    retain: bool
-
-
-@dataclass
-class Recorder:
-    """Collects messages on ``topics`` in the background."""
-
-    messages: list[Seen] = field(default_factory=list)
-    changed: asyncio.Event = field(default_factory=asyncio.Event)
-
-    async def wait_for(self, match: Callable[[Seen], bool], timeout_s: float = 5.0) -> Seen:
-        async with asyncio.timeout(timeout_s):
-            while True:
-                for seen in self.messages:
-                    if match(seen):
-                        return seen
-                self.changed.clear()
-                await self.changed.wait()
-
-    def on(self, topic: str) -> list[Seen]:
-        return [m for m in self.messages if m.topic == topic]
-
-
-@contextlib.asynccontextmanager
-async def recording(broker: Broker, *topics: str) -> AsyncIterator[Recorder]:
-    """Subscribe to ``topics`` and record every message until the block ends."""
-    recorder = Recorder()
-    async with aiomqtt.Client(broker.host, broker.port, timeout=5) as client:
-        for topic in topics:
-            await client.subscribe(topic, qos=1)
-
-        async def pump() -> None:
-            async for message in client.messages:
-                payload = message.payload
-                assert isinstance(payload, bytes | bytearray)
-                recorder.messages.append(Seen(str(message.topic), bytes(payload), message.retain))
-                recorder.changed.set()
-
-        task = asyncio.create_task(pump())
-        try:
-            yield recorder
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, aiomqtt.MqttError):
-                await task
 
 
 async def _publish(broker: Broker, topic: str, payload: bytes) -> None:
