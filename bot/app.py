@@ -250,6 +250,7 @@ async def run_daemon(
                 bot.chain.w3,
                 settings.chain.poll_interval_s,
                 request_timeout_s=settings.chain.request_timeout_s,
+                heartbeat_s=settings.chain.heartbeat_s,
             )
             await bot.engine.run(blocks, stop)
         finally:

@@ -48,7 +48,10 @@ class ChainConfig(_Section):
     poll_interval_s: Annotated[float, Field(gt=0)] = 1.0
     request_timeout_s: Annotated[float, Field(gt=0)] = 10.0
     multicall: Address | None = None
-    max_block_age_s: Annotated[float, Field(gt=0)] = 600.0  # older: stale, no trading
+    max_block_age_s: Annotated[float, Field(gt=0)] = 600.0
+    # no new block for this long: tick again on the last one, so the stale-chain guards alert
+    # and venue-side protection (kill switch, margin actions) keeps running
+    heartbeat_s: Annotated[float, Field(gt=0)] = 30.0  # older: stale, no trading
     max_rpc_lag_blocks: Annotated[int, Field(ge=0)] = 3  # an RPC this far behind is skipped
 
 

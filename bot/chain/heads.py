@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Self
@@ -59,7 +60,10 @@ class HeadPoller:
     """``async for number in HeadPoller(w3)``: each newer block number, newest only.
 
     A failed poll raises ``ChainError`` from ``__anext__``; the poller stays usable, so the
-    caller may log it and keep iterating. Iteration ends only when ``stop`` is set.
+    caller may log it and keep iterating. Iteration ends only when ``stop`` is set. With
+    ``heartbeat_s``, a chain that stops producing blocks gets its last block handed out again
+    every ``heartbeat_s``, so the engine still ticks: the stale-chain guards trip and alert,
+    and venue-side protection (kill switch, margin actions) keeps running.
     """
 
     def __init__(
@@ -71,9 +75,15 @@ class HeadPoller:
         start_after: int | None = None,
         stop: asyncio.Event | None = None,
         sleep: Sleep = asyncio.sleep,
+        heartbeat_s: float | None = None,
     ) -> None:
         if poll_interval_s <= 0:
             raise ValueError("poll_interval_s must be positive")
+        if heartbeat_s is not None and heartbeat_s <= 0:
+            raise ValueError("heartbeat_s must be positive")
+        self._heartbeat_s = heartbeat_s
+        self._yielded_at = time.monotonic()
+        self.repeats = 0  # times the last block was handed out again by the heartbeat
         self._w3 = w3
         self._interval_s = poll_interval_s
         self._timeout_s = request_timeout_s
@@ -110,7 +120,15 @@ class HeadPoller:
                 if self._last is not None:
                     self.skipped += newest - self._last - 1
                 self._last = newest
+                self._yielded_at = time.monotonic()
                 return newest
+            if (
+                self._heartbeat_s is not None
+                and time.monotonic() - self._yielded_at >= self._heartbeat_s
+            ):
+                self.repeats += 1
+                self._yielded_at = time.monotonic()
+                return self._last
             await self._pause()
 
 
@@ -120,8 +138,14 @@ def poll_heads(
     stop: asyncio.Event | None = None,
     *,
     request_timeout_s: float = 10.0,
+    heartbeat_s: float | None = None,
 ) -> HeadPoller:
-    """New block numbers every ``poll_interval_s`` until ``stop`` is set (newest only)."""
+    """New block numbers every ``poll_interval_s`` until ``stop`` is set (newest only); the
+    last block again every ``heartbeat_s`` while the chain produces none."""
     return HeadPoller(
-        w3, poll_interval_s=poll_interval_s, request_timeout_s=request_timeout_s, stop=stop
+        w3,
+        poll_interval_s=poll_interval_s,
+        request_timeout_s=request_timeout_s,
+        stop=stop,
+        heartbeat_s=heartbeat_s,
     )

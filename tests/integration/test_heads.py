@@ -77,3 +77,27 @@ async def _until_stopped(heads: HeadPoller, stop: asyncio.Event) -> Any:
     async for number in heads:
         yield number
         asyncio.get_running_loop().call_later(0.05, stop.set)
+
+
+async def test_heartbeat_hands_out_the_last_block_again_while_the_chain_is_silent(
+    fresh_chain: LocalDeployment, w3: AsyncWeb3[Any]
+) -> None:
+    """No new block for heartbeat_s: the last one comes again (so the engine still ticks and
+    its stale-chain guards can trip); a new block ends the repeats."""
+    start = await w3.eth.block_number
+    heads = HeadPoller(w3, poll_interval_s=0.02, heartbeat_s=0.2)
+    assert await asyncio.wait_for(anext(heads), 5) == start
+    waiting = asyncio.ensure_future(anext(heads))
+    await asyncio.sleep(0.1)
+    assert not waiting.done()  # silent for less than the heartbeat: nothing yet
+    assert await asyncio.wait_for(waiting, 5) == start
+    assert heads.repeats == 1
+    await rpc_request(w3, "evm_mine")
+    assert await asyncio.wait_for(anext(heads), 5) == start + 1
+    assert heads.repeats == 1
+
+
+def test_heartbeat_must_be_positive(w3: AsyncWeb3[Any]) -> None:
+    """A zero heartbeat is refused at construction."""
+    with pytest.raises(ValueError, match="heartbeat_s"):
+        HeadPoller(w3, heartbeat_s=0)
