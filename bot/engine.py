@@ -235,6 +235,7 @@ class Engine:
         self._in_range: dict[str, bool] = {}
         self.pnl: Attribution | None = None
         self._block_hashes: dict[int, str] = {}
+        self._unrecorded_alerts: list[tuple[float, dict[str, Any]]] = []
 
     # lifecycle -------------------------------------------------------------------------
     async def start(self) -> None:
@@ -416,6 +417,7 @@ class Engine:
         """
         started = time.perf_counter()
         now = self.clock.now()
+        await self._record_alerts()  # those of start-up and of ticks that failed
         reads = await self._read(block)
         if reads is None:
             self.telemetry.observe_tick(time.perf_counter() - started, ok=False)
@@ -505,6 +507,7 @@ class Engine:
         self._skipped_unreported = 0
         if decision.action != "hold":
             self.telemetry.publish_event("decision", decision_event(block, decision))
+        await self._record_alerts()
         return report
 
     async def _read(
@@ -703,9 +706,18 @@ class Engine:
         self.telemetry.publish_event("error", {"source": source, "error": self.stats.last_error})
 
     def _alert(self, name: str, **context: Any) -> None:
+        """Log and publish an alert now; it is written to the store's events at the next
+        store write of a tick (:meth:`_record_alerts`)."""
         self.stats.alerts.append(name)
         log.warning(name, **context)
         self.telemetry.publish_event("alert", {"alert": name, **context})
+        self._unrecorded_alerts.append((self.clock.now(), {"alert": name, **context}))
+
+    async def _record_alerts(self) -> None:
+        """Append the alerts raised since the last call to the store (operators' history)."""
+        alerts, self._unrecorded_alerts = self._unrecorded_alerts, []
+        for ts, body in alerts:
+            await self.store.record_event(ts, "alert", body)
 
     def state_message(self, report: TickReport) -> dict[str, Any]:
         """The per-tick state published on MQTT ``state``."""

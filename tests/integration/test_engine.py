@@ -334,10 +334,13 @@ async def test_transferred_v3_position_alerts_and_never_trades_on_partial_data(
             orders_before = len(venue.orders(bot))
             failed = await bot.engine.tick(await bot.chain.latest_block())
             position = await bot.exchange.position()
+            assert await bot.engine.tick(await bot.chain.latest_block()) is None
+            recorded = await bot.store.read_events("alert")
         finally:
             await bot.close()
     assert failed is None
     assert "position.unreadable" in bot.engine.stats.alerts
+    assert "position.unreadable" in [e["alert"] for e in recorded]  # kept for operators
     assert len(venue.orders(bot)) == orders_before
     assert position.size_base == opening.position.size_base
 
