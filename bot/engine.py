@@ -1,9 +1,11 @@
-"""The tick pipeline: block -> snapshot -> decide -> execute -> record -> publish.
+"""The tick pipeline: block -> snapshot -> decide -> gate -> execute -> record -> publish.
 
 One tick at a time. Blocks arrive from a poller that yields only the newest block, so a slow
 tick makes the engine skip to the latest block (counted in ``skipped_blocks``). Commands are
-applied between ticks. Failures of the chain read, the venue or the store stop trading for the
-tick (unknown is not zero) and are reported; they never crash the loop.
+applied between ticks. A failed chain or venue read stops trading for the tick (unknown is
+not zero) and is reported; the loop goes on. A store that cannot be written stops the bot
+(``StoreError`` propagates): it never trades without its record. Any other exception is a
+bug and ends the daemon; a restart reconciles from the store and the venue.
 """
 
 from __future__ import annotations
