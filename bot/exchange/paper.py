@@ -11,6 +11,7 @@ import json
 import os
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from bot import errors
 from bot.config import ExchangeConfig
@@ -59,6 +60,7 @@ class PaperExchange:
         self.state_path = state_path
         self.basis_bps = basis_bps
         self._started = False
+        self._saved: dict[str, Any] | None = None
 
     @classmethod
     def from_config(cls, config: ExchangeConfig, clock: Clock) -> PaperExchange:
@@ -75,17 +77,22 @@ class PaperExchange:
         self._save()
 
     def _save(self) -> None:
+        """Write the state atomically (fsync + rename) when it changed since the last write."""
         if not self._started:
             return
+        state = self.venue.to_state()
+        if state == self._saved:
+            return  # a read that settled nothing: the file already holds this state
         path = self.state_path
         tmp = path.with_name(path.name + ".tmp")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             with tmp.open("w", encoding="utf-8") as fh:
-                json.dump(self.venue.to_state(), fh)
+                json.dump(state, fh)
                 fh.flush()
                 os.fsync(fh.fileno())
             os.replace(tmp, path)
+            self._saved = state
         except OSError as exc:
             raise errors.ExchangeUnavailable(f"paper venue state {path}: {exc}") from exc
 
