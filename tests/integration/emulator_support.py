@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 import ccxt.async_support as ccxt_async
+import pytest
 
 from bot.clock import ManualClock
 from bot.exchange.ccxt_perp import CcxtPerpExchange, CcxtPerpSettings
@@ -88,3 +89,16 @@ async def raw_ccxt_client(handle: EmulatorHandle) -> AsyncIterator[Any]:
         yield client
     finally:
         await client.close()
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    """The venue's clock, driven by the test."""
+    return venue_clock()
+
+
+@pytest.fixture
+async def emulator(clock: ManualClock) -> AsyncIterator[EmulatorHandle]:
+    """A fresh venue behind the emulator, one per test."""
+    async with running_emulator(clock) as handle:
+        yield handle

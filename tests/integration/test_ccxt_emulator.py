@@ -15,7 +15,6 @@ from emulator_support import (
     running_emulator,
     settings_for,
     started_exchange,
-    venue_clock,
 )
 from structlog.testing import capture_logs
 
@@ -27,19 +26,6 @@ from bot.exchange.emulator import EmulatorHandle
 from bot.store.sqlite import SqliteStore
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    """The venue's clock, driven by the test."""
-    return venue_clock()
-
-
-@pytest.fixture
-async def emulator(clock: ManualClock) -> AsyncIterator[EmulatorHandle]:
-    """A fresh venue behind the emulator, one per test."""
-    async with running_emulator(clock) as handle:
-        yield handle
 
 
 @pytest.fixture

@@ -11,9 +11,7 @@ import pytest
 from emulator_support import (
     SYMBOL,
     raw_ccxt_client,
-    running_emulator,
     started_exchange,
-    venue_clock,
 )
 
 from bot import errors
@@ -38,19 +36,6 @@ class RecordedSleep:
 
     async def __call__(self, seconds: float) -> None:
         self.waits.append(seconds)
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    """The venue's clock."""
-    return venue_clock()
-
-
-@pytest.fixture
-async def emulator(clock: ManualClock) -> AsyncIterator[EmulatorHandle]:
-    """A fresh venue behind the emulator."""
-    async with running_emulator(clock) as handle:
-        yield handle
 
 
 @pytest.fixture
