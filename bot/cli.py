@@ -12,28 +12,39 @@ from typing import Any
 
 import yaml
 
+from bot import cli_args
 from bot.config import Settings, load_config, masked_dump
 from bot.errors import ConfigError, HedgebotError
+from bot.safety import restore_recursion_limit
+
+# after the imports above (py_ecc, brought by the web3 stack, raises the limit to 100 000 at
+# import): the C JSON decoder must raise RecursionError on deep input, not overflow the C stack
+restore_recursion_limit()
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_CONFIG = 2
 
 
-def _load(path: str) -> Settings:
-    return load_config(Path(path))
+def _load(path: str, *, require_secrets: bool = True) -> Settings:
+    return load_config(Path(path), require_secrets=require_secrets)
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
-    """Print the effective config (secrets masked) or every bad field."""
+    """Print the effective config (secrets and URLs masked) or every bad field; with
+    ``--online``, also read the chain once: warnings print (exit 0), errors exit 2."""
     try:
-        settings = _load(args.config)
+        settings = _load(args.config, require_secrets=False)
     except ConfigError as exc:
         print(f"config {args.config} is invalid:", file=sys.stderr)
         for line in str(exc).splitlines():
             print(f"  {line}", file=sys.stderr)
         return EXIT_CONFIG
     print(yaml.safe_dump(masked_dump(settings), sort_keys=False), end="")
+    if args.online:
+        from bot.preflight_cli import run_preflight
+
+        return run_preflight(settings, args.config)
     print(f"# {args.config}: OK", file=sys.stderr)
     return EXIT_OK
 
@@ -106,6 +117,7 @@ def cmd_localnet(args: argparse.Namespace) -> int:
 def _mqtt_url_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--mqtt-url",
+        type=cli_args.url,
         default=None,
         help="publish telemetry to this broker, e.g. mqtt://127.0.0.1:1883 (env MQTT_URL)",
     )
@@ -113,38 +125,51 @@ def _mqtt_url_arg(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The full command tree."""
-    parser = argparse.ArgumentParser(
+    parser = cli_args.OneLineParser(
         prog="hedgebot", description="Delta-neutral hedging daemon for AMM liquidity providers."
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("check-config", help="validate a config file and print it (secrets masked)")
-    p.add_argument("config")
+    p.add_argument("config", type=cli_args.existing_file)
+    p.add_argument(
+        "--online",
+        action="store_true",
+        help="also read the chain once: positions that hold nothing, tokens not in the pool",
+    )
     p.set_defaults(func=cmd_check_config)
 
     p = sub.add_parser("run", help="run the hedging daemon")
-    p.add_argument("--config", required=True)
+    p.add_argument("--config", required=True, type=cli_args.existing_file)
     _mqtt_url_arg(p)
     p.add_argument(
-        "--metrics-port", type=int, default=None, help="serve /metrics and /healthz on this port"
+        "--metrics-port",
+        type=cli_args.port,
+        default=None,
+        help="serve /metrics and /healthz on this port",
     )
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("snapshot", help="read chain and venue once; print the would-be decision")
-    p.add_argument("--config", required=True)
+    p.add_argument("--config", required=True, type=cli_args.existing_file)
     p.add_argument("--json", action="store_true", help="one JSON object (stable interface)")
     p.set_defaults(func=cmd_snapshot)
 
     p = sub.add_parser("demo", help="local chain + simulated market + paper venue, end to end")
-    p.add_argument("--blocks", type=int, default=200)
-    p.add_argument("--seed", type=int, default=7)
-    p.add_argument("--sigma", type=float, default=0.9, help="annualised GBM volatility")
-    p.add_argument("--step-seconds", type=int, default=600, help="market time per block")
+    p.add_argument("--blocks", type=cli_args.positive_int, default=200)
+    p.add_argument("--seed", type=cli_args.non_negative_int, default=7)
+    p.add_argument(
+        "--sigma", type=cli_args.non_negative_float, default=0.9, help="annualised GBM volatility"
+    )
+    p.add_argument(
+        "--step-seconds", type=cli_args.positive_int, default=600, help="market time per block"
+    )
     p.add_argument("--pool-kind", choices=["v2", "v3"], default="v2")
     p.add_argument("--exchange", choices=["paper", "emulator"], default="paper")
     p.add_argument("--workdir", default=None, help="keep store and venue state here")
     p.add_argument(
         "--config",
+        type=cli_args.existing_file,
         default=None,
         help="hedge/venue/mqtt/metrics settings (e.g. config/demo.yaml); the local world "
         "fills in chain, positions and tokens",
@@ -156,15 +181,20 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("localnet", help="run the local chain + market for `run`/`snapshot`")
     p.add_argument("--out", required=True, help="directory for config.yaml and localnet.json")
     p.add_argument("--pool-kind", choices=["v2", "v3"], default="v2")
-    p.add_argument("--port", type=int, default=0, help="anvil port (0: a free one)")
     p.add_argument(
-        "--rpc-url", default=None, help="deploy on this running node instead of starting anvil"
+        "--port", type=cli_args.port_or_zero, default=0, help="anvil port (0: a free one)"
+    )
+    p.add_argument(
+        "--rpc-url",
+        type=cli_args.url,
+        default=None,
+        help="deploy on this running node instead of starting anvil",
     )
     p.add_argument("--no-market", action="store_true", help="only mine on demand")
-    p.add_argument("--seed", type=int, default=7)
-    p.add_argument("--sigma", type=float, default=0.9)
-    p.add_argument("--block-interval-s", type=float, default=2.0)
-    p.add_argument("--step-seconds", type=int, default=600)
+    p.add_argument("--seed", type=cli_args.non_negative_int, default=7)
+    p.add_argument("--sigma", type=cli_args.non_negative_float, default=0.9)
+    p.add_argument("--block-interval-s", type=cli_args.positive_float, default=2.0)
+    p.add_argument("--step-seconds", type=cli_args.positive_int, default=600)
     p.set_defaults(func=cmd_localnet)
 
     for register in _plugin_registrars():
@@ -186,8 +216,10 @@ def _plugin_registrars() -> list[Callable[[Any], None]]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``hedgebot`` console script."""
+    restore_recursion_limit()
     parser = build_parser()
     args = parser.parse_args(argv)
+    cli_args.check_namespace(args, parser.prog)
     try:
         code: int = args.func(args)
     except ConfigError as exc:

@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
+from eth_utils.address import is_checksum_address, to_checksum_address
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Discriminator,
@@ -26,11 +28,25 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from bot.config_checks import non_finite_fields, same_position_clashes
 from bot.errors import ConfigError
 from bot.risk_settings import RiskSettings
+from bot.safety import mask_url
 from bot.telemetry.settings import MetricsSettings, MqttSettings
 
-Address = Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{40}$")]
+
+def _checksummed(address: str) -> str:
+    """EIP-55: mixed case must be the address's checksum; one-case hex is normalised to it."""
+    digits = address[2:]
+    if digits != digits.lower() and digits != digits.upper() and not is_checksum_address(address):
+        raise ValueError(
+            "mixed-case address fails its EIP-55 checksum (a typo?): write it all lowercase "
+            "or copy the checksummed form"
+        )
+    return str(to_checksum_address(address))
+
+
+Address = Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{40}$"), AfterValidator(_checksummed)]
 PositiveDecimal = Annotated[Decimal, Field(gt=0)]
 NonNegativeDecimal = Annotated[Decimal, Field(ge=0)]
 
@@ -38,7 +54,7 @@ _SECRET_FIELDS = {("exchange", "api_key"), ("exchange", "api_secret"), ("mqtt", 
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class ChainConfig(_Section):
@@ -190,13 +206,15 @@ class ExchangeConfig(_Section):
     # adopt the venue's truth as the new baseline, or stay paused until an operator resumes
     on_mismatch: Literal["adopt", "pause"] = "pause"
 
-    @model_validator(mode="after")
-    def _keys_for_ccxt(self) -> ExchangeConfig:
+    def missing_secrets(self) -> list[str]:
+        """``field: reason`` lines when a live venue lacks its keys (checked by ``load_config``
+        for commands that trade; ``kill``/``report``/``check-config`` touch no venue)."""
         if self.kind == "ccxt" and (self.api_key is None or self.api_secret is None):
-            raise ValueError(
-                "ccxt needs HEDGEBOT_EXCHANGE__API_KEY and HEDGEBOT_EXCHANGE__API_SECRET in env"
-            )
-        return self
+            return [
+                "exchange: ccxt needs HEDGEBOT_EXCHANGE__API_KEY and HEDGEBOT_EXCHANGE__API_SECRET"
+                " in env"
+            ]
+        return []
 
 
 class StoreConfig(_Section):
@@ -216,7 +234,11 @@ class Settings(BaseSettings):
     """The whole configuration of one bot."""
 
     model_config = SettingsConfigDict(
-        env_prefix="HEDGEBOT_", env_nested_delimiter="__", extra="forbid", frozen=True
+        env_prefix="HEDGEBOT_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+        allow_inf_nan=False,
     )
 
     bot_id: str = Field(default="hedgebot", pattern=r"^[A-Za-z0-9_-]{1,32}$")
@@ -236,7 +258,11 @@ class Settings(BaseSettings):
     def _unique_ids(cls, positions: list[PositionConfig]) -> list[PositionConfig]:
         ids = [p.id for p in positions]
         if len(set(ids)) != len(ids):
-            raise ValueError("position ids must be unique")
+            repeated = sorted({i for i in ids if ids.count(i) > 1})
+            raise ValueError(f"position ids must be unique (repeated: {', '.join(repeated)})")
+        clashes = same_position_clashes(positions)
+        if clashes:
+            raise ValueError("; ".join(clashes))
         return positions
 
     @classmethod
@@ -300,18 +326,32 @@ def _refuse_file_secrets(data: dict[str, Any]) -> list[str]:
     return problems
 
 
-def load_config(path: Path, env: dict[str, str] | None = None) -> Settings:
-    """Load and validate ``path``; raise ``ConfigError`` naming every bad field."""
+def _read_mapping(path: Path) -> dict[str, Any]:
     try:
         text = path.read_text()
     except OSError as exc:
         raise ConfigError(f"cannot read config {path}: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start})") from exc
     try:
         data = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: top level must be a mapping")
+    return data
+
+
+def load_config(
+    path: Path, env: dict[str, str] | None = None, *, require_secrets: bool = True
+) -> Settings:
+    """Load and validate ``path``; raise ``ConfigError`` naming every bad field.
+
+    ``require_secrets=False`` is for commands that touch no venue (``check-config``, ``kill``,
+    ``report``): a ccxt config then loads without ``HEDGEBOT_EXCHANGE__API_KEY/SECRET``.
+    Numbers must be finite (NaN, ±Infinity and values beyond float range are refused).
+    """
+    data = _read_mapping(path)
     problems = _refuse_file_secrets(data)
     saved = None
     if env is not None:
@@ -326,16 +366,35 @@ def load_config(path: Path, env: dict[str, str] | None = None) -> Settings:
         if saved is not None:
             os.environ.clear()
             os.environ.update(saved)
+    if settings is not None:
+        problems.extend(non_finite_fields(settings))
+        if require_secrets:
+            problems.extend(settings.exchange.missing_secrets())
     if problems or settings is None:
         raise ConfigError("\n".join(problems))
     return settings
 
 
+def secret_urls(settings: Settings) -> list[str]:
+    """Every configured URL that may carry a credential (RPC, MQTT, venue overrides)."""
+    urls = list(settings.chain.rpc_urls) + list(settings.exchange.urls.values())
+    if settings.mqtt is not None:
+        urls.append(settings.mqtt.url)
+    return urls
+
+
 def masked_dump(settings: Settings) -> dict[str, Any]:
-    """The effective config as plain data, secrets shown as ``**********``."""
+    """The effective config as plain data, secrets shown as ``**********`` and every URL
+    reduced to scheme, host and port (``bot.safety.mask_url``): keys hide in URL paths."""
     dumped: dict[str, Any] = settings.model_dump(mode="json")
     for section, key in _SECRET_FIELDS:
         block = dumped.get(section)
         if isinstance(block, dict) and block.get(key) is not None:
             block[key] = "**********"
+    chain = dumped["chain"]
+    chain["rpc_urls"] = [mask_url(url) for url in chain["rpc_urls"]]
+    venue_urls = dumped["exchange"]["urls"]
+    dumped["exchange"]["urls"] = {name: mask_url(url) for name, url in venue_urls.items()}
+    if isinstance(dumped.get("mqtt"), dict):
+        dumped["mqtt"]["url"] = mask_url(dumped["mqtt"]["url"])
     return dumped

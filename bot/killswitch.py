@@ -96,7 +96,7 @@ def cmd_kill(args: argparse.Namespace) -> int:
     from bot.clock import WallClock
     from bot.config import load_config
 
-    settings = load_config(Path(args.config))
+    settings = load_config(Path(args.config), require_secrets=False)  # touches no venue
     switch = FileKillSwitch(
         kill_switch_path(settings.risk.kill_switch_file, settings.store.path), WallClock()
     )

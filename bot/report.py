@@ -307,7 +307,7 @@ async def _read(path: Path) -> PnlReport | None:
 
 def run_report(config: Path, out: Path | None = None, as_json: bool = False) -> int:
     """Build, print and optionally plot the report of the store named in ``config``."""
-    settings = load_config(config)
+    settings = load_config(config, require_secrets=False)  # reads the store only
     path = settings.store.path
     if not path.is_file():
         print(f"report: no store at {path}: nothing to report", file=sys.stderr)  # noqa: T201
@@ -333,7 +333,9 @@ def _command(args: argparse.Namespace) -> int:
         out = (
             Path(args.out)
             if args.out
-            else load_config(Path(args.config)).store.path.with_name("report.png")
+            else load_config(Path(args.config), require_secrets=False).store.path.with_name(
+                "report.png"
+            )
         )
     return run_report(Path(args.config), out, as_json=args.json)
 

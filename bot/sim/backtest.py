@@ -20,12 +20,19 @@ import json
 import math
 import sys
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from bot.cli_args import (
+    finite_float,
+    non_negative_float,
+    non_negative_int,
+    positive_float,
+    positive_int,
+)
 from bot.core.policy import (
     CostAwareBandPolicy,
     HedgePolicy,
@@ -481,6 +488,20 @@ def plot_result(result: BacktestResult, out: Path) -> None:
     plt.close(fig)
 
 
+def _threshold_arg(text: str) -> str:
+    """``--threshold``: base units (``0.5``) or a percentage of delta (``5%``), finite and > 0."""
+    number = text[:-1] if text.endswith("%") else text
+    try:
+        value = Decimal(number)
+    except InvalidOperation:
+        raise argparse.ArgumentTypeError(f"not a number or percentage: {text!r}") from None
+    if not value.is_finite() or not math.isfinite(float(value)) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text!r}")
+    if text.endswith("%") and value > 100:
+        raise argparse.ArgumentTypeError(f"a percentage must be <= 100%, got {text!r}")
+    return text
+
+
 def _threshold_policy(text: str, persistence_s: float, backstop_s: float | None) -> HedgePolicy:
     if text.endswith("%"):
         fraction = Decimal(text[:-1]) / 100
@@ -562,33 +583,46 @@ def add_subcommand(subparsers: Any) -> None:
     )
     src = p.add_argument_group("price source (CSV, or seeded GBM)")
     src.add_argument("--prices", metavar="FILE.csv", help="timestamp,price[,funding_rate]")
-    src.add_argument("--gbm-sigma", type=float, default=0.8, help="annualised volatility")
-    src.add_argument("--gbm-drift", type=float, default=0.0, help="annualised drift")
-    src.add_argument("--steps", type=int, default=525_600)
-    src.add_argument("--step-seconds", type=float, default=60.0)
-    src.add_argument("--seed", type=int, default=1)
-    src.add_argument("--start-price", type=float, default=2000.0)
+    src.add_argument(
+        "--gbm-sigma", type=non_negative_float, default=0.8, help="annualised volatility"
+    )
+    src.add_argument("--gbm-drift", type=finite_float, default=0.0, help="annualised drift")
+    src.add_argument("--steps", type=positive_int, default=525_600)
+    src.add_argument("--step-seconds", type=positive_float, default=60.0)
+    src.add_argument("--seed", type=non_negative_int, default=1)
+    src.add_argument("--start-price", type=positive_float, default=2000.0)
     pool = p.add_argument_group("LP position")
     pool.add_argument("--pool-kind", choices=["v2", "v3"], default="v2")
-    pool.add_argument("--range-pct", type=float, default=0.2, help="V3: ±fraction, 0.2 = ±20%%")
-    pool.add_argument("--value-quote", type=float, default=100_000.0)
-    pool.add_argument("--fee-apr", type=float, default=0.0, help="0.2 = 20%% a year")
-    pool.add_argument("--fee-tier-bps", type=float, default=0.0, help="volume model fee tier")
-    pool.add_argument("--volume-per-day", type=float, default=0.0, help="position's share, quote")
+    pool.add_argument(
+        "--range-pct", type=positive_float, default=0.2, help="V3: ±fraction, 0.2 = ±20%%"
+    )
+    pool.add_argument("--value-quote", type=positive_float, default=100_000.0)
+    pool.add_argument("--fee-apr", type=non_negative_float, default=0.0, help="0.2 = 20%% a year")
+    pool.add_argument(
+        "--fee-tier-bps", type=non_negative_float, default=0.0, help="volume model fee tier"
+    )
+    pool.add_argument(
+        "--volume-per-day", type=non_negative_float, default=0.0, help="position's share, quote"
+    )
     hedge = p.add_argument_group("hedge policy")
     hedge.add_argument("--policy", choices=["threshold", "interval", "band"], default="threshold")
     hedge.add_argument(
-        "--threshold", default="5%", help="band: base units (0.5) or fraction of delta (5%%)"
+        "--threshold",
+        type=_threshold_arg,
+        default="5%",
+        help="band: base units (0.5) or fraction of delta (5%%)",
     )
-    hedge.add_argument("--interval-s", type=float, default=3600.0)
-    hedge.add_argument("--risk-aversion", type=float, default=1e-4, help="CARA, 1/quote")
-    hedge.add_argument("--persistence-s", type=float, default=0.0)
-    hedge.add_argument("--backstop-s", type=float, default=None)
-    hedge.add_argument("--hedge-ratio", type=float, default=1.0)
+    hedge.add_argument("--interval-s", type=positive_float, default=3600.0)
+    hedge.add_argument("--risk-aversion", type=positive_float, default=1e-4, help="CARA, 1/quote")
+    hedge.add_argument("--persistence-s", type=non_negative_float, default=0.0)
+    hedge.add_argument("--backstop-s", type=positive_float, default=None)
+    hedge.add_argument("--hedge-ratio", type=non_negative_float, default=1.0)
     venue = p.add_argument_group("perp venue")
-    venue.add_argument("--taker-fee-bps", type=float, default=5.0)
-    venue.add_argument("--slippage-bps", type=float, default=1.0)
-    venue.add_argument("--funding-rate", type=float, default=0.0, help="per 8 h, 0.0001 = 1 bp")
+    venue.add_argument("--taker-fee-bps", type=non_negative_float, default=5.0)
+    venue.add_argument("--slippage-bps", type=non_negative_float, default=1.0)
+    venue.add_argument(
+        "--funding-rate", type=finite_float, default=0.0, help="per 8 h, 0.0001 = 1 bp"
+    )
     out = p.add_argument_group("output")
     out.add_argument("--json", action="store_true", help="print one JSON object")
     out.add_argument("--plot", metavar="FILE.png", default=None)

@@ -100,6 +100,9 @@ def gbm(
     return PricePath(times_s=times, prices=prices)
 
 
+_COLUMNS = ("timestamp", "price", "funding_rate")
+
+
 def _parse_timestamp(text: str) -> float:
     """Unix seconds, unix milliseconds (> 1e11), or ISO 8601."""
     try:
@@ -109,12 +112,38 @@ def _parse_timestamp(text: str) -> float:
     return value / 1000.0 if value > 1e11 else value
 
 
+def _cell(cells: list[str], column: int) -> float:
+    """The number in ``cells[column]``: finite, a positive price, a timestamp > 0.
+
+    Raises ``ValueError`` naming the column (1-based, with its name) and the cell's text.
+    """
+    text = cells[column]
+    where = f"column {column + 1} ({_COLUMNS[column]})"
+    if not text:
+        raise ValueError(f"{where}: empty cell")
+    try:
+        value = _parse_timestamp(text) if column == 0 else float(text)
+    except (ValueError, OverflowError):
+        kind = "a unix time or ISO 8601" if column == 0 else "a number"
+        raise ValueError(f"{where}: not {kind}: {text[:40]!r}") from None
+    if not math.isfinite(value):
+        raise ValueError(f"{where}: must be a finite number, got {text[:40]!r}")
+    if column < 2 and value <= 0:
+        raise ValueError(f"{where}: must be > 0, got {text[:40]!r}")
+    return value
+
+
 def load_csv(path: Path) -> PricePath:
-    """Read ``timestamp,price[,funding_rate]`` rows; a header row is optional."""
+    """Read ``timestamp,price[,funding_rate]`` rows; a header row is optional.
+
+    Raises ``ValueError`` as one line ``file:line: column N (name): reason`` for an empty,
+    non-numeric, NaN, infinite (``inf``, ``1e309``) or non-positive timestamp/price cell and
+    a non-finite funding rate; ``OSError`` when the file cannot be read.
+    """
     times: list[float] = []
     prices: list[float] = []
     rates: list[float] = []
-    with path.open(newline="") as handle:
+    with path.open(newline="", encoding="utf-8", errors="replace") as handle:
         for line_no, row in enumerate(csv.reader(handle), start=1):
             cells = [cell.strip() for cell in row]
             if not cells or not cells[0] or cells[0].startswith("#"):
@@ -124,12 +153,12 @@ def load_csv(path: Path) -> PricePath:
             if len(cells) < 2:
                 raise ValueError(f"{path}:{line_no}: expected timestamp,price[,funding_rate]")
             try:
-                times.append(_parse_timestamp(cells[0]))
-                prices.append(float(cells[1]))
+                times.append(_cell(cells, 0))
+                prices.append(_cell(cells, 1))
                 if len(cells) > 2 and cells[2]:
-                    rates.append(float(cells[2]))
+                    rates.append(_cell(cells, 2))
             except ValueError as exc:
-                raise ValueError(f"{path}:{line_no}: {exc}") from exc
+                raise ValueError(f"{path}:{line_no}: {exc}") from None
     if rates and len(rates) != len(prices):
         raise ValueError(f"{path}: funding_rate must be given on every row or on none")
     return PricePath(

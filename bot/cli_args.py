@@ -1,0 +1,170 @@
+"""Command-line arguments validated like config: argparse ``type=`` checks and a final sweep.
+
+Every bad argument is one line on stderr and exit 2 (``hedgebot run: error: argument
+--metrics-port: must be a port 1-65535, got 99999``), never a traceback. The ``type=``
+functions give precise messages where a parser declares them; :func:`check_namespace` sweeps
+every parsed namespace for the kinds of value that must hold everywhere (finite numbers, ports
+in range, URLs with a scheme and host), so subcommands declared elsewhere are covered too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import NoReturn
+from urllib.parse import urlsplit
+
+__all__ = [
+    "OneLineParser",
+    "check_namespace",
+    "existing_file",
+    "finite_float",
+    "non_negative_float",
+    "non_negative_int",
+    "port",
+    "port_or_zero",
+    "positive_float",
+    "positive_int",
+    "url",
+]
+
+_URL_SCHEMES = ("http", "https", "ws", "wss", "mqtt", "mqtts")
+# arguments read as text and turned into Decimal by the command that declares them
+_NUMERIC_TEXT_ARGS = ("mark_price", "funding_rate")
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` whose errors are one line (no usage block) and exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        """Print ``prog: error: message`` and exit 2."""
+        self.exit(2, f"{self.prog}: error: {message.splitlines()[0] if message else message}\n")
+
+
+def _number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
+    return value
+
+
+def _integer(text: str) -> int:
+    try:
+        return int(text, 10)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+
+
+def finite_float(text: str) -> float:
+    """A float that is not NaN or infinite (``1e309`` overflows to infinity: refused)."""
+    return _number(text)
+
+
+def positive_float(text: str) -> float:
+    """A finite float > 0."""
+    value = _number(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text!r}")
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    """A finite float >= 0."""
+    value = _number(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text!r}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """A whole number >= 1 (a count)."""
+    value = _integer(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {text!r}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    """A whole number >= 0 (a seed)."""
+    value = _integer(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text!r}")
+    return value
+
+
+def port(text: str) -> int:
+    """A TCP port, 1-65535."""
+    value = _integer(text)
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a port 1-65535, got {text!r}")
+    return value
+
+
+def port_or_zero(text: str) -> int:
+    """A TCP port, or 0 for any free port."""
+    value = _integer(text)
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a port 1-65535 (or 0: a free one), got {text!r}")
+    return value
+
+
+def existing_file(text: str) -> str:
+    """A path to a readable regular file (returned as given)."""
+    path = Path(text)
+    if not path.is_file():
+        raise argparse.ArgumentTypeError(f"no such file: {text}")
+    return text
+
+
+def url(text: str) -> str:
+    """A URL with a known scheme and a host (the URL itself is not echoed: it may hold a key)."""
+    try:
+        parts = urlsplit(text)
+        _ = parts.port
+    except ValueError:
+        raise argparse.ArgumentTypeError("not a valid URL (bad host or port)") from None
+    if parts.scheme not in _URL_SCHEMES or not parts.hostname:
+        raise argparse.ArgumentTypeError(
+            f"must be a URL like scheme://host:port (scheme one of {', '.join(_URL_SCHEMES)})"
+        )
+    return text
+
+
+def _sweep_problem(dest: str, value: object) -> str | None:
+    """Why one parsed value is unusable, or None."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"must be a finite number, got {value}"
+    is_int = isinstance(value, int) and not isinstance(value, bool)
+    if is_int and dest.endswith("port") and not 0 <= value <= 65535:  # type: ignore[operator]
+        return f"must be a port 0-65535, got {value}"
+    if isinstance(value, str) and dest.endswith("url"):
+        try:
+            url(value)
+        except argparse.ArgumentTypeError as exc:
+            return str(exc)
+    if isinstance(value, str) and dest in _NUMERIC_TEXT_ARGS:
+        try:
+            number = Decimal(value)
+        except InvalidOperation:
+            return f"not a number: {value!r}"
+        if not number.is_finite() or not math.isfinite(float(number)):
+            return f"must be a finite number, got {value!r}"
+    return None
+
+
+def check_namespace(args: argparse.Namespace, prog: str = "hedgebot") -> None:
+    """Exit 2 with one line when any parsed argument is of a kind that can never be right."""
+    for dest, value in sorted(vars(args).items()):
+        if dest == "func":
+            continue
+        problem = _sweep_problem(dest, value)
+        if problem is not None:
+            flag = "--" + dest.replace("_", "-")
+            sys.stderr.write(f"{prog}: error: argument {flag}: {problem}\n")
+            raise SystemExit(2)

@@ -1,0 +1,120 @@
+"""Whole-config checks that look across fields: positions reached twice, non-finite numbers.
+
+Kept apart from ``bot/config.py`` (the field declarations) so each stays one idea. Pure
+functions of validated values; ``bot.config`` turns what they return into ``ConfigError`` lines.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections.abc import Iterator, Sequence
+from decimal import Decimal
+from typing import Any, Protocol
+
+from pydantic import BaseModel, SecretStr
+
+__all__ = ["PositionEntry", "non_finite_fields", "same_position_clashes"]
+
+# the largest magnitude a number may have and still be a finite float where the bot needs one
+_FLOAT_MAX = Decimal(sys.float_info.max)
+
+
+class PositionEntry(Protocol):
+    """The fields of a V2 or V3 position entry the identity check reads."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def kind(self) -> str: ...
+
+
+def _get(entry: PositionEntry, name: str) -> Any:
+    value = getattr(entry, name, None)
+    return value.lower() if isinstance(value, str) and value.startswith("0x") else value
+
+
+def _way(entry: PositionEntry) -> str:
+    """How a V3 entry finds its position: ``nft``, ``discover`` or ``direct`` (V2: ``v2``)."""
+    if entry.kind == "v2":
+        return "v2"
+    if _get(entry, "token_id") is not None:
+        return "nft"
+    return "discover" if _get(entry, "discover") else "direct"
+
+
+def _same(a: PositionEntry, b: PositionEntry, *names: str) -> bool:
+    return all(_get(a, n) == _get(b, n) for n in names)
+
+
+def _clash_reason(a: PositionEntry, b: PositionEntry) -> str | None:
+    """Why ``a`` and ``b`` can resolve to the same on-chain position, or None."""
+    ways = {_way(a), _way(b)}
+    if ways == {"v2"} and _same(a, b, "pool", "owner"):
+        return "the same V2 pair and owner"
+    if ways == {"direct"} and _same(a, b, "pool", "owner", "tick_lower", "tick_upper"):
+        return "the same V3 pool, owner and ticks"
+    if ways == {"nft"} and _same(a, b, "position_manager", "token_id"):
+        return f"the same NFT (token_id {_get(a, 'token_id')})"
+    if ways == {"discover"} and _same(a, b, "position_manager", "owner"):
+        return "discovery of the same owner on the same position manager"
+    if ways == {"nft", "discover"} and _same(a, b, "position_manager"):
+        token_id = _get(a, "token_id") if _way(a) == "nft" else _get(b, "token_id")
+        return (
+            f"NFT token_id {token_id} may be one that discovery finds on the same position "
+            "manager (list the NFT or discover the owner's NFTs, not both)"
+        )
+    return None
+
+
+def same_position_clashes(positions: Sequence[PositionEntry]) -> list[str]:
+    """One line per pair of entries that can resolve to the same on-chain position.
+
+    Addresses compare case-insensitively. Counting one position twice doubles its delta, so
+    such a config is refused, naming both entries (index and id).
+    """
+    clashes = []
+    for i, a in enumerate(positions):
+        for j in range(i + 1, len(positions)):
+            b = positions[j]
+            reason = _clash_reason(a, b)
+            if reason is not None:
+                clashes.append(
+                    f"positions.{i} ({a.id}) and positions.{j} ({b.id}) can resolve to the same "
+                    f"on-chain position: {reason}"
+                )
+    return clashes
+
+
+def _leaves(value: Any, path: str) -> Iterator[tuple[str, Any]]:
+    if isinstance(value, BaseModel):
+        for name in type(value).model_fields:
+            yield from _leaves(getattr(value, name), f"{path}.{name}" if path else name)
+    elif isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            yield from _leaves(item, f"{path}.{i}")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _leaves(item, f"{path}.{key}")
+    elif not isinstance(value, SecretStr):
+        yield path, value
+
+
+def non_finite_fields(model: BaseModel) -> list[str]:
+    """``field: reason`` for every float or Decimal that is NaN, infinite or beyond float range.
+
+    Walks every section (also those declared outside ``bot.config``), so a number like
+    ``1e309`` that would become ``inf`` where the bot needs a float is refused by name.
+    """
+    problems = []
+    for path, value in _leaves(model, ""):
+        if isinstance(value, bool):
+            continue
+        bad_float = isinstance(value, float) and not math.isfinite(value)
+        bad_decimal = isinstance(value, Decimal) and not (
+            value.is_finite() and abs(value) <= _FLOAT_MAX
+        )
+        if bad_float or bad_decimal:
+            problems.append(f"{path}: must be a finite number (got {value})")
+    return problems
