@@ -66,6 +66,12 @@ class V2PoolRead:
     reserve1: int
     total_supply: int
     lp_balance: int
+    # what burn also reads at the block: feeTo != 0 and kLast (the pending protocol-fee mint),
+    # and the pair's token balances (None: equal to the reserves)
+    k_last: int = 0
+    fee_on: bool = False
+    balance0: int | None = None
+    balance1: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

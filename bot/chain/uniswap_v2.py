@@ -1,8 +1,11 @@
-"""Uniswap V2 pair reader: reserves, LP supply and LP balances pinned to one block.
+"""Uniswap V2 pair reader: everything ``burn`` reads, and LP balances, pinned to one block.
 
-After the first read (which also loads token0/token1 and their decimals/symbols, cached for the
-reader's life) each read is one eth_call through Multicall, or one eth_call per value when no
-Multicall address is configured; every call uses ``block_identifier=block_number``.
+After the first read (which also loads token0/token1, their decimals/symbols and the pair's
+factory, cached for the reader's life) each read is one eth_call through Multicall, or one
+eth_call per value when no Multicall address is configured; every call uses
+``block_identifier=block_number``. Besides reserves and supply a read takes ``kLast`` from the
+pair, ``feeTo`` from the factory and the pair's token balances, so the core can compute what
+``burn`` pays including the pending protocol-fee mint (``bot.core.amm.burn_supply``).
 """
 
 from __future__ import annotations
@@ -47,7 +50,9 @@ class V2PoolReader:
         self._batch = BatchReader(w3, multicall=multicall, request_timeout_s=request_timeout_s)
         self._pair_abi = load_abi("uniswap_v2_pair")
         self._erc20_abi = load_abi("erc20")
+        self._factory_abi = load_abi("uniswap_v2_factory")
         self._tokens: tuple[TokenInfo, TokenInfo] | None = None
+        self._factory: str | None = None
 
     @property
     def tokens(self) -> tuple[TokenInfo, TokenInfo] | None:
@@ -58,13 +63,14 @@ class V2PoolReader:
         return encode_call(f"pair.{fn_name}", self.pair, self._pair_abi, fn_name, *args)
 
     async def load_tokens(self, block_number: int) -> tuple[TokenInfo, TokenInfo]:
-        """token0/token1 with decimals and symbols (read once, then cached)."""
+        """token0/token1 with decimals and symbols, and the factory (read once, then cached)."""
         if self._tokens is not None:
             return self._tokens
-        token0, token1 = (
+        token0, token1, factory = (
             AsyncWeb3.to_checksum_address(values[0])
             for values in await self._batch.run(
-                [self._pair_call("token0"), self._pair_call("token1")], block_number
+                [self._pair_call("token0"), self._pair_call("token1"), self._pair_call("factory")],
+                block_number,
             )
         )
         calls: list[ContractCall] = []
@@ -81,6 +87,7 @@ class V2PoolReader:
             TokenInfo(address=token0, symbol=_symbol(sym0[0], token0), decimals=int(dec0[0])),
             TokenInfo(address=token1, symbol=_symbol(sym1[0], token1), decimals=int(dec1[0])),
         )
+        self._factory = factory
         return self._tokens
 
     async def read(self, block_number: int, owner: str) -> V2PoolRead:
@@ -88,14 +95,31 @@ class V2PoolReader:
         (result,) = await self.read_many(block_number, [owner])
         return result
 
+    def _state_calls(self, token0: str, token1: str) -> list[ContractCall]:
+        """Everything ``burn`` reads besides the LP's own balance, in this order."""
+        assert self._factory is not None  # loaded with the tokens
+        return [
+            self._pair_call("getReserves"),
+            self._pair_call("totalSupply"),
+            self._pair_call("kLast"),
+            encode_call("factory.feeTo", self._factory, self._factory_abi, "feeTo"),
+            encode_call("token0.balanceOf", token0, self._erc20_abi, "balanceOf", self.pair),
+            encode_call("token1.balanceOf", token1, self._erc20_abi, "balanceOf", self.pair),
+        ]
+
     async def read_many(self, block_number: int, owners: Sequence[str]) -> tuple[V2PoolRead, ...]:
-        """Pair state and each owner's LP balance at ``block_number``, in one batch."""
+        """Pair state and each owner's LP balance at ``block_number``, in one batch.
+
+        Raises ``ChainError`` when any call fails or does not decode.
+        """
         token0, token1 = await self.load_tokens(block_number)
-        calls = [self._pair_call("getReserves"), self._pair_call("totalSupply")]
+        calls = self._state_calls(token0.address, token1.address)
+        state_count = len(calls)
         calls += [self._pair_call("balanceOf", AsyncWeb3.to_checksum_address(o)) for o in owners]
         results = await self._batch.run(calls, block_number)
-        reserve0, reserve1, _ = results[0]
-        (total_supply,) = results[1]
+        (reserve0, reserve1, _), (total_supply,), (k_last,), (fee_to,), (bal0,), (bal1,) = results[
+            :state_count
+        ]
         return tuple(
             V2PoolRead(
                 pair=self.pair,
@@ -105,6 +129,10 @@ class V2PoolReader:
                 reserve1=int(reserve1),
                 total_supply=int(total_supply),
                 lp_balance=int(balance[0]),
+                k_last=int(k_last),
+                fee_on=int(str(fee_to), 16) != 0,
+                balance0=int(bal0),
+                balance1=int(bal1),
             )
-            for balance in results[2:]
+            for balance in results[state_count:]
         )

@@ -9,6 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.core.amm import (
+    PANCAKE_V2_FEE,
+    pending_fee_liquidity,
     raw_share,
     to_units,
     v2_delta,
@@ -119,3 +121,30 @@ def test_empty_pool_refused() -> None:
     read = _read(0, 10**6, 10**18, 10**17, weth_first=True)
     with pytest.raises(ValueError, match="empty reserve"):
         v2_exposure(read, base_is_token0=True, position_id="lp")
+
+
+def test_pending_fee_mint_follows_mint_fee() -> None:
+    """_mintFee: supply·(√k − √kLast)/(5·√k + √kLast), PancakeSwap's 8/(17, 8); else nothing."""
+    # sqrt(k) grows 100 -> 121 (k 10_000 -> 14_641) on a supply of 1_000_000
+    assert pending_fee_liquidity(121, 121, 10_000, 10**6, fee_on=True) == 21 * 10**6 // 705
+    assert pending_fee_liquidity(121, 121, 10_000, 10**6, fee_on=True, share=PANCAKE_V2_FEE) == (
+        10**6 * 21 * 8 // (121 * 17 + 100 * 8)
+    )
+    assert pending_fee_liquidity(121, 121, 10_000, 10**6, fee_on=False) == 0
+    assert pending_fee_liquidity(121, 121, 0, 10**6, fee_on=True) == 0
+    assert pending_fee_liquidity(100, 100, 10_000, 10**6, fee_on=True) == 0
+
+
+def test_exposure_divides_by_the_supply_burn_sees() -> None:
+    """With the fee on, the LP's share is taken of the supply plus the pending fee mint."""
+    weth, usdt = 4 * 10**18, 8_000 * 10**6
+    supply, balance = 10**17, 10**16
+    k_last = (weth // 2) * (usdt // 2)  # sqrt(k) doubled since the last mint
+    read = V2PoolRead(
+        "0x" + "3" * 40, WETH, USDT, weth, usdt, supply, balance, k_last=k_last, fee_on=True
+    )
+    minted = pending_fee_liquidity(weth, usdt, k_last, supply, fee_on=True)
+    assert minted > 0
+    exposure = v2_exposure(read, True, "lp")
+    assert exposure.amount_base == to_units(balance * weth // (supply + minted), 18)
+    assert exposure.amount_quote == to_units(balance * usdt // (supply + minted), 6)
