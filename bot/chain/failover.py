@@ -1,11 +1,13 @@
 """Several RPC endpoints behind one web3 provider: health scoring, failover, bounded requests.
 
 Each request goes to the healthiest endpoint first: fewest recent failures, then lowest
-latency (EWMA). A transport failure, a timeout or a head too far behind the best head seen
+latency (EWMA). A transport failure, a timeout, an oversized or undecodable answer (see
+``bot.chain.transport``) or a head too far behind the best head seen
 (``max_lag_blocks``) counts against the endpoint, puts it in a cooldown that doubles with each
 consecutive failure, and the request moves on to the next endpoint. A JSON-RPC error answer
 (a revert, an unknown block) is an answer, not a failure: it is returned as it is. Only when
-every endpoint failed does the request fail, with the last error.
+every endpoint failed does the request fail, with the last error. Endpoints appear in logs and
+errors only masked (``bot.safety.mask_url``) with their index: a URL may carry an RPC key.
 """
 
 from __future__ import annotations
@@ -21,6 +23,9 @@ import structlog
 from web3 import AsyncHTTPProvider
 from web3.types import RPCEndpoint, RPCResponse
 
+from bot.chain.transport import BoundedHTTPProvider
+from bot.safety import MAX_RESPONSE_BYTES, mask_url
+
 __all__ = ["EndpointHealth", "FailoverProvider"]
 
 log = structlog.get_logger("hedgebot.chain.failover")
@@ -29,7 +34,7 @@ _TRANSPORT_FAILURES: tuple[type[BaseException], ...] = (
     aiohttp.ClientError,
     OSError,
     TimeoutError,
-    ValueError,  # undecodable body
+    ValueError,  # oversized, too deep or undecodable body (PayloadRejected)
 )
 
 
@@ -42,9 +47,10 @@ _FAILOVER_ON: tuple[type[BaseException], ...] = (*_TRANSPORT_FAILURES, EndpointL
 
 @dataclass
 class EndpointHealth:
-    """What we know about one endpoint."""
+    """What we know about one endpoint; ``url`` is kept but only ``label`` is ever shown."""
 
     url: str
+    label: str = ""  # the URL masked, for logs and errors
     failures: int = 0  # consecutive
     successes: int = 0
     latency_s: float = 0.0  # EWMA of successful requests
@@ -69,19 +75,18 @@ class FailoverProvider(AsyncHTTPProvider):
         base_cooldown_s: float = 2.0,
         max_cooldown_s: float = 60.0,
         monotonic: Callable[[], float] = time.monotonic,
+        max_response_bytes: int = MAX_RESPONSE_BYTES,
     ) -> None:
         if not urls:
             raise ValueError("at least one RPC url is needed")
         super().__init__(urls[0], exception_retry_configuration=None)
         self._providers = [
-            AsyncHTTPProvider(
-                url,
-                request_kwargs={"timeout": aiohttp.ClientTimeout(total=request_timeout_s)},
-                exception_retry_configuration=None,
+            BoundedHTTPProvider(
+                url, request_timeout_s=request_timeout_s, max_response_bytes=max_response_bytes
             )
             for url in urls
         ]
-        self.health = [EndpointHealth(url) for url in urls]
+        self.health = [EndpointHealth(url, label=mask_url(url)) for url in urls]
         self.request_timeout_s = request_timeout_s
         self.max_lag_blocks = max_lag_blocks
         self.base_cooldown_s = base_cooldown_s
@@ -90,7 +95,7 @@ class FailoverProvider(AsyncHTTPProvider):
         self.failovers = 0
 
     def __str__(self) -> str:
-        return f"RPC failover over {[h.url for h in self.health]}"
+        return f"RPC failover over {[h.label for h in self.health]}"
 
     @property
     def best_head(self) -> int | None:
@@ -110,7 +115,8 @@ class FailoverProvider(AsyncHTTPProvider):
         health.cooldown_until_s = self._monotonic() + cooldown
         log.warning(
             "rpc.endpoint_failed",
-            url=health.url,
+            endpoint=index,
+            url=health.label,
             failures=health.failures,
             cooldown_s=cooldown,
             error=health.last_error,
@@ -119,7 +125,7 @@ class FailoverProvider(AsyncHTTPProvider):
     def _succeeded(self, index: int, latency_s: float) -> None:
         health = self.health[index]
         if health.failures:
-            log.info("rpc.endpoint_recovered", url=health.url)
+            log.info("rpc.endpoint_recovered", endpoint=index, url=health.label)
         health.failures = 0
         health.successes += 1
         health.cooldown_until_s = 0.0
@@ -155,12 +161,20 @@ class FailoverProvider(AsyncHTTPProvider):
             self._succeeded(index, self._monotonic() - started)
             if attempt:
                 self.failovers += 1
-                log.warning("rpc.failover", method=method, url=self.health[index].url)
+                log.warning(
+                    "rpc.failover", method=method, endpoint=index, url=self.health[index].label
+                )
             return response
         assert last is not None
         if isinstance(last, EndpointLagging):
             raise TimeoutError(f"{method}: every RPC endpoint failed or lags: {last}")
         raise last
+
+    async def make_batch_request(
+        self, batch_requests: list[tuple[RPCEndpoint, Any]]
+    ) -> list[RPCResponse] | RPCResponse:
+        """Not used by hedgebot: refused rather than sent unbounded to the first endpoint."""
+        raise NotImplementedError("batch JSON-RPC requests are not supported")
 
     async def disconnect(self) -> None:
         """Close every endpoint's session."""

@@ -11,11 +11,13 @@ from typing import Any, TypeVar
 import aiohttp
 from eth_abi.exceptions import DecodingError
 from eth_typing import ChecksumAddress
-from web3 import AsyncHTTPProvider, AsyncWeb3
+from web3 import AsyncWeb3
 from web3.exceptions import Web3Exception
 from web3.types import RPCEndpoint
 
+from bot.chain.transport import BoundedHTTPProvider
 from bot.errors import ChainError
+from bot.safety import MAX_RESPONSE_BYTES
 
 __all__ = [
     "CHAIN_FAILURES",
@@ -48,12 +50,19 @@ def checksum(address: str) -> ChecksumAddress:
     return AsyncWeb3.to_checksum_address(address)
 
 
-def connect(rpc_url: str, *, request_timeout_s: float = 10.0) -> AsyncWeb3[Any]:
-    """An ``AsyncWeb3`` over HTTP without web3's own retries (callers own retry policy)."""
-    provider = AsyncHTTPProvider(
-        rpc_url,
-        request_kwargs={"timeout": aiohttp.ClientTimeout(total=request_timeout_s)},
-        exception_retry_configuration=None,
+def connect(
+    rpc_url: str,
+    *,
+    request_timeout_s: float = 10.0,
+    max_response_bytes: int = MAX_RESPONSE_BYTES,
+) -> AsyncWeb3[Any]:
+    """An ``AsyncWeb3`` over HTTP without web3's own retries (callers own retry policy).
+
+    Answers over ``max_response_bytes`` or nested too deeply are refused before parsing; the
+    URL is shown masked in every error (see ``bot.chain.transport``).
+    """
+    provider = BoundedHTTPProvider(
+        rpc_url, request_timeout_s=request_timeout_s, max_response_bytes=max_response_bytes
     )
     return AsyncWeb3(provider)
 
