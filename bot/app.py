@@ -11,7 +11,7 @@ import contextlib
 import os
 import signal
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack
+from contextlib import AsyncExitStack, ExitStack
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -21,7 +21,7 @@ import structlog
 from bot.chain.heads import poll_heads
 from bot.chain.reader import LpChainReader, connect_web3
 from bot.clock import WallClock
-from bot.config import Settings
+from bot.config import Settings, secret_urls
 from bot.core.policy import (
     CostAwareBandPolicy,
     HedgePolicy,
@@ -35,8 +35,10 @@ from bot.engine import CommandSource, Engine, EngineTelemetry, HedgeSettings
 from bot.errors import ConfigError
 from bot.exchange.orders import OrderManager
 from bot.guards import RiskGuard
+from bot.instance_lock import InstanceLock, lock_path_for
 from bot.logging import configure_logging
 from bot.ports import Clock, PerpExchange
+from bot.safety import restore_recursion_limit
 from bot.store.sqlite import SqliteStore
 from bot.tick_messages import position_view
 
@@ -68,13 +70,14 @@ def build_policy(settings: Settings) -> HedgePolicy:
     )
 
 
-def build_exchange(settings: Settings, clock: Clock) -> PerpExchange:
-    """The paper venue or the ccxt adapter, as configured."""
+def build_exchange(settings: Settings, clock: Clock, *, read_only: bool = False) -> PerpExchange:
+    """The paper venue or the ccxt adapter, as configured; ``read_only``: a paper venue that
+    never writes its state file (``snapshot`` runs beside the daemon that owns it)."""
     ex = settings.exchange
     if ex.kind == "paper":
         from bot.exchange.paper import PaperExchange
 
-        return PaperExchange.from_config(ex, clock)
+        return PaperExchange.from_config(ex, clock, read_only=read_only)
     from bot.exchange.ccxt_perp import CcxtPerpExchange, CcxtPerpSettings
 
     return CcxtPerpExchange(CcxtPerpSettings.from_config(ex), clock)
@@ -169,6 +172,7 @@ async def build_bot(
 
     A ``store`` passed in is owned by the bot from then on (closed with it).
     """
+    restore_recursion_limit()  # web3's imports may have raised it: deep JSON must raise
     clock = clock or WallClock()
     stack = AsyncExitStack()
     try:
@@ -221,7 +225,35 @@ async def run_daemon(
     ``offline`` is published last. Command ids already applied (stored) stay refused after a
     restart.
     """
-    configure_logging(settings.logging.level, settings.logging.format)
+    configure_logging(settings.logging.level, settings.logging.format, secret_urls(settings))
+    with ExitStack() as locks:
+        for lock in acquire_instance_locks(settings):
+            locks.callback(lock.release)
+        return await _run_locked(settings, mqtt_url, metrics_port)
+
+
+def acquire_instance_locks(settings: Settings) -> list[InstanceLock]:
+    """Lock the store (and the paper venue's state) for this process's life.
+
+    Raises ``InstanceLocked`` naming the holder (pid, host, start time) when another daemon
+    runs this bot; the kernel releases the locks when the process ends, even on a crash.
+    """
+    guarded = [(settings.store.path, f"store {settings.store.path}")]
+    if settings.exchange.kind == "paper":
+        state = settings.exchange.paper.state_path
+        guarded.append((state, f"paper venue state {state}"))
+    locks: list[InstanceLock] = []
+    try:
+        for path, what in guarded:
+            locks.append(InstanceLock.acquire(lock_path_for(path), settings.bot_id, what))
+    except BaseException:
+        for lock in locks:
+            lock.release()
+        raise
+    return locks
+
+
+async def _run_locked(settings: Settings, mqtt_url: str | None, metrics_port: int | None) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -261,31 +293,42 @@ async def run_daemon(
 
 
 async def take_snapshot(settings: Settings) -> dict[str, Any]:
-    """``hedgebot snapshot``: read once, decide, place nothing."""
-    configure_logging("warning", settings.logging.format)
-    bot = await build_bot(settings)
-    try:
-        await bot.exchange.start()
-        block = await bot.chain.latest_block()
-        snap = await bot.chain.snapshot(block)
-        if settings.exchange.kind == "paper":
-            setter = getattr(bot.exchange, "set_reference_price", None)
-            if setter is not None:
-                setter(snap.price)
-        quote = await bot.exchange.quote()
-        position = await bot.exchange.position()
-        rules = await bot.exchange.market_rules()
+    """``hedgebot snapshot``: read once, decide, place nothing and write nothing.
+
+    No store is opened and the paper venue is read-only, so a snapshot beside a running
+    daemon cannot race its writes, and a snapshot that fails leaves no file behind.
+    """
+    configure_logging("warning", settings.logging.format, secret_urls(settings))
+    restore_recursion_limit()
+    clock = WallClock()
+    async with AsyncExitStack() as stack:
+        w3 = connect_web3(
+            settings.chain.rpc_urls,
+            settings.chain.request_timeout_s,
+            max_lag_blocks=settings.chain.max_rpc_lag_blocks,
+        )
+        chain = LpChainReader(w3, settings)
+        stack.push_async_callback(chain.close)
+        venue = build_exchange(settings, clock, read_only=True)
+        stack.push_async_callback(venue.close)
+        await venue.start()
+        block = await chain.latest_block()
+        snap = await chain.snapshot(block)
+        setter = getattr(venue, "set_reference_price", None)
+        if settings.exchange.kind == "paper" and setter is not None:
+            setter(snap.price)
+        quote = await venue.quote()
+        position = await venue.position()
+        rules = await venue.market_rules()
         inputs = PolicyInputs(
-            now_s=bot.engine.clock.now(),
+            now_s=clock.now(),
             price=quote.mark_price,
             delta_base=snap.delta_base,
             gamma=sum((p.gamma for p in snap.positions), Decimal(0)),
             hedge_base=position.size_base,
-            hedge_ratio=bot.engine.settings.hedge_ratio,
+            hedge_ratio=settings.hedge.ratio,
         )
-        decision, _ = decide(bot.engine.policy, PolicyState(), inputs, rules)
-    finally:
-        await bot.close()
+        decision, _ = decide(build_policy(settings), PolicyState(), inputs, rules)
     return {
         "block": snap.block_number,
         "block_timestamp": snap.block_timestamp,

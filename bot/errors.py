@@ -27,6 +27,11 @@ class ExchangeError(HedgebotError):
     """Base of venue errors."""
 
 
+class VenueDataError(ExchangeError):
+    """A venue answer the bot cannot trust: a needed field missing, null, non-finite, not a
+    number, of the wrong sign, or inconsistent with the rest of its row. Never read as zero."""
+
+
 class ExchangeUnavailable(ExchangeError):
     """Network error, timeout or maintenance: retryable, nothing known about side effects."""
 

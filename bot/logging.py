@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
-from collections.abc import MutableMapping
+from collections.abc import Iterable, MutableMapping
 from typing import Any, Literal
 
 import structlog
 
+from bot.safety import mask_url
+
 _SECRET_KEYS = ("secret", "password", "api_key", "private_key", "apikey", "signature")
+# ``scheme://user:password@`` anywhere in a text: the credentials are never shown
+_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^/@\s]+@")
 
 
 def redact_secrets(
@@ -22,10 +27,55 @@ def redact_secrets(
     return event_dict
 
 
+class UrlMasker:
+    """Replace every configured secret-bearing URL in any text with its masked form.
+
+    The last line of defence: adapters should log ``mask_url(url)`` themselves, but an
+    exception text or a library message may still carry the full URL (an RPC key in its
+    path). ``urls`` are the exact configured URLs (RPC, MQTT, venue overrides); URLs without
+    anything to hide are left alone. Any ``user:password@`` in a URL is also removed.
+    """
+
+    def __init__(self, urls: Iterable[str]) -> None:
+        secret = {u.strip() for u in urls if u.strip() and mask_url(u) != u.strip()}
+        # also the form without a trailing slash, as libraries often print it
+        secret |= {u.rstrip("/") for u in secret if u.rstrip("/")}
+        self._urls = sorted(secret, key=len, reverse=True)
+
+    def text(self, value: str) -> str:
+        """``value`` with every secret URL masked."""
+        for url in self._urls:
+            if url in value:
+                value = value.replace(url, mask_url(url))
+        return _USERINFO.sub(r"\g<scheme>…@", value)
+
+    def _value(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, list | tuple):
+            return type(value)(self._value(item) for item in value)
+        if isinstance(value, dict):
+            return {key: self._value(item) for key, item in value.items()}
+        if isinstance(value, BaseException):
+            return self.text(f"{type(value).__name__}: {value}")
+        return value
+
+    def __call__(
+        self, _logger: Any, _name: str, event_dict: MutableMapping[str, Any]
+    ) -> MutableMapping[str, Any]:
+        """structlog processor: mask every value of the event (after exceptions are text)."""
+        for key in list(event_dict):
+            event_dict[key] = self._value(event_dict[key])
+        return event_dict
+
+
 def configure_logging(
-    level: str = "info", fmt: Literal["json", "console", "auto"] = "auto"
+    level: str = "info",
+    fmt: Literal["json", "console", "auto"] = "auto",
+    secret_urls: Iterable[str] = (),
 ) -> None:
-    """Route structlog to stderr, one event per line."""
+    """Route structlog to stderr, one event per line; ``secret_urls`` are masked wherever
+    they appear in an event (see :class:`UrlMasker`)."""
     use_json = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
     renderer: Any = (
         structlog.processors.JSONRenderer()
@@ -39,6 +89,7 @@ def configure_logging(
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             redact_secrets,
             structlog.processors.format_exc_info,
+            UrlMasker(secret_urls),
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(

@@ -28,15 +28,12 @@ Exchanges (ccxt 4.5) and how their test environments are switched:
 
 from __future__ import annotations
 
-import re
-import socket
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-import aiohttp
 import ccxt
 import ccxt.async_support as ccxt_async
 import structlog
@@ -52,11 +49,24 @@ from bot.domain import (
     MarketRules,
     Order,
     OrderIntent,
-    OrderStatus,
     PerpPosition,
-    Side,
 )
+from bot.exchange import ccxt_parse as parse
+from bot.exchange.ccxt_errors import (
+    PARSE_FAILURES,
+    ErrorContext,
+    is_duplicate_client_id,
+    is_not_modified,
+    is_order_not_found,
+    is_setup_refusal,
+    is_timestamp_error,
+    map_ccxt_error,
+)
+from bot.exchange.ccxt_fields import mapping, required, timestamp_ms
+from bot.exchange.ccxt_history import fee_cost, fill_from_ccxt, funding_from_ccxt, order_from_ccxt
+from bot.exchange.ccxt_http import bounded_json_parser, bounded_session
 from bot.ports import Clock
+from bot.safety import MAX_RESPONSE_BYTES
 
 if TYPE_CHECKING:
     from bot.config import ExchangeConfig
@@ -68,19 +78,8 @@ _T = TypeVar("_T")
 _HISTORY_MS = 180 * 86_400_000  # venues keep about six months of trade history
 _WEEK_MS = 7 * 24 * 3600 * 1000
 _PAGE = 1000
-_FUNDING_MATCH_MS = 60_000
-
-# Binance error codes, read from the JSON body ccxt puts in the exception message. ccxt maps
-# most futures codes only when the URL is fapi.binance.com, so they must be read here too.
-_BINANCE_CODE = re.compile(r'"code"\s*:\s*(-?\d+)')
-_INSUFFICIENT_MARGIN_CODES = frozenset({-2018, -2019, -4050, -4051})
-_REDUCE_ONLY_CODES = frozenset({-2022, -4118})
-_MIN_NOTIONAL_CODES = frozenset({-4164})
-_DUPLICATE_CLIENT_ID_CODES = frozenset({-4116})
-_ORDER_NOT_FOUND_CODES = frozenset({-2011, -2013})
-_RATE_LIMIT_CODES = frozenset({-1003, -1015})
-_AUTH_CODES = frozenset({-1002, -1022, -2014, -2015})
-_OUTCOME_UNKNOWN_CODES = frozenset({-1006, -1007})
+# what a failed ccxt call can raise: ccxt's own errors, and parse failures of a hostile answer
+_CALL_FAILURES: tuple[type[BaseException], ...] = (ccxt.BaseError, *PARSE_FAILURES)
 # ccxt keeps these sandbox URLs but refuses every signed futures call made through them
 _SANDBOX_RETIRED = {
     exchange_id: (
@@ -114,12 +113,16 @@ class CcxtPerpSettings:
     timeout_ms: int = 10_000
     enable_rate_limit: bool = True
     options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    max_response_bytes: int = MAX_RESPONSE_BYTES  # a larger venue answer is refused unread
+    sync_time: bool = True  # measure the venue's clock at start and sign with it
 
     def __post_init__(self) -> None:
         if self.sandbox and self.demo_trading:
             raise errors.ConfigError("exchange: choose sandbox or demo_trading, not both")
         if not 1 <= self.leverage <= 125:
             raise errors.ConfigError(f"exchange.leverage {self.leverage} outside 1..125")
+        if self.max_response_bytes < 1024:
+            raise errors.ConfigError("exchange.max_response_bytes below 1024")
 
     @classmethod
     def from_config(cls, config: ExchangeConfig) -> CcxtPerpSettings:
@@ -154,6 +157,7 @@ class CcxtPerpExchange:
         self._settings = settings
         self._clock = clock
         self._client: Any = None
+        self._session: Any = None  # the bounded aiohttp session given to ccxt
         self._market: dict[str, Any] = {}
         self._symbol = settings.symbol  # ccxt's unified symbol once start() has read the market
         self._rules: MarketRules | None = None
@@ -164,22 +168,20 @@ class CcxtPerpExchange:
     # ----------------------------------------------------------------- lifecycle
 
     async def start(self) -> None:
-        """Load markets, check one-way mode, apply margin mode and leverage."""
+        """Load markets, sync the clock, check one-way mode, apply margin mode and leverage.
+
+        Raises ``ConfigError`` for an unknown or non-linear-perpetual symbol or a hedge-mode
+        account, and the mapped ``ExchangeError`` when the venue cannot be read.
+        """
         self._client = self._build_client()
+        # ccxt reads through a session that refuses oversized answers; ccxt leaves it open
+        self._session = self._client.session = bounded_session(self._settings.max_response_bytes)
+        self._client.own_session = False
         try:
             await self._call(self._api().load_markets)
-            try:
-                market = self._api().market(self._settings.symbol)
-            except ccxt.BadSymbol as exc:
-                raise errors.ConfigError(
-                    f"{self._settings.exchange_id} has no market {self._settings.symbol}"
-                ) from exc
-            if not (market.get("swap") and market.get("linear")):
-                raise errors.ConfigError(
-                    f"{self._settings.symbol} is not a linear perpetual on "
-                    f"{self._settings.exchange_id}"
-                )
-            self._market = market
+            await self.sync_time()
+            market = self._read_market()
+            self._market = dict(market)
             # a market id ("ETHUSDT") is accepted by ccxt.market(), but ccxt reports positions,
             # orders and trades under the unified symbol: use that one everywhere
             self._symbol = str(market["symbol"])
@@ -189,7 +191,7 @@ class CcxtPerpExchange:
                     configured=self._settings.symbol,
                     symbol=self._symbol,
                 )
-            self._contract_size = _dec(market.get("contractSize")) or Decimal(1)
+            self._contract_size = parse.contract_size_of(market, self._symbol)
             self._rules = self._rules_from_market(market)
             await self._require_one_way_mode()
             self.account_setup = await self.apply_account_settings()
@@ -197,11 +199,45 @@ class CcxtPerpExchange:
             await self.close()
             raise
 
+    def _read_market(self) -> Mapping[str, Any]:
+        try:
+            market = mapping(self._api().market(self._settings.symbol), "market")
+        except ccxt.BadSymbol as exc:
+            raise errors.ConfigError(
+                f"{self._settings.exchange_id} has no market {self._settings.symbol}"
+            ) from exc
+        if not (market.get("swap") and market.get("linear")):
+            raise errors.ConfigError(
+                f"{self._settings.symbol} is not a linear perpetual on {self._settings.exchange_id}"
+            )
+        return market
+
+    async def sync_time(self) -> None:
+        """Measure the venue's clock (ccxt ``load_time_difference``) so signed requests carry
+        its time, not the host's; a failure is logged and signing stays on the host clock."""
+        client = self._api()
+        if not (self._settings.sync_time and client.has.get("fetchTime")):
+            return
+        try:
+            await client.load_time_difference()
+        except _CALL_FAILURES as exc:
+            mapped = self._map_error(exc)
+            _log.warning(
+                "exchange.time_sync_failed", error=type(mapped).__name__, reason=str(mapped)
+            )
+            return
+        _log.info("exchange.time_synced", offset_ms=client.options.get("timeDifference"))
+
     async def close(self) -> None:
         """Close the HTTP session."""
         client, self._client = self._client, None
-        if client is not None:
-            await client.close()
+        session, self._session = self._session, None
+        try:
+            if client is not None:
+                await client.close()
+        finally:
+            if session is not None:
+                await session.close()
 
     def _build_client(self) -> Any:
         s = self._settings
@@ -229,6 +265,7 @@ class CcxtPerpExchange:
         if password is not None:
             config["password"] = password
         client = exchange_class(config)
+        client.on_json_response = bounded_json_parser(s.max_response_bytes)
         if s.sandbox:
             if s.exchange_id in _SANDBOX_RETIRED:
                 raise errors.ConfigError(_SANDBOX_RETIRED[s.exchange_id])
@@ -259,36 +296,34 @@ class CcxtPerpExchange:
     async def _require_one_way_mode(self) -> None:
         if not self._api().has.get("fetchPositionMode"):
             return
-        mode = await self._call(self._api().fetch_position_mode, self._symbol)
-        if mode.get("hedged"):
+        mode = mapping(
+            await self._call(self._api().fetch_position_mode, self._symbol), "position mode"
+        )
+        hedged = mode.get("hedged")
+        if not isinstance(hedged, bool):
+            raise errors.VenueDataError(f"position mode: hedged {hedged!r} is not a boolean")
+        if hedged:
             raise errors.ConfigError(
                 f"{self._settings.exchange_id} account is in hedge (dual-side) position mode; "
                 "hedgebot needs one-way mode"
             )
 
     async def apply_account_settings(self) -> AccountSetup:
-        """Ask for the configured margin mode and leverage; return and log what was accepted."""
+        """Ask for the configured margin mode and leverage; return and log what was accepted.
+
+        "Not modified" answers are success; a refusal the venue gives while a position is
+        open (Binance -2027/-4048, see ``ccxt_errors.SETUP_REFUSALS``) is logged with the
+        venue's current setting, which is then used, and start goes on so the open hedge is
+        managed. Other failures raise the mapped ``ExchangeError``.
+        """
         s = self._settings
-        margin_mode: str | None = s.margin_mode
-        note = ""
-        if self._api().has.get("setMarginMode"):
-            try:
-                await self._api().set_margin_mode(s.margin_mode, self._symbol)
-            except ccxt.MarginModeAlreadySet:
-                pass
-            except (ccxt.ExchangeError, ccxt.NotSupported) as exc:
-                # e.g. binance -4048: margin type cannot change while a position is open
-                margin_mode, note = None, f"margin mode unchanged: {exc}"
-                _log.warning("exchange.margin_mode_refused", wanted=s.margin_mode, reason=str(exc))
-            except ccxt.BaseError as exc:
-                raise self._map_error(exc) from exc
-        response = await self._call(self._api().set_leverage, s.leverage, self._symbol)
-        accepted = s.leverage
-        if isinstance(response, Mapping) and response.get("leverage") is not None:
-            accepted = int(response["leverage"])
-        if accepted != s.leverage:
-            _log.warning("exchange.leverage_adjusted", wanted=s.leverage, accepted=accepted)
-        setup = AccountSetup(leverage=accepted, margin_mode=margin_mode, note=note)
+        margin_mode, note = await self._apply_margin_mode()
+        leverage, leverage_note = await self._apply_leverage()
+        setup = AccountSetup(
+            leverage=leverage,
+            margin_mode=margin_mode,
+            note="; ".join(n for n in (note, leverage_note) if n),
+        )
         _log.info(
             "exchange.account_configured",
             exchange=s.exchange_id,
@@ -299,6 +334,59 @@ class CcxtPerpExchange:
         )
         return setup
 
+    async def _apply_margin_mode(self) -> tuple[str | None, str]:
+        s = self._settings
+        if not self._api().has.get("setMarginMode"):
+            return s.margin_mode, ""
+        try:
+            await self._request(self._api().set_margin_mode, s.margin_mode, self._symbol)
+        except _CALL_FAILURES as exc:
+            if is_not_modified(s.exchange_id, exc):
+                return s.margin_mode, ""
+            if isinstance(exc, ccxt.ExchangeError | ccxt.NotSupported):
+                # e.g. binance -4048: margin type cannot change while a position is open
+                _log.warning("exchange.margin_mode_refused", wanted=s.margin_mode, reason=str(exc))
+                return None, f"margin mode unchanged: {exc}"
+            raise self._map_error(exc) from exc
+        return s.margin_mode, ""
+
+    async def _apply_leverage(self) -> tuple[int, str]:
+        s = self._settings
+        try:
+            response = await self._request(self._api().set_leverage, s.leverage, self._symbol)
+        except _CALL_FAILURES as exc:
+            if is_not_modified(s.exchange_id, exc):
+                return s.leverage, ""
+            if not is_setup_refusal(s.exchange_id, exc):
+                raise self._map_error(exc) from exc
+            current = await self._venue_leverage()
+            _log.warning(
+                "exchange.leverage_refused",
+                wanted=s.leverage,
+                current=current,
+                reason=self._map_error(exc).args[0],
+            )
+            if current is None:
+                return s.leverage, f"leverage refused, venue setting unreadable: {exc}"
+            return current, f"leverage unchanged at {current}: {exc}"
+        accepted = s.leverage
+        if isinstance(response, Mapping) and response.get("leverage") is not None:
+            accepted = int(required(response, "leverage", "set leverage answer", sign="positive"))
+        if accepted != s.leverage:
+            _log.warning("exchange.leverage_adjusted", wanted=s.leverage, accepted=accepted)
+        return accepted, ""
+
+    async def _venue_leverage(self) -> int | None:
+        """The leverage the venue has for the symbol now, or None when it cannot be read."""
+        if not self._api().has.get("fetchLeverage"):
+            return None
+        try:
+            raw = await self._call(self._api().fetch_leverage, self._symbol)
+            return parse.leverage_from_ccxt(mapping(raw, "leverage"), f"{self._symbol} leverage")
+        except errors.ExchangeError as exc:
+            _log.warning("exchange.leverage_unreadable", error=type(exc).__name__, reason=str(exc))
+            return None
+
     # ------------------------------------------------------------------- reads
 
     async def market_rules(self) -> MarketRules:
@@ -308,130 +396,80 @@ class CcxtPerpExchange:
         return self._rules
 
     def _rules_from_market(self, market: Mapping[str, Any]) -> MarketRules:
-        precision = market.get("precision") or {}
-        limits = market.get("limits") or {}
-        amount_step = self._step(precision.get("amount"), "amount")
-        price_tick = self._step(precision.get("price"), "price")
-        amount_step_base = amount_step * self._contract_size
-        min_amount = _dec((limits.get("amount") or {}).get("min"))
-        min_notional = _dec((limits.get("cost") or {}).get("min"))
-        return MarketRules(
-            symbol=self._symbol,
-            amount_step=amount_step_base,
-            price_tick=price_tick,
-            min_amount=(min_amount * self._contract_size) if min_amount else amount_step_base,
-            min_notional=min_notional or Decimal(0),
-        )
-
-    def _step(self, raw: object, what: str) -> Decimal:
-        value = _dec(raw)
-        if value is None:
-            raise errors.ExchangeError(f"{self._symbol} has no {what} precision")
         mode = self._api().precisionMode
-        if mode == TICK_SIZE:
-            return value
-        if mode == DECIMAL_PLACES:
-            return Decimal(1).scaleb(-int(value))
-        raise errors.ExchangeError(f"unsupported ccxt precisionMode {mode} for {what}")
+        if mode not in (TICK_SIZE, DECIMAL_PLACES):
+            raise errors.ExchangeError(f"unsupported ccxt precisionMode {mode}")
+        return parse.rules_from_market(
+            market,
+            symbol=self._symbol,
+            contract_size=self._contract_size,
+            precision_mode="tick" if mode == TICK_SIZE else "decimals",
+        )
 
     async def quote(self) -> MarketQuote:
-        """Mark, index and funding from the funding-rate endpoint; best bid/ask from the book."""
+        """Mark, index and funding from the funding-rate endpoint; best bid/ask from the book.
+
+        Raises ``VenueDataError`` when a field is missing or invalid (``ccxt_parse``)."""
         symbol = self._symbol
-        funding = await self._call(self._api().fetch_funding_rate, symbol)
-        book = await self._call(self._api().fetch_order_book, symbol, 5)
-        mark = _dec(funding.get("markPrice"))
-        if mark is None or mark <= 0:
-            raise errors.ExchangeUnavailable(f"{symbol}: the venue reported no mark price")
-        index = _dec(funding.get("indexPrice")) or mark
-        rate = _dec(funding.get("fundingRate"))
-        if rate is None:
-            raise errors.ExchangeUnavailable(f"{symbol}: the venue reported no funding rate")
-        next_ms = funding.get("fundingTimestamp") or funding.get("nextFundingTimestamp") or 0
-        now_ms = funding.get("timestamp") or book.get("timestamp") or self._now_ms()
-        bids, asks = book.get("bids") or [], book.get("asks") or []
-        return MarketQuote(
-            symbol=symbol,
-            mark_price=mark,
-            index_price=index,
-            funding_rate=rate,
-            next_funding_ts=int(next_ms) // 1000,
-            timestamp=int(now_ms) // 1000,
-            bid=_dec(bids[0][0]) if bids else None,
-            ask=_dec(asks[0][0]) if asks else None,
-        )
+        funding = mapping(await self._call(self._api().fetch_funding_rate, symbol), "funding rate")
+        book = mapping(await self._call(self._api().fetch_order_book, symbol, 5), "order book")
+        return parse.quote_from_ccxt(funding, book, symbol=symbol, now_ms=self._now_ms())
 
     async def position(self) -> PerpPosition:
-        """The signed position on the hedge symbol; raises when it cannot be read."""
+        """The signed position on the hedge symbol (base units, short < 0).
+
+        Flat only when the venue lists no row for it or a row of zero contracts; a row it
+        cannot size (contracts null, side against sign, notional off) raises
+        ``VenueDataError``, and rows open on other symbols only raise ``ExchangeError``.
+        """
         symbol = self._symbol
         raw_positions = await self._call(self._api().fetch_positions, [symbol])
-        ours = [p for p in raw_positions if p.get("symbol") == symbol]
+        if not isinstance(raw_positions, list):
+            raise errors.VenueDataError(f"{symbol}: positions answer is not a list")
+        rows = [mapping(p, f"{symbol} position row") for p in raw_positions]
+        ours = [p for p in rows if p.get("symbol") == symbol]
         if not ours:
             # never report flat while the venue shows a position we cannot attribute: the bot
             # would then open the whole hedge again on every tick
-            others = {str(p.get("symbol")) for p in raw_positions if _dec(p.get("contracts"))}
+            others = {
+                str(p.get("symbol"))
+                for p in rows
+                if parse.position_size_base(p, Decimal(1), f"{p.get('symbol')!r} position")
+            }
             if others:
                 raise errors.ExchangeError(
                     f"{symbol}: the venue returned open positions only for "
                     f"{', '.join(sorted(others))}"
                 )
-        mine = [p for p in ours if _dec(p.get("contracts"))]
+        what = f"{symbol} position"
+        mine = [p for p in ours if parse.position_size_base(p, self._contract_size, what)]
         leverage = self.account_setup.leverage if self.account_setup else self._settings.leverage
-        if not mine:
-            funding = await self._call(self._api().fetch_funding_rate, symbol)
-            mark = _dec(funding.get("markPrice"))
-            if mark is None:
-                raise errors.ExchangeUnavailable(f"{symbol}: the venue reported no mark price")
-            return PerpPosition(
-                symbol=symbol,
-                size_base=Decimal(0),
-                entry_price=Decimal(0),
-                mark_price=mark,
-                unrealized_pnl=Decimal(0),
-                margin=Decimal(0),
-                liquidation_price=None,
-                leverage=leverage,
-            )
         if len(mine) > 1:
             raise errors.ExchangeError(f"{symbol}: {len(mine)} positions (hedge mode?)")
-        raw = mine[0]
-        contracts = _req(raw.get("contracts"), "position contracts")
-        side = raw.get("side")
-        if side not in ("long", "short"):
-            raise errors.ExchangeError(f"{symbol}: position side {side!r} unknown")
-        size = contracts * self._contract_size * (1 if side == "long" else -1)
-        # isolated: the wallet assigned to the position (ex-PnL); cross: initial margin in use
-        margin = _dec(raw.get("positionMargin")) or _dec(raw.get("initialMargin")) or Decimal(0)
-        liquidation = _dec(raw.get("liquidationPrice"))
+        if mine:
+            return parse.position_from_ccxt(
+                mine[0], symbol=symbol, contract_size=self._contract_size, default_leverage=leverage
+            )
+        funding = mapping(await self._call(self._api().fetch_funding_rate, symbol), "funding rate")
         return PerpPosition(
             symbol=symbol,
-            size_base=size,
-            entry_price=_req(raw.get("entryPrice"), "entry price"),
-            mark_price=_req(raw.get("markPrice"), "mark price"),
-            unrealized_pnl=_dec(raw.get("unrealizedPnl")) or Decimal(0),
-            margin=margin,
-            liquidation_price=liquidation if liquidation else None,
-            leverage=int(raw["leverage"]) if raw.get("leverage") else leverage,
+            size_base=Decimal(0),
+            entry_price=Decimal(0),
+            mark_price=required(funding, "markPrice", f"{symbol} funding rate", sign="positive"),
+            unrealized_pnl=Decimal(0),
+            margin=Decimal(0),
+            liquidation_price=None,
+            leverage=leverage,
         )
 
     async def balance(self) -> AccountBalance:
         """Settlement-currency collateral: wallet balance (no unrealized PnL) and available."""
-        settle = str(self._market.get("settle") or "USDT")
-        raw = await self._call(self._api().fetch_balance)
-        account = raw.get(settle)
-        if not account:
-            raise errors.ExchangeError(f"no {settle} balance reported")
-        wallet = None
-        info = raw.get("info")
-        if isinstance(info, Mapping):  # binance reports walletBalance (ex-unrealized) per asset
-            for asset in info.get("assets") or []:
-                if asset.get("asset") == self._market.get("settleId"):
-                    wallet = _dec(asset.get("walletBalance"))
-        if wallet is None:
-            wallet = _req(account.get("total"), f"{settle} total")
-        return AccountBalance(
-            asset=settle,
-            wallet_balance=wallet,
-            available=_req(account.get("free"), f"{settle} free"),
+        raw = mapping(await self._call(self._api().fetch_balance), "balance")
+        settle_id = self._market.get("settleId")
+        return parse.balance_from_ccxt(
+            raw,
+            settle=str(self._market.get("settle") or "USDT"),
+            settle_id=str(settle_id) if settle_id is not None else None,
         )
 
     # ------------------------------------------------------------------ orders
@@ -469,12 +507,20 @@ class CcxtPerpExchange:
             reduce_only=intent.reduce_only,
         )
         try:
-            raw = await client.create_order(
-                symbol, order_type, intent.side.value, float(contracts), price, params
+            # a timestamp refusal (-1021) happens before any side effect: re-synced and re-sent
+            raw = await self._request(
+                client.create_order,
+                symbol,
+                order_type,
+                intent.side.value,
+                float(contracts),
+                price,
+                params,
             )
-        except ccxt.BaseError as exc:
+            order = self._order_from_ccxt(mapping(raw, "order answer"), intent)
+        except _CALL_FAILURES as exc:
             mapped = self._map_error(exc, client_order_id=intent.client_order_id, order_sent=True)
-            if _is_duplicate_client_id(exc):
+            if is_duplicate_client_id(exc):
                 existing = await self._order_behind_duplicate(intent.client_order_id)
                 if existing is not None:
                     _log.info("order.duplicate_client_id", client_order_id=intent.client_order_id)
@@ -486,7 +532,6 @@ class CcxtPerpExchange:
                 reason=str(mapped),
             )
             raise mapped from exc
-        order = self._order_from_ccxt(raw, intent)
         _log.info(
             "order.submitted",
             client_order_id=order.client_order_id,
@@ -515,19 +560,19 @@ class CcxtPerpExchange:
         """The order with this client id, or None when the venue does not know it."""
         client = self._api()
         try:
-            raw = await client.fetch_order(None, self._symbol, {"clientOrderId": client_order_id})
-        except ccxt.OrderNotFound:
-            return None
-        except ccxt.BaseError as exc:
-            if _binance_code(exc) in _ORDER_NOT_FOUND_CODES:
+            raw = await self._request(
+                client.fetch_order, None, self._symbol, {"clientOrderId": client_order_id}
+            )
+            return self._order_from_ccxt(mapping(raw, "order"))
+        except _CALL_FAILURES as exc:
+            if is_order_not_found(exc):
                 return None
             raise self._map_error(exc) from exc
-        return self._order_from_ccxt(raw)
 
     async def open_orders(self) -> list[Order]:
         """Resting orders on the hedge symbol."""
         raw_orders = await self._call(self._api().fetch_open_orders, self._symbol)
-        return [self._order_from_ccxt(raw) for raw in raw_orders]
+        return [self._order_from_ccxt(mapping(raw, "open order")) for raw in _rows(raw_orders)]
 
     async def cancel(self, client_order_id: str) -> None:
         """Cancel a resting order; ``bot.errors.OrderNotFound`` when none is resting."""
@@ -540,7 +585,6 @@ class CcxtPerpExchange:
 
     async def fills(self, since_ms: int) -> list[Fill]:
         """Our executions since ``since_ms``, in time order, each tied to its client order id."""
-        symbol = self._symbol
         trades = await self._windowed(self._api().fetch_my_trades, since_ms)
         order_ids = {str(t["order"]) for t in trades if t.get("order") is not None}
         for order_id in sorted(order_ids - self._client_ids.keys()):  # e.g. after a restart
@@ -553,21 +597,11 @@ class CcxtPerpExchange:
                 raise errors.ExchangeError(
                     f"fill {t.get('id')}: order {order_id} has no client order id"
                 )
-            info = _mapping(t.get("info"))
-            result.append(
-                Fill(
-                    trade_id=str(t["id"]),
-                    client_order_id=client_id,
-                    exchange_order_id=order_id,
-                    symbol=symbol,
-                    side=Side(t["side"]),
-                    amount_base=_req(t.get("amount"), "trade amount") * self._contract_size,
-                    price=_req(t.get("price"), "trade price"),
-                    fee_quote=self._fee_quote(t.get("fee"), ref=f"trade {t['id']}"),
-                    realized_pnl=_dec(info.get("realizedPnl")) or Decimal(0),
-                    timestamp=int(t["timestamp"]),
-                )
+            fill, currency = fill_from_ccxt(
+                t, symbol=self._symbol, contract_size=self._contract_size, client_order_id=client_id
             )
+            fee = self._fee_in_quote(fill.fee_quote, currency, ref=f"trade {fill.trade_id}")
+            result.append(replace(fill, fee_quote=fee))
         return sorted(result, key=lambda f: (f.timestamp, f.trade_id))
 
     async def funding_payments(self, since_ms: int) -> list[FundingPayment]:
@@ -576,44 +610,24 @@ class CcxtPerpExchange:
         Binance's income record holds only the amount, so the position size is derived:
         ``amount = -position * mark * rate``.
         """
-        symbol = self._symbol
         incomes = await self._paged(self._api().fetch_funding_history, since_ms)
         if not incomes:
             return []
         rates = await self._paged(self._api().fetch_funding_rate_history, since_ms - 1000)
-        result: list[FundingPayment] = []
-        for income in incomes:
-            ts = int(income["timestamp"])
-            amount = _req(income.get("amount"), "funding amount")
-            nearest = min(rates, key=lambda r: abs(int(r["timestamp"]) - ts), default=None)
-            if nearest is None or abs(int(nearest["timestamp"]) - ts) > _FUNDING_MATCH_MS:
-                raise errors.ExchangeError(f"funding at {ts}: no funding rate published then")
-            rate = _req(nearest.get("fundingRate"), "funding rate")
-            info = _mapping(nearest.get("info"))
-            mark = _dec(info.get("markPrice")) or Decimal(0)
-            position = Decimal(0)
-            if rate and mark and self._rules is not None:
-                position = (-amount / (mark * rate)).quantize(self._rules.amount_step)
-            result.append(
-                FundingPayment(
-                    id=str(income.get("id") or ts),
-                    symbol=symbol,
-                    amount_quote=amount,
-                    rate=rate,
-                    position_base=position,
-                    mark_price=mark,
-                    timestamp=ts,
-                )
-            )
+        step = self._rules.amount_step if self._rules is not None else Decimal("1e-8")
+        result = [
+            funding_from_ccxt(income, rates, symbol=self._symbol, amount_step=step)
+            for income in incomes
+        ]
         return sorted(result, key=lambda p: (p.timestamp, p.id))
 
     # ----------------------------------------------------------------- helpers
 
     async def _windowed(
         self, method: Callable[..., Awaitable[list[dict[str, Any]]]], since_ms: int
-    ) -> list[dict[str, Any]]:
+    ) -> list[Mapping[str, Any]]:
         """Page a history endpoint through 7-day windows (binance caps each query at 7 days)."""
-        out: list[dict[str, Any]] = []
+        out: list[Mapping[str, Any]] = []
         seen: set[str] = set()
         now = self._api().milliseconds()
         start = max(since_ms, now - _HISTORY_MS)
@@ -622,14 +636,14 @@ class CcxtPerpExchange:
             end = start + _WEEK_MS - 1
             last = end >= now
             params = {} if last else {"until": end}
-            page = await self._call(method, self._symbol, start, _PAGE, params)
+            page = _rows(await self._call(method, self._symbol, start, _PAGE, params))
             for row in page:
                 key = str(row.get("id"))
                 if key not in seen:
                     seen.add(key)
                     out.append(row)
             if len(page) >= _PAGE:
-                start = max(int(r["timestamp"]) for r in page) + 1
+                start = _latest_ms(page) + 1
             elif last:
                 return out
             else:
@@ -637,15 +651,15 @@ class CcxtPerpExchange:
 
     async def _paged(
         self, method: Callable[..., Awaitable[list[dict[str, Any]]]], since_ms: int
-    ) -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = []
+    ) -> list[Mapping[str, Any]]:
+        out: list[Mapping[str, Any]] = []
         start = since_ms
         while True:
-            page = await self._call(method, self._symbol, start, _PAGE)
+            page = _rows(await self._call(method, self._symbol, start, _PAGE))
             out.extend(page)
             if len(page) < _PAGE:
                 return out
-            start = max(int(r["timestamp"]) for r in page) + 1
+            start = _latest_ms(page) + 1
 
     async def _remember_order(self, order_id: str) -> None:
         """Cache the client id of an order known only by its exchange id (a fill's order).
@@ -654,9 +668,11 @@ class CcxtPerpExchange:
         time, which may precede the window of the fills being read (after a restart).
         """
         try:
-            raw = await self._api().fetch_order(order_id, self._symbol)
-        except ccxt.BaseError as exc:
-            if isinstance(exc, ccxt.OrderNotFound) or _binance_code(exc) in _ORDER_NOT_FOUND_CODES:
+            raw = mapping(
+                await self._request(self._api().fetch_order, order_id, self._symbol), "order"
+            )
+        except _CALL_FAILURES as exc:
+            if is_order_not_found(exc):
                 raise errors.ExchangeError(
                     f"{self._settings.exchange_id}: order {order_id} of a fill not found: {exc}"
                 ) from exc
@@ -669,41 +685,24 @@ class CcxtPerpExchange:
 
     def _order_from_ccxt(self, raw: Mapping[str, Any], intent: OrderIntent | None = None) -> Order:
         self._remember(raw)
-        client_id = raw.get("clientOrderId") or (intent.client_order_id if intent else None)
-        if not client_id:
-            raise errors.ExchangeError(f"order {raw.get('id')} has no client order id")
-        amount = _dec(raw.get("amount"))
-        if amount is None:
-            amount = intent.amount_base / self._contract_size if intent else Decimal(0)
-        filled = _dec(raw.get("filled")) or Decimal(0)
-        side = raw.get("side") or (intent.side.value if intent else None)
-        if side not in ("buy", "sell"):
-            raise errors.ExchangeError(f"order {raw.get('id')} has side {side!r}")
-        reduce_only = raw.get("reduceOnly")
-        if reduce_only is None:
-            reduce_only = intent.reduce_only if intent else False
-        fee = raw.get("fee")
-        return Order(
-            client_order_id=str(client_id),
-            exchange_order_id=str(raw.get("id")),
+        order, currency = order_from_ccxt(
+            raw,
             symbol=self._symbol,
-            side=Side(side),
-            amount_base=amount * self._contract_size,
-            filled_base=filled * self._contract_size,
-            average_price=_dec(raw.get("average")) if filled else None,
-            status=_status(raw.get("status"), filled),
-            reduce_only=bool(reduce_only),
-            fee_quote=self._fee_quote(fee, ref=f"order {raw.get('id')}"),
-            timestamp=int(raw.get("timestamp") or self._now_ms()),
+            contract_size=self._contract_size,
+            intent=intent,
+            now_ms=self._now_ms(),
         )
+        fee = self._fee_in_quote(order.fee_quote, currency, ref=f"order {order.exchange_order_id}")
+        return replace(order, fee_quote=fee)
 
     def _fee_quote(self, fee: object, *, ref: str = "") -> Decimal:
+        """A ccxt fee structure in quote (see ``_fee_in_quote``)."""
+        cost, currency = fee_cost(fee, ref or "fee")
+        return self._fee_in_quote(cost, currency, ref=ref)
+
+    def _fee_in_quote(self, cost: Decimal, currency: object, *, ref: str) -> Decimal:
         """The fee in quote; a fee in another asset (e.g. a BNB discount) counts as 0 and is
         logged, since no price to convert it at is known here."""
-        if not isinstance(fee, Mapping) or fee.get("cost") is None:
-            return Decimal(0)
-        cost = _dec(fee["cost"]) or Decimal(0)
-        currency = fee.get("currency")
         if currency in (None, self._market.get("settle"), self._market.get("quote")):
             return cost
         if cost:
@@ -720,122 +719,57 @@ class CcxtPerpExchange:
             raise errors.ExchangeError("exchange used before start() or after close()")
         return self._client
 
-    async def _call(self, method: Callable[..., Awaitable[_T]], *args: Any) -> _T:
-        """Run a ccxt call that places nothing; map its failure to ``bot.errors``."""
+    async def _request(self, method: Callable[..., Awaitable[_T]], *args: Any) -> _T:
+        """Run a ccxt call; on a timestamp refusal (host clock off, -1021 / InvalidNonce),
+        re-sync the clock and send it once more. Raises what ccxt raised."""
         self._api()
         try:
             return await method(*args)
-        except ccxt.BaseError as exc:
+        except _CALL_FAILURES as exc:
+            if not is_timestamp_error(exc) or not self._settings.sync_time:
+                raise
+            _log.warning("exchange.timestamp_refused", reason=str(self._map_error(exc)))
+        await self.sync_time()
+        return await method(*args)
+
+    async def _call(self, method: Callable[..., Awaitable[_T]], *args: Any) -> _T:
+        """Run a ccxt call that places nothing; map its failure to ``bot.errors``."""
+        try:
+            return await self._request(method, *args)
+        except _CALL_FAILURES as exc:
             raise self._map_error(exc) from exc
 
     def _retry_after_s(self) -> float | None:
         headers = getattr(self._client, "last_response_headers", None) or {}
         for name, value in headers.items():
-            if name.lower() == "retry-after":
+            if str(name).lower() == "retry-after":
                 try:
                     return float(value)
-                except ValueError:
+                except (TypeError, ValueError):
                     return None
         return None
 
     def _map_error(
         self, exc: BaseException, *, client_order_id: str | None = None, order_sent: bool = False
     ) -> errors.ExchangeError:
-        """The one place ccxt exceptions become ``bot.errors``."""
-        text = f"{self._settings.exchange_id}: {exc}"
-        code = _binance_code(exc)
-        lowered = str(exc).lower()
-        if isinstance(exc, ccxt.DDoSProtection) or code in _RATE_LIMIT_CODES:
-            return errors.RateLimited(text, retry_after_s=self._retry_after_s())
-        if isinstance(exc, ccxt.AuthenticationError) or code in _AUTH_CODES:
-            return errors.AuthenticationError(text)
-        if code in _INSUFFICIENT_MARGIN_CODES or isinstance(exc, ccxt.InsufficientFunds):
-            return errors.InsufficientMargin(text)
-        if code in _REDUCE_ONLY_CODES or (
-            isinstance(exc, ccxt.InvalidOrder) and "reduce" in lowered and "only" in lowered
-        ):
-            return errors.ReduceOnlyRejected(text)
-        if code in _MIN_NOTIONAL_CODES or (
-            isinstance(exc, ccxt.InvalidOrder) and "notional" in lowered
-        ):
-            return errors.MinNotionalError(text)
-        if code in _ORDER_NOT_FOUND_CODES or isinstance(exc, ccxt.OrderNotFound):
-            return errors.OrderNotFound(text)
-        if _is_duplicate_client_id(exc):
-            if client_order_id is not None:  # the order may exist: only a lookup can tell
-                return errors.OrderOutcomeUnknown(
-                    f"duplicate client order id: {text}", client_order_id
-                )
-            return errors.InvalidOrder(f"duplicate client order id: {text}")
-        if isinstance(exc, ccxt.InvalidNonce):  # clock skew: refused before any side effect
-            return errors.ExchangeUnavailable(text)
-        if isinstance(exc, ccxt.OperationFailed) or code in _OUTCOME_UNKNOWN_CODES:
-            if order_sent and client_order_id is not None and not _never_connected(exc):
-                return errors.OrderOutcomeUnknown(text, client_order_id)
-            return errors.ExchangeUnavailable(text)
-        if isinstance(exc, ccxt.InvalidOrder | ccxt.BadRequest):
-            return errors.InvalidOrder(text)
-        return errors.ExchangeError(text)
+        """The one place ccxt exceptions (and unparseable answers) become ``bot.errors``."""
+        return map_ccxt_error(
+            exc,
+            ErrorContext(
+                exchange_id=self._settings.exchange_id,
+                client_order_id=client_order_id,
+                order_sent=order_sent,
+                retry_after_s=self._retry_after_s(),
+            ),
+        )
 
 
-def _never_connected(exc: BaseException) -> bool:
-    """True when the request provably never reached the venue (connection refused, DNS)."""
-    return isinstance(exc.__cause__, aiohttp.ClientConnectorError | socket.gaierror)
+def _rows(page: object) -> list[Mapping[str, Any]]:
+    """A ccxt list answer whose every item is an object; ``VenueDataError`` otherwise."""
+    if not isinstance(page, list):
+        raise errors.VenueDataError(f"expected a list, got {type(page).__name__}")
+    return [mapping(row, "row") for row in page]
 
 
-def _is_duplicate_client_id(exc: BaseException) -> bool:
-    """Binance -4116 ``ClientOrderId is duplicated``."""
-    return (
-        _binance_code(exc) in _DUPLICATE_CLIENT_ID_CODES
-        or "clientorderid is duplicated" in str(exc).lower()
-    )
-
-
-def _binance_code(exc: BaseException) -> int | None:
-    match = _BINANCE_CODE.search(str(exc))
-    return int(match.group(1)) if match else None
-
-
-def _status(raw: object, filled: Decimal) -> OrderStatus:
-    """ccxt's unified status to ours; an IOC remainder cancelled after a fill is partial."""
-    if raw == "closed":
-        return OrderStatus.FILLED
-    if raw == "open":
-        return OrderStatus.OPEN
-    if raw in ("canceled", "expired"):
-        if filled > 0:
-            return OrderStatus.PARTIALLY_FILLED
-        return OrderStatus.CANCELED if raw == "canceled" else OrderStatus.EXPIRED
-    if raw == "rejected":
-        return OrderStatus.REJECTED
-    return OrderStatus.UNKNOWN
-
-
-def _dec(value: object) -> Decimal | None:
-    """ccxt numbers (float/str/int/None) to Decimal via their shortest text, trailing zeros cut."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, Decimal):
-        result = value
-    elif isinstance(value, int | float | str):
-        result = Decimal(str(value))
-    else:
-        raise errors.ExchangeError(f"not a number: {value!r}")
-    if not result.is_finite():
-        raise errors.ExchangeError(f"not a finite number: {value!r}")
-    normal = result.normalize()
-    exponent = normal.as_tuple().exponent
-    if isinstance(exponent, int) and exponent > 0:  # 2E+3 -> 2000
-        return normal.quantize(Decimal(1))
-    return normal
-
-
-def _mapping(value: object) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
-
-
-def _req(value: object, what: str) -> Decimal:
-    result = _dec(value)
-    if result is None:
-        raise errors.ExchangeError(f"the venue reported no {what}")
-    return result
+def _latest_ms(page: list[Mapping[str, Any]]) -> int:
+    return max(timestamp_ms(r.get("timestamp"), "row timestamp") for r in page)

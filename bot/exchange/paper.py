@@ -2,7 +2,9 @@
 
 Paper trading is an adapter, not a flag: the engine cannot tell it from the ccxt adapter. The
 venue's state is written atomically to ``state_path`` after every change, and read back on
-``start``, so a restarted bot finds its position, orders, fills and funding again.
+``start``, so a restarted bot finds its position, orders, fills and funding again. A
+``read_only`` venue (``hedgebot snapshot``) reads the state and never writes it: the daemon
+owns that file.
 """
 
 from __future__ import annotations
@@ -55,20 +57,32 @@ def venue_params(config: ExchangeConfig) -> VenueParams:
 class PaperExchange:
     """Implements ``bot.ports.PerpExchange`` over a ``SimVenue`` persisted as JSON."""
 
-    def __init__(self, venue: SimVenue, state_path: Path, basis_bps: Decimal = Decimal(0)) -> None:
+    def __init__(
+        self,
+        venue: SimVenue,
+        state_path: Path,
+        basis_bps: Decimal = Decimal(0),
+        *,
+        read_only: bool = False,
+    ) -> None:
         self.venue = venue
         self.state_path = state_path
         self.basis_bps = basis_bps
+        self.read_only = read_only
         self._started = False
         self._saved: dict[str, Any] | None = None
 
     @classmethod
-    def from_config(cls, config: ExchangeConfig, clock: Clock) -> PaperExchange:
-        """A paper venue as configured (its state file from ``exchange.paper.state_path``)."""
+    def from_config(
+        cls, config: ExchangeConfig, clock: Clock, *, read_only: bool = False
+    ) -> PaperExchange:
+        """A paper venue as configured (its state file from ``exchange.paper.state_path``);
+        ``read_only``: load the state, never write it (no file is created either)."""
         return cls(
             SimVenue(venue_params(config), clock),
             config.paper.state_path,
             basis_bps=config.paper.basis_bps,
+            read_only=read_only,
         )
 
     def set_reference_price(self, price: Decimal) -> None:
@@ -78,7 +92,7 @@ class PaperExchange:
 
     def _save(self) -> None:
         """Write the state atomically (fsync + rename) when it changed since the last write."""
-        if not self._started:
+        if not self._started or self.read_only:
             return
         state = self.venue.to_state()
         if state == self._saved:

@@ -73,22 +73,34 @@ class SqliteStore:
 
     @classmethod
     async def open(cls, path: Path) -> SqliteStore:
-        """Open (creating if needed) and migrate; ``StoreError`` when not writable."""
+        """Open (creating if needed) and migrate; ``StoreError`` when not writable or not a
+        database. On failure the connection (and its thread) is closed before raising, so a
+        process that gives up exits promptly instead of hanging on a live connection thread."""
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             db = await aiosqlite.connect(path)
-            await db.execute("PRAGMA journal_mode=WAL")
-            await db.execute("PRAGMA synchronous=FULL")
-            await db.executescript(_SCHEMA)
-            await db.execute(
-                "INSERT INTO meta(key, value) VALUES('schema_version', ?) "
-                "ON CONFLICT(key) DO NOTHING",
-                (str(SCHEMA_VERSION),),
-            )
-            await db.commit()
         except (OSError, sqlite3.Error) as exc:
-            raise StoreError(f"store {path} is not writable: {exc}") from exc
+            raise StoreError(f"store {path} is not writable: {exc}") from None
+        try:
+            await cls._migrate(db)
+        except (OSError, sqlite3.Error) as exc:
+            await db.close()
+            raise StoreError(f"store {path} is not writable: {exc}") from None
+        except BaseException:
+            await db.close()
+            raise
         return cls(db, path)
+
+    @staticmethod
+    async def _migrate(db: aiosqlite.Connection) -> None:
+        await db.execute("PRAGMA journal_mode=WAL")
+        await db.execute("PRAGMA synchronous=FULL")
+        await db.executescript(_SCHEMA)
+        await db.execute(
+            "INSERT INTO meta(key, value) VALUES('schema_version', ?) ON CONFLICT(key) DO NOTHING",
+            (str(SCHEMA_VERSION),),
+        )
+        await db.commit()
 
     async def close(self) -> None:
         """Close the connection."""

@@ -1,0 +1,286 @@
+"""The one validation layer for venue data: raw ccxt dicts in, domain values out.
+
+Pure functions, no I/O. Every field the bot needs is read through ``number``/``text`` with
+the rule it must meet; a field that is missing, null, non-finite, not a number, of the wrong
+sign, or inconsistent with another field of the same row raises ``VenueDataError`` naming the
+row and the field. Nothing here turns an unreadable value into zero: an unread position would
+otherwise be taken for a flat one and the whole hedge opened again on every tick.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from bot.domain import AccountBalance, MarketQuote, MarketRules, PerpPosition
+from bot.errors import VenueDataError
+from bot.exchange.ccxt_fields import (
+    NOTIONAL_TOLERANCE,
+    agrees,
+    mapping,
+    number,
+    required,
+    side_of,
+    timestamp_ms,
+)
+
+__all__ = [
+    "balance_from_ccxt",
+    "best_prices",
+    "contract_size_of",
+    "leverage_from_ccxt",
+    "position_from_ccxt",
+    "position_size_base",
+    "quote_from_ccxt",
+    "rules_from_market",
+]
+
+# ------------------------------------------------------------------ positions
+
+
+def position_size_base(row: Mapping[str, Any], contract_size: Decimal, what: str) -> Decimal:
+    """Signed size in base units of one ccxt position row (0: a flat row).
+
+    ``contracts`` is ccxt's unsigned size; a venue that signs it must agree with ``side``, and
+    so must the raw ``info.positionAmt`` (Binance) when present. Raises ``VenueDataError``.
+    """
+    contracts = required(row, "contracts", what)
+    size = Decimal(0)
+    if contracts != 0:
+        size = _signed_contracts(row, contracts, what) * contract_size
+    _check_notional(row, size, what)
+    return size
+
+
+def _signed_contracts(row: Mapping[str, Any], contracts: Decimal, what: str) -> Decimal:
+    side = side_of(row.get("side"), ("long", "short"), what)
+    if contracts < 0 and side == "long":
+        raise VenueDataError(f"{what}: side long with negative contracts {contracts}")
+    signed = abs(contracts) * (1 if side == "long" else -1)
+    raw_amount = number(mapping(row.get("info") or {}, what), "positionAmt", what, required=False)
+    if raw_amount is not None and raw_amount != signed:
+        raise VenueDataError(
+            f"{what}: positionAmt {raw_amount} disagrees with {side} {abs(contracts)} contracts"
+        )
+    return signed
+
+
+def _check_notional(row: Mapping[str, Any], size_base: Decimal, what: str) -> None:
+    notional = number(row, "notional", what, required=False)
+    if notional is None:
+        return
+    if (notional < 0 < size_base) or (notional != 0 and size_base == 0):
+        raise VenueDataError(f"{what}: notional {notional} disagrees with size {size_base}")
+    prices = [
+        p
+        for p in (
+            number(row, "markPrice", what, required=False),
+            number(row, "entryPrice", what, required=False),
+        )
+        if p
+    ]
+    if prices and not any(
+        agrees(abs(size_base) * p, abs(notional), NOTIONAL_TOLERANCE) for p in prices
+    ):
+        raise VenueDataError(
+            f"{what}: notional {notional} disagrees with size {size_base} at price {prices[0]}"
+        )
+
+
+def _margin(row: Mapping[str, Any], what: str) -> Decimal:
+    """Isolated: the wallet assigned to the position; cross: initial margin in use."""
+    found = [
+        number(row, key, what, sign="non_negative", required=False)
+        for key in ("positionMargin", "initialMargin")
+    ]
+    present = [m for m in found if m is not None]
+    if not present:
+        raise VenueDataError(f"{what}: neither positionMargin nor initialMargin reported")
+    return next((m for m in present if m), Decimal(0))
+
+
+def _leverage(row: Mapping[str, Any], what: str, default: int) -> int:
+    value = number(row, "leverage", what, sign="positive", required=False)
+    if value is None:
+        return default
+    if value != value.to_integral_value():
+        raise VenueDataError(f"{what}: leverage {value} is not a whole number")
+    return int(value)
+
+
+def position_from_ccxt(
+    row: Mapping[str, Any], *, symbol: str, contract_size: Decimal, default_leverage: int
+) -> PerpPosition:
+    """An open position from one ccxt position row.
+
+    Needs contracts, side, entryPrice and markPrice (positive), unrealizedPnl, and a margin;
+    ``notional`` when present must match size x mark (or entry) within ``NOTIONAL_TOLERANCE``.
+    ``liquidationPrice`` absent or 0 means none reported; ``leverage`` absent means
+    ``default_leverage`` (what the venue accepted at start). Raises ``VenueDataError``.
+    """
+    what = f"{symbol} position"
+    size = position_size_base(row, contract_size, what)
+    liquidation = number(row, "liquidationPrice", what, sign="non_negative", required=False)
+    return PerpPosition(
+        symbol=symbol,
+        size_base=size,
+        entry_price=required(row, "entryPrice", what, sign="positive"),
+        mark_price=required(row, "markPrice", what, sign="positive"),
+        unrealized_pnl=required(row, "unrealizedPnl", what),
+        margin=_margin(row, what),
+        liquidation_price=liquidation or None,
+        leverage=_leverage(row, what, default_leverage),
+    )
+
+
+def leverage_from_ccxt(row: Mapping[str, Any], what: str) -> int:
+    """The leverage a ccxt leverage structure reports (one-way mode: long == short)."""
+    values = {
+        number(row, key, what, sign="positive", required=False)
+        for key in ("longLeverage", "shortLeverage", "leverage")
+    } - {None}
+    if len(values) != 1:
+        raise VenueDataError(f"{what}: no single leverage reported: {sorted(map(str, values))}")
+    value = values.pop()
+    assert value is not None
+    if value != value.to_integral_value():
+        raise VenueDataError(f"{what}: leverage {value} is not a whole number")
+    return int(value)
+
+
+# ------------------------------------------------------------------- balances
+
+
+def balance_from_ccxt(
+    raw: Mapping[str, Any], *, settle: str, settle_id: str | None
+) -> AccountBalance:
+    """Settlement-currency collateral: wallet balance (no unrealized PnL) and available.
+
+    Binance's ``info.assets[].walletBalance`` is preferred (ccxt's ``total`` includes
+    unrealized PnL there); otherwise ccxt's ``total``. Raises ``VenueDataError``.
+    """
+    what = f"{settle} balance"
+    account = mapping(raw.get(settle), what) if raw.get(settle) is not None else None
+    if not account:
+        raise VenueDataError(f"no {settle} balance reported")
+    wallet = None
+    info = raw.get("info")
+    if isinstance(info, Mapping):
+        assets = info.get("assets") or []
+        if not isinstance(assets, list):
+            raise VenueDataError(f"{what}: info.assets is not a list")
+        for asset in assets:
+            asset_row = mapping(asset, f"{what} asset")
+            if settle_id is not None and asset_row.get("asset") == settle_id:
+                wallet = required(asset_row, "walletBalance", what)
+    if wallet is None:
+        wallet = required(account, "total", what)
+    available = required(account, "free", what)
+    total = number(account, "total", what, required=False)
+    if total is not None and available > total + abs(total) * NOTIONAL_TOLERANCE:
+        raise VenueDataError(f"{what}: free {available} exceeds total {total}")
+    return AccountBalance(asset=settle, wallet_balance=wallet, available=available)
+
+
+# -------------------------------------------------------------- quote, book
+
+
+def best_prices(book: Mapping[str, Any], what: str) -> tuple[Decimal | None, Decimal | None]:
+    """Best bid and ask of a ccxt order book; an empty side is None. A level must be a
+    ``[price > 0, amount >= 0, ...]`` list, and the book must not be crossed."""
+    best: list[Decimal | None] = []
+    for side in ("bids", "asks"):
+        levels = book.get(side)
+        if levels is None:
+            levels = []
+        if not isinstance(levels, list):
+            raise VenueDataError(f"{what}: {side} is not a list")
+        price: Decimal | None = None
+        if levels:
+            level = levels[0]
+            if not isinstance(level, list | tuple) or len(level) < 2:
+                raise VenueDataError(f"{what}: {side}[0] is not a [price, amount] level")
+            price = required({"price": level[0]}, "price", f"{what} {side}[0]", sign="positive")
+            required({"amount": level[1]}, "amount", f"{what} {side}[0]", sign="non_negative")
+        best.append(price)
+    bid, ask = best
+    if bid is not None and ask is not None and bid >= ask:
+        raise VenueDataError(f"{what}: crossed book, bid {bid} >= ask {ask}")
+    return bid, ask
+
+
+def quote_from_ccxt(
+    funding: Mapping[str, Any], book: Mapping[str, Any], *, symbol: str, now_ms: int
+) -> MarketQuote:
+    """Mark, index, funding rate and next funding time from a ccxt funding-rate structure,
+    best bid/ask from the book. ``indexPrice`` absent means the mark. Raises
+    ``VenueDataError``."""
+    what = f"{symbol} funding rate"
+    mark = required(funding, "markPrice", what, sign="positive")
+    index = number(funding, "indexPrice", what, sign="positive", required=False)
+    rate = required(funding, "fundingRate", what)
+    next_raw = funding.get("fundingTimestamp")
+    if next_raw is None:
+        next_raw = funding.get("nextFundingTimestamp")
+    next_ms = timestamp_ms(next_raw, f"{what} fundingTimestamp")
+    default_now = timestamp_ms(book.get("timestamp"), f"{symbol} book timestamp", default=now_ms)
+    now = timestamp_ms(funding.get("timestamp"), f"{what} timestamp", default=default_now)
+    bid, ask = best_prices(book, f"{symbol} order book")
+    return MarketQuote(
+        symbol=symbol,
+        mark_price=mark,
+        index_price=index if index is not None else mark,
+        funding_rate=rate,
+        next_funding_ts=next_ms // 1000,
+        timestamp=now // 1000,
+        bid=bid,
+        ask=ask,
+    )
+
+
+# --------------------------------------------------------------- market rules
+
+
+def rules_from_market(
+    market: Mapping[str, Any], *, symbol: str, contract_size: Decimal, precision_mode: str
+) -> MarketRules:
+    """Step, tick, min amount and min notional (base/quote units) from a ccxt market.
+
+    ``precision_mode``: ``"tick"`` (the precision is the step) or ``"decimals"`` (a number of
+    digits). A missing min amount is one step; a missing min notional is no minimum.
+    """
+    what = f"{symbol} market"
+    precision = mapping(market.get("precision") or {}, f"{what} precision")
+    limits = mapping(market.get("limits") or {}, f"{what} limits")
+    amount_step = _step(precision, "amount", what, precision_mode) * contract_size
+    price_tick = _step(precision, "price", what, precision_mode)
+    amount_limits = mapping(limits.get("amount") or {}, f"{what} amount limits")
+    cost_limits = mapping(limits.get("cost") or {}, f"{what} cost limits")
+    min_amount = number(
+        amount_limits, "min", f"{what} min amount", sign="non_negative", required=False
+    )
+    min_notional = number(
+        cost_limits, "min", f"{what} min notional", sign="non_negative", required=False
+    )
+    return MarketRules(
+        symbol=symbol,
+        amount_step=amount_step,
+        price_tick=price_tick,
+        min_amount=(min_amount * contract_size) if min_amount else amount_step,
+        min_notional=min_notional or Decimal(0),
+    )
+
+
+def contract_size_of(market: Mapping[str, Any], symbol: str) -> Decimal:
+    """Base units per contract of a linear market (must be reported and positive)."""
+    return required(market, "contractSize", f"{symbol} market", sign="positive")
+
+
+def _step(precision: Mapping[str, Any], key: str, what: str, mode: str) -> Decimal:
+    value = required(precision, key, f"{what} precision", sign="positive")
+    if mode == "tick":
+        return value
+    if value != value.to_integral_value() or value > 18:
+        raise VenueDataError(f"{what}: {key} precision {value} is not a digit count")
+    return Decimal(1).scaleb(-int(value))
