@@ -4,8 +4,12 @@ One tick at a time. Blocks arrive from a poller that yields only the newest bloc
 tick makes the engine skip to the latest block (counted in ``skipped_blocks``). Commands are
 applied between ticks. A failed chain or venue read stops trading for the tick (unknown is
 not zero) and is reported; the loop goes on. A store that cannot be written stops the bot
-(``StoreError`` propagates): it never trades without its record. Any other exception is a
-bug and ends the daemon; a restart reconciles from the store and the venue.
+(``StoreError`` propagates): it never trades without its record. Bad data of one tick (a
+position that cannot be valued, a ``ValueError``/``ArithmeticError``/``LookupError``/
+``TypeError`` from a reader or the core math, any other ``HedgebotError``) fails that tick
+only (``tick.failed``, an alert and an ``error`` event) and the loop goes on, so the kill
+switch, margin rules and commands keep covering the hedge. Cancellation propagates; any other
+exception is a bug and ends the daemon; a restart reconciles from the store and the venue.
 """
 
 from __future__ import annotations
@@ -15,10 +19,10 @@ import contextlib
 import os
 import signal
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_DOWN, ROUND_UP, Decimal
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import structlog
 
@@ -74,6 +78,16 @@ from bot.venue_history import VenueHistory
 
 log = structlog.get_logger("hedgebot.engine")
 
+# What one tick's data may raise without ending the loop (StoreError is re-raised first).
+# decimal.InvalidOperation and ZeroDivisionError are ArithmeticErrors, KeyError a LookupError.
+TICK_FAULTS: tuple[type[Exception], ...] = (
+    HedgebotError,
+    ValueError,
+    ArithmeticError,
+    LookupError,
+    TypeError,
+)
+
 CRASH_ENV = "HEDGEBOT_CRASH_AT"  # test hook: SIGKILL this process at a named point of a tick
 
 
@@ -100,6 +114,28 @@ class CommandSource(Protocol):
 
     async def ack(self, command_id: str, ok: bool, reason: str | None = None) -> None:
         """Answer a command on ``cmd/ack``."""
+        ...
+
+
+class ChainFinding(Protocol):
+    """What a chain reader's start-up check reports about one config field."""
+
+    @property
+    def severity(self) -> str: ...  # "warning" | "error"
+    @property
+    def field(self) -> str: ...  # dotted config path, e.g. "positions.0.owner"
+    @property
+    def message(self) -> str: ...
+    @property
+    def kind(self) -> str: ...  # "empty" | "no_contract" | "unreadable" | ...
+
+
+@runtime_checkable
+class CheckedAtStart(Protocol):
+    """A chain reader that checks the config against the chain before the first tick."""
+
+    async def start(self) -> Sequence[ChainFinding]:
+        """Findings that do not stop the bot; ``ConfigError`` for those that do."""
         ...
 
 
@@ -243,6 +279,7 @@ class Engine:
     async def start(self) -> None:
         """Connect the venue, reconcile unresolved intents, restore counters."""
         await self.store.check_writable()
+        await self._check_chain()
         await self.exchange.start()
         self._rules = await self.exchange.market_rules()
         self._order_seq = await self.store.intent_count()
@@ -284,6 +321,22 @@ class Engine:
             paused=self.paused,
             symbol=self._rules.symbol,
         )
+
+    async def _check_chain(self) -> None:
+        """The chain reader's start-up check: a config the chain contradicts stops the start
+        (``ConfigError`` propagates); a position holding nothing is ``position.empty``, one
+        that cannot be read now ``position.unreadable``; an unreachable node is logged and
+        left to the ticks' own checks."""
+        if not isinstance(self.chain, CheckedAtStart):
+            return
+        try:
+            findings = await self.chain.start()
+        except ChainError as exc:
+            log.warning("chain.start_check_skipped", error=f"{type(exc).__name__}: {exc}")
+            return
+        for finding in findings:
+            name = "position.empty" if finding.kind == "empty" else "position.unreadable"
+            self._alert(name, field=finding.field, message=finding.message)
 
     async def run(self, blocks: AsyncIterator[int], stop: asyncio.Event) -> None:
         """Tick on every block from ``blocks`` until ``stop`` is set.
@@ -415,9 +468,20 @@ class Engine:
 
         read -> risk view -> decide -> gate -> execute -> record -> publish. A failed or late
         read ends the tick with nothing traded (unknown is not zero); a tripped guard blocks
-        the order, never the reading, recording and publishing.
+        the order, never the reading, recording and publishing. Any of ``TICK_FAULTS`` fails
+        the tick (``tick.failed``, alert, error event); ``StoreError`` propagates.
         """
         started = time.perf_counter()
+        try:
+            return await self._tick(block, started)
+        except StoreError:
+            raise
+        except TICK_FAULTS as exc:
+            self._tick_crashed(block, exc)
+            self.telemetry.observe_tick(time.perf_counter() - started, ok=False)
+            return None
+
+    async def _tick(self, block: int, started: float) -> TickReport | None:
         now = self.clock.now()
         await self._record_alerts()  # those of start-up and of ticks that failed
         reads = await self._read(block)
@@ -701,17 +765,30 @@ class Engine:
         return order
 
     # reporting -------------------------------------------------------------------------
+    def _tick_crashed(self, block: int, exc: Exception) -> None:
+        """A tick ended by unexpected data: one log line (with the traceback), one alert,
+        one error event; the loop goes on."""
+        self.stats.errors += 1
+        self.stats.last_error = f"{type(exc).__name__}: {exc}"
+        log.error(
+            "tick.failed", source="engine", block=block, error=self.stats.last_error, exc_info=exc
+        )
+        self.telemetry.publish_event("error", {"source": "engine", "error": self.stats.last_error})
+        self._alert("tick.failed", logged=False, block=block, error=self.stats.last_error)
+
     def _fail(self, source: str, exc: HedgebotError) -> None:
         self.stats.errors += 1
         self.stats.last_error = f"{type(exc).__name__}: {exc}"
         log.warning("tick.failed", source=source, error=self.stats.last_error)
         self.telemetry.publish_event("error", {"source": source, "error": self.stats.last_error})
 
-    def _alert(self, name: str, **context: Any) -> None:
-        """Log and publish an alert now; it is written to the store's events at the next
-        store write of a tick (:meth:`_record_alerts`)."""
+    def _alert(self, name: str, *, logged: bool = True, **context: Any) -> None:
+        """Log (unless the caller ``logged`` it already) and publish an alert now; it is
+        written to the store's events at the next store write of a tick
+        (:meth:`_record_alerts`)."""
         self.stats.alerts.append(name)
-        log.warning(name, **context)
+        if logged:
+            log.warning(name, **context)
         self.telemetry.publish_event("alert", {"alert": name, **context})
         self._unrecorded_alerts.append((self.clock.now(), {"alert": name, **context}))
 

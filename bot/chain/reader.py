@@ -3,40 +3,81 @@
 Reads every position pinned to one block, turns raw reads into exposures with the pure core,
 and refuses partial data: one failed position read fails the whole snapshot, so the engine never
 trades on a target that silently lost a position.
+
+A position that cannot be valued (empty reserves, zero supply, an uninitialised V3 pool, no
+contract at an address, a revert, an answer that does not decode) raises ``PositionReadError``
+naming it; only a node that cannot be reached or answers nothing usable stays a plain
+``ChainError``. Raw ``ValueError``/``ArithmeticError``/... from a protocol reader or the core
+math are converted here, per position, whatever the protocol.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from decimal import Decimal
 from typing import Any
 
+import aiohttp
 from web3 import AsyncWeb3
 
 from bot.chain.failover import FailoverProvider
 from bot.chain.heads import block_info, latest_block
-from bot.chain.rpc import checksum, connect
+from bot.chain.preflight import Finding, inspect_chain
+from bot.chain.rpc import checksum, connect, rpc_request
 from bot.chain.uniswap_v2 import V2PoolReader
 from bot.chain.uniswap_v3 import V3PositionReader
 from bot.config import Settings, V2PositionConfig, V3PositionConfig
 from bot.core.amm import v2_exposure
 from bot.domain import ChainSnapshot, PositionExposure, TokenInfo
-from bot.errors import ChainError, PositionReadError
+from bot.errors import ChainError, ConfigError, PositionReadError
+from bot.safety import MAX_RESPONSE_BYTES, PayloadRejected
 
-__all__ = ["LpChainReader", "connect_web3"]
+__all__ = ["DATA_FAULTS", "LpChainReader", "connect_web3"]
+
+# What bad chain data raises in a protocol reader or the core math (empty reserves, zero
+# supply, a zero sqrt price, a short answer): a fault of the position, not a bug of ours.
+# decimal.InvalidOperation and ZeroDivisionError are ArithmeticErrors; KeyError a LookupError.
+DATA_FAULTS: tuple[type[Exception], ...] = (ValueError, ArithmeticError, LookupError, TypeError)
+
+# Failures of the transport: the node (or the way to it) failed, not the position.
+_TRANSPORT: tuple[type[BaseException], ...] = (aiohttp.ClientError, OSError, TimeoutError)
+
+
+def _transport_failure(exc: BaseException) -> bool:
+    """True when ``exc`` or anything chained to it is a transport failure or a refused answer."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, (*_TRANSPORT, PayloadRejected)):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def _cannot_value(what: str, block: int, exc: Exception) -> PositionReadError:
+    return PositionReadError(
+        f"{what} cannot be valued at block {block}: {type(exc).__name__}: {exc}"
+    )
 
 
 def connect_web3(
-    rpc_urls: str | Sequence[str], request_timeout_s: float, *, max_lag_blocks: int = 3
+    rpc_urls: str | Sequence[str],
+    request_timeout_s: float,
+    *,
+    max_lag_blocks: int = 3,
+    max_response_bytes: int = MAX_RESPONSE_BYTES,
 ) -> AsyncWeb3[Any]:
-    """An AsyncWeb3 client with bounded requests; several URLs fail over by health."""
-    if isinstance(rpc_urls, str):
-        return connect(rpc_urls, request_timeout_s=request_timeout_s)
-    if len(rpc_urls) == 1:
-        return connect(rpc_urls[0], request_timeout_s=request_timeout_s)
+    """An AsyncWeb3 client with bounded requests and answers; several URLs fail over by
+    health. Answers over ``max_response_bytes`` are refused before parsing."""
+    urls = [rpc_urls] if isinstance(rpc_urls, str) else list(rpc_urls)
+    if len(urls) == 1:
+        return connect(
+            urls[0], request_timeout_s=request_timeout_s, max_response_bytes=max_response_bytes
+        )
     provider = FailoverProvider(
-        rpc_urls, request_timeout_s=request_timeout_s, max_lag_blocks=max_lag_blocks
+        urls,
+        request_timeout_s=request_timeout_s,
+        max_lag_blocks=max_lag_blocks,
+        max_response_bytes=max_response_bytes,
     )
     return AsyncWeb3(provider)
 
@@ -46,6 +87,9 @@ class LpChainReader:
 
     def __init__(self, w3: AsyncWeb3[Any], settings: Settings) -> None:
         self.w3 = w3
+        self._settings = settings
+        multicall = settings.chain.multicall
+        self._multicall = [checksum(multicall)] if multicall is not None else []
         self._timeout_s = settings.chain.request_timeout_s
         self._base = checksum(settings.hedge_asset.base_token)
         self._quote = checksum(settings.hedge_asset.quote_token)
@@ -53,6 +97,10 @@ class LpChainReader:
         self._positions: dict[str, list[V2PositionConfig]] = defaultdict(list)
         self._readers: dict[str, V2PoolReader] = {}
         v3_positions = [p for p in settings.positions if isinstance(p, V3PositionConfig)]
+        self._v3_ids = [p.id for p in v3_positions]
+        self._v3_addresses = sorted(
+            {checksum(a) for p in v3_positions for a in (p.pool, p.position_manager) if a}
+        )
         self._v3 = (
             V3PositionReader(
                 w3,
@@ -94,40 +142,96 @@ class LpChainReader:
             )
         return token0 == self._base
 
+    async def start(self) -> list[Finding]:
+        """Check the config against the chain once, before the first tick.
+
+        Returns the findings that do not stop the bot (positions holding nothing, positions
+        that cannot be read now); raises ``ConfigError`` naming the field when a configured
+        hedge-asset token is not a token of a configured pool; ``ChainError`` when no node
+        answers (the ticks' own checks then cover it).
+        """
+        findings = await inspect_chain(self.w3, self._settings)
+        wrong = [f for f in findings if f.kind == "not_pair"]
+        if wrong:
+            raise ConfigError("; ".join(str(f) for f in wrong))
+        return findings
+
     async def snapshot(self, block_number: int) -> ChainSnapshot:
-        """Every configured position at ``block_number``, all or nothing."""
+        """Every configured position at ``block_number``, all or nothing.
+
+        Raises ``PositionReadError`` naming the position when one cannot be valued, and
+        ``ChainError`` when the node cannot be read.
+        """
         info = await block_info(self.w3, block_number, timeout_s=self._timeout_s)
         exposures: list[PositionExposure] = []
-        price: Decimal | None = None
         for pool, configs in self._positions.items():
-            reader = self._readers[pool]
-            try:
-                reads = await reader.read_many(block_number, [c.owner for c in configs])
-            except ChainError as exc:
-                raise ChainError(f"pool {pool} at block {block_number}: {exc}") from exc
-            tokens = reader.tokens
-            assert tokens is not None  # loaded by the first read
-            base_is_token0 = self._base_is_token0(pool, tokens)
-            for config, read in zip(configs, reads, strict=True):
-                exposure = v2_exposure(read, base_is_token0, config.id)
-                exposures.append(exposure)
-                if price is None:
-                    price = exposure.price
+            exposures += await self._v2_pool(pool, configs, block_number)
         if self._v3 is not None:
-            v3 = await self._v3.read(block_number)  # ChainError/PositionReadError propagate
-            exposures.extend(v3.positions)
-            if price is None:
-                price = v3.price
-        if price is None:
+            exposures += await self._v3_positions(block_number)
+        if not exposures:
             raise PositionReadError(f"no position left to price the pool at block {block_number}")
         return ChainSnapshot(
             block_number=info.number,
             block_timestamp=info.timestamp,
             block_hash=info.hash,
-            price=price,
+            price=exposures[0].price,
             positions=tuple(exposures),
             wallet_base=self._wallet_base,
         )
+
+    async def _v2_pool(
+        self, pool: str, configs: list[V2PositionConfig], block: int
+    ) -> list[PositionExposure]:
+        what = f"position {', '.join(c.id for c in configs)} (pool {pool})"
+        reader = self._readers[pool]
+        try:
+            reads = await reader.read_many(block, [c.owner for c in configs])
+            assert reader.tokens is not None  # loaded by the first read
+            base_is_token0 = self._base_is_token0(pool, reader.tokens)
+            return [
+                v2_exposure(read, base_is_token0, config.id)
+                for config, read in zip(configs, reads, strict=True)
+            ]
+        except PositionReadError:
+            raise
+        except ChainError as exc:
+            raise await self._classify(what, [pool], block, exc) from exc
+        except DATA_FAULTS as exc:
+            raise _cannot_value(what, block, exc) from exc
+
+    async def _v3_positions(self, block: int) -> list[PositionExposure]:
+        assert self._v3 is not None
+        what = f"V3 position {', '.join(self._v3_ids)}"
+        try:
+            return list((await self._v3.read(block)).positions)
+        except PositionReadError:
+            raise
+        except ChainError as exc:
+            raise await self._classify(what, self._v3_addresses, block, exc) from exc
+        except DATA_FAULTS as exc:
+            raise _cannot_value(what, block, exc) from exc
+
+    async def _classify(
+        self, what: str, addresses: Sequence[str], block: int, exc: ChainError
+    ) -> ChainError:
+        """The error a failed read stands for: the node's (``ChainError``) when it could not
+        be reached; the position's (``PositionReadError``) when the node answers about the
+        block but the contract is missing, reverts or answers garbage."""
+        if _transport_failure(exc):
+            return ChainError(f"{what} at block {block}: {exc}")
+        missing = [a for a in [*addresses, *self._multicall] if not await self._has_code(a, block)]
+        if missing:
+            return PositionReadError(
+                f"{what}: no contract at {', '.join(missing)} at block {block}"
+            )
+        return PositionReadError(f"{what} unreadable at block {block}: {exc}")
+
+    async def _has_code(self, address: str, block: int) -> bool:
+        """``ChainError`` when the node does not answer: then the node is what failed."""
+        code = await rpc_request(
+            self.w3, "eth_getCode", checksum(address), hex(block), timeout_s=self._timeout_s
+        )
+        return isinstance(code, str) and code not in ("0x", "0x0", "")
 
     async def close(self) -> None:
         """Close the HTTP session of the provider."""
