@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
@@ -28,6 +28,7 @@ from web3 import AsyncWeb3
 
 from bot.chain.multicall import ContractCall, encode_call
 from bot.chain.rpc import checksum, eth_call, load_abi
+from bot.chain.v3_owed import OwedSource, OwedSplitter
 from bot.config import V3PositionConfig
 from bot.core.v3 import PairDecimals, V3PoolState, V3PositionState, V3TickState, v3_exposure
 from bot.domain import PositionExposure
@@ -106,6 +107,24 @@ class _Tracked:
     owner: str | None = None  # NFT: expected owner (None: whoever held it first); direct: owner
 
 
+@dataclass(frozen=True, slots=True)
+class _Position:
+    """One tracked position's state at a block, before its exposure is computed."""
+
+    tracked: _Tracked
+    pool: V3PoolState
+    ticks: tuple[V3TickState, V3TickState]
+    state: V3PositionState
+
+    def owed_source(self) -> OwedSource:
+        """Where the position's withdrawals and collects are logged."""
+        t = self.tracked
+        if t.npm is not None and t.token_id is not None:
+            return OwedSource.nft(t.npm, t.token_id)
+        assert t.owner is not None
+        return OwedSource.pool_position(t.pool, t.owner, t.tick_lower, t.tick_upper)
+
+
 @dataclass(slots=True)
 class _Plan:
     """One block's calls and where each answer lands."""
@@ -143,6 +162,7 @@ class V3PositionReader:
         include_fees_in_delta: bool = False,
         request_timeout_s: float = 10.0,
         max_calls_per_eth_call: int = MAX_CALLS_PER_ETH_CALL,
+        owed_logs_from_block: int = 0,
     ) -> None:
         self._w3 = w3
         self._configs = [_checksummed(c) for c in positions]
@@ -151,6 +171,7 @@ class V3PositionReader:
         self._fees_in_delta = include_fees_in_delta
         self._timeout_s = request_timeout_s
         self._max_calls = max_calls_per_eth_call
+        self._owed = OwedSplitter(w3, from_block=owed_logs_from_block, timeout_s=request_timeout_s)
         self._npm_abi = load_abi("uniswap_v3_position_manager")
         self._pool_abi = load_abi("uniswap_v3_pool")
         self._erc20_abi = load_abi("erc20")
@@ -369,7 +390,8 @@ class V3PositionReader:
             for config in stale:
                 await self._discover(config, block_number)  # raises when an NFT vanished
             return await self.read(block_number)  # new NFTs only: read again with them
-        return self._assemble(tracked, plan, results, block_number)
+        states = self._states(tracked, plan, results, block_number)
+        return await self._exposures(states, block_number)
 
     def _discovery_changed(
         self, config: V3PositionConfig, plan: _Plan, results: list[tuple[Any, ...] | None]
@@ -391,13 +413,13 @@ class V3PositionReader:
                 f"(owner was {t.owner}); removed from the hedge"
             )
 
-    def _assemble(
+    def _states(
         self,
         tracked: list[_Tracked],
         plan: _Plan,
         results: list[tuple[Any, ...] | None],
         block: int,
-    ) -> V3Read:
+    ) -> list[_Position]:
         for t in tracked:
             if t.exposure_id in plan.owners:
                 self._check_owner(t, results[plan.owners[t.exposure_id]], block)
@@ -411,22 +433,37 @@ class V3PositionReader:
             pools[pool] = V3PoolState(
                 int(slot0[0]), int(slot0[1]), int(liquidity), growth0, growth1
             )
-        exposures: list[PositionExposure] = []
+        out: list[_Position] = []
         for t in tracked:
             raw = answers[plan.positions[t.exposure_id]]
             fields = raw[7:12] if t.npm is not None else raw[0:5]
             state = V3PositionState(t.tick_lower, t.tick_upper, *(int(v) for v in fields))
             lower, upper = (answers[plan.ticks[(t.pool, k)]] for k in (t.tick_lower, t.tick_upper))
-            exposures.append(
-                v3_exposure(
-                    t.exposure_id,
-                    pools[t.pool],
-                    V3TickState(int(lower[2]), int(lower[3])),
-                    V3TickState(int(upper[2]), int(upper[3])),
-                    state,
-                    self._pairs[t.pool],
-                    include_fees_in_delta=self._fees_in_delta,
-                )
+            ticks = (
+                V3TickState(int(lower[2]), int(lower[3])),
+                V3TickState(int(upper[2]), int(upper[3])),
             )
+            out.append(_Position(t, pools[t.pool], ticks, state))
+        return out
+
+    async def _exposures(self, positions: list[_Position], block: int) -> V3Read:
+        """Exposures with tokens owed split into principal and fees (``bot.chain.v3_owed``)."""
+        principals = await asyncio.gather(
+            *(
+                self._owed.principal(p.tracked.exposure_id, p.owed_source(), p.state, block)
+                for p in positions
+            )
+        )
+        exposures = [
+            v3_exposure(
+                p.tracked.exposure_id,
+                p.pool,
+                *p.ticks,
+                replace(p.state, principal_owed0=principal[0], principal_owed1=principal[1]),
+                self._pairs[p.tracked.pool],
+                include_fees_in_delta=self._fees_in_delta,
+            )
+            for p, principal in zip(positions, principals, strict=True)
+        ]
         price = exposures[0].price if exposures else None
         return V3Read(block_number=block, positions=tuple(exposures), price=price)

@@ -320,6 +320,10 @@ class V3PositionState:
     fee_growth_inside1_last_x128: int
     tokens_owed0: int
     tokens_owed1: int
+    # the part of tokens_owed that is withdrawn principal (decreaseLiquidity/burn not yet
+    # collected), not fees: see bot.core.v3_owed
+    principal_owed0: int = 0
+    principal_owed1: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -334,7 +338,11 @@ class PairDecimals:
 def position_fees(
     pool: V3PoolState, lower: V3TickState, upper: V3TickState, position: V3PositionState
 ) -> tuple[int, int]:
-    """Uncollected (fees0, fees1) incl. tokens owed: what ``collect(max, max)`` pays now."""
+    """Uncollected fees (fees0, fees1), raw units: fee growth only.
+
+    What ``collect(max, max)`` pays now minus the withdrawn principal still owed
+    (``principal_owed*``), which is the LP's capital, not income.
+    """
     fees = []
     for glob, lo, up, last, owed in (
         (
@@ -342,14 +350,14 @@ def position_fees(
             lower.fee_growth_outside0_x128,
             upper.fee_growth_outside0_x128,
             position.fee_growth_inside0_last_x128,
-            position.tokens_owed0,
+            position.tokens_owed0 - position.principal_owed0,
         ),
         (
             pool.fee_growth_global1_x128,
             lower.fee_growth_outside1_x128,
             upper.fee_growth_outside1_x128,
             position.fee_growth_inside1_last_x128,
-            position.tokens_owed1,
+            position.tokens_owed1 - position.principal_owed1,
         ),
     ):
         inside = fee_growth_inside(
@@ -369,10 +377,17 @@ def v3_exposure(
     *,
     include_fees_in_delta: bool = False,
 ) -> PositionExposure:
-    """Amounts (as a full ``decreaseLiquidity`` returns them), value, delta, gamma and fees."""
-    amount0, amount1 = position_amounts(
+    """Amounts, value, delta, gamma and fees of one position, in human units.
+
+    Amounts are what a full ``decreaseLiquidity`` returns plus the withdrawn principal still
+    owed (``principal_owed*``): that is the LP's too, it only no longer moves with the price,
+    so it adds its base to the delta and nothing to gamma. ``fees_*`` hold fee growth only.
+    """
+    in_range0, in_range1 = position_amounts(
         position.liquidity, pool.sqrt_price_x96, pool.tick, position.tick_lower, position.tick_upper
     )
+    amount0 = in_range0 + position.principal_owed0
+    amount1 = in_range1 + position.principal_owed1
     fees0, fees1 = position_fees(pool, lower, upper, position)
     dec0, dec1 = (
         (pair.base_decimals, pair.quote_decimals)

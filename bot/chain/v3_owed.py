@@ -1,0 +1,141 @@
+"""Withdrawn principal still owed to a V3 position, from its withdrawal and collect logs.
+
+Why logs: ``tokensOwed`` (NFT or pool position) holds principal and fees as one number, and
+nothing readable at the block separates them (``feeGrowthInsideLast`` is overwritten by the
+withdrawal, and the liquidity withdrawn is gone). The principal added is exactly the amounts
+of the ``DecreaseLiquidity`` (NFT) or ``Burn`` (pool) events, so those logs, with the
+``Collect`` logs that took tokens out, are the only exact source; ``bot.core.v3_owed`` folds
+them. The logs are fetched only while ``tokensOwed`` is non-zero and only when the position's
+state changed since the last split (a swap changes nothing here), from the last block read
+with ``tokensOwed == 0`` (where the principal owed is 0) or ``from_block``: most blocks cost
+no extra call. The query is one ``eth_getLogs`` filtered by address and indexed topics; a
+node that refuses it (range caps on some public RPCs) makes the position unreadable, never
+guessed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+
+from eth_utils.crypto import keccak
+from web3 import AsyncWeb3
+
+from bot.chain.rpc import guarded
+from bot.core.v3 import V3PositionState
+from bot.core.v3_owed import OwedEvent, principal_owed
+from bot.errors import ChainError, PositionReadError
+
+__all__ = ["OwedSource", "OwedSplitter"]
+
+
+def _topic(signature: str) -> str:
+    return "0x" + keccak(signature.encode()).hex()
+
+
+_NPM_DECREASE = _topic("DecreaseLiquidity(uint256,uint128,uint256,uint256)")
+_NPM_COLLECT = _topic("Collect(uint256,address,uint256,uint256)")
+_POOL_BURN = _topic("Burn(address,int24,int24,uint128,uint256,uint256)")
+_POOL_COLLECT = _topic("Collect(address,address,int24,int24,uint128,uint128)")
+
+
+def _word(value: int) -> str:
+    """An indexed int/uint/address topic: the value as a two's-complement 32-byte word."""
+    return "0x" + (value % (1 << 256)).to_bytes(32, "big").hex()
+
+
+@dataclass(frozen=True, slots=True)
+class OwedSource:
+    """Where one position's withdrawals and collects are logged, and how to filter them."""
+
+    address: str  # the NonfungiblePositionManager or the pool
+    withdraw_topic: str
+    collect_topic: str
+    indexed: tuple[str, ...]  # topics 1.. identifying the position
+
+    @classmethod
+    def nft(cls, npm: str, token_id: int) -> OwedSource:
+        """An NPM NFT: ``DecreaseLiquidity``/``Collect`` with ``tokenId`` indexed."""
+        return cls(npm, _NPM_DECREASE, _NPM_COLLECT, (_word(token_id),))
+
+    @classmethod
+    def pool_position(cls, pool: str, owner: str, tick_lower: int, tick_upper: int) -> OwedSource:
+        """A position owned directly in the pool: ``Burn``/``Collect`` by owner and ticks."""
+        indexed = (_word(int(owner, 16)), _word(tick_lower), _word(tick_upper))
+        return cls(pool, _POOL_BURN, _POOL_COLLECT, indexed)
+
+    def event(self, log: Any) -> OwedEvent:
+        """One log as an ``OwedEvent``; both layouts carry amount0, amount1 in data words 1, 2."""
+        data = bytes(log["data"])
+        topic0 = "0x" + bytes(log["topics"][0]).hex()
+        amount0, amount1 = (int.from_bytes(data[i : i + 32], "big") for i in (32, 64))
+        order = (int(log["blockNumber"]), int(log["logIndex"]))
+        if topic0 == self.withdraw_topic:
+            return OwedEvent(order=order, kind="withdraw", amount0=amount0, amount1=amount1)
+        return OwedEvent(order=order, kind="collect", amount0=amount0, amount1=amount1)
+
+
+@dataclass(frozen=True, slots=True)
+class _Split:
+    fingerprint: tuple[int, ...]
+    principal: tuple[int, int]
+    block: int
+
+
+class OwedSplitter:
+    """Principal owed per position, cached while the position's state does not change."""
+
+    def __init__(self, w3: AsyncWeb3[Any], *, from_block: int = 0, timeout_s: float = 10.0):
+        self._w3 = w3
+        self._from_block = from_block
+        self._timeout_s = timeout_s
+        self._anchors: dict[OwedSource, int] = {}  # last block read with tokensOwed == 0
+        self._splits: dict[OwedSource, _Split] = {}
+
+    async def principal(
+        self, label: str, source: OwedSource, state: V3PositionState, block: int
+    ) -> tuple[int, int]:
+        """(principal0, principal1) of ``state.tokens_owed*`` at ``block``, raw units.
+
+        Raises ``PositionReadError`` naming ``label`` when the logs cannot be read.
+        """
+        owed = (state.tokens_owed0, state.tokens_owed1)
+        if owed == (0, 0):
+            self._anchors[source] = max(block, self._anchors.get(source, block))
+            return 0, 0
+        fingerprint = (
+            *owed,
+            state.liquidity,
+            state.fee_growth_inside0_last_x128,
+            state.fee_growth_inside1_last_x128,
+        )
+        known = self._splits.get(source)
+        if known is not None and known.fingerprint == fingerprint and known.block <= block:
+            return known.principal
+        anchor = self._anchors.get(source)
+        start = anchor + 1 if anchor is not None and anchor < block else self._from_block
+        events = await self._events(label, source, start, block)
+        principal = principal_owed(events, owed)
+        self._splits[source] = _Split(fingerprint, principal, block)
+        return principal
+
+    async def _events(
+        self, label: str, source: OwedSource, start: int, block: int
+    ) -> Sequence[OwedEvent]:
+        query = {
+            "address": source.address,
+            "fromBlock": start,
+            "toBlock": block,
+            "topics": [[source.withdraw_topic, source.collect_topic], *source.indexed],
+        }
+        try:
+            logs = await guarded(
+                "eth_getLogs", self._w3.eth.get_logs(cast(Any, query)), self._timeout_s
+            )
+        except ChainError as exc:
+            raise PositionReadError(
+                f"position {label}: withdrawal/collect logs {start}..{block} unreadable, "
+                f"so its tokens owed cannot be split into principal and fees: {exc}"
+            ) from exc
+        return [source.event(log) for log in logs]
