@@ -1,4 +1,4 @@
-"""An HTTP facade of ``SimVenue`` speaking the Binance USD-M futures REST dialect.
+r"""An HTTP facade of ``SimVenue`` speaking the Binance USD-M futures REST dialect.
 
 An unmodified ccxt ``binanceusdm`` client whose ``urls['api']`` point here trades against the
 simulated venue, so the live adapter (``ccxt_perp.py``) is tested and demoed offline::
@@ -16,7 +16,13 @@ Fault switches (Python methods on ``EmulatorHandle`` and unsigned ``POST /_emula
 drop the response of the next accepted order, answer 429 to N requests (optionally after M
 answered normally), answer the next order (or any one endpoint) with an HTTP 5xx Binance error
 without acting on it, add latency, force the next IOC order to fill partially, set mark and
-funding rate, advance the clock.
+funding rate, advance the clock; and hostile or broken answers: position rows with fields
+nulled or removed, leverage changes refused (-2027), a host clock ahead of the venue (-1021),
+the next answer a deeply nested or an oversized JSON body.
+
+Every numeric request parameter goes through one parser (``_wire_number``) with Binance's own
+rules: text outside ``^([0-9]{1,20})(\.[0-9]{1,20})?$`` (decimals) or ``^[0-9]{1,20}$``
+(integers) is -1100 "Illegal characters", a missing mandatory one -1102, both HTTP 400.
 """
 
 from __future__ import annotations
@@ -105,6 +111,24 @@ class RequestFailure:
     msg: str
 
 
+@dataclass(frozen=True, slots=True)
+class HostileAnswer:
+    """The next request (to ``path``, or any when None) answered with a hostile JSON body:
+    ``deep`` nests ``size`` arrays; ``huge`` is an object of ``size`` bytes, streamed without
+    a Content-Length when ``chunked``."""
+
+    kind: Literal["deep", "huge"]
+    size: int
+    path: str | None = None
+    chunked: bool = False
+
+
+_LEVERAGE_REFUSALS = {
+    -2027: "Exceeded the maximum allowable position at current leverage.",
+    -2028: "Leverage is smaller than permitted: insufficient margin balance.",
+}
+
+
 @dataclass
 class EmulatorFaults:
     """Mutable fault switches; each one-shot switch clears itself when used."""
@@ -117,9 +141,20 @@ class EmulatorFaults:
     latency_s: float = 0.0
     partial_fill_next_ioc: Decimal | None = None  # fraction of the order to fill
     fail_next: list[RequestFailure] = field(default_factory=list)  # each used once, in order
+    # position rows: fields set to these values (None: JSON null) / removed, until reset
+    position_row_overrides: dict[str, Any] = field(default_factory=dict)
+    position_row_drops: set[str] = field(default_factory=set)
+    leverage_refusal: int | None = None  # Binance code answered to every leverage change
+    host_clock_ahead_s: float = 0.0  # how far the client's (host) clock runs ahead of ours
+    hostile_next: list[HostileAnswer] = field(default_factory=list)  # each used once
 
     def reset(self) -> None:
         """Clear every switch."""
+        self.position_row_overrides.clear()
+        self.position_row_drops.clear()
+        self.leverage_refusal = None
+        self.host_clock_ahead_s = 0.0
+        self.hostile_next.clear()
         self.drop_next_order = None
         self.fail_next.clear()
         self.rate_limit_requests = 0
@@ -139,31 +174,48 @@ def _s(value: Decimal | int | None) -> str:
     return text
 
 
-def _dec_param(params: Mapping[str, str], name: str, required: bool = True) -> Decimal | None:
+_DECIMAL_WIRE = re.compile(r"^([0-9]{1,20})(\.[0-9]{1,20})?$")
+_INTEGER_WIRE = re.compile(r"^[0-9]{1,20}$")
+_MAX_WIRE_INT = 2**63 - 1
+
+
+def _wire_number(params: Mapping[str, str], name: str, pattern: re.Pattern[str]) -> str | None:
+    """The one parser of numeric request parameters: the raw text when it is Binance-legal,
+    None when absent; -1100 for anything else (1e400, nan, -1, abc, 1e999, ...)."""
     raw = params.get(name)
     if raw is None or raw == "":
-        if required:
-            raise BinanceError(
-                -1102, f"Mandatory parameter '{name}' was not sent, was empty/null, or malformed."
-            )
         return None
-    try:
-        value = Decimal(raw)
-    except InvalidOperation as exc:
-        raise BinanceError(-1100, f"Illegal characters found in parameter '{name}'.") from exc
-    if not value.is_finite():
-        raise BinanceError(-1100, f"Illegal characters found in parameter '{name}'.")
-    return value
+    if not pattern.fullmatch(raw):
+        raise BinanceError(
+            -1100,
+            f"Illegal characters found in parameter '{name}'; legal range is '{pattern.pattern}'.",
+        )
+    return raw
+
+
+def _mandatory(name: str) -> BinanceError:
+    return BinanceError(
+        -1102, f"Mandatory parameter '{name}' was not sent, was empty/null, or malformed."
+    )
+
+
+def _dec_param(params: Mapping[str, str], name: str, required: bool = True) -> Decimal | None:
+    raw = _wire_number(params, name, _DECIMAL_WIRE)
+    if raw is None:
+        if required:
+            raise _mandatory(name)
+        return None
+    return Decimal(raw)
 
 
 def _int_param(params: Mapping[str, str], name: str) -> int | None:
-    raw = params.get(name)
-    if raw is None or raw == "":
+    raw = _wire_number(params, name, _INTEGER_WIRE)
+    if raw is None:
         return None
-    try:
-        return int(raw)
-    except ValueError as exc:
-        raise BinanceError(-1100, f"Illegal characters found in parameter '{name}'.") from exc
+    value = int(raw)
+    if value > _MAX_WIRE_INT:
+        raise BinanceError(-1100, f"Illegal characters found in parameter '{name}'.")
+    return value
 
 
 def _error_response(exc: BinanceError, headers: Mapping[str, str] | None = None) -> web.Response:
@@ -235,6 +287,7 @@ class BinanceFuturesEmulator:
             "v1/userTrades": self._user_trades,
             "v1/income": self._income,
             "v1/commissionRate": self._commission_rate,
+            "v1/symbolConfig": self._symbol_config,
             "v2/account": lambda p: self._account(p, v3=False),
             "v3/account": lambda p: self._account(p, v3=True),
             "v2/balance": self._balance,
@@ -284,6 +337,13 @@ class BinanceFuturesEmulator:
             self.faults.fail_next.remove(failure)
             _log.info("emulator.request_failed", path=request.path, status=failure.status)
             return _error_response(BinanceError(failure.code, failure.msg, status=failure.status))
+        hostile = next(
+            (h for h in self.faults.hostile_next if h.path in (None, request.path)), None
+        )
+        if hostile is not None:
+            self.faults.hostile_next.remove(hostile)
+            _log.info("emulator.hostile_answer", path=request.path, kind=hostile.kind)
+            return await _hostile_response(request, hostile)
         self.venue.accrue_funding()
         try:
             return await handler(request)
@@ -328,9 +388,7 @@ class BinanceFuturesEmulator:
         params.pop("signature", None)
         timestamp = _int_param(params, "timestamp")
         if timestamp is None:
-            raise BinanceError(
-                -1102, "Mandatory parameter 'timestamp' was not sent, was empty/null, or malformed."
-            )
+            raise _mandatory("timestamp")
         recv_window = _int_param(params, "recvWindow") or _DEFAULT_RECV_WINDOW_MS
         if recv_window > _MAX_RECV_WINDOW_MS:
             raise BinanceError(-1131, "recvWindow must be less than 60000")
@@ -338,7 +396,7 @@ class BinanceFuturesEmulator:
         # do or do not adjust for the (simulated) server time are both accepted
         if not any(
             timestamp < now + 1000 and now - timestamp <= recv_window
-            for now in (int(time.time() * 1000), self._now_ms())
+            for now in (self._host_now_ms(), self._now_ms())
         ):
             raise BinanceError(-1021, "Timestamp for this request is outside of the recvWindow.")
         if not signature:
@@ -354,6 +412,10 @@ class BinanceFuturesEmulator:
 
     def _now_ms(self) -> int:
         return int(self.clock.now() * 1000)
+
+    def _host_now_ms(self) -> int:
+        """Wall time as this venue sees it: behind the host by ``host_clock_ahead_s``."""
+        return int((time.time() - self.faults.host_clock_ahead_s) * 1000)
 
     def _check_symbol(self, params: Mapping[str, str], required: bool = True) -> None:
         symbol = params.get("symbol")
@@ -591,12 +653,19 @@ class BinanceFuturesEmulator:
             )
         return row
 
+    def _corrupted(self, row: dict[str, Any]) -> dict[str, Any]:
+        """``row`` with the position-row fault switches applied."""
+        row.update(self.faults.position_row_overrides)
+        for name in self.faults.position_row_drops:
+            row.pop(name, None)
+        return row
+
     def _position_risk(self, params: dict[str, str], v3: bool) -> list[dict[str, Any]]:
         self._check_symbol(params, required=False)
         position = self.venue.position()
         if v3 and position.size_base == 0:
             return []  # v3 lists only symbols with a position or open orders
-        return [self._position_row(position, v3)]
+        return [self._corrupted(self._position_row(position, v3))]
 
     def _asset_row(self) -> dict[str, Any]:
         balance = self.venue.balance()
@@ -636,7 +705,11 @@ class BinanceFuturesEmulator:
             "availableBalance": asset["availableBalance"],
             "maxWithdrawAmount": asset["maxWithdrawAmount"],
         }
-        positions = [] if v3 and position.size_base == 0 else [self._position_row(position, v3)]
+        positions = (
+            []
+            if v3 and position.size_base == 0
+            else [self._corrupted(self._position_row(position, v3))]
+        )
         account: dict[str, Any] = {**totals, "assets": [asset], "positions": positions}
         if not v3:
             account.update(
@@ -672,8 +745,23 @@ class BinanceFuturesEmulator:
         leverage = _int_param(params, "leverage")
         if leverage is None or not 1 <= leverage <= 125:
             raise BinanceError(-4028, f"Leverage {params.get('leverage')} is not valid")
+        refusal = self.faults.leverage_refusal
+        if refusal is not None and leverage != self.venue.position().leverage:
+            raise BinanceError(refusal, _LEVERAGE_REFUSALS.get(refusal, "Leverage refused."))
         self.venue.set_leverage(leverage)
         return {"leverage": leverage, "maxNotionalValue": "50000000", "symbol": self.market_id}
+
+    def _symbol_config(self, params: dict[str, str]) -> list[dict[str, Any]]:
+        self._check_symbol(params, required=False)
+        return [
+            {
+                "symbol": self.market_id,
+                "marginType": "ISOLATED" if self._isolated() else "CROSSED",
+                "isAutoAddMargin": "false",
+                "leverage": self.venue.position().leverage,
+                "maxNotionalValue": "50000000",
+            }
+        ]
 
     def _margin_type(self, params: dict[str, str]) -> dict[str, Any]:
         self._check_symbol(params)
@@ -1056,6 +1144,15 @@ class BinanceFuturesEmulator:
                 raise TypeError("the emulator's clock cannot be advanced (not a ManualClock)")
             advance(float(body["seconds"]))
             self.venue.accrue_funding()
+        elif action == "corrupt_position":
+            faults.position_row_overrides.update(dict(body.get("fields") or {}))
+            faults.position_row_drops.update(str(name) for name in body.get("drop") or ())
+        elif action == "refuse_leverage":
+            faults.leverage_refusal = int(body.get("code", -2027))
+        elif action == "clock_skew":
+            faults.host_clock_ahead_s = float(body["host_ahead_s"])
+        elif action == "hostile_next":
+            faults.hostile_next.append(_hostile_answer(body))
         elif action == "reset_faults":
             faults.reset()
         else:
@@ -1075,6 +1172,44 @@ class BinanceFuturesEmulator:
             "available": _s(balance.available),
             "orders": len(self.venue.order_log()),
         }
+
+
+def _hostile_answer(body: Mapping[str, Any]) -> HostileAnswer:
+    kind = body.get("kind")
+    if kind not in ("deep", "huge"):
+        raise ValueError(f"kind {kind!r}: use deep or huge")
+    size = int(body.get("size", 80_000 if kind == "deep" else 32 * 1024 * 1024))
+    if not 1 <= size <= 256 * 1024 * 1024:
+        raise ValueError(f"size {size} outside 1..256 MiB")
+    path = body.get("path")
+    return HostileAnswer(kind, size, str(path) if path else None, bool(body.get("chunked")))
+
+
+async def _hostile_response(request: web.Request, hostile: HostileAnswer) -> web.StreamResponse:
+    """A 200 answer with a deeply nested or an oversized JSON body."""
+    if hostile.kind == "deep":
+        return web.Response(
+            text="[" * hostile.size + "]" * hostile.size, content_type="application/json"
+        )
+    head, tail = b'{"pad":"', b'"}'
+    filler = hostile.size - len(head) - len(tail)
+    if not hostile.chunked:
+        body = head + b"x" * max(filler, 0) + tail
+        return web.Response(body=body, content_type="application/json")
+    response = web.StreamResponse(headers={"Content-Type": "application/json"})
+    response.enable_chunked_encoding()
+    await response.prepare(request)
+    await response.write(head)
+    chunk = b"x" * 65536
+    try:
+        while filler > 0:
+            await response.write(chunk[: min(filler, len(chunk))])
+            filler -= len(chunk)
+        await response.write(tail)
+        await response.write_eof()
+    except (ConnectionError, RuntimeError):  # the client stopped reading: that is the point
+        _log.info("emulator.hostile_answer_cut", path=request.path)
+    return response
 
 
 def _request_failure(action: str, body: Mapping[str, Any]) -> RequestFailure:
@@ -1168,6 +1303,35 @@ class EmulatorHandle:
         HTTP ``status`` and a Binance error body, without acting on it."""
         self.emulator.admin(
             "fail_next_request", {"method": method, "path": path, "status": status, "code": code}
+        )
+
+    def corrupt_position_rows(
+        self, fields: Mapping[str, Any] | None = None, drop: tuple[str, ...] = ()
+    ) -> None:
+        """From now until ``reset_faults``, position rows carry ``fields`` (None: JSON null)
+        and lack the fields named in ``drop`` (e.g. ``positionAmt``)."""
+        self.emulator.admin("corrupt_position", {"fields": dict(fields or {}), "drop": drop})
+
+    def refuse_leverage(self, code: int = -2027) -> None:
+        """Answer every leverage change with Binance ``code`` (-2027: position too large)."""
+        self.emulator.admin("refuse_leverage", {"code": code})
+
+    def set_host_clock_ahead(self, seconds: float) -> None:
+        """Judge request timestamps as if the client's clock ran ``seconds`` ahead of ours:
+        signed requests stamped with the host clock then get -1021."""
+        self.emulator.admin("clock_skew", {"host_ahead_s": seconds})
+
+    def answer_next_with_deep_json(self, depth: int = 80_000, path: str | None = None) -> None:
+        """Answer the next request (to ``path``) with ``depth`` nested JSON arrays."""
+        self.emulator.admin("hostile_next", {"kind": "deep", "size": depth, "path": path})
+
+    def answer_next_with_huge_body(
+        self, size_bytes: int, path: str | None = None, *, chunked: bool = False
+    ) -> None:
+        """Answer the next request (to ``path``) with a JSON object of ``size_bytes``."""
+        self.emulator.admin(
+            "hostile_next",
+            {"kind": "huge", "size": size_bytes, "path": path, "chunked": chunked},
         )
 
     def set_latency(self, seconds: float) -> None:
