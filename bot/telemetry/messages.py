@@ -8,11 +8,13 @@ refuse what they do not understand.
 from __future__ import annotations
 
 import dataclasses
+import json
 from decimal import Decimal
 from enum import Enum
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic_core import PydanticSerializationError
 
 from bot.domain import PoolKind, PositionExposure
 
@@ -37,8 +39,15 @@ class _Payload(BaseModel):
     schema_version: Literal[1] = SCHEMA_VERSION
 
     def to_json(self) -> bytes:
-        """The wire form (UTF-8 JSON, Decimals as strings)."""
-        return self.model_dump_json().encode()
+        """The wire form (UTF-8 JSON, Decimals as strings).
+
+        Always encodable: text UTF-8 cannot carry (a lone surrogate from a peer) is written as
+        a JSON ``\\uXXXX`` escape instead of failing the publish.
+        """
+        try:
+            return self.model_dump_json().encode()
+        except PydanticSerializationError:
+            return json.dumps(self.model_dump(mode="json"), separators=(",", ":")).encode()
 
 
 class PositionState(BaseModel):
@@ -140,6 +149,11 @@ class CommandAck(_Payload):
     id: str | None
     status: Literal["ok", "rejected"]
     reason: str | None = None
+    sig: str | None = None  # HMAC of the other fields with the operator key (bot.telemetry.auth)
+
+    def signed_body(self) -> dict[str, Any]:
+        """The fields the signature covers (everything but ``sig``), as JSON values."""
+        return self.model_dump(mode="json", exclude={"sig"})
 
 
 def _plain(value: Any) -> Any:

@@ -19,10 +19,13 @@ import aiomqtt
 import structlog
 
 from bot.clock import WallClock
+from bot.errors import ConfigError
 from bot.ports import Clock
-from bot.telemetry.commands import Command, CommandValidator, Rejection
+from bot.safety import mask_url
+from bot.telemetry.auth import OPERATOR_KEY_ENV
+from bot.telemetry.commands import Command, CommandValidator, Rejection, echo
 from bot.telemetry.messages import CommandAck, EventMessage, StateMessage
-from bot.telemetry.settings import MqttSettings, Topics
+from bot.telemetry.settings import MqttSettings, Topics, broker_url_problem
 
 __all__ = ["ConnectionStatus", "ErrorCounter", "MqttSettings", "MqttTelemetry", "Topics"]
 
@@ -52,7 +55,9 @@ class MqttTelemetry:
     """Publishes the bot's status, state and events, and receives its commands.
 
     Use ``async with MqttTelemetry(settings, bot_id) as telemetry:`` or ``start()``/``stop()``.
-    Valid commands arrive on ``commands``; the engine acknowledges each with ``ack()``.
+    Valid commands arrive on ``commands``; the engine acknowledges each with ``ack()``. Acks
+    are signed with the validator's operator key. Raises ``ConfigError`` for a broker URL
+    that carries credentials (they belong in ``username`` and the environment).
     """
 
     def __init__(
@@ -64,6 +69,9 @@ class MqttTelemetry:
         errors: ErrorCounter | None = None,
         clock: Clock | None = None,
     ) -> None:
+        problem = broker_url_problem(settings.url)
+        if problem is not None:
+            raise ConfigError(f"mqtt.url {mask_url(settings.url)}: {problem}")
         self.settings = settings
         self.bot_id = bot_id
         self.topics = Topics.for_bot(settings.topic_prefix, bot_id)
@@ -74,6 +82,7 @@ class MqttTelemetry:
         self.connect_errors = 0
         self.dropped_events = 0
         self.published_events = 0
+        self.refused_commands = 0
         self._errors = errors
         self._clock: Clock = clock if clock is not None else WallClock()
         self._latest_state: bytes | None = None
@@ -102,7 +111,23 @@ class MqttTelemetry:
     async def start(self) -> None:
         """Start the background connection task (returns at once; see ``wait_connected``)."""
         if self._task is None:
+            self._warn_about_authority()
             self._task = asyncio.create_task(self._run(), name=f"mqtt-telemetry-{self.bot_id}")
+
+    def _warn_about_authority(self) -> None:
+        if self.validator.operator_key is None:
+            _log.warning(
+                "command.auth_disabled",
+                reason=f"{OPERATOR_KEY_ENV} is not set: every command is refused",
+            )
+        if self.settings.username is None:
+            _log.warning(
+                "mqtt.anonymous_broker",
+                broker=self._where(),
+                risk="any client that reaches this broker can read the bot's telemetry, "
+                "publish fake state, events and acks, and flood the command topic (commands "
+                "still need the operator key); set mqtt.username and a broker password/ACL",
+            )
 
     async def stop(self, timeout_s: float = 5.0) -> None:
         """Flush what is queued, publish retained ``offline`` and disconnect cleanly."""
@@ -156,7 +181,7 @@ class MqttTelemetry:
         if ok:
             self.validator.mark_applied(command_id)
         else:
-            self.validator.release(command_id)
+            self.validator.mark_rejected(command_id)
         status: Literal["ok", "rejected"] = "ok" if ok else "rejected"
         self._queue_ack(CommandAck(id=command_id, status=status, reason=reason))
         self.publish_event(
@@ -295,27 +320,51 @@ class MqttTelemetry:
                 raise _CleanStop
 
     async def _receive(self, client: aiomqtt.Client) -> None:
-        """Validate each command; queue the valid ones, refuse the rest on ``cmd/ack``."""
+        """Handle each message on ``cmd``; one bad message never ends the session."""
         async for message in client.messages:
-            raw = message.payload
-            payload = raw if isinstance(raw, bytes | bytearray) else str(raw or "").encode()
-            if message.retain:
-                result: Command | Rejection = Rejection(None, "retained commands are refused")
-            else:
-                result = self.validator.validate(bytes(payload))
-            if isinstance(result, Rejection):
-                self._reject(result.command_id, result.reason)
-                continue
             try:
-                self.commands.put_nowait(result)
-            except asyncio.QueueFull:
-                self.validator.release(result.id)
-                self._reject(result.id, "command queue full, try again")
-                continue
-            _log.info("command.received", id=result.id, command=result.command)
+                await self._on_command_message(client, message)
+            except aiomqtt.MqttError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - hostile input must not drop the channel
+                _log.error("command.receive_failed", error=type(exc).__name__)
 
-    def _reject(self, command_id: str | None, reason: str) -> None:
-        _log.warning("command.rejected", id=command_id, reason=reason)
+    async def _on_command_message(self, client: aiomqtt.Client, message: aiomqtt.Message) -> None:
+        """Queue a valid command or refuse it on ``cmd/ack``; clear a retained one."""
+        raw = message.payload
+        if not raw:  # an empty payload: a cleared retained message, not a command
+            return
+        payload = bytes(raw) if isinstance(raw, bytes | bytearray) else str(raw).encode()
+        if message.retain:
+            await self._clear_retained(client, str(message.topic))
+            result: Command | Rejection = Rejection(None, "retained commands are refused")
+        else:
+            result = self.validator.validate(payload, self.topics.cmd)
+        if isinstance(result, Rejection):
+            self._reject(result.command_id, result.reason, size_bytes=len(payload))
+            return
+        try:
+            self.commands.put_nowait(result)
+        except asyncio.QueueFull:
+            self.validator.mark_refused(result.id)
+            self._reject(result.id, "command queue full: resend with a new id later")
+            return
+        _log.info("command.received", id=result.id, command=result.command)
+
+    async def _clear_retained(self, client: aiomqtt.Client, topic: str) -> None:
+        """A retained command would be replayed to every new subscriber: delete it."""
+        _log.warning(
+            "command.retained_cleared",
+            topic=echo(topic, 200),
+            reason="retained commands are refused; the broker's copy was deleted",
+        )
+        await client.publish(topic, b"", qos=self.settings.qos, retain=True)
+
+    def _reject(self, command_id: str | None, reason: str, size_bytes: int | None = None) -> None:
+        command_id = echo(command_id) if command_id is not None else None
+        reason = echo(reason, 300)
+        self.refused_commands += 1
+        _log.warning("command.rejected", id=command_id, reason=reason, size_bytes=size_bytes)
         self._queue_ack(CommandAck(id=command_id, status="rejected", reason=reason))
         self.publish_event(
             EventMessage(
@@ -326,6 +375,9 @@ class MqttTelemetry:
         )
 
     def _queue_ack(self, ack: CommandAck) -> None:
+        key = self.validator.operator_key
+        if key is not None:
+            ack = ack.model_copy(update={"sig": key.sign(self.topics.cmd_ack, ack.signed_body())})
         self._acks.append(ack.to_json())
         while len(self._acks) > self.settings.command_queue_size:
             self._acks.popleft()

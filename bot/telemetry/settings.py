@@ -17,7 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 class MqttSettings(BaseModel):
     """Broker connection and topic layout (the ``mqtt`` section of the config)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # a URL may carry a password: errors never show the input
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
 
     url: str = "mqtt://127.0.0.1:1883"
     topic_prefix: str = Field(default="hedgebot/{bot_id}", min_length=1)
@@ -34,19 +35,15 @@ class MqttSettings(BaseModel):
     qos: Literal[0, 1, 2] = 1
     event_queue_size: Annotated[int, Field(ge=1)] = 1000
     command_queue_size: Annotated[int, Field(ge=1)] = 100
+    # how far a command's signed ``ts`` may be from the bot's wall clock, either way
+    command_max_age_s: Annotated[float, Field(gt=0, le=3600)] = 60.0
 
     @field_validator("url")
     @classmethod
     def _broker_url(cls, url: str) -> str:
-        parts = urlsplit(url)
-        if parts.scheme not in ("mqtt", "mqtts"):
-            raise ValueError("must start with mqtt:// or mqtts://")
-        if not parts.hostname:
-            raise ValueError("must name a host, e.g. mqtt://127.0.0.1:1883")
-        try:
-            _ = parts.port
-        except ValueError as exc:
-            raise ValueError(f"bad port: {exc}") from None
+        problem = broker_url_problem(url)
+        if problem is not None:
+            raise ValueError(problem)
         return url
 
     @field_validator("topic_prefix")
@@ -79,6 +76,27 @@ class MqttSettings(BaseModel):
     def tls(self) -> bool:
         """Whether the connection uses TLS."""
         return urlsplit(self.url).scheme == "mqtts" or self.tls_ca is not None
+
+
+def broker_url_problem(url: str) -> str | None:
+    """Why ``url`` is no broker URL we accept, or None. Never echoes the URL (it may hold a
+    password): credentials in it are refused, they go in ``username`` and the environment."""
+    try:
+        parts = urlsplit(url)
+        _ = parts.port
+    except ValueError as exc:
+        return f"bad broker URL: {exc}"
+    if parts.scheme not in ("mqtt", "mqtts"):
+        return "must start with mqtt:// or mqtts://"
+    if not parts.hostname:
+        return "must name a host, e.g. mqtt://127.0.0.1:1883"
+    if parts.username is not None or parts.password is not None:
+        return (
+            "credentials in the broker URL are not used: remove user:password@ and set the "
+            "user as mqtt.username (or --username / MQTT_USERNAME) and the password in the "
+            "environment (HEDGEBOT_MQTT__PASSWORD, or MQTT_PASSWORD for monitor/cmd)"
+        )
+    return None
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,7 @@ import contextlib
 import json
 import os
 import shutil
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +18,29 @@ import aiomqtt
 import pytest
 
 from bot.sim.mosquitto import Broker, mosquitto_available, reachable, start_broker
+from bot.telemetry.auth import OPERATOR_KEY_ENV, OperatorKey
+
+# the operator key the tests' bots run with (HEDGEBOT_OPERATOR_KEY in a daemon's env)
+TEST_OPERATOR_KEY_TEXT = "test-operator-key-0123456789abcdef0123456789abcdef"
+TEST_OPERATOR_KEY = OperatorKey(TEST_OPERATOR_KEY_TEXT)
+
+
+def operator_env(env: dict[str, str] | None = None) -> dict[str, str]:
+    """``env`` (default: this process's) with the test operator key set."""
+    return {**(os.environ if env is None else env), OPERATOR_KEY_ENV: TEST_OPERATOR_KEY_TEXT}
+
+
+def signed(topic: str, command: dict[str, Any] | bytes, *, ts: int | None = None) -> bytes:
+    """``command`` (a dict, or JSON bytes of an object) as sent by an operator: with ``ts``
+    (now unless given) and its ``sig`` over ``topic`` (the bot's ``.../cmd``)."""
+    body = json.loads(command) if isinstance(command, bytes) else dict(command)
+    body["ts"] = int(time.time()) if ts is None else ts
+    return json.dumps(TEST_OPERATOR_KEY.signed(topic, body)).encode()
+
+
+def ack_sig(ack_topic: str, ack: dict[str, Any]) -> str:
+    """The signature the bot must put on ``ack`` (without ``sig``) published on ``ack_topic``."""
+    return TEST_OPERATOR_KEY.sign(ack_topic, ack)
 
 
 def own_broker(extra_conf: str = "", anonymous: bool = True, port: int | None = None) -> Broker:

@@ -26,7 +26,7 @@ import aiohttp
 import aiomqtt
 import pytest
 import yaml
-from mqtt_support import Seen, own_broker, recording, stop_own
+from mqtt_support import Seen, ack_sig, operator_env, own_broker, recording, signed, stop_own
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot.sim.mosquitto import Broker, free_port
@@ -118,7 +118,9 @@ class Daemon:
     async def start(self, mqtt_url: str, *, via: str = "--mqtt-url") -> None:
         """Run the daemon; the broker URL comes from ``--mqtt-url`` or the env variable ``via``
         (``MQTT_URL``, or ``HEDGEBOT_MQTT__URL`` as docker-compose sets it)."""
-        env = {k: v for k, v in os.environ.items() if k not in ("MQTT_URL", "HEDGEBOT_MQTT__URL")}
+        env = operator_env(
+            {k: v for k, v in os.environ.items() if k not in ("MQTT_URL", "HEDGEBOT_MQTT__URL")}
+        )
         env["PYTHONUNBUFFERED"] = "1"
         args = [*HEDGEBOT, "run", "--config", str(self.config)]
         if via == "--mqtt-url":
@@ -393,15 +395,19 @@ async def test_commands_pause_trading_and_bad_commands_change_nothing(
         await publish(
             broker,
             f"{base}/cmd",
-            b'{"id": "ratio-1", "command": "set_hedge_ratio", "params": {"value": 5}}',
+            signed(
+                f"{base}/cmd",
+                b'{"id": "ratio-1", "command": "set_hedge_ratio", "params": {"value": 5}}',
+            ),
         )
         ratio = (await seen.wait_for(on(acks, lambda a: a["id"] == "ratio-1"))).json()
-        assert ratio == {
+        expected_ratio_ack = {
             "schema_version": 1,
             "id": "ratio-1",
             "status": "rejected",
             "reason": "params.value: must be <= 2",
         }
+        assert ratio == {**expected_ratio_ack, "sig": ack_sig(acks, expected_ratio_ack)}
         rejected_event = await seen.wait_for(
             on(events, lambda e: e["type"] == "command" and e["data"]["id"] == "ratio-1")
         )
@@ -418,7 +424,9 @@ async def test_commands_pause_trading_and_bad_commands_change_nothing(
         assert daemon.count("SELECT COUNT(*) FROM meta WHERE key = 'hedge_ratio'") == 0
 
         # pause: ok ack, a `command` event, state shows paused
-        await publish(broker, f"{base}/cmd", b'{"id": "pause-1", "command": "pause"}')
+        await publish(
+            broker, f"{base}/cmd", signed(f"{base}/cmd", b'{"id": "pause-1", "command": "pause"}')
+        )
         ok = (await seen.wait_for(on(acks, lambda a: a["id"] == "pause-1"))).json()
         assert ok["status"] == "ok"
         assert ok["reason"] is None
@@ -450,7 +458,9 @@ async def test_commands_pause_trading_and_bad_commands_change_nothing(
         assert daemon.count("SELECT MAX(block) FROM intents") < paused_state["block"]
 
         # the same id again is refused
-        await publish(broker, f"{base}/cmd", b'{"id": "pause-1", "command": "pause"}')
+        await publish(
+            broker, f"{base}/cmd", signed(f"{base}/cmd", b'{"id": "pause-1", "command": "pause"}')
+        )
         await seen.wait_for(on(acks, lambda a: a["id"] == "pause-1" and a["status"] == "rejected"))
         duplicate = [m.json() for m in seen.messages if on(acks, lambda a: a["id"] == "pause-1")(m)]
         assert duplicate[-1]["reason"] == "duplicate id 'pause-1': command already applied"
@@ -472,7 +482,9 @@ async def test_sigkill_leaves_last_will_and_restart_refuses_applied_command_ids(
     async with recording(broker, f"{base}/#") as seen:
         await daemon.start(broker.url, via="MQTT_URL")
         await seen.wait_for(on(f"{base}/state"))
-        await publish(broker, f"{base}/cmd", b'{"id": "pause-k", "command": "pause"}')
+        await publish(
+            broker, f"{base}/cmd", signed(f"{base}/cmd", b'{"id": "pause-k", "command": "pause"}')
+        )
         await seen.wait_for(on(acks, lambda a: a["id"] == "pause-k" and a["status"] == "ok"))
         await seen.wait_for(on(f"{base}/state", lambda s: s["paused"]))
         before_kill = len(seen.messages)
@@ -488,7 +500,9 @@ async def test_sigkill_leaves_last_will_and_restart_refuses_applied_command_ids(
         restarted = await seen.wait_for(on(f"{base}/state"), after=before_kill)
         assert restarted.json()["paused"] is True  # persisted in the store
 
-        await publish(broker, f"{base}/cmd", b'{"id": "pause-k", "command": "pause"}')
+        await publish(
+            broker, f"{base}/cmd", signed(f"{base}/cmd", b'{"id": "pause-k", "command": "pause"}')
+        )
         refused = await seen.wait_for(
             on(acks, lambda a: a["id"] == "pause-k" and a["status"] == "rejected")
         )
@@ -507,6 +521,7 @@ async def test_sigkill_leaves_last_will_and_restart_refuses_applied_command_ids(
             "10",
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
+            env=operator_env(),
         )
         out, err = await asyncio.wait_for(cli.communicate(), 20)
         assert cli.returncode == 0, (out + err).decode()
@@ -572,3 +587,58 @@ async def test_state_after_a_rebalance_reports_the_remaining_drift(
     assert await daemon.stop() == 0
     hedge, target = Decimal(state["hedge_base"]), Decimal(state["target_base"])
     assert Decimal(state["drift_base"]) == hedge - target
+
+
+async def test_hostile_commands_never_crash_the_daemon_nor_drop_its_command_channel(
+    localnet: Localnet, broker: Broker, prefix: str, tmp_path: Path, daemons: list[Daemon]
+) -> None:
+    """An 80,000-level nesting, a 20 MB message and well-formed hostile commands are refused;
+    the daemon (whose imports raise the recursion limit) keeps its connection and its ticks,
+    and a valid signed command is still applied."""
+    daemon = make_daemon(localnet, tmp_path / "bot", prefix)
+    daemons.append(daemon)
+    base = f"{prefix}/daemon"
+    cmd, acks = f"{base}/cmd", f"{base}/cmd/ack"
+    nesting = 80_000
+    hostile = [
+        b"[" * nesting + b"]" * nesting,
+        b'{"id":"big","command":"' + b"x" * (20 * 1024 * 1024) + b'"}',
+        b'{"id":"d","command":"set_hedge_ratio","params":{"value":' + b"9" * 5000 + b"}}",
+        signed(cmd, {"id": "digits", "command": "set_hedge_ratio", "params": {"value": 9**4000}}),
+        signed(cmd, {"id": "\ud800", "command": "pause"}),
+        signed(cmd, {"id": "nan", "command": "set_hedge_ratio", "params": {"value": "NaN"}}),
+        json.dumps({"id": "unsigned", "command": "pause"}).encode(),
+    ]
+    async with recording(broker, f"{base}/#") as seen:
+        await daemon.start(broker.url)
+        await seen.wait_for(on(f"{base}/state"), 20)
+        for payload in hostile:
+            await publish(broker, cmd, payload)
+        await seen.wait_for(on(acks, lambda a: a["id"] == "unsigned"))
+        assert daemon.proc is not None
+        assert daemon.proc.returncode is None  # survived: no segfault, no exit
+        refusals = [m for m in seen.messages if m.topic == acks]
+        assert len(refusals) == len(hostile)
+        assert all(m.json()["status"] == "rejected" for m in refusals)
+        assert all(len(m.payload) < 1024 for m in refusals)  # nothing huge echoed back
+        reasons = {m.json()["id"]: m.json()["reason"] for m in refusals if m.json()["id"]}
+        assert reasons == {
+            "digits": "params.value: must be <= 2",
+            "\\ud800": "id: must be printable characters only",  # echoed escaped
+            "nan": "params.value: must be a finite number",
+            "unsigned": "unsigned command: sign it with the operator key (docs/mqtt.md, Signing)",
+        }
+        too_large = [m.json()["reason"] for m in refusals if m.json()["id"] is None]
+        assert len(too_large) == 3  # the nesting, the 20 MB command and the 5,000 digits
+        assert all(r.startswith("too large: ") for r in too_large)
+
+        # still listening: a valid signed command is applied, and ticks go on after it
+        ticks = daemon.logged("tick.completed")
+        await publish(broker, cmd, signed(cmd, {"id": "pause-after", "command": "pause"}))
+        ok = (await seen.wait_for(on(acks, lambda a: a["id"] == "pause-after"))).json()
+        assert ok["status"] == "ok"
+        await eventually(lambda: daemon.logged("tick.completed") >= ticks + 2)
+    assert daemon.logged("mqtt.connected") == 1  # the command channel never dropped
+    assert daemon.logged("command.receive_failed") == 0
+    assert all(len(json.dumps(e)) < 2048 for e in daemon.log_events())  # bounded log lines
+    assert await daemon.stop() == 0

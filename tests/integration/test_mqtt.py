@@ -23,12 +23,13 @@ from pathlib import Path
 
 import aiomqtt
 import pytest
-from mqtt_support import Seen, recording, stop_own
+from mqtt_support import TEST_OPERATOR_KEY, Seen, ack_sig, recording, signed, stop_own
 from mqtt_support import own_broker as _own_broker
 from rich.console import Console
 from structlog.testing import capture_logs
 
 from bot.sim.mosquitto import Broker, free_port
+from bot.telemetry.commands import CommandValidator
 from bot.telemetry.messages import EventMessage, StateMessage
 from bot.telemetry.monitor import monitor, send_command
 from bot.telemetry.mqtt import MqttSettings, MqttTelemetry
@@ -89,6 +90,11 @@ def _settings(broker: Broker, prefix: str, **overrides: object) -> MqttSettings:
     }
     fields.update(overrides)
     return MqttSettings.model_validate(fields)
+
+
+def _keyed() -> CommandValidator:
+    """The validator of a bot started with the test operator key."""
+    return CommandValidator(operator_key=TEST_OPERATOR_KEY)
 
 
 async def _publish(broker: Broker, topic: str, payload: bytes) -> None:
@@ -251,12 +257,14 @@ async def test_valid_commands_are_queued_and_acked_after_apply(
     mqtt_broker: Broker, prefix: str
 ) -> None:
     """A valid command lands on the queue; its ack appears only once the engine acks it."""
-    async with MqttTelemetry(_settings(mqtt_broker, prefix), "bot1") as telemetry:
+    async with MqttTelemetry(
+        _settings(mqtt_broker, prefix), "bot1", validator=_keyed()
+    ) as telemetry:
         assert await telemetry.wait_connected(5)
         topics = telemetry.topics
         async with recording(mqtt_broker, topics.cmd_ack) as acks:
             body = {"id": "c-1", "command": "set_hedge_ratio", "params": {"value": 0.8}}
-            await _publish(mqtt_broker, topics.cmd, json.dumps(body).encode())
+            await _publish(mqtt_broker, topics.cmd, signed(topics.cmd, body))
             async with asyncio.timeout(5):
                 command = await telemetry.commands.get()
             assert command.id == "c-1"
@@ -265,13 +273,14 @@ async def test_valid_commands_are_queued_and_acked_after_apply(
             assert acks.on(topics.cmd_ack) == []
             await telemetry.ack(command.id, True)
             seen = await acks.wait_for(_is(topics.cmd_ack))
+            expected_ack = {"schema_version": 1, "id": "c-1", "status": "ok", "reason": None}
             assert json.loads(seen.payload) == {
-                "schema_version": 1,
-                "id": "c-1",
-                "status": "ok",
-                "reason": None,
+                **expected_ack,
+                "sig": ack_sig(topics.cmd_ack, expected_ack),
             }
-            await _publish(mqtt_broker, topics.cmd, b'{"id":"c-2","command":"pause"}')
+            await _publish(
+                mqtt_broker, topics.cmd, signed(topics.cmd, b'{"id":"c-2","command":"pause"}')
+            )
             async with asyncio.timeout(5):
                 refused = await telemetry.commands.get()
             await telemetry.ack(refused.id, False, "already paused")
@@ -282,11 +291,15 @@ async def test_valid_commands_are_queued_and_acked_after_apply(
 
 async def test_bad_commands_are_rejected_and_never_queued(mqtt_broker: Broker, prefix: str) -> None:
     """Malformed, unknown, out-of-range, unknown-field and replayed commands get a reason."""
-    async with MqttTelemetry(_settings(mqtt_broker, prefix), "bot1") as telemetry:
+    async with MqttTelemetry(
+        _settings(mqtt_broker, prefix), "bot1", validator=_keyed()
+    ) as telemetry:
         assert await telemetry.wait_connected(5)
         topics = telemetry.topics
         async with recording(mqtt_broker, topics.cmd_ack) as acks:
-            await _publish(mqtt_broker, topics.cmd, b'{"id":"dup","command":"resume"}')
+            await _publish(
+                mqtt_broker, topics.cmd, signed(topics.cmd, b'{"id":"dup","command":"resume"}')
+            )
             async with asyncio.timeout(5):
                 applied = await telemetry.commands.get()
             await telemetry.ack(applied.id, True)
@@ -308,7 +321,10 @@ async def test_bad_commands_are_rejected_and_never_queued(mqtt_broker: Broker, p
                 (b'{"command":"pause"}', None, "missing id"),
             ]
             for raw, _, _ in cases:
-                await _publish(mqtt_broker, topics.cmd, raw)
+                is_object = raw.startswith(b'{"')
+                await _publish(
+                    mqtt_broker, topics.cmd, signed(topics.cmd, raw) if is_object else raw
+                )
             for _, command_id, reason in cases:
                 seen = await acks.wait_for(
                     lambda s, i=command_id, r=reason: (
@@ -378,7 +394,9 @@ async def test_wrong_password_is_reported_as_auth_failure(prefix: str) -> None:
 
 async def test_cmd_cli_exit_codes(mqtt_broker: Broker, prefix: str) -> None:
     """hedgebot cmd: 0 when applied, 1 when rejected, 2 when nobody answers."""
-    async with MqttTelemetry(_settings(mqtt_broker, prefix), "bot1") as telemetry:
+    async with MqttTelemetry(
+        _settings(mqtt_broker, prefix), "bot1", validator=_keyed()
+    ) as telemetry:
         assert await telemetry.wait_connected(5)
 
         async def engine() -> None:
@@ -396,15 +414,30 @@ async def test_cmd_cli_exit_codes(mqtt_broker: Broker, prefix: str) -> None:
                 "set_hedge_ratio",
                 {"value": 0.5},
                 timeout_s=5,
+                operator_key=TEST_OPERATOR_KEY,
                 console=console,
             )
             assert ok == 0
             rejected = await send_command(
-                mqtt_broker.url, prefix, "bot1", "flatten", {}, timeout_s=5, console=console
+                mqtt_broker.url,
+                prefix,
+                "bot1",
+                "flatten",
+                {},
+                timeout_s=5,
+                operator_key=TEST_OPERATOR_KEY,
+                console=console,
             )
             assert rejected == 1
             silent = await send_command(
-                mqtt_broker.url, prefix, "nobody", "pause", {}, timeout_s=0.5, console=console
+                mqtt_broker.url,
+                prefix,
+                "nobody",
+                "pause",
+                {},
+                timeout_s=0.5,
+                operator_key=TEST_OPERATOR_KEY,
+                console=console,
             )
             assert silent == 2
         finally:
@@ -437,5 +470,10 @@ async def test_monitor_once_renders_a_frame(mqtt_broker: Broker, prefix: str) ->
 async def test_cli_reports_unreachable_broker() -> None:
     """Nothing listening: cmd and monitor say so and exit 3 instead of hanging."""
     url = f"mqtt://127.0.0.1:{free_port()}"
-    assert await send_command(url, "hedgebot", "b", "pause", {}, timeout_s=1) == 3
+    assert (
+        await send_command(
+            url, "hedgebot", "b", "pause", {}, timeout_s=1, operator_key=TEST_OPERATOR_KEY
+        )
+        == 3
+    )
     assert await monitor(url, "hedgebot", once=True, duration_s=0.2) == 3

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import time
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
+from bot.telemetry.auth import OperatorKey
 from bot.telemetry.commands import (
     CommandValidator,
     Flatten,
@@ -21,8 +23,21 @@ from bot.telemetry.commands import (
 pytestmark = pytest.mark.unit
 
 
+KEY = OperatorKey("unit-test-operator-key-0123456789abcdef")
+TOPIC = "hedgebot/bot1/cmd"
+
+
 def _raw(**fields: Any) -> bytes:
     return json.dumps(fields).encode()
+
+
+def _signed(**fields: Any) -> bytes:
+    """A command as the operator sends it: with ``ts`` and its signature for ``TOPIC``."""
+    return json.dumps(KEY.signed(TOPIC, {**fields, "ts": int(time.time())})).encode()
+
+
+def _keyed(**kwargs: Any) -> CommandValidator:
+    return CommandValidator(operator_key=KEY, **kwargs)
 
 
 def test_valid_commands_parse_to_typed_models() -> None:
@@ -92,61 +107,77 @@ def test_rejection_carries_the_id_when_one_was_readable() -> None:
 
 def test_duplicate_ids_are_rejected_while_queued_and_after_applied() -> None:
     """An id is accepted once; a resend is refused whether queued or applied."""
-    validator = CommandValidator()
-    assert isinstance(validator.validate(_raw(id="c1", command="pause")), Pause)
-    queued = validator.validate(_raw(id="c1", command="pause"))
+    validator = _keyed()
+    assert isinstance(validator.validate(_signed(id="c1", command="pause"), TOPIC), Pause)
+    queued = validator.validate(_signed(id="c1", command="pause"), TOPIC)
     assert isinstance(queued, Rejection)
     assert "already queued" in queued.reason
     validator.mark_applied("c1")
-    applied = validator.validate(_raw(id="c1", command="resume"))
+    applied = validator.validate(_signed(id="c1", command="resume"), TOPIC)
     assert isinstance(applied, Rejection)
     assert "already applied" in applied.reason
     assert validator.is_applied("c1")
 
 
-def test_released_id_can_be_sent_again() -> None:
-    """A command the engine refused (not applied) may be retried with the same id."""
-    validator = CommandValidator()
-    assert not isinstance(validator.validate(_raw(id="r", command="pause")), Rejection)
-    validator.release("r")
-    assert not isinstance(validator.validate(_raw(id="r", command="pause")), Rejection)
+def test_id_refused_by_the_engine_is_never_accepted_again() -> None:
+    """A command the engine refused keeps its id: a replay cannot apply it later (issue 12.4)."""
+    validator = _keyed()
+    assert not isinstance(validator.validate(_signed(id="r", command="pause"), TOPIC), Rejection)
+    validator.mark_rejected("r")
+    again = validator.validate(_signed(id="r", command="pause"), TOPIC)
+    assert isinstance(again, Rejection)
+    assert again.reason == "duplicate id 'r': command already rejected"
 
 
-def test_release_never_forgets_an_applied_id() -> None:
-    """Releasing an applied id keeps it refused."""
-    validator = CommandValidator(applied_ids=["done"])
-    validator.release("done")
-    assert isinstance(validator.validate(_raw(id="done", command="pause")), Rejection)
+def test_marking_rejected_never_forgets_an_applied_id() -> None:
+    """An applied id stays 'applied' whatever is reported after."""
+    validator = CommandValidator(["done"], operator_key=KEY)
+    validator.mark_rejected("done")
+    assert validator.is_applied("done")
+    assert isinstance(validator.validate(_signed(id="done", command="pause"), TOPIC), Rejection)
 
 
 def test_preloaded_applied_ids_are_refused() -> None:
     """Ids loaded from the store at start-up are refused as duplicates."""
-    validator = CommandValidator(applied_ids=["old-1", "old-2"])
-    result = validator.validate(_raw(id="old-2", command="rebalance_now"))
+    validator = CommandValidator(["old-1", "old-2"], operator_key=KEY)
+    result = validator.validate(_signed(id="old-2", command="rebalance_now"), TOPIC)
     assert isinstance(result, Rejection)
     assert "already applied" in result.reason
 
 
-def test_seen_ids_are_bounded_oldest_forgotten_first() -> None:
-    """Memory stays bounded: past max_ids the oldest id is forgotten."""
-    validator = CommandValidator(max_ids=3)
-    for command_id in ("a", "b", "c", "d"):
-        validator.mark_applied(command_id)
-    assert not validator.is_applied("a")
-    assert all(validator.is_applied(i) for i in ("b", "c", "d"))
-    assert not isinstance(validator.validate(_raw(id="a", command="pause")), Rejection)
+def test_preloaded_store_statuses_refuse_rejected_ids_too() -> None:
+    """The store's ``ok`` and ``rejected`` rows are both refused after a restart, each named."""
+    validator = CommandValidator({"a": "ok", "r": "rejected"}, operator_key=KEY)
+    applied = validator.validate(_signed(id="a", command="pause"), TOPIC)
+    rejected = validator.validate(_signed(id="r", command="pause"), TOPIC)
+    assert isinstance(applied, Rejection)
+    assert applied.reason == "duplicate id 'a': command already applied"
+    assert isinstance(rejected, Rejection)
+    assert rejected.reason == "duplicate id 'r': command already rejected"
+
+
+def test_no_id_is_ever_forgotten() -> None:
+    """Past 10,000 ids the oldest is still refused (the old bounded memory forgot it)."""
+    validator = _keyed()
+    for n in range(10_001):
+        validator.mark_applied(f"id-{n}")
+    first = validator.validate(_signed(id="id-0", command="pause"), TOPIC)
+    assert isinstance(first, Rejection)
+    assert "already applied" in first.reason
 
 
 def test_invalid_command_does_not_consume_its_id() -> None:
     """A refused command's id stays free for a corrected resend."""
-    validator = CommandValidator()
-    bad = validator.validate(_raw(id="x", command="set_hedge_ratio", params={"value": 9}))
+    validator = _keyed()
+    bad = validator.validate(_signed(id="x", command="set_hedge_ratio", params={"value": 9}), TOPIC)
     assert isinstance(bad, Rejection)
-    good = validator.validate(_raw(id="x", command="set_hedge_ratio", params={"value": 1}))
+    good = validator.validate(
+        _signed(id="x", command="set_hedge_ratio", params={"value": 1}), TOPIC
+    )
     assert isinstance(good, SetHedgeRatio)
 
 
-def test_max_ids_must_be_positive() -> None:
-    """A validator that can remember nothing is a configuration error."""
-    with pytest.raises(ValueError, match="max_ids"):
-        CommandValidator(max_ids=0)
+def test_max_age_must_be_positive() -> None:
+    """A validator whose freshness window is empty is a configuration error."""
+    with pytest.raises(ValueError, match="max_age_s"):
+        CommandValidator(max_age_s=0)
