@@ -4,8 +4,10 @@
 reader's start-up check) return ``Finding``s, each naming the config field it is about:
 
 - errors: no contract at a configured address; hedge-asset tokens that are not the pool's pair
-  (``kind="not_pair"``: the config is wrong, the bot refuses to start); a pool that cannot be
-  valued (no reserves, an uninitialised V3 pool, an NFT that does not exist);
+  (``kind="not_pair"``) or base and quote swapped against the venue's symbol (on-chain symbols
+  ``USDT``/``WETH`` for ``ETH/USDT:USDT``, ``kind="swapped"``): the config is wrong, the bot
+  refuses to start; a pool that cannot be valued (no reserves, an uninitialised V3 pool, an
+  NFT that does not exist);
 - warnings (``kind="empty"``): a position holding nothing (zero LP balance, an NFT with zero
   liquidity and nothing owed, an owner with no NFTs) — often a placeholder owner.
 
@@ -28,9 +30,10 @@ from bot.chain.uniswap_v3 import pool_address, position_key
 from bot.config import Settings, V2PositionConfig, V3PositionConfig
 from bot.errors import ChainError
 
-__all__ = ["Finding", "FindingKind", "inspect_chain", "preflight"]
+__all__ = ["REFUSES_START", "Finding", "FindingKind", "inspect_chain", "preflight"]
 
-FindingKind = Literal["empty", "not_pair", "no_contract", "unreadable"]
+FindingKind = Literal["empty", "not_pair", "swapped", "no_contract", "unreadable"]
+REFUSES_START: frozenset[str] = frozenset({"not_pair", "swapped"})  # wrong config, not chain
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +123,8 @@ async def inspect_chain(
     at = block if block is not None else await latest_block(w3, timeout_s=timeout_s)
     probe = _Probe(w3, at, timeout_s)
     findings = await _contracts(probe, settings)
+    if not findings:
+        findings += await _swapped(probe, settings)
     pair = (checksum(settings.hedge_asset.base_token), checksum(settings.hedge_asset.quote_token))
     for index, position in enumerate(settings.positions):
         if isinstance(position, V2PositionConfig):
@@ -140,6 +145,37 @@ async def _contracts(probe: _Probe, settings: Settings) -> list[Finding]:
         _error(field, f"no contract at {checksum(address)} (block {probe.block})", "no_contract")
         for field, address in addresses.items()
         if not await probe.has_code(address)
+    ]
+
+
+def _same_asset(token_symbol: str, venue_symbol: str) -> bool:
+    """``WETH`` is the venue's ``ETH``; otherwise symbols must match (case aside)."""
+    token, venue = token_symbol.strip().upper(), venue_symbol.strip().upper()
+    return bool(venue) and token in (venue, "W" + venue)
+
+
+async def _swapped(probe: _Probe, settings: Settings) -> list[Finding]:
+    """An error when the base token is the venue's quote asset and the quote token its base
+    asset (by on-chain ``symbol()``); nothing when a symbol cannot be read or is unrelated."""
+    venue_base, _, rest = settings.exchange.symbol.partition("/")
+    venue_quote = rest.partition(":")[0]
+    asset = settings.hedge_asset
+    symbols = [
+        await probe.call(t, "erc20", "symbol") for t in (asset.base_token, asset.quote_token)
+    ]
+    if symbols[0] is None or symbols[1] is None:
+        return []
+    base_symbol, quote_symbol = str(symbols[0][0]), str(symbols[1][0])
+    if not (_same_asset(base_symbol, venue_quote) and _same_asset(quote_symbol, venue_base)):
+        return []
+    return [
+        _error(
+            "hedge_asset.base_token",
+            f"{checksum(asset.base_token)} is {base_symbol}, the quote asset of "
+            f"{settings.exchange.symbol}, and hedge_asset.quote_token is {quote_symbol}: "
+            "base and quote are swapped",
+            "swapped",
+        )
     ]
 
 

@@ -22,7 +22,7 @@ from web3 import AsyncWeb3
 
 from bot.chain.failover import FailoverProvider
 from bot.chain.heads import block_info, latest_block
-from bot.chain.preflight import Finding, inspect_chain
+from bot.chain.preflight import REFUSES_START, Finding, inspect_chain
 from bot.chain.rpc import checksum, connect, rpc_request
 from bot.chain.uniswap_v2 import V2PoolReader
 from bot.chain.uniswap_v3 import V3PositionReader
@@ -147,11 +147,12 @@ class LpChainReader:
 
         Returns the findings that do not stop the bot (positions holding nothing, positions
         that cannot be read now); raises ``ConfigError`` naming the field when a configured
-        hedge-asset token is not a token of a configured pool; ``ChainError`` when no node
+        hedge-asset token is not a token of a configured pool or base and quote are swapped
+        (see ``bot.chain.preflight``); ``ChainError`` when no node
         answers (the ticks' own checks then cover it).
         """
         findings = await inspect_chain(self.w3, self._settings)
-        wrong = [f for f in findings if f.kind == "not_pair"]
+        wrong = [f for f in findings if f.kind in REFUSES_START]
         if wrong:
             raise ConfigError("; ".join(str(f) for f in wrong))
         return findings

@@ -182,6 +182,31 @@ async def test_hedge_asset_not_of_the_pool_is_refused_at_start_naming_the_field(
     assert "quote_token" not in message  # the quote token is right
 
 
+async def test_swapped_base_and_quote_are_refused_at_start(
+    anvil_node: Anvil, tmp_path: Path
+) -> None:
+    """base_token/quote_token exchanged (both still the pool's pair) is refused at start:
+    the on-chain symbols (USDT, ETH) are the venue's ETH/USDT the wrong way round; before,
+    the first tick priced ETH at 0.0005 USDT."""
+    async with local_world(anvil_node, tmp_path, "paper", True) as (world, venue):
+        d: Any = world.deployment
+        swapped = with_hedge_asset(venue, base_token=d.quote_token, quote_token=d.base_token)
+        findings = await preflight(swapped.settings)
+        bot = await build_bot(swapped.settings, clock=swapped.clock, exchange=swapped.adapter())
+        try:
+            with pytest.raises(ConfigError) as refused:
+                await bot.engine.start()
+        finally:
+            await bot.close()
+    assert [(f.severity, f.field, f.kind) for f in findings] == [
+        ("error", "hedge_asset.base_token", "swapped")
+    ]
+    assert str(refused.value) == (
+        f"hedge_asset.base_token: {d.quote_token} is USDT, the quote asset of ETH/USDT:USDT, "
+        "and hedge_asset.quote_token is ETH: base and quote are swapped"
+    )
+
+
 async def test_preflight_reports_empty_positions_and_wrong_tokens(
     anvil_node: Anvil, tmp_path: Path
 ) -> None:
