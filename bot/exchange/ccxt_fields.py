@@ -28,10 +28,10 @@ __all__ = [
 
 Sign = Literal["any", "positive", "non_negative"]
 
-# notional against contracts x contractSize x (mark or entry): venues round each field, and
-# some report the notional at the entry price, so a few percent is agreement; a swapped or
-# corrupt field is off by orders of magnitude
-NOTIONAL_TOLERANCE = Decimal("0.02")
+# notional against contracts x contractSize x (mark or entry): venues round each field to a
+# few decimals and some report the notional at the entry price; a swapped, corrupt or
+# estimated field is further off
+NOTIONAL_TOLERANCE = Decimal("0.002")
 FUNDING_MATCH_MS = 60_000  # a funding income is matched to the rate published within this
 _UNSET = object()
 

@@ -23,9 +23,18 @@ from bot.exchange.ccxt_fields import (
     timestamp_ms,
 )
 
-__all__ = ["FUNDING_MATCH_MS", "fee_cost", "fill_from_ccxt", "funding_from_ccxt", "order_from_ccxt"]
+__all__ = [
+    "FUNDING_MATCH_MS",
+    "REALIZED_PNL_FIELDS",
+    "fee_cost",
+    "fill_from_ccxt",
+    "funding_from_ccxt",
+    "order_from_ccxt",
+]
 
 FUNDING_MATCH_MS = 60_000  # a funding income is matched to the rate published within this
+# where a venue reports a trade's realized PnL in ccxt's ``info`` (not a unified field)
+REALIZED_PNL_FIELDS: dict[str, str] = {"binanceusdm": "realizedPnl", "binance": "realizedPnl"}
 
 
 # --------------------------------------------------------------- orders, fills
@@ -81,6 +90,7 @@ def order_from_ccxt(
             "amount": intent.amount_base / contract_size,
             "reduceOnly": intent.reduce_only,
             "filled": 0,  # a fresh ACK may not report fills yet; the order is looked up later
+            "timestamp": now_ms,
         }
     row = {**fallback, **{k: v for k, v in raw.items() if v is not None}}
     client_id = text(row, "clientOrderId", what)
@@ -95,7 +105,7 @@ def order_from_ccxt(
         if filled
         else number(row, "average", what, required=False)
     )
-    reduce_only = row.get("reduceOnly", False)
+    reduce_only = row.get("reduceOnly")
     if not isinstance(reduce_only, bool):
         raise VenueDataError(f"{what}: reduceOnly {short(reduce_only)} is not a boolean")
     fee, currency = fee_cost(raw.get("fee"), what)
@@ -110,19 +120,25 @@ def order_from_ccxt(
         status=_status(row.get("status"), filled),
         reduce_only=reduce_only,
         fee_quote=fee,
-        timestamp=timestamp_ms(row.get("timestamp"), f"{what} timestamp", default=now_ms),
+        timestamp=timestamp_ms(row.get("timestamp"), f"{what} timestamp"),
     )
     return order, currency
 
 
 def fill_from_ccxt(
-    trade: Mapping[str, Any], *, symbol: str, contract_size: Decimal, client_order_id: str
+    trade: Mapping[str, Any],
+    *,
+    symbol: str,
+    contract_size: Decimal,
+    client_order_id: str,
+    realized_pnl_key: str | None = None,
 ) -> tuple[Fill, object]:
     """One execution from a ccxt trade, and its fee currency (for the caller to judge).
 
     Needs id, order, side, amount and price (positive), timestamp; ``cost`` when present must
-    equal amount x price within ``NOTIONAL_TOLERANCE``; Binance's ``info.realizedPnl`` when
-    present must be a number (absent: 0, opening trades realize nothing). Raises
+    equal amount x price within ``NOTIONAL_TOLERANCE``; a taker fee is not negative. The
+    venue's realized PnL (``info[realized_pnl_key]``, required when a key is given; otherwise
+    ``info.realizedPnl`` when present, else 0) must be a number. Raises
     ``VenueDataError``.
     """
     what = f"trade {short(trade.get('id'))}"
@@ -134,8 +150,12 @@ def fill_from_ccxt(
     ):
         raise VenueDataError(f"{what}: cost {cost} disagrees with {amount} x {price}")
     info = mapping(trade.get("info") or {}, f"{what} info")
-    realized = number(info, "realizedPnl", what, required=False)
+    realized = number(
+        info, realized_pnl_key or "realizedPnl", what, required=realized_pnl_key is not None
+    )
     fee, currency = fee_cost(trade.get("fee"), what)
+    if fee < 0 and trade.get("takerOrMaker") == "taker":
+        raise VenueDataError(f"{what}: negative fee {fee} on a taker trade")
     fill = Fill(
         trade_id=text(trade, "id", what),
         client_order_id=client_order_id,

@@ -10,6 +10,7 @@ otherwise be taken for a flat one and the whole hedge opened again on every tick
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -26,6 +27,8 @@ from bot.exchange.ccxt_fields import (
 )
 
 __all__ = [
+    "RAW_SIZE_FIELDS",
+    "RawSize",
     "balance_from_ccxt",
     "best_prices",
     "contract_size_of",
@@ -39,31 +42,52 @@ __all__ = [
 # ------------------------------------------------------------------ positions
 
 
-def position_size_base(row: Mapping[str, Any], contract_size: Decimal, what: str) -> Decimal:
+@dataclass(frozen=True, slots=True)
+class RawSize:
+    """Where a venue's own position size sits in ccxt's ``info``, and whether it is signed."""
+
+    key: str
+    signed: bool
+
+
+# ccxt fills a missing ``contracts`` by estimating it from notional, mark or liquidation price;
+# the bot trusts only the venue's own size, so for these venues it must be in ``info``.
+RAW_SIZE_FIELDS: dict[str, RawSize] = {
+    "binanceusdm": RawSize("positionAmt", signed=True),
+    "binance": RawSize("positionAmt", signed=True),
+    "bybit": RawSize("size", signed=False),
+    "okx": RawSize("pos", signed=True),
+}
+
+
+def position_size_base(
+    row: Mapping[str, Any], contract_size: Decimal, what: str, raw_size: RawSize | None = None
+) -> Decimal:
     """Signed size in base units of one ccxt position row (0: a flat row).
 
-    ``contracts`` is ccxt's unsigned size; a venue that signs it must agree with ``side``, and
-    so must the raw ``info.positionAmt`` (Binance) when present. Raises ``VenueDataError``.
+    ``contracts`` is ccxt's size (unsigned; a venue that signs it must agree with ``side``).
+    With ``raw_size`` the venue's own field in ``info`` must be there and agree in size and
+    sign, and ``notional`` when present must match size x mark (or entry). Raises
+    ``VenueDataError``.
     """
     contracts = required(row, "contracts", what)
     size = Decimal(0)
     if contracts != 0:
-        size = _signed_contracts(row, contracts, what) * contract_size
-    _check_notional(row, size, what)
-    return size
+        side = side_of(row.get("side"), ("long", "short"), what)
+        if contracts < 0 and side == "long":
+            raise VenueDataError(f"{what}: side long with negative contracts {contracts}")
+        size = abs(contracts) * (1 if side == "long" else -1)
+    if raw_size is not None:
+        _check_raw_size(row, size, raw_size, what)
+    _check_notional(row, size * contract_size, what)
+    return size * contract_size
 
 
-def _signed_contracts(row: Mapping[str, Any], contracts: Decimal, what: str) -> Decimal:
-    side = side_of(row.get("side"), ("long", "short"), what)
-    if contracts < 0 and side == "long":
-        raise VenueDataError(f"{what}: side long with negative contracts {contracts}")
-    signed = abs(contracts) * (1 if side == "long" else -1)
-    raw_amount = number(mapping(row.get("info") or {}, what), "positionAmt", what, required=False)
-    if raw_amount is not None and raw_amount != signed:
-        raise VenueDataError(
-            f"{what}: positionAmt {raw_amount} disagrees with {side} {abs(contracts)} contracts"
-        )
-    return signed
+def _check_raw_size(row: Mapping[str, Any], size: Decimal, raw: RawSize, what: str) -> None:
+    info = mapping(row.get("info") or {}, f"{what} info")
+    amount = required(info, raw.key, what, sign="any" if raw.signed else "non_negative")
+    if abs(amount) != abs(size) or (raw.signed and amount * size < 0):
+        raise VenueDataError(f"{what}: {raw.key} {amount} disagrees with ccxt's size {size}")
 
 
 def _check_notional(row: Mapping[str, Any], size_base: Decimal, what: str) -> None:
@@ -110,28 +134,53 @@ def _leverage(row: Mapping[str, Any], what: str, default: int) -> int:
 
 
 def position_from_ccxt(
-    row: Mapping[str, Any], *, symbol: str, contract_size: Decimal, default_leverage: int
+    row: Mapping[str, Any],
+    *,
+    symbol: str,
+    contract_size: Decimal,
+    default_leverage: int,
+    raw_size: RawSize | None = None,
 ) -> PerpPosition:
     """An open position from one ccxt position row.
 
     Needs contracts, side, entryPrice and markPrice (positive), unrealizedPnl, and a margin;
     ``notional`` when present must match size x mark (or entry) within ``NOTIONAL_TOLERANCE``.
-    ``liquidationPrice`` absent or 0 means none reported; ``leverage`` absent means
+    ``unrealizedPnl`` must equal ``(mark - entry) x size`` (1%, or 1 bp of the notional), a
+    liquidation price lie beyond the mark on the losing side. ``liquidationPrice`` absent or 0
+    means none reported; ``leverage`` absent means
     ``default_leverage`` (what the venue accepted at start). Raises ``VenueDataError``.
     """
     what = f"{symbol} position"
-    size = position_size_base(row, contract_size, what)
+    size = position_size_base(row, contract_size, what, raw_size)
+    entry = required(row, "entryPrice", what, sign="positive")
+    mark = required(row, "markPrice", what, sign="positive")
+    unrealized = required(row, "unrealizedPnl", what)
+    _check_unrealized(unrealized, size, entry, mark, what)
     liquidation = number(row, "liquidationPrice", what, sign="non_negative", required=False)
+    if liquidation and (liquidation - mark) * size > 0:
+        raise VenueDataError(f"{what}: liquidation {liquidation} on the wrong side of mark {mark}")
     return PerpPosition(
         symbol=symbol,
         size_base=size,
-        entry_price=required(row, "entryPrice", what, sign="positive"),
-        mark_price=required(row, "markPrice", what, sign="positive"),
-        unrealized_pnl=required(row, "unrealizedPnl", what),
+        entry_price=entry,
+        mark_price=mark,
+        unrealized_pnl=unrealized,
         margin=_margin(row, what),
         liquidation_price=liquidation or None,
         leverage=_leverage(row, what, default_leverage),
     )
+
+
+def _check_unrealized(
+    reported: Decimal, size: Decimal, entry: Decimal, mark: Decimal, what: str
+) -> None:
+    """Unrealized PnL is ``(mark - entry) x size`` at the venue (rounded, or a moment apart)."""
+    expected = (mark - entry) * size
+    slack = max(abs(expected) * Decimal("0.01"), abs(size) * mark * Decimal("0.0001"))
+    if abs(reported - expected) > slack:
+        raise VenueDataError(
+            f"{what}: unrealizedPnl {reported} disagrees with ({mark} - {entry}) x {size}"
+        )
 
 
 def leverage_from_ccxt(row: Mapping[str, Any], what: str) -> int:
@@ -173,10 +222,10 @@ def balance_from_ccxt(
         for asset in assets:
             asset_row = mapping(asset, f"{what} asset")
             if settle_id is not None and asset_row.get("asset") == settle_id:
-                wallet = required(asset_row, "walletBalance", what)
+                wallet = required(asset_row, "walletBalance", what, sign="non_negative")
     if wallet is None:
-        wallet = required(account, "total", what)
-    available = required(account, "free", what)
+        wallet = required(account, "total", what, sign="non_negative")
+    available = required(account, "free", what, sign="non_negative")
     total = number(account, "total", what, required=False)
     if total is not None and available > total + abs(total) * NOTIONAL_TOLERANCE:
         raise VenueDataError(f"{what}: free {available} exceeds total {total}")

@@ -63,7 +63,13 @@ from bot.exchange.ccxt_errors import (
     map_ccxt_error,
 )
 from bot.exchange.ccxt_fields import mapping, required, timestamp_ms
-from bot.exchange.ccxt_history import fee_cost, fill_from_ccxt, funding_from_ccxt, order_from_ccxt
+from bot.exchange.ccxt_history import (
+    REALIZED_PNL_FIELDS,
+    fee_cost,
+    fill_from_ccxt,
+    funding_from_ccxt,
+    order_from_ccxt,
+)
 from bot.exchange.ccxt_http import bounded_json_parser, bounded_session
 from bot.ports import Clock
 from bot.safety import MAX_RESPONSE_BYTES
@@ -442,13 +448,18 @@ class CcxtPerpExchange:
                     f"{', '.join(sorted(others))}"
                 )
         what = f"{symbol} position"
-        mine = [p for p in ours if parse.position_size_base(p, self._contract_size, what)]
+        raw_size = parse.RAW_SIZE_FIELDS.get(self._settings.exchange_id)
+        mine = [p for p in ours if parse.position_size_base(p, self._contract_size, what, raw_size)]
         leverage = self.account_setup.leverage if self.account_setup else self._settings.leverage
         if len(mine) > 1:
             raise errors.ExchangeError(f"{symbol}: {len(mine)} positions (hedge mode?)")
         if mine:
             return parse.position_from_ccxt(
-                mine[0], symbol=symbol, contract_size=self._contract_size, default_leverage=leverage
+                mine[0],
+                symbol=symbol,
+                contract_size=self._contract_size,
+                default_leverage=leverage,
+                raw_size=raw_size,
             )
         funding = mapping(await self._call(self._api().fetch_funding_rate, symbol), "funding rate")
         return PerpPosition(
@@ -598,7 +609,11 @@ class CcxtPerpExchange:
                     f"fill {t.get('id')}: order {order_id} has no client order id"
                 )
             fill, currency = fill_from_ccxt(
-                t, symbol=self._symbol, contract_size=self._contract_size, client_order_id=client_id
+                t,
+                symbol=self._symbol,
+                contract_size=self._contract_size,
+                client_order_id=client_id,
+                realized_pnl_key=REALIZED_PNL_FIELDS.get(self._settings.exchange_id),
             )
             fee = self._fee_in_quote(fill.fee_quote, currency, ref=f"trade {fill.trade_id}")
             result.append(replace(fill, fee_quote=fee))
