@@ -95,6 +95,16 @@ class PositionExposure:
 
 
 @dataclass(frozen=True, slots=True)
+class ChainNotice:
+    """Something the chain read found that an operator must hear about, without failing the
+    read (e.g. ``position.duplicate``: two config entries reach the same position)."""
+
+    alert: str  # the alert name, e.g. "position.duplicate"
+    detail: str
+    entries: tuple[str, ...] = ()  # the config entry ids concerned
+
+
+@dataclass(frozen=True, slots=True)
 class ChainSnapshot:
     """Everything read from chain for one tick."""
 
@@ -104,6 +114,7 @@ class ChainSnapshot:
     price: Decimal  # quote per base, from the (first) pool
     positions: tuple[PositionExposure, ...]
     wallet_base: Decimal = Decimal(0)
+    notices: tuple[ChainNotice, ...] = ()  # each raised once, on the snapshot that found it
 
     @property
     def delta_base(self) -> Decimal:

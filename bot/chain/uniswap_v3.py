@@ -18,71 +18,37 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
-from eth_abi.abi import encode
-from eth_utils.crypto import keccak
+import structlog
 from web3 import AsyncWeb3
 
 from bot.chain.multicall import ContractCall, encode_call
 from bot.chain.rpc import checksum, eth_call, load_abi
-from bot.chain.v3_owed import OwedSource, OwedSplitter
+from bot.chain.v3_calls import (
+    POOL_INIT_CODE_HASH,
+    CallPlan,
+    Tracked,
+    TrackedState,
+    decode_static,
+    pool_address,
+    position_key,
+)
+from bot.chain.v3_owed import OwedSplitter
 from bot.config import V3PositionConfig
 from bot.core.v3 import PairDecimals, V3PoolState, V3PositionState, V3TickState, v3_exposure
-from bot.domain import PositionExposure
+from bot.domain import ChainNotice, PositionExposure
 from bot.errors import ChainError, PositionReadError
 
 __all__ = ["POOL_INIT_CODE_HASH", "V3PositionReader", "V3Read", "pool_address", "position_key"]
 
-# v3-periphery PoolAddress.POOL_INIT_CODE_HASH (keccak of the v3-core pool creation code)
-POOL_INIT_CODE_HASH = bytes.fromhex(
-    "e34f199b19b2b4f47f68442619d555527d244f78a3297ea89325f843f87b8b54"
-)
-
+log = structlog.get_logger("hedgebot.chain.uniswap_v3")
 
 # Sub-calls per Multicall eth_call. A cold NPM ``positions`` read costs ~15k gas, so 1000 stay
 # well under common eth_call gas caps (anvil 30M, geth 50M); about 250 positions fit in one.
 MAX_CALLS_PER_ETH_CALL = 1000
-
-
-def pool_address(factory: str, token0: str, token1: str, fee: int) -> str:
-    """PoolAddress.computeAddress: the CREATE2 address of the (token0, token1, fee) pool."""
-    salt = keccak(encode(["address", "address", "uint24"], [token0, token1, fee]))
-    digest = keccak(b"\xff" + bytes.fromhex(factory[2:]) + salt + POOL_INIT_CODE_HASH)
-    return checksum("0x" + digest[12:].hex())
-
-
-def position_key(owner: str, tick_lower: int, tick_upper: int) -> bytes:
-    """PositionKey.compute: keccak256(abi.encodePacked(owner, int24 lower, int24 upper))."""
-    packed = bytes.fromhex(owner[2:]) + tick_lower.to_bytes(3, "big", signed=True)
-    return keccak(packed + tick_upper.to_bytes(3, "big", signed=True))
-
-
-_STATIC = ("uint", "int", "address", "bool")
-
-
-def _decode(call: ContractCall, raw: bytes) -> tuple[Any, ...]:
-    """Static ABI words decoded by slicing (eth_abi is the bottleneck at 1000 positions).
-
-    Addresses come back lower-case; anything not a flat list of static types goes to eth_abi.
-    """
-    types = call.output_types
-    if not types or not all(t.startswith(_STATIC) and "[" not in t for t in types):
-        return call.decode(raw)
-    if len(raw) < 32 * len(types):
-        raise ChainError(f"{call.label}: short answer 0x{raw.hex()[:80]}")
-    out: list[Any] = []
-    for i, kind in enumerate(types):
-        word = raw[32 * i : 32 * i + 32]
-        if kind == "address":
-            out.append("0x" + word[12:].hex())
-        elif kind == "bool":
-            out.append(word[-1] == 1)
-        else:
-            out.append(int.from_bytes(word, "big", signed=kind.startswith("int")))
-    return tuple(out)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,53 +58,6 @@ class V3Read:
     block_number: int
     positions: tuple[PositionExposure, ...]
     price: Decimal | None
-
-
-@dataclass(frozen=True, slots=True)
-class _Tracked:
-    """A position being followed: where it lives and its immutable range."""
-
-    exposure_id: str
-    pool: str
-    tick_lower: int
-    tick_upper: int
-    npm: str | None = None  # NFT positions
-    token_id: int | None = None
-    owner: str | None = None  # NFT: expected owner (None: whoever held it first); direct: owner
-
-
-@dataclass(frozen=True, slots=True)
-class _Position:
-    """One tracked position's state at a block, before its exposure is computed."""
-
-    tracked: _Tracked
-    pool: V3PoolState
-    ticks: tuple[V3TickState, V3TickState]
-    state: V3PositionState
-
-    def owed_source(self) -> OwedSource:
-        """Where the position's withdrawals and collects are logged."""
-        t = self.tracked
-        if t.npm is not None and t.token_id is not None:
-            return OwedSource.nft(t.npm, t.token_id)
-        assert t.owner is not None
-        return OwedSource.pool_position(t.pool, t.owner, t.tick_lower, t.tick_upper)
-
-
-@dataclass(slots=True)
-class _Plan:
-    """One block's calls and where each answer lands."""
-
-    calls: list[ContractCall] = field(default_factory=list)
-    pools: dict[str, int] = field(default_factory=dict)  # pool -> index of slot0
-    ticks: dict[tuple[str, int], int] = field(default_factory=dict)
-    positions: dict[str, int] = field(default_factory=dict)  # exposure id -> positions call
-    owners: dict[str, int] = field(default_factory=dict)  # exposure id -> ownerOf call
-    counts: dict[str, int] = field(default_factory=dict)  # config id -> balanceOf call
-
-    def add(self, call: ContractCall) -> int:
-        self.calls.append(call)
-        return len(self.calls) - 1
 
 
 def _checksummed(config: V3PositionConfig) -> V3PositionConfig:
@@ -178,10 +97,12 @@ class V3PositionReader:
         self._multicall_abi = load_abi("multicall")
         self._factories: dict[str, str] = {}  # npm -> factory
         self._pairs: dict[str, PairDecimals] = {}  # pool -> ordering and decimals
-        self._nfts: dict[tuple[str, int], _Tracked] = {}
+        self._nfts: dict[tuple[str, int], Tracked] = {}
         self._discovered: dict[str, list[int]] = {}  # config id -> token ids, index order
         self._removed: set[str] = set()
-        self._plan_cache: tuple[Any, _Plan] | None = None
+        self._duplicates: set[tuple[str, str, tuple[Any, ...]]] = set()
+        self._notices: list[ChainNotice] = []
+        self._plan_cache: tuple[Any, CallPlan] | None = None
         self._ready = False  # immutable facts of every tracked position loaded
 
     # --- batching ------------------------------------------------------------------------
@@ -197,7 +118,9 @@ class V3PositionReader:
             chunks = [calls[i : i + size] for i in range(0, len(calls), size)]
             parts = await asyncio.gather(*(self._aggregate(chunk, block) for chunk in chunks))
             raws = [raw for part in parts for raw in part]
-        return [None if r is None else _decode(c, r) for c, r in zip(calls, raws, strict=True)]
+        return [
+            None if r is None else decode_static(c, r) for c, r in zip(calls, raws, strict=True)
+        ]
 
     async def _aggregate(self, calls: Sequence[ContractCall], block: int) -> list[bytes | None]:
         assert self._multicall is not None
@@ -264,7 +187,11 @@ class V3PositionReader:
                 wanted += [
                     (npm, i, f"{config.id}-{i}", config.owner) for i in self._discovered[config.id]
                 ]
-        new = [w for w in wanted if (w[0], w[1]) not in self._nfts]
+        unknown: dict[tuple[str, int], tuple[str, int, str, str | None]] = {}
+        for w in wanted:  # listed NFTs come first: an NFT also discovered keeps the listed id
+            if (w[0], w[1]) not in self._nfts:
+                unknown.setdefault((w[0], w[1]), w)
+        new = list(unknown.values())
         reads = await self._run(
             [self._npm(n, fn, i) for n, i, _, _ in new for fn in ("positions", "ownerOf")], block
         )
@@ -277,7 +204,7 @@ class V3PositionReader:
             token0, token1, fee, lower, upper = pos[2:7]
             pool = pool_address(self._factories[npm], token0, token1, int(fee))
             first_owner = checksum(owner) if owner else checksum(held[0])
-            self._nfts[(npm, token_id)] = _Tracked(
+            self._nfts[(npm, token_id)] = Tracked(
                 exposure_id, pool, int(lower), int(upper), npm, token_id, first_owner
             )
         pools = {t.pool for t in self._nfts.values()}
@@ -333,22 +260,49 @@ class V3PositionReader:
 
     # --- one block -----------------------------------------------------------------------
 
-    def _tracked(self) -> list[_Tracked]:
-        out: list[_Tracked] = []
-        for c in self._configs:
-            if c.pool is not None and c.owner is not None and c.tick_lower is not None:
-                assert c.tick_upper is not None
-                pool, owner = c.pool, c.owner
-                out.append(_Tracked(c.id, pool, c.tick_lower, c.tick_upper, owner=owner))
-                continue
-            assert c.position_manager is not None
-            npm = c.position_manager
-            ids = self._discovered[c.id] if c.discover else [c.token_id or 0]
-            out += [self._nfts[(npm, i)] for i in ids if (npm, i) in self._nfts]
-        return [t for t in out if t.exposure_id not in self._removed]
+    def _config_positions(self, c: V3PositionConfig) -> list[Tracked]:
+        if c.pool is not None and c.owner is not None and c.tick_lower is not None:
+            assert c.tick_upper is not None
+            return [Tracked(c.id, c.pool, c.tick_lower, c.tick_upper, owner=c.owner)]
+        assert c.position_manager is not None
+        npm = c.position_manager
+        ids = self._discovered[c.id] if c.discover else [c.token_id or 0]
+        return [self._nfts[(npm, i)] for i in ids if (npm, i) in self._nfts]
 
-    def _plan(self, tracked: list[_Tracked]) -> _Plan:
-        plan = _Plan()
+    def _tracked(self) -> list[Tracked]:
+        """Every position of the config once, whichever entries reach it (first one wins)."""
+        seen: dict[tuple[Any, ...], tuple[str, Tracked]] = {}
+        for c in self._configs:
+            for t in self._config_positions(c):
+                first = seen.setdefault(t.identity, (c.id, t))
+                if first[0] != c.id:
+                    self._report_duplicate(first[0], c.id, t)
+        return [t for _, t in seen.values() if t.exposure_id not in self._removed]
+
+    def _report_duplicate(self, first: str, second: str, t: Tracked) -> None:
+        """Queue one ``position.duplicate`` notice per pair of entries (``take_notices``)."""
+        if (first, second, t.identity) in self._duplicates:
+            return
+        self._duplicates.add((first, second, t.identity))
+        where = (
+            f"NFT {t.token_id} of {t.npm}"
+            if t.npm is not None
+            else f"pool {t.pool} owner {t.owner} ticks [{t.tick_lower}, {t.tick_upper}]"
+        )
+        detail = (
+            f"config entries {first} and {second} both reach {where}; it is counted once "
+            f"(as {t.exposure_id})"
+        )
+        log.warning("position.duplicate", entries=[first, second], position=where)
+        self._notices.append(ChainNotice("position.duplicate", detail, (first, second)))
+
+    def take_notices(self) -> tuple[ChainNotice, ...]:
+        """The notices found since the last call (each duplicate is reported once)."""
+        notices, self._notices = tuple(self._notices), []
+        return notices
+
+    def _plan(self, tracked: list[Tracked]) -> CallPlan:
+        plan = CallPlan()
         for t in tracked:
             if t.pool not in plan.pools:
                 plan.pools[t.pool] = plan.add(self._pool(t.pool, "slot0"))
@@ -394,7 +348,7 @@ class V3PositionReader:
         return await self._exposures(states, block_number)
 
     def _discovery_changed(
-        self, config: V3PositionConfig, plan: _Plan, results: list[tuple[Any, ...] | None]
+        self, config: V3PositionConfig, plan: CallPlan, results: list[tuple[Any, ...] | None]
     ) -> bool:
         start = plan.counts[config.id]
         known = self._discovered[config.id]
@@ -404,7 +358,7 @@ class V3PositionReader:
         count, *ids = (int(a[0]) for a in answers if a is not None)
         return count != len(known) or ids != known
 
-    def _check_owner(self, t: _Tracked, held: tuple[Any, ...] | None, block: int) -> None:
+    def _check_owner(self, t: Tracked, held: tuple[Any, ...] | None, block: int) -> None:
         if held is None or str(held[0]).lower() != str(t.owner).lower():
             self._removed.add(t.exposure_id)
             where = "burned" if held is None else f"transferred to {checksum(held[0])}"
@@ -415,11 +369,11 @@ class V3PositionReader:
 
     def _states(
         self,
-        tracked: list[_Tracked],
-        plan: _Plan,
+        tracked: list[Tracked],
+        plan: CallPlan,
         results: list[tuple[Any, ...] | None],
         block: int,
-    ) -> list[_Position]:
+    ) -> list[TrackedState]:
         for t in tracked:
             if t.exposure_id in plan.owners:
                 self._check_owner(t, results[plan.owners[t.exposure_id]], block)
@@ -433,7 +387,7 @@ class V3PositionReader:
             pools[pool] = V3PoolState(
                 int(slot0[0]), int(slot0[1]), int(liquidity), growth0, growth1
             )
-        out: list[_Position] = []
+        out: list[TrackedState] = []
         for t in tracked:
             raw = answers[plan.positions[t.exposure_id]]
             fields = raw[7:12] if t.npm is not None else raw[0:5]
@@ -443,10 +397,10 @@ class V3PositionReader:
                 V3TickState(int(lower[2]), int(lower[3])),
                 V3TickState(int(upper[2]), int(upper[3])),
             )
-            out.append(_Position(t, pools[t.pool], ticks, state))
+            out.append(TrackedState(t, pools[t.pool], ticks, state))
         return out
 
-    async def _exposures(self, positions: list[_Position], block: int) -> V3Read:
+    async def _exposures(self, positions: list[TrackedState], block: int) -> V3Read:
         """Exposures with tokens owed split into principal and fees (``bot.chain.v3_owed``)."""
         principals = await asyncio.gather(
             *(
