@@ -7,7 +7,7 @@ import asyncio
 import json
 import socket
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from decimal import Decimal
 from pathlib import Path
@@ -51,8 +51,20 @@ async def rpc_proxy(
             answer["result"] = hex(int(answer["result"], 16) - lag_blocks)
         return web.json_response(answer)
 
+    try:
+        async with serve_posts(handle) as url:
+            yield url
+    finally:
+        await session.close()
+
+
+@asynccontextmanager
+async def serve_posts(
+    handle: Callable[[web.Request], Awaitable[web.StreamResponse]], path: str = "/{tail:.*}"
+) -> AsyncIterator[str]:
+    """A local HTTP server answering POSTs to ``path`` with ``handle``; yields its base URL."""
     app = web.Application()
-    app.router.add_post("/", handle)
+    app.router.add_post(path, handle)
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -62,7 +74,6 @@ async def rpc_proxy(
         yield f"http://127.0.0.1:{port}"
     finally:
         await runner.cleanup()
-        await session.close()
 
 
 async def use_rpc(

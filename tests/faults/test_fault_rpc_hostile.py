@@ -18,7 +18,7 @@ import pytest
 from aiohttp import web
 from fault_world import fault_world
 from structlog.testing import capture_logs
-from test_fault_chain import dead_url, use_rpc
+from test_fault_chain import dead_url, serve_posts, use_rpc
 
 from bot.chain.failover import FailoverProvider
 from bot.chain.heads import latest_block
@@ -57,17 +57,8 @@ async def hostile_rpc(answer: Answer) -> AsyncIterator[str]:
             return web.Response(body=out, content_type="application/json")
         return out
 
-    app = web.Application()
-    app.router.add_post("/{tail:.*}", handle)
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
-        yield f"http://127.0.0.1:{port}/v2/{SECRET}"
-    finally:
-        await runner.cleanup()
+    async with serve_posts(handle) as base:
+        yield f"{base}/v2/{SECRET}"
 
 
 @pytest.fixture(autouse=True)
@@ -124,20 +115,15 @@ async def test_endless_chunked_answer_is_cut_at_the_limit() -> None:
             await response.write(chunk)
         return response
 
-    app = web.Application()
-    app.router.add_post("/", endless)
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    w3 = connect(f"http://127.0.0.1:{port}/", request_timeout_s=10)
-    try:
-        with pytest.raises(ChainError, match=f"exceeds the limit of {MAX_RESPONSE_BYTES} bytes"):
-            await latest_block(w3, timeout_s=10)
-    finally:
-        await w3.provider.disconnect()
-        await runner.cleanup()
+    async with serve_posts(endless) as url:
+        w3 = connect(url, request_timeout_s=10)
+        try:
+            with pytest.raises(
+                ChainError, match=f"exceeds the limit of {MAX_RESPONSE_BYTES} bytes"
+            ):
+                await latest_block(w3, timeout_s=10)
+        finally:
+            await w3.provider.disconnect()
 
 
 async def test_hostile_fallback_endpoint_is_scored_down_and_skipped(anvil_node: Anvil) -> None:
