@@ -173,7 +173,8 @@ async def test_snapshot_writes_nothing(localnet: Path, tmp_path: Path) -> None:
     workdir = tmp_path / "d"
     async with running(config, workdir / "daemon.log") as daemon:
         await until(lambda: (workdir / "venue.json").exists(), 60, "venue state written")
-        await until(lambda: count(workdir / "hedgebot.sqlite", "SELECT COUNT(*) FROM decisions"), 60, "a tick")
+        decisions = "SELECT COUNT(*) FROM decisions"
+        await until(lambda: count(workdir / "hedgebot.sqlite", decisions) > 0, 60, "a tick")
         daemon.send_signal(signal.SIGSTOP)  # holds its files still, and its locks
         try:
             before = fingerprint(workdir)
