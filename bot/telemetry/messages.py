@@ -44,10 +44,16 @@ class _Payload(BaseModel):
         Always encodable: text UTF-8 cannot carry (a lone surrogate from a peer) is written as
         a JSON ``\\uXXXX`` escape instead of failing the publish.
         """
+        omitted = self._omitted()
         try:
-            return self.model_dump_json().encode()
+            return self.model_dump_json(exclude=omitted).encode()
         except PydanticSerializationError:
-            return json.dumps(self.model_dump(mode="json"), separators=(",", ":")).encode()
+            plain = self.model_dump(mode="json", exclude=omitted)
+            return json.dumps(plain, separators=(",", ":")).encode()
+
+    def _omitted(self) -> set[str]:
+        """Fields left out of the wire form (none by default)."""
+        return set()
 
 
 class PositionState(BaseModel):
@@ -150,6 +156,9 @@ class CommandAck(_Payload):
     status: Literal["ok", "rejected"]
     reason: str | None = None
     sig: str | None = None  # HMAC of the other fields with the operator key (bot.telemetry.auth)
+
+    def _omitted(self) -> set[str]:
+        return {"sig"} if self.sig is None else set()  # unsigned: the wire form of before
 
     def signed_body(self) -> dict[str, Any]:
         """The fields the signature covers (everything but ``sig``), as JSON values."""

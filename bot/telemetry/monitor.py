@@ -1,11 +1,10 @@
-"""Operator tools over MQTT: ``hedgebot monitor`` (live view) and ``hedgebot cmd`` (send one).
+"""``hedgebot monitor``: a live view of every bot on the broker (``hedgebot cmd`` lives in
+``operator_cmd``; both are registered here).
 
-``monitor`` subscribes to ``<prefix>/+/status``, ``/state`` and ``/events`` and shows one
-line per bot plus the last events; everything it shows came from the broker and is rendered as
-plain text, never as rich markup. ``cmd`` publishes a command with a fresh id, signed with the
-operator key (``HEDGEBOT_OPERATOR_KEY``), and waits for the bot's signed ack: exit 0 when
-applied, 1 when rejected, 2 when no (validly signed) ack came in time, 3 when the broker cannot
-be reached, 4 when no usable operator key or broker URL was given.
+It subscribes to ``<prefix>/+/status``, ``/state`` and ``/events`` and shows one line per bot
+plus the last events. Everything shown came from the broker: it is rendered as plain ``Text``
+(``[/evil]`` is shown, never parsed as markup), bounded, and formatted so that no value a peer
+can send makes rendering fail.
 """
 
 from __future__ import annotations
@@ -14,9 +13,7 @@ import argparse
 import asyncio
 import json
 import os
-import ssl
 import time
-import uuid
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -31,17 +28,24 @@ from rich.table import Table
 from rich.text import Text
 
 from bot.errors import ConfigError
-from bot.safety import MAX_COMMAND_BYTES, loads_bounded, mask_url
-from bot.telemetry.auth import OPERATOR_KEY_ENV, OperatorKey, operator_key_from_env
-from bot.telemetry.commands import COMMAND_NAMES, echo
-from bot.telemetry.messages import CommandAck, EventMessage, StateMessage
-from bot.telemetry.settings import MqttSettings, broker_url_problem
+from bot.safety import mask_url
+from bot.telemetry.cli_support import (
+    EXIT_OK,
+    EXIT_UNREACHABLE,
+    EXIT_USAGE,
+    add_broker_options,
+    broker_client,
+    say,
+)
+from bot.telemetry.commands import echo
+from bot.telemetry.messages import EventMessage, StateMessage
+from bot.telemetry.operator_cmd import add_cmd_parser, parse_params, send_command
 
-DEFAULT_URL = "mqtt://127.0.0.1:1883"
-EXIT_OK, EXIT_REJECTED, EXIT_TIMEOUT, EXIT_UNREACHABLE, EXIT_USAGE = 0, 1, 2, 3, 4
+__all__ = ["BotView", "MonitorView", "add_subcommands", "monitor", "parse_params", "send_command"]
+
 MAX_EVENTS = 10
 MAX_MONITOR_PAYLOAD_BYTES = 1024 * 1024  # a state is a few KB; larger is hostile
-_SHOWN_MAGNITUDE = Decimal("1e15")  # beyond this numbers are shown in scientific notation
+_SHOWN_EXPONENT = 15  # from 1e15 on, numbers are shown in scientific notation
 
 
 @dataclass
@@ -80,7 +84,7 @@ class MonitorView:
             return
         try:
             if kind == "status":
-                view.status = echo(payload.decode(errors="replace"), 16)
+                view.status = echo(payload.decode(errors="replace"), 32)
             elif kind == "state":
                 view.state = StateMessage.model_validate_json(payload)
                 view.state_received_s = now_s
@@ -177,26 +181,12 @@ def _num(value: Decimal | None, places: int = 4) -> str:
         return "-"
     if not value.is_finite():
         return str(value)
-    if abs(value) >= _SHOWN_MAGNITUDE:
-        return f"{value:.3e}"
+    if value.adjusted() >= _SHOWN_EXPONENT:  # no arithmetic: it could overflow the context
+        try:
+            return f"{value:.3e}"
+        except ArithmeticError:  # past the decimal context's exponent range
+            return ("-" if value.is_signed() else "") + f"~1e{value.adjusted()}"
     return f"{value:.{places}f}"
-
-
-def _client(url: str, username: str | None, password: str | None) -> aiomqtt.Client:
-    """Raises ``ConfigError`` (never showing the URL's secrets) for a URL we do not accept."""
-    problem = broker_url_problem(url)
-    if problem is not None:
-        raise ConfigError(f"--mqtt-url {mask_url(url)}: {problem}")
-    settings = MqttSettings(url=url)
-    return aiomqtt.Client(
-        settings.host,
-        settings.port,
-        username=username,
-        password=password,
-        identifier=f"hedgebot-cli-{uuid.uuid4().hex[:12]}",
-        tls_context=ssl.create_default_context() if settings.tls else None,
-        timeout=10,
-    )
 
 
 async def monitor(
@@ -214,7 +204,7 @@ async def monitor(
     view = MonitorView(prefix=prefix)
     collect_s = duration_s if duration_s is not None else (1.0 if once else None)
     try:
-        async with _client(url, username, password) as client:
+        async with broker_client(url, username, password) as client:
             for kind in ("status", "state", "events"):
                 await client.subscribe(f"{prefix}/+/{kind}", qos=1)
             if once:
@@ -233,17 +223,12 @@ async def monitor(
                     await _collect(client, view, collect_s)
                     refresher.cancel()
     except ConfigError as exc:
-        _say(Console(stderr=True), str(exc))
+        say(Console(stderr=True), str(exc))
         return EXIT_USAGE
     except aiomqtt.MqttError as exc:
-        _say(Console(stderr=True), f"cannot reach MQTT broker {mask_url(url)}: {exc}", "red")
+        say(Console(stderr=True), f"cannot reach MQTT broker {mask_url(url)}: {exc}", "red")
         return EXIT_UNREACHABLE
     return EXIT_OK
-
-
-def _say(console: Console, line: str, style: str | None = None) -> None:
-    """Print ``line`` literally (it may hold peer text: no markup, no emoji codes)."""
-    console.print(Text(line, style=style or ""))
 
 
 async def _collect(client: aiomqtt.Client, view: MonitorView, duration_s: float | None) -> None:
@@ -255,103 +240,6 @@ async def _collect(client: aiomqtt.Client, view: MonitorView, duration_s: float 
                 view.apply(str(message.topic), bytes(raw), time.time())
     except TimeoutError:
         return
-
-
-async def send_command(
-    url: str,
-    prefix: str,
-    bot_id: str,
-    command: str,
-    params: dict[str, Any],
-    *,
-    timeout_s: float,
-    operator_key: OperatorKey | None = None,
-    username: str | None = None,
-    password: str | None = None,
-    console: Console | None = None,
-) -> int:
-    """Publish one command, signed with ``operator_key``, and wait for its signed ack.
-
-    Returns an exit code (module docstring). Acks without a valid signature are ignored (an
-    open broker lets anyone publish on ``cmd/ack``), so a forged ``ok`` is never believed.
-    """
-    console = console or Console()
-    errors = Console(stderr=True)
-    if operator_key is None:
-        _say(errors, f"no operator key: set {OPERATOR_KEY_ENV} (the key the bot was started with)")
-        return EXIT_USAGE
-    command_id = uuid.uuid4().hex
-    base = f"{prefix}/{bot_id}"
-    body = {"id": command_id, "command": command, "params": params, "ts": int(time.time())}
-    payload = json.dumps(operator_key.signed(f"{base}/cmd", body)).encode()
-    try:
-        async with _client(url, username, password) as client:
-            await client.subscribe(f"{base}/cmd/ack", qos=1)
-            await client.publish(f"{base}/cmd", payload, qos=1)
-            ack = await _wait_ack(client, f"{base}/cmd/ack", command_id, operator_key, timeout_s)
-    except ConfigError as exc:
-        _say(errors, str(exc))
-        return EXIT_USAGE
-    except aiomqtt.MqttError as exc:
-        _say(errors, f"cannot reach MQTT broker {mask_url(url)}: {exc}")
-        return EXIT_UNREACHABLE
-    if ack is None:
-        _say(console, f"timeout: no ack from {bot_id} within {timeout_s:g}s (id {command_id})")
-        return EXIT_TIMEOUT
-    if ack.status == "ok":
-        _say(console, f"ok: {command} applied (id {command_id})")
-        return EXIT_OK
-    _say(console, f"rejected: {echo(ack.reason or '', 300)} (id {command_id})")
-    return EXIT_REJECTED
-
-
-async def _wait_ack(
-    client: aiomqtt.Client, topic: str, command_id: str, key: OperatorKey, timeout_s: float
-) -> CommandAck | None:
-    """The first validly signed ack for ``command_id`` on ``topic``; None after ``timeout_s``."""
-    forged = 0
-    try:
-        async with asyncio.timeout(timeout_s):
-            async for message in client.messages:
-                parsed = _parse_ack(message.payload)
-                if parsed is None or parsed[0].id != command_id:
-                    continue
-                ack, raw = parsed
-                if key.verify(topic, raw):
-                    return ack
-                forged += 1
-                if forged == 1:
-                    _say(Console(stderr=True), "ignored an ack with no valid signature", "yellow")
-    except TimeoutError:
-        return None
-    return None
-
-
-def _parse_ack(payload: object) -> tuple[CommandAck, dict[str, Any]] | None:
-    """The ack and its raw JSON object (what the signature covers), or None."""
-    if not isinstance(payload, bytes | bytearray) or len(payload) > MAX_COMMAND_BYTES:
-        return None
-    try:
-        raw = loads_bounded(bytes(payload), max_bytes=MAX_COMMAND_BYTES)
-        if not isinstance(raw, dict):
-            return None
-        return CommandAck.model_validate(raw), raw
-    except (ValidationError, ValueError):
-        return None
-
-
-def parse_params(pairs: list[str]) -> dict[str, Any]:
-    """``k=v`` pairs; each value is read as JSON when it parses (numbers, true), else a string."""
-    params: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise ValueError(f"--param expects key=value, got {pair!r}")
-        try:
-            params[key] = json.loads(value)
-        except json.JSONDecodeError:
-            params[key] = value
-    return params
 
 
 def _run_monitor(args: argparse.Namespace) -> int:
@@ -370,70 +258,10 @@ def _run_monitor(args: argparse.Namespace) -> int:
         return EXIT_OK
 
 
-def _run_cmd(args: argparse.Namespace) -> int:
-    try:
-        params = parse_params(args.param)
-    except ValueError as exc:
-        _say(Console(stderr=True), str(exc))
-        return EXIT_REJECTED
-    try:
-        operator_key = operator_key_from_env(os.environ)
-    except ConfigError as exc:
-        _say(Console(stderr=True), str(exc))
-        return EXIT_USAGE
-    return asyncio.run(
-        send_command(
-            args.mqtt_url,
-            args.prefix,
-            args.bot,
-            args.command,
-            params,
-            timeout_s=args.timeout,
-            operator_key=operator_key,
-            username=args.username,
-            password=os.environ.get("MQTT_PASSWORD") or None,
-        )
-    )
-
-
-def _add_broker_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--mqtt-url",
-        default=os.environ.get("MQTT_URL", DEFAULT_URL),
-        help="broker URL, mqtt://host:port or mqtts:// (default: $MQTT_URL or %(default)s); "
-        "no user:password@ in it: use --username and $MQTT_PASSWORD",
-    )
-    parser.add_argument("--prefix", default="hedgebot", help="topic prefix before the bot id")
-    parser.add_argument(
-        "--username",
-        default=os.environ.get("MQTT_USERNAME") or None,
-        help="broker user (default $MQTT_USERNAME); the password is read from $MQTT_PASSWORD",
-    )
-
-
-CMD_DESCRIPTION = f"""\
-Send one command to a bot and wait for its ack.
-
-Authentication: the command is signed with the operator key from ${OPERATOR_KEY_ENV} (the
-same key the bot was started with; at least 32 characters, e.g. `python -c "import secrets;
-print(secrets.token_hex(32))"`). The key is read from the environment only, never from a
-file or an option, and never printed. Wire form:
-  {{"id": <fresh uuid>, "command": ..., "params": {{...}}, "ts": <unix seconds>, "sig": <hex>}}
-sig = HMAC-SHA256(key, "<prefix>/<bot>/cmd" + "\\n" + canonical JSON of the object without
-sig), canonical = sorted keys, no whitespace, ASCII escapes. The bot refuses unsigned, badly
-signed, stale (ts more than mqtt.command_max_age_s, default 60 s, from its clock), retained
-and replayed commands. Its ack is signed the same way over "<prefix>/<bot>/cmd/ack"; acks
-without a valid signature are ignored. Details: docs/mqtt.md, "Signing".
-
-Exit codes: 0 applied, 1 rejected, 2 no valid ack in time, 3 broker unreachable,
-4 no operator key or an unusable --mqtt-url.
-"""
-
-
 def add_subcommands(subparsers: Any) -> None:
     """Register ``monitor`` and ``cmd``; each sets ``args.func(args) -> int``."""
     mon = subparsers.add_parser("monitor", help="live view of every bot on the broker")
-    _add_broker_options(mon)
+    add_broker_options(mon)
     mon.add_argument("--once", action="store_true", help="print one frame and exit")
     mon.add_argument(
         "--duration",
@@ -443,24 +271,4 @@ def add_subcommands(subparsers: Any) -> None:
         help="stop after S seconds (with --once: how long to collect, default 1)",
     )
     mon.set_defaults(func=_run_monitor)
-
-    cmd = subparsers.add_parser(
-        "cmd",
-        help="send one signed command to a bot and wait for its signed ack",
-        description=CMD_DESCRIPTION,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    cmd.add_argument("bot", metavar="BOT", help="bot id")
-    cmd.add_argument(
-        "command", metavar="COMMAND", choices=COMMAND_NAMES, help=" | ".join(COMMAND_NAMES)
-    )
-    cmd.add_argument(
-        "--param",
-        action="append",
-        default=[],
-        metavar="K=V",
-        help="command parameter, repeatable (e.g. --param value=0.8, --param confirm=true)",
-    )
-    _add_broker_options(cmd)
-    cmd.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for the ack")
-    cmd.set_defaults(func=_run_cmd)
+    add_cmd_parser(subparsers)

@@ -1,0 +1,200 @@
+"""``hedgebot cmd``: send one signed command to a bot and wait for its signed ack.
+
+Exit 0 when applied, 1 when rejected, 2 when no (validly signed) ack came in time, 3 when the
+broker cannot be reached, 4 when no usable operator key or broker URL was given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import time
+import uuid
+from typing import Any
+
+import aiomqtt
+from pydantic import ValidationError
+from rich.console import Console
+
+from bot.errors import ConfigError
+from bot.safety import MAX_COMMAND_BYTES, loads_bounded, mask_url
+from bot.telemetry.auth import OPERATOR_KEY_ENV, OperatorKey, operator_key_from_env
+from bot.telemetry.cli_support import (
+    EXIT_OK,
+    EXIT_REJECTED,
+    EXIT_TIMEOUT,
+    EXIT_UNREACHABLE,
+    EXIT_USAGE,
+    add_broker_options,
+    broker_client,
+    say,
+)
+from bot.telemetry.commands import COMMAND_NAMES, echo
+from bot.telemetry.messages import CommandAck
+
+CMD_DESCRIPTION = f"""\
+Send one command to a bot and wait for its ack.
+
+Authentication: the command is signed with the operator key from ${OPERATOR_KEY_ENV} (the
+same key the bot was started with; at least 32 characters, e.g. `python -c "import secrets;
+print(secrets.token_hex(32))"`). The key is read from the environment only, never from a
+file or an option, and never printed. Wire form:
+  {{"id": <fresh uuid>, "command": ..., "params": {{...}}, "ts": <unix seconds>, "sig": <hex>}}
+sig = HMAC-SHA256(key, "<prefix>/<bot>/cmd" + "\\n" + canonical JSON of the object without
+sig), canonical = sorted keys, no whitespace, ASCII escapes. The bot refuses unsigned, badly
+signed, stale (ts more than mqtt.command_max_age_s, default 60 s, from its clock), retained
+and replayed commands. Its ack is signed the same way over "<prefix>/<bot>/cmd/ack"; acks
+without a valid signature are ignored. Details: docs/mqtt.md, "Signing".
+
+Exit codes: 0 applied, 1 rejected, 2 no valid ack in time, 3 broker unreachable,
+4 no operator key or an unusable --mqtt-url.
+"""
+
+
+async def send_command(
+    url: str,
+    prefix: str,
+    bot_id: str,
+    command: str,
+    params: dict[str, Any],
+    *,
+    timeout_s: float,
+    operator_key: OperatorKey | None = None,
+    username: str | None = None,
+    password: str | None = None,
+    console: Console | None = None,
+) -> int:
+    """Publish one command, signed with ``operator_key``, and wait for its signed ack.
+
+    Returns an exit code (module docstring). Acks without a valid signature are ignored (an
+    open broker lets anyone publish on ``cmd/ack``), so a forged ``ok`` is never believed.
+    """
+    console = console or Console()
+    errors = Console(stderr=True)
+    if operator_key is None:
+        say(errors, f"no operator key: set {OPERATOR_KEY_ENV} (the key the bot was started with)")
+        return EXIT_USAGE
+    command_id = uuid.uuid4().hex
+    base = f"{prefix}/{bot_id}"
+    body = {"id": command_id, "command": command, "params": params, "ts": int(time.time())}
+    payload = json.dumps(operator_key.signed(f"{base}/cmd", body)).encode()
+    try:
+        async with broker_client(url, username, password) as client:
+            await client.subscribe(f"{base}/cmd/ack", qos=1)
+            await client.publish(f"{base}/cmd", payload, qos=1)
+            ack = await _wait_ack(client, f"{base}/cmd/ack", command_id, operator_key, timeout_s)
+    except ConfigError as exc:
+        say(errors, str(exc))
+        return EXIT_USAGE
+    except aiomqtt.MqttError as exc:
+        say(errors, f"cannot reach MQTT broker {mask_url(url)}: {exc}")
+        return EXIT_UNREACHABLE
+    if ack is None:
+        say(console, f"timeout: no ack from {bot_id} within {timeout_s:g}s (id {command_id})")
+        return EXIT_TIMEOUT
+    if ack.status == "ok":
+        say(console, f"ok: {command} applied (id {command_id})")
+        return EXIT_OK
+    say(console, f"rejected: {echo(ack.reason or '', 300)} (id {command_id})")
+    return EXIT_REJECTED
+
+
+async def _wait_ack(
+    client: aiomqtt.Client, topic: str, command_id: str, key: OperatorKey, timeout_s: float
+) -> CommandAck | None:
+    """The first validly signed ack for ``command_id`` on ``topic``; None after ``timeout_s``."""
+    forged = 0
+    try:
+        async with asyncio.timeout(timeout_s):
+            async for message in client.messages:
+                parsed = _parse_ack(message.payload)
+                if parsed is None or parsed[0].id != command_id:
+                    continue
+                ack, raw = parsed
+                if key.verify(topic, raw):
+                    return ack
+                forged += 1
+                if forged == 1:
+                    say(Console(stderr=True), "ignored an ack with no valid signature", "yellow")
+    except TimeoutError:
+        return None
+    return None
+
+
+def _parse_ack(payload: object) -> tuple[CommandAck, dict[str, Any]] | None:
+    """The ack and its raw JSON object (what the signature covers), or None."""
+    if not isinstance(payload, bytes | bytearray) or len(payload) > MAX_COMMAND_BYTES:
+        return None
+    try:
+        raw = loads_bounded(bytes(payload), max_bytes=MAX_COMMAND_BYTES)
+        if not isinstance(raw, dict):
+            return None
+        return CommandAck.model_validate(raw), raw
+    except (ValidationError, ValueError):
+        return None
+
+
+def parse_params(pairs: list[str]) -> dict[str, Any]:
+    """``k=v`` pairs; each value is read as JSON when it parses (numbers, true), else a string."""
+    params: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--param expects key=value, got {pair!r}")
+        try:
+            params[key] = json.loads(value)
+        except json.JSONDecodeError:
+            params[key] = value
+    return params
+
+
+def _run_cmd(args: argparse.Namespace) -> int:
+    try:
+        params = parse_params(args.param)
+    except ValueError as exc:
+        say(Console(stderr=True), str(exc))
+        return EXIT_REJECTED
+    try:
+        operator_key = operator_key_from_env(os.environ)
+    except ConfigError as exc:
+        say(Console(stderr=True), str(exc))
+        return EXIT_USAGE
+    return asyncio.run(
+        send_command(
+            args.mqtt_url,
+            args.prefix,
+            args.bot,
+            args.command,
+            params,
+            timeout_s=args.timeout,
+            operator_key=operator_key,
+            username=args.username,
+            password=os.environ.get("MQTT_PASSWORD") or None,
+        )
+    )
+
+
+def add_cmd_parser(subparsers: Any) -> None:
+    """Register ``cmd``; it sets ``args.func(args) -> int``."""
+    cmd = subparsers.add_parser(
+        "cmd",
+        help="send one signed command to a bot and wait for its signed ack",
+        description=CMD_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    cmd.add_argument("bot", metavar="BOT", help="bot id")
+    cmd.add_argument(
+        "command", metavar="COMMAND", choices=COMMAND_NAMES, help=" | ".join(COMMAND_NAMES)
+    )
+    cmd.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="K=V",
+        help="command parameter, repeatable (e.g. --param value=0.8, --param confirm=true)",
+    )
+    add_broker_options(cmd)
+    cmd.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for the ack")
+    cmd.set_defaults(func=_run_cmd)
