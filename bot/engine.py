@@ -588,6 +588,10 @@ class Engine:
         try:
             async with asyncio.timeout(self.read_timeout_s):
                 snapshot = await self.chain.snapshot(block)
+                for notice in snapshot.notices:
+                    self._alert(
+                        notice.alert, block=block, entries=notice.entries, detail=notice.detail
+                    )
                 for observe in self.price_observers:
                     observe(snapshot.price)
                 source = "exchange"

@@ -178,6 +178,7 @@ class LpChainReader:
             price=exposures[0].price,
             positions=tuple(exposures),
             wallet_base=self._wallet_base,
+            notices=self._v3.take_notices() if self._v3 is not None else (),
         )
 
     async def _v2_pool(
