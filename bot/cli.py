@@ -34,7 +34,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     """Print the effective config (secrets and URLs masked) or every bad field; with
     ``--online``, also read the chain once: warnings print (exit 0), errors exit 2."""
     try:
-        settings = _load(args.config, require_secrets=False)
+        settings = _load(args.config)  # keys too: it answers "will this config start?"
     except ConfigError as exc:
         print(f"config {args.config} is invalid:", file=sys.stderr)
         for line in str(exc).splitlines():

@@ -208,7 +208,7 @@ class ExchangeConfig(_Section):
 
     def missing_secrets(self) -> list[str]:
         """``field: reason`` lines when a live venue lacks its keys (checked by ``load_config``
-        for commands that trade; ``kill``/``report``/``check-config`` touch no venue)."""
+        for commands that trade and ``check-config``; ``kill``/``report`` touch no venue)."""
         if self.kind == "ccxt" and (self.api_key is None or self.api_secret is None):
             return [
                 "exchange: ccxt needs HEDGEBOT_EXCHANGE__API_KEY and HEDGEBOT_EXCHANGE__API_SECRET"
@@ -347,8 +347,8 @@ def load_config(
 ) -> Settings:
     """Load and validate ``path``; raise ``ConfigError`` naming every bad field.
 
-    ``require_secrets=False`` is for commands that touch no venue (``check-config``, ``kill``,
-    ``report``): a ccxt config then loads without ``HEDGEBOT_EXCHANGE__API_KEY/SECRET``.
+    ``require_secrets=False`` is for commands that touch no venue (``kill``, ``report``): a
+    ccxt config then loads without ``HEDGEBOT_EXCHANGE__API_KEY/SECRET``.
     Numbers must be finite (NaN, ±Infinity and values beyond float range are refused).
     """
     data = _read_mapping(path)

@@ -276,7 +276,6 @@ def test_kill_and_report_without_venue_keys(
     assert "kill switch freeze" in capsys.readouterr().out
     assert main(["report", "--config", str(cfg), "--no-chart"]) == 1  # no store yet: no data
     assert "nothing to report" in capsys.readouterr().err
-    assert main(["check-config", str(cfg)]) == 0
     assert main(["run", "--config", str(cfg)]) == 2
     assert "HEDGEBOT_EXCHANGE__API_KEY" in capsys.readouterr().err
 
