@@ -59,12 +59,9 @@ def _clash_reason(a: PositionEntry, b: PositionEntry) -> str | None:
         return f"the same NFT (token_id {_get(a, 'token_id')})"
     if ways == {"discover"} and _same(a, b, "position_manager", "owner"):
         return "discovery of the same owner on the same position manager"
-    if ways == {"nft", "discover"} and _same(a, b, "position_manager"):
-        token_id = _get(a, "token_id") if _way(a) == "nft" else _get(b, "token_id")
-        return (
-            f"NFT token_id {token_id} may be one that discovery finds on the same position "
-            "manager (list the NFT or discover the owner's NFTs, not both)"
-        )
+    # A listed NFT and discovery of an owner on the same manager can meet only on chain (the NFT
+    # entry names no owner): the reader counts such a position once and alerts
+    # position.duplicate (bot/chain/uniswap_v3.py), so the config is not refused for it.
     return None
 
 

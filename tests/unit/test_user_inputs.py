@@ -209,11 +209,6 @@ def test_broken_checksum_refused_one_case_normalised(tmp_path: Path) -> None:
             "the same NFT (token_id 7)",
         ),
         (
-            {"kind": "v3", "position_manager": PM, "token_id": 7},
-            {"kind": "v3", "position_manager": PM, "owner": OWNER, "discover": True},
-            "NFT token_id 7 may be one that discovery finds",
-        ),
-        (
             {"kind": "v3", "position_manager": PM, "owner": OWNER, "discover": True},
             {"kind": "v3", "position_manager": PM, "owner": OWNER, "discover": True},
             "discovery of the same owner",
@@ -247,6 +242,18 @@ def test_distinct_positions_accepted(tmp_path: Path) -> None:
         {"id": "f", "kind": "v3", "pool": POOL, "owner": OWNER, "tick_lower": 0, "tick_upper": 60},
     ]
     assert len(load_config(write(tmp_path, base(positions=positions))).positions) == 6
+
+
+def test_listed_nft_beside_discovery_is_left_to_the_chain(tmp_path: Path) -> None:
+    """An NFT by id and discovery of an owner meet only on chain: counted once there, not refused.
+
+    (tests/integration/test_v3_duplicates.py pins the single count and the alert.)
+    """
+    positions = [
+        {"id": "listed", "kind": "v3", "position_manager": PM, "token_id": 7},
+        {"id": "found", "kind": "v3", "position_manager": PM, "owner": OWNER, "discover": True},
+    ]
+    assert len(load_config(write(tmp_path, base(positions=positions))).positions) == 2
 
 
 def test_duplicate_position_id_named(tmp_path: Path) -> None:
