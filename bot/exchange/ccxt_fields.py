@@ -13,6 +13,7 @@ from typing import Any, Literal
 from bot.errors import VenueDataError
 
 __all__ = [
+    "MAX_MAGNITUDE",
     "NOTIONAL_TOLERANCE",
     "Sign",
     "agrees",
@@ -32,6 +33,8 @@ Sign = Literal["any", "positive", "non_negative"]
 # few decimals and some report the notional at the entry price; a swapped, corrupt or
 # estimated field is further off
 NOTIONAL_TOLERANCE = Decimal("0.002")
+# no venue number (price, size, balance, time in ms) comes near this; larger is corrupt
+MAX_MAGNITUDE = Decimal(10) ** 20
 FUNDING_MATCH_MS = 60_000  # a funding income is matched to the rate published within this
 _UNSET = object()
 
@@ -58,6 +61,8 @@ def to_decimal(value: object, what: str) -> Decimal | None:
         raise VenueDataError(f"{what}: not a number: {short(value)}") from None
     if not result.is_finite():
         raise VenueDataError(f"{what}: not a finite number: {short(value)}")
+    if abs(result) >= MAX_MAGNITUDE:
+        raise VenueDataError(f"{what}: implausibly large: {short(value)}")
     normal = result.normalize()
     exponent = normal.as_tuple().exponent
     if isinstance(exponent, int) and exponent > 0:  # 2E+3 -> 2000

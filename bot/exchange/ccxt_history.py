@@ -22,6 +22,7 @@ from bot.exchange.ccxt_fields import (
     text,
     timestamp_ms,
 )
+from bot.exchange.ccxt_parse import funding_rate
 
 __all__ = [
     "FUNDING_MATCH_MS",
@@ -47,23 +48,31 @@ _STATUSES = {
 }
 
 
-def _status(raw: object, filled: Decimal) -> OrderStatus:
-    """ccxt's unified status to ours; an IOC remainder cancelled after a fill is partial."""
+def _status(raw: object, filled: Decimal, *, fresh: bool, what: str) -> OrderStatus:
+    """ccxt's unified status to ours; an IOC remainder cancelled after a fill is partial.
+
+    An unreported status is UNKNOWN only in the answer to our own submit (``fresh``: the
+    order is looked up next); a status read back from the venue must be one ccxt knows."""
     if raw in ("canceled", "expired"):
         if filled > 0:
             return OrderStatus.PARTIALLY_FILLED
         return OrderStatus.CANCELED if raw == "canceled" else OrderStatus.EXPIRED
     if isinstance(raw, str) and raw in _STATUSES:
         return _STATUSES[raw]
+    if not fresh:
+        raise VenueDataError(f"{what}: status {short(raw)} unknown")
     return OrderStatus.UNKNOWN
 
 
-def fee_cost(fee: object, what: str) -> tuple[Decimal, object]:
-    """``(cost, currency)`` of a ccxt fee structure; no fee reported is ``(0, None)``."""
+def fee_cost(fee: object, what: str, *, needed: bool = False) -> tuple[Decimal, object]:
+    """``(cost, currency)`` of a ccxt fee structure; no fee reported is ``(0, None)`` unless
+    ``needed`` (then ``VenueDataError``)."""
+    if fee is None and needed:
+        raise VenueDataError(f"{what}: no fee reported")
     if fee is None:
         return Decimal(0), None
     fee_row = mapping(fee, f"{what} fee")
-    cost = number(fee_row, "cost", f"{what} fee", required=False)
+    cost = number(fee_row, "cost", f"{what} fee", required=needed)
     return (cost if cost is not None else Decimal(0)), fee_row.get("currency")
 
 
@@ -98,8 +107,8 @@ def order_from_ccxt(
     filled = required(row, "filled", what, sign="non_negative")
     if filled > amount:
         raise VenueDataError(f"{what}: filled {filled} exceeds amount {amount}")
-    if row.get("status") == "closed" and filled == 0:
-        raise VenueDataError(f"{what}: closed with nothing filled")
+    if row.get("status") == "closed" and filled != amount:
+        raise VenueDataError(f"{what}: closed with {filled} of {amount} filled")
     average = (
         required(row, "average", what, sign="positive")
         if filled
@@ -117,7 +126,7 @@ def order_from_ccxt(
         amount_base=amount * contract_size,
         filled_base=filled * contract_size,
         average_price=average if filled else None,
-        status=_status(row.get("status"), filled),
+        status=_status(row.get("status"), filled, fresh=intent is not None, what=what),
         reduce_only=reduce_only,
         fee_quote=fee,
         timestamp=timestamp_ms(row.get("timestamp"), f"{what} timestamp"),
@@ -135,7 +144,7 @@ def fill_from_ccxt(
 ) -> tuple[Fill, object]:
     """One execution from a ccxt trade, and its fee currency (for the caller to judge).
 
-    Needs id, order, side, amount and price (positive), timestamp; ``cost`` when present must
+    Needs id, order, side, amount and price (positive), timestamp; ``cost`` must
     equal amount x price within ``NOTIONAL_TOLERANCE``; a taker fee is not negative. The
     venue's realized PnL (``info[realized_pnl_key]``, required when a key is given; otherwise
     ``info.realizedPnl`` when present, else 0) must be a number. Raises
@@ -144,8 +153,8 @@ def fill_from_ccxt(
     what = f"trade {short(trade.get('id'))}"
     amount = required(trade, "amount", what, sign="positive")
     price = required(trade, "price", what, sign="positive")
-    cost = number(trade, "cost", what, sign="non_negative", required=False)
-    if cost is not None and not any(
+    cost = required(trade, "cost", what, sign="non_negative")  # ccxt fills it in when absent
+    if not any(
         agrees(cost, amount * price * size, NOTIONAL_TOLERANCE) for size in (contract_size, 1)
     ):
         raise VenueDataError(f"{what}: cost {cost} disagrees with {amount} x {price}")
@@ -153,7 +162,7 @@ def fill_from_ccxt(
     realized = number(
         info, realized_pnl_key or "realizedPnl", what, required=realized_pnl_key is not None
     )
-    fee, currency = fee_cost(trade.get("fee"), what)
+    fee, currency = fee_cost(trade.get("fee"), what, needed=True)
     if fee < 0 and trade.get("takerOrMaker") == "taker":
         raise VenueDataError(f"{what}: negative fee {fee} on a taker trade")
     fill = Fill(
@@ -197,7 +206,7 @@ def funding_from_ccxt(
     if nearest is None or abs(nearest[0] - ts) > FUNDING_MATCH_MS:
         raise VenueDataError(f"{what}: no funding rate published then")
     rate_row = nearest[1]
-    rate = required(rate_row, "fundingRate", what)
+    rate = funding_rate(rate_row, what)
     info = mapping(rate_row.get("info") or {}, f"{what} rate info")
     mark = number(info, "markPrice", f"{what} rate", sign="non_negative", required=bool(rate))
     position = Decimal(0)

@@ -32,6 +32,7 @@ __all__ = [
     "balance_from_ccxt",
     "best_prices",
     "contract_size_of",
+    "funding_rate",
     "leverage_from_ccxt",
     "position_from_ccxt",
     "position_size_base",
@@ -99,8 +100,8 @@ def _check_notional(row: Mapping[str, Any], size_base: Decimal, what: str) -> No
     prices = [
         p
         for p in (
-            number(row, "markPrice", what, required=False),
-            number(row, "entryPrice", what, required=False),
+            number(row, "markPrice", what, sign="positive", required=False),
+            number(row, "entryPrice", what, sign="positive", required=False),
         )
         if p
     ]
@@ -202,12 +203,13 @@ def leverage_from_ccxt(row: Mapping[str, Any], what: str) -> int:
 
 
 def balance_from_ccxt(
-    raw: Mapping[str, Any], *, settle: str, settle_id: str | None
+    raw: Mapping[str, Any], *, settle: str, settle_id: str | None, wallet_in_info: bool = False
 ) -> AccountBalance:
     """Settlement-currency collateral: wallet balance (no unrealized PnL) and available.
 
     Binance's ``info.assets[].walletBalance`` is preferred (ccxt's ``total`` includes
-    unrealized PnL there); otherwise ccxt's ``total``. Raises ``VenueDataError``.
+    unrealized PnL there), and required when ``wallet_in_info``; otherwise ccxt's ``total``.
+    Raises ``VenueDataError``.
     """
     what = f"{settle} balance"
     account = mapping(raw.get(settle), what) if raw.get(settle) is not None else None
@@ -223,11 +225,13 @@ def balance_from_ccxt(
             asset_row = mapping(asset, f"{what} asset")
             if settle_id is not None and asset_row.get("asset") == settle_id:
                 wallet = required(asset_row, "walletBalance", what, sign="non_negative")
+    if wallet is None and wallet_in_info:
+        raise VenueDataError(f"{what}: info.assets lists no walletBalance for {settle_id}")
     if wallet is None:
         wallet = required(account, "total", what, sign="non_negative")
     available = required(account, "free", what, sign="non_negative")
-    total = number(account, "total", what, required=False)
-    if total is not None and available > total + abs(total) * NOTIONAL_TOLERANCE:
+    total = required(account, "total", what)
+    if available > total + abs(total) * NOTIONAL_TOLERANCE:
         raise VenueDataError(f"{what}: free {available} exceeds total {total}")
     return AccountBalance(asset=settle, wallet_balance=wallet, available=available)
 
@@ -235,26 +239,35 @@ def balance_from_ccxt(
 # -------------------------------------------------------------- quote, book
 
 
-def best_prices(book: Mapping[str, Any], what: str) -> tuple[Decimal | None, Decimal | None]:
-    """Best bid and ask of a ccxt order book; an empty side is None. A level must be a
-    ``[price > 0, amount >= 0, ...]`` list, and the book must not be crossed."""
-    best: list[Decimal | None] = []
+MAX_FUNDING_RATE = Decimal("0.1")  # per interval; venues cap it at a few percent
+_MARK_TO_BOOK = Decimal("0.1")  # a mark 10% off the book's mid is corrupt (or no market)
+_FUNDING_SLACK_MS = 3_600_000  # a next funding time this far in the past is not "next"
+
+
+def funding_rate(row: Mapping[str, Any], what: str) -> Decimal:
+    """``row['fundingRate']``, a number within +-``MAX_FUNDING_RATE`` (a plausible rate)."""
+    rate = required(row, "fundingRate", what)
+    if abs(rate) > MAX_FUNDING_RATE:
+        raise VenueDataError(f"{what}: funding rate {rate} is not plausible")
+    return rate
+
+
+def best_prices(book: Mapping[str, Any], what: str) -> tuple[Decimal, Decimal]:
+    """Best bid and ask of a ccxt order book. Both sides must have a level, each a
+    ``[price > 0, amount >= 0, ...]`` list, and the book must not be crossed: a one-sided
+    book is no market to cap an order's slippage against. Raises ``VenueDataError``."""
+    best: list[Decimal] = []
     for side in ("bids", "asks"):
         levels = book.get(side)
-        if levels is None:
-            levels = []
-        if not isinstance(levels, list):
-            raise VenueDataError(f"{what}: {side} is not a list")
-        price: Decimal | None = None
-        if levels:
-            level = levels[0]
-            if not isinstance(level, list | tuple) or len(level) < 2:
-                raise VenueDataError(f"{what}: {side}[0] is not a [price, amount] level")
-            price = required({"price": level[0]}, "price", f"{what} {side}[0]", sign="positive")
-            required({"amount": level[1]}, "amount", f"{what} {side}[0]", sign="non_negative")
-        best.append(price)
+        if not isinstance(levels, list) or not levels:
+            raise VenueDataError(f"{what}: no {side} (a one-sided book is no market)")
+        level = levels[0]
+        if not isinstance(level, list | tuple) or len(level) < 2:
+            raise VenueDataError(f"{what}: {side}[0] is not a [price, amount] level")
+        best.append(required({"price": level[0]}, "price", f"{what} {side}[0]", sign="positive"))
+        required({"amount": level[1]}, "amount", f"{what} {side}[0]", sign="non_negative")
     bid, ask = best
-    if bid is not None and ask is not None and bid >= ask:
+    if bid >= ask:
         raise VenueDataError(f"{what}: crossed book, bid {bid} >= ask {ask}")
     return bid, ask
 
@@ -268,14 +281,18 @@ def quote_from_ccxt(
     what = f"{symbol} funding rate"
     mark = required(funding, "markPrice", what, sign="positive")
     index = number(funding, "indexPrice", what, sign="positive", required=False)
-    rate = required(funding, "fundingRate", what)
+    rate = funding_rate(funding, what)
     next_raw = funding.get("fundingTimestamp")
     if next_raw is None:
         next_raw = funding.get("nextFundingTimestamp")
     next_ms = timestamp_ms(next_raw, f"{what} fundingTimestamp")
     default_now = timestamp_ms(book.get("timestamp"), f"{symbol} book timestamp", default=now_ms)
     now = timestamp_ms(funding.get("timestamp"), f"{what} timestamp", default=default_now)
+    if next_ms < now - _FUNDING_SLACK_MS:
+        raise VenueDataError(f"{what}: next funding time {next_ms} before the quote's {now}")
     bid, ask = best_prices(book, f"{symbol} order book")
+    if not agrees(mark, (bid + ask) / 2, _MARK_TO_BOOK):
+        raise VenueDataError(f"{what}: mark {mark} far from the book {bid}/{ask}")
     return MarketQuote(
         symbol=symbol,
         mark_price=mark,
@@ -312,6 +329,8 @@ def rules_from_market(
     min_notional = number(
         cost_limits, "min", f"{what} min notional", sign="non_negative", required=False
     )
+    if min_amount is not None and 0 < min_amount * contract_size < amount_step:
+        raise VenueDataError(f"{what}: min amount {min_amount} below the step {amount_step}")
     return MarketRules(
         symbol=symbol,
         amount_step=amount_step,

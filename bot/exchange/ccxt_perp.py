@@ -84,6 +84,8 @@ _T = TypeVar("_T")
 _HISTORY_MS = 180 * 86_400_000  # venues keep about six months of trade history
 _WEEK_MS = 7 * 24 * 3600 * 1000
 _PAGE = 1000
+# venues whose ccxt balance ``total`` includes unrealized PnL: the wallet must come from info
+_WALLET_IN_INFO = frozenset({"binanceusdm", "binance"})
 # what a failed ccxt call can raise: ccxt's own errors, and parse failures of a hostile answer
 _CALL_FAILURES: tuple[type[BaseException], ...] = (ccxt.BaseError, *PARSE_FAILURES)
 # ccxt keeps these sandbox URLs but refuses every signed futures call made through them
@@ -481,6 +483,7 @@ class CcxtPerpExchange:
             raw,
             settle=str(self._market.get("settle") or "USDT"),
             settle_id=str(settle_id) if settle_id is not None else None,
+            wallet_in_info=self._settings.exchange_id in _WALLET_IN_INFO,
         )
 
     # ------------------------------------------------------------------ orders
