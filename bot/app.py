@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import os
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import AsyncExitStack, ExitStack
 from dataclasses import dataclass
 from decimal import Decimal
@@ -89,7 +89,7 @@ async def build_telemetry(
     clock: Clock,
     mqtt_url: str | None,
     metrics_port: int | None,
-    applied_command_ids: list[str] | None = None,
+    applied_command_ids: Iterable[str] | Mapping[str, str] | None = None,
     *,
     any_free_port: bool = False,
 ) -> tuple[EngineTelemetry | None, CommandSource | None]:
@@ -99,6 +99,7 @@ async def build_telemetry(
     overrides the config's metrics port. Both are closed by ``stack``. A metrics port that is
     taken is a ``ConfigError`` naming it, or (``any_free_port``, for the demo) a free port.
     """
+    from bot.telemetry.auth import operator_key_from_env
     from bot.telemetry.bridge import TelemetryBridge
     from bot.telemetry.commands import CommandValidator
     from bot.telemetry.metrics import Metrics, MetricsServer
@@ -133,7 +134,11 @@ async def build_telemetry(
         mqtt = MqttTelemetry(
             mqtt_settings,
             settings.bot_id,
-            validator=CommandValidator(applied_command_ids or []),
+            validator=CommandValidator(
+                applied_command_ids or (),
+                operator_key=operator_key_from_env(os.environ),
+                max_age_s=mqtt_settings.command_max_age_s,
+            ),
             errors=metrics,
             clock=clock,
         )
@@ -263,7 +268,7 @@ async def _run_locked(settings: Settings, mqtt_url: str | None, metrics_port: in
     async with AsyncExitStack() as telemetry_stack:
         store = await SqliteStore.open(settings.store.path)
         try:
-            applied_ids = await store.applied_command_ids()
+            applied_ids = await store.command_statuses()  # every id is used once, ever
             telemetry, commands = await build_telemetry(
                 telemetry_stack, settings, clock, mqtt_url, metrics_port, applied_ids
             )

@@ -9,9 +9,12 @@ time.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import secrets
 import sys
 import tempfile
+from collections.abc import Iterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from decimal import Decimal
@@ -27,6 +30,7 @@ from bot.config import Settings, load_config, masked_dump
 from bot.engine import TickReport
 from bot.logging import configure_logging
 from bot.ports import PerpExchange
+from bot.safety import mask_url
 from bot.sim.anvil import Anvil, AnvilOptions
 from bot.sim.localnet import LocalWorld, local_settings, start_world
 from bot.sim.mosquitto import resolve_broker
@@ -82,6 +86,27 @@ async def _venue_equity(exchange: PerpExchange) -> Decimal:
     return _equity(balance.wallet_balance, position.unrealized_pnl)
 
 
+@contextlib.contextmanager
+def _demo_operator_key(broker_url: str | None, quiet: bool) -> Iterator[None]:
+    """Without HEDGEBOT_OPERATOR_KEY the bot refuses every command: while telemetry is built,
+    give the demo a throwaway key of its own and say how to command the demo with it."""
+    if not broker_url or os.environ.get("HEDGEBOT_OPERATOR_KEY"):
+        yield
+        return
+    key = secrets.token_hex(32)
+    os.environ["HEDGEBOT_OPERATOR_KEY"] = key
+    try:
+        yield
+    finally:
+        del os.environ["HEDGEBOT_OPERATOR_KEY"]
+    if not quiet:
+        print(
+            f"commands: HEDGEBOT_OPERATOR_KEY={key} hedgebot cmd demo pause "
+            f"--mqtt-url {mask_url(broker_url)}  (a key for this demo run only)",
+            file=sys.stderr,
+        )
+
+
 def _progress(options: DemoOptions, index: int, report: TickReport | None) -> None:
     if options.quiet or report is None:
         return
@@ -126,9 +151,10 @@ async def run_demo(options: DemoOptions) -> dict[str, Any]:
             stack, options.exchange, settings, clock, workdir
         )
         broker_url = await resolve_broker(stack, options.mqtt_url, quiet=options.quiet)
-        telemetry, commands = await build_telemetry(
-            stack, settings, clock, broker_url, options.metrics_port, any_free_port=True
-        )
+        with _demo_operator_key(broker_url, options.quiet):
+            telemetry, commands = await build_telemetry(
+                stack, settings, clock, broker_url, options.metrics_port, any_free_port=True
+            )
         bot: Bot = await build_bot(
             settings, clock=clock, exchange=exchange, telemetry=telemetry, commands=commands
         )

@@ -258,6 +258,12 @@ class SqliteStore:
             rows = await cur.fetchall()
         return [str(row[0]) for row in rows]
 
+    async def command_statuses(self) -> dict[str, str]:
+        """Every recorded command id with its status (``ok``/``rejected``): ids are used once."""
+        async with self._db.execute("SELECT id, status FROM commands") as cur:
+            rows = await cur.fetchall()
+        return {str(row[0]): str(row[1]) for row in rows}
+
     # reads for reports -----------------------------------------------------------------
     async def totals(self) -> dict[str, Decimal]:
         """Cumulative fees, funding and realized PnL from stored fills and funding."""
