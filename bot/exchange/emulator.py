@@ -563,6 +563,7 @@ class BinanceFuturesEmulator:
 
     def _depth(self, params: dict[str, str]) -> dict[str, Any]:
         self._check_symbol(params)
+        _int_param(params, "limit")  # one level is served whatever the limit; still validated
         bid, ask = self._best()
         now = self._now_ms()
         return {

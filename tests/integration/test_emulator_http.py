@@ -13,6 +13,8 @@ from urllib.parse import urlencode
 import aiohttp
 import pytest
 from emulator_support import API_KEY, API_SECRET, running_emulator, venue_clock
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from bot.exchange.emulator import EmulatorHandle
 
@@ -137,3 +139,110 @@ async def test_emulator_exchange_info_describes_the_perpetual(
     )
     kinds = {f["filterType"] for f in symbol["filters"]}
     assert {"PRICE_FILTER", "LOT_SIZE", "MARKET_LOT_SIZE", "MIN_NOTIONAL"} <= kinds
+
+
+async def signed_request(
+    http: aiohttp.ClientSession, method: str, url: str, params: dict[str, Any]
+) -> tuple[int, Any]:
+    """A signed Binance request with ``params`` in the query string."""
+    query = signed_query({**params, "timestamp": int(time.time() * 1000)})
+    async with http.request(method, f"{url}?{query}", headers={"X-MBX-APIKEY": API_KEY}) as r:
+        return r.status, await r.json()
+
+
+ORDER = {"symbol": "ETHUSDT", "side": "SELL", "type": "LIMIT", "timeInForce": "IOC"}
+
+
+@pytest.mark.parametrize(
+    ("path", "params"),
+    [
+        ("/fapi/v1/order", {**ORDER, "quantity": "1e400", "price": "1900"}),
+        ("/fapi/v1/order", {**ORDER, "quantity": "0.5", "price": "nan"}),
+        ("/fapi/v1/order", {**ORDER, "quantity": "-1", "price": "1900"}),
+        ("/fapi/v1/order", {**ORDER, "quantity": "abc", "price": "1900"}),
+        ("/fapi/v1/order", {**ORDER, "quantity": "Infinity", "price": "1900"}),
+        ("/fapi/v1/order", {**ORDER, "quantity": "0.5", "price": "1.9e3"}),
+        ("/fapi/v1/order", {**ORDER, "quantity": "0." + "1" * 21, "price": "1900"}),
+        ("/fapi/v1/leverage", {"symbol": "ETHUSDT", "leverage": "1e999"}),
+        ("/fapi/v1/leverage", {"symbol": "ETHUSDT", "leverage": "5.5"}),
+        ("/fapi/v1/leverage", {"symbol": "ETHUSDT", "leverage": "9" * 21}),
+    ],
+    ids=[
+        "quantity-1e400",
+        "price-nan",
+        "quantity-negative",
+        "quantity-text",
+        "quantity-infinity",
+        "price-exponent",
+        "quantity-21-decimals",
+        "leverage-1e999",
+        "leverage-fraction",
+        "leverage-21-digits",
+    ],
+)
+async def test_emulator_bad_numeric_parameter_is_binance_1100(
+    emulator: EmulatorHandle, http: aiohttp.ClientSession, path: str, params: dict[str, str]
+) -> None:
+    """Any numeric parameter outside Binance's legal range: HTTP 400, -1100, nothing placed."""
+    status, body = await signed_request(http, "POST", f"{emulator.url}{path}", params)
+    assert (status, body["code"]) == (400, -1100)
+    assert "Illegal characters found in parameter" in body["msg"]
+    assert emulator.venue.order_log() == []
+
+
+async def test_emulator_missing_quantity_is_binance_1102(
+    emulator: EmulatorHandle, http: aiohttp.ClientSession
+) -> None:
+    """A missing mandatory number is -1102 (HTTP 400)."""
+    status, body = await signed_request(
+        http, "POST", f"{emulator.url}/fapi/v1/order", {**ORDER, "price": "1900"}
+    )
+    assert (status, body["code"]) == (400, -1102)
+
+
+@pytest.mark.parametrize(
+    ("path", "name"),
+    [
+        ("/fapi/v1/allOrders", "orderId"),
+        ("/fapi/v1/userTrades", "startTime"),
+        ("/fapi/v1/income", "limit"),
+        ("/fapi/v1/order", "orderId"),
+    ],
+)
+async def test_emulator_bad_integer_query_parameter_is_1100(
+    emulator: EmulatorHandle, http: aiohttp.ClientSession, path: str, name: str
+) -> None:
+    """Integer parameters of reads (ids, times, limits) go through the same parser."""
+    for bad in ("1e400", "nan", "-5", "1.5", "9" * 25):
+        status, body = await signed_request(
+            http, "GET", f"{emulator.url}{path}", {"symbol": "ETHUSDT", name: bad}
+        )
+        assert (status, body["code"]) == (400, -1100), bad
+
+
+async def test_emulator_public_depth_limit_is_validated(
+    emulator: EmulatorHandle, http: aiohttp.ClientSession
+) -> None:
+    """A public endpoint's number (depth limit=1e400) is -1100 too, never a 500."""
+    status, body = await get(http, f"{emulator.url}/fapi/v1/depth?symbol=ETHUSDT&limit=1e400")
+    assert (status, body["code"]) == (400, -1100)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(quantity=st.text(min_size=1, max_size=40))
+async def test_emulator_never_answers_500_to_any_quantity(
+    emulator: EmulatorHandle, http: aiohttp.ClientSession, quantity: str
+) -> None:
+    """Random quantity text: a Binance 4xx error or an order, never a 5xx."""
+    status, body = await signed_request(
+        http,
+        "POST",
+        f"{emulator.url}/fapi/v1/order",
+        {**ORDER, "quantity": quantity, "price": "1900"},
+    )
+    assert status < 500
+    if status != 200:
+        assert isinstance(body["code"], int)
+        assert body["code"] < 0
