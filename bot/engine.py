@@ -2,14 +2,17 @@
 
 One tick at a time. Blocks arrive from a poller that yields only the newest block, so a slow
 tick makes the engine skip to the latest block (counted in ``skipped_blocks``). Commands are
-applied between ticks. A failed chain or venue read stops trading for the tick (unknown is
-not zero) and is reported; the loop goes on. A store that cannot be written stops the bot
-(``StoreError`` propagates): it never trades without its record. Bad data of one tick (a
-position that cannot be valued, a ``ValueError``/``ArithmeticError``/``LookupError``/
-``TypeError`` from a reader or the core math, any other ``HedgebotError``) fails that tick
-only (``tick.failed``, an alert and an ``error`` event) and the loop goes on, so the kill
-switch, margin rules and commands keep covering the hedge. Cancellation propagates; any other
-exception is a bug and ends the daemon; a restart reconciles from the store and the venue.
+applied between ticks. A failed chain or venue read stops the hedging of the tick (unknown
+is not zero) and is reported; the loop goes on. When only the chain failed, the tick still
+reads the venue and runs the protective rules that need no LP delta (kill switch, operator
+flatten, margin critical): see :meth:`Engine._protect_only`. A store that cannot be written
+stops the bot (``StoreError`` propagates): it never trades without its record. Bad data of
+one tick (a position that cannot be valued, a ``ValueError``/``ArithmeticError``/
+``LookupError``/``TypeError`` from a reader or the core math, any other ``HedgebotError``)
+fails that tick only (``tick.failed``, an alert and an ``error`` event) and the loop goes
+on, so the kill switch, margin rules and commands keep covering the hedge. Cancellation
+propagates; any other exception is a bug and ends the daemon; a restart reconciles from the
+store and the venue.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from bot.core.policy import (
     ThresholdPolicy,
     decide,
 )
+from bot.core.protect import UnreadableEpisode, unknown_delta_hold
 from bot.core.risk import Breach, KillMode, RiskInputs, reduce_toward
 from bot.domain import (
     TERMINAL_STATUSES,
@@ -59,6 +63,7 @@ from bot.errors import (
     OrderOutcomeUnknown,
     PositionReadError,
     StoreError,
+    VenueDataError,
 )
 from bot.exchange.orders import OrderManager
 from bot.guards import RiskGuard, RiskView, margin_view
@@ -274,6 +279,7 @@ class Engine:
         self.pnl: Attribution | None = None
         self._block_hashes: dict[int, str] = {}
         self._unrecorded_alerts: list[tuple[float, dict[str, Any]]] = []
+        self._unreadable = UnreadableEpisode()
 
     # lifecycle -------------------------------------------------------------------------
     async def start(self) -> None:
@@ -467,9 +473,11 @@ class Engine:
         """One pass of the pipeline for ``block``; None when the tick could not complete.
 
         read -> risk view -> decide -> gate -> execute -> record -> publish. A failed or late
-        read ends the tick with nothing traded (unknown is not zero); a tripped guard blocks
-        the order, never the reading, recording and publishing. Any of ``TICK_FAULTS`` fails
-        the tick (``tick.failed``, alert, error event); ``StoreError`` propagates.
+        read ends the tick with no hedging trade (unknown is not zero; after a failed chain
+        read the protective reductions of :meth:`_protect_only` still run); a tripped guard
+        blocks the order, never the reading, recording and publishing. Any of
+        ``TICK_FAULTS`` fails the tick (``tick.failed``, alert, error event); ``StoreError``
+        propagates.
         """
         started = time.perf_counter()
         try:
@@ -484,11 +492,17 @@ class Engine:
     async def _tick(self, block: int, started: float) -> TickReport | None:
         now = self.clock.now()
         await self._record_alerts()  # those of start-up and of ticks that failed
-        reads = await self._read(block)
+        deadline = self._read_deadline()
+        snapshot = await self._read_chain(block, deadline)
+        if snapshot is None:
+            await self._protect_only(block, now)
+            self.telemetry.observe_tick(time.perf_counter() - started, ok=False)
+            return None
+        reads = await self._read_venue(deadline)
         if reads is None:
             self.telemetry.observe_tick(time.perf_counter() - started, ok=False)
             return None
-        snapshot, quote, position, balance = reads
+        quote, position, balance = reads
         rules = self._rules or await self.exchange.market_rules()
         self._check_reorg(snapshot)
         view, risk_inputs = self.guard.observe(
@@ -516,7 +530,7 @@ class Engine:
         order: Order | None = None
         try:
             policy_traded = decision.action == "rebalance"  # new_state assumes the trade
-            decision, order_breaches = await self._gate(decision, view, risk_inputs, inputs, rules)
+            decision, order_breaches = await self._gate(decision, view, risk_inputs, rules)
             self._report_risk(view, order_breaches)
             await self.store.record_snapshot(now, snapshot)
             if decision.action == "rebalance":
@@ -576,46 +590,119 @@ class Engine:
         await self._record_alerts()
         return report
 
-    async def _read(
-        self, block: int
-    ) -> tuple[ChainSnapshot, MarketQuote, PerpPosition, AccountBalance] | None:
-        """Chain snapshot, quote, position and balance within ``read_timeout_s``, or None.
+    async def _read_chain(self, block: int, deadline: float) -> ChainSnapshot | None:
+        """The chain snapshot of ``block`` by ``deadline`` (loop time), or None when it failed.
 
-        A failed or late read is reported and yields None: the tick trades nothing, and an
-        unread position is never taken for a flat one. Unknown orders are settled first.
+        A failure is reported (``tick.failed``, an ``error`` event); a position that cannot be
+        valued is alerted once per cause (``position.unreadable``) and once when it reads
+        again (``position.readable``).
         """
-        source = "chain"
         try:
-            async with asyncio.timeout(self.read_timeout_s):
+            async with asyncio.timeout_at(deadline):
                 snapshot = await self.chain.snapshot(block)
-                for notice in snapshot.notices:
-                    self._alert(
-                        notice.alert, block=block, entries=notice.entries, detail=notice.detail
-                    )
-                for observe in self.price_observers:
-                    observe(snapshot.price)
-                source = "exchange"
+        except TimeoutError:
+            self._fail("chain", ChainError(f"chain reads took over {self.read_timeout_s:g}s"))
+            return None
+        except PositionReadError as exc:
+            # a burned, transferred or unreadable position: never hedge on partial data
+            if self._unreadable.failed(str(exc)):
+                self._alert("position.unreadable", block=block, error=str(exc))
+            self._fail("chain", exc)
+            return None
+        except ChainError as exc:
+            self._fail("chain", exc)
+            return None
+        ended = self._unreadable.read()
+        if ended is not None:
+            self._alert("position.readable", block=block, cause=ended)
+        for notice in snapshot.notices:
+            self._alert(notice.alert, block=block, entries=notice.entries, detail=notice.detail)
+        for observe in self.price_observers:
+            observe(snapshot.price)
+        return snapshot
+
+    async def _read_venue(
+        self, deadline: float
+    ) -> tuple[MarketQuote, PerpPosition, AccountBalance] | None:
+        """Quote, position and balance by ``deadline`` (loop time), or None when they failed
+        (reported; an unread position is never taken for a flat one). Unknown orders are
+        settled first."""
+        try:
+            async with asyncio.timeout_at(deadline):
                 quote = await self.exchange.quote()
                 if self.orders.pending:
                     await self._resolve_pending()
                 position = await self.exchange.position()
                 balance = await self.exchange.balance()
         except TimeoutError:
-            late = ChainError if source == "chain" else ExchangeError
-            self._fail(source, late(f"{source} reads took over {self.read_timeout_s:g}s"))
+            self._fail(
+                "exchange", ExchangeError(f"exchange reads took over {self.read_timeout_s:g}s")
+            )
             return None
-        except PositionReadError as exc:
-            # a burned, transferred or unreadable position: never hedge on partial data
-            self._alert("position.unreadable", block=block, error=str(exc))
-            self._fail("chain", exc)
-            return None
-        except ChainError as exc:
-            self._fail("chain", exc)
+        except VenueDataError as exc:
+            # a venue row the adapter cannot trust (e.g. contracts null): never read as flat
+            self._alert("venue.unreadable", error=str(exc))
+            self._fail("exchange", exc)
             return None
         except ExchangeError as exc:
             self._fail("exchange", exc)
             return None
-        return snapshot, quote, position, balance
+        return quote, position, balance
+
+    def _read_deadline(self) -> float:
+        """Loop time by which a read started now must be done."""
+        return asyncio.get_running_loop().time() + self.read_timeout_s
+
+    async def _protect_only(self, block: int, now: float) -> None:
+        """The chain could not be read: only what protects the open hedge may trade.
+
+        Reads the venue (within ``read_timeout_s``) and runs the rules that need no LP delta
+        (:meth:`RiskGuard.observe_venue`): a kill-switch (file, CLI, MQTT) or operator flatten,
+        and margin critical ``flatten``/``reduce``, each a reduce-only order through the normal
+        gate and order path (deterministic id, write-ahead intent, IOC slippage cap). Policy
+        rebalances and anything that grows the hedge are blocked: unknown is not zero.
+        """
+        reads = await self._read_venue(self._read_deadline())
+        if reads is None:
+            return
+        quote, position, balance = reads
+        rules = self._rules or await self.exchange.market_rules()
+        view, risk_inputs = self.guard.observe_venue(
+            now,
+            quote,
+            position,
+            balance,
+            chain_error=self.stats.last_error or "chain unreadable",
+            hedge_ratio=self.settings.hedge_ratio,
+            operator_mode=self._operator_mode(),
+        )
+        held = unknown_delta_hold(position.size_base, quote.mark_price, "chain_unreadable")
+        order: Order | None = None
+        try:
+            decision, order_breaches = await self._gate(held, view, risk_inputs, rules)
+            self._report_risk(view, order_breaches)
+            if decision.action == "rebalance":
+                order = await self._execute(block, decision, quote, rules)
+                position = await self.exchange.position()
+            await self._record_alerts()
+        except StoreError as exc:
+            self._fail("store", exc)
+            raise
+        except ExchangeError as exc:
+            self._fail("exchange", exc)
+            return
+        acted = log.warning if decision.action != "hold" else log.info
+        acted(
+            "tick.protect_only",
+            block=block,
+            action=decision.action,
+            reason=decision.reason,
+            hedge_base=str(position.size_base),
+            mark_price=str(quote.mark_price),
+            kill_mode=view.kill_mode,
+            margin_level=view.margin_assessment.level,
+            filled_base=None if order is None else str(order.filled_base),
+        )
 
     def _check_reorg(self, snapshot: ChainSnapshot) -> None:
         """Alert when a block we ticked on was replaced; the tick recomputes from fresh reads."""
@@ -636,20 +723,20 @@ class Engine:
         decision: Decision,
         view: RiskView,
         risk_inputs: RiskInputs,
-        inputs: PolicyInputs,
         rules: MarketRules,
     ) -> tuple[Decision, tuple[Breach, ...]]:
         """Apply the risk gate: emergency reductions, pause, and the order guards."""
         gate = view.gate
+        hedge_base = risk_inputs.hedge_base
         if gate.target_override_base is not None:
             # an emergency reduction (flatten, margin critical) runs even while paused; the
             # policy's own reduction stands when it already goes at least as far
-            if not _reduces_at_least_to(decision, inputs.hedge_base, gate.target_override_base):
+            if not _reduces_at_least_to(decision, hedge_base, gate.target_override_base):
                 decision = reduce_toward(
                     decision,
-                    inputs.hedge_base,
+                    hedge_base,
                     gate.target_override_base,
-                    inputs.price,
+                    risk_inputs.mark_price,
                     rules,
                     gate.reasons[0],
                 )
@@ -659,7 +746,7 @@ class Engine:
             return decision, ()
         assert decision.order_side is not None
         net = Decimal(0) if self.pnl is None else self.pnl.breakdown().net_pnl_quote
-        day_pnl = await self.guard.day_pnl(self.store, inputs.now_s, net)
+        day_pnl = await self.guard.day_pnl(self.store, risk_inputs.now_s, net)
         order_gate, breaches = self.guard.check_order(
             view, risk_inputs, decision.order_side, decision.order_amount_base, day_pnl
         )
@@ -668,7 +755,7 @@ class Engine:
             return replace(decision, action="skip", reason=reason), breaches
         if order_gate.reduce_only and not decision.reduce_only:
             if not _reduces_at_least_to(
-                replace(decision, reduce_only=True), inputs.hedge_base, inputs.hedge_base
+                replace(decision, reduce_only=True), hedge_base, hedge_base
             ):
                 reason = "risk:" + ",".join(order_gate.reasons)  # only reductions may pass
                 return replace(decision, action="skip", reason=reason), breaches

@@ -26,6 +26,7 @@ from bot.core.margin import (
     margin_ratio,
 )
 from bot.core.risk import (
+    DATA_RULES,
     Breach,
     FundingAssessment,
     FundingTotals,
@@ -95,6 +96,30 @@ class RiskView:
     def trading_blocked(self) -> bool:
         """No order could pass this tick (a blocking data guard or a freeze)."""
         return not self.gate.allow_orders or any(b.severity == "block" for b in self.data_breaches)
+
+
+@dataclass(frozen=True, slots=True)
+class _VenueRules:
+    """The verdicts of the rules that need only the venue's reads."""
+
+    kill: KillSwitchState
+    kill_mode: KillMode
+    margin: MarginView
+    assessment: MarginAssessment
+    funding: FundingAssessment
+    counterparty: Breach | None
+
+    def view(self, data_breaches: tuple[Breach, ...], gate: TradingGate) -> RiskView:
+        return RiskView(
+            self.kill,
+            self.kill_mode,
+            data_breaches,
+            self.margin,
+            self.assessment,
+            self.funding,
+            self.counterparty,
+            gate,
+        )
 
 
 @dataclass
@@ -184,30 +209,29 @@ class RiskGuard:
     def _inputs(
         self,
         now_s: float,
-        snapshot: ChainSnapshot,
+        block_number: int,
+        block_timestamp: int,
+        last_block_number: int | None,
+        pool_price: Decimal,
         quote: MarketQuote,
         position: PerpPosition,
         balance: AccountBalance,
         margin: MarginView,
         *,
         twap: Decimal | None,
-        order_notional: Decimal = _ZERO,
-        position_after_base: Decimal | None = None,
-        day_pnl_quote: Decimal = _ZERO,
     ) -> RiskInputs:
-        after = position.size_base if position_after_base is None else position_after_base
         return RiskInputs(
             now_s=now_s,
-            block_number=snapshot.block_number,
-            block_timestamp=snapshot.block_timestamp,
-            last_block_number=self.last_block,
-            pool_price=snapshot.price,
+            block_number=block_number,
+            block_timestamp=block_timestamp,
+            last_block_number=last_block_number,
+            pool_price=pool_price,
             mark_price=quote.mark_price,
             twap_price=twap,
-            order_notional=order_notional,
-            position_notional_after=abs(after) * quote.mark_price,
+            order_notional=_ZERO,
+            position_notional_after=abs(position.size_base) * quote.mark_price,
             orders_last_minute=self.orders_last_minute(now_s),
-            day_pnl_quote=day_pnl_quote,
+            day_pnl_quote=_ZERO,
             margin_ratio=margin.ratio,
             liquidation_distance_pct=margin.distance_pct,
             collateral_quote=balance.wallet_balance,
@@ -215,6 +239,42 @@ class RiskGuard:
             funding_interval_s=self.funding_interval_s,
             hedge_base=position.size_base,
             stalled_ticks=self.stalled_ticks,
+        )
+
+    def _venue_rules(
+        self,
+        quote: MarketQuote,
+        position: PerpPosition,
+        balance: AccountBalance,
+        hedge_ratio: Decimal,
+        operator_mode: KillMode,
+    ) -> _VenueRules:
+        """The rules that need only the venue: kill switch, margin, funding, counterparty."""
+        kill = self.kill_switch.read()
+        margin = margin_view(position, self.brackets)
+        return _VenueRules(
+            kill=kill,
+            kill_mode=combine_modes(kill.mode, operator_mode),
+            margin=margin,
+            assessment=assess_margin(
+                margin.ratio,
+                margin.distance_pct,
+                self.limits.margin,
+                hedge_base=position.size_base,
+            ),
+            funding=assess_funding(
+                self.last_funding_rate
+                if self.last_funding_rate is not None
+                else quote.funding_rate,
+                self.funding_interval_s,
+                position.size_base,
+                self.limits.funding,
+                predicted_rate=quote.funding_rate,
+                hedge_ratio=hedge_ratio,
+            ),
+            counterparty=counterparty_breach(
+                balance.wallet_balance, self.limits.max_collateral_quote
+            ),
         )
 
     def observe(
@@ -229,39 +289,71 @@ class RiskGuard:
         operator_mode: KillMode = "off",
     ) -> tuple[RiskView, RiskInputs]:
         """Every rule that does not depend on the order; advances the block bookkeeping."""
-        kill = self.kill_switch.read()
-        kill_mode = combine_modes(kill.mode, operator_mode)
+        venue = self._venue_rules(quote, position, balance, hedge_ratio, operator_mode)
         self.stalled_ticks = count_stalled_ticks(
             self.stalled_ticks, snapshot.block_number, self.last_block
         )
-        margin = margin_view(position, self.brackets)
         inputs = self._inputs(
             now_s,
-            snapshot,
+            snapshot.block_number,
+            snapshot.block_timestamp,
+            self.last_block,
+            snapshot.price,
             quote,
             position,
             balance,
-            margin,
+            venue.margin,
             twap=self._twap(now_s, snapshot.price),
         )
         breaches = tuple(check_pre_trade(inputs, self.limits))
         if self.last_block is None or snapshot.block_number > self.last_block:
             self.last_block = snapshot.block_number
-        assessment = assess_margin(
-            margin.ratio, margin.distance_pct, self.limits.margin, hedge_base=position.size_base
+        gate = trading_gate((), venue.assessment, venue.funding, venue.kill_mode)
+        return venue.view(breaches, gate), inputs
+
+    def observe_venue(
+        self,
+        now_s: float,
+        quote: MarketQuote,
+        position: PerpPosition,
+        balance: AccountBalance,
+        *,
+        chain_error: str,
+        hedge_ratio: Decimal,
+        operator_mode: KillMode = "off",
+    ) -> tuple[RiskView, RiskInputs]:
+        """The rules that need no chain read, for a tick whose chain read failed.
+
+        Kill switch, margin, funding and counterparty come from the venue alone. The chain's
+        failure is a blocking ``chain_unreadable`` breach in the gate, so only the emergency
+        reductions can pass: kill-switch or operator flatten to 0, margin critical ``flatten``
+        to 0 and ``reduce`` to :func:`bot.core.risk.assess_margin`'s safe size of the current
+        hedge (same sign, never larger, so it never crosses zero). The data guards tripped at
+        the last chain read stay as they were (unknown, not cleared); block bookkeeping and
+        TWAP are left alone. The returned inputs' chain fields are neutral (pool price = mark,
+        block time = now, no previous block), so :meth:`check_order` runs the order guards only.
+        """
+        venue = self._venue_rules(quote, position, balance, hedge_ratio, operator_mode)
+        inputs = self._inputs(
+            now_s,
+            self.last_block or 0,
+            int(now_s),
+            None,
+            quote.mark_price,
+            quote,
+            position,
+            balance,
+            venue.margin,
+            twap=None,
         )
-        funding = assess_funding(
-            self.last_funding_rate if self.last_funding_rate is not None else quote.funding_rate,
-            self.funding_interval_s,
-            position.size_base,
-            self.limits.funding,
-            predicted_rate=quote.funding_rate,
-            hedge_ratio=hedge_ratio,
+        kept = tuple(
+            Breach(rule, "warn", message)
+            for rule, message in self.active.items()
+            if rule in DATA_RULES
         )
-        counterparty = counterparty_breach(balance.wallet_balance, self.limits.max_collateral_quote)
-        gate = trading_gate((), assessment, funding, kill_mode)
-        view = RiskView(kill, kill_mode, breaches, margin, assessment, funding, counterparty, gate)
-        return view, inputs
+        unreadable = Breach("chain_unreadable", "block", chain_error)
+        gate = trading_gate((unreadable,), venue.assessment, venue.funding, venue.kill_mode)
+        return venue.view(kept, gate), inputs
 
     def check_order(
         self,

@@ -19,6 +19,7 @@ from bot.core.policy import size_order
 from bot.domain import Decision, MarketRules
 
 __all__ = [
+    "DATA_RULES",
     "SECONDS_PER_YEAR",
     "Breach",
     "CriticalAction",
@@ -61,6 +62,9 @@ MarginAction = Literal["none", "alert", "reduce", "flatten"]
 # Rules that still apply to an emergency reduction (kill-switch flatten, margin critical):
 # the data and limit guards protect new risk, not the way out; the order rate still holds.
 _EMERGENCY_BLOCKERS = frozenset({"max_orders_per_minute"})
+# The rules of the chain's data (:func:`check_pre_trade`'s data guards): unknown when the chain
+# cannot be read, so they are neither evaluated nor cleared then.
+DATA_RULES = frozenset({"stale_block", "block_not_advancing", "price_deviation", "twap_deviation"})
 
 
 @dataclass(frozen=True, slots=True)
