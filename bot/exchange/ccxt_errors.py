@@ -156,21 +156,13 @@ def map_ccxt_error(exc: BaseException, ctx: ErrorContext) -> errors.ExchangeErro
 def _map_known(
     exc: ccxt.BaseError, code: int | None, text: str, ctx: ErrorContext
 ) -> errors.ExchangeError:
-    lowered = text.lower()
     if isinstance(exc, ccxt.DDoSProtection) or code in _RATE_LIMIT_CODES:
         return errors.RateLimited(text, retry_after_s=ctx.retry_after_s)
     if isinstance(exc, ccxt.AuthenticationError) or code in _AUTH_CODES:
         return errors.AuthenticationError(text)
-    if code in _INSUFFICIENT_MARGIN_CODES or isinstance(exc, ccxt.InsufficientFunds):
-        return errors.InsufficientMargin(text)
-    if code in _REDUCE_ONLY_CODES or (
-        isinstance(exc, ccxt.InvalidOrder) and "reduce" in lowered and "only" in lowered
-    ):
-        return errors.ReduceOnlyRejected(text)
-    if code in _MIN_NOTIONAL_CODES or (
-        isinstance(exc, ccxt.InvalidOrder) and "notional" in lowered
-    ):
-        return errors.MinNotionalError(text)
+    refused = _order_refusal(exc, code, text)
+    if refused is not None:
+        return refused
     if is_order_not_found(exc):
         return errors.OrderNotFound(text)
     if is_duplicate_client_id(exc):
@@ -188,3 +180,16 @@ def _map_known(
     if isinstance(exc, ccxt.InvalidOrder | ccxt.BadRequest):
         return errors.InvalidOrder(text)
     return errors.ExchangeError(text)
+
+
+def _order_refusal(exc: ccxt.BaseError, code: int | None, text: str) -> errors.ExchangeError | None:
+    """Margin, reduce-only and min-notional refusals, by code or by ccxt class and text."""
+    lowered = text.lower()
+    if code in _INSUFFICIENT_MARGIN_CODES or isinstance(exc, ccxt.InsufficientFunds):
+        return errors.InsufficientMargin(text)
+    invalid_order = isinstance(exc, ccxt.InvalidOrder)
+    if code in _REDUCE_ONLY_CODES or (invalid_order and "reduce" in lowered and "only" in lowered):
+        return errors.ReduceOnlyRejected(text)
+    if code in _MIN_NOTIONAL_CODES or (invalid_order and "notional" in lowered):
+        return errors.MinNotionalError(text)
+    return None

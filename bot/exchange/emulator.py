@@ -36,7 +36,7 @@ import re
 import signal
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal, Protocol
 from urllib.parse import parse_qsl
@@ -46,12 +46,21 @@ from aiohttp import web
 
 from bot import errors
 from bot.domain import Fill, FundingPayment, Order, OrderIntent, OrderStatus, PerpPosition, Side
+from bot.exchange.emulator_faults import (
+    LEVERAGE_REFUSALS,
+    EmulatorFaults,
+    HostileAnswer,
+    RequestFailure,
+    apply_fault,
+    hostile_response,
+)
 from bot.exchange.venue import SimVenue, VenueParams
 from bot.ports import Clock
 
 __all__ = [
     "EmulatorFaults",
     "EmulatorHandle",
+    "HostileAnswer",
     "RequestFailure",
     "add_subcommand",
     "start_emulator",
@@ -86,81 +95,6 @@ class BinanceError(Exception):
     def __init__(self, code: int, msg: str, status: int = 400) -> None:
         super().__init__(msg)
         self.code, self.msg, self.status = code, msg, status
-
-
-# Binance's 5xx bodies: 503 is "execution status unknown", anything else an internal error
-_FAILURE_BODIES = {
-    503: (
-        -1007,
-        "Timeout waiting for response from backend server. Send status unknown; "
-        "execution status unknown.",
-    ),
-}
-_INTERNAL_ERROR = (-1001, "Internal error; unable to process your request. Please try again.")
-
-
-@dataclass(frozen=True, slots=True)
-class RequestFailure:
-    """One request (``method`` + ``path``) answered with a Binance error before it has any
-    effect: an order is not created, a read returns nothing."""
-
-    method: str
-    path: str
-    status: int
-    code: int
-    msg: str
-
-
-@dataclass(frozen=True, slots=True)
-class HostileAnswer:
-    """The next request (to ``path``, or any when None) answered with a hostile JSON body:
-    ``deep`` nests ``size`` arrays; ``huge`` is an object of ``size`` bytes, streamed without
-    a Content-Length when ``chunked``."""
-
-    kind: Literal["deep", "huge"]
-    size: int
-    path: str | None = None
-    chunked: bool = False
-
-
-_LEVERAGE_REFUSALS = {
-    -2027: "Exceeded the maximum allowable position at current leverage.",
-    -2028: "Leverage is smaller than permitted: insufficient margin balance.",
-}
-
-
-@dataclass
-class EmulatorFaults:
-    """Mutable fault switches; each one-shot switch clears itself when used."""
-
-    drop_next_order: Literal["reset", "delay"] | None = None
-    drop_delay_s: float = 30.0
-    rate_limit_requests: int = 0
-    rate_limit_after: int = 0  # requests answered normally before the 429s start
-    retry_after_s: int = 1
-    latency_s: float = 0.0
-    partial_fill_next_ioc: Decimal | None = None  # fraction of the order to fill
-    fail_next: list[RequestFailure] = field(default_factory=list)  # each used once, in order
-    # position rows: fields set to these values (None: JSON null) / removed, until reset
-    position_row_overrides: dict[str, Any] = field(default_factory=dict)
-    position_row_drops: set[str] = field(default_factory=set)
-    leverage_refusal: int | None = None  # Binance code answered to every leverage change
-    host_clock_ahead_s: float = 0.0  # how far the client's (host) clock runs ahead of ours
-    hostile_next: list[HostileAnswer] = field(default_factory=list)  # each used once
-
-    def reset(self) -> None:
-        """Clear every switch."""
-        self.position_row_overrides.clear()
-        self.position_row_drops.clear()
-        self.leverage_refusal = None
-        self.host_clock_ahead_s = 0.0
-        self.hostile_next.clear()
-        self.drop_next_order = None
-        self.fail_next.clear()
-        self.rate_limit_requests = 0
-        self.rate_limit_after = 0
-        self.latency_s = 0.0
-        self.partial_fill_next_ioc = None
 
 
 # ------------------------------------------------------------------ wire format
@@ -343,7 +277,7 @@ class BinanceFuturesEmulator:
         if hostile is not None:
             self.faults.hostile_next.remove(hostile)
             _log.info("emulator.hostile_answer", path=request.path, kind=hostile.kind)
-            return await _hostile_response(request, hostile)
+            return await hostile_response(request, hostile)
         self.venue.accrue_funding()
         try:
             return await handler(request)
@@ -748,7 +682,7 @@ class BinanceFuturesEmulator:
             raise BinanceError(-4028, f"Leverage {params.get('leverage')} is not valid")
         refusal = self.faults.leverage_refusal
         if refusal is not None and leverage != self.venue.position().leverage:
-            raise BinanceError(refusal, _LEVERAGE_REFUSALS.get(refusal, "Leverage refused."))
+            raise BinanceError(refusal, LEVERAGE_REFUSALS.get(refusal, "Leverage refused."))
         self.venue.set_leverage(leverage)
         return {"leverage": leverage, "maxNotionalValue": "50000000", "symbol": self.market_id}
 
@@ -1035,6 +969,25 @@ class BinanceFuturesEmulator:
                 raise BinanceError(-4116, "ClientOrderId is duplicated.") from exc
             raise BinanceError(-1013, str(exc)) from exc
 
+    def _parse_limit(self, params: dict[str, str], order_type: str) -> tuple[str, Decimal | None]:
+        """Time in force and limit price of an order (GTC and None for a market order)."""
+        if order_type != "LIMIT":
+            if "price" in params:
+                raise BinanceError(-1106, "Parameter 'price' sent when not required.")
+            return "GTC", None
+        tif = params.get("timeInForce", "").upper()
+        if not tif:
+            raise _mandatory("timeInForce")
+        if tif not in ("IOC", "GTC"):
+            raise BinanceError(-1115, "Invalid timeInForce.")
+        limit_price = _dec_param(params, "price")
+        assert limit_price is not None
+        if limit_price <= 0:
+            raise BinanceError(-4001, "Price less than 0.")
+        if limit_price % self.venue.rules().price_tick != 0:
+            raise BinanceError(-4014, "Price not increased by tick size.")
+        return tif, limit_price
+
     def _parse_order(self, params: dict[str, str]) -> tuple[OrderIntent, str, str, Decimal | None]:
         self._check_symbol(params)
         rules = self.venue.rules()
@@ -1054,25 +1007,7 @@ class BinanceFuturesEmulator:
             raise BinanceError(-1111, "Precision is over the maximum defined for this asset.")
         if quantity < rules.min_amount:
             raise BinanceError(-4004, "Quantity less than min quantity.")
-        tif = "GTC"
-        limit_price: Decimal | None = None
-        if order_type == "LIMIT":
-            tif = params.get("timeInForce", "").upper()
-            if not tif:
-                raise BinanceError(
-                    -1102,
-                    "Mandatory parameter 'timeInForce' was not sent, was empty/null, or malformed.",
-                )
-            if tif not in ("IOC", "GTC"):
-                raise BinanceError(-1115, "Invalid timeInForce.")
-            limit_price = _dec_param(params, "price")
-            assert limit_price is not None
-            if limit_price <= 0:
-                raise BinanceError(-4001, "Price less than 0.")
-            if limit_price % rules.price_tick != 0:
-                raise BinanceError(-4014, "Price not increased by tick size.")
-        elif "price" in params:
-            raise BinanceError(-1106, "Parameter 'price' sent when not required.")
+        tif, limit_price = self._parse_limit(params, order_type)
         client_id = params.get("newClientOrderId")
         if client_id is None:
             self._auto_client_id += 1
@@ -1111,27 +1046,10 @@ class BinanceFuturesEmulator:
         app.router.add_get("/_emulator/state", state)
 
     def admin(self, action: str, body: Mapping[str, Any]) -> dict[str, Any]:
-        """One admin action by name (the HTTP admin API and tests share it)."""
-        faults = self.faults
-        if action == "drop_next_order":
-            mode = body.get("mode", "reset")
-            if mode not in ("reset", "delay"):
-                raise ValueError(f"mode {mode!r}: use reset or delay")
-            faults.drop_next_order = mode
-            faults.drop_delay_s = float(body.get("delay_s", faults.drop_delay_s))
-        elif action == "rate_limit":
-            faults.rate_limit_requests = int(body["count"])
-            faults.rate_limit_after = int(body.get("after", 0))
-            faults.retry_after_s = int(body.get("retry_after_s", faults.retry_after_s))
-        elif action in ("fail_next_order", "fail_next_request"):
-            faults.fail_next.append(_request_failure(action, body))
-        elif action == "latency":
-            faults.latency_s = float(body["seconds"])
-        elif action == "partial_fill_next_ioc":
-            fraction = Decimal(str(body.get("fraction", "0.5")))
-            if not 0 < fraction < 1:
-                raise ValueError("fraction must be in (0, 1)")
-            faults.partial_fill_next_ioc = fraction
+        """One admin action by name (the HTTP admin API and tests share it): a fault switch
+        (``emulator_faults.apply_fault``) or a move of the market (mark, funding, clock)."""
+        if apply_fault(self.faults, action, body):
+            pass
         elif action == "mark":
             index = body.get("index")
             self.venue.set_mark(
@@ -1145,17 +1063,6 @@ class BinanceFuturesEmulator:
                 raise TypeError("the emulator's clock cannot be advanced (not a ManualClock)")
             advance(float(body["seconds"]))
             self.venue.accrue_funding()
-        elif action == "corrupt_position":
-            faults.position_row_overrides.update(dict(body.get("fields") or {}))
-            faults.position_row_drops.update(str(name) for name in body.get("drop") or ())
-        elif action == "refuse_leverage":
-            faults.leverage_refusal = int(body.get("code", -2027))
-        elif action == "clock_skew":
-            faults.host_clock_ahead_s = float(body["host_ahead_s"])
-        elif action == "hostile_next":
-            faults.hostile_next.append(_hostile_answer(body))
-        elif action == "reset_faults":
-            faults.reset()
         else:
             raise KeyError(f"unknown action {action!r}")
         return {"now_ms": self._now_ms()}
@@ -1173,59 +1080,6 @@ class BinanceFuturesEmulator:
             "available": _s(balance.available),
             "orders": len(self.venue.order_log()),
         }
-
-
-def _hostile_answer(body: Mapping[str, Any]) -> HostileAnswer:
-    kind = body.get("kind")
-    if kind not in ("deep", "huge"):
-        raise ValueError(f"kind {kind!r}: use deep or huge")
-    size = int(body.get("size", 80_000 if kind == "deep" else 32 * 1024 * 1024))
-    if not 1 <= size <= 256 * 1024 * 1024:
-        raise ValueError(f"size {size} outside 1..256 MiB")
-    path = body.get("path")
-    return HostileAnswer(kind, size, str(path) if path else None, bool(body.get("chunked")))
-
-
-async def _hostile_response(request: web.Request, hostile: HostileAnswer) -> web.StreamResponse:
-    """A 200 answer with a deeply nested or an oversized JSON body."""
-    if hostile.kind == "deep":
-        return web.Response(
-            text="[" * hostile.size + "]" * hostile.size, content_type="application/json"
-        )
-    head, tail = b'{"pad":"', b'"}'
-    filler = hostile.size - len(head) - len(tail)
-    if not hostile.chunked:
-        body = head + b"x" * max(filler, 0) + tail
-        return web.Response(body=body, content_type="application/json")
-    response = web.StreamResponse(headers={"Content-Type": "application/json"})
-    response.enable_chunked_encoding()
-    await response.prepare(request)
-    await response.write(head)
-    chunk = b"x" * 65536
-    try:
-        while filler > 0:
-            await response.write(chunk[: min(filler, len(chunk))])
-            filler -= len(chunk)
-        await response.write(tail)
-        await response.write_eof()
-    except (ConnectionError, RuntimeError):  # the client stopped reading: that is the point
-        _log.info("emulator.hostile_answer_cut", path=request.path)
-    return response
-
-
-def _request_failure(action: str, body: Mapping[str, Any]) -> RequestFailure:
-    """The failure an admin ``fail_next_order`` / ``fail_next_request`` body asks for."""
-    if action == "fail_next_order":
-        method, path = "POST", "/fapi/v1/order"
-    else:
-        method, path = str(body["method"]).upper(), str(body["path"])
-    status = int(body.get("status", 503))
-    if not 500 <= status <= 599:
-        raise ValueError(f"status {status}: use a 5xx status (4xx refusals have their own codes)")
-    code, msg = _FAILURE_BODIES.get(status, _INTERNAL_ERROR)
-    if body.get("code") is not None:
-        code = int(body["code"])
-    return RequestFailure(method, path, status, code, str(body.get("msg") or msg))
 
 
 def _split_signature(part: str) -> tuple[str, str]:
