@@ -188,6 +188,7 @@ async def build_bot(
             settings.chain.rpc_urls,
             settings.chain.request_timeout_s,
             max_lag_blocks=settings.chain.max_rpc_lag_blocks,
+            max_response_bytes=settings.chain.max_response_bytes,
         )
         chain = LpChainReader(w3, settings)
         stack.push_async_callback(chain.close)
@@ -311,6 +312,7 @@ async def take_snapshot(settings: Settings) -> dict[str, Any]:
             settings.chain.rpc_urls,
             settings.chain.request_timeout_s,
             max_lag_blocks=settings.chain.max_rpc_lag_blocks,
+            max_response_bytes=settings.chain.max_response_bytes,
         )
         chain = LpChainReader(w3, settings)
         stack.push_async_callback(chain.close)

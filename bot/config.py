@@ -31,7 +31,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from bot.config_checks import non_finite_fields, same_position_clashes
 from bot.errors import ConfigError
 from bot.risk_settings import RiskSettings
-from bot.safety import mask_url
+from bot.safety import MAX_RESPONSE_BYTES, mask_url
 from bot.telemetry.settings import MetricsSettings, MqttSettings
 
 
@@ -69,6 +69,7 @@ class ChainConfig(_Section):
     # and venue-side protection (kill switch, margin actions) keeps running
     heartbeat_s: Annotated[float, Field(gt=0)] = 30.0  # older: stale, no trading
     max_rpc_lag_blocks: Annotated[int, Field(ge=0)] = 3  # an RPC this far behind is skipped
+    max_response_bytes: Annotated[int, Field(ge=1024)] = MAX_RESPONSE_BYTES  # larger: refused
 
 
 class V2PositionConfig(_Section):
@@ -202,6 +203,8 @@ class ExchangeConfig(_Section):
     api_secret: SecretStr | None = None
     urls: dict[str, str] = Field(default_factory=dict)
     timeout_ms: Annotated[int, Field(gt=0)] = 10_000
+    max_response_bytes: Annotated[int, Field(ge=1024)] = MAX_RESPONSE_BYTES  # larger: refused
+    sync_time: bool = True  # measure the venue's clock at start; re-sync once on a -1021
     # at start, when the venue's position/orders/fills disagree with the store: alert, then
     # adopt the venue's truth as the new baseline, or stay paused until an operator resumes
     on_mismatch: Literal["adopt", "pause"] = "pause"

@@ -108,6 +108,7 @@ async def preflight(settings: Settings) -> list[Finding]:
         settings.chain.rpc_urls,
         settings.chain.request_timeout_s,
         max_lag_blocks=settings.chain.max_rpc_lag_blocks,
+        max_response_bytes=settings.chain.max_response_bytes,
     )
     try:
         return await inspect_chain(w3, settings)

@@ -146,6 +146,8 @@ class CcxtPerpSettings:
             margin_mode=config.margin_mode,
             urls=MappingProxyType(dict(config.urls)),
             timeout_ms=config.timeout_ms,
+            max_response_bytes=config.max_response_bytes,
+            sync_time=config.sync_time,
         )
 
 

@@ -95,3 +95,21 @@ def test_unknown_field_and_bad_yaml(tmp_path: Path) -> None:
     path.write_text("chain: [unclosed")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_config(path)
+
+
+def test_response_bounds_and_time_sync_reach_the_adapters(tmp_path: Path) -> None:
+    """chain/exchange max_response_bytes and exchange.sync_time are config; tiny bounds refused."""
+    from bot.exchange.ccxt_perp import CcxtPerpSettings
+
+    data = {
+        **GOOD,
+        "chain": {"rpc_urls": ["http://127.0.0.1:8545"], "max_response_bytes": 65536},
+        "exchange": {"kind": "paper", "max_response_bytes": 131072, "sync_time": False},
+    }
+    settings = load_config(write(tmp_path, data))
+    assert settings.chain.max_response_bytes == 65536
+    venue = CcxtPerpSettings.from_config(settings.exchange)
+    assert (venue.max_response_bytes, venue.sync_time) == (131072, False)
+    tiny = {**GOOD, "chain": {"rpc_urls": ["http://127.0.0.1:8545"], "max_response_bytes": 10}}
+    with pytest.raises(ConfigError, match=r"chain\.max_response_bytes"):
+        load_config(write(tmp_path, tiny))
