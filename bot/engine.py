@@ -348,7 +348,8 @@ class Engine:
         """Tick on every block from ``blocks`` until ``stop`` is set.
 
         A tick in progress always completes; ``stop`` is honoured between ticks. A failed poll
-        for new blocks is reported and retried after a short pause.
+        for new blocks is reported, commands are applied and the protect-only pass runs
+        (:meth:`protect_blind`), then the poll is retried after a short pause.
         """
         iterator = aiter(blocks)
         while not stop.is_set():
@@ -375,6 +376,8 @@ class Engine:
                 break
             except ChainError as exc:
                 self._fail("chain", exc)
+                await self.apply_commands()
+                await self.protect_blind()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=1.0)
                 continue
@@ -488,6 +491,19 @@ class Engine:
             self._tick_crashed(block, exc)
             self.telemetry.observe_tick(time.perf_counter() - started, ok=False)
             return None
+
+    async def protect_blind(self) -> None:
+        """No block could be had (every RPC endpoint down): run the protect-only pass anyway.
+
+        Client ids stay unique: the order sequence is global, the block is the last one ticked
+        (0 before the first). Faults are handled as in :meth:`tick`; ``StoreError`` propagates.
+        """
+        try:
+            await self._protect_only(self.stats.last_block or 0, self.clock.now())
+        except StoreError:
+            raise
+        except TICK_FAULTS as exc:
+            self._tick_crashed(self.stats.last_block or 0, exc)
 
     async def _tick(self, block: int, started: float) -> TickReport | None:
         now = self.clock.now()

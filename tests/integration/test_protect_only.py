@@ -315,3 +315,43 @@ async def test_unreadable_position_alerts_once_and_once_more_when_it_reads_again
     assert all("position empty" in e["error"] for e in failed)
     readable = next(e for e in logs if e["event"] == "position.readable")
     assert "position empty" in readable["cause"]
+
+
+async def test_kill_switch_flatten_runs_while_no_block_can_be_polled(
+    anvil_node: Anvil, tmp_path: Path
+) -> None:
+    """Every RPC endpoint down, so the head poller yields no block at all: ``run()`` still
+    applies the kill switch, closing the hedge reduce-only; before it was engaged, nothing."""
+    from bot.chain.heads import poll_heads
+
+    async with hedged_then_unreadable(anvil_node, tmp_path, "rpc_down") as u:
+        engine = u.bot.engine
+        stop = asyncio.Event()
+        dead = connect_web3([dead_url()], 0.3)
+        blocks = poll_heads(dead, 0.05, stop, request_timeout_s=0.3)
+        runner = asyncio.create_task(engine.run(blocks, stop))
+        try:
+            for _ in range(200):  # polls fail (~1 s apart): wait for two failed polls
+                if engine.stats.errors >= 2:
+                    break
+                await asyncio.sleep(0.05)
+            untouched = list(u.orders())
+            switch = FileKillSwitch(engine.guard.kill_switch.path, u.venue.clock)
+            switch.engage("flatten", "operator flatten", "file")
+            for _ in range(200):
+                if len(u.orders()) > len(untouched):
+                    break
+                await asyncio.sleep(0.05)
+        finally:
+            stop.set()
+            await asyncio.wait_for(runner, timeout=10)
+            await dead.provider.disconnect()
+        flattened = list(u.orders())
+        flat_base = await u.position_base()
+    assert engine.stats.ticks == 0  # no block was ever ticked
+    assert len(untouched) == 1  # the opening hedge only, while no protection was asked for
+    assert len(flattened) == 2
+    assert flattened[-1].reduce_only
+    assert flattened[-1].side is Side.BUY
+    assert flattened[-1].filled_base == -u.hedge_base
+    assert flat_base == 0
