@@ -131,7 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("check-config", help="validate a config file and print it (secrets masked)")
-    p.add_argument("config", type=cli_args.existing_file)
+    p.add_argument("config", type=cli_args.config_path)
     p.add_argument(
         "--online",
         action="store_true",
@@ -140,7 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_check_config)
 
     p = sub.add_parser("run", help="run the hedging daemon")
-    p.add_argument("--config", required=True, type=cli_args.existing_file)
+    p.add_argument("--config", required=True, type=cli_args.config_path)
     _mqtt_url_arg(p)
     p.add_argument(
         "--metrics-port",
@@ -151,7 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("snapshot", help="read chain and venue once; print the would-be decision")
-    p.add_argument("--config", required=True, type=cli_args.existing_file)
+    p.add_argument("--config", required=True, type=cli_args.config_path)
     p.add_argument("--json", action="store_true", help="one JSON object (stable interface)")
     p.set_defaults(func=cmd_snapshot)
 
@@ -169,7 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workdir", default=None, help="keep store and venue state here")
     p.add_argument(
         "--config",
-        type=cli_args.existing_file,
+        type=cli_args.config_path,
         default=None,
         help="hedge/venue/mqtt/metrics settings (e.g. config/demo.yaml); the local world "
         "fills in chain, positions and tokens",

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 __all__ = [
     "OneLineParser",
     "check_namespace",
-    "existing_file",
+    "config_path",
     "finite_float",
     "non_negative_float",
     "non_negative_int",
@@ -114,11 +114,14 @@ def port_or_zero(text: str) -> int:
     return value
 
 
-def existing_file(text: str) -> str:
-    """A path to a readable regular file (returned as given)."""
-    path = Path(text)
-    if not path.is_file():
-        raise argparse.ArgumentTypeError(f"no such file: {text}")
+def config_path(text: str) -> str:
+    """A config file path: non-empty, not a directory. Whether it exists is said by the config
+    loader when the command runs (one line, exit 2), so that parsing a command line written
+    for another machine (a container's ``/data/...``) still works."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("empty path")
+    if Path(text).is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is a directory, not a config file")
     return text
 
 

@@ -159,7 +159,7 @@ def test_cli_non_finite_argument_exit_2(
         (["run", "--config", "{cfg}", "--metrics-port", "99999"], "must be a port 1-65535"),
         (["run", "--config", "{cfg}", "--metrics-port", "0"], "must be a port 1-65535"),
         (["run", "--config", "{cfg}", "--mqtt-url", "not a url"], "argument --mqtt-url"),
-        (["run", "--config", "/nonexistent/c.yaml"], "no such file"),
+        (["run", "--config", "{dir}"], "is a directory, not a config file"),
         (["demo", "--blocks", "0"], "must be >= 1"),
         (["demo", "--blocks", "ten"], "not a whole number"),
         (["emulator", "--port", "99999"], "must be a port"),
@@ -172,11 +172,20 @@ def test_cli_arguments_validated(
     """Ports, counts, files and URLs: one-line error and exit 2, never a traceback."""
     cfg = write(tmp_path, base())
     with pytest.raises(SystemExit) as info:
-        main([a.replace("{cfg}", str(cfg)) for a in argv])
+        main([a.replace("{cfg}", str(cfg)).replace("{dir}", str(tmp_path)) for a in argv])
     assert info.value.code == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1
     assert needle in err
+
+
+def test_missing_config_file_is_named_by_the_loader(capsys: pytest.CaptureFixture[str]) -> None:
+    """A config path that does not exist here parses (a container's path must), then the
+    command exits 2 naming the file, without a traceback."""
+    assert main(["run", "--config", "/nonexistent/c.yaml"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot read config /nonexistent/c.yaml" in err
+    assert "Traceback" not in err
 
 
 # ---- addresses and positions --------------------------------------------------------------
