@@ -15,7 +15,7 @@ import yaml
 from bot import cli_args
 from bot.config import Settings, load_config, masked_dump
 from bot.errors import ConfigError, HedgebotError
-from bot.safety import restore_recursion_limit
+from bot.safety import MAX_PEER_TEXT, describe_exc, printable, restore_recursion_limit
 
 # after the imports above (py_ecc, brought by the web3 stack, raises the limit to 100 000 at
 # import): the C JSON decoder must raise RecursionError on deep input, not overflow the C stack
@@ -24,6 +24,12 @@ restore_recursion_limit()
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_CONFIG = 2
+
+
+def _config_text(exc: ConfigError, indent: str) -> str:
+    """The lines of a config error, each bounded and escaped (a value may be anyone's text)."""
+    text = printable(str(exc), 20 * MAX_PEER_TEXT, keep_lines=True)
+    return f"\n{indent}".join(text.splitlines())
 
 
 def _load(path: str, *, require_secrets: bool = True) -> Settings:
@@ -37,8 +43,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         settings = _load(args.config)  # keys too: it answers "will this config start?"
     except ConfigError as exc:
         print(f"config {args.config} is invalid:", file=sys.stderr)
-        for line in str(exc).splitlines():
-            print(f"  {line}", file=sys.stderr)
+        print(f"  {_config_text(exc, '  ')}", file=sys.stderr)
         return EXIT_CONFIG
     print(yaml.safe_dump(masked_dump(settings), sort_keys=False), end="")
     if args.online:
@@ -223,10 +228,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code: int = args.func(args)
     except ConfigError as exc:
-        print(f"config error:\n  {str(exc).replace(chr(10), chr(10) + '  ')}", file=sys.stderr)
+        print(f"config error:\n  {_config_text(exc, '  ')}", file=sys.stderr)
         return EXIT_CONFIG
-    except HedgebotError as exc:
-        print(f"hedgebot: {type(exc).__name__}: {exc}", file=sys.stderr)
+    except HedgebotError as exc:  # one line, bounded and escaped: it may carry a peer's text
+        print(f"hedgebot: {describe_exc(exc)}", file=sys.stderr)
         return EXIT_FAILURE
     except KeyboardInterrupt:
         return 130

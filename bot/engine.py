@@ -68,6 +68,7 @@ from bot.errors import (
 from bot.exchange.orders import OrderManager
 from bot.guards import RiskGuard, RiskView, margin_view
 from bot.ports import ChainReader, Clock, PerpExchange
+from bot.safety import describe_exc, safe_str
 from bot.store.sqlite import SqliteStore
 from bot.telemetry.commands import (
     Command,
@@ -338,7 +339,7 @@ class Engine:
         try:
             findings = await self.chain.start()
         except ChainError as exc:
-            log.warning("chain.start_check_skipped", error=f"{type(exc).__name__}: {exc}")
+            log.warning("chain.start_check_skipped", error=describe_exc(exc))
             return
         for finding in findings:
             name = "position.empty" if finding.kind == "empty" else "position.unreadable"
@@ -430,8 +431,8 @@ class Engine:
             try:
                 await self.apply_command(command)
             except ValueError as exc:
-                await self._record_command(command, "rejected", str(exc))
-                await self.commands.ack(command.id, False, str(exc))
+                await self._record_command(command, "rejected", safe_str(exc))
+                await self.commands.ack(command.id, False, safe_str(exc))
                 continue
             await self._record_command(command, "ok", None)
             await self.commands.ack(command.id, True, None)
@@ -621,8 +622,8 @@ class Engine:
             return None
         except PositionReadError as exc:
             # a burned, transferred or unreadable position: never hedge on partial data
-            if self._unreadable.failed(str(exc)):
-                self._alert("position.unreadable", block=block, error=str(exc))
+            if self._unreadable.failed(safe_str(exc)):
+                self._alert("position.unreadable", block=block, error=safe_str(exc))
             self._fail("chain", exc)
             return None
         except ChainError as exc:
@@ -657,7 +658,7 @@ class Engine:
             return None
         except VenueDataError as exc:
             # a venue row the adapter cannot trust (e.g. contracts null): never read as flat
-            self._alert("venue.unreadable", error=str(exc))
+            self._alert("venue.unreadable", error=safe_str(exc))
             self._fail("exchange", exc)
             return None
         except ExchangeError as exc:
@@ -827,11 +828,11 @@ class Engine:
             order = await self.orders.execute(intent)
         except (InsufficientMargin, InvalidOrder) as exc:
             await self.store.mark_intent(client_id, OrderStatus.REJECTED)
-            self._alert("order.rejected", client_order_id=client_id, error=str(exc))
+            self._alert("order.rejected", client_order_id=client_id, error=safe_str(exc))
             return None
         except OrderNotPlaced as exc:
             await self.store.mark_intent(client_id, OrderStatus.REJECTED)
-            self._alert("order.not_placed", client_order_id=client_id, error=str(exc))
+            self._alert("order.not_placed", client_order_id=client_id, error=safe_str(exc))
             return None
         except ExchangeUnavailable:  # refused before anything was placed (incl. rate limits)
             await self.store.mark_intent(client_id, OrderStatus.REJECTED)
@@ -874,9 +875,10 @@ class Engine:
     # reporting -------------------------------------------------------------------------
     def _tick_crashed(self, block: int, exc: Exception) -> None:
         """A tick ended by unexpected data: one log line (with the traceback), one alert,
-        one error event; the loop goes on."""
+        one error event; the loop goes on. The error text is bounded and escaped
+        (``describe_exc``): this handler must not raise on hostile exception content."""
         self.stats.errors += 1
-        self.stats.last_error = f"{type(exc).__name__}: {exc}"
+        self.stats.last_error = describe_exc(exc)
         log.error(
             "tick.failed", source="engine", block=block, error=self.stats.last_error, exc_info=exc
         )
@@ -885,7 +887,7 @@ class Engine:
 
     def _fail(self, source: str, exc: HedgebotError) -> None:
         self.stats.errors += 1
-        self.stats.last_error = f"{type(exc).__name__}: {exc}"
+        self.stats.last_error = describe_exc(exc)
         log.warning("tick.failed", source=source, error=self.stats.last_error)
         self.telemetry.publish_event("error", {"source": source, "error": self.stats.last_error})
 

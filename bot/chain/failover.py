@@ -1,8 +1,8 @@
 """Several RPC endpoints behind one web3 provider: health scoring, failover, bounded requests.
 
 Each request goes to the healthiest endpoint first: fewest recent failures, then lowest
-latency (EWMA). A transport failure, a timeout, an oversized or undecodable answer (see
-``bot.chain.transport``) or a head too far behind the best head seen
+latency (EWMA). A transport failure, a timeout, an oversized or undecodable answer, a *bad
+answer* (a value out of range: ``bot.chain.answers``) or a head too far behind the best head seen
 (``max_lag_blocks``) counts against the endpoint, puts it in a cooldown that doubles with each
 consecutive failure, and the request moves on to the next endpoint. A JSON-RPC error answer
 (a revert, an unknown block) is an answer, not a failure: it is returned as it is. Only when
@@ -23,8 +23,9 @@ import structlog
 from web3 import AsyncHTTPProvider
 from web3.types import RPCEndpoint, RPCResponse
 
+from bot.chain.answers import quantity
 from bot.chain.transport import BoundedHTTPProvider
-from bot.safety import MAX_RESPONSE_BYTES, mask_url
+from bot.safety import MAX_RESPONSE_BYTES, describe_exc, mask_url
 
 __all__ = ["EndpointHealth", "FailoverProvider"]
 
@@ -34,7 +35,7 @@ _TRANSPORT_FAILURES: tuple[type[BaseException], ...] = (
     aiohttp.ClientError,
     OSError,
     TimeoutError,
-    ValueError,  # oversized, too deep or undecodable body (PayloadRejected)
+    ValueError,  # oversized, too deep, undecodable or out-of-range answer (PayloadRejected)
 )
 
 
@@ -110,7 +111,7 @@ class FailoverProvider(AsyncHTTPProvider):
     def _failed(self, index: int, error: BaseException) -> None:
         health = self.health[index]
         health.failures += 1
-        health.last_error = f"{type(error).__name__}: {error}"
+        health.last_error = describe_exc(error)
         cooldown = min(self.max_cooldown_s, self.base_cooldown_s * 2 ** (health.failures - 1))
         health.cooldown_until_s = self._monotonic() + cooldown
         log.warning(
@@ -136,10 +137,7 @@ class FailoverProvider(AsyncHTTPProvider):
     def _check_head(self, index: int, method: RPCEndpoint, response: RPCResponse) -> None:
         if method != "eth_blockNumber" or "result" not in response:
             return
-        try:
-            head = int(str(response["result"]), 16)
-        except ValueError:
-            return
+        head = quantity(response["result"], "eth_blockNumber result")  # AnswerRejected
         best = self.best_head
         self.health[index].head = head
         if best is not None and head + self.max_lag_blocks < best:

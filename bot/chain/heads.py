@@ -15,8 +15,10 @@ from typing import Any, Self
 
 from web3 import AsyncWeb3
 
+from bot.chain.answers import AnswerRejected, hex_bytes, quantity
 from bot.chain.rpc import guarded, rpc_request
 from bot.errors import ChainError
+from bot.safety import describe_exc
 
 __all__ = ["BlockInfo", "HeadPoller", "block_info", "latest_block", "poll_heads"]
 
@@ -36,24 +38,25 @@ async def latest_block(w3: AsyncWeb3[Any], *, timeout_s: float = 10.0) -> int:
     """The newest block number the node knows."""
     number = await rpc_request(w3, "eth_blockNumber", timeout_s=timeout_s)
     try:
-        return int(number, 16)
-    except (TypeError, ValueError) as exc:
-        raise ChainError(f"eth_blockNumber: malformed answer {number!r:.100}") from exc
+        return quantity(number, "eth_blockNumber", hex_only=True)
+    except AnswerRejected as exc:
+        raise ChainError(f"eth_blockNumber: malformed answer: {exc}") from exc
 
 
 async def block_info(w3: AsyncWeb3[Any], number: int, *, timeout_s: float = 10.0) -> BlockInfo:
-    """Timestamp and hash of block ``number``; ``ChainError`` when the node lacks it."""
+    """Timestamp and hash of block ``number``; ``ChainError`` when the node lacks it or
+    answers a number or timestamp outside ``0..2**63-1`` or a hash that is not 32 bytes."""
     block: Any = await guarded(
         f"eth_getBlockByNumber({number})", w3.eth.get_block(number), timeout_s
     )
     try:
         return BlockInfo(
-            number=int(block["number"]),
-            timestamp=int(block["timestamp"]),
-            hash="0x" + bytes(block["hash"]).hex(),
+            number=quantity(block["number"], "block number"),
+            timestamp=quantity(block["timestamp"], "block timestamp"),
+            hash="0x" + hex_bytes(block["hash"], "block hash", length=32).hex(),
         )
     except (KeyError, TypeError, ValueError) as exc:
-        raise ChainError(f"block {number}: malformed answer: {exc}") from exc
+        raise ChainError(f"block {number}: malformed answer: {describe_exc(exc)}") from exc
 
 
 class HeadPoller:

@@ -22,6 +22,7 @@ from web3 import AsyncWeb3
 
 from bot.chain.rpc import checksum, eth_call, load_abi
 from bot.errors import ChainError
+from bot.safety import safe_str
 
 __all__ = ["BatchReader", "ContractCall", "encode_call"]
 
@@ -113,7 +114,7 @@ class BatchReader:
                 self._w3, call.target, call.data, block_number, timeout_s=self._timeout_s
             )
         except ChainError as exc:
-            raise ChainError(f"{call.label} at block {block_number}: {exc}") from exc
+            raise ChainError(f"{call.label} at block {block_number}: {safe_str(exc)}") from exc
 
     async def _batch(
         self, multicall: str, calls: Sequence[ContractCall], block_number: int
@@ -127,7 +128,7 @@ class BatchReader:
                 self._w3, multicall, batch.data, block_number, timeout_s=self._timeout_s
             )
         except ChainError as exc:
-            raise ChainError(f"multicall at block {block_number}: {exc}") from exc
+            raise ChainError(f"multicall at block {block_number}: {safe_str(exc)}") from exc
         (results,) = batch.decode(raw)
         if len(results) != len(calls):
             raise ChainError(f"multicall returned {len(results)} results for {len(calls)} calls")

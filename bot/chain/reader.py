@@ -30,7 +30,7 @@ from bot.config import Settings, V2PositionConfig, V3PositionConfig
 from bot.core.amm import v2_exposure
 from bot.domain import ChainSnapshot, PositionExposure, TokenInfo
 from bot.errors import ChainError, ConfigError, PositionReadError
-from bot.safety import MAX_RESPONSE_BYTES, PayloadRejected
+from bot.safety import MAX_RESPONSE_BYTES, PayloadRejected, describe_exc, safe_str
 
 __all__ = ["DATA_FAULTS", "LpChainReader", "connect_web3"]
 
@@ -54,9 +54,7 @@ def _transport_failure(exc: BaseException) -> bool:
 
 
 def _cannot_value(what: str, block: int, exc: Exception) -> PositionReadError:
-    return PositionReadError(
-        f"{what} cannot be valued at block {block}: {type(exc).__name__}: {exc}"
-    )
+    return PositionReadError(f"{what} cannot be valued at block {block}: {describe_exc(exc)}")
 
 
 def connect_web3(
@@ -220,13 +218,13 @@ class LpChainReader:
         be reached; the position's (``PositionReadError``) when the node answers about the
         block but the contract is missing, reverts or answers garbage."""
         if _transport_failure(exc):
-            return ChainError(f"{what} at block {block}: {exc}")
+            return ChainError(f"{what} at block {block}: {safe_str(exc)}")
         missing = [a for a in [*addresses, *self._multicall] if not await self._has_code(a, block)]
         if missing:
             return PositionReadError(
                 f"{what}: no contract at {', '.join(missing)} at block {block}"
             )
-        return PositionReadError(f"{what} unreadable at block {block}: {exc}")
+        return PositionReadError(f"{what} unreadable at block {block}: {safe_str(exc)}")
 
     async def _has_code(self, address: str, block: int) -> bool:
         """``ChainError`` when the node does not answer: then the node is what failed."""

@@ -17,7 +17,7 @@ from web3.types import RPCEndpoint
 
 from bot.chain.transport import BoundedHTTPProvider
 from bot.errors import ChainError
-from bot.safety import MAX_RESPONSE_BYTES
+from bot.safety import MAX_RESPONSE_BYTES, describe_exc, safe_str
 
 __all__ = [
     "CHAIN_FAILURES",
@@ -68,14 +68,15 @@ def connect(
 
 
 async def guarded(what: str, call: Awaitable[T], timeout_s: float) -> T:
-    """Await ``call`` within ``timeout_s``; any chain-side failure raises ``ChainError``."""
+    """Await ``call`` within ``timeout_s``; any chain-side failure raises ``ChainError`` (its
+    message bounded and escaped: it may carry a peer's text)."""
     try:
         async with asyncio.timeout(timeout_s):
             return await call
     except TimeoutError as exc:
         raise ChainError(f"{what}: no answer within {timeout_s:g}s") from exc
     except CHAIN_FAILURES as exc:
-        raise ChainError(f"{what}: {type(exc).__name__}: {exc}") from exc
+        raise ChainError(f"{what}: {describe_exc(exc)}") from exc
 
 
 async def rpc_request(
@@ -86,11 +87,11 @@ async def rpc_request(
         method, w3.provider.make_request(RPCEndpoint(method), list(params)), timeout_s
     )
     if not isinstance(response, dict):
-        raise ChainError(f"{method}: malformed answer {response!r:.200}")
+        raise ChainError(f"{method}: malformed answer of type {type(response).__name__}")
     if "error" in response:
         error = response["error"]
         message = error.get("message", error) if isinstance(error, dict) else error
-        raise ChainError(f"{method}: {message}")
+        raise ChainError(f"{method}: {safe_str(message)}")
     return response.get("result")
 
 
@@ -101,11 +102,11 @@ async def eth_call(
     call = {"to": to, "data": "0x" + data.hex()}
     result = await rpc_request(w3, "eth_call", call, hex(block_number), timeout_s=timeout_s)
     if not isinstance(result, str) or not result.startswith("0x"):
-        raise ChainError(f"eth_call to {to}: malformed result {result!r:.200}")
+        raise ChainError(f"eth_call to {to}: malformed result {safe_str(result, 200)}")
     try:
         return bytes.fromhex(result[2:])
     except ValueError as exc:
-        raise ChainError(f"eth_call to {to}: malformed result {result:.200}") from exc
+        raise ChainError(f"eth_call to {to}: malformed result {safe_str(result, 200)}") from exc
 
 
 def load_abi(name: str) -> list[dict[str, Any]]:

@@ -3,9 +3,11 @@
 ``BoundedHTTPProvider`` is web3's ``AsyncHTTPProvider`` with the answer read in bounded
 chunks (a body over ``max_response_bytes`` is refused before it is parsed) and parsed by
 ``bot.safety.loads_bounded`` (a deeply nested body is refused instead of overflowing the C
-stack). Every transport failure is re-raised as ``EndpointFailed`` whose message names the
-endpoint by ``mask_url`` only: an RPC key in the URL's path, query or userinfo never reaches a
-log line, an event or an error.
+stack), then range-checked by ``bot.chain.answers.check_answer`` (a block number of 200,000
+hex digits is refused as ``AnswerRejected``, a bad answer of this endpoint). Every transport
+failure is re-raised as ``EndpointFailed`` whose message names the endpoint by ``mask_url``
+only: an RPC key in the URL's path, query or userinfo never reaches a log line, an event or an
+error.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from eth_typing import URI
 from web3 import AsyncHTTPProvider
 from web3.types import RPCEndpoint, RPCResponse
 
+from bot.chain.answers import check_answer
 from bot.safety import MAX_RESPONSE_BYTES, PayloadRejected, loads_bounded, mask_url
 
 __all__ = ["BoundedHTTPProvider", "EndpointFailed"]
@@ -39,7 +42,8 @@ class BoundedHTTPProvider(AsyncHTTPProvider):
     and ``str()`` show the endpoint masked.
 
     Raises from ``make_request``: ``PayloadRejected`` (a ``ValueError``) for an oversized,
-    non-UTF-8, non-JSON or too deeply nested body; ``EndpointFailed`` (an ``OSError``) for a
+    non-UTF-8, non-JSON or too deeply nested body, ``AnswerRejected`` (a ``PayloadRejected``)
+    for a value out of range; ``EndpointFailed`` (an ``OSError``) for a
     refused connection or an HTTP error status; ``TimeoutError`` when the session's timeout
     expires. Batch requests are not used by hedgebot and are refused.
     """
@@ -69,8 +73,9 @@ class BoundedHTTPProvider(AsyncHTTPProvider):
         raw = await self._post(self.encode_rpc_request(method, params))
         try:
             answer = loads_bounded(raw, max_bytes=self.max_response_bytes, max_depth=None)
+            check_answer(method, answer)
         except PayloadRejected as exc:
-            raise PayloadRejected(f"{method} answer from {self.label}: {exc}") from None
+            raise type(exc)(f"{method} answer from {self.label}: {exc}") from None
         return cast(RPCResponse, answer)
 
     async def make_batch_request(

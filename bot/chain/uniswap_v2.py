@@ -20,6 +20,7 @@ from bot.chain.multicall import BatchReader, ContractCall, encode_call
 from bot.chain.rpc import load_abi
 from bot.domain import TokenInfo, V2PoolRead
 from bot.errors import ChainError
+from bot.safety import safe_str
 
 __all__ = ["V2PoolReader"]
 
@@ -82,7 +83,9 @@ class V2PoolReader:
         try:
             dec0, sym0, dec1, sym1 = await self._batch.run(calls, block_number)
         except ChainError as exc:
-            raise ChainError(f"pair {self.pair}: token metadata unreadable: {exc}") from exc
+            raise ChainError(
+                f"pair {self.pair}: token metadata unreadable: {safe_str(exc)}"
+            ) from exc
         self._tokens = (
             TokenInfo(address=token0, symbol=_symbol(sym0[0], token0), decimals=int(dec0[0])),
             TokenInfo(address=token1, symbol=_symbol(sym1[0], token1), decimals=int(dec1[0])),

@@ -26,6 +26,7 @@ from bot.chain.rpc import guarded
 from bot.core.v3 import V3PositionState
 from bot.core.v3_owed import OwedEvent, principal_owed
 from bot.errors import ChainError, PositionReadError
+from bot.safety import safe_str
 
 __all__ = ["OwedSource", "OwedSplitter"]
 
@@ -136,6 +137,6 @@ class OwedSplitter:
         except ChainError as exc:
             raise PositionReadError(
                 f"position {label}: withdrawal/collect logs {start}..{block} unreadable, "
-                f"so its tokens owed cannot be split into principal and fees: {exc}"
+                f"so its tokens owed cannot be split into principal and fees: {safe_str(exc)}"
             ) from exc
         return [source.event(log) for log in logs]
