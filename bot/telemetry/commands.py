@@ -29,9 +29,11 @@ from bot.clock import WallClock
 from bot.ports import Clock
 from bot.safety import MAX_COMMAND_BYTES, MAX_JSON_DEPTH, PayloadRejected, json_depth, loads_bounded
 from bot.telemetry.auth import OPERATOR_KEY_ENV, OperatorKey
+from bot.telemetry.command_text import MAX_ID_LENGTH as MAX_ID_LENGTH
+from bot.telemetry.command_text import MAX_REASON_CHARS as MAX_REASON_CHARS
+from bot.telemetry.command_text import describe
+from bot.telemetry.command_text import echo as echo
 
-MAX_ID_LENGTH = 64
-MAX_REASON_CHARS = 300
 MAX_BASE = Decimal("1e30")  # a threshold beyond any pool's supply: a typo, not a band
 DEFAULT_MAX_AGE_S = 60.0
 ENVELOPE_FIELDS = ("ts", "sig")
@@ -160,53 +162,6 @@ class Rejection:
         object.__setattr__(self, "reason", echo(self.reason, MAX_REASON_CHARS))
 
 
-def echo(text: str, limit: int = MAX_ID_LENGTH) -> str:
-    """``text`` safe to log, publish and print: at most ``limit`` characters (a final ``…``
-    marks a cut), non-printable characters and lone surrogates escaped (``\\x1b``,
-    ``\\ud800``). Looks at no more of ``text`` than it can show."""
-    out: list[str] = []
-    size = 0
-    for ch in text[: limit + 1]:
-        shown = ch if ch.isprintable() else ch.encode("unicode_escape", "backslashreplace").decode()
-        out.append(shown)
-        size += len(shown)
-        if size > limit:
-            break
-    shown_text = "".join(out)
-    return shown_text if size <= limit else shown_text[: limit - 1] + "…"
-
-
-_READABLE = {
-    "greater_than": "must be > {gt}",
-    "greater_than_equal": "must be >= {ge}",
-    "less_than": "must be < {lt}",
-    "less_than_equal": "must be <= {le}",
-    "missing": "required",
-    "extra_forbidden": "unknown field",
-    "literal_error": "must be {expected}",
-    "string_too_long": "longer than {max_length} characters",
-    "string_too_short": "must not be empty",
-    "decimal_parsing": "must be a number",
-    "decimal_type": "must be a number",
-    "finite_number": "must be a finite number",
-    "bool_type": "must be true or false",
-    "string_unicode": "must be printable characters only",  # a lone surrogate
-}
-
-
-def _describe(error: Any) -> str:
-    # loc starts with the union tag (the command name); drop it
-    loc = [echo(str(part), 32) for part in error["loc"][1:]]
-    where = ".".join(loc) or "(command)"
-    template = _READABLE.get(error["type"])
-    if template is not None:
-        try:
-            return f"{where}: {template.format(**(error.get('ctx') or {}))}"
-        except KeyError:
-            return f"{where}: {template}"
-    return f"{where}: {str(error['msg']).removeprefix('Value error, ')}"
-
-
 def _load(raw: bytes | str) -> Any:
     """Bounded JSON (``bot.safety``); ``NaN``/``Infinity`` literals read as floats so that the
     schema refuses them naming the field. Raises ``PayloadRejected``."""
@@ -257,7 +212,7 @@ def _validate_schema(obj: dict[str, Any]) -> Command | Rejection:
     try:
         return _COMMAND_ADAPTER.validate_python(body)
     except ValidationError as exc:
-        return Rejection(command_id, "; ".join(_describe(e) for e in exc.errors()))
+        return Rejection(command_id, "; ".join(describe(e) for e in exc.errors()))
     except (ValueError, ArithmeticError) as exc:  # e.g. digits past the int-str limit
         return Rejection(command_id, f"malformed command: {type(exc).__name__}")
 
@@ -275,13 +230,45 @@ IdStatus = Literal["queued", "applied", "rejected", "refused"]
 _STORE_STATUS: dict[str, IdStatus] = {"ok": "applied", "rejected": "rejected"}
 
 
-class CommandValidator:
-    """Authenticates and validates commands; each id is accepted once, ever.
+@dataclass(frozen=True, slots=True)
+class Refusal(Rejection):
+    """A signed command refused before the engine (stale, future, schema, queue full): its id
+    is used up all the same, so ``command`` (bounded name) and ``reason`` must be recorded."""
 
-    ``seen_ids``: ids recorded before a restart, as an iterable (all applied) or a mapping of
-    id to the store's status (``ok``/``rejected``). With no ``operator_key`` every command is
-    refused (secure by default). ``max_age_s``: how far ``ts`` may be from ``clock`` (wall
-    time, seconds), either way.
+    command: str = "?"
+
+
+@dataclass(frozen=True, slots=True)
+class Redelivery:
+    """Another copy of a command already accepted: same id, same valid signature (a QoS-1
+    redelivery or a replay). Not a new command; ``status``/``reason`` say what became of it."""
+
+    command_id: str
+    status: IdStatus
+    reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Use:
+    """What became of one id; ``sig`` (None when loaded from the store) tells its copies."""
+
+    status: IdStatus
+    sig: str | None = None
+    reason: str | None = None
+
+
+Verdict = Command | Rejection | Redelivery
+
+
+class CommandValidator:
+    """Authenticates and validates commands; each id is used once, ever.
+
+    An id is used up as soon as a message carrying it verifies against the operator key,
+    whatever follows (stale or future ``ts``, schema error, queue full, engine refusal): a
+    captured command can never become a delayed trigger. ``seen_ids``: ids recorded before a
+    restart, as an iterable (all applied) or a mapping of id to the store's status
+    (``ok``/``rejected``). With no ``operator_key`` every command is refused (secure by
+    default). ``max_age_s``: how far ``ts`` may be from ``clock`` (wall time, seconds).
     """
 
     def __init__(
@@ -297,17 +284,17 @@ class CommandValidator:
         self.operator_key = operator_key
         self.max_age_s = max_age_s
         self._clock: Clock = clock if clock is not None else WallClock()
-        self._seen: dict[str, IdStatus] = {}
+        self._seen: dict[str, _Use] = {}
         if isinstance(seen_ids, Mapping):
             for command_id, status in seen_ids.items():
-                self._seen[command_id] = _STORE_STATUS.get(status, "rejected")
+                self._seen[command_id] = _Use(_STORE_STATUS.get(status, "rejected"))
         else:
-            self._seen.update(dict.fromkeys(seen_ids, "applied"))
+            self._seen.update(dict.fromkeys(seen_ids, _Use("applied")))
 
-    def validate(self, raw: bytes | str, topic: str) -> Command | Rejection:
-        """A valid, signed, fresh, never-seen command (now remembered as queued), or why not.
-
-        ``topic`` is where it arrived (part of what is signed). Never raises.
+    def validate(self, raw: bytes | str, topic: str) -> Verdict:
+        """A valid, signed, fresh, never-seen command (now remembered as queued), a
+        ``Redelivery`` of one already accepted, or why not (a ``Refusal`` when the id is now
+        used up). ``topic`` is where it arrived (part of what is signed). Never raises.
         """
         obj = decode_command(raw)
         if isinstance(obj, Rejection):
@@ -315,13 +302,23 @@ class CommandValidator:
         refused = self._authenticate(obj, topic)
         if refused is not None:
             return Rejection(obj["id"], refused)
-        result = _validate_schema(obj)
+        command_id: str = obj["id"]
+        sig: str = obj["sig"]
+        used = self._seen.get(command_id)
+        if used is not None:
+            if used.sig == sig:
+                return Redelivery(command_id, used.status, used.reason)
+            return Rejection(
+                command_id, f"duplicate id {command_id!r}: command already {used.status}"
+            )
+        problem = _id_problem(command_id) or self._freshness(obj)
+        result = _validate_schema(obj) if problem is None else Rejection(command_id, problem)
         if isinstance(result, Rejection):
-            return result
-        seen = self._seen.get(result.id)
-        if seen is not None:
-            return Rejection(result.id, f"duplicate id {result.id!r}: command already {seen}")
-        self._seen[result.id] = "queued"
+            if _id_problem(command_id) is not None:
+                return result  # no such id can ever be applied: nothing to use up
+            self._seen[command_id] = _Use("rejected", sig, result.reason)
+            return Refusal(command_id, result.reason, command=_name_of(obj))
+        self._seen[command_id] = _Use("queued", sig)
         return result
 
     def _authenticate(self, obj: dict[str, Any], topic: str) -> str | None:
@@ -331,6 +328,9 @@ class CommandValidator:
             return "unsigned command: sign it with the operator key (docs/mqtt.md, Signing)"
         if not self.operator_key.verify(topic, obj):
             return "bad signature"
+        return None
+
+    def _freshness(self, obj: dict[str, Any]) -> str | None:
         ts = obj.get("ts")
         if not isinstance(ts, int) or isinstance(ts, bool):
             return "ts: required, unix seconds as an integer"
@@ -345,22 +345,40 @@ class CommandValidator:
 
     def mark_applied(self, command_id: str) -> None:
         """The engine applied this command: its id is never accepted again."""
-        self._seen[command_id] = "applied"
+        used = self._seen.get(command_id, _Use("applied"))
+        self._seen[command_id] = _Use("applied", used.sig)
 
-    def mark_rejected(self, command_id: str) -> None:
+    def mark_rejected(self, command_id: str, reason: str | None = None) -> None:
         """The engine refused this command: its id is never accepted again either."""
-        if self._seen.get(command_id) != "applied":
-            self._seen[command_id] = "rejected"
+        used = self._seen.get(command_id, _Use("rejected"))
+        if used.status != "applied":
+            self._seen[command_id] = _Use("rejected", used.sig, reason)
 
-    def mark_refused(self, command_id: str) -> None:
-        """Refused before reaching the engine (queue full): a resend needs a new id."""
-        if self._seen.get(command_id) in (None, "queued"):
-            self._seen[command_id] = "refused"
+    def mark_refused(self, command_id: str, reason: str | None = None) -> None:
+        """Refused before reaching the engine (queue full): the id is used up too."""
+        used = self._seen.get(command_id, _Use("refused"))
+        if used.status in ("refused", "queued"):
+            self._seen[command_id] = _Use("refused", used.sig, reason)
 
     def status(self, command_id: str) -> IdStatus | None:
         """What became of ``command_id`` (None: never accepted)."""
-        return self._seen.get(command_id)
+        used = self._seen.get(command_id)
+        return None if used is None else used.status
 
     def is_applied(self, command_id: str) -> bool:
         """Whether ``command_id`` is remembered as applied."""
-        return self._seen.get(command_id) == "applied"
+        return self.status(command_id) == "applied"
+
+
+def _id_problem(command_id: str) -> str | None:
+    """Why ``command_id`` can never be a command's id (too long, not printable), or None."""
+    if len(command_id) > MAX_ID_LENGTH:
+        return f"id: longer than {MAX_ID_LENGTH} characters"
+    if not command_id.isprintable():
+        return "id: must be printable characters only"
+    return None
+
+
+def _name_of(obj: dict[str, Any]) -> str:
+    name = obj.get("command")
+    return echo(name, 32) if isinstance(name, str) and name else "?"

@@ -149,16 +149,22 @@ class EventMessage(_Payload):
 class CommandAck(_Payload):
     """Outcome of one command, published on ``cmd/ack``.
 
-    ``id`` is None only when the command was so malformed that no id could be read.
+    ``id`` is None only when the command was so malformed that no id could be read (or it
+    was retained). ``ref`` binds the ack to the one message it answers: the lowercase hex
+    SHA-256 of that message's exact bytes (``bot.telemetry.inbox.message_ref``); it is inside
+    what ``sig`` covers, so a copy of a command (same id) can never be answered for the
+    original.
     """
 
     id: str | None
     status: Literal["ok", "rejected"]
     reason: str | None = None
+    ref: str | None = None
     sig: str | None = None  # HMAC of the other fields with the operator key (bot.telemetry.auth)
 
     def _omitted(self) -> set[str]:
-        return {"sig"} if self.sig is None else set()  # unsigned: the wire form of before
+        # unset: the wire form of before
+        return {name for name in ("ref", "sig") if getattr(self, name) is None}
 
     def signed_body(self) -> dict[str, Any]:
         """The fields the signature covers (everything but ``sig``), as JSON values."""

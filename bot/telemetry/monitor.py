@@ -37,7 +37,7 @@ from bot.telemetry.cli_support import (
     broker_client,
     say,
 )
-from bot.telemetry.commands import echo
+from bot.telemetry.command_text import echo
 from bot.telemetry.messages import EventMessage, StateMessage
 from bot.telemetry.operator_cmd import add_cmd_parser, parse_params, send_command
 

@@ -17,14 +17,17 @@ from typing import Literal, Protocol
 
 import aiomqtt
 import structlog
+from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from bot.clock import WallClock
 from bot.errors import ConfigError
 from bot.ports import Clock
 from bot.safety import mask_url
 from bot.telemetry.auth import OPERATOR_KEY_ENV
-from bot.telemetry.commands import Command, CommandValidator, Rejection, echo
-from bot.telemetry.messages import CommandAck, EventMessage, StateMessage
+from bot.telemetry.command_text import echo
+from bot.telemetry.commands import Command, CommandValidator
+from bot.telemetry.inbox import CommandInbox, CommandLedger
+from bot.telemetry.messages import EventMessage, StateMessage
 from bot.telemetry.settings import MqttSettings, Topics, broker_url_problem
 
 __all__ = ["ConnectionStatus", "ErrorCounter", "MqttSettings", "MqttTelemetry", "Topics"]
@@ -33,6 +36,8 @@ _log = structlog.get_logger("bot.telemetry.mqtt")
 
 # CONNACK refusals that mean "fix the credentials", as MQTT 3.1.1 codes and MQTT 5 reason codes
 _AUTH_CODES = frozenset({4, 5, 134, 135})
+# CONNACK refusals of the protocol version (3.1.1: 1 unacceptable version; 5: 132 unsupported)
+_VERSION_CODES = frozenset({1, 132})
 
 ConnectionStatus = Literal[
     "idle", "connecting", "connected", "disconnected", "auth_failed", "stopped"
@@ -56,7 +61,10 @@ class MqttTelemetry:
 
     Use ``async with MqttTelemetry(settings, bot_id) as telemetry:`` or ``start()``/``stop()``.
     Valid commands arrive on ``commands``; the engine acknowledges each with ``ack()``. Acks
-    are signed with the validator's operator key. Raises ``ConfigError`` for a broker URL
+    are signed with the validator's operator key and bound to the message they answer
+    (``bot.telemetry.inbox``). ``ledger`` records ids used up before the engine saw them.
+    Speaks MQTT 5 (retained commands keep their flag: ``retain_as_published``) and falls back
+    to 3.1.1 with a warning when the broker refuses it. Raises ``ConfigError`` for a broker URL
     that carries credentials (they belong in ``username`` and the environment).
     """
 
@@ -68,6 +76,7 @@ class MqttTelemetry:
         validator: CommandValidator | None = None,
         errors: ErrorCounter | None = None,
         clock: Clock | None = None,
+        ledger: CommandLedger | None = None,
     ) -> None:
         problem = broker_url_problem(settings.url)
         if problem is not None:
@@ -76,20 +85,29 @@ class MqttTelemetry:
         self.bot_id = bot_id
         self.topics = Topics.for_bot(settings.topic_prefix, bot_id)
         self.validator = validator if validator is not None else CommandValidator()
-        self.commands: asyncio.Queue[Command] = asyncio.Queue(settings.command_queue_size)
         self.status: ConnectionStatus = "idle"
         self.last_error: str | None = None
         self.connect_errors = 0
         self.dropped_events = 0
         self.published_events = 0
-        self.refused_commands = 0
+        self.mqtt5 = True  # until a broker refuses it (then MQTT 3.1.1, warned once)
         self._errors = errors
         self._clock: Clock = clock if clock is not None else WallClock()
         self._latest_state: bytes | None = None
         self._state_dirty = False
         self._events: deque[bytes] = deque()
-        self._acks: deque[bytes] = deque()
         self._wake = asyncio.Event()
+        self._inbox = CommandInbox(
+            self.topics,
+            self.validator,
+            queue_size=settings.command_queue_size,
+            clock=self._clock,
+            publish_event=self.publish_event,
+            wake=self._wake.set,
+            ledger=ledger,
+        )
+        # valid, signed, fresh commands for the engine, in arrival order
+        self.commands: asyncio.Queue[Command] = self._inbox.commands
         self._stop_requested = asyncio.Event()
         self._connected = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -176,21 +194,14 @@ class MqttTelemetry:
         self._events.append(event.to_json())
         self._wake.set()
 
+    @property
+    def refused_commands(self) -> int:
+        """Messages on ``cmd`` refused so far."""
+        return self._inbox.refused_commands
+
     async def ack(self, command_id: str, ok: bool, reason: str | None = None) -> None:
         """Report the outcome of an applied (``ok``) or refused command on ``cmd/ack``."""
-        if ok:
-            self.validator.mark_applied(command_id)
-        else:
-            self.validator.mark_rejected(command_id)
-        status: Literal["ok", "rejected"] = "ok" if ok else "rejected"
-        self._queue_ack(CommandAck(id=command_id, status=status, reason=reason))
-        self.publish_event(
-            EventMessage(
-                type="command",
-                ts=self._clock.now(),
-                data={"id": command_id, "status": status, "reason": reason},
-            )
-        )
+        await self._inbox.ack(command_id, ok, reason)
 
     # ---- connection loop -------------------------------------------------------------------
 
@@ -220,6 +231,18 @@ class MqttTelemetry:
         if self._errors is not None:
             self._errors.observe_error("broker")
         code = getattr(getattr(exc, "rc", None), "value", getattr(exc, "rc", None))
+        if not was_connected and self.mqtt5 and isinstance(code, int) and code in _VERSION_CODES:
+            self.mqtt5 = False
+            self.last_error = f"broker refused MQTT 5: {exc}"
+            _log.warning(
+                "mqtt.v5_refused",
+                broker=self._where(),
+                fallback="MQTT 3.1.1",
+                risk="a retained command published while the bot is online arrives without "
+                "its retain flag: it is handled as a live command and stays on the broker "
+                "until the next subscription clears it",
+            )
+            return self.settings.reconnect_min_s
         if not was_connected and isinstance(code, int) and code in _AUTH_CODES:
             self.status = "auth_failed"
             self.last_error = f"broker refused credentials: {exc}"
@@ -264,6 +287,7 @@ class MqttTelemetry:
             keepalive=settings.keepalive_s,
             timeout=settings.timeout_s,
             tls_context=tls_context,
+            protocol=aiomqtt.ProtocolVersion.V5 if self.mqtt5 else aiomqtt.ProtocolVersion.V311,
         )
 
     async def _session(self) -> None:
@@ -271,11 +295,20 @@ class MqttTelemetry:
         qos = self.settings.qos
         async with self._client() as client:
             await client.publish(self.topics.status, b"online", qos=qos, retain=True)
-            await client.subscribe(self.topics.cmd, qos=qos)
+            if self.mqtt5:  # a retained command keeps its flag even when forwarded live
+                options = SubscribeOptions(qos=qos, retainAsPublished=True)
+                await client.subscribe(self.topics.cmd, options=options)
+            else:
+                await client.subscribe(self.topics.cmd, qos=qos)
             self._connected.set()
             self.status = "connected"
             self.last_error = None
-            _log.info("mqtt.connected", broker=self._where(), topics=self.topics.base)
+            _log.info(
+                "mqtt.connected",
+                broker=self._where(),
+                topics=self.topics.base,
+                protocol="5" if self.mqtt5 else "3.1.1",
+            )
             self._state_dirty = self._latest_state is not None
             self._wake.set()
             try:
@@ -295,9 +328,10 @@ class MqttTelemetry:
         while True:
             await self._wake.wait()
             self._wake.clear()
-            while self._acks:
-                await client.publish(self.topics.cmd_ack, self._acks[0], qos=qos)
-                self._acks.popleft()
+            acks = self._inbox.acks
+            while acks:
+                await client.publish(self.topics.cmd_ack, acks[0], qos=qos)
+                acks.popleft()
             while self._events:
                 payload = self._events.popleft()
                 try:
@@ -330,26 +364,14 @@ class MqttTelemetry:
                 _log.error("command.receive_failed", error=type(exc).__name__)
 
     async def _on_command_message(self, client: aiomqtt.Client, message: aiomqtt.Message) -> None:
-        """Queue a valid command or refuse it on ``cmd/ack``; clear a retained one."""
+        """Hand a message to the inbox; a retained one is also deleted from the broker."""
         raw = message.payload
         if not raw:  # an empty payload: a cleared retained message, not a command
             return
         payload = bytes(raw) if isinstance(raw, bytes | bytearray) else str(raw).encode()
         if message.retain:
             await self._clear_retained(client, str(message.topic))
-            result: Command | Rejection = Rejection(None, "retained commands are refused")
-        else:
-            result = self.validator.validate(payload, self.topics.cmd)
-        if isinstance(result, Rejection):
-            self._reject(result.command_id, result.reason, size_bytes=len(payload))
-            return
-        try:
-            self.commands.put_nowait(result)
-        except asyncio.QueueFull:
-            self.validator.mark_refused(result.id)
-            self._reject(result.id, "command queue full: resend with a new id later")
-            return
-        _log.info("command.received", id=result.id, command=result.command)
+        await self._inbox.receive(payload, retained=message.retain)
 
     async def _clear_retained(self, client: aiomqtt.Client, topic: str) -> None:
         """A retained command would be replayed to every new subscriber: delete it."""
@@ -359,29 +381,6 @@ class MqttTelemetry:
             reason="retained commands are refused; the broker's copy was deleted",
         )
         await client.publish(topic, b"", qos=self.settings.qos, retain=True)
-
-    def _reject(self, command_id: str | None, reason: str, size_bytes: int | None = None) -> None:
-        command_id = echo(command_id) if command_id is not None else None
-        reason = echo(reason, 300)
-        self.refused_commands += 1
-        _log.warning("command.rejected", id=command_id, reason=reason, size_bytes=size_bytes)
-        self._queue_ack(CommandAck(id=command_id, status="rejected", reason=reason))
-        self.publish_event(
-            EventMessage(
-                type="command",
-                ts=self._clock.now(),
-                data={"id": command_id, "status": "rejected", "reason": reason},
-            )
-        )
-
-    def _queue_ack(self, ack: CommandAck) -> None:
-        key = self.validator.operator_key
-        if key is not None:
-            ack = ack.model_copy(update={"sig": key.sign(self.topics.cmd_ack, ack.signed_body())})
-        self._acks.append(ack.to_json())
-        while len(self._acks) > self.settings.command_queue_size:
-            self._acks.popleft()
-        self._wake.set()
 
     def _where(self) -> str:
         return f"{self.settings.host}:{self.settings.port}"

@@ -31,7 +31,9 @@ from bot.telemetry.cli_support import (
     broker_client,
     say,
 )
-from bot.telemetry.commands import COMMAND_NAMES, echo
+from bot.telemetry.command_text import echo
+from bot.telemetry.commands import COMMAND_NAMES
+from bot.telemetry.inbox import message_ref
 from bot.telemetry.messages import CommandAck
 
 CMD_DESCRIPTION = f"""\
@@ -45,8 +47,10 @@ file or an option, and never printed. Wire form:
 sig = HMAC-SHA256(key, "<prefix>/<bot>/cmd" + "\\n" + canonical JSON of the object without
 sig), canonical = sorted keys, no whitespace, ASCII escapes. The bot refuses unsigned, badly
 signed, stale (ts more than mqtt.command_max_age_s, default 60 s, from its clock), retained
-and replayed commands. Its ack is signed the same way over "<prefix>/<bot>/cmd/ack"; acks
-without a valid signature are ignored. Details: docs/mqtt.md, "Signing".
+and replayed commands. Its ack is signed the same way over "<prefix>/<bot>/cmd/ack" and
+carries ref = SHA-256 of the exact bytes of the command it answers: acks without a valid
+signature, or bound to another copy of the command, are ignored. Details: docs/mqtt.md,
+"Signing".
 
 Exit codes: 0 applied, 1 rejected, 2 no valid ack in time, 3 broker unreachable,
 4 no operator key or an unusable --mqtt-url.
@@ -69,7 +73,9 @@ async def send_command(
     """Publish one command, signed with ``operator_key``, and wait for its signed ack.
 
     Returns an exit code (module docstring). Acks without a valid signature are ignored (an
-    open broker lets anyone publish on ``cmd/ack``), so a forged ``ok`` is never believed.
+    open broker lets anyone publish on ``cmd/ack``), so a forged ``ok`` is never believed, and
+    so are acks bound (``ref``) to another message: a copy of our command re-published by
+    someone else is answered for that copy, never for ours.
     """
     console = console or Console()
     errors = Console(stderr=True)
@@ -84,7 +90,9 @@ async def send_command(
         async with broker_client(url, username, password) as client:
             await client.subscribe(f"{base}/cmd/ack", qos=1)
             await client.publish(f"{base}/cmd", payload, qos=1)
-            ack = await _wait_ack(client, f"{base}/cmd/ack", command_id, operator_key, timeout_s)
+            ack = await _wait_ack(
+                client, f"{base}/cmd/ack", message_ref(payload), operator_key, timeout_s
+            )
     except ConfigError as exc:
         say(errors, str(exc))
         return EXIT_USAGE
@@ -102,15 +110,17 @@ async def send_command(
 
 
 async def _wait_ack(
-    client: aiomqtt.Client, topic: str, command_id: str, key: OperatorKey, timeout_s: float
+    client: aiomqtt.Client, topic: str, ref: str, key: OperatorKey, timeout_s: float
 ) -> CommandAck | None:
-    """The first validly signed ack for ``command_id`` on ``topic``; None after ``timeout_s``."""
+    """The first validly signed ack on ``topic`` bound to the message we sent (its ``ref``
+    is ``ref``); None after ``timeout_s``. Acks for other copies of our command (a forged or
+    replayed one, answered by the bot too) are bound to those copies and ignored."""
     forged = 0
     try:
         async with asyncio.timeout(timeout_s):
             async for message in client.messages:
                 parsed = _parse_ack(message.payload)
-                if parsed is None or parsed[0].id != command_id:
+                if parsed is None or parsed[0].ref != ref:
                     continue
                 ack, raw = parsed
                 if key.verify(topic, raw):

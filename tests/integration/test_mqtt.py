@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import shutil
 import signal
@@ -264,7 +265,8 @@ async def test_valid_commands_are_queued_and_acked_after_apply(
         topics = telemetry.topics
         async with recording(mqtt_broker, topics.cmd_ack) as acks:
             body = {"id": "c-1", "command": "set_hedge_ratio", "params": {"value": 0.8}}
-            await _publish(mqtt_broker, topics.cmd, signed(topics.cmd, body))
+            sent = signed(topics.cmd, body)
+            await _publish(mqtt_broker, topics.cmd, sent)
             async with asyncio.timeout(5):
                 command = await telemetry.commands.get()
             assert command.id == "c-1"
@@ -273,7 +275,13 @@ async def test_valid_commands_are_queued_and_acked_after_apply(
             assert acks.on(topics.cmd_ack) == []
             await telemetry.ack(command.id, True)
             seen = await acks.wait_for(_is(topics.cmd_ack))
-            expected_ack = {"schema_version": 1, "id": "c-1", "status": "ok", "reason": None}
+            expected_ack = {
+                "schema_version": 1,
+                "id": "c-1",
+                "status": "ok",
+                "reason": None,
+                "ref": hashlib.sha256(sent).hexdigest(),  # bound to the message it answers
+            }
             assert json.loads(seen.payload) == {
                 **expected_ack,
                 "sig": ack_sig(topics.cmd_ack, expected_ack),
@@ -317,7 +325,7 @@ async def test_bad_commands_are_rejected_and_never_queued(mqtt_broker: Broker, p
                     "f1",
                     "params.force: unknown field",
                 ),
-                (b'{"id":"dup","command":"resume"}', "dup", "already applied"),
+                (b'{"id":"dup","command":"pause"}', "dup", "already applied"),
                 (b'{"command":"pause"}', None, "missing id"),
             ]
             for raw, _, _ in cases:

@@ -12,7 +12,14 @@ from bot.clock import ManualClock
 from bot.errors import ConfigError
 from bot.safety import MAX_COMMAND_BYTES
 from bot.telemetry.auth import OperatorKey, canonical_json, operator_key_from_env
-from bot.telemetry.commands import CommandValidator, Pause, Rejection, echo, parse_command
+from bot.telemetry.commands import (
+    CommandValidator,
+    Pause,
+    Redelivery,
+    Rejection,
+    echo,
+    parse_command,
+)
 from bot.telemetry.messages import CommandAck, EventMessage
 
 pytestmark = pytest.mark.unit
@@ -118,11 +125,15 @@ def test_signature_is_hmac_sha256_over_topic_and_canonical_json() -> None:
 
 
 def test_replay_of_an_accepted_command_is_refused() -> None:
-    """The very same signed message twice: the second is a duplicate."""
+    """The very same signed message twice: the second is a copy of the first, never queued
+    again; a resend signed anew with the same id is a duplicate. (Before the acks were bound
+    to their message, the byte-identical copy was itself answered "duplicate id", which the
+    operator's ``cmd`` read as its own command refused: issue 12 follow-up, item 1.)"""
     validator = _validator()
     raw = _wire(_pause("once"))
     assert isinstance(validator.validate(raw, TOPIC), Pause)
-    assert "duplicate id 'once'" in _refusal(validator, raw).reason
+    assert validator.validate(raw, TOPIC) == Redelivery("once", "queued", None)
+    assert "duplicate id 'once'" in _refusal(validator, _wire(_pause("once", NOW + 1))).reason
 
 
 @pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity", "1e309", "-1e309"])

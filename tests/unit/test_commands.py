@@ -14,6 +14,8 @@ from bot.telemetry.commands import (
     CommandValidator,
     Flatten,
     Pause,
+    Redelivery,
+    Refusal,
     Rejection,
     SetHedgeRatio,
     SetThreshold,
@@ -31,9 +33,11 @@ def _raw(**fields: Any) -> bytes:
     return json.dumps(fields).encode()
 
 
-def _signed(**fields: Any) -> bytes:
-    """A command as the operator sends it: with ``ts`` and its signature for ``TOPIC``."""
-    return json.dumps(KEY.signed(TOPIC, {**fields, "ts": int(time.time())})).encode()
+def _signed(ts_offset_s: int = 0, **fields: Any) -> bytes:
+    """A command as the operator sends it: with ``ts`` (now, plus ``ts_offset_s``: a resend
+    signed later) and its signature for ``TOPIC``."""
+    body = {**fields, "ts": int(time.time()) + ts_offset_s}
+    return json.dumps(KEY.signed(TOPIC, body)).encode()
 
 
 def _keyed(**kwargs: Any) -> CommandValidator:
@@ -109,11 +113,11 @@ def test_duplicate_ids_are_rejected_while_queued_and_after_applied() -> None:
     """An id is accepted once; a resend is refused whether queued or applied."""
     validator = _keyed()
     assert isinstance(validator.validate(_signed(id="c1", command="pause"), TOPIC), Pause)
-    queued = validator.validate(_signed(id="c1", command="pause"), TOPIC)
+    queued = validator.validate(_signed(1, id="c1", command="pause"), TOPIC)
     assert isinstance(queued, Rejection)
     assert "already queued" in queued.reason
     validator.mark_applied("c1")
-    applied = validator.validate(_signed(id="c1", command="resume"), TOPIC)
+    applied = validator.validate(_signed(2, id="c1", command="resume"), TOPIC)
     assert isinstance(applied, Rejection)
     assert "already applied" in applied.reason
     assert validator.is_applied("c1")
@@ -124,7 +128,7 @@ def test_id_refused_by_the_engine_is_never_accepted_again() -> None:
     validator = _keyed()
     assert not isinstance(validator.validate(_signed(id="r", command="pause"), TOPIC), Rejection)
     validator.mark_rejected("r")
-    again = validator.validate(_signed(id="r", command="pause"), TOPIC)
+    again = validator.validate(_signed(1, id="r", command="pause"), TOPIC)
     assert isinstance(again, Rejection)
     assert again.reason == "duplicate id 'r': command already rejected"
 
@@ -166,15 +170,68 @@ def test_no_id_is_ever_forgotten() -> None:
     assert "already applied" in first.reason
 
 
-def test_invalid_command_does_not_consume_its_id() -> None:
-    """A refused command's id stays free for a corrected resend."""
+def test_signed_invalid_command_uses_up_its_id() -> None:
+    """Once its signature verifies, a command's id is used up even when the schema refuses it
+    (issue 12.2, follow-up): a corrected resend needs a new id. (Before, the id stayed free.)"""
     validator = _keyed()
     bad = validator.validate(_signed(id="x", command="set_hedge_ratio", params={"value": 9}), TOPIC)
-    assert isinstance(bad, Rejection)
+    assert isinstance(bad, Refusal)
+    assert bad.command == "set_hedge_ratio"
+    assert bad.reason == "params.value: must be <= 2"
     good = validator.validate(
-        _signed(id="x", command="set_hedge_ratio", params={"value": 1}), TOPIC
+        _signed(1, id="x", command="set_hedge_ratio", params={"value": 1}), TOPIC
     )
-    assert isinstance(good, SetHedgeRatio)
+    assert isinstance(good, Rejection)
+    assert good.reason == "duplicate id 'x': command already rejected"
+    assert validator.status("x") == "rejected"
+
+
+def test_same_signed_message_again_is_a_redelivery_not_a_rejection() -> None:
+    """A byte-identical copy (QoS-1 redelivery or replay) of an accepted command is reported
+    as a copy with the original's status, never queued twice nor refused as a duplicate."""
+    validator = _keyed()
+    raw = _signed(id="d1", command="pause")
+    assert isinstance(validator.validate(raw, TOPIC), Pause)
+    assert validator.validate(raw, TOPIC) == Redelivery("d1", "queued", None)
+    validator.mark_applied("d1")
+    assert validator.validate(raw, TOPIC) == Redelivery("d1", "applied", None)
+    reformatted = json.dumps(json.loads(raw), indent=1).encode()  # same signature, other bytes
+    assert validator.validate(reformatted, TOPIC) == Redelivery("d1", "applied", None)
+
+
+def test_a_copy_with_a_bad_signature_uses_up_nothing() -> None:
+    """A forged copy of a queued command (same id, wrong sig) is refused as such and leaves the
+    original's status alone; a forged id never seen is not used up either."""
+    validator = _keyed()
+    raw = _signed(id="f1", command="pause")
+    assert isinstance(validator.validate(raw, TOPIC), Pause)
+    forged = json.dumps({**json.loads(raw), "sig": "0" * 64}).encode()
+    refused = validator.validate(forged, TOPIC)
+    assert isinstance(refused, Rejection)
+    assert not isinstance(refused, Refusal)
+    assert refused.reason == "bad signature"
+    assert validator.status("f1") == "queued"
+    fresh = json.dumps({**json.loads(_signed(id="f2", command="pause")), "sig": "1" * 64})
+    assert validator.validate(fresh.encode(), TOPIC) == Rejection("f2", "bad signature")
+    assert validator.status("f2") is None
+
+
+@pytest.mark.parametrize("ts_offset_s", [75, -75, 3600])
+def test_stale_or_future_command_uses_up_its_id_for_good(ts_offset_s: int) -> None:
+    """A signed command refused for its ``ts`` (now+75 s, now-75 s, an hour on) can never be
+    applied later, however it is re-sent (issue 12.2 follow-up: it was a delayed trigger)."""
+    validator = _keyed(max_age_s=60)
+    raw = _signed(ts_offset_s, id="late", command="pause")
+    refused = validator.validate(raw, TOPIC)
+    assert isinstance(refused, Refusal)
+    assert refused.reason.startswith(f"stale command: ts is {ts_offset_s:+d} s from the bot")
+    again = validator.validate(raw, TOPIC)  # the same bytes, later (or now)
+    assert again == Redelivery("late", "rejected", refused.reason)
+    assert not isinstance(validator.validate(_signed(id="late", command="pause"), TOPIC), Pause)
+    restarted = CommandValidator({"late": "rejected"}, operator_key=KEY)  # store after restart
+    assert restarted.validate(raw, TOPIC) == Rejection(
+        "late", "duplicate id 'late': command already rejected"
+    )
 
 
 def test_max_age_must_be_positive() -> None:
