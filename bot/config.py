@@ -28,7 +28,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from bot.config_checks import non_finite_fields, same_position_clashes
+from bot.config_checks import address_role_clashes, non_finite_fields, same_position_clashes
 from bot.errors import ConfigError
 from bot.risk_settings import RiskSettings
 from bot.safety import MAX_RESPONSE_BYTES, mask_url
@@ -371,6 +371,7 @@ def load_config(
             os.environ.update(saved)
     if settings is not None:
         problems.extend(non_finite_fields(settings))
+        problems.extend(address_role_clashes(settings))
         if require_secrets:
             problems.extend(settings.exchange.missing_secrets())
     if problems or settings is None:

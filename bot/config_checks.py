@@ -1,4 +1,5 @@
-"""Whole-config checks that look across fields: positions reached twice, non-finite numbers.
+"""Whole-config checks that look across fields: positions reached twice, non-finite numbers,
+one address in two roles that cannot be the same contract.
 
 Kept apart from ``bot/config.py`` (the field declarations) so each stays one idea. Pure
 functions of validated values; ``bot.config`` turns what they return into ``ConfigError`` lines.
@@ -14,7 +15,7 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, SecretStr
 
-__all__ = ["PositionEntry", "non_finite_fields", "same_position_clashes"]
+__all__ = ["PositionEntry", "address_role_clashes", "non_finite_fields", "same_position_clashes"]
 
 # the largest magnitude a number may have and still be a finite float where the bot needs one
 _FLOAT_MAX = Decimal(sys.float_info.max)
@@ -114,4 +115,59 @@ def non_finite_fields(model: BaseModel) -> list[str]:
         )
         if bad_float or bad_decimal:
             problems.append(f"{path}: must be a finite number (got {value})")
+    return problems
+
+
+# Roles an address plays in a config. Contracts of different roles are different contracts (a
+# token is not a pair, a position manager is not a pool, Multicall is none of them), and an
+# LP position's owner is never a pool, the Multicall or its own position manager.
+_CONTRACT_ROLES = ("token", "pool", "position_manager", "multicall")
+
+
+def _roles(settings: Any) -> list[tuple[str, str, str]]:
+    """``(address lowercased, role, field path)`` for every address of ``settings``."""
+    found = [
+        (settings.hedge_asset.base_token, "token", "hedge_asset.base_token"),
+        (settings.hedge_asset.quote_token, "token", "hedge_asset.quote_token"),
+    ]
+    if settings.chain.multicall is not None:
+        found.append((settings.chain.multicall, "multicall", "chain.multicall"))
+    for i, position in enumerate(settings.positions):
+        for name in ("pool", "position_manager", "owner"):
+            value = getattr(position, name, None)
+            if value is not None:
+                found.append((value, name, f"positions.{i}.{name}"))
+    return [(address.lower(), role, path) for address, role, path in found]
+
+
+def _role_clash(a: tuple[str, str, str], b: tuple[str, str, str]) -> str | None:
+    """Why addresses ``a`` and ``b`` (the same address) cannot both be right, or None."""
+    (_, role_a, path_a), (_, role_b, path_b) = a, b
+    roles = {role_a, role_b}
+    if role_a == role_b == "token":
+        return f"must differ from {path_a}: the pool's two tokens, base then quote"
+    if role_a == role_b:
+        return None  # the same pool (or owner, manager) in two positions
+    if roles <= set(_CONTRACT_ROLES):
+        return f"the same address as {path_a}: a {role_b} cannot be a {role_a}"
+    other = role_a if role_b == "owner" else role_b
+    if other in ("pool", "multicall") or (
+        other == "position_manager" and path_a.rsplit(".", 1)[0] == path_b.rsplit(".", 1)[0]
+    ):
+        return f"the same address as {path_a}: a {other} owns no LP position"
+    return None  # an owner that is also a token: unusual, not certainly wrong
+
+
+def address_role_clashes(settings: Any) -> list[str]:
+    """``field: reason`` for every address used in two roles that cannot be the same contract
+    (base token equal to quote token, a position's pool equal to a hedge-asset token, an owner
+    equal to the pool, Multicall equal to a pool, ...); ``settings`` is a validated
+    ``bot.config.Settings``."""
+    roles = _roles(settings)
+    problems = []
+    for i, a in enumerate(roles):
+        for b in roles[i + 1 :]:
+            reason = _role_clash(a, b) if a[0] == b[0] else None
+            if reason is not None:
+                problems.append(f"{b[2]}: {reason}")
     return problems

@@ -22,6 +22,7 @@ pytestmark = pytest.mark.faults
 
 ADDR = "0x" + "1" * 40
 QUOTE = "0x" + "2" * 40
+POOL = "0x" + "4" * 40
 
 
 def _config(tmp_path: Path, store: Path) -> Path:
@@ -29,7 +30,7 @@ def _config(tmp_path: Path, store: Path) -> Path:
     config = {
         "bot_id": "store-fault",
         "chain": {"rpc_urls": ["http://127.0.0.1:1"]},
-        "positions": [{"id": "lp", "kind": "v2", "pool": ADDR, "owner": ADDR}],
+        "positions": [{"id": "lp", "kind": "v2", "pool": POOL, "owner": "0x" + "3" * 40}],
         "hedge_asset": {"base_token": ADDR, "quote_token": QUOTE},
         "store": {"path": str(store)},
         "exchange": {"paper": {"state_path": str(tmp_path / "venue.json")}},

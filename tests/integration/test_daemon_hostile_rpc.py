@@ -3,8 +3,9 @@
 An endpoint answering ``eth_blockNumber`` with 200,000 hex digits made `run` exit 1 (the
 int→str conversion limit, raised again in the tick's crash handler) even with a healthy endpoint
 listed second, and `snapshot` print a traceback; an RPC error message of 100 KB with an ESC byte
-was printed and logged in full, raw. Uses the `hedgebot localnet` and daemon helpers of
-``test_daemon``; the hostile endpoint is a local aiohttp server in the test's event loop.
+was printed and logged in full, raw; `snapshot` on swapped tokens printed a traceback. Uses the
+`hedgebot localnet` and daemon helpers of ``test_daemon``; the hostile endpoint is a local
+aiohttp server in the test's event loop.
 """
 
 from __future__ import annotations
@@ -179,3 +180,24 @@ async def test_snapshot_of_a_hostile_endpoint_prints_one_bounded_line(
     code, out, err, _ = results["ok"]
     assert code == 0, err
     assert out.startswith("block ")
+
+
+async def test_snapshot_refuses_swapped_tokens_as_run_does(
+    localnet: Localnet,  # noqa: F811
+    prefix: str,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """base_token and quote_token exchanged: `snapshot` runs the start-up checks of `run` and
+    exits 2 with the config error naming hedge_asset.base_token (before: a traceback
+    ``ValueError: price must be positive``)."""
+    daemon = with_rpc(localnet, tmp_path / "swapped", prefix, ["anvil"])
+    config: dict[str, Any] = yaml.safe_load(daemon.config.read_text())
+    tokens = config["hedge_asset"]
+    tokens["base_token"], tokens["quote_token"] = tokens["quote_token"], tokens["base_token"]
+    daemon.config.write_text(yaml.safe_dump(config, sort_keys=False))
+    code, out, err, _ = await snapshot(daemon.config)
+    assert code == 2, err
+    assert out == ""
+    assert "Traceback" not in err
+    assert err.startswith("config error:\n  hedge_asset.base_token: ")
+    assert "base and quote are swapped" in err

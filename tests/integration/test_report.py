@@ -29,6 +29,7 @@ pytestmark = pytest.mark.integration
 D = Decimal
 SYMBOL = "ETH/USDT:USDT"
 ADDR = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
+POOL, BASE, QUOTE = ("0x" + digit * 40 for digit in "abc")  # one address per role
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
@@ -36,8 +37,8 @@ def write_config(tmp_path: Path, store_path: Path) -> Path:
     data = {
         "bot_id": "report-test",
         "chain": {"rpc_urls": ["http://127.0.0.1:8545"]},
-        "positions": [{"id": "lp1", "kind": "v2", "pool": ADDR, "owner": ADDR}],
-        "hedge_asset": {"base_token": ADDR, "quote_token": ADDR},
+        "positions": [{"id": "lp1", "kind": "v2", "pool": POOL, "owner": ADDR}],
+        "hedge_asset": {"base_token": BASE, "quote_token": QUOTE},
         "store": {"path": str(store_path)},
     }
     path = tmp_path / "config.yaml"

@@ -14,11 +14,12 @@ from bot.errors import ConfigError
 pytestmark = pytest.mark.unit
 
 ADDR = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
+POOL, BASE, QUOTE = ("0x" + digit * 40 for digit in "abc")  # one address per role
 GOOD = {
     "bot_id": "t1",
     "chain": {"rpc_urls": ["http://127.0.0.1:8545"]},
-    "positions": [{"id": "lp1", "kind": "v2", "pool": ADDR, "owner": ADDR}],
-    "hedge_asset": {"base_token": ADDR, "quote_token": ADDR},
+    "positions": [{"id": "lp1", "kind": "v2", "pool": POOL, "owner": ADDR}],
+    "hedge_asset": {"base_token": BASE, "quote_token": QUOTE},
     "hedge": {"ratio": "1.0", "threshold_base": "0.05"},
 }
 

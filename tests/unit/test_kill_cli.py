@@ -13,6 +13,7 @@ from bot.killswitch import add_subcommand
 pytestmark = pytest.mark.unit
 
 ADDR = "0x" + "1" * 40
+POOL, BASE, QUOTE = ("0x" + digit * 40 for digit in "abc")  # one address per role
 
 
 def run(argv: list[str]) -> int:
@@ -30,8 +31,8 @@ def test_kill_cli_engages_and_clears(tmp_path: Path, capsys: pytest.CaptureFixtu
         yaml.safe_dump(
             {
                 "chain": {"rpc_urls": ["http://127.0.0.1:1"]},
-                "positions": [{"id": "a", "kind": "v2", "pool": ADDR, "owner": ADDR}],
-                "hedge_asset": {"base_token": ADDR, "quote_token": ADDR},
+                "positions": [{"id": "a", "kind": "v2", "pool": POOL, "owner": ADDR}],
+                "hedge_asset": {"base_token": BASE, "quote_token": QUOTE},
                 "store": {"path": str(tmp_path / "var" / "s.sqlite")},
             }
         )
