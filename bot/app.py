@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import os
 import signal
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, ExitStack
 from dataclasses import dataclass
 from decimal import Decimal
@@ -32,14 +32,17 @@ from bot.core.policy import (
     decide,
 )
 from bot.engine import CommandSource, Engine, EngineTelemetry, HedgeSettings
-from bot.errors import ConfigError
 from bot.exchange.orders import OrderManager
 from bot.guards import RiskGuard
-from bot.instance_lock import InstanceLock, lock_path_for
+from bot.instance_lock import InstanceLock, InstanceLocked, bot_lock_path, lock_path_for
 from bot.logging import configure_logging
 from bot.ports import Clock, PerpExchange
 from bot.safety import restore_recursion_limit
 from bot.store.sqlite import SqliteStore
+from bot.telemetry.auth import operator_key_from_env
+from bot.telemetry.settings import MqttSettings
+from bot.telemetry.wiring import build_telemetry as build_telemetry
+from bot.telemetry.wiring import mqtt_url_source, resolve_mqtt
 from bot.tick_messages import position_view
 
 log = structlog.get_logger("hedgebot.app")
@@ -81,72 +84,6 @@ def build_exchange(settings: Settings, clock: Clock, *, read_only: bool = False)
     from bot.exchange.ccxt_perp import CcxtPerpExchange, CcxtPerpSettings
 
     return CcxtPerpExchange(CcxtPerpSettings.from_config(ex), clock)
-
-
-async def build_telemetry(
-    stack: AsyncExitStack,
-    settings: Settings,
-    clock: Clock,
-    mqtt_url: str | None,
-    metrics_port: int | None,
-    applied_command_ids: Iterable[str] | Mapping[str, str] | None = None,
-    *,
-    any_free_port: bool = False,
-) -> tuple[EngineTelemetry | None, CommandSource | None]:
-    """MQTT publisher/command subscriber and Prometheus metrics, as configured.
-
-    ``mqtt_url`` (flag or ``MQTT_URL``) overrides the config's broker URL; ``metrics_port``
-    overrides the config's metrics port. Both are closed by ``stack``. A metrics port that is
-    taken is a ``ConfigError`` naming it, or (``any_free_port``, for the demo) a free port.
-    """
-    from bot.telemetry.auth import operator_key_from_env
-    from bot.telemetry.bridge import TelemetryBridge
-    from bot.telemetry.commands import CommandValidator
-    from bot.telemetry.metrics import Metrics, MetricsServer
-    from bot.telemetry.mqtt import MqttTelemetry
-    from bot.telemetry.settings import MqttSettings
-
-    metrics: Metrics | None = None
-    if settings.metrics.enabled or metrics_port is not None:
-        metrics = Metrics(max_tick_age_s=settings.metrics.max_tick_age_s, clock=clock)
-        port = settings.metrics.port if metrics_port is None else metrics_port
-        server = MetricsServer(metrics, host=settings.metrics.host, port=port)
-        try:
-            await server.start()
-        except OSError as exc:
-            if not any_free_port:
-                raise ConfigError(
-                    f"metrics.port: cannot listen on {settings.metrics.host}:{port} "
-                    f"({exc.strerror}); choose another (HEDGEBOT_METRICS__PORT) or set "
-                    "metrics.enabled: false"
-                ) from exc
-            log.warning("metrics.port_taken", port=port, fallback="a free port")
-            server = MetricsServer(metrics, host=settings.metrics.host, port=0)
-            await server.start()
-        stack.push_async_callback(server.stop)
-        log.info("metrics.listening", host=settings.metrics.host, port=server.port)
-    mqtt_settings = settings.mqtt
-    if mqtt_url:
-        base = mqtt_settings or MqttSettings()
-        mqtt_settings = base.model_copy(update={"url": mqtt_url})
-    mqtt: MqttTelemetry | None = None
-    if mqtt_settings is not None:
-        mqtt = MqttTelemetry(
-            mqtt_settings,
-            settings.bot_id,
-            validator=CommandValidator(
-                applied_command_ids or (),
-                operator_key=operator_key_from_env(os.environ),
-                max_age_s=mqtt_settings.command_max_age_s,
-            ),
-            errors=metrics,
-            clock=clock,
-        )
-        await mqtt.start()
-        stack.push_async_callback(mqtt.stop)
-    if mqtt is None and metrics is None:
-        return None, None
-    return TelemetryBridge(mqtt, metrics, clock), mqtt
 
 
 @dataclass
@@ -223,35 +160,53 @@ async def build_bot(
 
 
 async def run_daemon(
-    settings: Settings, mqtt_url: str | None = None, metrics_port: int | None = None
+    settings: Settings,
+    mqtt_url: str | None = None,
+    metrics_port: int | None = None,
+    config_path: str | None = None,
 ) -> int:
     """``hedgebot run``: tick on every new block until SIGINT/SIGTERM, then stop cleanly.
 
-    Telemetry is opened before the bot and closed after it, so the last state goes out and
-    ``offline`` is published last. Command ids already applied (stored) stay refused after a
-    restart.
+    Every setting is checked before anything starts (``ConfigError`` naming its source: no
+    port bound, no file created). Then this bot is locked for the process's life (store,
+    paper venue state, bot id on this host) and, with a broker, the broker is asked whether
+    the bot id runs elsewhere: ``InstanceLocked`` naming the holder. Telemetry is opened
+    before the bot and closed after it, so the last state goes out and ``offline`` is
+    published last. Command ids already used (stored) stay refused after a restart.
     """
     configure_logging(settings.logging.level, settings.logging.format, secret_urls(settings))
+    mqtt_url, source = mqtt_url_source(mqtt_url, os.environ)
+    mqtt_settings = resolve_mqtt(settings, mqtt_url, source)
+    if mqtt_settings is not None:
+        operator_key_from_env(os.environ)  # a key too short: refused now, not after start
     with ExitStack() as locks:
-        for lock in acquire_instance_locks(settings):
+        for lock in acquire_instance_locks(settings, config_path):
             locks.callback(lock.release)
-        return await _run_locked(settings, mqtt_url, metrics_port)
+        if mqtt_settings is not None:
+            await refuse_if_running_elsewhere(settings, mqtt_settings)
+        return await _run_locked(settings, mqtt_url, source, metrics_port)
 
 
-def acquire_instance_locks(settings: Settings) -> list[InstanceLock]:
-    """Lock the store (and the paper venue's state) for this process's life.
+def acquire_instance_locks(
+    settings: Settings, config_path: str | None = None
+) -> list[InstanceLock]:
+    """Lock the store, the paper venue's state and the bot id (in this host's lock directory,
+    ``bot.instance_lock``) for this process's life.
 
-    Raises ``InstanceLocked`` naming the holder (pid, host, start time) when another daemon
-    runs this bot; the kernel releases the locks when the process ends, even on a crash.
+    Raises ``InstanceLocked`` naming the holder (pid, host, start time, config) when another
+    daemon runs this bot; the kernel releases the locks when the process ends, even on a crash.
     """
-    guarded = [(settings.store.path, f"store {settings.store.path}")]
+    guarded = [(lock_path_for(settings.store.path), f"store {settings.store.path}")]
     if settings.exchange.kind == "paper":
         state = settings.exchange.paper.state_path
-        guarded.append((state, f"paper venue state {state}"))
+        guarded.append((lock_path_for(state), f"paper venue state {state}"))
     locks: list[InstanceLock] = []
     try:
         for path, what in guarded:
-            locks.append(InstanceLock.acquire(lock_path_for(path), settings.bot_id, what))
+            locks.append(InstanceLock.acquire(path, settings.bot_id, what, config_path))
+        bot_lock = bot_lock_path(settings.bot_id, os.environ)
+        what = f"bot id {settings.bot_id!r}"
+        locks.append(InstanceLock.acquire(bot_lock, settings.bot_id, what, config_path))
     except BaseException:
         for lock in locks:
             lock.release()
@@ -259,19 +214,44 @@ def acquire_instance_locks(settings: Settings) -> list[InstanceLock]:
     return locks
 
 
-async def _run_locked(settings: Settings, mqtt_url: str | None, metrics_port: int | None) -> int:
+async def refuse_if_running_elsewhere(settings: Settings, mqtt_settings: MqttSettings) -> None:
+    """Raise ``InstanceLocked`` when the broker shows this bot id online with a state younger
+    than two heartbeats (``bot.telemetry.peers``); a stale retained ``online`` is a warning."""
+    from bot.telemetry.peers import find_live_instance
+
+    live = await find_live_instance(
+        mqtt_settings,
+        settings.bot_id,
+        max_age_s=2 * settings.chain.heartbeat_s,
+        clock=WallClock(),
+    )
+    if live is not None:
+        raise InstanceLocked(
+            f"{live}. Stop that instance first (two daemons on one bot would both trade)"
+        )
+
+
+async def _run_locked(
+    settings: Settings, mqtt_url: str | None, mqtt_source: str, metrics_port: int | None
+) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    mqtt_url = mqtt_url or os.environ.get("MQTT_URL")
     clock = WallClock()
     async with AsyncExitStack() as telemetry_stack:
         store = await SqliteStore.open(settings.store.path)
         try:
-            applied_ids = await store.command_statuses()  # every id is used once, ever
+            used_ids = await store.command_statuses()  # every id is used once, ever
             telemetry, commands = await build_telemetry(
-                telemetry_stack, settings, clock, mqtt_url, metrics_port, applied_ids
+                telemetry_stack,
+                settings,
+                clock,
+                mqtt_url,
+                metrics_port,
+                used_ids,
+                mqtt_url_source=mqtt_source,
+                ledger=store,
             )
         except BaseException:
             await store.close()
@@ -316,6 +296,7 @@ async def take_snapshot(settings: Settings) -> dict[str, Any]:
         )
         chain = LpChainReader(w3, settings)
         stack.push_async_callback(chain.close)
+        await chain.start()  # the start-up checks of `run`: ConfigError for swapped tokens
         venue = build_exchange(settings, clock, read_only=True)
         stack.push_async_callback(venue.close)
         await venue.start()

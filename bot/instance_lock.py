@@ -1,10 +1,15 @@
-"""One daemon per bot: an OS file lock beside the store and beside the paper venue's state.
+"""One daemon per bot: OS file locks beside the store, beside the paper venue's state, and on
+the bot id in a per-host lock directory.
 
 Two daemons on one config would both trade (every rebalance sent twice) and overwrite each
-other's venue state. ``fcntl.flock`` on ``<store>.lock`` (and ``<venue state>.lock``) is held
-for the life of the process and released by the kernel when it exits, also on a crash or
-SIGKILL, so a stale lock never blocks a restart. The file records the holder (pid, host, start
-time, bot id) so the refusal can name it.
+other's venue state; two with the same ``bot_id`` but different stores would both trade one
+account and fight over one MQTT client id and command topic. ``fcntl.flock`` on
+``<store>.lock``, ``<venue state>.lock`` and ``<lock dir>/bot-<bot_id>.lock`` is held for the
+life of the process and released by the kernel when it exits, also on a crash or SIGKILL, so a
+stale lock never blocks a restart. The file records the holder (pid, host, start time, bot id,
+config) so the refusal can name it. The lock directory is ``$HEDGEBOT_LOCK_DIR``, else
+``$XDG_RUNTIME_DIR/hedgebot``, else ``<system temp dir>/hedgebot-<uid>``; it is created 0700
+and refused when another user owns it.
 """
 
 from __future__ import annotations
@@ -14,13 +19,17 @@ import fcntl
 import json
 import os
 import socket
+import tempfile
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 
 from bot.errors import HedgebotError
 
-__all__ = ["InstanceLock", "InstanceLocked", "lock_path_for"]
+__all__ = ["LOCK_DIR_ENV", "InstanceLock", "InstanceLocked", "bot_lock_path", "lock_path_for"]
+
+LOCK_DIR_ENV = "HEDGEBOT_LOCK_DIR"
 
 
 class InstanceLocked(HedgebotError):
@@ -32,14 +41,48 @@ def lock_path_for(path: Path) -> Path:
     return path.with_name(path.name + ".lock")
 
 
+def lock_dir(environ: Mapping[str, str]) -> Path:
+    """This host's lock directory for bot ids (module docstring), not created here."""
+    chosen = environ.get(LOCK_DIR_ENV) or ""
+    if chosen:
+        return Path(chosen)
+    runtime = environ.get("XDG_RUNTIME_DIR") or ""
+    if runtime:
+        return Path(runtime) / "hedgebot"
+    return Path(tempfile.gettempdir()) / f"hedgebot-{os.getuid()}"
+
+
+def bot_lock_path(bot_id: str, environ: Mapping[str, str]) -> Path:
+    """The lock file of ``bot_id`` on this host, its directory created 0700 (and checked).
+
+    Raises ``InstanceLocked`` when the directory cannot be made or belongs to another user.
+    """
+    directory = lock_dir(environ)
+    try:
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        owner = directory.stat().st_uid
+    except OSError as exc:
+        raise InstanceLocked(
+            f"cannot create lock directory {directory}: {exc.strerror}; set {LOCK_DIR_ENV}"
+        ) from None
+    if owner != os.getuid():
+        raise InstanceLocked(
+            f"lock directory {directory} belongs to another user (uid {owner}); set "
+            f"{LOCK_DIR_ENV} to a directory of your own"
+        )
+    return directory / f"bot-{bot_id}.lock"
+
+
 def _holder(fd: int) -> str:
-    """The recorded holder of a lock file, as ``pid P on host H since T (bot B)``."""
-    with contextlib.suppress(OSError, ValueError):
+    """The recorded holder of a lock file: ``pid P on host H since T (bot B, config C)``."""
+    with contextlib.suppress(OSError, ValueError, KeyError):
         raw = os.pread(fd, 4096, 0)
         info = json.loads(raw.decode("utf-8"))
+        config = info.get("config")
+        where = f", config {config}" if config else ""
         return (
             f"pid {info['pid']} on host {info['host']} since {info['started']} "
-            f"(bot {info['bot_id']})"
+            f"(bot {info['bot_id']}{where})"
         )
     return "another process (holder not recorded)"
 
@@ -55,15 +98,18 @@ class InstanceLock:
         self._fd: int | None = fd
 
     @classmethod
-    def acquire(cls, path: Path, bot_id: str, guarded: str) -> InstanceLock:
-        """Take the lock on ``path`` for ``bot_id``; ``guarded`` names what it protects.
+    def acquire(
+        cls, path: Path, bot_id: str, guarded: str, config: str | None = None
+    ) -> InstanceLock:
+        """Take the lock on ``path`` for ``bot_id``; ``guarded`` names what it protects,
+        ``config`` the config file this process runs (recorded for the refusal).
 
         Raises ``InstanceLocked`` when another process holds it (naming pid, host, start time)
         or when the lock file cannot be created.
         """
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o644)
         except OSError as exc:
             raise InstanceLocked(f"cannot create lock file {path}: {exc.strerror}") from None
         try:
@@ -80,7 +126,7 @@ class InstanceLock:
             raise InstanceLocked(f"cannot lock {path}: {exc.strerror}") from None
         started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         info = {"pid": os.getpid(), "host": socket.gethostname(), "started": started}
-        body = json.dumps({**info, "bot_id": bot_id}).encode("utf-8")
+        body = json.dumps({**info, "bot_id": bot_id, "config": config}).encode("utf-8")
         with contextlib.suppress(OSError):  # the lock holds even if the note cannot be written
             os.ftruncate(fd, 0)
             os.pwrite(fd, body, 0)

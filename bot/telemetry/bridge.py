@@ -7,6 +7,8 @@ raises into the tick.
 
 from __future__ import annotations
 
+import os
+import socket
 from typing import Any, get_args
 
 import structlog
@@ -20,6 +22,7 @@ from bot.telemetry.mqtt import MqttTelemetry
 
 _log = structlog.get_logger("bot.telemetry.bridge")
 _EVENT_TYPES: frozenset[str] = frozenset(get_args(EventType))
+_HOST = socket.gethostname()
 
 
 class TelemetryBridge:
@@ -37,9 +40,11 @@ class TelemetryBridge:
         self.invalid_payloads = 0
 
     def publish_state(self, state: dict[str, Any]) -> None:
-        """Validate the engine's state dict, publish it retained and update the gauges."""
+        """Validate the engine's state dict, stamp it (wall-clock ``published_at``, ``host``,
+        ``pid``), publish it retained and update the gauges."""
+        stamped = {**state, "published_at": self._clock.now(), "host": _HOST, "pid": os.getpid()}
         try:
-            message = StateMessage.model_validate(state)
+            message = StateMessage.model_validate(stamped)
         except ValidationError as exc:
             self.invalid_payloads += 1
             _log.error("telemetry.invalid_state", errors=exc.errors(include_url=False))

@@ -19,11 +19,25 @@ DEFAULT_URL = "mqtt://127.0.0.1:1883"
 EXIT_OK, EXIT_REJECTED, EXIT_TIMEOUT, EXIT_UNREACHABLE, EXIT_USAGE = 0, 1, 2, 3, 4
 
 
-def broker_client(url: str, username: str | None, password: str | None) -> aiomqtt.Client:
-    """Raises ``ConfigError`` (never showing the URL's secrets) for a URL we do not accept."""
+def broker_url(flag: str | None) -> tuple[str, str]:
+    """The broker URL to use and where it came from: ``--mqtt-url``, else ``env MQTT_URL``,
+    else the default (named as such), so a refusal points at what the user set."""
+    if flag:
+        return flag, "--mqtt-url"
+    from_env = os.environ.get("MQTT_URL") or None
+    if from_env:
+        return from_env, "env MQTT_URL"
+    return DEFAULT_URL, "the default broker URL"
+
+
+def broker_client(
+    url: str, username: str | None, password: str | None, source: str = "--mqtt-url"
+) -> aiomqtt.Client:
+    """Raises ``ConfigError`` naming ``source`` (never showing the URL's secrets) for a URL we
+    do not accept."""
     problem = broker_url_problem(url)
     if problem is not None:
-        raise ConfigError(f"--mqtt-url {mask_url(url)}: {problem}")
+        raise ConfigError(f"{source} {mask_url(url)}: {problem}")
     settings = MqttSettings(url=url)
     return aiomqtt.Client(
         settings.host,
@@ -45,8 +59,8 @@ def add_broker_options(parser: argparse.ArgumentParser) -> None:
     """--mqtt-url, --prefix and --username (the password only from $MQTT_PASSWORD)."""
     parser.add_argument(
         "--mqtt-url",
-        default=os.environ.get("MQTT_URL", DEFAULT_URL),
-        help="broker URL, mqtt://host:port or mqtts:// (default: $MQTT_URL or %(default)s); "
+        default=None,
+        help=f"broker URL, mqtt://host:port or mqtts:// (default: $MQTT_URL or {DEFAULT_URL}); "
         "no user:password@ in it: use --username and $MQTT_PASSWORD",
     )
     parser.add_argument("--prefix", default="hedgebot", help="topic prefix before the bot id")

@@ -121,6 +121,11 @@ class StateMessage(_Payload):
     paused: bool = False
     flattening: bool = False
     pnl: PnlParts = PnlParts()
+    # who published it and when (wall clock, unix s): a second instance of the bot id reads
+    # them at start to tell a live instance from a stale retained ``online``
+    published_at: float | None = None
+    host: str | None = None
+    pid: int | None = None
 
 
 class EventMessage(_Payload):

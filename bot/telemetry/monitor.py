@@ -35,6 +35,7 @@ from bot.telemetry.cli_support import (
     EXIT_USAGE,
     add_broker_options,
     broker_client,
+    broker_url,
     say,
 )
 from bot.telemetry.command_text import echo
@@ -198,13 +199,15 @@ async def monitor(
     username: str | None = None,
     password: str | None = None,
     console: Console | None = None,
+    url_source: str = "--mqtt-url",
 ) -> int:
-    """Show the live view; with ``once``, collect for ``duration_s`` and print one frame."""
+    """Show the live view; with ``once``, collect for ``duration_s`` and print one frame.
+    ``url_source`` names where ``url`` came from in a refusal."""
     console = console or Console()
     view = MonitorView(prefix=prefix)
     collect_s = duration_s if duration_s is not None else (1.0 if once else None)
     try:
-        async with broker_client(url, username, password) as client:
+        async with broker_client(url, username, password, url_source) as client:
             for kind in ("status", "state", "events"):
                 await client.subscribe(f"{prefix}/+/{kind}", qos=1)
             if once:
@@ -243,11 +246,13 @@ async def _collect(client: aiomqtt.Client, view: MonitorView, duration_s: float 
 
 
 def _run_monitor(args: argparse.Namespace) -> int:
+    url, source = broker_url(args.mqtt_url)
     try:
         return asyncio.run(
             monitor(
-                args.mqtt_url,
+                url,
                 args.prefix,
+                url_source=source,
                 once=args.once,
                 duration_s=args.duration,
                 username=args.username,

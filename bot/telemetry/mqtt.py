@@ -44,6 +44,16 @@ ConnectionStatus = Literal[
 ]
 
 
+def tls_context(settings: MqttSettings) -> ssl.SSLContext | None:
+    """The TLS context ``settings`` ask for (CA, client certificate), or None for plain TCP."""
+    if not settings.tls:
+        return None
+    context = ssl.create_default_context(cafile=str(settings.tls_ca) if settings.tls_ca else None)
+    if settings.tls_cert is not None and settings.tls_key is not None:
+        context.load_cert_chain(str(settings.tls_cert), str(settings.tls_key))
+    return context
+
+
 class ErrorCounter(Protocol):
     """Where broker errors are counted (``Metrics.observe_error`` fits)."""
 
@@ -270,13 +280,6 @@ class MqttTelemetry:
 
     def _client(self) -> aiomqtt.Client:
         settings = self.settings
-        tls_context = None
-        if settings.tls:
-            tls_context = ssl.create_default_context(
-                cafile=str(settings.tls_ca) if settings.tls_ca else None
-            )
-            if settings.tls_cert is not None and settings.tls_key is not None:
-                tls_context.load_cert_chain(str(settings.tls_cert), str(settings.tls_key))
         return aiomqtt.Client(
             settings.host,
             settings.port,
@@ -286,7 +289,7 @@ class MqttTelemetry:
             will=aiomqtt.Will(self.topics.status, b"offline", qos=settings.qos, retain=True),
             keepalive=settings.keepalive_s,
             timeout=settings.timeout_s,
-            tls_context=tls_context,
+            tls_context=tls_context(settings),
             protocol=aiomqtt.ProtocolVersion.V5 if self.mqtt5 else aiomqtt.ProtocolVersion.V311,
         )
 

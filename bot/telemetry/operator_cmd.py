@@ -29,6 +29,7 @@ from bot.telemetry.cli_support import (
     EXIT_USAGE,
     add_broker_options,
     broker_client,
+    broker_url,
     say,
 )
 from bot.telemetry.command_text import echo
@@ -69,6 +70,7 @@ async def send_command(
     username: str | None = None,
     password: str | None = None,
     console: Console | None = None,
+    url_source: str = "--mqtt-url",
 ) -> int:
     """Publish one command, signed with ``operator_key``, and wait for its signed ack.
 
@@ -87,7 +89,7 @@ async def send_command(
     body = {"id": command_id, "command": command, "params": params, "ts": int(time.time())}
     payload = json.dumps(operator_key.signed(f"{base}/cmd", body)).encode()
     try:
-        async with broker_client(url, username, password) as client:
+        async with broker_client(url, username, password, url_source) as client:
             await client.subscribe(f"{base}/cmd/ack", qos=1)
             await client.publish(f"{base}/cmd", payload, qos=1)
             ack = await _wait_ack(
@@ -171,9 +173,10 @@ def _run_cmd(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         say(Console(stderr=True), str(exc))
         return EXIT_USAGE
+    url, source = broker_url(args.mqtt_url)
     return asyncio.run(
         send_command(
-            args.mqtt_url,
+            url,
             args.prefix,
             args.bot,
             args.command,
@@ -182,6 +185,7 @@ def _run_cmd(args: argparse.Namespace) -> int:
             operator_key=operator_key,
             username=args.username,
             password=os.environ.get("MQTT_PASSWORD") or None,
+            url_source=source,
         )
     )
 

@@ -22,6 +22,8 @@ from typing import Any
 import pytest
 import yaml
 
+from bot.sim.mosquitto import free_port
+
 pytestmark = pytest.mark.integration
 
 HEDGEBOT = [sys.executable, "-m", "bot"]
@@ -213,3 +215,89 @@ async def test_check_config_online(localnet: Path, tmp_path: Path) -> None:
     code, _, err = await hedgebot("check-config", str(path), "--online")
     assert code == 2, err
     assert "  error hedge_asset" in err
+
+
+async def test_same_bot_id_on_another_store_is_refused_naming_the_first(
+    localnet: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two configs with one bot_id but their own store and venue state: the second `run` exits
+    non-zero naming the first (pid, host, config) and touches neither store; the venue holds
+    one order per decision of the first (issue 12 follow-up, item 3)."""
+    lock_dir = tmp_path / "locks"
+    monkeypatch.setenv("HEDGEBOT_LOCK_DIR", str(lock_dir))
+    first_config = write_config(localnet, tmp_path / "a")
+    second_config = write_config(localnet, tmp_path / "b")
+    store = tmp_path / "a" / "hedgebot.sqlite"
+    async with running(first_config, tmp_path / "a" / "daemon.log") as first:
+        await until(lambda: count(store, "SELECT COUNT(*) FROM intents") >= 2, 90, "2 orders")
+        code, _, err = await hedgebot("run", "--config", str(second_config))
+        assert code == 1, err
+        assert "Traceback" not in err
+        assert "bot id 'guarded' is in use by another hedgebot" in err
+        assert f"pid {first.pid} on host {socket.gethostname()}" in err
+        assert f"config {first_config}" in err
+        assert not (tmp_path / "b" / "hedgebot.sqlite").exists()
+        assert not (tmp_path / "b" / "venue.json").exists()
+        assert first.returncode is None
+        first.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(first.wait(), 30) == 0
+    assert oct((lock_dir).stat().st_mode & 0o777) == "0o700"
+    venue = json.loads((tmp_path / "a" / "venue.json").read_text())
+    assert len(venue["orders"]) == count(store, "SELECT COUNT(*) FROM intents") >= 2
+
+
+@pytest.mark.parametrize(
+    ("flag", "env", "named"),
+    [
+        (False, True, "env MQTT_URL mqtt://127.0.0.1:1/…"),
+        (True, False, "--mqtt-url mqtt://127.0.0.1:1/…"),
+        (True, True, "--mqtt-url mqtt://127.0.0.1:1/…"),  # the flag wins over the env
+    ],
+)
+async def test_credentialed_broker_url_is_refused_naming_its_source_before_anything_starts(
+    localnet: Path, tmp_path: Path, flag: bool, env: bool, named: str
+) -> None:
+    """`run` with user:pass@ in MQTT_URL or --mqtt-url: exit 2 naming where the URL came from,
+    never the password; no metrics port bound, no store, lock or venue file created."""
+    config = write_config(localnet, tmp_path / "w", metrics={"enabled": True, "port": 1})
+    secret_url = "mqtt://bot:hunter2-secret@127.0.0.1:1"
+    environ = {**os.environ, "MQTT_URL": "mqtt://plain-broker.invalid:1883"}
+    if env:
+        environ["MQTT_URL"] = secret_url
+    args = ["run", "--config", str(config), "--metrics-port", str(free_port())]
+    if flag:
+        args += ["--mqtt-url", secret_url]
+    proc = await asyncio.create_subprocess_exec(
+        *HEDGEBOT,
+        *args,
+        env=environ,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = (part.decode() for part in await asyncio.wait_for(proc.communicate(), 60))
+    assert proc.returncode == 2, err
+    assert f"{named}: credentials in the broker URL are not used" in err
+    assert "hunter2" not in out + err
+    assert "metrics.listening" not in out + err
+    assert sorted(p.name for p in (tmp_path / "w").iterdir()) == ["config.yaml"]
+
+
+async def test_snapshot_with_swapped_tokens_is_refused_like_run(
+    localnet: Path, tmp_path: Path
+) -> None:
+    """base/quote exchanged: `snapshot` refuses at start naming the field, exit 2, no
+    traceback (it printed `ValueError: price must be positive`), as `run` does."""
+    data = yaml.safe_load((localnet / "config.yaml").read_text())
+    asset = data["hedge_asset"]
+    swapped = {**asset, "base_token": asset["quote_token"], "quote_token": asset["base_token"]}
+    config = write_config(localnet, tmp_path / "s", hedge_asset=swapped)
+    code, out, err = await hedgebot("snapshot", "--config", str(config))
+    assert code == 2, err
+    assert "Traceback" not in err
+    assert "price must be positive" not in err
+    assert f"hedge_asset.base_token: {asset['quote_token']} is " in err
+    assert "base and quote are swapped" in err
+    assert out == ""
+    code, _, run_err = await hedgebot("run", "--config", str(config))
+    assert code == 2
+    assert "base and quote are swapped" in run_err

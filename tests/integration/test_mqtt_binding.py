@@ -8,6 +8,8 @@ import contextlib
 import hashlib
 import io
 import json
+import os
+import socket
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -20,11 +22,12 @@ from rich.console import Console
 from structlog.testing import capture_logs
 
 from bot.clock import ManualClock
-from bot.sim.mosquitto import Broker
+from bot.sim.mosquitto import Broker, free_port
 from bot.store.sqlite import SqliteStore
 from bot.telemetry.commands import CommandValidator
 from bot.telemetry.monitor import send_command
 from bot.telemetry.mqtt import MqttSettings, MqttTelemetry
+from bot.telemetry.peers import find_live_instance
 
 pytestmark = pytest.mark.integration
 
@@ -297,3 +300,57 @@ async def test_broker_refusing_mqtt5_falls_back_to_311_with_a_warning(
     warned = [e for e in logs if e["event"] == "mqtt.v5_refused"]
     assert len(warned) == 1
     assert "without its retain flag" in warned[0]["risk"]
+
+
+async def _retain(broker: Broker, base: str, status: bytes, state: dict[str, object]) -> None:
+    async with aiomqtt.Client(broker.host, broker.port, timeout=5) as client:
+        await client.publish(f"{base}/status", status, qos=1, retain=True)
+        await client.publish(f"{base}/state", json.dumps(state).encode(), qos=1, retain=True)
+
+
+@pytest.mark.parametrize(
+    ("status", "age_s", "host", "pid", "live"),
+    [
+        (b"online", 5.0, "other-host", 4242, True),  # running elsewhere
+        (b"online", 61.0, "other-host", 4242, False),  # stale: older than 2 heartbeats
+        (b"offline", 5.0, "other-host", 4242, False),  # stopped cleanly or its will fired
+        (b"online", 5.0, socket.gethostname(), 2**22 + 7, False),  # this host, process gone
+        (b"online", 5.0, socket.gethostname(), os.getpid(), True),  # this host, still running
+    ],
+)
+async def test_broker_check_tells_a_live_instance_from_a_stale_online(
+    mqtt_broker: Broker,
+    prefix: str,
+    status: bytes,
+    age_s: float,
+    host: str,
+    pid: int,
+    live: bool,
+) -> None:
+    """Retained ``online`` + a state younger than max_age_s from a running process is a live
+    instance, named; anything else is ignored (with a warning when ``online``)."""
+    clock = ManualClock(1_800_000_000.0)
+    state = {"bot_id": "bot1", "block": 580, "published_at": clock.now() - age_s}
+    await _retain(mqtt_broker, f"{prefix}/bot1", status, {**state, "host": host, "pid": pid})
+    settings = _settings(mqtt_broker.host, mqtt_broker.port, prefix)
+    with capture_logs() as logs:
+        found = await find_live_instance(settings, "bot1", max_age_s=60, clock=clock)
+    if live:
+        assert found is not None
+        assert str(found) == (
+            f"bot bot1 is running on host {host} pid {pid}: online on broker "
+            f"{mqtt_broker.host}:{mqtt_broker.port}, its state published 5 s ago, block 580"
+        )
+    else:
+        assert found is None
+    warned = [e for e in logs if e["event"] == "instance.stale_online_ignored"]
+    assert len(warned) == (1 if status == b"online" and not live else 0)
+
+
+async def test_broker_check_with_no_broker_goes_on_with_a_warning() -> None:
+    """An unreachable broker does not block the start: a warning, no live instance."""
+    settings = _settings("127.0.0.1", free_port(), "p")
+    with capture_logs() as logs:
+        found = await find_live_instance(settings, "bot1", max_age_s=60, clock=ManualClock())
+    assert found is None
+    assert [e["event"] for e in logs] == ["instance.broker_check_skipped"]
