@@ -22,18 +22,22 @@ __all__ = [
     "check_namespace",
     "config_path",
     "finite_float",
+    "host",
     "non_negative_float",
     "non_negative_int",
     "port",
     "port_or_zero",
+    "positive_decimal",
     "positive_float",
     "positive_int",
+    "rate",
     "url",
 ]
 
 _URL_SCHEMES = ("http", "https", "ws", "wss", "mqtt", "mqtts")
 # arguments read as text and turned into Decimal by the command that declares them
 _NUMERIC_TEXT_ARGS = ("mark_price", "funding_rate")
+_DECIMAL_MAX = Decimal("1e15")  # larger than any price a command line sets
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -112,6 +116,39 @@ def port_or_zero(text: str) -> int:
     if not 0 <= value <= 65535:
         raise argparse.ArgumentTypeError(f"must be a port 1-65535 (or 0: a free one), got {text!r}")
     return value
+
+
+def _decimal(text: str) -> Decimal:
+    try:
+        value = Decimal(text.strip())
+    except InvalidOperation:
+        raise argparse.ArgumentTypeError(f"not a number: {text[:40]!r}") from None
+    if not value.is_finite() or abs(value) > _DECIMAL_MAX:
+        raise argparse.ArgumentTypeError(f"must be a finite number up to 1e15, got {text[:40]!r}")
+    return value
+
+
+def positive_decimal(text: str) -> Decimal:
+    """A finite Decimal > 0 and <= 1e15 (a price)."""
+    value = _decimal(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text[:40]!r}")
+    return value
+
+
+def rate(text: str) -> Decimal:
+    """A fraction strictly between -1 and 1 (a funding rate per interval)."""
+    value = _decimal(text)
+    if not -1 < value < 1:
+        raise argparse.ArgumentTypeError(f"must be a fraction in (-1, 1), got {text[:40]!r}")
+    return value
+
+
+def host(text: str) -> str:
+    """A host name or address to listen on: non-empty, no scheme, credentials or path."""
+    if not text.strip() or any(c in text for c in "/@") or any(c.isspace() for c in text):
+        raise argparse.ArgumentTypeError(f"must be a host name or address, got {text[:40]!r}")
+    return text
 
 
 def config_path(text: str) -> str:

@@ -44,18 +44,20 @@ from urllib.parse import parse_qsl
 import structlog
 from aiohttp import web
 
-from bot import errors
+from bot import cli_args, errors
 from bot.domain import Fill, FundingPayment, Order, OrderIntent, OrderStatus, PerpPosition, Side
 from bot.exchange.emulator_faults import (
     LEVERAGE_REFUSALS,
     EmulatorFaults,
     HostileAnswer,
     RequestFailure,
+    admin_number,
     apply_fault,
     hostile_response,
 )
 from bot.exchange.venue import SimVenue, VenueParams
 from bot.ports import Clock
+from bot.safety import MAX_COMMAND_BYTES, describe_exc, loads_bounded
 
 __all__ = [
     "EmulatorFaults",
@@ -109,6 +111,9 @@ def _s(value: Decimal | int | None) -> str:
 
 
 _DECIMAL_WIRE = re.compile(r"^([0-9]{1,20})(\.[0-9]{1,20})?$")
+# numeric order parameters the emulator does not act on: still only Binance-legal text
+_OTHER_DECIMAL_ORDER_PARAMS = ("stopPrice", "activationPrice", "callbackRate", "priceRate")
+_OTHER_INT_ORDER_PARAMS = ("goodTillDate",)
 _INTEGER_WIRE = re.compile(r"^[0-9]{1,20}$")
 _MAX_WIRE_INT = 2**63 - 1
 
@@ -999,6 +1004,10 @@ class BinanceFuturesEmulator:
             raise BinanceError(-1116, "Invalid orderType.")
         if params.get("positionSide", "BOTH").upper() != "BOTH":
             raise BinanceError(-4061, "Order's position side does not match user's setting.")
+        for name in _OTHER_DECIMAL_ORDER_PARAMS:
+            _dec_param(params, name, required=False)  # -1100 for nan, 1e400, -1, ...
+        for name in _OTHER_INT_ORDER_PARAMS:
+            _int_param(params, name)
         quantity = _dec_param(params, "quantity")
         assert quantity is not None
         if quantity <= 0:
@@ -1031,12 +1040,16 @@ class BinanceFuturesEmulator:
 
     def _add_admin_routes(self, app: web.Application) -> None:
         async def post(request: web.Request) -> web.StreamResponse:
-            body = await request.json() if request.can_read_body else {}
             action = request.match_info["action"]
             try:
+                raw = await request.read() if request.can_read_body else b"{}"
+                body = loads_bounded(raw, max_bytes=MAX_COMMAND_BYTES)
+                if not isinstance(body, dict):
+                    raise TypeError("the body must be a JSON object")
                 result = self.admin(action, body)
             except (KeyError, ValueError, InvalidOperation, TypeError) as exc:
-                return web.json_response({"ok": False, "error": str(exc)}, status=400)
+                error = describe_exc(exc, 300) if not isinstance(exc, KeyError) else str(exc)
+                return web.json_response({"ok": False, "error": error}, status=400)
             return web.json_response({"ok": True, **result})
 
         async def state(_request: web.Request) -> web.StreamResponse:
@@ -1051,17 +1064,19 @@ class BinanceFuturesEmulator:
         if apply_fault(self.faults, action, body):
             pass
         elif action == "mark":
+            price = admin_number(body, "price", low=0, above_low=True)
             index = body.get("index")
             self.venue.set_mark(
-                Decimal(str(body["price"])), Decimal(str(index)) if index is not None else None
+                price,
+                None if index is None else admin_number(body, "index", low=0, above_low=True),
             )
         elif action == "funding_rate":
-            self.venue.set_funding_rate(Decimal(str(body["rate"])))
+            self.venue.set_funding_rate(admin_number(body, "rate", low=-1, high=1))
         elif action == "advance":
             advance = getattr(self.clock, "advance", None)
             if advance is None:
                 raise TypeError("the emulator's clock cannot be advanced (not a ManualClock)")
-            advance(float(body["seconds"]))
+            advance(float(admin_number(body, "seconds", low=0, high=10 * 365 * 86400)))
             self.venue.accrue_funding()
         else:
             raise KeyError(f"unknown action {action!r}")
@@ -1265,12 +1280,19 @@ def add_subcommand(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "emulator", help="serve the simulated venue over the Binance USD-M futures REST dialect"
     )
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--host", type=cli_args.host, default="127.0.0.1")
+    parser.add_argument("--port", type=cli_args.port_or_zero, default=8765)
     parser.add_argument("--api-key", default=os.environ.get(ENV_API_KEY))
     parser.add_argument("--api-secret", default=os.environ.get(ENV_API_SECRET))
-    parser.add_argument("--mark-price", default=None, help="initial mark price")
-    parser.add_argument("--funding-rate", default=None, help="funding rate per interval")
+    parser.add_argument(
+        "--mark-price", type=cli_args.positive_decimal, default=None, help="initial mark price"
+    )
+    parser.add_argument(
+        "--funding-rate",
+        type=cli_args.rate,
+        default=None,
+        help="funding rate per interval, a fraction in (-1, 1)",
+    )
     parser.set_defaults(func=run_emulator_command)
 
 
@@ -1293,9 +1315,9 @@ async def _serve(args: argparse.Namespace) -> int:
         args.host, args.port, args.api_key, args.api_secret, VenueParams(), clock
     )
     if args.mark_price is not None:
-        handle.set_mark(Decimal(args.mark_price))
+        handle.set_mark(args.mark_price)
     if args.funding_rate is not None:
-        handle.set_funding_rate(Decimal(args.funding_rate))
+        handle.set_funding_rate(args.funding_rate)
     _log.info("emulator.ccxt_urls", urls=handle.ccxt_urls())
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

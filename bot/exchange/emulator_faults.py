@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
 import structlog
@@ -21,6 +21,8 @@ __all__ = [
     "EmulatorFaults",
     "HostileAnswer",
     "RequestFailure",
+    "admin_int",
+    "admin_number",
     "apply_fault",
     "hostile_answer",
     "hostile_response",
@@ -109,9 +111,8 @@ def hostile_answer(body: Mapping[str, Any]) -> HostileAnswer:
     kind = body.get("kind")
     if kind not in ("deep", "huge"):
         raise ValueError(f"kind {kind!r}: use deep or huge")
-    size = int(body.get("size", 80_000 if kind == "deep" else 32 * 1024 * 1024))
-    if not 1 <= size <= 256 * 1024 * 1024:
-        raise ValueError(f"size {size} outside 1..256 MiB")
+    default = 80_000 if kind == "deep" else 32 * 1024 * 1024
+    size = admin_int(body, "size", low=1, high=256 * 1024 * 1024, default=default)
     path = body.get("path")
     return HostileAnswer(kind, size, str(path) if path else None, bool(body.get("chunked")))
 
@@ -149,13 +150,67 @@ def request_failure(action: str, body: Mapping[str, Any]) -> RequestFailure:
         method, path = "POST", "/fapi/v1/order"
     else:
         method, path = str(body["method"]).upper(), str(body["path"])
-    status = int(body.get("status", 503))
+    status = admin_int(body, "status", default=503)
     if not 500 <= status <= 599:
         raise ValueError(f"status {status}: use a 5xx status (4xx refusals have their own codes)")
     code, msg = _FAILURE_BODIES.get(status, _INTERNAL_ERROR)
     if body.get("code") is not None:
-        code = int(body["code"])
+        code = admin_int(body, "code")
     return RequestFailure(method, path, status, code, str(body.get("msg") or msg))
+
+
+_NO_DEFAULT: Any = object()
+_ADMIN_MAX = Decimal("1e15")  # larger than any price, rate, count or duration an admin sets
+
+
+def admin_number(
+    body: Mapping[str, Any],
+    name: str,
+    *,
+    low: Decimal | int = -_ADMIN_MAX,
+    high: Decimal | int = _ADMIN_MAX,
+    above_low: bool = False,
+    default: Any = _NO_DEFAULT,
+) -> Decimal:
+    """The one parser of the admin API's numbers: ``body[name]`` (a JSON number or numeric
+    text) as a finite Decimal in ``[low, high]`` (``(low, high]`` with ``above_low``).
+
+    Raises ``KeyError`` when it is missing without a ``default``, ``ValueError`` naming
+    ``name`` for ``nan``, ``1e400``, ``true``, text or a value out of range (the API answers
+    400 with the message)."""
+    if name not in body or body[name] is None:
+        if default is _NO_DEFAULT:
+            raise KeyError(f"{name} is required")
+        return Decimal(str(default))
+    raw = body[name]
+    try:
+        if isinstance(raw, bool) or not isinstance(raw, int | float | str):
+            raise InvalidOperation
+        value = Decimal(str(raw).strip())
+    except (InvalidOperation, ValueError):
+        raise ValueError(f"{name} must be a number, got {str(raw)[:40]!r}") from None
+    finite = value.is_finite()  # compare only finite values: NaN comparisons raise
+    if not finite or not ((value > low if above_low else value >= low) and value <= high):
+        bracket = "(" if above_low else "["
+        raise ValueError(
+            f"{name} must be a finite number in {bracket}{low}, {high}], got {str(raw)[:40]!r}"
+        )
+    return value
+
+
+def admin_int(
+    body: Mapping[str, Any],
+    name: str,
+    *,
+    low: int = -(2**31),
+    high: int = 2**31,
+    default: Any = _NO_DEFAULT,
+) -> int:
+    """``admin_number`` for a whole number (a count, a code, a status)."""
+    value = admin_number(body, name, low=low, high=high, default=default)
+    if value != value.to_integral_value():
+        raise ValueError(f"{name} must be a whole number, got {value}")
+    return int(value)
 
 
 def _drop_next_order(faults: EmulatorFaults, body: Mapping[str, Any]) -> None:
@@ -163,18 +218,20 @@ def _drop_next_order(faults: EmulatorFaults, body: Mapping[str, Any]) -> None:
     if mode not in ("reset", "delay"):
         raise ValueError(f"mode {mode!r}: use reset or delay")
     faults.drop_next_order = mode
-    faults.drop_delay_s = float(body.get("delay_s", faults.drop_delay_s))
+    faults.drop_delay_s = float(
+        admin_number(body, "delay_s", low=0, high=3600, default=faults.drop_delay_s)
+    )
 
 
 def _rate_limit(faults: EmulatorFaults, body: Mapping[str, Any]) -> None:
-    faults.rate_limit_requests = int(body["count"])
-    faults.rate_limit_after = int(body.get("after", 0))
-    faults.retry_after_s = int(body.get("retry_after_s", faults.retry_after_s))
+    faults.rate_limit_requests = admin_int(body, "count", low=0)
+    faults.rate_limit_after = admin_int(body, "after", low=0, default=0)
+    faults.retry_after_s = admin_int(body, "retry_after_s", low=0, default=faults.retry_after_s)
 
 
 def _partial_fill(faults: EmulatorFaults, body: Mapping[str, Any]) -> None:
-    fraction = Decimal(str(body.get("fraction", "0.5")))
-    if not 0 < fraction < 1:
+    fraction = admin_number(body, "fraction", low=0, high=1, above_low=True, default="0.5")
+    if fraction == 1:
         raise ValueError("fraction must be in (0, 1)")
     faults.partial_fill_next_ioc = fraction
 
@@ -185,15 +242,15 @@ def _corrupt_position(faults: EmulatorFaults, body: Mapping[str, Any]) -> None:
 
 
 def _set_latency(faults: EmulatorFaults, body: Mapping[str, Any]) -> None:
-    faults.latency_s = float(body["seconds"])
+    faults.latency_s = float(admin_number(body, "seconds", low=0, high=3600))
 
 
 def _refuse_leverage(faults: EmulatorFaults, body: Mapping[str, Any]) -> None:
-    faults.leverage_refusal = int(body.get("code", -2027))
+    faults.leverage_refusal = admin_int(body, "code", default=-2027)
 
 
 def _clock_skew(faults: EmulatorFaults, body: Mapping[str, Any]) -> None:
-    faults.host_clock_ahead_s = float(body["host_ahead_s"])
+    faults.host_clock_ahead_s = float(admin_number(body, "host_ahead_s", low=-86400, high=86400))
 
 
 _FAULT_ACTIONS: dict[str, Callable[[EmulatorFaults, Mapping[str, Any]], None]] = {
