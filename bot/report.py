@@ -298,7 +298,7 @@ def plot_report(report: PnlReport, out: Path) -> None:
 
 
 async def _read(path: Path) -> PnlReport | None:
-    store = await SqliteStore.open(path)
+    store = await SqliteStore.open(path, read_only=True)  # a report writes nothing
     try:
         return await load_report(store)
     finally:

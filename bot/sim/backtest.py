@@ -41,9 +41,11 @@ from bot.core.policy import (
     ThresholdPolicy,
 )
 from bot.domain import PoolKind
+from bot.safety import safe_str
 from bot.sim.pricepaths import SECONDS_PER_YEAR, FloatArray, PricePath, gbm, load_csv
 
 __all__ = [
+    "MAX_STEPS",
     "BacktestConfig",
     "BacktestResult",
     "BacktestSeries",
@@ -56,6 +58,10 @@ __all__ = [
     "lp_curves",
     "run_backtest",
 ]
+
+# the most steps one run simulates: every step costs a few float arrays' worth of memory
+# (1,000,000,000 steps grew to 5.9 GB before it was bounded)
+MAX_STEPS = 2_102_400  # four years of minute steps
 
 FUNDING_INTERVAL_S = 8 * 3600.0
 _EPS_STEPS = 1e-9  # float slack when flooring to the step, so 0.6 / 0.001 floors to 600
@@ -560,17 +566,41 @@ def _print_table(result: BacktestResult) -> None:
     Console().print(table)
 
 
+def _steps(text: str) -> int:
+    """``--steps``: a whole number in 1..``MAX_STEPS`` (arrays are sized by it)."""
+    steps = positive_int(text)
+    if steps > MAX_STEPS:
+        raise argparse.ArgumentTypeError(
+            f"must be <= {MAX_STEPS} (four years of minute steps), got {text[:40]!r}"
+        )
+    return steps
+
+
+def _overflowed(result: BacktestResult) -> list[str]:
+    """Names of the summary figures that are not finite (inputs too large for a float)."""
+    return [name for name, value in result.summary().items() if not math.isfinite(value)]
+
+
 def _command(args: argparse.Namespace) -> int:
     try:
         path, config = _build(args)
-        result = run_backtest(path, config)
+        if len(path.prices) > MAX_STEPS + 1:
+            raise ValueError(f"{len(path.prices)} prices: at most {MAX_STEPS + 1} are simulated")
+        with np.errstate(over="ignore", invalid="ignore"):  # an overflow is reported below
+            result = run_backtest(path, config)
+        overflowed = _overflowed(result)
+        if overflowed:
+            raise ValueError(
+                f"results overflow a float ({', '.join(overflowed)}): use a smaller "
+                "--value-quote or --start-price"
+            )
     except (ValueError, OSError) as exc:
-        print(f"backtest: {exc}", file=sys.stderr)  # noqa: T201
+        print(f"backtest: {safe_str(exc)}", file=sys.stderr)  # noqa: T201
         return 2
     if args.plot is not None:
         plot_result(result, Path(args.plot))
     if args.json:
-        print(json.dumps(result.summary()))  # noqa: T201
+        print(json.dumps(result.summary(), allow_nan=False))  # noqa: T201
     else:
         _print_table(result)
     return 0
@@ -587,7 +617,9 @@ def add_subcommand(subparsers: Any) -> None:
         "--gbm-sigma", type=non_negative_float, default=0.8, help="annualised volatility"
     )
     src.add_argument("--gbm-drift", type=finite_float, default=0.0, help="annualised drift")
-    src.add_argument("--steps", type=positive_int, default=525_600)
+    src.add_argument(
+        "--steps", type=_steps, default=525_600, help=f"GBM steps, at most {MAX_STEPS}"
+    )
     src.add_argument("--step-seconds", type=positive_float, default=60.0)
     src.add_argument("--seed", type=non_negative_int, default=1)
     src.add_argument("--start-price", type=positive_float, default=2000.0)

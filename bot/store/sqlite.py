@@ -13,6 +13,7 @@ import sqlite3
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import aiosqlite
 
@@ -34,6 +35,7 @@ from bot.records import (
     snapshot_from,
     to_json,
 )
+from bot.safety import safe_str
 
 SCHEMA_VERSION = 1
 
@@ -64,6 +66,19 @@ CREATE TABLE IF NOT EXISTS events (
 """
 
 
+def _open_failed(path: Path, exc: BaseException) -> StoreError:
+    """The error that says why ``path`` cannot be used as the store."""
+    reason = safe_str(exc)
+    corrupt = isinstance(exc, sqlite3.DatabaseError) and (
+        "not a database" in reason or "malformed" in reason or "no such table" in reason
+    )
+    if corrupt:
+        return StoreError(f"store {path} is corrupt or not a hedgebot database: {reason}")
+    if isinstance(exc, sqlite3.OperationalError) and "unable to open" in reason:
+        return StoreError(f"store {path} cannot be opened: {reason}")
+    return StoreError(f"store {path} is not writable: {reason}")
+
+
 class SqliteStore:
     """The bot's record. Open with ``await SqliteStore.open(path)``."""
 
@@ -72,24 +87,35 @@ class SqliteStore:
         self.path = path
 
     @classmethod
-    async def open(cls, path: Path) -> SqliteStore:
-        """Open (creating if needed) and migrate; ``StoreError`` when not writable or not a
-        database. On failure the connection (and its thread) is closed before raising, so a
-        process that gives up exits promptly instead of hanging on a live connection thread."""
+    async def open(cls, path: Path, *, read_only: bool = False) -> SqliteStore:
+        """Open (creating if needed) and migrate; ``StoreError`` saying what is wrong: the file
+        is corrupt or not a database, or it cannot be written. ``read_only`` (reports) opens
+        an existing store with SQLite's ``mode=ro``: no directory, file, schema or WAL change,
+        so a read-only file or directory can be reported on. On failure the connection (and its
+        thread) is closed before raising, so a process that gives up exits promptly instead of
+        hanging on a live connection thread."""
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            db = await aiosqlite.connect(path)
+            if read_only:
+                db = await aiosqlite.connect(f"file:{quote(str(path))}?mode=ro", uri=True)
+            else:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                db = await aiosqlite.connect(path)
         except (OSError, sqlite3.Error) as exc:
-            raise StoreError(f"store {path} is not writable: {exc}") from None
+            raise _open_failed(path, exc) from None
         try:
-            await cls._migrate(db)
+            await (cls._check_readable(db) if read_only else cls._migrate(db))
         except (OSError, sqlite3.Error) as exc:
             await db.close()
-            raise StoreError(f"store {path} is not writable: {exc}") from None
+            raise _open_failed(path, exc) from None
         except BaseException:
             await db.close()
             raise
         return cls(db, path)
+
+    @staticmethod
+    async def _check_readable(db: aiosqlite.Connection) -> None:
+        """Read the schema once: a corrupt file or a foreign database fails here."""
+        await db.execute_fetchall("SELECT value FROM meta WHERE key = 'schema_version'")
 
     @staticmethod
     async def _migrate(db: aiosqlite.Connection) -> None:
