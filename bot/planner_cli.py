@@ -1,0 +1,307 @@
+"""``hedgebot plan``: read chain, venue and the store's price history once, then plan.
+
+Reads only: no store is created or migrated (the store is opened read-only, when it exists),
+the paper venue is read-only, nothing is sent to any venue but reads. The computation is
+``bot.planner.plan_hedge``; :func:`make_plan` is what a dashboard endpoint awaits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sqlite3
+import sys
+from contextlib import AsyncExitStack, closing
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from bot import cli_args
+from bot.chain.multicall import encode_call
+from bot.chain.reader import LpChainReader, connect_web3
+from bot.chain.rpc import eth_call, load_abi
+from bot.clock import WallClock
+from bot.config import Settings, load_config, secret_urls
+from bot.core.v3 import PairDecimals
+from bot.domain import ChainSnapshot
+from bot.errors import ChainError, ExchangeError
+from bot.logging import configure_logging
+from bot.planner import (
+    ForecastModel,
+    FundingView,
+    MarginModel,
+    PlanInputs,
+    PlanResult,
+    PositionCurve,
+    ewma_sigma_annual,
+    plan_hedge,
+    v2_curve,
+    v3_curve,
+)
+from bot.safety import describe_exc, restore_recursion_limit
+from bot.sim.backtest import VenueModel
+
+__all__ = ["DEFAULT_SIGMA", "add_subcommand", "make_plan", "observed_sigma", "render_plan"]
+
+DEFAULT_SIGMA = 0.8  # annualised, when the store has no history and none is given
+_MIN_HISTORY = 10  # prices before the observed EWMA is trusted
+_HISTORY_ROWS = 5_000  # the latest snapshots the EWMA is folded over
+MAX_SIGMA = 10.0  # 1000 % a year: beyond it the GBM paths overflow a float
+MAX_DAYS = 365
+
+
+def observed_sigma(store_path: Path) -> tuple[float, str] | None:
+    """The engine's EWMA volatility over the store's latest pool prices (record time, pool
+    price), and a description of it; None when the store is absent, unreadable or holds fewer
+    than ``_MIN_HISTORY`` prices. Opens the database read-only (never creates it)."""
+    if not store_path.is_file():
+        return None
+    try:
+        with closing(sqlite3.connect(f"file:{store_path}?mode=ro", uri=True)) as db:
+            rows = db.execute(
+                "SELECT ts, price FROM snapshots ORDER BY id DESC LIMIT ?", (_HISTORY_ROWS,)
+            ).fetchall()
+    except sqlite3.Error:
+        return None
+    rows.reverse()
+    if len(rows) < _MIN_HISTORY:
+        return None
+    sigma = ewma_sigma_annual((float(r[0]) for r in rows), (Decimal(str(r[1])) for r in rows))
+    if sigma is None:
+        return None
+    return sigma, f"observed: EWMA of {len(rows)} stored prices"
+
+
+async def _pair_decimals(reader: LpChainReader, settings: Settings, block: int) -> PairDecimals:
+    """Ordering (token0 is the lower address, as Uniswap sorts them) and decimals."""
+    abi = load_abi("erc20")
+    decimals = []
+    for token in (settings.hedge_asset.base_token, settings.hedge_asset.quote_token):
+        call = encode_call("token.decimals", token, abi, "decimals")
+        raw = await eth_call(reader.w3, call.target, call.data, block)
+        decimals.append(int(call.decode(raw)[0]))
+    base, quote = settings.hedge_asset.base_token, settings.hedge_asset.quote_token
+    return PairDecimals(int(base, 16) < int(quote, 16), decimals[0], decimals[1])
+
+
+def _curves(snapshot: ChainSnapshot, pair: PairDecimals | None) -> tuple[PositionCurve, ...]:
+    curves = []
+    for exposure in snapshot.positions:
+        if exposure.kind == "v3":
+            assert pair is not None
+            curves.append(v3_curve(exposure, pair))
+        else:
+            curves.append(v2_curve(exposure))
+    return tuple(curves)
+
+
+async def _venue_view(
+    settings: Settings, price: Decimal
+) -> tuple[Decimal, FundingView, Decimal | None, VenueModel]:
+    """(mark, funding, wallet balance, cost model) from the venue; the configured paper
+    rates when the venue cannot be read (a ccxt config without keys in the environment)."""
+    paper = settings.exchange.paper
+    venue_model = VenueModel(
+        taker_fee_bps=float(paper.taker_fee_bps),
+        slippage_bps=float(paper.slippage_bps_base),
+        funding_rate=float(paper.funding_rate),
+        funding_interval_s=float(paper.funding_interval_s),
+        amount_step=float(paper.amount_step),
+        min_amount=float(paper.min_amount),
+        min_notional=float(paper.min_notional),
+    )
+    configured = FundingView(
+        paper.funding_rate, paper.funding_interval_s, "config exchange.paper.funding_rate"
+    )
+    if settings.exchange.missing_secrets():
+        return price, configured, None, venue_model
+    from bot.app import build_exchange
+
+    async with AsyncExitStack() as stack:
+        venue = build_exchange(settings, WallClock(), read_only=True)
+        stack.push_async_callback(venue.close)
+        try:
+            await venue.start()
+            setter = getattr(venue, "set_reference_price", None)
+            if settings.exchange.kind == "paper" and setter is not None:
+                setter(price)
+            quote = await venue.quote()
+            balance = await venue.balance()
+        except ExchangeError as exc:
+            note = f"{configured.source} (venue unreadable: {describe_exc(exc)})"
+            return (
+                price,
+                FundingView(configured.rate, configured.interval_s, note),
+                None,
+                venue_model,
+            )
+    source = "venue quote" if settings.exchange.kind == "ccxt" else "paper venue (config rate)"
+    funding = FundingView(quote.funding_rate, configured.interval_s, source)
+    return quote.mark_price, funding, balance.wallet_balance, venue_model
+
+
+async def _read_chain(settings: Settings) -> tuple[ChainSnapshot, PairDecimals | None]:
+    w3 = connect_web3(
+        settings.chain.rpc_urls,
+        settings.chain.request_timeout_s,
+        max_lag_blocks=settings.chain.max_rpc_lag_blocks,
+        max_response_bytes=settings.chain.max_response_bytes,
+    )
+    reader = LpChainReader(w3, settings)
+    try:
+        await reader.start()
+        block = await reader.latest_block()
+        snapshot = await reader.snapshot(block)
+        pair = None
+        if any(p.kind == "v3" for p in snapshot.positions):
+            pair = await _pair_decimals(reader, settings, snapshot.block_number)
+    finally:
+        await reader.close()
+    return snapshot, pair
+
+
+async def make_plan(
+    settings: Settings, *, sigma: float | None = None, days: int = 30
+) -> PlanResult:
+    """Read the chain at its latest block, the venue and the store's history, then plan.
+
+    ``sigma`` (annualised) overrides the observed volatility. Raises ``ChainError`` (incl.
+    ``PositionReadError``) when the chain cannot be read, ``ConfigError`` when the pools do
+    not hold the configured pair.
+    """
+    restore_recursion_limit()
+    snapshot, pair = await _read_chain(settings)
+    from bot.app import build_policy
+
+    mark, funding, wallet, venue_model = await _venue_view(settings, snapshot.price)
+    if sigma is not None:
+        sigma_source = "given (--sigma)"
+    else:
+        observed = observed_sigma(settings.store.path)
+        sigma, sigma_source = observed or (DEFAULT_SIGMA, f"default {DEFAULT_SIGMA} (no history)")
+    venue_model = VenueModel(**{**_fields(venue_model), "funding_rate": float(funding.rate)})
+    inputs = PlanInputs(
+        block=snapshot.block_number,
+        block_timestamp=snapshot.block_timestamp,
+        price=snapshot.price,
+        mark_price=mark,
+        delta_base=snapshot.delta_base,
+        value_quote=sum((p.value_quote for p in snapshot.positions), Decimal(0)),
+        curves=_curves(snapshot, pair),
+        wallet_base=snapshot.wallet_base,
+        funding=funding,
+        margin=MarginModel(settings.exchange.leverage, settings.exchange.margin_mode, wallet),
+        forecast=ForecastModel(
+            policy=build_policy(settings),
+            hedge_ratio=float(settings.hedge.ratio),
+            venue=venue_model,
+            sigma_annual=sigma,
+            sigma_source=sigma_source,
+            days=days,
+        ),
+        hedge_ratio=settings.hedge.ratio,
+    )
+    return await asyncio.to_thread(plan_hedge, inputs)
+
+
+def _fields(model: VenueModel) -> dict[str, Any]:
+    return {name: getattr(model, name) for name in model.__dataclass_fields__}
+
+
+def _short(value: str | None, places: int = 4) -> str:
+    if value is None:
+        return "-"
+    return f"{Decimal(value):,.{places}f}"
+
+
+def render_plan(plan: dict[str, Any]) -> None:
+    """The plan as tables that fit 80 columns."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(width=80)
+    console.print(
+        f"block {plan['block']}  price {_short(plan['price'], 2)}  mark "
+        f"{_short(plan['mark_price'], 2)}  delta {_short(plan['delta_base'])}  "
+        f"value {_short(plan['value_quote'], 2)}"
+    )
+    grid = Table("move", "price", "value (quote)", "delta (base)", "range edge", title="grid")
+    for row in plan["grid"]:
+        grid.add_row(
+            f"{Decimal(row['move_pct']):+.1f}%",
+            _short(row["price"], 2),
+            _short(row["value_quote"], 2),
+            _short(row["delta_base"]),
+            row["edge"] or "",
+        )
+    console.print(grid)
+    funding = plan["funding"]
+    hedges = Table(
+        "ratio", "hedge", "margin", "liq. price", "distance", "funding/day",
+        title=f"hedges at {plan['leverage']}x {plan['margin_mode']}; funding "
+        f"{funding['rate']} per {funding['interval_s']} s ({funding['source']})",
+    )  # fmt: skip
+    for h in plan["hedges"]:
+        hedges.add_row(
+            h["ratio"],
+            _short(h["hedge_base"]),
+            _short(h["margin_quote"], 2),
+            _short(h["liquidation_price"], 2),
+            "-" if h["liquidation_distance_pct"] is None else f"{h['liquidation_distance_pct']}%",
+            _short(h["funding_per_day_quote"], 2),
+        )
+    console.print(hedges)
+    f = plan["forecast"]
+    console.print(
+        f"policy over {f['days']} days at sigma {f['sigma_annual']} ({f['sigma_source']}): "
+        f"{f['expected_rebalances']} rebalances, cost {f['expected_cost_quote']}, "
+        f"funding {f['expected_funding_quote']} (quote)\n{f['model']}"
+    )
+
+
+def _plan_command(args: argparse.Namespace) -> int:
+    settings = load_config(Path(args.config), require_secrets=False)
+    configure_logging("warning", settings.logging.format, secret_urls(settings))
+    try:
+        result = asyncio.run(make_plan(settings, sigma=args.sigma, days=args.days))
+    except ChainError as exc:
+        print(f"plan: {describe_exc(exc)}", file=sys.stderr)  # noqa: T201
+        return 1
+    plan = result.as_dict()
+    if args.json:
+        print(json.dumps(plan, indent=2))  # noqa: T201
+    else:
+        render_plan(plan)
+    return 0
+
+
+def _sigma_arg(text: str) -> float:
+    value = cli_args.non_negative_float(text)
+    if value > MAX_SIGMA:
+        raise argparse.ArgumentTypeError(f"must be <= {MAX_SIGMA:g} (annualised), got {text!r}")
+    return value
+
+
+def _days_arg(text: str) -> int:
+    value = cli_args.positive_int(text)
+    if value > MAX_DAYS:
+        raise argparse.ArgumentTypeError(f"must be <= {MAX_DAYS}, got {text!r}")
+    return value
+
+
+def add_subcommand(subparsers: Any) -> None:
+    """Register ``plan`` on an argparse subparsers object; sets ``args.func``."""
+    p: argparse.ArgumentParser = subparsers.add_parser(
+        "plan", help="hedge planner: delta/value grid, hedge ratios, liquidation, funding, cost"
+    )
+    p.add_argument("--config", required=True, type=cli_args.config_path)
+    p.add_argument("--json", action="store_true", help="one JSON object, numbers as strings")
+    p.add_argument(
+        "--sigma",
+        type=_sigma_arg,
+        default=None,
+        help="annualised volatility for the forecast (default: observed in the store)",
+    )
+    p.add_argument("--days", type=_days_arg, default=30, help="forecast horizon (days)")
+    p.set_defaults(func=_plan_command)
