@@ -40,6 +40,7 @@ from bot.ports import Clock, PerpExchange
 from bot.safety import restore_recursion_limit
 from bot.store.sqlite import SqliteStore
 from bot.telemetry.auth import operator_key_from_env
+from bot.telemetry.dashboard.daemon import build_daemon_dashboard
 from bot.telemetry.settings import MqttSettings
 from bot.telemetry.wiring import build_telemetry as build_telemetry
 from bot.telemetry.wiring import mqtt_url_source, resolve_mqtt
@@ -243,6 +244,7 @@ async def _run_locked(
         store = await SqliteStore.open(settings.store.path)
         try:
             used_ids = await store.command_statuses()  # every id is used once, ever
+            dashboard = build_daemon_dashboard(settings, store, used_ids, clock=clock)
             telemetry, commands = await build_telemetry(
                 telemetry_stack,
                 settings,
@@ -252,6 +254,7 @@ async def _run_locked(
                 used_ids,
                 mqtt_url_source=mqtt_source,
                 ledger=store,
+                dashboard=dashboard,
             )
         except BaseException:
             await store.close()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import socket
-from typing import Any, get_args
+from typing import TYPE_CHECKING, Any, get_args
 
 import structlog
 from pydantic import ValidationError
@@ -19,6 +19,9 @@ from bot.ports import Clock
 from bot.telemetry.messages import EventMessage, EventType, StateMessage
 from bot.telemetry.metrics import Metrics
 from bot.telemetry.mqtt import MqttTelemetry
+
+if TYPE_CHECKING:
+    from bot.telemetry.dashboard.feed import DashboardFeed
 
 _log = structlog.get_logger("bot.telemetry.bridge")
 _EVENT_TYPES: frozenset[str] = frozenset(get_args(EventType))
@@ -33,9 +36,11 @@ class TelemetryBridge:
         mqtt: MqttTelemetry | None = None,
         metrics: Metrics | None = None,
         clock: Clock | None = None,
+        feed: DashboardFeed | None = None,
     ) -> None:
         self.mqtt = mqtt
         self.metrics = metrics
+        self.feed = feed  # the dashboard's live pages
         self._clock: Clock = clock if clock is not None else WallClock()
         self.invalid_payloads = 0
 
@@ -53,6 +58,8 @@ class TelemetryBridge:
             self.mqtt.publish_state(message)
         if self.metrics is not None:
             self.metrics.observe_state(message)
+        if self.feed is not None:
+            self.feed.publish_state(message)
 
     def publish_event(self, event_type: str, data: dict[str, Any]) -> None:
         """Publish one event with a stable ``type``; unknown types are logged and dropped."""
@@ -66,11 +73,15 @@ class TelemetryBridge:
                 self.metrics.observe_error(source)
         if self.metrics is not None and event_type == "order":
             self.metrics.observe_order(str(data.get("status", "unknown")))
+        if self.mqtt is None and self.feed is None:
+            return
+        event = EventMessage.model_validate(
+            {"type": event_type, "ts": self._clock.now(), "data": data}
+        )
         if self.mqtt is not None:
-            event = EventMessage.model_validate(
-                {"type": event_type, "ts": self._clock.now(), "data": data}
-            )
             self.mqtt.publish_event(event)
+        if self.feed is not None:
+            self.feed.publish_event(event)
 
     def observe_tick(self, latency_s: float, *, ok: bool, skipped_blocks: int = 0) -> None:
         """Tick latency histogram, tick counter and superseded blocks."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import structlog
 from aiohttp import web
@@ -163,11 +163,30 @@ def _set_optional(gauge: Gauge, value: Decimal | None) -> None:
     gauge.set(float("nan") if value is None else float(value))
 
 
-class MetricsServer:
-    """A tiny aiohttp server for ``/metrics`` and ``/healthz``."""
+class Pages(Protocol):
+    """More routes on the metrics app (the bot dashboard at ``/``)."""
 
-    def __init__(self, metrics: Metrics, host: str = "127.0.0.1", port: int = 9108) -> None:
+    def mount(self, app: web.Application) -> None:
+        """Add routes to ``app`` before it starts."""
+        ...
+
+    def bound(self, host: str, port: int) -> None:
+        """Told where the server listens once it does."""
+        ...
+
+
+class MetricsServer:
+    """A tiny aiohttp server for ``/metrics`` and ``/healthz``, and ``pages`` (the dashboard)."""
+
+    def __init__(
+        self,
+        metrics: Metrics,
+        host: str = "127.0.0.1",
+        port: int = 9108,
+        pages: Pages | None = None,
+    ) -> None:
         self.metrics = metrics
+        self.pages = pages
         self.host = host
         self._requested_port = port
         self._runner: web.AppRunner | None = None
@@ -185,7 +204,9 @@ class MetricsServer:
         app = web.Application()
         app.router.add_get("/metrics", self._metrics)
         app.router.add_get("/healthz", self._healthz)
-        runner = web.AppRunner(app, access_log=None)
+        if self.pages is not None:
+            self.pages.mount(app)
+        runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
         await runner.setup()
         site = web.TCPSite(runner, self.host, self._requested_port)
         try:
@@ -196,6 +217,8 @@ class MetricsServer:
         self._runner = runner
         addresses = runner.addresses
         self.port = int(addresses[0][1]) if addresses else self._requested_port
+        if self.pages is not None:
+            self.pages.bound(self.host, self.port)
         _log.info("metrics.serving", host=self.host, port=self.port)
 
     async def stop(self) -> None:

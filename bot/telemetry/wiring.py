@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping
 from contextlib import AsyncExitStack
+from typing import TYPE_CHECKING
 
 import structlog
 
@@ -21,6 +22,9 @@ from bot.telemetry.inbox import CommandLedger
 from bot.telemetry.metrics import Metrics, MetricsServer
 from bot.telemetry.mqtt import MqttTelemetry
 from bot.telemetry.settings import MqttSettings, broker_url_problem
+
+if TYPE_CHECKING:
+    from bot.telemetry.dashboard.daemon import DaemonDashboard
 
 __all__ = ["MQTT_URL_ENV", "build_telemetry", "mqtt_url_source", "resolve_mqtt"]
 
@@ -69,6 +73,7 @@ async def build_telemetry(
     any_free_port: bool = False,
     mqtt_url_source: str = "--mqtt-url",
     ledger: CommandLedger | None = None,
+    dashboard: DaemonDashboard | None = None,
 ) -> tuple[EngineTelemetry | None, CommandSource | None]:
     """MQTT publisher/command subscriber and Prometheus metrics, as configured.
 
@@ -77,7 +82,8 @@ async def build_telemetry(
     checked before anything starts: a bad URL or operator key is a ``ConfigError`` with no
     port bound. A metrics port that is taken is a ``ConfigError`` naming it, or
     (``any_free_port``, for the demo) a free port. ``ledger`` records command ids used up
-    before the engine saw them.
+    before the engine saw them. ``dashboard``: the bot page, served on the metrics port, fed
+    by the bridge; its command hub becomes the command source (in front of MQTT's).
     """
     mqtt_settings = resolve_mqtt(settings, mqtt_url, mqtt_url_source)
     operator_key = operator_key_from_env(os.environ) if mqtt_settings is not None else None
@@ -85,7 +91,7 @@ async def build_telemetry(
     if settings.metrics.enabled or metrics_port is not None:
         metrics = Metrics(max_tick_age_s=settings.metrics.max_tick_age_s, clock=clock)
         port = settings.metrics.port if metrics_port is None else metrics_port
-        await _serve_metrics(stack, metrics, settings.metrics.host, port, any_free_port)
+        await _serve_metrics(stack, metrics, settings.metrics.host, port, any_free_port, dashboard)
     mqtt: MqttTelemetry | None = None
     if mqtt_settings is not None:
         mqtt = MqttTelemetry(
@@ -102,15 +108,23 @@ async def build_telemetry(
         )
         await mqtt.start()
         stack.push_async_callback(mqtt.stop)
+    if dashboard is not None and metrics is not None:
+        bridge = TelemetryBridge(mqtt, metrics, clock, feed=dashboard.feed)
+        return bridge, dashboard.commands_for(mqtt)
     if mqtt is None and metrics is None:
         return None, None
     return TelemetryBridge(mqtt, metrics, clock), mqtt
 
 
 async def _serve_metrics(
-    stack: AsyncExitStack, metrics: Metrics, host: str, port: int, any_free_port: bool
+    stack: AsyncExitStack,
+    metrics: Metrics,
+    host: str,
+    port: int,
+    any_free_port: bool,
+    dashboard: DaemonDashboard | None = None,
 ) -> None:
-    server = MetricsServer(metrics, host=host, port=port)
+    server = MetricsServer(metrics, host=host, port=port, pages=dashboard)
     try:
         await server.start()
     except OSError as exc:
@@ -120,7 +134,7 @@ async def _serve_metrics(
                 "another (HEDGEBOT_METRICS__PORT) or set metrics.enabled: false"
             ) from exc
         log.warning("metrics.port_taken", port=port, fallback="a free port")
-        server = MetricsServer(metrics, host=host, port=0)
+        server = MetricsServer(metrics, host=host, port=0, pages=dashboard)
         await server.start()
     stack.push_async_callback(server.stop)
     log.info("metrics.listening", host=host, port=server.port)

@@ -1,0 +1,195 @@
+"""The bot dashboard served at ``/`` on the metrics port by ``hedgebot run``.
+
+Routes: ``/`` (the page), ``/static/*``, ``/vendor/uplot.*``, ``/api/state``,
+``/api/stream`` (server-sent events: ``state`` after every tick, ``event`` for each event,
+``status`` for the kill switch and command acks), ``/api/history?range=1h|6h|24h|all``,
+``/api/events?kinds=decision,order,...``, ``POST /api/command`` and ``POST /api/killswitch``
+(operator token + same-origin checks: ``security.CommandGate``), ``/api/plan`` (the hedge
+planner when it is available).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+from aiohttp import web
+
+from bot.killswitch import FileKillSwitch
+from bot.safety import MAX_COMMAND_BYTES, PayloadRejected, loads_bounded
+from bot.store.sqlite import SqliteStore
+from bot.telemetry.command_text import echo
+from bot.telemetry.dashboard.assets import render_page, security_headers, serve_static, serve_vendor
+from bot.telemetry.dashboard.command_hub import CommandHub
+from bot.telemetry.dashboard.feed import DashboardFeed, FeedItem
+from bot.telemetry.dashboard.history import EVENT_KINDS, RANGES_S, event_log, history_series
+from bot.telemetry.dashboard.security import CommandGate
+from bot.telemetry.dashboard.sse import stream_feed
+
+__all__ = ["FLATTEN_WORD", "BotDashboard", "flatten_confirmed"]
+
+_log = structlog.get_logger("bot.telemetry.dashboard")
+
+FLATTEN_WORD = "FLATTEN"
+PAGE_COMMANDS = ("pause", "resume", "rebalance_now", "set_hedge_ratio", "set_threshold", "flatten")
+KILL_MODES = ("freeze", "flatten", "clear")
+
+PlanSource = Callable[[], Awaitable[dict[str, Any]]]
+
+
+def flatten_confirmed(typed: object, bot_id: str) -> bool:
+    """Whether the operator typed the bot id or ``FLATTEN`` (exactly) to confirm a flatten."""
+    return isinstance(typed, str) and typed in (bot_id, FLATTEN_WORD)
+
+
+def _json_response(body: Any, status: int = 200) -> web.Response:
+    return web.json_response(body, status=status, headers=security_headers())
+
+
+@dataclass
+class BotDashboard:
+    """Everything the bot page reads and commands; ``mount`` adds its routes to an app."""
+
+    bot_id: str
+    feed: DashboardFeed
+    store: SqliteStore
+    gate: CommandGate
+    commands: CommandHub | None = None
+    kill_switch: FileKillSwitch | None = None
+    plan: PlanSource | None = None
+    positions_info: dict[str, dict[str, Any]] = field(default_factory=dict)
+    closing: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def mount(self, app: web.Application) -> None:
+        """Add the page, its assets and its API to ``app`` (before it starts)."""
+        app.router.add_get("/", self._page)
+        app.router.add_get("/static/{name}", serve_static)
+        app.router.add_get("/vendor/{name}", serve_vendor)
+        app.router.add_get("/api/state", self._state)
+        app.router.add_get("/api/stream", self._stream)
+        app.router.add_get("/api/history", self._history)
+        app.router.add_get("/api/events", self._events)
+        app.router.add_get("/api/plan", self._plan)
+        app.router.add_post("/api/command", self._command)
+        app.router.add_post("/api/killswitch", self._kill)
+        app.on_shutdown.append(self._on_shutdown)
+
+    async def _on_shutdown(self, _app: web.Application) -> None:
+        self.closing.set()
+
+    def kill_status(self) -> dict[str, Any]:
+        """``{"kind": "kill_switch", "mode", "reason", "source", "set_at_s"}`` as read now."""
+        if self.kill_switch is None:
+            return {"kind": "kill_switch", "mode": "unknown", "reason": "", "source": None}
+        state = self.kill_switch.read()
+        return {
+            "kind": "kill_switch",
+            "mode": state.mode,
+            "reason": state.reason,
+            "source": state.source,
+            "set_at_s": state.set_at_s,
+        }
+
+    async def _page(self, _request: web.Request) -> web.Response:
+        return render_page(
+            "bot.html",
+            {
+                "BOT_ID": self.bot_id,
+                "CSRF": self.gate.csrf_token,
+                "COMMANDS": "on" if self.gate.token is not None else "off",
+            },
+        )
+
+    async def _state(self, _request: web.Request) -> web.Response:
+        return _json_response(
+            {
+                "bot_id": self.bot_id,
+                "state": self.feed.latest_state,
+                "kill_switch": self.kill_status(),
+                "positions_info": self.positions_info,
+                "commands_enabled": self.gate.token is not None and self.commands is not None,
+            }
+        )
+
+    def _after(self, item: FeedItem) -> list[FeedItem]:
+        if item.kind != "state":
+            return []
+        return [FeedItem("status", json.dumps(self.kill_status()))]
+
+    async def _stream(self, request: web.Request) -> web.StreamResponse:
+        return await stream_feed(request, self.feed, self.closing, self._after)
+
+    async def _history(self, request: web.Request) -> web.Response:
+        range_name = request.query.get("range", "all")
+        if range_name not in RANGES_S:
+            return _json_response({"error": f"range: one of {', '.join(RANGES_S)}"}, 400)
+        return _json_response(await history_series(self.store, range_name))
+
+    async def _events(self, request: web.Request) -> web.Response:
+        wanted = request.query.get("kinds")
+        kinds = None if not wanted else frozenset(wanted.split(",")) & frozenset(EVENT_KINDS)
+        recorded = await self.store.read_events()
+        return _json_response({"events": event_log(recorded, list(self.feed.recent_events), kinds)})
+
+    async def _plan(self, _request: web.Request) -> web.Response:
+        if self.plan is None:
+            return _json_response({"error": "the hedge planner is not available"}, 404)
+        return _json_response(await self.plan())
+
+    async def _body(self, request: web.Request) -> dict[str, Any] | web.Response:
+        """The checked JSON object of a command request, or the refusal to answer."""
+        refused = self.gate.refusal(request.headers)
+        if refused is not None:
+            _log.warning("dashboard.command_refused", status=refused.status, reason=refused.reason)
+            return _json_response({"status": "refused", "reason": refused.reason}, refused.status)
+        raw = await request.content.read(MAX_COMMAND_BYTES + 1)
+        try:
+            body = loads_bounded(raw, max_bytes=MAX_COMMAND_BYTES)
+        except PayloadRejected as exc:
+            return _json_response({"status": "refused", "reason": f"bad body: {exc}"}, 400)
+        if not isinstance(body, dict):
+            return _json_response({"status": "refused", "reason": "expected a JSON object"}, 400)
+        return body
+
+    async def _command(self, request: web.Request) -> web.Response:
+        body = await self._body(request)
+        if isinstance(body, web.Response):
+            return body
+        name, params = body.get("command"), body.get("params", {})
+        if name not in PAGE_COMMANDS or not isinstance(params, dict):
+            return _json_response({"status": "refused", "reason": "unknown command"}, 400)
+        if self.commands is None:
+            return _json_response({"status": "refused", "reason": "no command channel"}, 503)
+        if name == "flatten":
+            if not flatten_confirmed(body.get("confirm_text"), self.bot_id):
+                reason = f"type the bot id or {FLATTEN_WORD} to confirm a flatten"
+                return _json_response({"status": "refused", "reason": reason}, 400)
+            params = {"confirm": True}
+        ack = await self.commands.submit(str(name), params)
+        self.feed.publish_status({"kind": "ack", **ack.as_dict()})
+        return _json_response(ack.as_dict(), 200 if ack.status != "rejected" else 422)
+
+    async def _kill(self, request: web.Request) -> web.Response:
+        body = await self._body(request)
+        if isinstance(body, web.Response):
+            return body
+        mode = body.get("mode")
+        if mode not in KILL_MODES or self.kill_switch is None:
+            return _json_response(
+                {"status": "refused", "reason": "mode: freeze|flatten|clear"}, 400
+            )
+        if mode == "flatten" and not flatten_confirmed(body.get("confirm_text"), self.bot_id):
+            reason = f"type the bot id or {FLATTEN_WORD} to confirm a kill-switch flatten"
+            return _json_response({"status": "refused", "reason": reason}, 400)
+        if mode == "clear":
+            self.kill_switch.clear()
+        else:
+            self.kill_switch.engage(mode, "operator request (dashboard)", "dashboard")
+        status = self.kill_status()
+        _log.warning("killswitch.set", mode=mode, source="dashboard", bot_id=echo(self.bot_id))
+        self.feed.publish_status(status)
+        return _json_response({"status": "applied", "kill_switch": status})

@@ -1,0 +1,131 @@
+"""Commands from a page, through the same validated path as MQTT.
+
+A page's command becomes the MQTT wire form, signed with a key that lives only in this
+process, and goes through ``CommandValidator`` (bounded parse, schema, freshness, each id used
+once) into the engine's command queue: the same queue and the same checks as a command from
+the broker. The hub is the engine's ``CommandSource``: it answers the page's own commands and
+passes every other ack to the MQTT channel it wraps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import structlog
+
+from bot.clock import WallClock
+from bot.engine import CommandSource
+from bot.ports import Clock
+from bot.telemetry.auth import OperatorKey
+from bot.telemetry.commands import Command, CommandValidator, Redelivery, Rejection
+
+__all__ = ["CommandHub", "PageAck"]
+
+_log = structlog.get_logger("bot.telemetry.dashboard")
+
+DEFAULT_QUEUE_SIZE = 16
+DASHBOARD_TOPIC = "dashboard/{bot_id}/cmd"
+
+
+@dataclass(frozen=True, slots=True)
+class PageAck:
+    """What a page is told: ``applied``/``rejected`` by the engine or the validator, or
+    ``queued`` when the engine has not answered within the wait (it applies between ticks)."""
+
+    id: str
+    command: str
+    status: Literal["applied", "rejected", "queued"]
+    reason: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready: ``{"id", "command", "status", "reason"}``."""
+        return {
+            "id": self.id,
+            "command": self.command,
+            "status": self.status,
+            "reason": self.reason,
+        }
+
+
+class CommandHub:
+    """The engine's command source: the MQTT channel's queue (or one of its own) plus the
+    commands submitted from a page.
+
+    ``upstream``: the MQTT command source (None without a broker). ``seen_ids``: command ids
+    already in the store (used once, ever).
+    """
+
+    def __init__(
+        self,
+        bot_id: str,
+        upstream: CommandSource | None = None,
+        *,
+        seen_ids: Iterable[str] | Mapping[str, str] = (),
+        clock: Clock | None = None,
+        queue_size: int = DEFAULT_QUEUE_SIZE,
+    ) -> None:
+        self._clock: Clock = clock if clock is not None else WallClock()
+        self._topic = DASHBOARD_TOPIC.format(bot_id=bot_id)
+        self._key = OperatorKey(secrets.token_hex(32))  # never leaves this process
+        self.validator = CommandValidator(seen_ids, operator_key=self._key, clock=self._clock)
+        self._upstream = upstream
+        self.commands: asyncio.Queue[Command] = (
+            upstream.commands if upstream is not None else asyncio.Queue(queue_size)
+        )
+        self._pending: dict[str, tuple[str, asyncio.Future[PageAck]]] = {}
+
+    def attach(self, upstream: CommandSource | None) -> None:
+        """Serve ``upstream``'s commands too (its queue becomes the engine's queue); call
+        before the engine starts."""
+        self._upstream = upstream
+        if upstream is not None:
+            self.commands = upstream.commands
+
+    async def submit(
+        self, command: str, params: Mapping[str, Any], *, wait_s: float = 10.0
+    ) -> PageAck:
+        """Validate and queue one command; wait up to ``wait_s`` for the engine's answer."""
+        command_id = f"web-{uuid.uuid4().hex}"
+        body: dict[str, Any] = {"id": command_id, "command": command, "params": dict(params)}
+        body["ts"] = int(self._clock.now())
+        raw = json.dumps(self._key.signed(self._topic, body)).encode()
+        verdict = self.validator.validate(raw, self._topic)
+        shown = command if isinstance(command, str) else "?"
+        if isinstance(verdict, Rejection | Redelivery):
+            reason = verdict.reason if isinstance(verdict, Rejection) else "duplicate id"
+            _log.warning("command.rejected", id=command_id, command=shown, reason=reason)
+            return PageAck(command_id, shown, "rejected", reason)
+        future: asyncio.Future[PageAck] = asyncio.get_running_loop().create_future()
+        try:
+            self.commands.put_nowait(verdict)
+        except asyncio.QueueFull:
+            self.validator.mark_refused(command_id, "command queue full")
+            return PageAck(command_id, shown, "rejected", "command queue full: retry later")
+        self._pending[command_id] = (shown, future)
+        _log.info("command.received", id=command_id, command=shown, source="dashboard")
+        try:
+            async with asyncio.timeout(wait_s):
+                return await asyncio.shield(future)
+        except TimeoutError:
+            return PageAck(command_id, shown, "queued", "waiting for the next tick")
+
+    async def ack(self, command_id: str, ok: bool, reason: str | None = None) -> None:
+        """The engine's outcome: answers the page that sent it, or the MQTT channel."""
+        pending = self._pending.pop(command_id, None)
+        if pending is None:
+            if self._upstream is not None:
+                await self._upstream.ack(command_id, ok, reason)
+            return
+        if ok:
+            self.validator.mark_applied(command_id)
+        else:
+            self.validator.mark_rejected(command_id, reason)
+        command, future = pending
+        if not future.done():
+            future.set_result(PageAck(command_id, command, "applied" if ok else "rejected", reason))

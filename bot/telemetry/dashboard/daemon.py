@@ -1,0 +1,91 @@
+"""What ``hedgebot run`` needs to serve the bot dashboard beside ``/metrics``: built from the
+settings and the store before anything starts (a refused bind raises ``ConfigError`` with no
+port bound), mounted on the metrics app, fed by the telemetry bridge."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
+from typing import Any
+
+from bot.clock import WallClock
+from bot.config import Settings
+from bot.engine import CommandSource
+from bot.killswitch import FileKillSwitch, kill_switch_path
+from bot.ports import Clock
+from bot.store.sqlite import SqliteStore
+from bot.telemetry.dashboard.bot_page import BotDashboard, PlanSource
+from bot.telemetry.dashboard.command_hub import CommandHub
+from bot.telemetry.dashboard.feed import DashboardFeed
+from bot.telemetry.dashboard.security import CommandGate, check_bind, is_loopback, token_from_env
+
+__all__ = ["DaemonDashboard", "build_daemon_dashboard"]
+
+
+def positions_info(settings: Settings) -> dict[str, dict[str, Any]]:
+    """``{position id: {"pool", "kind"}}`` from the config (what the state does not carry)."""
+    info: dict[str, dict[str, Any]] = {}
+    for position in settings.positions:
+        pool = getattr(position, "pool", None) or getattr(position, "position_manager", None)
+        info[position.id] = {"pool": None if pool is None else str(pool), "kind": position.kind}
+    return info
+
+
+class DaemonDashboard:
+    """The bot page's parts for one daemon: ``feed`` (a bridge sink), ``page`` (routes) and
+    the command hub that ``commands_for`` puts in front of the MQTT command source."""
+
+    def __init__(self, page: BotDashboard, hub: CommandHub, host: str) -> None:
+        self.page = page
+        self.feed = page.feed
+        self.hub = hub
+        self.host = host
+
+    def mount(self, app: Any) -> None:
+        """Add the page's routes to the metrics ``aiohttp`` app."""
+        self.page.mount(app)
+
+    def bound(self, host: str, port: int) -> None:
+        """The metrics server listens on ``host:port``: the Host header commands must carry."""
+        wildcard = host in ("0.0.0.0", "::")  # noqa: S104 - compared, not bound
+        extra = frozenset() if is_loopback(host) or wildcard else {host}
+        self.page.gate = replace(self.page.gate, port=port, extra_hosts=frozenset(extra))
+
+    def commands_for(self, upstream: CommandSource | None) -> CommandHub:
+        """The engine's command source: the page's commands plus ``upstream``'s (MQTT)."""
+        self.hub.attach(upstream)
+        return self.hub
+
+
+def build_daemon_dashboard(
+    settings: Settings,
+    store: SqliteStore,
+    used_ids: Iterable[str] | Mapping[str, str],
+    *,
+    environ: Mapping[str, str] | None = None,
+    clock: Clock | None = None,
+    plan: PlanSource | None = None,
+) -> DaemonDashboard:
+    """The dashboard of this bot. Raises ``ConfigError`` when ``metrics.host`` is not loopback
+    and ``HEDGEBOT_DASHBOARD_TOKEN`` is unset (or too short)."""
+    env = os.environ if environ is None else environ
+    token = token_from_env(env)
+    host = settings.metrics.host
+    check_bind(host, token, "metrics.host (the dashboard)")
+    clock = clock or WallClock()
+    hub = CommandHub(settings.bot_id, seen_ids=used_ids, clock=clock)
+    kill = FileKillSwitch(
+        kill_switch_path(settings.risk.kill_switch_file, settings.store.path), clock
+    )
+    page = BotDashboard(
+        bot_id=settings.bot_id,
+        feed=DashboardFeed(),
+        store=store,
+        gate=CommandGate(token=token, port=settings.metrics.port),
+        commands=hub,
+        kill_switch=kill,
+        plan=plan,
+        positions_info=positions_info(settings),
+    )
+    return DaemonDashboard(page, hub, host)

@@ -1,0 +1,103 @@
+"""Chart series and the event log for a page, read from the bot's SQLite store.
+
+The PnL parts are the replay of ``hedgebot report`` (``bot.report.load_report``), so the page
+and the report cannot disagree; delta, target, hedge, drift and band come from the stored
+decisions. Numbers are floats here: they only feed charts (exact values stay in the store).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, TypeVar
+
+from bot.domain import Decision
+from bot.report import load_report
+from bot.store.sqlite import SqliteStore
+
+__all__ = ["EVENT_KINDS", "RANGES_S", "event_log", "history_series", "window_start"]
+
+RANGES_S: dict[str, float | None] = {"1h": 3600.0, "6h": 21600.0, "24h": 86400.0, "all": None}
+EVENT_KINDS = ("decision", "order", "fill", "funding", "alert", "command", "range", "error")
+MAX_POINTS = 2000
+MAX_LOG_ROWS = 500
+
+_T = TypeVar("_T")
+
+
+def window_start(last_s: float | None, range_name: str) -> float | None:
+    """The first time shown for ``range_name`` (``1h``/``6h``/``24h``/``all``) ending at
+    ``last_s``; None: from the start. Raises ``KeyError`` for an unknown range."""
+    span = RANGES_S[range_name]
+    if span is None or last_s is None:
+        return None
+    return last_s - span
+
+
+def thin(rows: Sequence[_T], max_points: int = MAX_POINTS) -> list[_T]:
+    """At most ``max_points`` rows, evenly strided; the last row always kept."""
+    if len(rows) <= max_points:
+        return list(rows)
+    stride = -(-len(rows) // max_points)
+    kept = list(rows[::stride])
+    if kept[-1] is not rows[-1]:
+        kept.append(rows[-1])
+    return kept
+
+
+def _decision_series(rows: Sequence[tuple[float, int, Decision]]) -> dict[str, list[Any]]:
+    return {
+        "t": [ts for ts, _, _ in rows],
+        "block": [block for _, block, _ in rows],
+        "delta": [float(d.delta_base) for _, _, d in rows],
+        "target": [float(d.target_base) for _, _, d in rows],
+        "hedge": [float(d.hedge_base) for _, _, d in rows],
+        "drift": [float(d.drift_base) for _, _, d in rows],
+        "band": [float(d.band_base) for _, _, d in rows],
+    }
+
+
+async def history_series(store: SqliteStore, range_name: str = "all") -> dict[str, Any]:
+    """``{"range", "positions": {t, block, delta, target, hedge, drift, band}, "pnl": {t,
+    block, price, <part>...}}``: columns of equal length, time in unix seconds (record time),
+    money in quote, sizes in base. Raises ``KeyError`` for an unknown range."""
+    decisions = await store.read_decisions()
+    start = window_start(decisions[-1][0] if decisions else None, range_name)
+    decisions = thin([row for row in decisions if start is None or row[0] >= start])
+    report = await load_report(store)
+    pnl: dict[str, list[Any]] = {"t": [], "block": [], "price": []}
+    if report is not None:
+        points = [p for p in report.points if start is None or p.timestamp_s >= start]
+        for point in thin(points):
+            pnl["t"].append(point.timestamp_s)
+            pnl["block"].append(point.block)
+            pnl["price"].append(float(point.price))
+            for name, value in point.breakdown.as_dict().items():
+                pnl.setdefault(name, []).append(float(value))
+    return {"range": range_name, "positions": _decision_series(decisions), "pnl": pnl}
+
+
+def _kind_of(event_type: str) -> str:
+    return "range" if event_type.startswith("range.") else event_type
+
+
+def event_log(
+    recorded: Sequence[dict[str, Any]],
+    live: Sequence[dict[str, Any]],
+    kinds: frozenset[str] | None = None,
+) -> list[dict[str, Any]]:
+    """The newest ``MAX_LOG_ROWS`` log rows ``{"ts", "type", "data"}``, newest first: events
+    recorded in the store (alerts, commands, range changes) and the live tail (decisions,
+    orders, fills, funding), filtered to ``kinds`` (None: all)."""
+    rows = [
+        {
+            "ts": e["ts"],
+            "type": e["type"],
+            "data": {k: v for k, v in e.items() if k not in ("ts", "type")},
+        }
+        for e in recorded
+    ]
+    rows += [{"ts": e["ts"], "type": e["type"], "data": e.get("data", {})} for e in live]
+    if kinds is not None:
+        rows = [row for row in rows if _kind_of(str(row["type"])) in kinds]
+    rows.sort(key=lambda row: float(row["ts"]), reverse=True)
+    return rows[:MAX_LOG_ROWS]

@@ -1,0 +1,68 @@
+// Shared by the bot and fleet pages. Every untrusted string goes through textContent.
+"use strict";
+
+const HB = {
+  meta(name) {
+    const node = document.querySelector(`meta[name="${name}"]`);
+    return node ? node.getAttribute("content") : "";
+  },
+  el(tag, text, cls) {
+    const node = document.createElement(tag);
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    if (cls) node.className = cls;
+    return node;
+  },
+  fmt(value, places) {
+    if (value === null || value === undefined || value === "") return "–";
+    const n = Number(value);
+    if (!Number.isFinite(n)) return String(value);
+    return n.toLocaleString("en-US", { minimumFractionDigits: places, maximumFractionDigits: places });
+  },
+  setValue(id, value, places) {
+    const node = document.getElementById(id);
+    if (!node) return;
+    node.dataset.value = value === null || value === undefined ? "" : String(value);
+    node.textContent = places === undefined ? (value ?? "–") : HB.fmt(value, places);
+  },
+  time(ts) {
+    if (!ts) return "–";
+    return new Date(Number(ts) * 1000).toISOString().replace("T", " ").slice(0, 19);
+  },
+  row(cells) {
+    const tr = document.createElement("tr");
+    for (const cell of cells) tr.appendChild(HB.el("td", cell));
+    return tr;
+  },
+  replaceRows(tbody, rows) {
+    tbody.replaceChildren(...rows);
+  },
+  async post(url, body, token) {
+    const headers = {
+      "Content-Type": "application/json",
+      "X-CSRF-Token": HB.meta("csrf"),
+    };
+    if (token) headers.Authorization = `Bearer ${token}`;
+    const response = await fetch(url, {
+      method: "POST", headers, body: JSON.stringify(body), credentials: "same-origin",
+    });
+    let answer;
+    try { answer = await response.json(); } catch (_e) { answer = { status: "error", reason: `HTTP ${response.status}` }; }
+    answer.http = response.status;
+    return answer;
+  },
+  chart(container, title, series, yLabel) {
+    if (typeof uPlot === "undefined") {
+      container.replaceChildren(HB.el("p", "charts unavailable: uPlot not installed (make setup)", "muted"));
+      return null;
+    }
+    const colors = ["#2a6fdb", "#d9480f", "#2b8a3e", "#862e9c", "#e67700", "#0b7285", "#c2255c", "#5c940d", "#343a40", "#868e96"];
+    const opts = {
+      title, width: Math.max(320, container.clientWidth || 600), height: 220,
+      scales: { x: { time: true } },
+      axes: [{}, { label: yLabel || "" }],
+      series: [{}, ...series.map((name, i) => ({ label: name, stroke: colors[i % colors.length], width: 1.5 }))],
+    };
+    const data = [[], ...series.map(() => [])];
+    return new uPlot(opts, data, container);
+  },
+};
