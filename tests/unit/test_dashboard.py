@@ -1,0 +1,236 @@
+"""The dashboards' pure parts: feed fan-out bounds, command gate (token, Host, Origin, CSRF),
+bind refusal, flatten confirmation, command hub through the validator, history helpers."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from decimal import Decimal
+
+import pytest
+
+from bot.errors import ConfigError
+from bot.telemetry.dashboard.bot_page import flatten_confirmed
+from bot.telemetry.dashboard.command_hub import CommandHub
+from bot.telemetry.dashboard.feed import DashboardFeed
+from bot.telemetry.dashboard.history import event_log, thin, window_start
+from bot.telemetry.dashboard.security import CommandGate, check_bind, is_loopback, token_from_env
+from bot.telemetry.messages import EventMessage, StateMessage
+
+pytestmark = pytest.mark.unit
+
+TOKEN = "t" * 24
+
+
+def _state(block: int) -> StateMessage:
+    zero = Decimal(0)
+    return StateMessage(
+        bot_id="b1",
+        block=block,
+        timestamp=block,
+        price=Decimal(2000),
+        delta_base=Decimal(block),
+        target_base=-Decimal(block),
+        hedge_base=zero,
+        drift_base=zero,
+        band_base=Decimal(1),
+    )
+
+
+def _event(n: int) -> EventMessage:
+    return EventMessage(type="alert", ts=float(n), data={"alert": f"a{n}"})
+
+
+def test_slow_page_keeps_only_the_newest_items_and_counts_the_rest() -> None:
+    """A page that reads nothing holds at most its queue size; the oldest are dropped."""
+    feed = DashboardFeed(subscriber_queue=3)
+    with feed.subscribe() as page:
+        for n in range(10):
+            feed.publish_event(_event(n))
+        assert len(page.items) == 3
+        assert page.dropped == 7
+        assert [json.loads(i.data)["data"]["alert"] for i in page.items] == ["a7", "a8", "a9"]
+
+
+def test_each_page_has_its_own_queue_and_a_new_page_gets_the_latest_state() -> None:
+    """Fan-out: a slow page does not take items from a fast one; connecting shows the state."""
+    feed = DashboardFeed(subscriber_queue=2)
+    feed.publish_state(_state(1))
+    feed.publish_state(_state(2))
+    with feed.subscribe() as slow, feed.subscribe() as fast:
+        assert json.loads(slow.items[0].data)["block"] == 2
+        fast.items.clear()
+        feed.publish_state(_state(3))
+        assert [json.loads(i.data)["block"] for i in fast.items] == [3]
+        assert [json.loads(i.data)["block"] for i in slow.items] == [2, 3]
+    assert feed.subscribers == 0
+
+
+async def test_next_waits_for_an_item() -> None:
+    """``next`` returns what is published after the page started waiting."""
+    feed = DashboardFeed()
+    with feed.subscribe() as page:
+        waiting = asyncio.ensure_future(page.next())
+        await asyncio.sleep(0)
+        feed.publish_event(_event(1))
+        item = await asyncio.wait_for(waiting, 1)
+    assert item.kind == "event"
+    assert item.sse().startswith(b"event: event\ndata: {")
+
+
+def test_pages_beyond_the_limit_are_refused_and_recent_events_are_bounded() -> None:
+    """A process serves at most ``max_subscribers`` pages and keeps ``recent_events``."""
+    feed = DashboardFeed(max_subscribers=1, recent_events=5)
+    for n in range(8):
+        feed.publish_event(_event(n))
+    assert len(feed.recent_events) == 5
+    with feed.subscribe(), pytest.raises(OverflowError), feed.subscribe():
+        pass
+
+
+def _headers(**extra: str) -> dict[str, str]:
+    gate_headers = {
+        "Host": "127.0.0.1:9108",
+        "Origin": "http://127.0.0.1:9108",
+        "Content-Type": "application/json",
+        "X-CSRF-Token": "csrf-1",
+        "Authorization": f"Bearer {TOKEN}",
+    }
+    gate_headers.update(extra)
+    return gate_headers
+
+
+GATE = CommandGate(token=TOKEN, port=9108, csrf_token="csrf-1")
+
+
+def test_a_same_origin_request_with_token_and_csrf_passes() -> None:
+    """The page's own request is allowed."""
+    assert GATE.refusal(_headers()) is None
+    assert GATE.refusal(_headers(Host="localhost:9108", Origin="http://localhost:9108")) is None
+
+
+@pytest.mark.parametrize(
+    ("change", "status", "words"),
+    [
+        ({"Authorization": ""}, 401, "operator token required"),
+        ({"Authorization": "Bearer wrong-token-wrong-token"}, 401, "wrong operator token"),
+        ({"Authorization": f"Basic {TOKEN}"}, 401, "operator token required"),
+        ({"Origin": "http://evil.example"}, 403, "cross-site"),
+        ({"Origin": ""}, 403, "cross-site"),
+        ({"Host": "evil.example:9108", "Origin": "http://evil.example:9108"}, 403, "Host"),
+        ({"Host": "127.0.0.1:9999", "Origin": "http://127.0.0.1:9999"}, 403, "Host"),
+        ({"Sec-Fetch-Site": "cross-site"}, 403, "Sec-Fetch-Site"),
+        ({"Content-Type": "text/plain"}, 415, "JSON"),
+        ({"X-CSRF-Token": ""}, 403, "CSRF"),
+        ({"X-CSRF-Token": "csrf-2"}, 403, "CSRF"),
+    ],
+)
+def test_requests_missing_a_check_are_refused(
+    change: dict[str, str], status: int, words: str
+) -> None:
+    """Each missing or wrong element of a command request is refused, naming it."""
+    refused = GATE.refusal(_headers(**change))
+    assert refused is not None
+    assert refused.status == status
+    assert words in refused.reason
+
+
+def test_without_a_token_every_command_is_refused() -> None:
+    """No HEDGEBOT_DASHBOARD_TOKEN: the page reads, but commands are disabled."""
+    gate = CommandGate(token=None, port=9108, csrf_token="csrf-1")
+    refused = gate.refusal(_headers())
+    assert refused is not None
+    assert refused.status == 403
+    assert "HEDGEBOT_DASHBOARD_TOKEN" in refused.reason
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.0.0.2", "::1", "[::1]", "localhost"])
+def test_loopback_binds_need_no_token(host: str) -> None:
+    """Reading on loopback needs no login."""
+    assert is_loopback(host)
+    check_bind(host, None)
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.168.1.10", "dashboard.example"])
+def test_a_non_loopback_bind_without_a_token_refuses_to_start(host: str) -> None:
+    """A bind beyond loopback without a token is a ConfigError naming the variable."""
+    with pytest.raises(ConfigError, match="HEDGEBOT_DASHBOARD_TOKEN"):
+        check_bind(host, None)
+    check_bind(host, TOKEN)
+
+
+def test_a_short_token_is_refused_and_an_empty_one_is_none() -> None:
+    """A guessable token is a ConfigError; unset or empty means commands are disabled."""
+    with pytest.raises(ConfigError, match="at least 16"):
+        token_from_env({"HEDGEBOT_DASHBOARD_TOKEN": "short"})
+    assert token_from_env({"HEDGEBOT_DASHBOARD_TOKEN": ""}) is None
+    assert token_from_env({"HEDGEBOT_DASHBOARD_TOKEN": TOKEN}) == TOKEN
+
+
+@pytest.mark.parametrize(
+    ("typed", "ok"),
+    [
+        ("b1", True),
+        ("FLATTEN", True),
+        ("flatten", False),
+        ("", False),
+        (None, False),
+        ("b1 ", False),
+    ],
+)
+def test_flatten_needs_the_bot_id_or_the_word_typed_exactly(typed: object, ok: bool) -> None:
+    """The typed confirmation is exact."""
+    assert flatten_confirmed(typed, "b1") is ok
+
+
+async def test_page_commands_go_through_the_validator_and_get_the_engines_ack() -> None:
+    """A valid command is queued for the engine and answered with its ack; a bad one is
+    rejected by the validator naming the field, and never queued."""
+    hub = CommandHub("b1")
+    waiting = asyncio.ensure_future(hub.submit("set_hedge_ratio", {"value": "0.8"}, wait_s=5))
+    command = await asyncio.wait_for(hub.commands.get(), 1)
+    assert command.command == "set_hedge_ratio"
+    await hub.ack(command.id, True)
+    ack = await waiting
+    assert (ack.status, ack.command) == ("applied", "set_hedge_ratio")
+    assert hub.validator.is_applied(command.id)
+    bad = await hub.submit("set_hedge_ratio", {"value": "5"}, wait_s=0.1)
+    assert bad.status == "rejected"
+    assert "value" in (bad.reason or "")
+    assert hub.commands.empty()
+
+
+async def test_acks_of_other_commands_go_to_the_mqtt_channel() -> None:
+    """The hub shares the MQTT queue and passes the acks of MQTT commands back to it."""
+
+    class Upstream:
+        def __init__(self) -> None:
+            self.commands: asyncio.Queue = asyncio.Queue()  # type: ignore[type-arg]
+            self.acks: list[tuple[str, bool]] = []
+
+        async def ack(self, command_id: str, ok: bool, reason: str | None = None) -> None:
+            self.acks.append((command_id, ok))
+
+    upstream = Upstream()
+    hub = CommandHub("b1")
+    hub.attach(upstream)
+    assert hub.commands is upstream.commands
+    await hub.ack("mqtt-1", False, "no")
+    assert upstream.acks == [("mqtt-1", False)]
+
+
+def test_history_helpers_window_thin_and_filter() -> None:
+    """Ranges end at the last point; thinning keeps the last row; filters select kinds."""
+    assert window_start(10_000.0, "1h") == 6_400.0
+    assert window_start(10_000.0, "all") is None
+    rows = list(range(10_001))
+    kept = thin(rows, 100)
+    assert len(kept) <= 101
+    assert kept[-1] == 10_000
+    recorded = [{"ts": 1.0, "type": "alert", "alert": "margin.warn"}]
+    live = [{"ts": 2.0, "type": "order", "data": {"status": "filled"}}]
+    live += [{"ts": 3.0, "type": "range.exited", "data": {}}]
+    log = event_log(recorded, live)
+    assert [row["type"] for row in log] == ["range.exited", "order", "alert"]
+    assert log[2]["data"] == {"alert": "margin.warn"}
+    assert [r["type"] for r in event_log(recorded, live, frozenset({"range"}))] == ["range.exited"]
