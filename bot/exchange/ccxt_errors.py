@@ -22,6 +22,7 @@ __all__ = [
     "is_duplicate_client_id",
     "is_not_modified",
     "is_order_not_found",
+    "is_setup_fatal",
     "is_setup_refusal",
     "is_timestamp_error",
     "map_ccxt_error",
@@ -50,7 +51,8 @@ NOT_MODIFIED: dict[tuple[str, int], str] = {
     ("binanceusdm", -4046): "no need to change margin type",
     ("binance", -4046): "no need to change margin type",
 }
-# Start-up settings the venue refuses while a position is open: log, keep the venue's setting.
+# Known start-up refusals (while a position is open), for the reader: start goes on after any
+# refusal that ``is_setup_fatal`` does not name, whether listed here or not.
 SETUP_REFUSALS: dict[tuple[str, int], str] = {
     ("binanceusdm", -2027): "position too large for the new leverage",
     ("binanceusdm", -2028): "margin too small for the new leverage",
@@ -109,6 +111,13 @@ def is_not_modified(exchange_id: str, exc: BaseException) -> bool:
 def is_setup_refusal(exchange_id: str, exc: BaseException) -> bool:
     """True when the venue refused a start-up setting for a reason start can live with."""
     return (exchange_id, venue_code(exc)) in SETUP_REFUSALS
+
+
+def is_setup_fatal(mapped: errors.ExchangeError) -> bool:
+    """True when a failed start-up setting must fail start: the keys were refused or the venue
+    was not reached (network, unavailable, rate limit, clock). Any other refusal, whatever its
+    code, is logged and the venue's current setting read back and used."""
+    return isinstance(mapped, errors.AuthenticationError | errors.ExchangeUnavailable)
 
 
 def is_timestamp_error(exc: BaseException) -> bool:

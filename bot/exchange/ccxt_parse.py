@@ -22,6 +22,7 @@ from bot.exchange.ccxt_fields import (
     mapping,
     number,
     required,
+    short,
     side_of,
     timestamp_ms,
 )
@@ -34,6 +35,7 @@ __all__ = [
     "contract_size_of",
     "funding_rate",
     "leverage_from_ccxt",
+    "margin_mode_from_ccxt",
     "position_from_ccxt",
     "position_size_base",
     "quote_from_ccxt",
@@ -261,15 +263,23 @@ def best_prices(book: Mapping[str, Any], what: str) -> tuple[Decimal, Decimal]:
         levels = book.get(side)
         if not isinstance(levels, list) or not levels:
             raise VenueDataError(f"{what}: no {side} (a one-sided book is no market)")
-        level = levels[0]
-        if not isinstance(level, list | tuple) or len(level) < 2:
-            raise VenueDataError(f"{what}: {side}[0] is not a [price, amount] level")
-        best.append(required({"price": level[0]}, "price", f"{what} {side}[0]", sign="positive"))
-        required({"amount": level[1]}, "amount", f"{what} {side}[0]", sign="non_negative")
+        best.append(_level_prices(levels, f"{what} {side}")[0])
     bid, ask = best
     if bid >= ask:
         raise VenueDataError(f"{what}: crossed book, bid {bid} >= ask {ask}")
     return bid, ask
+
+
+def _level_prices(levels: list[Any], what: str) -> list[Decimal]:
+    """Every level's price: each a ``[price > 0, amount >= 0, ...]`` list, none skipped."""
+    prices = []
+    for index, level in enumerate(levels):
+        where = f"{what}[{index}]"
+        if not isinstance(level, list | tuple) or len(level) < 2:
+            raise VenueDataError(f"{where} is not a [price, amount] level: {short(level)}")
+        prices.append(required({"price": level[0]}, "price", where, sign="positive"))
+        required({"amount": level[1]}, "amount", where, sign="non_negative")
+    return prices
 
 
 def quote_from_ccxt(
@@ -352,3 +362,11 @@ def _step(precision: Mapping[str, Any], key: str, what: str, mode: str) -> Decim
     if value != value.to_integral_value() or value > 18:
         raise VenueDataError(f"{what}: {key} precision {value} is not a digit count")
     return Decimal(1).scaleb(-int(value))
+
+
+def margin_mode_from_ccxt(row: Mapping[str, Any], what: str) -> str:
+    """``isolated`` or ``cross`` from a ccxt margin-mode structure; ``VenueDataError`` else."""
+    mode = row.get("marginMode")
+    if mode not in ("isolated", "cross"):
+        raise VenueDataError(f"{what}: marginMode {short(mode)} is neither isolated nor cross")
+    return str(mode)

@@ -58,9 +58,10 @@ from bot.exchange.ccxt_errors import (
     is_duplicate_client_id,
     is_not_modified,
     is_order_not_found,
-    is_setup_refusal,
+    is_setup_fatal,
     is_timestamp_error,
     map_ccxt_error,
+    venue_code,
 )
 from bot.exchange.ccxt_fields import mapping, required, timestamp_ms
 from bot.exchange.ccxt_history import (
@@ -71,8 +72,9 @@ from bot.exchange.ccxt_history import (
     order_from_ccxt,
 )
 from bot.exchange.ccxt_http import bounded_json_parser, bounded_session
+from bot.exchange.ccxt_raw import checked_fetch
 from bot.ports import Clock
-from bot.safety import MAX_RESPONSE_BYTES
+from bot.safety import MAX_RESPONSE_BYTES, describe_exc, safe_str
 
 if TYPE_CHECKING:
     from bot.config import ExchangeConfig
@@ -156,7 +158,7 @@ class AccountSetup:
     """What the venue accepted at start: leverage and margin mode may differ from the ask."""
 
     leverage: int
-    margin_mode: str | None  # None: the venue refused the change (see note)
+    margin_mode: str | None  # the venue's; None: refused and ccxt cannot read it (see note)
     note: str = ""
 
 
@@ -276,6 +278,10 @@ class CcxtPerpExchange:
             config["password"] = password
         client = exchange_class(config)
         client.on_json_response = bounded_json_parser(s.max_response_bytes)
+        # every answer is checked raw, before ccxt can filter or default what it cannot read
+        client.fetch = checked_fetch(
+            client.fetch, s.exchange_id, lambda: set(client.markets_by_id or ()) or None
+        )
         if s.sandbox:
             if s.exchange_id in _SANDBOX_RETIRED:
                 raise errors.ConfigError(_SANDBOX_RETIRED[s.exchange_id])
@@ -321,10 +327,13 @@ class CcxtPerpExchange:
     async def apply_account_settings(self) -> AccountSetup:
         """Ask for the configured margin mode and leverage; return and log what was accepted.
 
-        "Not modified" answers are success; a refusal the venue gives while a position is
-        open (Binance -2027/-4048, see ``ccxt_errors.SETUP_REFUSALS``) is logged with the
-        venue's current setting, which is then used, and start goes on so the open hedge is
-        managed. Other failures raise the mapped ``ExchangeError``.
+        "Not modified" answers (``ccxt_errors.NOT_MODIFIED``) are success. Any other refusal,
+        whatever its code (Binance -2027, -4028, -4161, ...), is logged with the venue's
+        current setting, read back (``fetchLeverage``/``fetchMarginMode``), which is then
+        used, and start goes on so an open hedge is managed. Raises the mapped
+        ``AuthenticationError``/``ExchangeUnavailable`` when the venue was not reached or
+        refused the keys, and ``ExchangeError`` (one line) when the refused setting cannot be
+        read back.
         """
         s = self._settings
         margin_mode, note = await self._apply_margin_mode()
@@ -344,6 +353,13 @@ class CcxtPerpExchange:
         )
         return setup
 
+    def _setup_refusal(self, exc: BaseException) -> errors.ExchangeError:
+        """The mapped refusal of a start-up setting; raised when start cannot go on after it."""
+        mapped = self._map_error(exc)
+        if is_setup_fatal(mapped):
+            raise mapped from exc
+        return mapped
+
     async def _apply_margin_mode(self) -> tuple[str | None, str]:
         s = self._settings
         if not self._api().has.get("setMarginMode"):
@@ -353,11 +369,16 @@ class CcxtPerpExchange:
         except _CALL_FAILURES as exc:
             if is_not_modified(s.exchange_id, exc):
                 return s.margin_mode, ""
-            if isinstance(exc, ccxt.ExchangeError | ccxt.NotSupported):
-                # e.g. binance -4048: margin type cannot change while a position is open
-                _log.warning("exchange.margin_mode_refused", wanted=s.margin_mode, reason=str(exc))
-                return None, f"margin mode unchanged: {exc}"
-            raise self._map_error(exc) from exc
+            refusal = self._setup_refusal(exc)
+            current = await self._venue_margin_mode(refusal)
+            _log.warning(
+                "exchange.margin_mode_refused",
+                wanted=s.margin_mode,
+                current=current,
+                code=venue_code(exc),
+                reason=safe_str(refusal),
+            )
+            return current, f"margin mode unchanged at {current}: {safe_str(refusal)}"
         return s.margin_mode, ""
 
     async def _apply_leverage(self) -> tuple[int, str]:
@@ -367,18 +388,16 @@ class CcxtPerpExchange:
         except _CALL_FAILURES as exc:
             if is_not_modified(s.exchange_id, exc):
                 return s.leverage, ""
-            if not is_setup_refusal(s.exchange_id, exc):
-                raise self._map_error(exc) from exc
-            current = await self._venue_leverage()
+            refusal = self._setup_refusal(exc)
+            current = await self._venue_leverage(refusal)
             _log.warning(
                 "exchange.leverage_refused",
                 wanted=s.leverage,
                 current=current,
-                reason=self._map_error(exc).args[0],
+                code=venue_code(exc),
+                reason=safe_str(refusal),
             )
-            if current is None:
-                return s.leverage, f"leverage refused, venue setting unreadable: {exc}"
-            return current, f"leverage unchanged at {current}: {exc}"
+            return current, f"leverage unchanged at {current}: {safe_str(refusal)}"
         accepted = s.leverage
         if isinstance(response, Mapping) and response.get("leverage") is not None:
             accepted = int(required(response, "leverage", "set leverage answer", sign="positive"))
@@ -386,16 +405,37 @@ class CcxtPerpExchange:
             _log.warning("exchange.leverage_adjusted", wanted=s.leverage, accepted=accepted)
         return accepted, ""
 
-    async def _venue_leverage(self) -> int | None:
-        """The leverage the venue has for the symbol now, or None when it cannot be read."""
+    def _unreadable_setting(
+        self, setting: str, refusal: errors.ExchangeError, why: object
+    ) -> errors.ExchangeError:
+        s = self._settings
+        return errors.ExchangeError(
+            f"{s.exchange_id}: {setting} refused ({safe_str(refusal, 200)}) and the venue's "
+            f"current {setting} cannot be read back: {safe_str(why, 200)}"
+        )
+
+    async def _venue_leverage(self, refusal: errors.ExchangeError) -> int:
+        """The leverage the venue has for the symbol now; ``ExchangeError`` when unreadable."""
         if not self._api().has.get("fetchLeverage"):
-            return None
+            raise self._unreadable_setting("leverage", refusal, "no fetchLeverage in ccxt")
         try:
             raw = await self._call(self._api().fetch_leverage, self._symbol)
             return parse.leverage_from_ccxt(mapping(raw, "leverage"), f"{self._symbol} leverage")
         except errors.ExchangeError as exc:
-            _log.warning("exchange.leverage_unreadable", error=type(exc).__name__, reason=str(exc))
+            raise self._unreadable_setting("leverage", refusal, describe_exc(exc)) from exc
+
+    async def _venue_margin_mode(self, refusal: errors.ExchangeError) -> str | None:
+        """The venue's margin mode for the symbol now; None when ccxt cannot read it for this
+        venue (start goes on, as before), ``ExchangeError`` when the read fails."""
+        if not self._api().has.get("fetchMarginMode"):
             return None
+        try:
+            raw = await self._call(self._api().fetch_margin_mode, self._symbol)
+            return parse.margin_mode_from_ccxt(
+                mapping(raw, "margin mode"), f"{self._symbol} margin mode"
+            )
+        except errors.ExchangeError as exc:
+            raise self._unreadable_setting("margin mode", refusal, describe_exc(exc)) from exc
 
     # ------------------------------------------------------------------- reads
 

@@ -375,8 +375,11 @@ BOOK = {"bids": [[1999.9, 5.0]], "asks": [[2000.1, 4.0]], "timestamp": T}
 )
 def test_damaged_quotes_read_the_same_or_fail(damage: list[Mutation]) -> None:
     """Funding rate + book: mark 2000, rate 0.0001, bid < ask, or VenueDataError. (A rate
-    carries no sign rule, so its negation is excluded: any sign is a real value.)"""
-    damage = [m for m in damage if not (m[1] == (0, "fundingRate") and "neg" in m[0])]
+    carries no sign rule, so its negation is excluded: any sign is a real value. A swap with
+    the mark carries a negation of the mark into the rate, so those are excluded together.)"""
+    rate_moves = any(m[0] == "swap" and (0, "fundingRate") in m[1:] for m in damage)
+    signless = {(0, "fundingRate"), (0, "markPrice")} if rate_moves else {(0, "fundingRate")}
+    damage = [m for m in damage if not (m[1] in signless and "neg" in m[0])]
 
     def parse(pair: Any) -> Any:
         return quote_from_ccxt(pair[0], pair[1], symbol=SYMBOL, now_ms=T)
