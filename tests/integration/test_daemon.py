@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import os
 import signal
@@ -392,20 +393,18 @@ async def test_commands_pause_trading_and_bad_commands_change_nothing(
         assert malformed["status"] == "rejected"
         assert malformed["reason"].startswith("malformed JSON: ")
 
-        await publish(
-            broker,
+        ratio_command = signed(
             f"{base}/cmd",
-            signed(
-                f"{base}/cmd",
-                b'{"id": "ratio-1", "command": "set_hedge_ratio", "params": {"value": 5}}',
-            ),
+            b'{"id": "ratio-1", "command": "set_hedge_ratio", "params": {"value": 5}}',
         )
+        await publish(broker, f"{base}/cmd", ratio_command)
         ratio = (await seen.wait_for(on(acks, lambda a: a["id"] == "ratio-1"))).json()
         expected_ratio_ack = {
             "schema_version": 1,
             "id": "ratio-1",
             "status": "rejected",
             "reason": "params.value: must be <= 2",
+            "ref": hashlib.sha256(ratio_command).hexdigest(),  # bound to the message it answers
         }
         assert ratio == {**expected_ratio_ack, "sig": ack_sig(acks, expected_ratio_ack)}
         rejected_event = await seen.wait_for(
@@ -420,7 +419,11 @@ async def test_commands_pause_trading_and_bad_commands_change_nothing(
         ).json()
         assert Decimal(later["target_base"]) == -Decimal(later["delta_base"])
         assert later["paused"] is False
-        assert daemon.count("SELECT COUNT(*) FROM commands") == 0
+        # the signed, refused command's id is used up and recorded, nothing else changed
+        # (before the issue-12 follow-up, item 2, its id stayed free and nothing was recorded)
+        assert daemon.count("SELECT COUNT(*) FROM commands") == 1
+        assert daemon.count("SELECT COUNT(*) FROM commands WHERE id = 'ratio-1'") == 1
+        assert daemon.count("SELECT COUNT(*) FROM commands WHERE status = 'rejected'") == 1
         assert daemon.count("SELECT COUNT(*) FROM meta WHERE key = 'hedge_ratio'") == 0
 
         # pause: ok ack, a `command` event, state shows paused
@@ -467,7 +470,7 @@ async def test_commands_pause_trading_and_bad_commands_change_nothing(
     assert await daemon.stop() == 0
     with contextlib.closing(daemon.store()) as db:
         rows = db.execute("SELECT id, command, status FROM commands").fetchall()
-    assert rows == [("pause-1", "pause", "ok")]
+    assert sorted(rows) == [("pause-1", "pause", "ok"), ("ratio-1", "set_hedge_ratio", "rejected")]
 
 
 async def test_sigkill_leaves_last_will_and_restart_refuses_applied_command_ids(
@@ -642,3 +645,61 @@ async def test_hostile_commands_never_crash_the_daemon_nor_drop_its_command_chan
     assert daemon.logged("command.receive_failed") == 0
     assert all(len(json.dumps(e)) < 2048 for e in daemon.log_events())  # bounded log lines
     assert await daemon.stop() == 0
+
+
+async def test_cmd_prints_ok_although_a_peer_races_copies_of_its_command(
+    localnet: Localnet, broker: Broker, prefix: str, tmp_path: Path, daemons: list[Daemon]
+) -> None:
+    """A peer re-publishes the operator's command at once (byte-identical, and with a wrong
+    sig): `hedgebot cmd` still prints ok and exits 0, and the daemon applied it once (issue 12
+    follow-up, item 1: the copy's signed rejection used to be read as the command's)."""
+    daemon = make_daemon(localnet, tmp_path / "bot", prefix)
+    daemons.append(daemon)
+    base = f"{prefix}/daemon"
+    await daemon.start(broker.url)
+    async with recording(broker, f"{base}/#") as seen:
+        await seen.wait_for(on(f"{base}/state"), 30)
+        copies: list[bytes] = []
+
+        async def racer() -> None:
+            async with aiomqtt.Client(broker.host, broker.port, timeout=5) as client:
+                await client.subscribe(f"{base}/cmd", qos=1)
+                async for message in client.messages:
+                    payload = bytes(message.payload)  # type: ignore[arg-type]
+                    if payload in copies:
+                        continue
+                    forged = json.dumps({**json.loads(payload), "sig": "0" * 64}).encode()
+                    copies.extend([payload, forged])
+                    await client.publish(f"{base}/cmd", forged, qos=1)
+                    await client.publish(f"{base}/cmd", payload, qos=1)
+
+        task = asyncio.create_task(racer())
+        await asyncio.sleep(0.5)
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *HEDGEBOT,
+                *("cmd", "daemon", "pause", "--prefix", prefix, "--mqtt-url", broker.url),
+                env=operator_env(),
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+            )
+            out, err = await asyncio.wait_for(proc.communicate(), 60)
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, aiomqtt.MqttError):
+                await task
+        assert proc.returncode == 0, out.decode() + err.decode()
+        assert out.decode().startswith("ok: pause applied")
+        command_id = json.loads(copies[0])["id"]
+        forged_ref = hashlib.sha256(copies[1]).hexdigest()
+        forged_ack = await seen.wait_for(on(f"{base}/cmd/ack", lambda a: a["ref"] == forged_ref))
+        assert forged_ack.json()["reason"] == "bad signature"
+        acks = [m.json() for m in seen.on(f"{base}/cmd/ack")]
+        ours = [a["status"] for a in acks if a["ref"] == hashlib.sha256(copies[0]).hexdigest()]
+        assert ours in (["ok"], ["ok", "ok"])  # a late identical copy gets the same ok again
+        assert all(a["id"] == command_id for a in acks)
+    assert await daemon.stop() == 0
+    assert daemon.logged("command.applied") == 1
+    with contextlib.closing(daemon.store()) as db:
+        rows = db.execute("SELECT id, command, status FROM commands").fetchall()
+    assert rows == [(command_id, "pause", "ok")]
