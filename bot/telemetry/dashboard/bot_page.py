@@ -19,8 +19,9 @@ from typing import Any
 import structlog
 from aiohttp import web
 
+from bot.errors import HedgebotError
 from bot.killswitch import FileKillSwitch
-from bot.safety import MAX_COMMAND_BYTES, PayloadRejected, loads_bounded
+from bot.safety import MAX_COMMAND_BYTES, PayloadRejected, describe_exc, loads_bounded
 from bot.store.sqlite import SqliteStore
 from bot.telemetry.command_text import echo
 from bot.telemetry.dashboard.assets import render_page, security_headers, serve_static, serve_vendor
@@ -138,7 +139,10 @@ class BotDashboard:
     async def _plan(self, _request: web.Request) -> web.Response:
         if self.plan is None:
             return _json_response({"error": "the hedge planner is not available"}, 404)
-        return _json_response(await self.plan())
+        try:
+            return _json_response(await self.plan())
+        except HedgebotError as exc:
+            return _json_response({"error": f"planner: {describe_exc(exc)}"}, 503)
 
     async def _body(self, request: web.Request) -> dict[str, Any] | web.Response:
         """The checked JSON object of a command request, or the refusal to answer."""

@@ -78,6 +78,14 @@ def build_daemon_dashboard(
     kill = FileKillSwitch(
         kill_switch_path(settings.risk.kill_switch_file, settings.store.path), clock
     )
+    if plan is None:
+
+        async def plan_now() -> dict[str, Any]:
+            from bot.planner_cli import make_plan
+
+            return (await make_plan(settings)).as_dict()
+
+        plan = plan_now
     page = BotDashboard(
         bot_id=settings.bot_id,
         feed=DashboardFeed(),

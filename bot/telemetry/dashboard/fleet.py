@@ -1,0 +1,229 @@
+"""``hedgebot dashboard``: every bot on a broker in one page, from retained status/state and
+the events stream (the MQTT model of ``hedgebot monitor``), with commands signed and acked
+exactly as ``hedgebot cmd`` sends them.
+
+History is in memory only, bounded per bot, since this process started (the page says so).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import os
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiomqtt
+import structlog
+from rich.console import Console
+
+from bot.telemetry.auth import OperatorKey
+from bot.telemetry.cli_support import EXIT_USAGE, broker_client
+from bot.telemetry.dashboard.feed import DashboardFeed
+from bot.telemetry.messages import StateMessage
+from bot.telemetry.monitor import MonitorView
+from bot.telemetry.operator_cmd import send_command
+
+__all__ = ["FleetBoard", "FleetCommander", "watch_broker"]
+
+_log = structlog.get_logger("bot.telemetry.dashboard")
+
+MAX_HISTORY_POINTS = 2000  # per bot
+MAX_BOT_EVENTS = 100  # per bot
+MAX_BOTS = 500
+_EXIT_STATUS = {0: "applied", 1: "rejected", 2: "timeout", 3: "unreachable", 4: "refused"}
+
+
+def _row_numbers(state: StateMessage | None) -> dict[str, Any]:
+    if state is None:
+        return {}
+    return {
+        "block": state.block,
+        "delta": str(state.delta_base),
+        "hedge": str(state.hedge_base),
+        "drift": str(state.drift_base),
+        "band": str(state.band_base),
+        "margin": None if state.margin_ratio is None else str(state.margin_ratio),
+        "net_pnl": str(state.pnl.net),
+        "paused": state.paused,
+    }
+
+
+@dataclass
+class _BotTrail:
+    """What the board keeps per bot beyond the monitor's view."""
+
+    history: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=MAX_HISTORY_POINTS))
+    events: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=MAX_BOT_EVENTS))
+    last_alert: dict[str, Any] | None = None
+
+
+class FleetBoard:
+    """The fleet's model: fed MQTT messages, read by the page; pushes each change to ``feed``."""
+
+    def __init__(self, prefix: str, feed: DashboardFeed, clock: Any = time.time) -> None:
+        self.prefix = prefix
+        self.feed = feed
+        self.view = MonitorView(prefix=prefix)
+        self.started_at = clock()
+        self._clock = clock
+        self._trails: dict[str, _BotTrail] = {}
+
+    def row(self, bot_id: str) -> dict[str, Any]:
+        """One row: ``bot_id``, ``status`` (online/offline/?), numbers as strings, last alert."""
+        view = self.view.bots[bot_id]
+        trail = self._trails.get(bot_id, _BotTrail())
+        return {
+            "bot_id": bot_id,
+            "status": view.status,
+            "problem": view.problem,
+            "last_alert": trail.last_alert,
+            **_row_numbers(view.state),
+        }
+
+    def rows(self) -> list[dict[str, Any]]:
+        """Every bot seen, sorted by id."""
+        return [self.row(bot_id) for bot_id in sorted(self.view.bots)]
+
+    def detail(self, bot_id: str) -> dict[str, Any] | None:
+        """A bot's live view: the last state, its in-memory history and events; None: unseen."""
+        view = self.view.bots.get(bot_id)
+        if view is None:
+            return None
+        trail = self._trails.get(bot_id, _BotTrail())
+        state = None if view.state is None else view.state.model_dump(mode="json")
+        return {
+            "row": self.row(bot_id),
+            "state": state,
+            "history": list(trail.history),
+            "events": list(trail.events)[::-1],
+        }
+
+    def apply(self, topic: str, payload: bytes) -> None:
+        """Take in one message from ``<prefix>/<bot>/(status|state|events)``."""
+        head = f"{self.prefix}/"
+        bot_id, _, kind = (
+            topic[len(head) :].partition("/") if topic.startswith(head) else ("", "", "")
+        )
+        if not bot_id or (bot_id not in self.view.bots and len(self.view.bots) >= MAX_BOTS):
+            return
+        events_before = len(self.view.events)
+        last_event = self.view.events[-1] if self.view.events else None
+        self.view.apply(topic, payload, self._clock())
+        if bot_id not in self.view.bots:
+            return
+        trail = self._trails.setdefault(bot_id, _BotTrail())
+        if kind == "state":
+            self._on_state(bot_id, trail)
+        elif (
+            kind == "events"
+            and self.view.events
+            and (len(self.view.events) != events_before or self.view.events[-1] is not last_event)
+        ):
+            self._on_event(trail, self.view.events[-1][1].model_dump(mode="json"))
+        self.feed.publish_status({"kind": "bot", **self.row(bot_id)})
+
+    def _on_state(self, bot_id: str, trail: _BotTrail) -> None:
+        state = self.view.bots[bot_id].state
+        if state is None:
+            return
+        trail.history.append(
+            {
+                "t": self._clock(),
+                "block": state.block,
+                "price": float(state.price),
+                "delta": float(state.delta_base),
+                "hedge": float(state.hedge_base),
+                "drift": float(state.drift_base),
+                "band": float(state.band_base),
+                "net": float(state.pnl.net),
+            }
+        )
+
+    def _on_event(self, trail: _BotTrail, event: dict[str, Any]) -> None:
+        trail.events.append(event)
+        if event.get("type") == "alert":
+            trail.last_alert = {"ts": event.get("ts"), "alert": event.get("data", {}).get("alert")}
+
+
+@dataclass(frozen=True)
+class FleetCommander:
+    """Sends a command to one bot through the broker with ``hedgebot cmd``'s own code
+    (signed with the operator key, the signed ack bound to our message)."""
+
+    url: str
+    prefix: str
+    operator_key: OperatorKey | None
+    username: str | None = None
+    password: str | None = None
+    timeout_s: float = 10.0
+
+    async def send(self, bot_id: str, command: str, params: dict[str, Any]) -> dict[str, Any]:
+        """``{"bot_id", "command", "status": applied|rejected|timeout|unreachable|refused,
+        "reason"}``."""
+        out = io.StringIO()
+        code = await send_command(
+            self.url,
+            self.prefix,
+            bot_id,
+            command,
+            params,
+            timeout_s=self.timeout_s,
+            operator_key=self.operator_key,
+            username=self.username,
+            password=self.password,
+            console=Console(file=out, width=400, color_system=None),
+        )
+        said = out.getvalue().strip()
+        status = _EXIT_STATUS.get(code, "refused")
+        if code == EXIT_USAGE:  # printed on stderr: say it here
+            said = "the dashboard has no operator key (HEDGEBOT_OPERATOR_KEY)"
+        return {"bot_id": bot_id, "command": command, "status": status, "reason": said}
+
+
+async def watch_broker(
+    board: FleetBoard,
+    url: str,
+    *,
+    username: str | None = None,
+    password: str | None = None,
+    stop: asyncio.Event,
+) -> None:
+    """Feed ``board`` from the broker until ``stop``; reconnects after 1 s when it drops."""
+    while not stop.is_set():
+        try:
+            async with broker_client(url, username, password) as client:
+                for kind in ("status", "state", "events"):
+                    await client.subscribe(f"{board.prefix}/+/{kind}", qos=1)
+                board.feed.publish_status({"kind": "broker", "connected": True})
+                await _pump(client, board, stop)
+        except aiomqtt.MqttError as exc:
+            _log.warning("fleet.broker_lost", error=str(exc))
+            board.feed.publish_status({"kind": "broker", "connected": False})
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(1.0):
+                await stop.wait()
+
+
+async def _pump(client: aiomqtt.Client, board: FleetBoard, stop: asyncio.Event) -> None:
+    messages = aiter(client.messages)
+    while not stop.is_set():
+        next_message = asyncio.ensure_future(anext(messages))
+        stopping = asyncio.ensure_future(stop.wait())
+        done, _ = await asyncio.wait({next_message, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        if next_message not in done:
+            next_message.cancel()
+            return
+        message = next_message.result()
+        payload = message.payload
+        if isinstance(payload, bytes | bytearray):
+            board.apply(str(message.topic), bytes(payload))
+
+
+def broker_password() -> str | None:
+    """The broker password, from ``$MQTT_PASSWORD`` only."""
+    return os.environ.get("MQTT_PASSWORD") or None
