@@ -47,12 +47,13 @@ def quantity(
         number = value
     elif isinstance(value, str):
         digits = value[2:] if value[:2] in ("0x", "0X") else None
-        if not digits or len(digits) > (bound.bit_length() + 3) // 4:
+        significant = digits.lstrip("0") if digits else None  # leading zeros: tolerated
+        if not digits or len(significant or "") > (bound.bit_length() + 3) // 4:
             raise AnswerRejected(
                 f"{what}: not a quantity within 0..{bound:#x}: {safe_str(value, 80)}"
             )
         try:
-            number = int(digits, 16)
+            number = int(significant or "0", 16)
         except ValueError:
             raise AnswerRejected(f"{what}: not a hex quantity: {safe_str(value, 80)}") from None
     else:
