@@ -22,6 +22,7 @@ from bot.telemetry.mqtt import MqttTelemetry
 
 if TYPE_CHECKING:
     from bot.telemetry.dashboard.feed import DashboardFeed
+    from bot.telemetry.notify import Notifier
 
 _log = structlog.get_logger("bot.telemetry.bridge")
 _EVENT_TYPES: frozenset[str] = frozenset(get_args(EventType))
@@ -37,10 +38,12 @@ class TelemetryBridge:
         metrics: Metrics | None = None,
         clock: Clock | None = None,
         feed: DashboardFeed | None = None,
+        notifier: Notifier | None = None,
     ) -> None:
         self.mqtt = mqtt
         self.metrics = metrics
         self.feed = feed  # the dashboard's live pages
+        self.notifier = notifier  # alerts to people (apprise)
         self._clock: Clock = clock if clock is not None else WallClock()
         self.invalid_payloads = 0
 
@@ -60,6 +63,8 @@ class TelemetryBridge:
             self.metrics.observe_state(message)
         if self.feed is not None:
             self.feed.publish_state(message)
+        if self.notifier is not None:
+            self.notifier.observe_state(state)
 
     def publish_event(self, event_type: str, data: dict[str, Any]) -> None:
         """Publish one event with a stable ``type``; unknown types are logged and dropped."""
@@ -73,6 +78,8 @@ class TelemetryBridge:
                 self.metrics.observe_error(source)
         if self.metrics is not None and event_type == "order":
             self.metrics.observe_order(str(data.get("status", "unknown")))
+        if self.notifier is not None:
+            self.notifier.submit(event_type, data)  # O(1): queued, sent by its own tasks
         if self.mqtt is None and self.feed is None:
             return
         event = EventMessage.model_validate(

@@ -1,0 +1,170 @@
+"""What an alert to a person says, how severe it is, how often it may repeat, and the daily
+summary. Pure: values in, values out; ``bot.telemetry.notify`` sends them.
+
+Sources are the engine's telemetry events: ``alert`` (``risk.<rule>`` trips, ``risk.cleared``,
+``order.rejected``, ``order.outcome_unknown``, ``position.unreadable`` …) and
+``range.exited``/``range.entered``; ``daemon.stopped`` is raised by the notifier itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, time, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from bot.safety import printable
+from bot.telemetry.notify_settings import Severity
+
+__all__ = ["DailySummary", "Notice", "RateLimiter", "notice_for", "severity_of"]
+
+_CRITICAL = frozenset(
+    {
+        "risk.margin_critical",
+        "risk.kill_switch_freeze",
+        "risk.kill_switch_flatten",
+        "order.outcome_unknown",
+        "position.unreadable",
+        "venue.unreadable",
+    }
+)
+_INFO = frozenset({"range.entered", "position.readable", "daily.summary", "daemon.started"})
+_BODY_KEYS = ("message", "error", "rule", "position", "id", "client_order_id", "block", "detail")
+_MAX_BODY = 1_000
+PNL_PARTS = ("lp_hold", "il", "lp_fees", "hedge", "funding", "trading_fees", "slippage", "gas")
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """One message to people: ``kind`` is the rate-limit key (``risk.margin_warn``,
+    ``risk.margin_warn.cleared``, ``range.exited`` …)."""
+
+    kind: str
+    severity: Severity
+    title: str
+    body: str
+    ts: float
+
+
+def severity_of(kind: str) -> Severity:
+    """critical: margin critical, kill switch, unknown order outcome, unreadable position or
+    venue; info: clears, re-entries, summaries; everything else warning."""
+    if kind in _CRITICAL:
+        return "critical"
+    if kind in _INFO or kind.endswith(".cleared"):
+        return "info"
+    return "warning"
+
+
+def _body(data: dict[str, Any]) -> str:
+    parts = [f"{key}: {data[key]}" for key in _BODY_KEYS if data.get(key) not in (None, "")]
+    return printable("\n".join(parts), _MAX_BODY, keep_lines=True)
+
+
+def notice_for(bot_id: str, event_type: str, data: dict[str, Any], now: float) -> Notice | None:
+    """The notice an engine event stands for, or None when it is not for people."""
+    if event_type in ("range.exited", "range.entered"):
+        kind = event_type
+    elif event_type == "alert" and isinstance(data.get("alert"), str):
+        kind = data["alert"]
+        if kind == "risk.cleared":
+            kind = f"risk.{data.get('rule', 'unknown')}.cleared"
+    else:
+        return None
+    kind = printable(kind, 80)
+    severity = severity_of(kind)
+    title = f"hedgebot {bot_id}: {kind} ({severity})"
+    return Notice(kind, severity, title, _body(data) or kind, now)  # apprise needs a body
+
+
+@dataclass
+class RateLimiter:
+    """At most one notice per kind every ``interval_s`` (clock time); what is held back is
+    counted and mentioned in the next notice of that kind that goes out."""
+
+    interval_s: float
+    _last: dict[str, float] = field(default_factory=dict)
+    suppressed: dict[str, int] = field(default_factory=dict)
+
+    def admit(self, notice: Notice) -> Notice | None:
+        """``notice`` (with the count of held-back ones appended) or None when too soon."""
+        last = self._last.get(notice.kind)
+        if last is not None and notice.ts - last < self.interval_s:
+            self.suppressed[notice.kind] = self.suppressed.get(notice.kind, 0) + 1
+            return None
+        self._last[notice.kind] = notice.ts
+        held = self.suppressed.pop(notice.kind, 0)
+        if not held:
+            return notice
+        note = f"\n({held} more of this kind held back by the rate limit)"
+        return Notice(notice.kind, notice.severity, notice.title, notice.body + note, notice.ts)
+
+
+def _decimal(value: Any) -> Decimal:
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        return Decimal(0)
+    return number if number.is_finite() else Decimal(0)
+
+
+def next_summary_at(now: float, at: time) -> float:
+    """The first ``at`` (UTC time of day) strictly after ``now``, unix seconds."""
+    today = datetime.fromtimestamp(now, UTC)
+    candidate = datetime.combine(today.date(), at, tzinfo=UTC)
+    if candidate.timestamp() <= now:
+        candidate += timedelta(days=1)
+    return candidate.timestamp()
+
+
+@dataclass
+class DailySummary:
+    """PnL parts, rebalances and funding since the last summary, from the engine's state
+    (cumulative ``pnl``) and ``order`` events; due at ``at`` UTC each day."""
+
+    at: time
+    started: float
+    due_at: float = 0.0
+    period_start: float = 0.0
+    _baseline: dict[str, Decimal] | None = None
+    _latest: dict[str, Decimal] | None = None
+    _state: dict[str, Any] = field(default_factory=dict)
+    rebalances: int = 0
+
+    def __post_init__(self) -> None:
+        self.due_at = next_summary_at(self.started, self.at)
+        self.period_start = self.started
+
+    def observe_state(self, state: dict[str, Any]) -> None:
+        """Fold one published state (its ``pnl`` is cumulative)."""
+        pnl = state.get("pnl")
+        if isinstance(pnl, dict):
+            parts = {k: _decimal(pnl.get(k, 0)) for k in (*PNL_PARTS, "net")}
+            self._latest = parts
+            if self._baseline is None:
+                self._baseline = parts
+        self._state = state
+
+    def observe_event(self, event_type: str, data: dict[str, Any]) -> None:
+        """Count orders that filled something as rebalances."""
+        if event_type == "order" and _decimal(data.get("filled_base", 0)) != 0:
+            self.rebalances += 1
+
+    def take_if_due(self, bot_id: str, now: float) -> Notice | None:
+        """The summary when ``now`` has reached the due time (then the next period starts)."""
+        if now < self.due_at:
+            return None
+        since = datetime.fromtimestamp(self.period_start, UTC).strftime("%Y-%m-%d %H:%M")
+        lines = [f"since {since} UTC", f"rebalances: {self.rebalances}"]
+        if self._latest is not None and self._baseline is not None:
+            base = self._baseline
+            for key in (*PNL_PARTS, "net"):
+                lines.append(f"{key}: {self._latest[key] - base[key]:.2f}")
+        for key in ("delta_base", "hedge_base", "margin_ratio", "funding_rate"):
+            if self._state.get(key) is not None:
+                lines.append(f"{key}: {self._state[key]}")
+        self._baseline, self.rebalances, self.period_start = self._latest, 0, now
+        self.due_at = next_summary_at(now, self.at)
+        body = printable("\n".join(lines), 2 * _MAX_BODY, keep_lines=True)
+        title = f"hedgebot {bot_id}: daily summary"
+        return Notice("daily.summary", "info", title, body, now)
