@@ -32,21 +32,56 @@ SECRET = "tok-3f9a1c77e2"  # stands for a webhook token in the URL path
 
 # every kind the engine raises, as it raises it (bot/engine.py, bot/tick_messages.py)
 ENGINE_ALERTS: list[tuple[str, dict[str, Any], str, str]] = [
-    ("alert", {"alert": "risk.margin_warn", "message": "margin 61%"}, "risk.margin_warn", "warning"),
+    (
+        "alert",
+        {"alert": "risk.margin_warn", "message": "margin 61%"},
+        "risk.margin_warn",
+        "warning",
+    ),
     ("alert", {"alert": "risk.cleared", "rule": "margin_warn"}, "risk.margin_warn.cleared", "info"),
-    ("alert", {"alert": "risk.margin_critical", "message": "m"}, "risk.margin_critical", "critical"),
-    ("alert", {"alert": "risk.cleared", "rule": "margin_critical"}, "risk.margin_critical.cleared", "info"),
+    (
+        "alert",
+        {"alert": "risk.margin_critical", "message": "m"},
+        "risk.margin_critical",
+        "critical",
+    ),
+    (
+        "alert",
+        {"alert": "risk.cleared", "rule": "margin_critical"},
+        "risk.margin_critical.cleared",
+        "info",
+    ),
     ("alert", {"alert": "risk.stale_block", "message": "old"}, "risk.stale_block", "warning"),
     ("alert", {"alert": "risk.cleared", "rule": "stale_block"}, "risk.stale_block.cleared", "info"),
-    ("alert", {"alert": "risk.kill_switch_flatten", "message": "k"}, "risk.kill_switch_flatten", "critical"),
+    (
+        "alert",
+        {"alert": "risk.kill_switch_flatten", "message": "k"},
+        "risk.kill_switch_flatten",
+        "critical",
+    ),
     ("range.exited", {"position": "lp-v3", "block": 9}, "range.exited", "warning"),
     ("range.entered", {"position": "lp-v3", "block": 12}, "range.entered", "info"),
-    ("alert", {"alert": "order.rejected", "client_order_id": "hb-1", "error": "margin"}, "order.rejected", "warning"),
-    ("alert", {"alert": "order.outcome_unknown", "client_order_id": "hb-2"}, "order.outcome_unknown", "critical"),
-    ("alert", {"alert": "position.unreadable", "error": "revert"}, "position.unreadable", "critical"),
+    (
+        "alert",
+        {"alert": "order.rejected", "client_order_id": "hb-1", "error": "margin"},
+        "order.rejected",
+        "warning",
+    ),
+    (
+        "alert",
+        {"alert": "order.outcome_unknown", "client_order_id": "hb-2"},
+        "order.outcome_unknown",
+        "critical",
+    ),
+    (
+        "alert",
+        {"alert": "position.unreadable", "error": "revert"},
+        "position.unreadable",
+        "critical",
+    ),
     ("alert", {"alert": "position.readable", "cause": "revert"}, "position.readable", "info"),
     ("alert", {"alert": "position.duplicate", "detail": "a = b"}, "position.duplicate", "warning"),
-]  # fmt: skip
+]
 
 
 @dataclass
@@ -117,8 +152,11 @@ async def test_each_alert_kind_once_with_its_severity_and_filter(receiver: Recei
     clock = ManualClock()
     n = notifier(
         clock,
-        [ResolvedTarget(receiver.url("all"), "info"), ResolvedTarget(receiver.url("crit"), "critical")],
-    )  # fmt: skip
+        [
+            ResolvedTarget(receiver.url("all"), "info"),
+            ResolvedTarget(receiver.url("crit"), "critical"),
+        ],
+    )
     bridge = TelemetryBridge(clock=clock, notifier=n)
     await n.start()
     with structlog.testing.capture_logs() as logs:
