@@ -1,0 +1,96 @@
+"""Alerts to people, the pure part: severities, rate limit, daily summary timing, URL masking
+and the settings that keep URLs in the environment."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time
+
+import pytest
+
+from bot.errors import ConfigError
+from bot.telemetry.alert_rules import DailySummary, Notice, RateLimiter, notice_for
+from bot.telemetry.notify import mask_notify_url
+from bot.telemetry.notify_settings import AlertsSettings
+
+pytestmark = pytest.mark.unit
+
+MIDNIGHT = datetime(2026, 3, 1, tzinfo=UTC).timestamp()
+
+
+def test_kinds_and_severities() -> None:
+    """Trips keep the engine's name, clears become <rule>.cleared (info); other events: none."""
+    trip = notice_for("b", "alert", {"alert": "risk.margin_critical", "message": "m"}, 1.0)
+    clear = notice_for("b", "alert", {"alert": "risk.cleared", "rule": "margin_critical"}, 2.0)
+    assert trip is not None
+    assert clear is not None
+    assert (trip.kind, trip.severity) == ("risk.margin_critical", "critical")
+    assert (clear.kind, clear.severity) == ("risk.margin_critical.cleared", "info")
+    assert notice_for("b", "decision", {"action": "hold"}, 1.0) is None
+    exited = notice_for("b", "range.exited", {"position": "p"}, 1.0)
+    assert exited is not None
+    assert exited.severity == "warning"
+    assert exited.body == "position: p"
+
+
+def test_peer_text_in_a_body_is_escaped_and_bounded() -> None:
+    """An error carrying ESC sequences or 100 KB reaches people escaped and short."""
+    notice = notice_for(
+        "b", "alert", {"alert": "order.rejected", "error": "\x1b[2J" + "x" * 10**5}, 1
+    )
+    assert notice is not None
+    assert "\x1b" not in notice.body
+    assert len(notice.body) < 1_100  # 1,000 characters and the "…(+N chars)" marker
+
+
+def test_rate_limit_by_kind_on_the_clock() -> None:
+    """One per kind per interval; another kind is not held; the next one says how many."""
+    limiter = RateLimiter(60)
+    note = Notice("k", "warning", "t", "b", 0)
+    assert limiter.admit(note) is note
+    assert limiter.admit(Notice("k", "warning", "t", "b", 59)) is None
+    assert limiter.admit(Notice("other", "warning", "t", "b", 59)) is not None
+    later = limiter.admit(Notice("k", "warning", "t", "b", 60))
+    assert later is not None
+    assert later.body.endswith("(1 more of this kind held back by the rate limit)")
+
+
+def test_daily_summary_is_due_at_the_utc_time_and_splits_pnl() -> None:
+    """Due at 08:00 UTC (not before), then the next day; PnL parts are the change since the
+    last summary; filled orders count as rebalances."""
+    summary = DailySummary(time(8, 0), started=MIDNIGHT + 3600)
+    summary.observe_state({"pnl": {"hedge": "10", "funding": "1", "net": "5"}, "delta_base": "3"})
+    summary.observe_event("order", {"filled_base": "0.5"})
+    summary.observe_event("order", {"filled_base": "0"})
+    assert summary.take_if_due("b", MIDNIGHT + 8 * 3600 - 1) is None
+    summary.observe_state({"pnl": {"hedge": "12.5", "funding": "4", "net": "9"}})
+    notice = summary.take_if_due("b", MIDNIGHT + 8 * 3600)
+    assert notice is not None
+    assert notice.kind == "daily.summary"
+    lines = notice.body.splitlines()
+    assert "rebalances: 1" in lines
+    assert "hedge: 2.50" in lines
+    assert "funding: 3.00" in lines
+    assert "net: 4.00" in lines
+    assert summary.take_if_due("b", MIDNIGHT + 20 * 3600) is None
+    assert summary.take_if_due("b", MIDNIGHT + 32 * 3600) is not None
+
+
+def test_notification_urls_are_masked_and_come_from_env() -> None:
+    """Webhook URLs show scheme+host; token-hosted services only the scheme; a missing env
+    variable is named, never a value."""
+    assert mask_notify_url("json://127.0.0.1:8080/hook/SECRET") == "json://127.0.0.1:8080/…"
+    assert mask_notify_url("tgram://123456:SECRET/42") == "tgram://…"
+    assert mask_notify_url("discord://id/SECRET") == "discord://…"
+    settings = AlertsSettings(
+        urls=["json://h/SECRET"], targets=[{"url_env": "TG", "min_severity": "critical"}]
+    )
+    with pytest.raises(ConfigError, match=r"alerts.targets.0.url_env: TG is not set"):
+        settings.resolve({})
+    resolved = settings.resolve({"TG": "tgram://123:SECRET/1"})
+    assert [(r.url, r.min_severity) for r in resolved] == [
+        ("json://h/SECRET", "warning"),
+        ("tgram://123:SECRET/1", "critical"),
+    ]
+    assert "SECRET" not in repr(settings)
+    with pytest.raises(ValueError, match="daily_summary_utc"):
+        AlertsSettings(daily_summary_utc="24:00")
