@@ -180,6 +180,7 @@ async def run_daemon(
     mqtt_settings = resolve_mqtt(settings, mqtt_url, source)
     if mqtt_settings is not None:
         operator_key_from_env(os.environ)  # a key too short: refused now, not after start
+    settings.alerts.resolve(os.environ)  # a notification URL's env variable unset: now
     with ExitStack() as locks:
         for lock in acquire_instance_locks(settings, config_path):
             locks.callback(lock.release)
@@ -256,6 +257,7 @@ async def _run_locked(
                 ledger=store,
                 dashboard=dashboard,
             )
+            telemetry = await _with_notifier(telemetry_stack, settings, clock, telemetry)
         except BaseException:
             await store.close()
             raise
@@ -279,6 +281,26 @@ async def _run_locked(
             await bot.close()
             log.info("engine.stopped")
     return 0
+
+
+async def _with_notifier(
+    stack: AsyncExitStack, settings: Settings, clock: Clock, telemetry: EngineTelemetry | None
+) -> EngineTelemetry | None:
+    """``telemetry`` with alerts to people attached (``settings.alerts``, apprise), started
+    now and stopped when ``stack`` closes (sending ``daemon.stopped``); unchanged when no
+    notification URL is configured. ``ConfigError`` for a ``url_env`` that is not set."""
+    from bot.telemetry.bridge import TelemetryBridge
+    from bot.telemetry.notify import build_notifier
+
+    notifier = build_notifier(settings.alerts, os.environ, bot_id=settings.bot_id, clock=clock)
+    if notifier is None:
+        return telemetry
+    await notifier.start()
+    stack.push_async_callback(notifier.stop)
+    if isinstance(telemetry, TelemetryBridge):
+        telemetry.notifier = notifier
+        return telemetry
+    return TelemetryBridge(clock=clock, notifier=notifier)
 
 
 async def take_snapshot(settings: Settings) -> dict[str, Any]:

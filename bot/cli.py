@@ -209,14 +209,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _plugin_registrars() -> list[Callable[[Any], None]]:
     """Subcommands that live beside their feature (emulator, backtest, report, monitor, cmd,
-    kill)."""
+    kill, plan)."""
     from bot.exchange.emulator import add_subcommand as add_emulator
     from bot.killswitch import add_subcommand as add_kill
+    from bot.planner_cli import add_subcommand as add_plan
     from bot.report import add_subcommand as add_report
     from bot.sim.backtest import add_subcommand as add_backtest
+    from bot.telemetry.dashboard.fleet_page import add_subcommand as add_dashboard
     from bot.telemetry.monitor import add_subcommands as add_monitor
 
-    return [add_emulator, add_backtest, add_report, add_monitor, add_kill]
+    return [add_emulator, add_backtest, add_report, add_monitor, add_kill, add_plan, add_dashboard]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -32,6 +32,7 @@ from bot.config_checks import address_role_clashes, non_finite_fields, same_posi
 from bot.errors import ConfigError
 from bot.risk_settings import RiskSettings
 from bot.safety import MAX_RESPONSE_BYTES, mask_url
+from bot.telemetry.notify_settings import AlertsSettings
 from bot.telemetry.settings import MetricsSettings, MqttSettings
 
 
@@ -50,7 +51,12 @@ Address = Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{40}$"), AfterValidator(_
 PositiveDecimal = Annotated[Decimal, Field(gt=0)]
 NonNegativeDecimal = Annotated[Decimal, Field(ge=0)]
 
-_SECRET_FIELDS = {("exchange", "api_key"), ("exchange", "api_secret"), ("mqtt", "password")}
+_SECRET_FIELDS = {
+    ("exchange", "api_key"),
+    ("exchange", "api_secret"),
+    ("mqtt", "password"),
+    ("alerts", "urls"),  # notification URLs carry tokens
+}
 
 
 class _Section(BaseModel):
@@ -255,6 +261,7 @@ class Settings(BaseSettings):
     logging: LoggingConfig = LoggingConfig()
     mqtt: MqttSettings | None = None
     metrics: MetricsSettings = MetricsSettings()
+    alerts: AlertsSettings = AlertsSettings()  # apprise URLs from env only
 
     @field_validator("positions")
     @classmethod
@@ -384,6 +391,7 @@ def secret_urls(settings: Settings) -> list[str]:
     urls = list(settings.chain.rpc_urls) + list(settings.exchange.urls.values())
     if settings.mqtt is not None:
         urls.append(settings.mqtt.url)
+    urls += [u.get_secret_value() for u in settings.alerts.urls]
     return urls
 
 
