@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from bot.domain import AccountBalance, MarketQuote, MarketRules, PerpPosition
-from bot.errors import VenueDataError
+from bot.errors import ExchangeError, VenueDataError
 from bot.exchange.ccxt_fields import (
     NOTIONAL_TOLERANCE,
     agrees,
@@ -34,6 +34,7 @@ __all__ = [
     "best_prices",
     "contract_size_of",
     "funding_rate",
+    "hedge_position_row",
     "leverage_from_ccxt",
     "margin_mode_from_ccxt",
     "position_from_ccxt",
@@ -51,13 +52,15 @@ class RawSize:
 
     key: str
     signed: bool
+    # the venue's own liquidation price in ``info``: ccxt estimates one when it is missing
+    liquidation_key: str | None = None
 
 
 # ccxt fills a missing ``contracts`` by estimating it from notional, mark or liquidation price;
 # the bot trusts only the venue's own size, so for these venues it must be in ``info``.
 RAW_SIZE_FIELDS: dict[str, RawSize] = {
-    "binanceusdm": RawSize("positionAmt", signed=True),
-    "binance": RawSize("positionAmt", signed=True),
+    "binanceusdm": RawSize("positionAmt", signed=True, liquidation_key="liquidationPrice"),
+    "binance": RawSize("positionAmt", signed=True, liquidation_key="liquidationPrice"),
     "bybit": RawSize("size", signed=False),
     "okx": RawSize("pos", signed=True),
 }
@@ -84,6 +87,37 @@ def position_size_base(
         _check_raw_size(row, size, raw_size, what)
     _check_notional(row, size * contract_size, what)
     return size * contract_size
+
+
+def hedge_position_row(
+    answer: object, symbol: str, contract_size: Decimal, raw_size: RawSize | None = None
+) -> Mapping[str, Any] | None:
+    """The one open ccxt position row for ``symbol`` in a ``fetchPositions`` answer; None
+    when flat (no row for it, or rows of zero size).
+
+    Every element must be an object and sizeable (``position_size_base``); open rows only
+    for other symbols, or two open rows for ours (hedge mode), raise ``ExchangeError``: the
+    bot would otherwise take a position it cannot attribute for flat and hedge again.
+    """
+    if not isinstance(answer, list):
+        raise VenueDataError(f"{symbol}: positions answer is not a list")
+    rows = [mapping(p, f"{symbol} position row") for p in answer]
+    ours = [p for p in rows if p.get("symbol") == symbol]
+    what = f"{symbol} position"
+    mine = [p for p in ours if position_size_base(p, contract_size, what, raw_size)]
+    if len(mine) > 1:
+        raise ExchangeError(f"{symbol}: {len(mine)} positions (hedge mode?)")
+    if not ours:
+        others = {
+            str(p.get("symbol"))
+            for p in rows
+            if position_size_base(p, Decimal(1), f"{p.get('symbol')!r} position")
+        }
+        if others:
+            raise ExchangeError(
+                f"{symbol}: the venue returned open positions only for {', '.join(sorted(others))}"
+            )
+    return mine[0] if mine else None
 
 
 def _check_raw_size(row: Mapping[str, Any], size: Decimal, raw: RawSize, what: str) -> None:
@@ -159,7 +193,7 @@ def position_from_ccxt(
     mark = required(row, "markPrice", what, sign="positive")
     unrealized = required(row, "unrealizedPnl", what)
     _check_unrealized(unrealized, size, entry, mark, what)
-    liquidation = number(row, "liquidationPrice", what, sign="non_negative", required=False)
+    liquidation = _liquidation(row, raw_size, what)
     if liquidation and (liquidation - mark) * size > 0:
         raise VenueDataError(f"{what}: liquidation {liquidation} on the wrong side of mark {mark}")
     return PerpPosition(
@@ -172,6 +206,22 @@ def position_from_ccxt(
         liquidation_price=liquidation or None,
         leverage=_leverage(row, what, default_leverage),
     )
+
+
+_SAME_NUMBER = Decimal("1e-12")  # a venue's text and ccxt's float of it
+
+
+def _liquidation(row: Mapping[str, Any], raw_size: RawSize | None, what: str) -> Decimal | None:
+    """The venue's liquidation price (0 or absent: none reported). Where the venue's own field
+    is known, only it counts: ccxt fills a missing one with its own estimate."""
+    if raw_size is None or raw_size.liquidation_key is None:
+        return number(row, "liquidationPrice", what, sign="non_negative", required=False)
+    info = mapping(row.get("info") or {}, f"{what} info")
+    own = number(info, raw_size.liquidation_key, what, sign="non_negative", required=False)
+    parsed = number(row, "liquidationPrice", what, sign="non_negative", required=False)
+    if own and parsed and not agrees(parsed, own, _SAME_NUMBER):
+        raise VenueDataError(f"{what}: liquidationPrice {parsed} disagrees with the venue's {own}")
+    return own
 
 
 def _check_unrealized(

@@ -468,38 +468,20 @@ class CcxtPerpExchange:
     async def position(self) -> PerpPosition:
         """The signed position on the hedge symbol (base units, short < 0).
 
-        Flat only when the venue lists no row for it or a row of zero contracts; a row it
-        cannot size (contracts null, side against sign, notional off) raises
-        ``VenueDataError``, and rows open on other symbols only raise ``ExchangeError``.
+        Flat only when the venue lists no row for it or a row of zero contracts. The raw
+        answer is checked before ccxt filters it (``ccxt_raw``: a non-object element, an open
+        row with entry price 0 or of no known market), and a row it cannot size (contracts
+        null, side against sign, notional off) raises ``VenueDataError``; rows open on other
+        symbols only raise ``ExchangeError``.
         """
         symbol = self._symbol
         raw_positions = await self._call(self._api().fetch_positions, [symbol])
-        if not isinstance(raw_positions, list):
-            raise errors.VenueDataError(f"{symbol}: positions answer is not a list")
-        rows = [mapping(p, f"{symbol} position row") for p in raw_positions]
-        ours = [p for p in rows if p.get("symbol") == symbol]
-        if not ours:
-            # never report flat while the venue shows a position we cannot attribute: the bot
-            # would then open the whole hedge again on every tick
-            others = {
-                str(p.get("symbol"))
-                for p in rows
-                if parse.position_size_base(p, Decimal(1), f"{p.get('symbol')!r} position")
-            }
-            if others:
-                raise errors.ExchangeError(
-                    f"{symbol}: the venue returned open positions only for "
-                    f"{', '.join(sorted(others))}"
-                )
-        what = f"{symbol} position"
         raw_size = parse.RAW_SIZE_FIELDS.get(self._settings.exchange_id)
-        mine = [p for p in ours if parse.position_size_base(p, self._contract_size, what, raw_size)]
+        row = parse.hedge_position_row(raw_positions, symbol, self._contract_size, raw_size)
         leverage = self.account_setup.leverage if self.account_setup else self._settings.leverage
-        if len(mine) > 1:
-            raise errors.ExchangeError(f"{symbol}: {len(mine)} positions (hedge mode?)")
-        if mine:
+        if row is not None:
             return parse.position_from_ccxt(
-                mine[0],
+                row,
                 symbol=symbol,
                 contract_size=self._contract_size,
                 default_leverage=leverage,

@@ -91,7 +91,8 @@ def check_binance_position_row(raw: object, where: str, market_ids: Collection[s
     ``positionAmt`` (signed, base contracts) and ``entryPrice`` (>= 0, and > 0 when the row
     is open) are required; margins, prices and times are >= 0; ``notional`` has the sign of
     ``positionAmt`` (0 only when flat); ``leverage`` when reported is a whole number >= 1;
-    ``positionSide`` is ``BOTH`` or the side of the sign; an open row must be for a market
+    ``positionSide`` is ``BOTH`` or the side of the sign; ``marginType`` is ``isolated`` or
+    ``cross`` (and ``isolated`` agrees with it); an open row must be for a market
     of the venue (``market_ids``; None: not loaded yet, not checked).
     """
     row = mapping(raw, where)
@@ -111,6 +112,8 @@ def check_binance_position_row(raw: object, where: str, market_ids: Collection[s
         raise VenueDataError(f"{where}: notional {notional} disagrees with positionAmt {amount}")
     _check_leverage(row, where)
     _check_position_side(row, amount, where)
+    _check_margin_type(row, where)
+    _check_isolated_wallet(row, amount, where)
     if amount and market_ids is not None and symbol not in market_ids:
         raise VenueDataError(f"{where}: open position for {symbol!r}, no market of the venue")
 
@@ -119,6 +122,35 @@ def _check_leverage(row: Mapping[str, Any], where: str) -> None:
     leverage = number(row, "leverage", where, required=False)
     if leverage is not None and (leverage < 1 or leverage != leverage.to_integral_value()):
         raise VenueDataError(f"{where}: leverage {leverage} is not a whole number >= 1")
+
+
+def _check_margin_type(row: Mapping[str, Any], where: str) -> None:
+    """ccxt reads a position's margin by ``marginType`` exactly: any other word silently
+    drops the isolated wallet, so only Binance's two words pass (and ``isolated`` agrees)."""
+    margin_type = row.get("marginType")
+    if margin_type is not None and margin_type not in ("isolated", "cross"):
+        raise VenueDataError(f"{where}: marginType {short(margin_type)} unknown")
+    isolated = row.get("isolated")
+    if isolated is not None and (
+        not isinstance(isolated, bool)
+        or (margin_type is not None and isolated != (margin_type == "isolated"))
+    ):
+        raise VenueDataError(f"{where}: isolated {short(isolated)} against {margin_type}")
+
+
+def _check_isolated_wallet(row: Mapping[str, Any], amount: Decimal, where: str) -> None:
+    """An open isolated position has a wallet, and only an isolated one: ccxt reads 0 as the
+    margin, and drops the wallet of a row it takes for cross (isolated: ``marginType``, or a
+    non-zero ``isolatedMargin`` as ccxt infers it)."""
+    wallet = number(row, "isolatedWallet", where, required=False)
+    margin_type = row.get("marginType")
+    isolated = margin_type == "isolated" or (
+        margin_type is None and bool(number(row, "isolatedMargin", where, required=False))
+    )
+    if amount and isolated and wallet == 0:
+        raise VenueDataError(f"{where}: isolatedWallet 0 on an open isolated position")
+    if wallet and not isolated:  # ccxt would read the row as cross and drop the wallet
+        raise VenueDataError(f"{where}: isolatedWallet {wallet} on a row not marked isolated")
 
 
 def _check_position_side(row: Mapping[str, Any], amount: Decimal, where: str) -> None:

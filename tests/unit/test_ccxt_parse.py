@@ -50,14 +50,14 @@ SHORT_ROW: dict[str, Any] = {
     "positionMargin": 1300.0,
     "initialMargin": 1333.33,
     "leverage": 3,
-    "info": {"positionAmt": "-2.000"},
+    "info": {"positionAmt": "-2.000", "liquidationPrice": "2600"},
 }
 LONG_ROW: dict[str, Any] = {
     **SHORT_ROW,
     "side": "long",
     "unrealizedPnl": 100.0,
     "liquidationPrice": 1400.0,
-    "info": {"positionAmt": "2.000"},
+    "info": {"positionAmt": "2.000", "liquidationPrice": "1400"},
 }
 
 
@@ -131,7 +131,11 @@ def test_genuinely_flat_rows_are_zero(row: dict[str, Any]) -> None:
         ({"markPrice": -2000.0}, "markPrice must be positive"),
         ({"entryPrice": 0}, "entryPrice must be positive"),
         ({"unrealizedPnl": 100.0}, "unrealizedPnl 100 disagrees"),
-        ({"liquidationPrice": 1500.0}, "wrong side of mark"),
+        (
+            {"liquidationPrice": 1500.0, "info": {"positionAmt": "-2", "liquidationPrice": "1500"}},
+            "wrong side of mark",
+        ),
+        ({"liquidationPrice": 1500.0}, "liquidationPrice 1500 disagrees with the venue's 2600"),
         ({"side": "both"}, "side 'both' unknown"),
         ({"contracts": True}, "not a number"),
     ],
