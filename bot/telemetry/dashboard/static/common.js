@@ -57,7 +57,7 @@ const HB = {
     }
     const colors = ["#2a6fdb", "#d9480f", "#2b8a3e", "#862e9c", "#e67700", "#0b7285", "#c2255c", "#5c940d", "#343a40", "#868e96"];
     const opts = {
-      title, width: Math.max(320, container.clientWidth || 600), height: 220,
+      title, width: Math.max(320, Math.floor(container.getBoundingClientRect().width) || 420), height: 220,
       scales: { x: { time: true } },
       axes: [{}, { label: yLabel || "" }],
       series: [{}, ...series.map((name, i) => ({ label: name, stroke: colors[i % colors.length], width: 1.5 }))],

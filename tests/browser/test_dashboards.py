@@ -1,0 +1,304 @@
+"""The dashboards in headless Chromium against a real `hedgebot run` on `hedgebot localnet`.
+
+One localnet (a market swap every 0.5 s) serves the module; the bot page is checked against
+`snapshot --json` and `report --json` with the market stopped (SIGSTOP: the chain holds still),
+then moved by the next swap. Commands go through the page with and without the operator token.
+The fleet page runs against the session's broker with two bots, one killed (Last Will).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+import yaml
+from mqtt_support import operator_env
+
+from bot.sim.mosquitto import Broker, free_port
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
+
+HEDGEBOT = [sys.executable, "-m", "bot"]
+TOKEN = "browser-test-token-0123456789"
+DOCS_SCREENSHOT = Path(__file__).parents[2] / "docs" / "dashboard.png"
+
+
+@dataclass
+class Proc:
+    """A hedgebot subprocess and where it logs."""
+
+    proc: asyncio.subprocess.Process
+    log: Path
+
+    async def stop(self, sig: signal.Signals = signal.SIGTERM) -> None:
+        if self.proc.returncode is None:
+            self.proc.send_signal(signal.SIGCONT)
+            self.proc.send_signal(sig)
+        await asyncio.wait_for(self.proc.wait(), 30)
+
+
+async def _spawn(args: list[str], log: Path, env: dict[str, str] | None = None) -> Proc:
+    with log.open("ab") as out:
+        proc = await asyncio.create_subprocess_exec(
+            *HEDGEBOT, *args, stdout=out, stderr=out, env=env
+        )
+    return Proc(proc, log)
+
+
+async def _until(condition: Any, timeout_s: float, what: str) -> None:
+    async with asyncio.timeout(timeout_s):
+        while not condition():  # noqa: ASYNC110 - a file or the store, not an event
+            await asyncio.sleep(0.05)
+    assert condition(), what
+
+
+@pytest.fixture(scope="module")
+async def localnet(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[tuple[Path, Proc]]:
+    """`hedgebot localnet` with a market swap every 0.5 s."""
+    out = tmp_path_factory.mktemp("web-localnet")
+    args = ["localnet", "--out", str(out), "--block-interval-s", "0.5", "--step-seconds", "3600"]
+    proc = await _spawn(args, out / "localnet.log")
+    try:
+        await _until(lambda: (out / "localnet.json").exists(), 60, "localnet did not start")
+        yield out, proc
+    finally:
+        await proc.stop()
+
+
+@dataclass
+class Bot:
+    """A `hedgebot run` with its dashboard."""
+
+    bot_id: str
+    config: Path
+    store: Path
+    port: int
+    proc: Proc
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/"
+
+    def count(self, sql: str) -> int:
+        with contextlib.closing(sqlite3.connect(f"file:{self.store}?mode=ro", uri=True)) as db:
+            return int(db.execute(sql).fetchone()[0])
+
+
+async def start_bot(localnet: Path, workdir: Path, bot_id: str, broker: Broker, prefix: str) -> Bot:
+    """A daemon on ``localnet`` with its own store and venue, MQTT under ``prefix``."""
+    workdir.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - test setup
+    config: dict[str, Any] = yaml.safe_load((localnet / "config.yaml").read_text())
+    config["bot_id"] = bot_id
+    config["store"] = {"path": str(workdir / "hedgebot.sqlite")}
+    config["exchange"]["paper"]["state_path"] = str(workdir / "venue.json")
+    config["mqtt"] = {"url": broker.url, "topic_prefix": prefix + "/{bot_id}", "keepalive_s": 5}
+    port = free_port()
+    config["metrics"] = {"port": port}
+    path = workdir / "config.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    env = operator_env({**os.environ, "HEDGEBOT_DASHBOARD_TOKEN": TOKEN, "PYTHONUNBUFFERED": "1"})
+    env.pop("MQTT_URL", None)
+    proc = await _spawn(["run", "--config", str(path)], workdir / "daemon.log", env)
+    bot = Bot(bot_id, path, workdir / "hedgebot.sqlite", port, proc)
+    await _until(lambda: bot.store.exists(), 30, "daemon did not open its store")
+    return bot
+
+
+@pytest.fixture(scope="module")
+async def bot(
+    localnet: tuple[Path, Proc], mqtt_broker: Broker, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Bot]:
+    """One daemon for the bot-page tests."""
+    prefix = f"hedgebot-web/{uuid.uuid4().hex[:8]}"
+    started = await start_bot(
+        localnet[0], tmp_path_factory.mktemp("web1"), "web1", mqtt_broker, prefix
+    )
+    try:
+        yield started
+    finally:
+        await started.proc.stop()
+
+
+@pytest.fixture
+async def page(browser: Any, bot: Bot) -> AsyncIterator[Any]:
+    """The bot page, loaded and live."""
+    context = await browser.new_context(viewport={"width": 1280, "height": 1500})
+    opened = await context.new_page()
+    await opened.goto(bot.url)
+    await opened.locator("#live.ok").wait_for(timeout=15_000)
+    await opened.locator("#delta[data-value]:not([data-value=''])").wait_for(timeout=15_000)
+    try:
+        yield opened
+    finally:
+        await context.close()
+
+
+async def _cli_json(*args: str) -> dict[str, Any]:
+    proc = await asyncio.create_subprocess_exec(
+        *HEDGEBOT, *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 0, err.decode()
+    return dict(json.loads(out))
+
+
+async def _value(page: Any, selector: str) -> str:
+    return str(await page.locator(selector).get_attribute("data-value"))
+
+
+async def test_page_shows_what_snapshot_and_report_show_at_that_block(
+    page: Any, bot: Bot, localnet: tuple[Path, Proc], tmp_path: Path
+) -> None:
+    """Market stopped: the page's block, delta, hedge and net PnL equal `snapshot --json` and
+    `report --json` at that block; a swap then moves them within 2 s, without a reload."""
+    market = localnet[1].proc
+    navigations: list[str] = []
+    page.on("framenavigated", lambda frame: navigations.append(frame.url))
+    market.send_signal(signal.SIGSTOP)
+    try:
+        await asyncio.sleep(1.5)  # the swap in flight is mined and ticked
+        snapshot = await _cli_json("snapshot", "--config", str(bot.config), "--json")
+        await page.locator(f"#block[data-value='{snapshot['block']}']").wait_for(timeout=10_000)
+        await _until(
+            lambda: bot.count("SELECT MAX(block) FROM decisions") == snapshot["block"], 10, "tick"
+        )
+        report = await _cli_json("report", "--config", str(bot.config), "--json")
+        assert report["last_block"] == snapshot["block"]
+        assert await _value(page, "#delta") == snapshot["delta_base"]
+        assert await _value(page, "#hedge") == snapshot["hedge_base"]
+        assert Decimal(await _value(page, "#hedge")) == Decimal(report["hedge_base"])
+        page_net = Decimal(await _value(page, "#net-pnl"))
+        assert page_net == Decimal(report["net_pnl_quote"]).quantize(Decimal("1e-10"))
+        shown = await page.locator("#net-pnl").text_content()
+        assert shown == f"{page_net:,.2f}"
+        await page.screenshot(path=str(tmp_path / "bot-dashboard.png"), full_page=True)
+        if os.environ.get("HEDGEBOT_UPDATE_SCREENSHOTS") == "1":
+            shutil.copy(tmp_path / "bot-dashboard.png", DOCS_SCREENSHOT)
+        before_delta = await _value(page, "#delta")
+    finally:
+        market.send_signal(signal.SIGCONT)
+    moved = f"#delta:not([data-value='{before_delta}'])"
+    await page.locator(moved).wait_for(timeout=2_000)
+    assert int(await _value(page, "#block")) > snapshot["block"]
+    assert navigations == []  # pushed over SSE: no reload, no navigation
+
+
+async def _click_command(page: Any, button: str, token: str | None) -> tuple[str, str]:
+    await page.fill("#token", token or "")
+    await page.click(button)
+    ack = page.locator("#ack[data-status]:not([data-status='sending'])")
+    await ack.wait_for(timeout=15_000)
+    return str(await ack.get_attribute("data-status")), str(await ack.text_content())
+
+
+async def test_a_command_without_the_token_is_refused(page: Any, bot: Bot) -> None:
+    """No token: the page shows the refusal and the bot keeps trading."""
+    status, text = await _click_command(page, "#cmd-pause", None)
+    assert status == "refused"
+    assert "operator token required" in text
+    assert await page.locator("#trading").text_content() == "trading"
+    status, text = await _click_command(page, "#cmd-pause", "wrong-token-0123456789")
+    assert (status, "wrong operator token" in text) == ("refused", True)
+
+
+async def test_a_cross_site_post_is_refused(bot: Bot) -> None:
+    """A POST with the token but from another origin (and no CSRF token) is refused."""
+    headers = {"Origin": "http://evil.example", "Authorization": f"Bearer {TOKEN}"}
+    async with aiohttp.ClientSession() as http:
+        answer = await http.post(
+            bot.url + "api/command", json={"command": "pause"}, headers=headers
+        )
+        assert answer.status == 403
+        assert "cross-site" in (await answer.json())["reason"]
+
+
+async def test_flatten_without_the_typed_confirmation_does_nothing(page: Any, bot: Bot) -> None:
+    """The button sends nothing without the bot id typed; a forged request is refused too."""
+    status, text = await _click_command(page, "#cmd-flatten", TOKEN)
+    assert status == "not sent"
+    assert "type the bot id or FLATTEN" in text
+    csrf = await page.locator("meta[name=csrf]").get_attribute("content")
+    headers = {
+        "Origin": f"http://127.0.0.1:{bot.port}",
+        "X-CSRF-Token": str(csrf),
+        "Authorization": f"Bearer {TOKEN}",
+    }
+    async with aiohttp.ClientSession() as http:
+        body = {"command": "flatten", "params": {"confirm": True}, "confirm_text": "yes"}
+        answer = await http.post(bot.url + "api/command", json=body, headers=headers)
+        assert answer.status == 400
+    assert bot.count("SELECT COUNT(*) FROM commands WHERE command = 'flatten'") == 0
+    assert await page.locator("#trading").text_content() == "trading"
+
+
+async def test_pause_from_the_page_is_acked_and_no_order_follows(page: Any, bot: Bot) -> None:
+    """Pause is applied (ack on the page); blocks go on and no order is placed; resume."""
+    status, text = await _click_command(page, "#cmd-pause", TOKEN)
+    assert (status, text) == ("applied", "pause: applied")
+    orders = bot.count("SELECT COUNT(*) FROM intents")
+    block = int(await _value(page, "#block"))
+    await page.locator("#trading", has_text="paused").wait_for(timeout=5_000)
+    for later in range(block + 1, block + 5):
+        await page.locator(f"#block[data-value='{later}']").wait_for(timeout=5_000)
+    assert bot.count("SELECT COUNT(*) FROM intents") == orders
+    status, _ = await _click_command(page, "#cmd-resume", TOKEN)
+    assert status == "applied"
+
+
+async def test_fleet_lists_two_bots_and_shows_one_going_offline(
+    browser: Any, localnet: tuple[Path, Proc], mqtt_broker: Broker, tmp_path: Path
+) -> None:
+    """Two bots on one broker are listed online; SIGKILL one: its Last Will shows offline."""
+    prefix = f"hedgebot-fleet/{uuid.uuid4().hex[:8]}"
+    bots = [
+        await start_bot(localnet[0], tmp_path / name, name, mqtt_broker, prefix)
+        for name in ("fleet-a", "fleet-b")
+    ]
+    port = free_port()
+    env = operator_env({**os.environ, "HEDGEBOT_DASHBOARD_TOKEN": TOKEN})
+    args = ["dashboard", "--mqtt-url", mqtt_broker.url, "--prefix", prefix, "--port", str(port)]
+    fleet = await _spawn(args, tmp_path / "fleet.log", env)
+    context = await browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        page = await context.new_page()
+        for _ in range(100):
+            with contextlib.suppress(Exception):
+                await page.goto(f"http://127.0.0.1:{port}/")
+                break
+            await asyncio.sleep(0.1)
+        for name in ("fleet-a", "fleet-b"):
+            await page.locator(f"tr[data-bot='{name}'][data-status='online']").wait_for(
+                timeout=20_000
+            )
+        assert await page.locator("#bots tr").count() == 2
+        assert "since this dashboard started" in str(await page.locator("#since").text_content())
+        await page.click("tr[data-bot='fleet-a']")
+        await page.locator("#d-delta[data-value]:not([data-value=''])").wait_for(timeout=5_000)
+        await page.fill("#token", TOKEN)
+        await page.click("#f-pause")
+        ack = page.locator("#ack[data-status]:not([data-status='sending'])")
+        await ack.wait_for(timeout=15_000)
+        assert await ack.get_attribute("data-status") == "applied"
+        await bots[1].proc.stop(signal.SIGKILL)
+        await page.locator("tr[data-bot='fleet-b'][data-status='offline']").wait_for(timeout=15_000)
+        assert await page.locator("tr[data-bot='fleet-a'][data-status='online']").count() == 1
+        await page.screenshot(path=str(tmp_path / "fleet-dashboard.png"), full_page=True)
+    finally:
+        await context.close()
+        await fleet.stop()
+        for started in bots:
+            await started.proc.stop()
