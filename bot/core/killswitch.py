@@ -18,7 +18,7 @@ from bot.core.risk import KillMode
 
 __all__ = ["MAX_REASON", "SOURCES", "KillSource", "KillSwitchState", "combine_modes", "parse_flag"]
 
-KillSource = Literal["cli", "mqtt", "file"]
+KillSource = Literal["cli", "mqtt", "file", "dashboard"]
 SOURCES: tuple[str, ...] = get_args(KillSource)
 MAX_REASON = 500
 
@@ -71,6 +71,8 @@ def _from_mapping(body: dict[str, Any], mtime_s: float) -> KillSwitchState:
         source = "cli"
     elif raw_source == "mqtt":
         source = "mqtt"
+    elif raw_source == "dashboard":
+        source = "dashboard"
     return KillSwitchState(mode, reason, set_at_s, source)
 
 
