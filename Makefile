@@ -8,7 +8,7 @@ STAMP_PY := $(VENV)/.installed
 STAMP_NPM := node_modules/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help setup demo test test-unit test-integration test-faults lint format bench bench-policy broker clean
+.PHONY: help setup demo test test-browser test-unit test-integration test-faults lint format bench bench-policy broker clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -31,9 +31,15 @@ setup: $(STAMP_PY) $(STAMP_NPM) build/contracts.json ## install Python deps, npm
 demo: setup ## run the offline demo: anvil + Uniswap + simulated market + paper venue + broker
 	$(HEDGEBOT) demo --config config/demo.yaml $(DEMO_ARGS)
 
-test: setup ## the whole suite (unit, integration, faults) against real anvil / emulator / mosquitto
+test: setup ## the whole suite (unit, integration, faults, browser) against real anvil / emulator / mosquitto / chromium
 	scripts/ensure-broker.sh
+	scripts/ensure-chromium.sh
 	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+test-browser: setup ## the dashboards in headless Debian chromium (Playwright)
+	scripts/ensure-chromium.sh
+	scripts/ensure-broker.sh
+	$(PY) -m pytest -q -m browser $(PYTEST_ARGS)
 
 test-unit: setup ## pure core tests only
 	$(PY) -m pytest -q -m unit $(PYTEST_ARGS)
