@@ -187,7 +187,9 @@ async def test_rate_limit_per_kind_counts_what_it_held_back(receiver: Receiver) 
     """Within rate_limit_s a kind goes out once (other kinds are not held); after it, the next
     one says how many were held back."""
     clock = ManualClock()
-    n = notifier(clock, [ResolvedTarget(receiver.url("rl"), "info")], rate_limit_s=300)
+    n = notifier(  # one send at a time: arrival order is submission order
+        clock, [ResolvedTarget(receiver.url("rl"), "info")], rate_limit_s=300, max_in_flight=1
+    )
     await n.start()
     trip = {"alert": "risk.stale_block", "message": "old"}
     for _ in range(3):
