@@ -82,6 +82,7 @@ def with_rpc(net: Localnet, workdir: Path, topics: str, urls: list[str]) -> Daem
     anvil = config["chain"]["rpc_urls"][0]
     config["chain"]["rpc_urls"] = [anvil if url == "anvil" else url for url in urls]
     config["chain"]["request_timeout_s"] = 2.0
+    config["bot_id"] = f"daemon-{workdir.name}"  # one bot id each: several run at once
     daemon.config.write_text(yaml.safe_dump(config, sort_keys=False))
     return daemon
 
