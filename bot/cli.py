@@ -59,7 +59,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     from bot.app import run_daemon
 
     settings = _load(args.config)
-    return asyncio.run(run_daemon(settings, mqtt_url=args.mqtt_url, metrics_port=args.metrics_port))
+    daemon = run_daemon(
+        settings, mqtt_url=args.mqtt_url, metrics_port=args.metrics_port, config_path=args.config
+    )
+    return asyncio.run(daemon)
 
 
 def cmd_snapshot(args: argparse.Namespace) -> int:

@@ -10,11 +10,12 @@ from typing import Any, Literal
 
 import structlog
 
-from bot.safety import mask_url
+from bot.safety import bounded_log_values, describe_exc, mask_url
 
 _SECRET_KEYS = ("secret", "password", "api_key", "private_key", "apikey", "signature")
-# ``scheme://user:password@`` anywhere in a text: the credentials are never shown
-_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^/@\s]+@")
+# ``scheme://user:password@`` anywhere in a text: the credentials are never shown. Repeats are
+# bounded: an unbounded scheme made a 100 KB run of letters cost 17 s (quadratic backtracking)
+_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]{0,31}://)[^/@\s]{1,1024}@")
 
 
 def redact_secrets(
@@ -57,7 +58,7 @@ class UrlMasker:
         if isinstance(value, dict):
             return {key: self._value(item) for key, item in value.items()}
         if isinstance(value, BaseException):
-            return self.text(f"{type(value).__name__}: {value}")
+            return self.text(describe_exc(value, limit=1_000_000))  # bounded after masking
         return value
 
     def __call__(
@@ -90,6 +91,7 @@ def configure_logging(
             redact_secrets,
             structlog.processors.format_exc_info,
             UrlMasker(secret_urls),
+            bounded_log_values,
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(
