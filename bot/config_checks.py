@@ -60,6 +60,13 @@ def _clash_reason(a: PositionEntry, b: PositionEntry) -> str | None:
         return f"the same NFT (token_id {_get(a, 'token_id')})"
     if ways == {"discover"} and _same(a, b, "position_manager", "owner"):
         return "discovery of the same owner on the same position manager"
+    if ways in ({"direct", "nft"}, {"direct", "discover"}):
+        direct, managed = (a, b) if _way(a) == "direct" else (b, a)
+        if _get(direct, "owner") == _get(managed, "position_manager"):
+            return (
+                "a pool position owned by the position manager is the sum of its NFTs "
+                "(list the NFT, not the manager's pool position)"
+            )
     # A listed NFT and discovery of an owner on the same manager can meet only on chain (the NFT
     # entry names no owner): the reader counts such a position once and alerts
     # position.duplicate (bot/chain/uniswap_v3.py), so the config is not refused for it.

@@ -227,6 +227,16 @@ def test_broken_checksum_refused_one_case_normalised(tmp_path: Path) -> None:
             {"kind": "v3", "pool": POOL, "owner": OWNER, "tick_lower": -60, "tick_upper": 60},
             "the same V3 pool, owner and ticks",
         ),
+        (
+            {"kind": "v3", "pool": POOL, "owner": PM, "tick_lower": -60, "tick_upper": 60},
+            {"kind": "v3", "position_manager": PM, "token_id": 2},
+            "a pool position owned by the position manager is the sum of its NFTs",
+        ),
+        (
+            {"kind": "v3", "position_manager": PM, "owner": OWNER, "discover": True},
+            {"kind": "v3", "pool": POOL, "owner": PM, "tick_lower": -60, "tick_upper": 60},
+            "a pool position owned by the position manager is the sum of its NFTs",
+        ),
     ],
 )
 def test_positions_reached_twice_refused_naming_both(
