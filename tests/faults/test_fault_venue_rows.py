@@ -44,3 +44,27 @@ async def test_position_row_with_null_contracts_trades_nothing_and_alerts(
         assert resumed is not None
         assert resumed.position.size_base == hedge
         assert abs(fw.emulator.venue.position().size_base) < 2 * abs(hedge) * Decimal("0.8")
+
+
+@pytest.mark.parametrize("zero", ["0", "0.00000000"])
+async def test_entry_price_zero_on_the_open_hedge_trades_nothing_and_alerts(
+    anvil_node: Anvil, tmp_path: Path, zero: str
+) -> None:
+    """Issue 11 (adversarial): the row's entryPrice turns 0 with the hedge open. ccxt drops
+    such a row, which read as flat and sold the hedge again every tick; now each tick alerts
+    venue.unreadable, places nothing, and the hedge stays where it was."""
+    async with fault_world(anvil_node, tmp_path) as fw:
+        opening = await fw.tick()
+        assert opening is not None
+        hedge = opening.position.size_base
+        assert hedge < 0
+        orders = len(fw.venue_orders())
+        fw.emulator.corrupt_position_rows({"entryPrice": zero})
+        price = fw.world.target_price
+        for step in range(1, 3):
+            block = await fw.move(price * (1 + Decimal(step) / 1000))
+            assert await fw.bot.engine.tick(block) is None
+            assert len(fw.venue_orders()) == orders
+            assert fw.emulator.venue.position().size_base == hedge
+        assert fw.telemetry.alerts().count("venue.unreadable") == 2
+        assert "entryPrice 0 on an open position" in fw.telemetry.errors()[-1]["error"]
