@@ -1,0 +1,197 @@
+"""Does the store explain the venue? Pure comparisons for start-up and while running.
+
+The venue is the truth for positions and orders, the store for intents (ARCHITECTURE.md,
+"Exchange truth"). The store expects the position ``baseline + Σ signed fills``: the fills
+counted are the stored ones plus the venue's recent fills not stored yet (the next sync
+records them), each at most once, and only those at or after ``baseline_after_ms`` when a
+baseline was adopted (the adopted position already contains everything before it).
+
+* :func:`compare` (start-up): anything the store cannot explain is a mismatch: the position
+  differs from that expectation; a recent fill whose client id is no intent of this bot; an
+  open order of this bot the store never recorded, or anyone else's open order.
+* :func:`check_running` (every few ticks): fills since the last check whose client id is no
+  intent of this bot are someone else's trades; they and any unexplained position change
+  make a mismatch. ``expected_position_base`` is what the bot's own record predicts, so the
+  alert shows the venue's number against the bot's.
+
+A reported foreign fill stays in the record afterwards (it is stored like any other fill):
+``pause`` leaves the baseline alone and the bot waits for an operator; ``adopt`` takes the
+venue's position as the new baseline from the newest fill seen on (:func:`adopted_baseline`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Literal
+
+from bot.domain import Fill, Order, OrderIntent, Side
+
+__all__ = [
+    "Findings",
+    "OnMismatch",
+    "PositionCheck",
+    "StartupReconciliation",
+    "adopted_baseline",
+    "check_running",
+    "compare",
+    "counted_fills",
+    "signed_amount",
+]
+
+OnMismatch = Literal["adopt", "pause"]
+Action = Literal["ok", "adopted", "paused"]
+
+
+def signed_amount(fill: Fill) -> Decimal:
+    """The fill's change to the position: + for a buy, - for a sell."""
+    return fill.amount_base if fill.side is Side.BUY else -fill.amount_base
+
+
+def counted_fills(
+    stored_fills: Sequence[Fill], venue_fills: Sequence[Fill], baseline_after_ms: int | None
+) -> tuple[list[Fill], list[Fill]]:
+    """(fills the expectation counts, the venue's fills not stored yet): stored first, each
+    trade id once, none before ``baseline_after_ms``."""
+    stored_ids = {f.trade_id for f in stored_fills}
+    unstored = [f for f in venue_fills if f.trade_id not in stored_ids]
+    after = baseline_after_ms or 0
+    counted = [f for f in (*stored_fills, *unstored) if f.timestamp >= after]
+    return counted, unstored
+
+
+def _total(fills: Iterable[Fill]) -> Decimal:
+    return sum((signed_amount(f) for f in fills), Decimal(0))
+
+
+@dataclass(frozen=True, slots=True)
+class Findings:
+    """What the start-up comparison found; ``mismatches`` are human-readable, one each."""
+
+    venue_position_base: Decimal
+    expected_position_base: Decimal
+    own_open_orders: tuple[Order, ...]
+    foreign_open_orders: tuple[Order, ...]
+    unknown_fills: tuple[Fill, ...]
+    mismatches: tuple[str, ...]
+
+    @property
+    def ok(self) -> bool:
+        """True when the store explains everything the venue reports."""
+        return not self.mismatches
+
+
+def compare(
+    *,
+    own_prefix: str,
+    baseline_base: Decimal,
+    stored_fills: Sequence[Fill],
+    intent_ids: Iterable[str],
+    venue_position_base: Decimal,
+    venue_open_orders: Sequence[Order],
+    venue_fills: Sequence[Fill],
+    baseline_after_ms: int | None = None,
+) -> Findings:
+    """The venue's state against the store's record at start-up (see the module doc)."""
+    known_intents = frozenset(intent_ids)
+    counted, unstored = counted_fills(stored_fills, venue_fills, baseline_after_ms)
+    expected = baseline_base + _total(counted)
+    own = tuple(o for o in venue_open_orders if o.client_order_id.startswith(own_prefix))
+    foreign = tuple(o for o in venue_open_orders if not o.client_order_id.startswith(own_prefix))
+    unknown_fills = tuple(f for f in unstored if f.client_order_id not in known_intents)
+    mismatches: list[str] = []
+    if expected != venue_position_base:
+        mismatches.append(f"position: venue {venue_position_base}, store expects {expected}")
+    mismatches.extend(
+        f"fill {fill.trade_id} ({fill.side.value} {fill.amount_base} @ {fill.price}) of "
+        f"order {fill.client_order_id}, which is no intent of this bot"
+        for fill in unknown_fills
+    )
+    mismatches.extend(
+        f"open order {order.client_order_id} is unknown to the store"
+        for order in own
+        if order.client_order_id not in known_intents
+    )
+    mismatches.extend(
+        f"open order {order.client_order_id} ({order.side.value} {order.amount_base}) "
+        "was not placed by this bot"
+        for order in foreign
+    )
+    return Findings(
+        venue_position_base=venue_position_base,
+        expected_position_base=expected,
+        own_open_orders=own,
+        foreign_open_orders=foreign,
+        unknown_fills=unknown_fills,
+        mismatches=tuple(mismatches),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class PositionCheck:
+    """One running check: the venue's position against the bot's own record (base units).
+
+    ``foreign_fills``: fills since the last check of orders that are no intent of this bot.
+    ``action``: ``ok``, ``adopted`` (the venue's position is the new baseline) or ``paused``
+    (the engine must stop trading until an operator resumes). ``repeated``: the same mismatch
+    as the previous check (already alerted).
+    """
+
+    venue_position_base: Decimal
+    expected_position_base: Decimal
+    foreign_fills: tuple[Fill, ...]
+    action: Action
+    repeated: bool = False
+
+    @property
+    def ok(self) -> bool:
+        """True when the record explains the venue's position and nobody else traded."""
+        return not self.foreign_fills and self.venue_position_base == self.expected_position_base
+
+
+def check_running(
+    *,
+    baseline_base: Decimal,
+    counted: Sequence[Fill],
+    intent_ids: Iterable[str],
+    checked_after_ms: int,
+    venue_position_base: Decimal,
+    on_mismatch: OnMismatch,
+) -> PositionCheck:
+    """Someone else's fills since ``checked_after_ms`` and the position the bot's record
+    predicts without them (``counted`` from :func:`counted_fills`)."""
+    known = frozenset(intent_ids)
+    foreign = tuple(
+        f for f in counted if f.timestamp >= checked_after_ms and f.client_order_id not in known
+    )
+    foreign_ids = {f.trade_id for f in foreign}
+    own_record = [f for f in counted if f.trade_id not in foreign_ids]
+    expected = baseline_base + _total(own_record)
+    clean = not foreign and expected == venue_position_base
+    action: Action = "ok" if clean else ("adopted" if on_mismatch == "adopt" else "paused")
+    return PositionCheck(venue_position_base, expected, foreign, action)
+
+
+def adopted_baseline(
+    venue_position_base: Decimal, seen: Sequence[Fill], fills_cursor_ms: int
+) -> tuple[Decimal, int]:
+    """(new baseline, counted from this venue time on): the venue's position contains every
+    fill seen so far, so later expectations count only fills after the newest of them."""
+    newest = max((f.timestamp + 1 for f in seen), default=0)
+    return venue_position_base, max(newest, fills_cursor_ms)
+
+
+@dataclass(frozen=True, slots=True)
+class StartupReconciliation:
+    """The outcome of start-up reconciliation.
+
+    ``action``: ``ok`` (nothing to fix), ``adopted`` (the venue's truth is the new baseline)
+    or ``paused`` (the engine must not trade until an operator resumes).
+    """
+
+    findings: Findings
+    resolved: tuple[Order, ...]
+    never_seen: tuple[OrderIntent, ...]
+    cancelled: tuple[Order, ...]
+    action: Action
