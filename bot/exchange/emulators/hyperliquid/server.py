@@ -145,12 +145,11 @@ class HyperliquidEmulator:
         app.router.add_post("/info", self._post_info)
         app.router.add_post("/exchange", self._post_exchange)
         app.router.add_post("/_emulator/{action}", self._post_admin)
-        app.router.add_get("/_emulator/state", lambda _r: self._json(self.state()))
+        app.router.add_get("/_emulator/state", self._get_state)
         return app
 
-    @staticmethod
-    async def _json(value: Any, status: int = 200) -> web.StreamResponse:
-        return web.json_response(value, status=status)
+    async def _get_state(self, _request: web.Request) -> web.StreamResponse:
+        return web.json_response(self.state())
 
     @web.middleware
     async def _faults_middleware(
