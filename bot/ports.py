@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.domain import (
     AccountBalance,
     ChainSnapshot,
+    Decision,
     Fill,
     FundingPayment,
     MarketQuote,
     MarketRules,
     Order,
     OrderIntent,
+    OrderStatus,
     PerpPosition,
 )
+
+if TYPE_CHECKING:
+    from bot.events import Event
 
 
 class Clock(Protocol):
@@ -94,4 +100,75 @@ class PerpExchange(Protocol):
 
     async def funding_payments(self, since_ms: int) -> list[FundingPayment]:
         """Funding credited/debited since ``since_ms``."""
+        ...
+
+
+class Store(Protocol):
+    """The bot's durable record (SQLite today): what the engine writes and restores.
+
+    Every method raises ``StoreError`` when the store cannot be read or written; the engine
+    never trades without its record.
+    """
+
+    @property
+    def path(self) -> Path:
+        """Where the store lives (the kill switch file defaults to beside it)."""
+        ...
+
+    async def check_writable(self) -> None:
+        """Raise ``StoreError`` unless a write would succeed now."""
+        ...
+
+    async def get_meta(self, key: str) -> str | None:
+        """One meta value, or None when unset."""
+        ...
+
+    async def set_meta(self, key: str, value: str) -> None:
+        """Set one meta value."""
+        ...
+
+    async def record_snapshot(self, ts: float, snapshot: ChainSnapshot) -> None:
+        """The chain snapshot a tick decided on."""
+        ...
+
+    async def record_decision(self, ts: float, block: int, decision: Decision) -> None:
+        """The gated decision of a tick."""
+        ...
+
+    async def record_intent(self, ts: float, block: int, intent: OrderIntent) -> None:
+        """Write-ahead: the order about to be sent."""
+        ...
+
+    async def record_order(self, ts: float, order: Order) -> None:
+        """What the venue answered for an intent."""
+        ...
+
+    async def mark_intent(self, client_order_id: str, status: OrderStatus) -> None:
+        """Set an intent's status without a venue order (rejected, unknown)."""
+        ...
+
+    async def intent_count(self) -> int:
+        """How many intents were ever written (the client-id sequence)."""
+        ...
+
+    async def record_event(self, ts: float, event_type: str, body: dict[str, Any]) -> None:
+        """One event row (alerts, range changes, trading-state changes)."""
+        ...
+
+    async def record_command(
+        self, ts: float, command_id: str, command: str, status: str, body: dict[str, Any]
+    ) -> None:
+        """One operator command and its outcome."""
+        ...
+
+    async def read_funding(self) -> list[FundingPayment]:
+        """Every funding payment stored."""
+        ...
+
+
+class EventSink(Protocol):
+    """Where the typed events of a tick go: one fan-out to log, MQTT, store and metrics."""
+
+    def emit(self, event: Event) -> None:
+        """Deliver one event now; never raises into the tick (a failed delivery is counted)."""
         ...

@@ -1,6 +1,7 @@
-"""What the engine publishes about a tick: the MQTT ``state`` body, decision events, range
-transitions. Pure functions of the tick's values; the telemetry bridge validates them against
-the schemas in ``bot.telemetry.messages``.
+"""What the engine publishes about a tick: the MQTT ``state`` body and range transitions.
+
+Pure functions of the tick's values; the telemetry bridge validates them against the
+schemas in ``bot.telemetry.messages``.
 """
 
 from __future__ import annotations
@@ -9,10 +10,11 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
+from bot.core.gate import MarginView
 from bot.domain import ChainSnapshot, Decision, MarketQuote, PerpPosition, PositionExposure
-from bot.guards import MarginView
+from bot.events import RangeChange
 
-__all__ = ["decision_event", "position_view", "range_transitions", "state_message"]
+__all__ = ["position_view", "range_transitions", "state_message"]
 
 _PNL_PLACES = Decimal("1e-10")  # published PnL precision (the store replays it exactly)
 # MQTT ``state.pnl`` field -> ``PnlBreakdown.as_dict()`` name
@@ -57,42 +59,24 @@ def position_view(p: PositionExposure, *, detail: bool = False) -> dict[str, Any
     return view
 
 
-def decision_event(block: int, decision: Decision) -> dict[str, Any]:
-    """The ``decision`` event: what the policy wanted (drift before the order)."""
-    return {
-        "block": block,
-        "action": decision.action,
-        "reason": decision.reason,
-        "drift_base": str(decision.drift_base),
-        "band_base": str(decision.band_base),
-        "order_side": None if decision.order_side is None else decision.order_side.value,
-        "order_amount_base": str(decision.order_amount_base),
-    }
-
-
 def range_transitions(
-    previous: Mapping[str, bool], positions: Iterable[PositionExposure]
-) -> list[tuple[str, dict[str, Any]]]:
-    """``range.exited`` / ``range.entered`` events for positions whose in-range flag changed
-    since the last tick (a position seen for the first time is no transition)."""
-    events = []
-    for p in positions:
-        was = previous.get(p.id)
-        if was is None or was == p.in_range:
-            continue
-        events.append(
-            (
-                "range.entered" if p.in_range else "range.exited",
-                {
-                    "position": p.id,
-                    "price": str(p.price),
-                    "tick_lower": p.tick_lower,
-                    "tick_upper": p.tick_upper,
-                    "delta_base": str(p.delta_base),
-                },
-            )
+    previous: Mapping[str, bool], positions: Iterable[PositionExposure], block: int
+) -> list[RangeChange]:
+    """Positions whose in-range flag changed since the last tick, as ``RangeChange`` events
+    (a position seen for the first time is no transition)."""
+    return [
+        RangeChange(
+            block=block,
+            position=p.id,
+            entered=p.in_range,
+            price=p.price,
+            tick_lower=p.tick_lower,
+            tick_upper=p.tick_upper,
+            delta_base=p.delta_base,
         )
-    return events
+        for p in positions
+        if previous.get(p.id) is not None and previous[p.id] != p.in_range
+    ]
 
 
 def state_message(

@@ -30,6 +30,7 @@ EventType = Literal[
     "alert",
     "error",
     "command",
+    "trading_state",
 ]
 
 

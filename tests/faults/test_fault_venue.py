@@ -4,6 +4,7 @@ orders in the venue's own log, the final position, the alerts published."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 
@@ -66,8 +67,10 @@ async def test_block_not_advancing_blocks_after_the_limit(
     async with fault_world(anvil_node, tmp_path, risk={"max_blocks_without_advance": 2}) as fw:
         block = await fw.bot.chain.latest_block()
         fw.emulator.set_mark(fw.world.target_price * Decimal("1.001"))
-        fw.bot.engine.guard.last_block = block  # as if the previous tick saw this block
-        fw.bot.engine.guard.stalled_ticks = 1
+        # as if the previous tick saw this block
+        fw.bot.engine.guard_state = replace(
+            fw.bot.engine.guard_state, last_block=block, stalled_ticks=1
+        )
         report = await fw.tick(block)
         assert report is not None
         assert report.decision.action == "skip"

@@ -510,12 +510,12 @@ async def test_a_trade_held_while_paused_leaves_the_interval_policy_state_untouc
         try:
             await bot.engine.set_paused(True)
             held = [await bot.engine.tick(await bot.chain.latest_block())]
-            rebalance_times = [bot.engine._policy_state.last_rebalance_s]
+            rebalance_times = [bot.engine.policy_state.last_rebalance_s]
             for factor in ("1.05", "0.95"):
                 held.append(
                     await move_and_tick(world, venue, bot, world.target_price * Decimal(factor))
                 )
-                rebalance_times.append(bot.engine._policy_state.last_rebalance_s)
+                rebalance_times.append(bot.engine.policy_state.last_rebalance_s)
             orders_while_paused = len(venue.orders(bot))
             await bot.engine.set_paused(False)
             resumed = await move_and_tick(world, venue, bot, world.target_price)
@@ -536,7 +536,7 @@ async def test_a_trade_held_while_paused_leaves_the_interval_policy_state_untouc
     # the interval policy trades to the exact target, rounded down to the 0.001 step
     assert abs(resumed.position.size_base - resumed.decision.target_base) < Decimal("0.001")
     assert len(venue.orders(bot)) == 1
-    assert bot.engine._policy_state.last_rebalance_s == venue.clock.now()
+    assert bot.engine.policy_state.last_rebalance_s == venue.clock.now()
 
 
 async def test_first_hold_tick_of_a_utc_day_sets_the_day_pnl_baseline(

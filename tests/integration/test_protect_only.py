@@ -29,7 +29,9 @@ from unreadable_support import deploy_empty_v2_pair
 from bot.app import Bot
 from bot.chain.reader import LpChainReader, connect_web3
 from bot.config import V2PositionConfig
+from bot.core.operator import OperatorState
 from bot.domain import Order, Side
+from bot.engine.loop import OPERATOR_META_KEY
 from bot.exchange.orders import client_order_id
 from bot.killswitch import FileKillSwitch
 from bot.sim.anvil import Anvil
@@ -206,7 +208,8 @@ async def test_operator_flatten_over_mqtt_while_the_rpc_is_down_flattens_and_sta
         flat_base = await u.position_base()
         await u.read_chain_again()
         recovered = await u.bot.engine.tick(await u.bot.engine.chain.latest_block())
-        paused_meta = await u.bot.store.get_meta("paused")
+        record = await u.bot.store.get_meta(OPERATOR_META_KEY)  # the one operator record
+        paused_meta = "1" if OperatorState.from_record(record).paused else "0"
     assert len(flattened) == 2
     assert_closed_reduce_only(u, flattened[-1], seq)
     assert flat_base == 0

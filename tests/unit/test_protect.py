@@ -6,14 +6,24 @@ from __future__ import annotations
 import decimal
 from decimal import Decimal
 from pathlib import Path
+from typing import Literal
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.clock import ManualClock
+from bot.core.gate import GuardLimits, GuardState, RiskView, VenueRead, check_order, observe_venue
+from bot.core.killswitch import KillSwitchState, combine_modes
 from bot.core.protect import UnreadableEpisode, cause_key, unknown_delta_hold
-from bot.core.risk import MarginLevels, assess_margin, reduce_toward
+from bot.core.risk import (
+    Breach,
+    MarginLevels,
+    RiskInputs,
+    TradingGate,
+    assess_margin,
+    reduce_toward,
+)
 from bot.domain import AccountBalance, MarketQuote, MarketRules, PerpPosition, Side
 from bot.guards import RiskGuard
 from bot.killswitch import FileKillSwitch
@@ -96,10 +106,49 @@ def test_margin_reduce_without_the_delta_only_shrinks_the_hedge(
     assert after == 0 or (after < 0) == short
 
 
-def guard(tmp_path: Path) -> tuple[RiskGuard, FileKillSwitch]:
+class VenueGuard:
+    """The venue-only rules over a default guard, reached as the engine reaches them: the
+    kill switch read from its file, the pure rules of ``bot.core.gate``."""
+
+    def __init__(self, rg: RiskGuard) -> None:
+        self.rg = rg
+        self.state = GuardState()
+        self.config: GuardLimits = rg.config
+
+    def observe_venue(
+        self,
+        now_s: float,
+        quote: MarketQuote,
+        position: PerpPosition,
+        balance: AccountBalance,
+        *,
+        chain_error: str,
+        hedge_ratio: Decimal,
+        operator_mode: Literal["off", "flatten"] = "off",
+    ) -> tuple[RiskView, RiskInputs]:
+        kill: KillSwitchState = self.rg.kill_switch.read()
+        mode = combine_modes(kill.mode, operator_mode)
+        venue = VenueRead(quote, position, balance)
+        return observe_venue(
+            self.state,
+            self.config,
+            now_s,
+            venue,
+            (kill, mode),
+            chain_error=chain_error,
+            hedge_ratio=hedge_ratio,
+        )
+
+    def check_order(
+        self, view: RiskView, inputs: RiskInputs, side: Side, amount: Decimal, day_pnl: Decimal
+    ) -> tuple[TradingGate, tuple[Breach, ...]]:
+        return check_order(view, inputs, self.config, (side, amount), day_pnl)
+
+
+def guard(tmp_path: Path) -> tuple[VenueGuard, FileKillSwitch]:
     clock = ManualClock(1_000.0)
     rg = RiskGuard.with_defaults(tmp_path / "store.sqlite", clock)
-    return rg, FileKillSwitch(rg.kill_switch.path, clock)
+    return VenueGuard(rg), FileKillSwitch(rg.kill_switch.path, clock)
 
 
 def venue_reads(
@@ -156,7 +205,9 @@ def test_venue_view_margin_critical_reduces_from_the_hedge_and_keeps_data_rules(
     hedge of the same sign; a data rule tripped at the last chain read is neither re-checked
     nor cleared, and the inputs' neutral chain fields trip no data guard of their own."""
     rg, _ = guard(tmp_path)
-    rg.active = {"stale_block": "block 7 is 900s old", "daily_loss": "old order guard"}
+    rg.state = GuardState(
+        active=(("stale_block", "block 7 is 900s old"), ("daily_loss", "old order guard"))
+    )
     quote, position, balance = venue_reads(D(-10), mark=D(2500), margin=D(7_000))
     view, inputs = rg.observe_venue(
         1_000.0, quote, position, balance, chain_error="x", hedge_ratio=D(1)

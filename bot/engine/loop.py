@@ -1,0 +1,319 @@
+"""The engine's loop: start-up, new heads, operator commands between ticks, shutdown.
+
+One tick at a time (:mod:`bot.engine.tick`). Blocks arrive from a poller that yields only
+the newest block, so a slow tick makes the engine skip to the latest block (counted in
+``skipped_blocks``). Commands are applied between ticks through the pure
+:func:`bot.core.operator.apply_command`; the operator state is one stored record. When no
+block can be polled, commands still apply and the protect-only pass still runs. Cancellation
+propagates; any exception outside ``TICK_FAULTS`` is a bug and ends the daemon; a restart
+reconciles from the store and the venue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import replace
+from decimal import Decimal
+from typing import Protocol, runtime_checkable
+
+import structlog
+
+from bot.core.operator import (
+    OperatorRejection,
+    OperatorState,
+    TradingState,
+    apply_command,
+)
+from bot.core.plan import HedgeSettings
+from bot.core.policy import HedgePolicy, ThresholdPolicy
+from bot.engine.sink import CommandSource, EngineTelemetry
+from bot.engine.tick import TickRunner
+from bot.errors import ChainError
+from bot.events import TradingStateChanged
+from bot.exchange.orders import OrderManager
+from bot.guards import RiskGuard
+from bot.ports import ChainReader, Clock, PerpExchange
+from bot.safety import describe_exc, safe_str
+from bot.store.sqlite import SqliteStore
+from bot.telemetry.commands import Command
+
+__all__ = ["OPERATOR_META_KEY", "ChainFinding", "CheckedAtStart", "Engine"]
+
+log = structlog.get_logger("hedgebot.engine")
+
+OPERATOR_META_KEY = "operator_state"
+
+
+class ChainFinding(Protocol):
+    """What a chain reader's start-up check reports about one config field."""
+
+    @property
+    def severity(self) -> str: ...  # "warning" | "error"
+    @property
+    def field(self) -> str: ...  # dotted config path, e.g. "positions.0.owner"
+    @property
+    def message(self) -> str: ...
+    @property
+    def kind(self) -> str: ...  # "empty" | "no_contract" | "unreadable" | ...
+
+
+@runtime_checkable
+class CheckedAtStart(Protocol):
+    """A chain reader that checks the config against the chain before the first tick."""
+
+    async def start(self) -> Sequence[ChainFinding]:
+        """Findings that do not stop the bot; ``ConfigError`` for those that do."""
+        ...
+
+
+class Engine(TickRunner):
+    """Runs the hedge loop for one strategy."""
+
+    def __init__(
+        self,
+        *,
+        bot_id: str,
+        chain: ChainReader,
+        exchange: PerpExchange,
+        orders: OrderManager,
+        store: SqliteStore,
+        policy: HedgePolicy,
+        settings: HedgeSettings,
+        clock: Clock,
+        telemetry: EngineTelemetry | None = None,
+        price_observers: list[Callable[[Decimal], None]] | None = None,
+        commands: CommandSource | None = None,
+        guard: RiskGuard | None = None,
+        read_timeout_s: float = 30.0,
+    ) -> None:
+        super().__init__(
+            bot_id=bot_id,
+            chain=chain,
+            exchange=exchange,
+            orders=orders,
+            store=store,
+            policy=policy,
+            settings=settings,
+            clock=clock,
+            telemetry=telemetry,
+            price_observers=price_observers,
+            guard=guard,
+            read_timeout_s=read_timeout_s,
+        )
+        self.commands = commands
+
+    # lifecycle -------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Connect the venue, reconcile unresolved intents, restore the kept state."""
+        await self.store.check_writable()
+        await self._check_chain()
+        await self.exchange.start()
+        self._rules = await self.exchange.market_rules()
+        self._order_seq = await self.store.intent_count()
+        await self.history.load(self.clock.now())
+        self.operator = await _restore_operator(self.store)
+        from bot.report import load_report  # replay of the stored ticks
+
+        replay = await load_report(self.store)
+        self.pnl = None if replay is None else replay.final_state
+        self.guard_state = await self.guard.restore(self.store)
+        # the venue's position, open orders and recent fills against the store, before trading
+        reconciled = await self.orders.reconcile_at_start(
+            self.store,
+            bot_id=self.bot_id,
+            fills_since_ms=self.history.fills_since_ms,
+            now=self.clock.now(),
+        )
+        for mismatch in reconciled.findings.mismatches:
+            self._alert("reconcile.mismatch", detail=mismatch, action=reconciled.action)
+        if reconciled.action == "paused":
+            await self.set_paused(True)
+        position = await self.exchange.position()
+        log.info(
+            "engine.started",
+            bot_id=self.bot_id,
+            hedge_base=str(position.size_base),
+            paused=self.paused,
+            symbol=self._rules.symbol,
+        )
+
+    async def _check_chain(self) -> None:
+        """The chain reader's start-up check: a config the chain contradicts stops the start
+        (``ConfigError`` propagates); a position holding nothing is ``position.empty``, one
+        that cannot be read now ``position.unreadable``; an unreachable node is logged and
+        left to the ticks' own checks."""
+        if not isinstance(self.chain, CheckedAtStart):
+            return
+        try:
+            findings = await self.chain.start()
+        except ChainError as exc:
+            log.warning("chain.start_check_skipped", error=describe_exc(exc))
+            return
+        for finding in findings:
+            name = "position.empty" if finding.kind == "empty" else "position.unreadable"
+            self._alert(name, field=finding.field, message=finding.message)
+
+    async def run(self, blocks: AsyncIterator[int], stop: asyncio.Event) -> None:
+        """Tick on every block from ``blocks`` until ``stop`` is set.
+
+        A tick in progress always completes; ``stop`` is honoured between ticks. A failed poll
+        for new blocks is reported, commands are applied and the protect-only pass runs
+        (:meth:`protect_blind`), then the poll is retried after a short pause.
+        """
+        iterator = aiter(blocks)
+        while not stop.is_set():
+            try:
+                block = await self._next_block(iterator, stop)
+            except ChainError as exc:
+                self._fail("chain", exc)
+                await self.apply_commands()
+                await self.protect_blind()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=1.0)
+                continue
+            if block is None:
+                break
+            if self.stats.last_block is not None and block > self.stats.last_block + 1:
+                skipped = block - self.stats.last_block - 1
+                self.stats.skipped_blocks += skipped
+                self._skipped_unreported += skipped
+            await self.apply_commands()
+            await self.tick(block)
+
+    @staticmethod
+    async def _next_block(iterator: AsyncIterator[int], stop: asyncio.Event) -> int | None:
+        """The next block, or None when ``stop`` was set or the source ended first."""
+        next_block = asyncio.ensure_future(anext(iterator))
+        stopping = asyncio.ensure_future(stop.wait())
+        try:
+            done, _ = await asyncio.wait(
+                {next_block, stopping}, return_when=asyncio.FIRST_COMPLETED
+            )
+        except BaseException:  # our own cancellation: leave no task behind, propagate
+            next_block.cancel()
+            stopping.cancel()
+            raise
+        if next_block not in done:
+            next_block.cancel()
+            await asyncio.wait({next_block})  # a cancellation of run() itself propagates
+            if not next_block.cancelled():
+                next_block.exception()  # retrieved: a poll that failed as we stopped
+            return None
+        stopping.cancel()
+        try:
+            return next_block.result()
+        except StopAsyncIteration:  # the block source ended
+            return None
+
+    # commands ------------------------------------------------------------------------
+    async def change_operator(self, state: OperatorState, cause: str) -> None:
+        """Adopt ``state``; a change is stored (one record) and a ``trading_state.changed``
+        event."""
+        before, self.operator = self.operator, state
+        persisted = replace(state, rebalance_requested=False)
+        if persisted == replace(before, rebalance_requested=False):
+            return
+        await self.store.set_meta(OPERATOR_META_KEY, state.to_record())
+        threshold = (state.threshold_base, state.threshold_fraction)
+        self.events.emit(
+            TradingStateChanged(
+                previous=before.trading_state.value,
+                current=state.trading_state.value,
+                cause=cause,
+                hedge_ratio=state.hedge_ratio,
+                threshold=threshold if state.threshold_set else None,
+            )
+        )
+
+    async def set_paused(self, paused: bool) -> None:
+        """Halt or resume trading (monitoring goes on); survives restarts."""
+        if not paused:
+            new = TradingState.ACTIVE
+        elif self.operator.flattening:
+            new = TradingState.REDUCING
+        else:
+            new = TradingState.HALTED
+        await self.change_operator(replace(self.operator, trading_state=new), "pause")
+
+    async def set_flatten(self) -> None:
+        """Close the hedge with reduce-only orders, then stay there; survives restarts."""
+        state = replace(self.operator, trading_state=TradingState.REDUCING)
+        await self.change_operator(state, "flatten")
+
+    async def set_hedge_ratio(self, ratio: Decimal) -> None:
+        """Change the hedge ratio from the next tick; survives restarts."""
+        await self.change_operator(replace(self.operator, hedge_ratio=ratio), "set_hedge_ratio")
+
+    async def set_threshold(self, base: Decimal | None, fraction: Decimal | None) -> None:
+        """Change the threshold band (only for the threshold policy); survives restarts."""
+        if not isinstance(self.policy, ThresholdPolicy):
+            raise ValueError(f"policy {type(self.policy).__name__} has no threshold")
+        state = replace(
+            self.operator, threshold_set=True, threshold_base=base, threshold_fraction=fraction
+        )
+        await self.change_operator(state, "set_threshold")
+
+    def request_rebalance(self) -> None:
+        """Trade to the target at the next tick regardless of the band."""
+        self.operator = replace(self.operator, rebalance_requested=True)
+
+    async def apply_commands(self) -> int:
+        """Apply every queued operator command (between ticks); returns how many."""
+        if self.commands is None:
+            return 0
+        applied = 0
+        while not self.commands.commands.empty():
+            command = self.commands.commands.get_nowait()
+            try:
+                await self.apply_command(command)
+            except ValueError as exc:
+                await self._record_command(command, "rejected", safe_str(exc))
+                await self.commands.ack(command.id, False, safe_str(exc))
+                continue
+            await self._record_command(command, "ok", None)
+            await self.commands.ack(command.id, True, None)
+            applied += 1
+        return applied
+
+    async def apply_command(self, command: Command) -> None:
+        """Apply one validated command; ``ValueError`` when it cannot apply now."""
+        kill = self.guard.kill_switch.read()
+        result = apply_command(self.operator, command, kill, self.policy)
+        if isinstance(result, OperatorRejection):
+            raise ValueError(result.reason)
+        await self.change_operator(result, command.command)
+
+    async def _record_command(self, command: Command, status: str, reason: str | None) -> None:
+        body = {"params": command.params.model_dump(mode="json"), "reason": reason}
+        await self.store.record_command(self.clock.now(), command.id, command.command, status, body)
+        log.info(
+            "command.applied" if status == "ok" else "command.rejected",
+            id=command.id,
+            command=command.command,
+            reason=reason,
+        )
+
+
+async def _restore_operator(store: SqliteStore) -> OperatorState:
+    """The stored operator record; a store written before it had one keeps its switches
+    (``paused``, ``flattening``, ``hedge_ratio``, ``threshold`` meta keys)."""
+    record = await store.get_meta(OPERATOR_META_KEY)
+    if record is not None:
+        return OperatorState.from_record(record)
+    trading = TradingState.ACTIVE
+    if await store.get_meta("flattening") == "1":
+        trading = TradingState.REDUCING
+    elif await store.get_meta("paused") == "1":
+        trading = TradingState.HALTED
+    ratio = await store.get_meta("hedge_ratio")
+    threshold = await store.get_meta("threshold")
+    base, _, fraction = (threshold or "").partition("|")
+    return OperatorState(
+        trading_state=trading,
+        hedge_ratio=None if ratio is None else Decimal(ratio),
+        threshold_set=threshold is not None,
+        threshold_base=Decimal(base) if base else None,
+        threshold_fraction=Decimal(fraction) if fraction else None,
+    )

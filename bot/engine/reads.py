@@ -1,0 +1,158 @@
+"""The read step of a tick: every I/O a tick needs, each bounded by the read timeout.
+
+The chain snapshot pinned to the block, then the venue (unknown orders settled first, so
+the position read includes them), then the kill-switch file; together one
+:class:`bot.core.plan.Reads`. A failed read is reported here, once; an unread position is
+never taken for a flat one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from decimal import Decimal
+
+from bot.core.gate import VenueRead
+from bot.core.plan import Reads
+from bot.core.protect import UnreadableEpisode
+from bot.domain import ChainSnapshot, MarketRules, OrderStatus
+from bot.engine.sink import EventFanOut
+from bot.errors import (
+    ChainError,
+    ExchangeError,
+    HedgebotError,
+    PositionReadError,
+    VenueDataError,
+)
+from bot.events import Alert
+from bot.exchange.orders import OrderManager
+from bot.ports import ChainReader, Clock, PerpExchange
+from bot.safety import safe_str
+from bot.store.sqlite import SqliteStore
+
+__all__ = ["ReadSteps"]
+
+_REORG_DEPTH = 128  # block hashes kept to notice a replaced block
+
+
+class ReadSteps:
+    """The read step; :class:`bot.engine.tick.TickRunner` provides the attributes."""
+
+    chain: ChainReader
+    exchange: PerpExchange
+    orders: OrderManager
+    store: SqliteStore
+    clock: Clock
+    events: EventFanOut
+    read_timeout_s: float
+    price_observers: list[Callable[[Decimal], None]]
+    _rules: MarketRules | None
+    _block_hashes: dict[int, str]
+    _unreadable: UnreadableEpisode
+
+    def _fail(self, source: str, exc: HedgebotError) -> None:
+        raise NotImplementedError
+
+    def reads_of(self, block: int, snapshot: ChainSnapshot | None, venue: VenueRead) -> Reads:
+        raise NotImplementedError
+
+    async def read(self, block: int) -> Reads | None:
+        """Everything the tick needs, or None when the venue could not be read (reported).
+
+        A failed chain read still reads the venue (with a fresh deadline): the plan then
+        runs the protect-only rules.
+        """
+        deadline = self.read_deadline()
+        snapshot = await self.read_chain(block, deadline)
+        if snapshot is None:
+            deadline = self.read_deadline()
+        venue = await self.read_venue(deadline)
+        if venue is None:
+            return None
+        if self._rules is None:
+            self._rules = await self.exchange.market_rules()
+        if snapshot is not None:
+            self._check_reorg(snapshot)
+        return self.reads_of(block, snapshot, venue)
+
+    def read_deadline(self) -> float:
+        """Loop time by which a read started now must be done."""
+        return asyncio.get_running_loop().time() + self.read_timeout_s
+
+    async def read_chain(self, block: int, deadline: float) -> ChainSnapshot | None:
+        """The chain snapshot of ``block`` by ``deadline`` (loop time), or None when it failed.
+
+        A failure is reported (``tick.failed``, an ``error`` event); a position that cannot be
+        valued is alerted once per cause (``position.unreadable``) and once when it reads
+        again (``position.readable``).
+        """
+        try:
+            async with asyncio.timeout_at(deadline):
+                snapshot = await self.chain.snapshot(block)
+        except TimeoutError:
+            self._fail("chain", ChainError(f"chain reads took over {self.read_timeout_s:g}s"))
+            return None
+        except PositionReadError as exc:
+            # a burned, transferred or unreadable position: never hedge on partial data
+            if self._unreadable.failed(safe_str(exc)):
+                self.events.emit(Alert.of("position.unreadable", block=block, error=safe_str(exc)))
+            self._fail("chain", exc)
+            return None
+        except ChainError as exc:
+            self._fail("chain", exc)
+            return None
+        ended = self._unreadable.read()
+        if ended is not None:
+            self.events.emit(Alert.of("position.readable", block=block, cause=ended))
+        for notice in snapshot.notices:
+            self.events.emit(
+                Alert.of(notice.alert, block=block, entries=notice.entries, detail=notice.detail)
+            )
+        for observe in self.price_observers:
+            observe(snapshot.price)
+        return snapshot
+
+    async def read_venue(self, deadline: float) -> VenueRead | None:
+        """Quote, position and balance by ``deadline`` (loop time), or None when they failed
+        (reported). Unknown orders are settled before the position is read."""
+        try:
+            async with asyncio.timeout_at(deadline):
+                quote = await self.exchange.quote()
+                if self.orders.pending:
+                    await self._settle_pending()
+                position = await self.exchange.position()
+                balance = await self.exchange.balance()
+        except TimeoutError:
+            self._fail(
+                "exchange", ExchangeError(f"exchange reads took over {self.read_timeout_s:g}s")
+            )
+            return None
+        except VenueDataError as exc:
+            # a venue row the adapter cannot trust (e.g. contracts null): never read as flat
+            self.events.emit(Alert.of("venue.unreadable", error=safe_str(exc)))
+            self._fail("exchange", exc)
+            return None
+        except ExchangeError as exc:
+            self._fail("exchange", exc)
+            return None
+        return VenueRead(quote, position, balance)
+
+    async def _settle_pending(self) -> None:
+        """Settle orders whose outcome was unknown before deciding anything new."""
+        report = await self.orders.resolve_pending()
+        for order in report.resolved:
+            await self.store.record_order(self.clock.now(), order)
+        for intent in report.never_seen:
+            await self.store.mark_intent(intent.client_order_id, OrderStatus.REJECTED)
+
+    def _check_reorg(self, snapshot: ChainSnapshot) -> None:
+        """Alert when a block we ticked on was replaced; the tick recomputes from fresh reads."""
+        number, new_hash = snapshot.block_number, snapshot.block_hash
+        old_hash = self._block_hashes.get(number)
+        if old_hash is not None and old_hash != new_hash:
+            self.events.emit(
+                Alert.of("chain.reorg", block=number, old_hash=old_hash, new_hash=new_hash)
+            )
+        self._block_hashes[number] = new_hash
+        for stale in [b for b in self._block_hashes if b < number - _REORG_DEPTH]:
+            del self._block_hashes[stale]

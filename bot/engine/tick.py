@@ -1,0 +1,425 @@
+"""One tick: read -> plan -> act -> account -> publish.
+
+All I/O of a tick happens in :meth:`TickRunner.read` (chain, unknown orders settled, venue,
+kill-switch file) and yields one :class:`bot.core.plan.Reads`; :func:`bot.core.plan.plan_tick`
+is pure; ``act`` places the planned order; ``account`` keeps the decision, fills, funding and
+PnL; ``publish`` sends the state and the tick's events through the one fan-out. A failed
+chain read is the same pipeline with no snapshot (only emergency reductions may trade). A
+store that cannot be written stops the bot (``StoreError`` propagates). Bad data of one tick
+(any of ``TICK_FAULTS``) fails that tick only.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+from typing import Any
+
+import structlog
+
+from bot.core.gate import GuardState, MarginView, RiskView, VenueRead, day_pnl, margin_view
+from bot.core.operator import OperatorState
+from bot.core.plan import HedgeSettings, PlanLimits, Reads, TickPlan, plan_tick
+from bot.core.pnl import Attribution, observation_from_snapshot, step
+from bot.core.policy import HedgePolicy, PolicyState
+from bot.core.protect import UnreadableEpisode
+from bot.domain import (
+    ChainSnapshot,
+    Decision,
+    MarketQuote,
+    MarketRules,
+    Order,
+    PerpPosition,
+)
+from bot.engine.act import ActSteps
+from bot.engine.reads import ReadSteps
+from bot.engine.sink import EngineTelemetry, EventFanOut, NullTelemetry
+from bot.errors import (
+    ExchangeError,
+    HedgebotError,
+    StoreError,
+)
+from bot.events import Alert, DecisionEvent, TickFailed
+from bot.exchange.orders import OrderManager
+from bot.guards import RiskGuard
+from bot.ports import ChainReader, Clock, PerpExchange
+from bot.safety import describe_exc
+from bot.store.sqlite import SqliteStore
+from bot.tick_messages import range_transitions, state_message
+from bot.venue_history import VenueHistory
+
+log = structlog.get_logger("hedgebot.engine")
+
+# What one tick's data may raise without ending the loop (StoreError is re-raised first).
+# decimal.InvalidOperation and ZeroDivisionError are ArithmeticErrors, KeyError a LookupError.
+TICK_FAULTS: tuple[type[Exception], ...] = (
+    HedgebotError,
+    ValueError,
+    ArithmeticError,
+    LookupError,
+    TypeError,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class TickReport:
+    """What one tick saw and did; the demo and tests read these."""
+
+    block: int
+    snapshot: ChainSnapshot
+    quote: MarketQuote
+    position: PerpPosition
+    decision: Decision
+    order: Order | None
+    pnl: dict[str, Decimal] = field(default_factory=dict)
+    risk: RiskView | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Acted:
+    """What ``act`` did: the order (None when none was placed) and the hedge after it."""
+
+    order: Order | None
+    position: PerpPosition
+
+    @property
+    def filled(self) -> bool:
+        """Something of the order filled."""
+        return self.order is not None and self.order.filled_base > 0
+
+
+@dataclass
+class EngineStats:
+    """Counters for status output and metrics."""
+
+    ticks: int = 0
+    rebalances: int = 0
+    skipped_blocks: int = 0
+    errors: int = 0
+    last_block: int | None = None
+    last_tick_ok_s: float | None = None
+    last_error: str | None = None
+    alerts: list[str] = field(default_factory=list)
+
+
+class TickRunner(ReadSteps, ActSteps):
+    """The state of one bot between ticks, and the tick itself."""
+
+    def __init__(
+        self,
+        *,
+        bot_id: str,
+        chain: ChainReader,
+        exchange: PerpExchange,
+        orders: OrderManager,
+        store: SqliteStore,
+        policy: HedgePolicy,
+        settings: HedgeSettings,
+        clock: Clock,
+        telemetry: EngineTelemetry | None = None,
+        price_observers: list[Callable[[Decimal], None]] | None = None,
+        guard: RiskGuard | None = None,
+        read_timeout_s: float = 30.0,
+    ) -> None:
+        self.bot_id = bot_id
+        self.chain = chain
+        self.exchange = exchange
+        self.orders = orders
+        self.store = store
+        self.policy = policy
+        self.settings = settings
+        self.clock = clock
+        self.telemetry: EngineTelemetry = telemetry or NullTelemetry()
+        self.stats = EngineStats()
+        self.events = EventFanOut(lambda: self.telemetry, clock, self.stats.alerts)
+        self.history = VenueHistory(exchange, store, self.telemetry)
+        self.price_observers = price_observers or []
+        self.guard = guard or RiskGuard.with_defaults(store.path, clock)
+        self.read_timeout_s = read_timeout_s
+        self.guard_state = GuardState()
+        self._guard_before = self.guard_state
+        self.policy_state = PolicyState()
+        self.operator = OperatorState()
+        self._rules: MarketRules | None = None
+        self._order_seq = 0
+        self._skipped_unreported = 0
+        self.last_report: TickReport | None = None
+        self._in_range: dict[str, bool] = {}
+        self.pnl: Attribution | None = None
+        self._block_hashes: dict[int, str] = {}
+        self._unreadable = UnreadableEpisode()
+
+    @property
+    def paused(self) -> bool:
+        """No policy trading (operator ``halted`` or ``reducing``)."""
+        return self.operator.paused
+
+    @property
+    def flattening(self) -> bool:
+        """The operator's flatten is in force (``reducing``)."""
+        return self.operator.flattening
+
+    # the tick --------------------------------------------------------------------------
+    async def tick(self, block: int) -> TickReport | None:
+        """One pass of the pipeline for ``block``; None when the tick could not complete.
+
+        A failed or late read ends the tick with no hedging trade (unknown is not zero; after
+        a failed chain read only the protective reductions run); a tripped guard blocks the
+        order, never the reading, recording and publishing. Any of ``TICK_FAULTS`` fails the
+        tick (``tick.failed``, alert, error event); ``StoreError`` propagates.
+        """
+        started = time.perf_counter()
+        structlog.contextvars.bind_contextvars(bot_id=self.bot_id, block=block)
+        try:
+            report = await self._tick(block)
+        except StoreError:
+            raise
+        except TICK_FAULTS as exc:
+            self._tick_crashed(block, exc)
+            report = None
+        finally:
+            structlog.contextvars.unbind_contextvars("block")
+        await self.events.flush(self.store)
+        self._observe_tick(started, report)
+        return report
+
+    async def _tick(self, block: int) -> TickReport | None:
+        """The table of contents of a tick."""
+        await self.events.flush(self.store)  # those of start-up
+        reads = await self.read(block)
+        if reads is None:
+            return None
+        plan = self.plan(reads)
+        try:
+            acted = await self.act(block, plan, reads)
+            report = await self.account(block, reads, plan, acted)
+        except StoreError as exc:
+            self._fail("store", exc)
+            raise
+        except ExchangeError as exc:
+            self._fail("exchange", exc)
+            return None
+        self.publish(reads, plan, acted, report)
+        return report
+
+    async def protect_blind(self) -> None:
+        """No block could be had (every RPC endpoint down): run the protect-only pass anyway.
+
+        Client ids stay unique: the order sequence is global, the block is the last one ticked
+        (0 before the first). Faults are handled as in :meth:`tick`; ``StoreError`` propagates.
+        """
+        block = self.stats.last_block or 0
+        try:
+            venue = await self.read_venue(self.read_deadline())
+            if venue is not None and self._rules is None:
+                self._rules = await self.exchange.market_rules()
+            if venue is not None:
+                reads = self.reads_of(block, None, venue)
+                plan = self.plan(reads)
+                acted = await self.act(block, plan, reads)
+                self.publish(reads, plan, acted, None)
+        except StoreError as exc:
+            self._fail("store", exc)
+            raise
+        except ExchangeError as exc:
+            self._fail("exchange", exc)
+        except TICK_FAULTS as exc:
+            self._tick_crashed(block, exc)
+        await self.events.flush(self.store)
+
+    # plan ------------------------------------------------------------------------------
+    def plan(self, reads: Reads) -> TickPlan:
+        """The pure plan of the tick; the guard state and the risk alerts take effect now."""
+        limits = PlanLimits(self.guard.config, self.settings)
+        plan = plan_tick(
+            reads,
+            self.guard_state,
+            self.policy_state,
+            self.operator,
+            limits,
+            self.policy,
+            self.rules,
+        )
+        self._guard_before, self.guard_state = self.guard_state, plan.guard_state
+        if reads.snapshot is not None and self.pnl is None:  # the attribution opens here
+            self.pnl = Attribution.opening(reads.venue.position.size_base)
+        for alert in plan.alerts:
+            self.events.emit(alert)
+        return plan
+
+    # act -------------------------------------------------------------------------------
+    async def act(self, block: int, plan: TickPlan, reads: Reads) -> Acted:
+        """Record what the tick decided on and place the planned order (if any)."""
+        await RiskGuard.persist_day(self.store, self._guard_before, plan.guard_state)
+        if reads.snapshot is not None:
+            await self.store.record_snapshot(reads.now_s, reads.snapshot)
+        position = reads.venue.position
+        if not plan.places_order or plan.limit_price is None:
+            return Acted(None, position)
+        order = await self._execute(block, plan.decision, plan.limit_price)
+        acted = Acted(order, position)
+        if acted.filled:
+            acted = Acted(order, await self.exchange.position())
+        return acted
+
+    # account ---------------------------------------------------------------------------
+    async def account(
+        self, block: int, reads: Reads, plan: TickPlan, acted: Acted
+    ) -> TickReport | None:
+        """Keep the decision, fills, funding and PnL of a tick that read the chain."""
+        snapshot = reads.snapshot
+        if snapshot is None:
+            return None
+        self.policy_state = plan.policy_state_after(filled=acted.filled)
+        self.operator = plan.operator_state  # a rebalance_now is used up
+        if acted.filled:
+            self.stats.rebalances += 1
+        now, quote = reads.now_s, reads.venue.quote
+        await self.store.record_decision(now, block, plan.decision)
+        new_fills, new_funding = await self.history.sync()
+        self.range_changes(snapshot)
+        if new_funding:
+            last_rate = new_funding[-1].rate
+            self.guard_state = replace(self.guard_state, last_funding_rate=last_rate)
+        assert self.pnl is not None  # opened by plan()
+        observation = observation_from_snapshot(
+            snapshot, quote.mark_price, new_fills, new_funding, timestamp_s=now
+        )
+        self.pnl = step(self.pnl, observation)
+        self.history.attributed()
+        pnl = self.pnl.breakdown().as_dict()
+        await self._day_baseline(now, pnl["net_pnl_quote"])
+        report = TickReport(
+            block, snapshot, quote, acted.position, plan.decision, acted.order, pnl, plan.view
+        )
+        self.last_report = report
+        self.stats.ticks += 1
+        self.stats.last_block = block
+        self.stats.last_tick_ok_s = now
+        return report
+
+    async def _day_baseline(self, now: float, net_quote: Decimal) -> None:
+        """Every tick, so the first tick of a UTC day (not its first trade) sets the baseline."""
+        before = self.guard_state
+        _, self.guard_state = day_pnl(before, now, net_quote)
+        await RiskGuard.persist_day(self.store, before, self.guard_state)
+
+    # publish ---------------------------------------------------------------------------
+    def publish(
+        self, reads: Reads, plan: TickPlan, acted: Acted, report: TickReport | None
+    ) -> None:
+        """The tick's log line, the retained state and the decision event."""
+        decision = plan.decision
+        if report is None:
+            self._log_protect_only(reads, plan, acted)
+            return
+        log.info(
+            "tick.completed",
+            block=report.block,
+            price=str(report.snapshot.price),
+            delta_base=str(decision.delta_base),
+            target_base=str(decision.target_base),
+            hedge_base=str(report.position.size_base),
+            drift_base=str(decision.drift_base),
+            band_base=str(decision.band_base),
+            action=decision.action,
+            reason=decision.reason,
+        )
+        margin = margin_view(acted.position, self.guard.brackets) if acted.filled else plan.margin
+        self.telemetry.publish_state(self._state_message(report, margin))
+        if decision.action != "hold":
+            self.events.emit(DecisionEvent(report.block, decision))
+
+    def _log_protect_only(self, reads: Reads, plan: TickPlan, acted: Acted) -> None:
+        decision, view = plan.decision, plan.view
+        line = log.warning if decision.action != "hold" else log.info
+        line(
+            "tick.protect_only",
+            block=reads.block,
+            action=decision.action,
+            reason=decision.reason,
+            hedge_base=str(acted.position.size_base),
+            mark_price=str(reads.venue.quote.mark_price),
+            kill_mode=view.kill_mode,
+            margin_level=view.margin_assessment.level,
+            filled_base=None if acted.order is None else str(acted.order.filled_base),
+        )
+
+    def state_message(self, report: TickReport) -> dict[str, object]:
+        """The per-tick state published on MQTT ``state``."""
+        return self._state_message(report, margin_view(report.position, self.guard.brackets))
+
+    def _state_message(self, report: TickReport, margin: MarginView) -> dict[str, object]:
+        return state_message(
+            bot_id=self.bot_id,
+            block=report.block,
+            snapshot=report.snapshot,
+            quote=report.quote,
+            position=report.position,
+            decision=report.decision,
+            pnl=report.pnl,
+            margin=margin,
+            paused=self.paused,
+            flattening=self.flattening,
+        )
+
+    def _observe_tick(self, started: float, report: TickReport | None) -> None:
+        latency_s = time.perf_counter() - started
+        if report is None:
+            self.telemetry.observe_tick(latency_s, ok=False)
+            return
+        self.telemetry.observe_tick(latency_s, ok=True, skipped_blocks=self._skipped_unreported)
+        self._skipped_unreported = 0
+
+    # failures --------------------------------------------------------------------------
+    def _tick_crashed(self, block: int, exc: Exception) -> None:
+        """A tick ended by unexpected data: one log line (with the traceback), one alert,
+        one error event; the loop goes on. The error text is bounded and escaped
+        (``describe_exc``): this handler must not raise on hostile exception content."""
+        self.stats.errors += 1
+        self.stats.last_error = describe_exc(exc)
+        log.error(
+            "tick.failed", source="engine", block=block, error=self.stats.last_error, exc_info=exc
+        )
+        self.events.emit(TickFailed("engine", self.stats.last_error, logged=False))
+        self.events.emit(
+            Alert.of("tick.failed", logged=False, block=block, error=self.stats.last_error)
+        )
+
+    def _fail(self, source: str, exc: HedgebotError) -> None:
+        self.stats.errors += 1
+        self.stats.last_error = describe_exc(exc)
+        self.events.emit(TickFailed(source, self.stats.last_error))
+
+    def _alert(self, name: str, **context: Any) -> None:
+        self.events.emit(Alert.of(name, **context))
+
+    @property
+    def rules(self) -> MarketRules:
+        """The venue's market rules, read at start."""
+        if self._rules is None:
+            raise ExchangeError("market rules not loaded: start() the engine first")
+        return self._rules
+
+    def reads_of(self, block: int, snapshot: ChainSnapshot | None, venue: VenueRead) -> Reads:
+        """The tick's one value of reads (the kill switch is read here)."""
+        net = Decimal(0) if self.pnl is None else self.pnl.breakdown().net_pnl_quote
+        return Reads(
+            now_s=self.clock.now(),
+            block=block,
+            venue=venue,
+            kill=self.guard.kill_switch.read(),
+            net_pnl_quote=net,
+            snapshot=snapshot,
+            chain_error=self.stats.last_error or "chain unreadable",
+            pending=bool(self.orders.pending),
+        )
+
+    def range_changes(self, snapshot: ChainSnapshot) -> None:
+        """Positions leaving or re-entering their range, as events (logged, published,
+        recorded)."""
+        for change in range_transitions(self._in_range, snapshot.positions, snapshot.block_number):
+            self.events.emit(change)
+        self._in_range = {p.id: p.in_range for p in snapshot.positions}
