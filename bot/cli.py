@@ -74,7 +74,7 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result, indent=2))
     else:
-        from bot.app import render_snapshot
+        from bot.render import render_snapshot
 
         render_snapshot(result)
     return EXIT_OK
@@ -95,13 +95,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
         workdir=Path(args.workdir) if args.workdir else None,
         config=Path(args.config) if args.config else None,
         quiet=args.json,
+        log_format=args.log_format,
     )
     summary = asyncio.run(run_demo(options))
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
         render_summary(summary)
-    return EXIT_OK
+    return EXIT_OK if summary["errors"] == 0 else EXIT_FAILURE
 
 
 def cmd_localnet(args: argparse.Namespace) -> int:
@@ -183,6 +184,13 @@ def build_parser() -> argparse.ArgumentParser:
         "fills in chain, positions and tokens",
     )
     p.add_argument("--json", action="store_true")
+    p.add_argument(
+        "--log-format",
+        choices=["file", "json", "console"],
+        default="file",
+        help="where the bot's logs go: file = JSON lines in WORKDIR/demo.log, json or console "
+        "= on stderr",
+    )
     _mqtt_url_arg(p)
     p.set_defaults(func=cmd_demo)
 

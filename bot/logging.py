@@ -6,10 +6,11 @@ import logging
 import re
 import sys
 from collections.abc import Iterable, MutableMapping
-from typing import Any, Literal
+from typing import Any, Literal, TextIO
 
 import structlog
 
+from bot.display import fmt_for_key
 from bot.safety import bounded_log_values, describe_exc, mask_url
 
 _SECRET_KEYS = ("secret", "password", "api_key", "private_key", "apikey", "signature")
@@ -70,19 +71,33 @@ class UrlMasker:
         return event_dict
 
 
+def display_numbers(
+    _logger: Any, _name: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """Console format only: ``*_base``, ``*_quote`` and price values rounded for display as
+    in ``snapshot`` and ``report`` (``bot.display``); JSON lines keep exact values."""
+    for key in list(event_dict):
+        event_dict[key] = fmt_for_key(key, event_dict[key])
+    return event_dict
+
+
 def configure_logging(
     level: str = "info",
     fmt: Literal["json", "console", "auto"] = "auto",
     secret_urls: Iterable[str] = (),
+    file: TextIO | None = None,
 ) -> None:
-    """Route structlog to stderr, one event per line; ``secret_urls`` are masked wherever
-    they appear in an event (see :class:`UrlMasker`)."""
+    """Route structlog to stderr (or ``file``, e.g. the demo's ``demo.log``), one event per
+    line; ``secret_urls`` are masked wherever they appear in an event (see
+    :class:`UrlMasker`). The console format rounds numbers for display (:func:`display_numbers`)."""
     use_json = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
+    stream = sys.stderr if file is None else file
     renderer: Any = (
         structlog.processors.JSONRenderer()
         if use_json
-        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+        else structlog.dev.ConsoleRenderer(colors=stream.isatty())
     )
+    display: list[Any] = [] if use_json else [display_numbers]
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
@@ -92,11 +107,12 @@ def configure_logging(
             structlog.processors.format_exc_info,
             UrlMasker(secret_urls),
             bounded_log_values,
+            *display,
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(
             logging.getLevelNamesMapping()[level.upper()]
         ),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(file=stream),
         cache_logger_on_first_use=False,
     )

@@ -18,6 +18,7 @@ import json
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ from bot.core.pnl import (
     signed_amount_base,
     step,
 )
+from bot.display import COSTS_NOTE, fmt_base, fmt_price, fmt_quote, pnl_contributions
 from bot.domain import ChainSnapshot, Decision, Fill, FundingPayment
 from bot.errors import ConfigError
 from bot.store.sqlite import SqliteStore
@@ -39,6 +41,7 @@ __all__ = [
     "PnlReport",
     "ReportPoint",
     "add_subcommand",
+    "build_figure",
     "build_report",
     "load_report",
     "plot_report",
@@ -206,20 +209,12 @@ async def load_report(store: SqliteStore) -> PnlReport | None:
 
 # --- output -------------------------------------------------------------------------------
 
-_LABELS = {
-    "lp_hold_pnl_quote": "LP hold (entry amounts × Δprice)",
-    "il_quote": "impermanent loss vs hold",
-    "lp_fees_quote": "LP fees",
-    "hedge_pnl_quote": "hedge PnL at mark",
-    "funding_quote": "funding (+ received)",
-    "trading_fees_quote": "− trading fees",
-    "slippage_quote": "− slippage vs mark",
-    "gas_quote": "− gas",
-}
+REPORT_WIDTH = 80
 
 
-def print_table(report: PnlReport) -> None:
-    """Cumulative parts as a rich table; costs shown with the sign they enter net."""
+def print_table(report: PnlReport, console: Any = None) -> None:
+    """Cumulative parts as a table in 80 columns, quote amounts to cents; every part is shown
+    as its signed contribution to net PnL (costs negative, ``bot.display.COSTS_NOTE``)."""
     from rich.console import Console
     from rich.table import Table
 
@@ -228,25 +223,62 @@ def print_table(report: PnlReport) -> None:
     table = Table(title=f"hedgebot PnL attribution, blocks {first.block}..{last.block}")
     table.add_column("part")
     table.add_column("quote", justify="right")
-    for name, sign in PARTS:
-        value: Decimal = getattr(final, name)
-        table.add_row(_LABELS[name], f"{value if sign > 0 else -value:,.4f}")
+    for _, label, contribution in pnl_contributions(final.as_dict()):
+        table.add_row(label, fmt_quote(contribution))
     table.add_section()
-    table.add_row("net PnL", f"{final.net_pnl_quote:,.4f}")
+    table.add_row("net PnL", fmt_quote(final.net_pnl_quote))
     table.add_section()
     table.add_row("ticks", str(len(report.points)))
-    table.add_row("price", f"{first.price:,.4f} -> {last.price:,.4f}")
-    table.add_row("LP value", f"{first.lp_value_quote:,.4f} -> {last.lp_value_quote:,.4f}")
-    table.add_row("hedge (base)", f"{report.opening_hedge_base} -> {last.hedge_base}")
-    table.add_row("hedge realised (venue)", f"{final.hedge_realized_quote:,.4f}")
-    console = Console()
+    table.add_row("time (UTC)", f"{_utc(first.timestamp_s)} -> {_utc(last.timestamp_s)}")
+    table.add_row("price", f"{fmt_price(first.price)} -> {fmt_price(last.price)}")
+    table.add_row(
+        "LP value", f"{fmt_quote(first.lp_value_quote)} -> {fmt_quote(last.lp_value_quote)}"
+    )
+    table.add_row(
+        "hedge (base)", f"{fmt_base(report.opening_hedge_base)} -> {fmt_base(last.hedge_base)}"
+    )
+    table.add_row("hedge realised (venue)", fmt_quote(final.hedge_realized_quote))
+    console = console or Console(width=min(REPORT_WIDTH, Console().width))
     console.print(table)
+    console.print(f"note: {COSTS_NOTE}")
     for note in report.notes:
         console.print(f"note: {note}")
 
 
-def plot_report(report: PnlReport, out: Path) -> None:
-    """Price; LP, hedge and net value; cumulative PnL parts, as one PNG."""
+def _utc(timestamp_s: float) -> str:
+    try:
+        return datetime.fromtimestamp(timestamp_s, UTC).strftime("%Y-%m-%d %H:%M")
+    except (ValueError, OverflowError, OSError):
+        return "?"
+
+
+# one look per series: colour and line style both differ, so no series hides another
+_STYLES = (
+    "-",
+    "--",
+    ":",
+    "-.",
+    (0, (5, 1, 1, 1)),
+    (0, (1, 1)),
+    (0, (8, 2)),
+    (0, (3, 1, 1, 1, 1, 1)),
+)
+
+
+# legends right of the plots (past the twin axis' labels): no legend covers a series
+_OUTSIDE: dict[str, Any] = {"loc": "upper left", "bbox_to_anchor": (1.12, 1.0), "fontsize": "small"}
+
+
+def _times(report: PnlReport) -> list[datetime]:
+    """The stored tick timestamps as UTC datetimes (the chart's time axis)."""
+    return [datetime.fromtimestamp(p.timestamp_s, UTC) for p in report.points]
+
+
+def build_figure(report: PnlReport) -> Any:
+    """Price; LP, hedge and net value; cumulative PnL contributions, against UTC time.
+
+    Returns the matplotlib ``Figure``; ``ConfigError`` when matplotlib is not installed.
+    """
     try:
         import matplotlib
     except ImportError as exc:
@@ -255,40 +287,76 @@ def plot_report(report: PnlReport, out: Path) -> None:
         ) from exc
 
     matplotlib.use("Agg")
+    import matplotlib.dates as mdates
     import matplotlib.pyplot as plt
 
     points = report.points
-    t0 = points[0].timestamp_s
-    hours = [(p.timestamp_s - t0) / 3600.0 for p in points]
-    lp_value = [float(p.lp_value_quote) for p in points]
-    lp_with_fees = [float(p.lp_value_quote + p.fees_uncollected_quote) for p in points]
-    hedge_value = [float(p.breakdown.venue_pnl_quote) for p in points]
-    start = float(points[0].lp_value_quote + points[0].fees_uncollected_quote)
-    net_value = [start + float(p.breakdown.net_pnl_quote) for p in points]
-
-    fig, axes = plt.subplots(3, 1, figsize=(10, 9), sharex=True)
-    axes[0].plot(hours, [float(p.price) for p in points], lw=0.8)
-    axes[0].set_ylabel("price")
-    axes[1].plot(hours, lp_value, lw=0.8, label="LP value")
-    axes[1].plot(hours, lp_with_fees, lw=0.8, label="LP value + fees")
-    axes[1].plot(hours, net_value, lw=0.8, label="net value (LP + fees + venue PnL)")
-    axes[1].set_ylabel("value (quote)")
-    axes[1].legend(loc="best")
-    hedge_axis = axes[1].twinx()
-    hedge_axis.plot(hours, hedge_value, lw=0.8, color="tab:red", label="hedge value (venue PnL)")
-    hedge_axis.set_ylabel("hedge value (quote)")
-    hedge_axis.legend(loc="lower right")
-    for name, sign in PARTS:
-        values = [sign * float(getattr(p.breakdown, name)) for p in points]
+    times = _times(report)
+    fig, axes = plt.subplots(3, 1, figsize=(13, 9), sharex=True)
+    axes[0].plot(times, [float(p.price) for p in points], lw=0.9, label="pool price")
+    axes[0].set_ylabel("price (quote per base)")
+    axes[0].legend(**_OUTSIDE)
+    _plot_values(axes[1], times, report)
+    signs = dict(PARTS)
+    for i, (name, label, _) in enumerate(pnl_contributions(report.final.as_dict())):
+        values = [signs[name] * float(getattr(p.breakdown, name)) for p in points]
         if any(values):
-            axes[2].plot(hours, values, lw=0.8, label=_LABELS[name])
+            style = _STYLES[i % len(_STYLES)]
+            axes[2].plot(times, values, lw=1.0, ls=style, color=f"C{i}", label=label)
     net = [float(p.breakdown.net_pnl_quote) for p in points]
-    axes[2].plot(hours, net, lw=1.4, color="black", ls="--", label="net")
+    axes[2].plot(times, net, lw=1.8, color="black", ls="--", label="net PnL")
     axes[2].set_ylabel("cumulative PnL (quote)")
-    axes[2].set_xlabel("hours since first snapshot")
-    axes[2].legend(loc="best", fontsize="small")
-    fig.suptitle(f"hedgebot PnL: {len(points)} ticks, net {float(report.final.net_pnl_quote):,.2f}")
+    axes[2].set_xlabel("time (UTC)")
+    axes[2].legend(**_OUTSIDE, title="costs < 0")
+    locator = mdates.AutoDateLocator()  # type: ignore[no-untyped-call]
+    axes[2].xaxis.set_major_locator(locator)
+    formatter = mdates.ConciseDateFormatter(locator, tz=UTC)  # type: ignore[no-untyped-call]
+    axes[2].xaxis.set_major_formatter(formatter)
+    net_pnl = fmt_quote(report.final.net_pnl_quote)
+    fig.suptitle(f"hedgebot PnL: {len(points)} ticks, net {net_pnl}")
     fig.tight_layout()
+    return fig
+
+
+def _plot_values(axis: Any, times: list[datetime], report: PnlReport) -> None:
+    """LP value, LP value + fees and net value on the left axis, the hedge on the right,
+    with one legend for both axes."""
+    points = report.points
+    start = float(points[0].lp_value_quote + points[0].fees_uncollected_quote)
+    series = (
+        ("LP value", [float(p.lp_value_quote) for p in points], "C0", "-"),
+        (
+            "LP value + fees",
+            [float(p.lp_value_quote + p.fees_uncollected_quote) for p in points],
+            "C1",
+            "--",
+        ),
+        (
+            "net value (LP + fees + venue PnL)",
+            [start + float(p.breakdown.net_pnl_quote) for p in points],
+            "C2",
+            ":",
+        ),
+    )
+    lines = [
+        axis.plot(times, values, lw=1.2, color=color, ls=ls, label=label)[0]
+        for label, values, color, ls in series
+    ]
+    axis.set_ylabel("value (quote)")
+    hedge_axis = axis.twinx()
+    hedge = [float(p.breakdown.venue_pnl_quote) for p in points]
+    lines += hedge_axis.plot(
+        times, hedge, lw=1.2, color="tab:red", ls="-.", label="hedge value (venue PnL, right)"
+    )
+    hedge_axis.set_ylabel("hedge value (quote)")
+    axis.legend(lines, [line.get_label() for line in lines], **_OUTSIDE)
+
+
+def plot_report(report: PnlReport, out: Path) -> None:
+    """Write :func:`build_figure` as one PNG at ``out`` (parents created)."""
+    import matplotlib.pyplot as plt
+
+    fig = build_figure(report)
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=110)
     plt.close(fig)

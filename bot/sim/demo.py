@@ -12,6 +12,9 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import shlex
+import shutil
+import socket
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -19,21 +22,26 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TextIO
 
+import aiomqtt
 import structlog
 import yaml
 
 from bot.app import Bot, build_bot, build_telemetry
 from bot.clock import ManualClock
 from bot.config import Settings, load_config, masked_dump
-from bot.engine import TickReport
+from bot.errors import ConfigError
 from bot.logging import configure_logging
 from bot.ports import PerpExchange
 from bot.safety import mask_url
 from bot.sim.anvil import Anvil, AnvilOptions
+from bot.sim.demo_output import DemoProgress, render_summary
 from bot.sim.localnet import LocalWorld, local_settings, start_world
 from bot.sim.mosquitto import resolve_broker
+from bot.store.sqlite import SqliteStore
+from bot.telemetry.dashboard.daemon import build_daemon_dashboard
+from bot.telemetry.settings import Topics
 
 log = structlog.get_logger("hedgebot.demo")
 
@@ -53,18 +61,13 @@ class DemoOptions:
     workdir: Path | None = None
     config: Path | None = None  # e.g. config/demo.yaml: hedge, venue, mqtt, metrics sections
     quiet: bool = False
+    # "file": JSON lines into <workdir>/demo.log; "json"/"console": on stderr
+    log_format: Literal["file", "json", "console"] = "file"
 
 
-_PNL_ROWS = (
-    ("lp_hold_pnl_quote", "LP hold (entry amounts x price move)"),
-    ("il_quote", "impermanent loss vs hold"),
-    ("lp_fees_quote", "LP fees"),
-    ("hedge_pnl_quote", "hedge at mark"),
-    ("funding_quote", "funding (+ received)"),
-    ("trading_fees_quote", "- trading fees"),
-    ("slippage_quote", "- slippage vs mark"),
-    ("net_pnl_quote", "net"),
-)
+DEMO_MARKER = "# the demo's effective config"
+_MASK = "**********"  # bot.config.masked_dump's stand-in for a secret
+_DEMO_FILES = ("config.yaml", "demo.log", "report.png", "venue.json", "hedgebot.sqlite")
 
 
 def _template(path: Path | None) -> dict[str, Any] | None:
@@ -107,27 +110,119 @@ def _demo_operator_key(broker_url: str | None, quiet: bool) -> Iterator[None]:
         )
 
 
-def _progress(options: DemoOptions, index: int, report: TickReport | None) -> None:
-    if options.quiet or report is None:
-        return
-    every = max(1, options.blocks // 20)
-    if index % every != 0 and report.decision.action != "rebalance":
-        return
-    d = report.decision
-    mark = "*" if d.action == "rebalance" else " "
-    print(
-        f"{mark} block {report.block:>5}  price {report.snapshot.price:>10.2f}  "
-        f"delta {d.delta_base:>9.4f}  hedge {report.position.size_base:>9.4f}  "
-        f"drift {d.drift_base:>8.4f}  band {d.band_base:.4f}  {d.action}:{d.reason}",
-        file=sys.stderr,
-    )
+def prepare_workdir(workdir: Path | None) -> tuple[Path, bool]:
+    """The work dir and whether it is kept: ``--workdir`` (a previous demo's files in it are
+    removed first, so its store holds one run), else a temporary dir removed at exit.
+
+    Raises ``ConfigError`` when ``workdir`` holds a store that no demo wrote (never deleted).
+    """
+    if workdir is None:
+        return Path(tempfile.mkdtemp(prefix="hedgebot-demo-")), False
+    workdir.mkdir(parents=True, exist_ok=True)
+    config = workdir / "config.yaml"
+    from_demo = config.is_file() and config.read_text(encoding="utf-8").startswith(DEMO_MARKER)
+    if (workdir / "hedgebot.sqlite").exists() and not from_demo:
+        raise ConfigError(
+            f"--workdir {workdir}: holds a store no demo wrote (hedgebot.sqlite); "
+            "choose an empty directory"
+        )
+    if from_demo:
+        for name in _DEMO_FILES:
+            for path in workdir.glob(name + "*"):  # the store's -wal/-shm and lock files too
+                if path.is_file():
+                    path.unlink()
+    return workdir, True
+
+
+@contextlib.contextmanager
+def demo_logging(options: DemoOptions, workdir: Path) -> Iterator[Path | None]:
+    """Logs as asked: JSON lines into ``workdir/demo.log`` (yielded), or on stderr; stderr
+    again (warnings, JSON) once the demo is over."""
+    level = "warning" if options.quiet and options.log_format != "file" else "info"
+    log_file: TextIO | None = None
+    try:
+        if options.log_format == "file":
+            path = workdir / "demo.log"
+            log_file = path.open("a", encoding="utf-8")
+            configure_logging(level, "json", file=log_file)
+            yield path
+        else:
+            configure_logging(level, options.log_format)
+            yield None
+    finally:
+        configure_logging("warning", "json")
+        if log_file is not None:
+            log_file.close()
+
+
+def loadable_dump(settings: Settings) -> dict[str, Any]:
+    """The effective config as data a config file may hold: masked like ``check-config``,
+    minus the secrets (env-only fields are refused in a file, even masked)."""
+    data = masked_dump(settings)
+    for block in data.values():
+        if isinstance(block, dict):
+            for key in [k for k, v in block.items() if v == _MASK]:
+                del block[key]
+    return data
+
+
+def _metrics_port(settings: Settings) -> int | None:
+    """The metrics port the demo will serve on: the configured one when free, else any free
+    port (chosen here so that the summary names the port actually used)."""
+    if not settings.metrics.enabled:
+        return None
+    with socket.socket() as probe:
+        try:
+            probe.bind((settings.metrics.host, settings.metrics.port))
+            return settings.metrics.port
+        except OSError:
+            probe.bind((settings.metrics.host, 0))
+            return int(probe.getsockname()[1])
+
+
+async def clear_retained(broker_url: str, settings: Settings) -> None:
+    """Publish empty retained payloads on the demo bot's ``status`` and ``state`` topics, so
+    that the broker forgets the demo once it is over (a monitor shows no ghost bot)."""
+    from bot.telemetry.cli_support import broker_client
+
+    mqtt = settings.mqtt
+    topic_prefix = mqtt.topic_prefix if mqtt is not None else "hedgebot/{bot_id}"
+    topics = Topics.for_bot(topic_prefix, settings.bot_id)
+    username = mqtt.username if mqtt is not None else None
+    password = None if mqtt is None or mqtt.password is None else mqtt.password.get_secret_value()
+    try:
+        async with broker_client(broker_url, username, password) as client:
+            for topic in (topics.status, topics.state):
+                await client.publish(topic, b"", qos=1, retain=True)
+    except aiomqtt.MqttError as exc:
+        log.warning("demo.retained_not_cleared", broker=mask_url(broker_url), error=str(exc))
 
 
 async def run_demo(options: DemoOptions) -> dict[str, Any]:
-    """Run the demo and return its summary (the ``--json`` object)."""
-    configure_logging("warning" if options.quiet else "info", "json")
-    workdir = options.workdir or Path(tempfile.mkdtemp(prefix="hedgebot-demo-"))
-    workdir.mkdir(parents=True, exist_ok=True)
+    """Run the demo and return its summary (the ``--json`` object); the temporary work dir
+    (no ``--workdir``) is removed before returning."""
+    workdir, kept = prepare_workdir(options.workdir)
+    try:
+        with demo_logging(options, workdir) as log_file:
+            summary = await _run_world(options, workdir)
+    finally:
+        if not kept:
+            shutil.rmtree(workdir, ignore_errors=True)
+    config = workdir / "config.yaml"
+    return {
+        **summary,
+        "workdir": str(workdir),
+        "workdir_kept": kept,
+        "log_file": str(log_file) if kept and log_file is not None else None,
+        "report_command": (
+            f"hedgebot report --config {shlex.quote(str(config))}" if kept else None
+        ),
+    }
+
+
+async def _run_world(options: DemoOptions, workdir: Path) -> dict[str, Any]:
+    """Start the world, run the blocks, summarise; everything is closed before returning
+    and the demo's retained messages are cleared from the broker."""
     async with AsyncExitStack() as stack:
         node = await stack.enter_async_context(Anvil(AnvilOptions()))
         world: LocalWorld = await stack.enter_async_context(
@@ -139,120 +234,126 @@ async def run_demo(options: DemoOptions) -> dict[str, Any]:
                 seed=options.seed,
             )
         )
-        clock = ManualClock(float(world.start_timestamp))
-        template = _template(options.config)
-        settings: Settings = local_settings(world, workdir, bot_id="demo", template=template)
+        settings: Settings = local_settings(
+            world, workdir, bot_id="demo", template=_template(options.config)
+        )
+        metrics_port = options.metrics_port or _metrics_port(settings)
+        if metrics_port is not None:
+            metrics = settings.metrics.model_copy(update={"port": metrics_port})
+            settings = settings.model_copy(update={"metrics": metrics})
         (workdir / "config.yaml").write_text(
-            "# the demo's effective config: `hedgebot report --config` this file\n"
-            + yaml.safe_dump(masked_dump(settings), sort_keys=False),
+            f"{DEMO_MARKER}: `hedgebot report --config` this file\n"
+            + yaml.safe_dump(loadable_dump(settings), sort_keys=False),
             encoding="utf-8",
         )
-        exchange, set_mark = await world.open_exchange(
-            stack, options.exchange, settings, clock, workdir
-        )
         broker_url = await resolve_broker(stack, options.mqtt_url, quiet=options.quiet)
-        with _demo_operator_key(broker_url, options.quiet):
-            telemetry, commands = await build_telemetry(
-                stack, settings, clock, broker_url, options.metrics_port, any_free_port=True
-            )
-        bot: Bot = await build_bot(
-            settings, clock=clock, exchange=exchange, telemetry=telemetry, commands=commands
+        summary = await _drive(stack, options, world, settings, broker_url, metrics_port, workdir)
+    if broker_url is not None:
+        await clear_retained(broker_url, settings)
+    return summary
+
+
+async def _drive(
+    stack: AsyncExitStack,
+    options: DemoOptions,
+    world: LocalWorld,
+    settings: Settings,
+    broker_url: str | None,
+    metrics_port: int | None,
+    workdir: Path,
+) -> dict[str, Any]:
+    """Build the bot in ``stack`` and run every block with progress on stderr."""
+    clock = ManualClock(float(world.start_timestamp))
+    exchange, set_mark = await world.open_exchange(
+        stack, options.exchange, settings, clock, workdir
+    )
+    store = await SqliteStore.open(settings.store.path)
+    stack.push_async_callback(store.close)
+    dashboard = build_daemon_dashboard(settings, store, (), clock=clock)
+    with _demo_operator_key(broker_url, options.quiet):
+        telemetry, commands = await build_telemetry(
+            stack,
+            settings,
+            clock,
+            broker_url,
+            metrics_port,
+            any_free_port=True,
+            dashboard=dashboard if metrics_port is not None else None,
         )
-        stack.push_async_callback(bot.close)
-        set_mark(world.target_price)
-        await bot.engine.start()
-        equity_start = await _venue_equity(exchange)
+    bot: Bot = await build_bot(
+        settings, clock=clock, exchange=exchange, telemetry=telemetry, commands=commands
+    )
+    stack.push_async_callback(bot.close)
+    set_mark(world.target_price)
+    await bot.engine.start()
+    rules = await exchange.market_rules()
+    equity_start = await _venue_equity(exchange)
+    with DemoProgress(options.blocks, enabled=not options.quiet) as progress:
+        progress.step = rules.amount_step
+        progress.say(f"work dir: {workdir}")
         first = await bot.engine.tick(await bot.chain.latest_block())
-        _progress(options, 0, first)
-        lp_start = first.snapshot.positions[0].value_quote if first else Decimal(0)
+        progress.block(0, first)
         for index in range(1, options.blocks + 1):
             step = await world.step()
             clock.set(float(step.block_timestamp))
             set_mark(step.target_price)
             await bot.engine.apply_commands()
-            report = await bot.engine.tick(step.block_number)
-            _progress(options, index, report)
-        last = bot.engine.last_report
-        if last is None:
-            raise RuntimeError("the demo completed no tick")
-        equity_end = await _venue_equity(exchange)
-        totals = await bot.store.totals()
-        lp_value = sum((p.value_quote for p in last.snapshot.positions), Decimal(0))
-        hedge_pnl = equity_end - equity_start
-        final_drift = last.position.size_base - last.decision.target_base  # after the order
-        summary: dict[str, Any] = {
-            "blocks": options.blocks,
-            "pool_kind": options.pool_kind,
-            "exchange": options.exchange,
-            "seed": options.seed,
-            "sigma": options.sigma,
-            "start_price": str(world.start_price),
-            "final_price": str(last.snapshot.price),
-            "rebalances": bot.engine.stats.rebalances,
-            "ticks": bot.engine.stats.ticks,
-            "errors": bot.engine.stats.errors,
-            "final_delta_base": str(last.decision.delta_base),
-            "final_target_base": str(last.decision.target_base),
-            "final_hedge_base": str(last.position.size_base),
-            "final_drift_base": str(final_drift),
-            "band_base": str(last.decision.band_base),
-            "within_band": abs(final_drift) <= last.decision.band_base,
-            "fees_quote": str(totals["fees_quote"]),
-            "funding_quote": str(totals["funding_quote"]),
-            "lp_value_start_quote": str(lp_start),
-            "lp_value_end_quote": str(lp_value),
-            "hedge_pnl_quote": str(hedge_pnl),
-            "hedged_value_quote": str(lp_value + hedge_pnl),
-            "unhedged_value_quote": str(lp_value),
-            "pnl": {
-                name: str(value.quantize(Decimal("1e-10"))) for name, value in last.pnl.items()
-            },
-            "mqtt_url": broker_url,
-            "workdir": str(workdir),
-            "report_command": f"hedgebot report --config {workdir / 'config.yaml'}",
-        }
+            progress.block(index, await bot.engine.tick(step.block_number))
+    lp_start = first.snapshot.positions[0].value_quote if first else Decimal(0)
+    summary = await _summarise(options, world, bot, exchange, equity_start, lp_start)
+    host = settings.metrics.host
+    summary["amount_step_base"] = str(rules.amount_step)
+    summary["mqtt_url"] = broker_url
+    summary["metrics_url"] = (
+        None if metrics_port is None else f"http://{host}:{metrics_port}/metrics"
+    )
+    summary["dashboard_url"] = None if metrics_port is None else f"http://{host}:{metrics_port}/"
     return summary
 
 
-def render_summary(summary: dict[str, Any]) -> None:
-    """The human-readable end of the demo."""
-    from rich.console import Console
-    from rich.table import Table
+async def _summarise(
+    options: DemoOptions,
+    world: LocalWorld,
+    bot: Bot,
+    exchange: PerpExchange,
+    equity_start: Decimal,
+    lp_start: Decimal,
+) -> dict[str, Any]:
+    """The summary's numbers as exact decimal strings."""
+    last = bot.engine.last_report
+    if last is None:
+        raise RuntimeError("the demo completed no tick")
+    equity_end = await _venue_equity(exchange)
+    totals = await bot.store.totals()
+    lp_value = sum((p.value_quote for p in last.snapshot.positions), Decimal(0))
+    hedge_pnl = equity_end - equity_start
+    final_drift = last.position.size_base - last.decision.target_base  # after the order
+    return {
+        "blocks": options.blocks,
+        "pool_kind": options.pool_kind,
+        "exchange": options.exchange,
+        "seed": options.seed,
+        "sigma": options.sigma,
+        "start_price": str(world.start_price),
+        "final_price": str(last.snapshot.price),
+        "rebalances": bot.engine.stats.rebalances,
+        "ticks": bot.engine.stats.ticks,
+        "errors": bot.engine.stats.errors,
+        "final_delta_base": str(last.decision.delta_base),
+        "final_target_base": str(last.decision.target_base),
+        "final_hedge_base": str(last.position.size_base),
+        "final_drift_base": str(final_drift),
+        "band_base": str(last.decision.band_base),
+        "within_band": abs(final_drift) <= last.decision.band_base,
+        "fees_quote": str(totals["fees_quote"]),
+        "funding_quote": str(totals["funding_quote"]),
+        "lp_value_start_quote": str(lp_start),
+        "lp_value_end_quote": str(lp_value),
+        "hedge_pnl_quote": str(hedge_pnl),
+        "hedged_value_quote": str(lp_value + hedge_pnl),
+        "unhedged_value_quote": str(lp_value),
+        "pnl": {name: str(value.quantize(Decimal("1e-10"))) for name, value in last.pnl.items()},
+    }
 
-    table = Table(title="hedgebot demo", show_header=False)
-    rows = [
-        ("blocks", summary["blocks"]),
-        ("pool / venue", f"{summary['pool_kind']} / {summary['exchange']}"),
-        ("price", f"{summary['start_price']} -> {Decimal(summary['final_price']):.2f}"),
-        ("rebalances", summary["rebalances"]),
-        ("final delta (base)", f"{Decimal(summary['final_delta_base']):.6f}"),
-        ("final hedge (base)", f"{Decimal(summary['final_hedge_base']):.6f}"),
-        (
-            "final drift / band",
-            f"{Decimal(summary['final_drift_base']):.6f} / {Decimal(summary['band_base']):.6f}"
-            f"  ({'within' if summary['within_band'] else 'OUTSIDE'} band)",
-        ),
-        ("venue fees (quote)", f"{Decimal(summary['fees_quote']):.4f}"),
-        ("funding (quote, + received)", f"{Decimal(summary['funding_quote']):.4f}"),
-        (
-            "LP value start -> end",
-            f"{Decimal(summary['lp_value_start_quote']):.2f} -> "
-            f"{Decimal(summary['lp_value_end_quote']):.2f}",
-        ),
-        ("hedge PnL (quote)", f"{Decimal(summary['hedge_pnl_quote']):.2f}"),
-        ("LP + hedge value", f"{Decimal(summary['hedged_value_quote']):.2f}"),
-        ("unhedged LP value", f"{Decimal(summary['unhedged_value_quote']):.2f}"),
-        *[
-            (f"PnL: {label}", f"{Decimal(summary['pnl'][name]):.2f}")
-            for name, label in _PNL_ROWS
-            if name in summary["pnl"]
-        ],
-        ("MQTT", summary["mqtt_url"] or "off"),
-        ("state kept in", summary["workdir"]),
-        ("PnL report", summary["report_command"]),
-    ]
-    for key, value in rows:
-        table.add_row(key, str(value))
-    Console().print(table)
-    if os.environ.get("CI"):
-        return
+
+__all__ = ["DemoOptions", "render_summary", "run_demo"]

@@ -21,7 +21,7 @@ from bot.domain import (
     PositionExposure,
     Side,
 )
-from bot.report import add_subcommand, run_report
+from bot.report import add_subcommand, build_figure, load_report, run_report
 from bot.store.sqlite import SqliteStore
 
 pytestmark = pytest.mark.integration
@@ -129,10 +129,10 @@ def test_table_and_chart(config: Path, tmp_path: Path, capsys: pytest.CaptureFix
     out = tmp_path / "charts" / "pnl.png"
     assert run_report(config, out=out) == 0
     printed = capsys.readouterr().out
-    for text in ("6,000.0000", "-2,000.0000", "10.0000", "-6,000.0000", "1.6000", "-1.4000"):
+    for text in ("6,000.00", "-2,000.00", "10.00", "-6,000.00", "1.60", "-1.40"):
         assert text in printed
     net_line = next(line for line in printed.splitlines() if "net PnL" in line)
-    assert "-1,990.8000" in net_line
+    assert "-1,990.80" in net_line
     data = out.read_bytes()
     assert data.startswith(PNG_SIGNATURE)
     width, height = struct.unpack(">II", data[16:24])
@@ -173,3 +173,92 @@ def test_empty_store_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixt
     assert "has no snapshots yet" in captured.err
     assert "Traceback" not in captured.err
     assert not out.exists()
+
+
+def _rows(printed: str) -> dict[str, str]:
+    """The table's ``label -> value`` cells."""
+    rows: dict[str, str] = {}
+    for line in printed.splitlines():
+        cells = [c.strip() for c in line.strip("│|").split("│") if c.strip()]
+        if len(cells) == 2:
+            rows[cells[0]] = cells[1]
+    return rows
+
+
+def test_costs_are_negative_contributions_in_cents_within_80_columns(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Costs are shown once, as negative contributions labelled without a minus sign; every
+    value is to cents, the rows sum to the net, and no line passes 80 columns."""
+    assert run_report(config) == 0
+    printed = capsys.readouterr().out
+    rows = _rows(printed)
+    assert rows["trading fees"] == "-1.40"
+    assert rows["slippage vs mark"] == "-1.00"
+    assert rows["gas"] == "0.00"  # never -0.00
+    assert rows["funding"] == "1.60"
+    assert rows["LP hold (entry amounts x price move)"] == "6,000.00"
+    assert rows["impermanent loss vs hold"] == "-2,000.00"
+    assert rows["net PnL"] == "-1,990.80"
+    parts = [v for k, v in rows.items() if k not in ("net PnL",) and k in _PART_LABELS]
+    assert sum(D(v.replace(",", "")) for v in parts) == D("-1990.80")
+    assert not any(label.startswith(("-", "−")) for label in rows)
+    assert "costs (trading fees, slippage, gas) < 0" in printed
+    assert "E-" not in printed
+    assert max(len(line) for line in printed.splitlines()) <= 80
+
+
+_PART_LABELS = (
+    "LP hold (entry amounts x price move)",
+    "impermanent loss vs hold",
+    "LP fees",
+    "hedge at mark",
+    "funding",
+    "trading fees",
+    "slippage vs mark",
+    "gas",
+)
+
+
+def test_chart_time_axis_is_utc_time_of_the_stored_ticks(config: Path) -> None:
+    """The chart's x axis is the stored ticks' UTC times (1000 s .. 3000 s after the epoch),
+    not hours since the first tick; every line has its own colour and style, all in legends."""
+    import matplotlib.dates as mdates
+    from matplotlib.figure import Figure
+
+    from bot.config import load_config
+    from bot.store.sqlite import SqliteStore as Store
+
+    async def read() -> object:
+        store = await Store.open(load_config(config, require_secrets=False).store.path)
+        try:
+            return await load_report(store)
+        finally:
+            await store.close()
+
+    report = asyncio.run(read())
+    fig = build_figure(report)  # type: ignore[arg-type]
+    assert isinstance(fig, Figure)
+    price_axis, value_axis, pnl_axis = fig.axes[:3]
+    assert pnl_axis.get_xlabel() == "time (UTC)"
+    low, high = price_axis.get_lines()[0].get_xdata()[[0, -1]]
+    assert mdates.date2num(low) == pytest.approx(mdates.date2num(_utc(1000.0)))
+    assert mdates.date2num(high) == pytest.approx(mdates.date2num(_utc(3000.0)))
+    for axis in (value_axis, pnl_axis):
+        lines = list(axis.get_lines())
+        if axis is value_axis:
+            lines += fig.axes[3].get_lines()  # the hedge on the twin axis
+        looks = {(str(line.get_color()), str(line.get_linestyle())) for line in lines}
+        assert len(looks) == len(lines)
+        legend = axis.get_legend()
+        assert legend is not None
+        shown = {text.get_text() for text in legend.get_texts()}
+        assert shown == {line.get_label() for line in lines}
+    pnl_labels = {line.get_label() for line in pnl_axis.get_lines()}
+    assert {"trading fees", "slippage vs mark", "funding", "net PnL"} <= pnl_labels
+
+
+def _utc(ts: float) -> object:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(ts, UTC)

@@ -1,0 +1,142 @@
+"""Numbers for people: rounded for display to the market's precision, never ``0E-18``.
+
+Pure functions shared by ``snapshot``, ``report``, the demo summary and the console log
+format. Base amounts round to the venue's amount step, quote amounts to cents, prices to
+significant digits; a value that rounds to zero prints as ``0`` (never ``-0``/``0E-18``).
+``--json`` outputs never pass through here: they keep exact decimal strings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from typing import Any
+
+from bot.core.pnl import PARTS
+
+__all__ = [
+    "COSTS_NOTE",
+    "DEFAULT_BASE_STEP",
+    "PNL_LABELS",
+    "PRICE_DIGITS",
+    "as_decimal",
+    "fmt_base",
+    "fmt_for_key",
+    "fmt_price",
+    "fmt_quote",
+    "fmt_signed_quote",
+    "pnl_contributions",
+]
+
+DEFAULT_BASE_STEP = Decimal("0.0001")  # when the venue's step is unknown (log lines)
+PRICE_DIGITS = 6  # significant digits of a price: 2024.71, 0.0123456
+_CENT = Decimal("0.01")
+_HUGE_EXPONENT = 15  # from 1e15 on a display value is shown in scientific notation
+
+
+def as_decimal(value: Decimal | str | float | int) -> Decimal:
+    """``value`` as a Decimal (text and floats through ``str``); ``InvalidOperation`` when
+    it is not a number."""
+    if isinstance(value, Decimal):
+        return value
+    return Decimal(str(value))
+
+
+def _plain(value: Decimal, places: int, grouping: bool) -> str:
+    """``value`` rounded to ``places`` decimals; zero prints without a sign or exponent."""
+    if not value.is_finite():
+        return str(value)
+    if value.adjusted() >= _HUGE_EXPONENT:
+        return f"{value:.3e}"
+    quantum = Decimal(1).scaleb(-places)
+    rounded = value.quantize(quantum, rounding=ROUND_HALF_EVEN)
+    if rounded.is_zero():
+        rounded = abs(rounded)  # -0.00 -> 0.00
+    return f"{rounded:,.{places}f}" if grouping else f"{rounded:.{places}f}"
+
+
+def _places_of(step: Decimal) -> int:
+    exponent = step.normalize().as_tuple().exponent
+    return max(0, -exponent) if isinstance(exponent, int) else 4
+
+
+def fmt_base(value: Decimal | str, step: Decimal | str | None = None) -> str:
+    """A base amount (e.g. ETH) rounded to the venue's amount ``step`` (``0.001`` -> 3
+    decimals); ``DEFAULT_BASE_STEP`` when the step is unknown."""
+    step_dec = as_decimal(step) if step is not None else DEFAULT_BASE_STEP
+    if not step_dec.is_finite() or step_dec <= 0:
+        step_dec = DEFAULT_BASE_STEP
+    return _plain(as_decimal(value), _places_of(step_dec), grouping=False)
+
+
+def fmt_quote(value: Decimal | str) -> str:
+    """A quote amount (e.g. USDT) to cents with thousands separators: ``299,848.43``."""
+    return _plain(as_decimal(value), 2, grouping=True)
+
+
+def fmt_signed_quote(value: Decimal | str) -> str:
+    """A contribution to PnL to cents, always signed: ``+142.22``, ``-80.87``, ``0.00``."""
+    text = fmt_quote(value)
+    return (
+        text if text.startswith("-") or as_decimal(text.replace(",", "")).is_zero() else "+" + text
+    )
+
+
+def fmt_price(value: Decimal | str, digits: int = PRICE_DIGITS) -> str:
+    """A price to ``digits`` significant digits, never in exponent form below 1e15:
+    ``2024.71``, ``0.0123457``, ``0``."""
+    number = as_decimal(value)
+    if not number.is_finite() or number.is_zero():
+        return "0" if number.is_zero() else str(number)
+    places = max(0, digits - 1 - number.adjusted())
+    return _plain(number, places, grouping=False)
+
+
+def _kind_of_key(key: str) -> str | None:
+    if key.endswith("_base"):
+        return "base"
+    if key.endswith("_quote") or key == "pnl" or key.startswith("pnl_"):
+        return "quote"
+    if "price" in key or key == "mark":
+        return "price"
+    return None
+
+
+def fmt_for_key(key: str, value: Any, base_step: Decimal | None = None) -> Any:
+    """The display form of a logged value by its name (``*_base``, ``*_quote``, ``*price*``):
+    a Decimal, float or decimal text rounded like the tables; anything else unchanged."""
+    kind = _kind_of_key(key)
+    if kind is None or isinstance(value, bool) or not isinstance(value, Decimal | float | str):
+        return value
+    if isinstance(value, str) and len(value) > 64:  # not a number anyone logged
+        return value
+    try:
+        number = as_decimal(value)
+    except (InvalidOperation, ValueError):
+        return value
+    if not number.is_finite():
+        return value
+    if kind == "base":
+        return fmt_base(number, base_step)
+    return fmt_quote(number) if kind == "quote" else fmt_price(number)
+
+
+PNL_LABELS: dict[str, str] = {
+    "lp_hold_pnl_quote": "LP hold (entry amounts x price move)",
+    "il_quote": "impermanent loss vs hold",
+    "lp_fees_quote": "LP fees",
+    "hedge_pnl_quote": "hedge at mark",
+    "funding_quote": "funding",
+    "trading_fees_quote": "trading fees",
+    "slippage_quote": "slippage vs mark",
+    "gas_quote": "gas",
+}
+"""One label per attribution part, the same in ``report``, the demo summary and the chart."""
+
+COSTS_NOTE = "each row adds to net PnL: costs (trading fees, slippage, gas) < 0"
+
+
+def pnl_contributions(parts: Mapping[str, Decimal]) -> list[tuple[str, str, Decimal]]:
+    """``(name, label, contribution)`` for every attribution part in ``parts``, signed as it
+    enters net PnL (a cost of 80.87 is ``-80.87``), so the rows sum to ``net_pnl_quote``."""
+    return [(name, PNL_LABELS[name], parts[name] * sign) for name, sign in PARTS if name in parts]
