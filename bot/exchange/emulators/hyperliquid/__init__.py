@@ -1,8 +1,9 @@
 """A Hyperliquid emulator over the simulated venue: ``/info`` and ``/exchange`` for the
 unmodified ccxt ``hyperliquid`` client, with the venue's signature checks and rules."""
 
+from bot.exchange.emulators.clock import OffsetClock
 from bot.exchange.emulators.hyperliquid.accounts import CCXT_BUILDER, AccountRegistry
-from bot.exchange.emulators.hyperliquid.faults import HyperliquidFaults, OffsetClock
+from bot.exchange.emulators.hyperliquid.faults import HyperliquidFaults
 from bot.exchange.emulators.hyperliquid.serve import (
     HyperliquidHandle,
     add_hyperliquid_dialect,

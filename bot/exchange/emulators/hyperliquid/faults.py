@@ -1,47 +1,20 @@
-"""Fault switches of the Hyperliquid emulator and the clock its admin API can move.
+"""Fault switches of the Hyperliquid emulator.
 
 ``HyperliquidFaults`` is mutable state the emulator consults on every request; one-shot
-switches clear themselves when used. Numbers in admin bodies go through the Binance
-emulator's one admin number parser (``admin_number``).
+switches clear themselves when used. Numbers in admin bodies go through the emulators' one
+admin number parser (``bot.exchange.emulators.admin``).
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
-from bot.exchange.emulator_faults import admin_int, admin_number
-from bot.ports import Clock
+from bot.exchange.emulators.admin import admin_int, admin_number
 
-__all__ = ["AdvancingClock", "HyperliquidFaults", "OffsetClock", "apply_fault"]
-
-
-class AdvancingClock(Clock, Protocol):
-    """A clock the admin API can move forward (``OffsetClock``, ``ManualClock``)."""
-
-    def advance(self, seconds: float) -> None:
-        """Move time forward by ``seconds``."""
-        ...
-
-
-@dataclass
-class OffsetClock:
-    """Wall time plus an offset that only grows: a standalone emulator's movable clock."""
-
-    offset_s: float = 0.0
-
-    def now(self) -> float:
-        """Unix seconds: the wall clock plus every advance so far."""
-        return time.time() + self.offset_s
-
-    def advance(self, seconds: float) -> None:
-        """Move time forward; raises ``ValueError`` for a negative step."""
-        if seconds < 0:
-            raise ValueError(f"the clock only moves forward, got {seconds}")
-        self.offset_s += seconds
+__all__ = ["HyperliquidFaults", "apply_fault"]
 
 
 @dataclass

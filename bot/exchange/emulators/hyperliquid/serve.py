@@ -7,18 +7,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import signal
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 import structlog
-from aiohttp import web
 
 from bot import errors
+from bot.exchange.emulators.base import RunningServer, serve_app, serve_until_signal
+from bot.exchange.emulators.clock import AdvancingClock, OffsetClock
 from bot.exchange.emulators.hyperliquid.accounts import AccountRegistry
-from bot.exchange.emulators.hyperliquid.faults import AdvancingClock, OffsetClock
 from bot.exchange.emulators.hyperliquid.server import HyperliquidEmulator, hyperliquid_venue_params
 from bot.exchange.venue import SimVenue, VenueParams
 
@@ -40,15 +39,13 @@ ENV_AGENTS = "HEDGEBOT_HL_EMULATOR_AGENTS"  # comma-separated agent (API wallet)
 class HyperliquidHandle:
     """A running emulator: its address, the emulator object and Python fault switches."""
 
-    host: str
-    port: int
+    server: RunningServer
     emulator: HyperliquidEmulator
-    runner: web.AppRunner
 
     @property
     def base_url(self) -> str:
         """``http://host:port``."""
-        return f"http://{self.host}:{self.port}"
+        return self.server.url
 
     def ccxt_urls(self) -> dict[str, str]:
         """ccxt hyperliquid ``urls['api']`` pointed here (set after ``set_sandbox_mode``)."""
@@ -76,7 +73,7 @@ class HyperliquidHandle:
 
     async def close(self) -> None:
         """Stop serving."""
-        await self.runner.cleanup()
+        await self.server.close()
 
 
 async def start_hyperliquid_emulator(
@@ -100,17 +97,8 @@ async def start_hyperliquid_emulator(
     venue = venue if venue is not None else SimVenue(params, clock)
     registry = AccountRegistry(master=master, vault=vault, agents=set(agents))
     emulator = HyperliquidEmulator(venue, clock, registry, mainnet=mainnet)
-    runner = web.AppRunner(
-        emulator.app(), access_log=None, handle_signals=False, shutdown_timeout=0.5
-    )
-    await runner.setup()
-    site = web.TCPSite(runner, host, port)
-    await site.start()
-    server = getattr(site, "_server", None)
-    sockets = getattr(server, "sockets", None) or []
-    bound = int(sockets[0].getsockname()[1]) if sockets else port
-    _log.info("emulator.listening", url=f"http://{host}:{bound}", dialect="hyperliquid")
-    return HyperliquidHandle(host=host, port=bound, emulator=emulator, runner=runner)
+    server = await serve_app(emulator.app(), host, port, name="emulator.hyperliquid")
+    return HyperliquidHandle(server=server, emulator=emulator)
 
 
 def add_hyperliquid_dialect(parser: argparse.ArgumentParser) -> None:
@@ -155,12 +143,5 @@ async def _serve(args: argparse.Namespace) -> int:
     if getattr(args, "funding_rate", None) is not None:
         handle.set_funding_rate(args.funding_rate)
     _log.info("emulator.ccxt_urls", urls=handle.ccxt_urls(), sandbox=not args.mainnet)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    try:
-        await stop.wait()
-    finally:
-        await handle.close()
+    await serve_until_signal(handle.close)
     return 0

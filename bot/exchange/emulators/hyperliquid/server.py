@@ -19,30 +19,21 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 import structlog
 from aiohttp import web
 
-from bot.exchange.emulator_faults import admin_number
+from bot.exchange.emulators.admin import AdminAction, AdminTable, add_admin_routes, admin_number
+from bot.exchange.emulators.clock import MAX_ADVANCE_S, AdvancingClock
 from bot.exchange.emulators.hyperliquid import info
 from bot.exchange.emulators.hyperliquid.accounts import AccountRegistry
 from bot.exchange.emulators.hyperliquid.actions import ExchangeActions
 from bot.exchange.emulators.hyperliquid.book import HyperliquidBook, MalformedAction
-from bot.exchange.emulators.hyperliquid.faults import (
-    AdvancingClock,
-    HyperliquidFaults,
-    apply_fault,
-)
+from bot.exchange.emulators.hyperliquid.faults import HyperliquidFaults, apply_fault
 from bot.exchange.venue import SimVenue, VenueParams
-from bot.safety import (
-    MAX_COMMAND_BYTES,
-    MAX_JSON_DEPTH,
-    PayloadRejected,
-    describe_exc,
-    loads_bounded,
-)
+from bot.safety import MAX_JSON_DEPTH, PayloadRejected, describe_exc, loads_bounded
 
 __all__ = ["HyperliquidEmulator", "hyperliquid_venue_params"]
 
@@ -129,6 +120,7 @@ class HyperliquidEmulator:
             "l2Book": self._l2_book,
             "maxBuilderFee": self._max_builder_fee,
         }
+        self.admin_table = self._admin_table()
 
     # ------------------------------------------------------------------ clock
     def _now_ms(self) -> int:
@@ -144,12 +136,8 @@ class HyperliquidEmulator:
         app = web.Application(middlewares=[self._faults_middleware])
         app.router.add_post("/info", self._post_info)
         app.router.add_post("/exchange", self._post_exchange)
-        app.router.add_post("/_emulator/{action}", self._post_admin)
-        app.router.add_get("/_emulator/state", self._get_state)
+        add_admin_routes(app, self.admin_table, self.state)
         return app
-
-    async def _get_state(self, _request: web.Request) -> web.StreamResponse:
-        return web.json_response(self.state())
 
     @web.middleware
     async def _faults_middleware(
@@ -238,40 +226,49 @@ class HyperliquidEmulator:
         return self.registry.builder_approvals.get(builder, 0) if _user(body) else 0
 
     # ------------------------------------------------------------------ admin
-    async def _post_admin(self, request: web.Request) -> web.StreamResponse:
-        action = request.match_info["action"]
-        try:
-            raw = await request.read() if request.can_read_body else b"{}"
-            body = loads_bounded(raw, max_bytes=MAX_COMMAND_BYTES)
-            if not isinstance(body, dict):
-                raise TypeError("the body must be a JSON object")
-            result = self.admin(action, body)
-        except (KeyError, ValueError, InvalidOperation, TypeError) as exc:
-            error = describe_exc(exc, 300) if not isinstance(exc, KeyError) else str(exc)
-            return web.json_response({"ok": False, "error": error}, status=400)
-        return web.json_response({"ok": True, **result})
+    def _admin_table(self) -> AdminTable:
+        def fault(name: str, help_text: str) -> AdminAction:
+            def apply(body: Mapping[str, Any]) -> None:
+                apply_fault(self.faults, name, body)
+
+            return AdminAction(name, apply, help_text)
+
+        return AdminTable(
+            [
+                fault("drop_next_order", "drop (reset) or delay the next accepted order's answer"),
+                fault("rate_limit", "answer HTTP 429 to the next count requests"),
+                fault("latency", "delay every answer by seconds"),
+                fault("partial_fill_next_ioc", "fill only fraction of the next IOC order"),
+                fault("reset_faults", "clear every fault switch"),
+                AdminAction("mark", self._set_mark, "move mark (and oracle) to price"),
+                AdminAction(
+                    "funding_rate",
+                    lambda b: self.venue.set_funding_rate(admin_number(b, "rate", low=-1, high=1)),
+                    "hourly funding rate from now on",
+                ),
+                AdminAction("advance", self._advance, "move the clock forward by seconds"),
+                AdminAction(
+                    "approve_agent",
+                    lambda b: self.registry.approve_agent(str(b["address"])),
+                    "approve an API wallet address for the master",
+                ),
+            ],
+            result=lambda: {"now_ms": self._now_ms()},
+        )
+
+    def _set_mark(self, body: Mapping[str, Any]) -> None:
+        price = admin_number(body, "price", low=0, above_low=True)
+        index = None if body.get("index") is None else admin_number(body, "index", low=0)
+        self.venue.set_mark(price, index)
+
+    def _advance(self, body: Mapping[str, Any]) -> None:
+        self.clock.advance(float(admin_number(body, "seconds", low=0, high=MAX_ADVANCE_S)))
+        self.venue.accrue_funding()
 
     def admin(self, action: str, body: Mapping[str, Any]) -> dict[str, Any]:
         """One admin action by name (HTTP admin API and tests share it); raises ``KeyError``
         for an unknown action, ``ValueError`` for a malformed body."""
-        if apply_fault(self.faults, action, body):
-            return {}
-        if action == "mark":
-            price = admin_number(body, "price", low=0, above_low=True)
-            index = body.get("index")
-            self.venue.set_mark(
-                price, None if index is None else admin_number(body, "index", low=0)
-            )
-        elif action == "funding_rate":
-            self.venue.set_funding_rate(admin_number(body, "rate", low=-1, high=1))
-        elif action == "advance":
-            self.clock.advance(float(admin_number(body, "seconds", low=0, high=10 * 365 * 86400)))
-            self.venue.accrue_funding()
-        elif action == "approve_agent":
-            self.registry.approve_agent(str(body["address"]))
-        else:
-            raise KeyError(f"unknown admin action {action[:40]!r}")
-        return {"now_ms": self._now_ms()}
+        return self.admin_table.run(action, body)
 
     def state(self) -> dict[str, Any]:
         """What the venue saw and holds, for tests and operators."""
