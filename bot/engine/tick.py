@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
 import structlog
 
-from bot.core.gate import GuardState, MarginView, RiskView, VenueRead, day_pnl, margin_view
+from bot.core.gate import GuardState, MarginView, VenueRead, day_pnl, margin_view
 from bot.core.operator import OperatorState
 from bot.core.plan import HedgeSettings, PlanLimits, Reads, TickPlan, plan_tick
 from bot.core.pnl import Attribution, observation_from_snapshot, step
@@ -27,14 +27,11 @@ from bot.core.policy import HedgePolicy, PolicyState
 from bot.core.protect import UnreadableEpisode
 from bot.domain import (
     ChainSnapshot,
-    Decision,
-    MarketQuote,
     MarketRules,
-    Order,
-    PerpPosition,
 )
 from bot.engine.act import ActSteps
 from bot.engine.reads import ReadSteps
+from bot.engine.report import Acted, EngineStats, TickReport
 from bot.engine.sink import EngineTelemetry, EventFanOut, NullTelemetry
 from bot.errors import (
     ExchangeError,
@@ -61,47 +58,6 @@ TICK_FAULTS: tuple[type[Exception], ...] = (
     LookupError,
     TypeError,
 )
-
-
-@dataclass(frozen=True, slots=True)
-class TickReport:
-    """What one tick saw and did; the demo and tests read these."""
-
-    block: int
-    snapshot: ChainSnapshot
-    quote: MarketQuote
-    position: PerpPosition
-    decision: Decision
-    order: Order | None
-    pnl: dict[str, Decimal] = field(default_factory=dict)
-    risk: RiskView | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Acted:
-    """What ``act`` did: the order (None when none was placed) and the hedge after it."""
-
-    order: Order | None
-    position: PerpPosition
-
-    @property
-    def filled(self) -> bool:
-        """Something of the order filled."""
-        return self.order is not None and self.order.filled_base > 0
-
-
-@dataclass
-class EngineStats:
-    """Counters for status output and metrics."""
-
-    ticks: int = 0
-    rebalances: int = 0
-    skipped_blocks: int = 0
-    errors: int = 0
-    last_block: int | None = None
-    last_tick_ok_s: float | None = None
-    last_error: str | None = None
-    alerts: list[str] = field(default_factory=list)
 
 
 class TickRunner(ReadSteps, ActSteps):

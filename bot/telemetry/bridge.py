@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from bot.telemetry.dashboard.feed import DashboardFeed
     from bot.telemetry.notify import Notifier
 
-_log = structlog.get_logger("bot.telemetry.bridge")
+_log = structlog.get_logger("hedgebot.telemetry.bridge")
 _EVENT_TYPES: frozenset[str] = frozenset(get_args(EventType))
 _HOST = socket.gethostname()
 
