@@ -40,17 +40,14 @@ fills_since_ms=None)`` (defaults: the ledger's ``on_mismatch``, the store's fill
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import re
-from dataclasses import dataclass
 from decimal import Decimal
-from typing import Literal
 
 import structlog
 
 from bot import errors
 from bot.crashpoints import crash_point
-from bot.domain import Fill, Order, OrderIntent, Side
+from bot.domain import Order, OrderIntent, Side
+from bot.exchange.client_ids import block_of, client_id_prefix, client_order_id
 from bot.exchange.intent_tracker import (
     TERMINAL_STATES,
     IntentState,
@@ -59,27 +56,24 @@ from bot.exchange.intent_tracker import (
     state_of_order,
     stored_status,
 )
+from bot.exchange.ledger_checks import check_running_position, reconcile_venue
 from bot.exchange.ledger_store import LedgerStore
-from bot.exchange.position_check import (
-    OnMismatch,
-    PositionCheck,
-    StartupReconciliation,
-    adopted_baseline,
-    check_running,
-    compare,
-    counted_fills,
-)
+from bot.exchange.place_results import NotPlaced, Placed, PlaceResult, Rejected, Unknown
+from bot.exchange.position_check import OnMismatch, PositionCheck, StartupReconciliation
 from bot.exchange.venue_calls import LedgerSettings, Sleep, VenueCalls
 from bot.ports import Clock, PerpExchange
-from bot.store.meta import Meta
 
 __all__ = [
+    "POSITION_CHECK_EVERY_TICKS",
     "LedgerSettings",
     "NotPlaced",
+    "OnMismatch",
     "OrderLedger",
     "PlaceResult",
     "Placed",
+    "PositionCheck",
     "Rejected",
+    "StartupReconciliation",
     "Unknown",
     "client_id_prefix",
     "client_order_id",
@@ -87,62 +81,11 @@ __all__ = [
 
 log = structlog.get_logger("hedgebot.ledger")
 
-_CLIENT_ID_MAX = 36  # Binance's limit; also fits Bybit/OKX
-_OWN_ID = re.compile(r"^hb-[0-9a-f]{8}-(\d+)-(\d+)$")
 
 # Recommended cadence of check_position: every this many ticks, and on any tick whose venue
 # position changed without an own fill (it reads every stored fill, so not on every tick).
 POSITION_CHECK_EVERY_TICKS = 20
 
-
-def client_id_prefix(bot_id: str) -> str:
-    """``hb-<bot hash>-``: what every client order id of this bot starts with."""
-    return f"hb-{hashlib.sha256(bot_id.encode()).hexdigest()[:8]}-"
-
-
-def client_order_id(bot_id: str, block: int, seq: int) -> str:
-    """``hb-<bot hash>-<block>-<seq>``: unique per bot and tick, the same on every retry.
-
-    Raises ``ValueError`` when longer than the venue's 36 characters."""
-    cid = f"{client_id_prefix(bot_id)}{block}-{seq}"
-    if len(cid) > _CLIENT_ID_MAX:
-        raise ValueError(f"client order id {cid} longer than {_CLIENT_ID_MAX}")
-    return cid
-
-
-@dataclass(frozen=True, slots=True)
-class Placed:
-    """The venue has the order (maybe partly filled, or an IOC that expired)."""
-
-    intent: OrderIntent
-    order: Order
-
-
-@dataclass(frozen=True, slots=True)
-class Rejected:
-    """The venue refused it, or it was never sent: nothing was placed."""
-
-    intent: OrderIntent
-    error: errors.ExchangeError
-
-
-@dataclass(frozen=True, slots=True)
-class NotPlaced:
-    """An unknown outcome confirmed absent after the grace period; never re-sent."""
-
-    intent: OrderIntent
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class Unknown:
-    """Still unsettled; :meth:`OrderLedger.settle_pending` resolves it before any new order."""
-
-    intent: OrderIntent
-    error: errors.OrderOutcomeUnknown
-
-
-PlaceResult = Placed | Rejected | NotPlaced | Unknown
 
 _REFUSED = (errors.InvalidOrder, errors.InsufficientMargin, errors.ExchangeUnavailable)
 
@@ -253,8 +196,8 @@ class OrderLedger:
                 self.pending_intents()[0].client_order_id,
             )
         cid = intent.client_order_id
-        self.tracker.track(intent, _block_of(cid), IntentState.INTENT)
-        await self.store.record_intent(self.clock.now(), _block_of(cid), intent)
+        self.tracker.track(intent, block_of(cid), IntentState.INTENT)
+        await self.store.record_intent(self.clock.now(), block_of(cid), intent)
         crash_point("before_submit")
         self.tracker.apply(cid, IntentState.SUBMITTED)
         try:
@@ -362,77 +305,13 @@ class OrderLedger:
         See :mod:`bot.exchange.position_check`. Raises ``OrderOutcomeUnknown`` when a stored
         intent cannot be resolved (the engine must not trade on a guess).
         """
-        rule = on_mismatch or self.on_mismatch
         results = await self._settle(open_is_pending=False)
         unknown = [r.intent.client_order_id for r in results if isinstance(r, Unknown)]
         if unknown:
             raise errors.OrderOutcomeUnknown(
                 f"stored orders still unknown: {', '.join(unknown)}", unknown[0]
             )
-        intent_ids = set((await self.store.intent_blocks()).keys())
-        open_orders = await self.exchange.open_orders()
-        cancelled = await self._cancel_own(open_orders, intent_ids)
-        cursor = await self._fill_cursor(fills_since_ms)
-        baseline = await self.store.get(Meta.POSITION_BASELINE)
-        after_ms = await self.store.get(Meta.POSITION_BASELINE_AFTER_MS)
-        position = await self.exchange.position()
-        stored, venue_fills = await self.store.read_fills(), await self.exchange.fills(cursor)
-        findings = compare(
-            own_prefix=client_id_prefix(self.bot_id),
-            baseline_base=baseline,
-            stored_fills=stored,
-            intent_ids=intent_ids,
-            venue_position_base=position.size_base,
-            venue_open_orders=open_orders,
-            venue_fills=venue_fills,
-            baseline_after_ms=after_ms,
-        )
-        seen, _ = counted_fills(stored, venue_fills, after_ms)
-        action: Literal["ok", "adopted", "paused"] = "ok"
-        if not findings.ok:
-            action = "adopted" if rule == "adopt" else "paused"
-        await self._checked(seen, position.size_base, cursor, adopt=action == "adopted")
-        log.info(
-            "orders.reconciled_at_start",
-            resolved=sum(isinstance(r, Placed) for r in results),
-            never_seen=sum(isinstance(r, NotPlaced) for r in results),
-            cancelled=len(cancelled),
-            venue_position_base=str(findings.venue_position_base),
-            expected_position_base=str(findings.expected_position_base),
-            mismatches=len(findings.mismatches),
-            action=action,
-        )
-        return StartupReconciliation(
-            findings=findings,
-            resolved=tuple(r.order for r in results if isinstance(r, Placed)),
-            never_seen=tuple(r.intent for r in results if isinstance(r, NotPlaced)),
-            cancelled=cancelled,
-            action=action,
-        )
-
-    async def _cancel_own(
-        self, open_orders: list[Order], intent_ids: set[str]
-    ) -> tuple[Order, ...]:
-        """Cancel this bot's resting orders (IOC only: a resting one is stale); record those
-        the store knows. Anyone else's orders are left alone."""
-        prefix = client_id_prefix(self.bot_id)
-        cancelled: list[Order] = []
-        for order in open_orders:
-            if not order.client_order_id.startswith(prefix):
-                continue
-            final = await self.venue.cancel(order)
-            cancelled.append(final)
-            if self.tracker.get(order.client_order_id) is not None:
-                self.tracker.apply(order.client_order_id, state_of_order(final), final)
-            if order.client_order_id in intent_ids:
-                await self.store.record_order(self.clock.now(), final)
-            log.warning(
-                "order.cancelled_at_start",
-                client_order_id=order.client_order_id,
-                status=final.status.value,
-                filled_base=str(final.filled_base),
-            )
-        return tuple(cancelled)
+        return await reconcile_venue(self, results, on_mismatch or self.on_mismatch, fills_since_ms)
 
     async def check_position(self, venue_position_base: Decimal) -> PositionCheck:
         """The venue's position against ``baseline + fills``, and anyone else's fills since
@@ -442,57 +321,9 @@ class OrderLedger:
         ``action`` is ``paused``, pauses); with ``adopt`` the venue's position becomes the
         new baseline (recorded). Cadence: every ``POSITION_CHECK_EVERY_TICKS`` ticks and on
         a tick whose venue position changed by more than its own fills, with the position
-        read after the tick's orders settled.
+        read after the tick's orders settled (see :mod:`bot.exchange.ledger_checks`).
         """
-        cursor = await self._fill_cursor(None)
-        after_ms = await self.store.get(Meta.POSITION_BASELINE_AFTER_MS)
-        checked_ms = await self.store.get(Meta.POSITION_CHECKED_MS)
-        stored, venue_fills = await self.store.read_fills(), await self.exchange.fills(cursor)
-        counted, _ = counted_fills(stored, venue_fills, after_ms)
-        check = check_running(
-            baseline_base=await self.store.get(Meta.POSITION_BASELINE),
-            counted=counted,
-            intent_ids=(await self.store.intent_blocks()).keys(),
-            checked_after_ms=cursor if checked_ms is None else checked_ms,
-            venue_position_base=venue_position_base,
-            on_mismatch=self.on_mismatch,
-        )
+        check = await check_running_position(self, venue_position_base, self._last_mismatch)
         numbers = (check.venue_position_base, check.expected_position_base)
-        if not check.ok:
-            repeated = self._last_mismatch == numbers and not check.foreign_fills
-            check = PositionCheck(*numbers, check.foreign_fills, check.action, repeated)
-            if not repeated:
-                log.warning(
-                    "position.mismatch",
-                    venue_position_base=str(numbers[0]),
-                    expected_position_base=str(numbers[1]),
-                    foreign_fills=[f.trade_id for f in check.foreign_fills],
-                    action=check.action,
-                )
         self._last_mismatch = None if check.ok or check.action == "adopted" else numbers
-        await self._checked(counted, venue_position_base, cursor, adopt=check.action == "adopted")
         return check
-
-    async def _fill_cursor(self, override: int | None) -> int:
-        if override is not None:
-            return override
-        return await self.store.get(Meta.FILLS_SINCE_MS) or 0
-
-    async def _checked(
-        self, seen: list[Fill], venue_position_base: Decimal, cursor: int, *, adopt: bool
-    ) -> None:
-        """Record what this check saw (and the adopted baseline) in one transaction."""
-        newest = max((f.timestamp + 1 for f in seen), default=None)
-        async with self.store.transaction():
-            if newest is not None:
-                await self.store.set(Meta.POSITION_CHECKED_MS, newest)
-            if adopt:
-                baseline, after_ms = adopted_baseline(venue_position_base, seen, cursor)
-                await self.store.set(Meta.POSITION_BASELINE, baseline)
-                await self.store.set(Meta.POSITION_BASELINE_AFTER_MS, after_ms)
-
-
-def _block_of(client_id: str) -> int:
-    """The block in one of our client ids (0 for an id of another shape)."""
-    match = _OWN_ID.match(client_id)
-    return int(match.group(1)) if match else 0

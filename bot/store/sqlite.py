@@ -2,17 +2,23 @@
 
 The store is the source of truth for intents (what we meant to trade); the venue is the
 source of truth for positions and orders. Every write commits before it returns, so a crash
-loses at most the write in progress. A store that cannot be written raises ``StoreError``:
-the engine refuses to trade without one.
+loses at most the write in progress; a multi-statement write (an order update and its
+intent's status) is one transaction, and callers group theirs with ``async with
+store.transaction():``. A store that cannot be written raises ``StoreError``: the engine
+refuses to trade without one. The schema is the migration list of
+:mod:`bot.store.migrations`; meta keys are :class:`bot.store.meta.MetaKey` with typed fields
+(:class:`bot.store.meta.Meta`). Reads for reports live in :mod:`bot.store.reads`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
-from decimal import Decimal
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import aiosqlite
@@ -27,43 +33,15 @@ from bot.domain import (
     OrderStatus,
 )
 from bot.errors import StoreError
-from bot.records import (
-    decision_from,
-    fill_from,
-    funding_from,
-    intent_from,
-    snapshot_from,
-    to_json,
-)
+from bot.records import intent_from, to_json
 from bot.safety import safe_str
+from bot.store.meta import MetaField, MetaKey
+from bot.store.migrations import MIGRATIONS, Migration, migrate
+from bot.store.reads import RecordReads
 
-SCHEMA_VERSION = 1
+T = TypeVar("T")
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS snapshots (
-  id INTEGER PRIMARY KEY, ts REAL NOT NULL, block INTEGER NOT NULL, price TEXT NOT NULL,
-  delta_base TEXT NOT NULL, body TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS decisions (
-  id INTEGER PRIMARY KEY, ts REAL NOT NULL, block INTEGER NOT NULL, action TEXT NOT NULL,
-  reason TEXT NOT NULL, body TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS intents (
-  client_order_id TEXT PRIMARY KEY, ts REAL NOT NULL, block INTEGER NOT NULL,
-  status TEXT NOT NULL, body TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS order_updates (
-  id INTEGER PRIMARY KEY, ts REAL NOT NULL, client_order_id TEXT NOT NULL,
-  status TEXT NOT NULL, filled_base TEXT NOT NULL, body TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS fills (
-  trade_id TEXT PRIMARY KEY, ts INTEGER NOT NULL, client_order_id TEXT NOT NULL,
-  body TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS funding (
-  id TEXT PRIMARY KEY, ts INTEGER NOT NULL, amount_quote TEXT NOT NULL, body TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS commands (
-  id TEXT PRIMARY KEY, ts REAL NOT NULL, command TEXT NOT NULL, status TEXT NOT NULL,
-  body TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS events (
-  id INTEGER PRIMARY KEY, ts REAL NOT NULL, type TEXT NOT NULL, body TEXT NOT NULL);
-"""
+SCHEMA_VERSION = MIGRATIONS[-1].version
 
 
 def _open_failed(path: Path, exc: BaseException) -> StoreError:
@@ -79,21 +57,30 @@ def _open_failed(path: Path, exc: BaseException) -> StoreError:
     return StoreError(f"store {path} is not writable: {reason}")
 
 
-class SqliteStore:
+class SqliteStore(RecordReads):
     """The bot's record. Open with ``await SqliteStore.open(path)``."""
 
     def __init__(self, db: aiosqlite.Connection, path: Path) -> None:
         self._db = db
         self.path = path
+        self._lock = asyncio.Lock()  # one writer at a time; a transaction holds it throughout
+        self._tx_owner: asyncio.Task[Any] | None = None
 
     @classmethod
-    async def open(cls, path: Path, *, read_only: bool = False) -> SqliteStore:
+    async def open(
+        cls,
+        path: Path,
+        *,
+        read_only: bool = False,
+        migrations: Sequence[Migration] = MIGRATIONS,
+    ) -> SqliteStore:
         """Open (creating if needed) and migrate; ``StoreError`` saying what is wrong: the file
-        is corrupt or not a database, or it cannot be written. ``read_only`` (reports) opens
-        an existing store with SQLite's ``mode=ro``: no directory, file, schema or WAL change,
-        so a read-only file or directory can be reported on. On failure the connection (and its
-        thread) is closed before raising, so a process that gives up exits promptly instead of
-        hanging on a live connection thread."""
+        is corrupt or not a database, it cannot be written, or its schema is newer than
+        ``migrations``. ``read_only`` (reports) opens an existing store with SQLite's
+        ``mode=ro``: no directory, file, schema or WAL change, so a read-only file or
+        directory can be reported on. On failure the connection (and its thread) is closed
+        before raising, so a process that gives up exits promptly instead of hanging on a
+        live connection thread."""
         try:
             if read_only:
                 db = await aiosqlite.connect(f"file:{quote(str(path))}?mode=ro", uri=True)
@@ -103,7 +90,7 @@ class SqliteStore:
         except (OSError, sqlite3.Error) as exc:
             raise _open_failed(path, exc) from None
         try:
-            await (cls._check_readable(db) if read_only else cls._migrate(db))
+            await (cls._check_readable(db) if read_only else cls._migrate(db, migrations))
         except (OSError, sqlite3.Error) as exc:
             await db.close()
             raise _open_failed(path, exc) from None
@@ -118,26 +105,56 @@ class SqliteStore:
         await db.execute_fetchall("SELECT value FROM meta WHERE key = 'schema_version'")
 
     @staticmethod
-    async def _migrate(db: aiosqlite.Connection) -> None:
+    async def _migrate(db: aiosqlite.Connection, migrations: Sequence[Migration]) -> None:
         await db.execute("PRAGMA journal_mode=WAL")
         await db.execute("PRAGMA synchronous=FULL")
-        await db.executescript(_SCHEMA)
-        await db.execute(
-            "INSERT INTO meta(key, value) VALUES('schema_version', ?) ON CONFLICT(key) DO NOTHING",
-            (str(SCHEMA_VERSION),),
-        )
-        await db.commit()
+        await migrate(db, migrations)
 
     async def close(self) -> None:
         """Close the connection."""
         await self._db.close()
 
-    async def _write(self, sql: str, params: tuple[Any, ...]) -> None:
+    # writing ---------------------------------------------------------------------------
+    def _in_transaction(self) -> bool:
+        return self._tx_owner is not None and self._tx_owner is asyncio.current_task()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[None]:
+        """Group the writes of the block into one transaction: all commit at its end, or
+        none (rolled back when the block raises). Nested use joins the outer transaction;
+        other tasks' writes wait until it ends. Raises ``StoreError`` when the commit fails."""
+        if self._in_transaction():
+            yield
+            return
+        async with self._lock:
+            self._tx_owner = asyncio.current_task()
+            try:
+                yield
+            except BaseException:
+                await self._db.rollback()
+                raise
+            else:
+                await self._commit()
+            finally:
+                self._tx_owner = None
+
+    async def _commit(self) -> None:
         try:
-            await self._db.execute(sql, params)
             await self._db.commit()
         except sqlite3.Error as exc:
+            await self._db.rollback()
             raise StoreError(f"store write failed: {exc}") from exc
+
+    async def _execute(self, sql: str, params: tuple[Any, ...]) -> None:
+        try:
+            await self._db.execute(sql, params)
+        except sqlite3.Error as exc:
+            raise StoreError(f"store write failed: {exc}") from exc
+
+    async def _write(self, sql: str, params: tuple[Any, ...]) -> None:
+        """One statement, committed now (or with the caller's transaction)."""
+        async with self.transaction():
+            await self._execute(sql, params)
 
     async def check_writable(self) -> None:
         """Prove a write still succeeds (disk full, read-only file system)."""
@@ -148,19 +165,31 @@ class SqliteStore:
         )
 
     # meta ------------------------------------------------------------------------------
-    async def get_meta(self, key: str) -> str | None:
-        """A stored setting (entry amounts, kill switch, ...)."""
-        async with self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)) as cur:
+    async def get_meta(self, key: MetaKey | str) -> str | None:
+        """A stored meta value as text; ``ValueError`` for a key that is no ``MetaKey``."""
+        async with self._db.execute("SELECT value FROM meta WHERE key = ?", (MetaKey(key),)) as cur:
             row = await cur.fetchone()
         return None if row is None else str(row[0])
 
-    async def set_meta(self, key: str, value: str) -> None:
-        """Store a setting."""
+    async def set_meta(self, key: MetaKey | str, value: str) -> None:
+        """Store a meta value as text (``""`` deletes it); ``ValueError`` for an unknown key."""
+        if value == "":
+            await self._write("DELETE FROM meta WHERE key = ?", (MetaKey(key).value,))
+            return
         await self._write(
             "INSERT INTO meta(key, value) VALUES(?, ?) "
             "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-            (key, value),
+            (MetaKey(key).value, value),
         )
+
+    async def get(self, field: MetaField[T]) -> T:
+        """A typed meta value, or the field's default when absent."""
+        text = await self.get_meta(field.key)
+        return field.default if text is None else field.decode(text)
+
+    async def set(self, field: MetaField[T], value: T) -> None:
+        """Store a typed meta value (a value that encodes to ``""`` deletes the key)."""
+        await self.set_meta(field.key, field.encode(value))
 
     # records ---------------------------------------------------------------------------
     async def record_snapshot(self, ts: float, snapshot: ChainSnapshot) -> None:
@@ -192,22 +221,24 @@ class SqliteStore:
         )
 
     async def record_order(self, ts: float, order: Order) -> None:
-        """Append an order update and move its intent to the reported status."""
-        await self._write(
-            "INSERT INTO order_updates(ts, client_order_id, status, filled_base, body) "
-            "VALUES(?, ?, ?, ?, ?)",
-            (
-                ts,
-                order.client_order_id,
-                order.status.value,
-                str(order.filled_base),
-                to_json(order),
-            ),
-        )
-        await self._write(
-            "UPDATE intents SET status = ? WHERE client_order_id = ?",
-            (order.status.value, order.client_order_id),
-        )
+        """Append an order update and move its intent to the reported status (one
+        transaction: both or neither)."""
+        async with self.transaction():
+            await self._execute(
+                "INSERT INTO order_updates(ts, client_order_id, status, filled_base, body) "
+                "VALUES(?, ?, ?, ?, ?)",
+                (
+                    ts,
+                    order.client_order_id,
+                    order.status.value,
+                    str(order.filled_base),
+                    to_json(order),
+                ),
+            )
+            await self._execute(
+                "UPDATE intents SET status = ? WHERE client_order_id = ?",
+                (order.status.value, order.client_order_id),
+            )
 
     async def mark_intent(self, client_order_id: str, status: OrderStatus) -> None:
         """Set an intent's status (e.g. UNKNOWN after a timeout, REJECTED)."""
@@ -231,25 +262,28 @@ class SqliteStore:
             row = await cur.fetchone()
         return int(row[0]) if row else 0
 
+    async def _insert_once(self, sql: str, params: tuple[Any, ...]) -> bool:
+        """Run an ``ON CONFLICT DO NOTHING`` insert; True when it added a row."""
+        async with self.transaction():
+            before = self._db.total_changes
+            await self._execute(sql, params)
+            return self._db.total_changes > before
+
     async def record_fill(self, fill: Fill) -> bool:
         """Store a fill once; returns False when it was already known."""
-        before = self._db.total_changes
-        await self._write(
+        return await self._insert_once(
             "INSERT INTO fills(trade_id, ts, client_order_id, body) VALUES(?, ?, ?, ?) "
             "ON CONFLICT(trade_id) DO NOTHING",
             (fill.trade_id, fill.timestamp, fill.client_order_id, to_json(fill)),
         )
-        return self._db.total_changes > before
 
     async def record_funding(self, payment: FundingPayment) -> bool:
         """Store a funding payment once; returns False when it was already known."""
-        before = self._db.total_changes
-        await self._write(
+        return await self._insert_once(
             "INSERT INTO funding(id, ts, amount_quote, body) VALUES(?, ?, ?, ?) "
             "ON CONFLICT(id) DO NOTHING",
             (payment.id, payment.timestamp, str(payment.amount_quote), to_json(payment)),
         )
-        return self._db.total_changes > before
 
     async def record_event(self, ts: float, event_type: str, body: dict[str, Any]) -> None:
         """Append an operational event (alert, command, range change)."""
@@ -257,16 +291,6 @@ class SqliteStore:
             "INSERT INTO events(ts, type, body) VALUES(?, ?, ?)",
             (ts, event_type, to_json(body)),
         )
-
-    async def read_events(self, event_type: str | None = None) -> list[dict[str, Any]]:
-        """Recorded events (oldest first), each its body plus ``type`` and ``ts``."""
-        sql = "SELECT ts, type, body FROM events"
-        params: tuple[Any, ...] = ()
-        if event_type is not None:
-            sql, params = sql + " WHERE type = ?", (event_type,)
-        async with self._db.execute(sql + " ORDER BY id", params) as cur:
-            rows = await cur.fetchall()
-        return [{**json.loads(row[2]), "type": row[1], "ts": float(row[0])} for row in rows]
 
     async def record_command(
         self, ts: float, command_id: str, command: str, status: str, body: dict[str, Any]
@@ -277,79 +301,3 @@ class SqliteStore:
             "ON CONFLICT(id) DO NOTHING",
             (command_id, ts, command, status, to_json(body)),
         )
-
-    async def applied_command_ids(self) -> list[str]:
-        """Ids of commands already applied (duplicates are rejected)."""
-        async with self._db.execute("SELECT id FROM commands WHERE status = 'ok'") as cur:
-            rows = await cur.fetchall()
-        return [str(row[0]) for row in rows]
-
-    async def command_statuses(self) -> dict[str, str]:
-        """Every recorded command id with its status (``ok``/``rejected``): ids are used once."""
-        async with self._db.execute("SELECT id, status FROM commands") as cur:
-            rows = await cur.fetchall()
-        return {str(row[0]): str(row[1]) for row in rows}
-
-    # reads for reports -----------------------------------------------------------------
-    async def totals(self) -> dict[str, Decimal]:
-        """Cumulative fees, funding and realized PnL from stored fills and funding."""
-        fees = Decimal(0)
-        realized = Decimal(0)
-        async with self._db.execute("SELECT body FROM fills") as cur:
-            async for row in cur:
-                body = json.loads(row[0])
-                fees += Decimal(body["fee_quote"])
-                realized += Decimal(body["realized_pnl"])
-        funding = Decimal(0)
-        async with self._db.execute("SELECT amount_quote FROM funding") as cur:
-            async for row in cur:
-                funding += Decimal(row[0])
-        return {"fees_quote": fees, "funding_quote": funding, "realized_pnl_quote": realized}
-
-    async def count(self, table: str) -> int:
-        """Rows in one of the record tables."""
-        if table not in {
-            "snapshots",
-            "decisions",
-            "intents",
-            "order_updates",
-            "fills",
-            "funding",
-            "commands",
-            "events",
-        }:
-            raise ValueError(f"unknown table {table}")
-        async with self._db.execute(f"SELECT COUNT(*) FROM {table}") as cur:  # noqa: S608
-            row = await cur.fetchone()
-        return int(row[0]) if row else 0
-
-    # typed reads for the PnL report -----------------------------------------------------
-    async def read_snapshots(self) -> list[tuple[float, ChainSnapshot]]:
-        """Every stored chain snapshot with its record time, oldest first."""
-        async with self._db.execute("SELECT ts, body FROM snapshots ORDER BY id") as cur:
-            rows = await cur.fetchall()
-        return [(float(row[0]), snapshot_from(json.loads(row[1]))) for row in rows]
-
-    async def read_decisions(self) -> list[tuple[float, int, Decision]]:
-        """Every stored decision as (record time, block, decision), oldest first."""
-        async with self._db.execute("SELECT ts, block, body FROM decisions ORDER BY id") as cur:
-            rows = await cur.fetchall()
-        return [(float(row[0]), int(row[1]), decision_from(json.loads(row[2]))) for row in rows]
-
-    async def read_fills(self) -> list[Fill]:
-        """Every stored fill, by venue time."""
-        async with self._db.execute("SELECT body FROM fills ORDER BY ts, trade_id") as cur:
-            rows = await cur.fetchall()
-        return [fill_from(json.loads(row[0])) for row in rows]
-
-    async def read_funding(self) -> list[FundingPayment]:
-        """Every stored funding payment, by venue time."""
-        async with self._db.execute("SELECT body FROM funding ORDER BY ts, id") as cur:
-            rows = await cur.fetchall()
-        return [funding_from(json.loads(row[0])) for row in rows]
-
-    async def intent_blocks(self) -> dict[str, int]:
-        """Block of the tick that created each intent, by client order id."""
-        async with self._db.execute("SELECT client_order_id, block FROM intents") as cur:
-            rows = await cur.fetchall()
-        return {str(row[0]): int(row[1]) for row in rows}

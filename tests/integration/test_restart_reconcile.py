@@ -22,9 +22,8 @@ from bot.domain import Order, OrderIntent, OrderStatus, Side
 from bot.engine import TickReport
 from bot.exchange.ccxt_perp import CcxtPerpExchange, CcxtPerpSettings
 from bot.exchange.emulator import EmulatorHandle, start_emulator
-from bot.exchange.orders import client_order_id
+from bot.exchange.ledger import OnMismatch, client_order_id
 from bot.exchange.paper import PaperExchange, venue_params
-from bot.exchange.reconcile import OnMismatch
 from bot.exchange.venue import SimVenue
 from bot.ports import PerpExchange
 from bot.sim.anvil import Anvil

@@ -1,7 +1,10 @@
-"""SQLite store: write-ahead intents, idempotent fills/funding, refusal when not writable."""
+"""SQLite store: write-ahead intents, idempotent fills/funding, refusal when not writable,
+the migration list, transactions and typed meta keys."""
 
 from __future__ import annotations
 
+import sqlite3
+from contextlib import closing
 from decimal import Decimal
 from pathlib import Path
 
@@ -9,6 +12,8 @@ import pytest
 
 from bot.domain import Fill, FundingPayment, Order, OrderIntent, OrderStatus, Side
 from bot.errors import StoreError
+from bot.store.meta import Meta, MetaKey, Threshold
+from bot.store.migrations import MIGRATIONS, Migration, applied_versions
 from bot.store.sqlite import SqliteStore
 
 pytestmark = pytest.mark.integration
@@ -97,3 +102,144 @@ async def test_store_path_is_a_directory_refused(tmp_path: Path) -> None:
     bad.mkdir()
     with pytest.raises(StoreError, match=r"dir\.sqlite"):
         await SqliteStore.open(bad)
+
+
+HEAD_STORE_SQL = Path(__file__).parent.parent / "data" / "store_v1_head.sql"
+
+
+def head_store(path: Path) -> Path:
+    """A store file as the code before the migration list wrote it (schema 1, no
+    schema_version table), restored from its SQL dump."""
+    with closing(sqlite3.connect(path)) as db:
+        db.executescript(HEAD_STORE_SQL.read_text())
+    return path
+
+
+async def test_store_from_before_the_migration_list_opens_at_version_1(tmp_path: Path) -> None:
+    """A schema-1 store written by the previous code migrates cleanly: version 1 recorded,
+    every record and meta value read back as it was, and it takes new writes."""
+    store = await SqliteStore.open(head_store(tmp_path / "old.sqlite"))
+    assert await applied_versions(store._db) == [1]
+    assert await store.get(Meta.SCHEMA_VERSION) == 1
+    assert [i.client_order_id for i in await store.unresolved_intents()] == ["hb-aaaa-11-2"]
+    assert await store.intent_count() == 2
+    assert await store.intent_blocks() == {"hb-aaaa-10-1": 10, "hb-aaaa-11-2": 11}
+    assert [f.trade_id for f in await store.read_fills()] == ["t1"]
+    assert await store.totals() == {
+        "fees_quote": Decimal("0.4"),
+        "funding_quote": Decimal("0.2"),
+        "realized_pnl_quote": Decimal(0),
+    }
+    assert await store.get(Meta.PAUSED) is True
+    assert await store.get(Meta.FLATTENING) is False
+    assert await store.get(Meta.HEDGE_RATIO) == Decimal("0.8")
+    assert await store.get(Meta.THRESHOLD) == Threshold(Decimal("0.3"), None)
+    assert await store.get(Meta.POSITION_BASELINE) == Decimal("-0.25")
+    assert await store.get(Meta.FILLS_SINCE_MS) == 1501
+    assert await store.get(Meta.FUNDING_SINCE_MS) == 2001
+    assert await store.get(Meta.RISK_DAY) == "2024-01-02"
+    assert await store.get(Meta.RISK_DAY_START_NET) == Decimal("-12.5")
+    assert await store.command_statuses() == {"c1": "ok"}
+    assert [e["alert"] for e in await store.read_events("alert")] == ["risk.stale"]
+    await store.record_intent(5.0, 12, intent("hb-aaaa-12-3"))
+    await store.close()
+    reopened = await SqliteStore.open(tmp_path / "old.sqlite")
+    assert await applied_versions(reopened._db) == [1]  # recorded once, not re-applied
+    assert await reopened.intent_count() == 3
+    await reopened.close()
+
+
+async def test_migrations_apply_in_order_once_each(tmp_path: Path) -> None:
+    """A newer migration list applies only the versions a store lacks, in order, each
+    recorded; an old store gains the new table with its records intact."""
+    path = head_store(tmp_path / "old.sqlite")
+    later = (
+        *MIGRATIONS,
+        Migration(2, "fill index", "CREATE INDEX fills_by_order ON fills(client_order_id)"),
+        Migration(3, "notes", "CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT)"),
+    )
+    store = await SqliteStore.open(path, migrations=later)
+    assert await applied_versions(store._db) == [1, 2, 3]
+    assert await store.get(Meta.SCHEMA_VERSION) == 3
+    assert await store.intent_count() == 2
+    await store._db.execute("INSERT INTO notes(text) VALUES('x')")
+    await store.close()
+    again = await SqliteStore.open(path, migrations=later)
+    assert await applied_versions(again._db) == [1, 2, 3]
+    await again.close()
+
+
+async def test_store_newer_than_the_code_is_refused(tmp_path: Path) -> None:
+    """A store migrated by a newer hedgebot is refused with both versions named."""
+    path = tmp_path / "new.sqlite"
+    later = (*MIGRATIONS, Migration(2, "later", "CREATE TABLE later (id INTEGER)"))
+    await (await SqliteStore.open(path, migrations=later)).close()
+    with pytest.raises(StoreError, match="version 2 is newer than this hedgebot \\(1\\)"):
+        await SqliteStore.open(path)
+
+
+async def test_failed_migration_leaves_the_store_at_the_previous_version(tmp_path: Path) -> None:
+    """A migration that fails midway changes nothing: no half table, no version recorded."""
+    path = tmp_path / "s.sqlite"
+    await (await SqliteStore.open(path)).close()
+    broken = (
+        *MIGRATIONS,
+        Migration(2, "broken", "CREATE TABLE half (id INTEGER); INSERT INTO nowhere VALUES(1)"),
+    )
+    with pytest.raises(StoreError, match="nowhere"):
+        await SqliteStore.open(path, migrations=broken)
+    with closing(sqlite3.connect(path)) as db:
+        versions = [row[0] for row in db.execute("SELECT version FROM schema_version")]
+        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
+    assert versions == [1]
+    assert "half" not in tables
+
+
+async def test_transaction_commits_all_or_nothing(tmp_path: Path) -> None:
+    """Writes grouped in store.transaction() commit together; an error inside rolls all of
+    them back (an intent and its status never apart)."""
+    store = await SqliteStore.open(tmp_path / "s.sqlite")
+
+    async def crash_between_writes() -> None:
+        async with store.transaction():
+            await store.record_intent(1.0, 10, intent("a"))
+            await store.set(Meta.PAUSED, True)
+            raise RuntimeError("crash between writes")
+
+    with pytest.raises(RuntimeError, match="crash"):
+        await crash_between_writes()
+    assert await store.intent_count() == 0
+    assert await store.get_meta(MetaKey.PAUSED) is None
+    async with store.transaction():
+        await store.record_intent(1.0, 10, intent("a"))
+        await store.mark_intent("a", OrderStatus.UNKNOWN)
+    await store.close()
+    reopened = await SqliteStore.open(tmp_path / "s.sqlite")
+    assert [i.client_order_id for i in await reopened.unresolved_intents()] == ["a"]
+    await reopened.close()
+
+
+async def test_meta_keys_are_one_enum_with_typed_values(tmp_path: Path) -> None:
+    """Typed meta fields round-trip in the text forms schema 1 used; a key outside MetaKey
+    is refused; a value encoding to nothing deletes the key."""
+    store = await SqliteStore.open(tmp_path / "s.sqlite")
+    assert await store.get(Meta.PAUSED) is False  # default when absent
+    await store.set(Meta.PAUSED, True)
+    await store.set(Meta.HEDGE_RATIO, Decimal("0.75"))
+    await store.set(Meta.THRESHOLD, Threshold(None, Decimal("0.1")))
+    await store.set(Meta.OPERATOR_STATE, {"trading_state": "reducing", "hedge_ratio": "0.5"})
+    assert await store.get_meta("paused") == "1"
+    assert await store.get_meta("hedge_ratio") == "0.75"
+    assert await store.get_meta("threshold") == "|0.1"
+    assert await store.get(Meta.THRESHOLD) == Threshold(None, Decimal("0.1"))
+    assert await store.get(Meta.OPERATOR_STATE) == {
+        "trading_state": "reducing",
+        "hedge_ratio": "0.5",
+    }
+    await store.set(Meta.HEDGE_RATIO, None)
+    assert await store.get_meta(MetaKey.HEDGE_RATIO) is None
+    with pytest.raises(ValueError, match="not_a_key"):
+        await store.set_meta("not_a_key", "1")
+    with pytest.raises(ValueError, match="not_a_key"):
+        await store.get_meta("not_a_key")
+    await store.close()

@@ -1,0 +1,177 @@
+"""The ledger's comparisons with the venue: start-up reconciliation and the running check.
+
+I/O around the pure comparisons of :mod:`bot.exchange.position_check`. Both record what they
+saw in one store transaction: the newest fill checked (so a foreign fill is reported once) and,
+when adopting, the venue's position as the new baseline with the venue time it counts from.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import TYPE_CHECKING, Literal
+
+import structlog
+
+from bot.domain import Fill, Order
+from bot.exchange.client_ids import client_id_prefix
+from bot.exchange.intent_tracker import state_of_order
+from bot.exchange.place_results import NotPlaced, Placed, PlaceResult
+from bot.exchange.position_check import (
+    OnMismatch,
+    PositionCheck,
+    StartupReconciliation,
+    adopted_baseline,
+    check_running,
+    compare,
+    counted_fills,
+)
+from bot.store.meta import Meta
+
+if TYPE_CHECKING:
+    from bot.exchange.ledger import OrderLedger
+
+__all__ = ["check_running_position", "reconcile_venue"]
+
+log = structlog.get_logger("hedgebot.ledger")
+
+
+async def reconcile_venue(
+    ledger: OrderLedger,
+    settled: Sequence[PlaceResult],
+    rule: OnMismatch,
+    fills_since_ms: int | None,
+) -> StartupReconciliation:
+    """After the stored intents are ``settled``: cancel this bot's resting orders, then
+    compare the venue's position, open orders and fills since ``fills_since_ms`` (default:
+    the store's cursor) with the store (:func:`~bot.exchange.position_check.compare`)."""
+    store, exchange = ledger.store, ledger.exchange
+    intent_ids = set((await store.intent_blocks()).keys())
+    open_orders = await exchange.open_orders()
+    cancelled = await _cancel_own(ledger, open_orders, intent_ids)
+    cursor = fills_since_ms if fills_since_ms is not None else await _fill_cursor(ledger)
+    after_ms = await store.get(Meta.POSITION_BASELINE_AFTER_MS)
+    position = await exchange.position()
+    stored, venue_fills = await store.read_fills(), await exchange.fills(cursor)
+    findings = compare(
+        own_prefix=client_id_prefix(ledger.bot_id),
+        baseline_base=await store.get(Meta.POSITION_BASELINE),
+        stored_fills=stored,
+        intent_ids=intent_ids,
+        venue_position_base=position.size_base,
+        venue_open_orders=open_orders,
+        venue_fills=venue_fills,
+        baseline_after_ms=after_ms,
+    )
+    seen, _ = counted_fills(stored, venue_fills, after_ms)
+    action: Literal["ok", "adopted", "paused"] = "ok"
+    if not findings.ok:
+        action = "adopted" if rule == "adopt" else "paused"
+    await _record_check(ledger, seen, position.size_base, cursor, adopt=action == "adopted")
+    log.info(
+        "orders.reconciled_at_start",
+        resolved=sum(isinstance(r, Placed) for r in settled),
+        never_seen=sum(isinstance(r, NotPlaced) for r in settled),
+        cancelled=len(cancelled),
+        venue_position_base=str(findings.venue_position_base),
+        expected_position_base=str(findings.expected_position_base),
+        mismatches=len(findings.mismatches),
+        action=action,
+    )
+    return StartupReconciliation(
+        findings=findings,
+        resolved=tuple(r.order for r in settled if isinstance(r, Placed)),
+        never_seen=tuple(r.intent for r in settled if isinstance(r, NotPlaced)),
+        cancelled=cancelled,
+        action=action,
+    )
+
+
+async def _cancel_own(
+    ledger: OrderLedger, open_orders: Sequence[Order], intent_ids: set[str]
+) -> tuple[Order, ...]:
+    """Cancel this bot's resting orders (it trades IOC only: a resting one is stale) and
+    record those the store knows. Anyone else's orders are left alone."""
+    prefix = client_id_prefix(ledger.bot_id)
+    cancelled: list[Order] = []
+    for order in open_orders:
+        cid = order.client_order_id
+        if not cid.startswith(prefix):
+            continue
+        final = await ledger.venue.cancel(order)
+        cancelled.append(final)
+        if ledger.tracker.get(cid) is not None:
+            ledger.tracker.apply(cid, state_of_order(final), final)
+        if cid in intent_ids:
+            await ledger.store.record_order(ledger.clock.now(), final)
+        log.warning(
+            "order.cancelled_at_start",
+            client_order_id=cid,
+            status=final.status.value,
+            filled_base=str(final.filled_base),
+        )
+    return tuple(cancelled)
+
+
+async def check_running_position(
+    ledger: OrderLedger,
+    venue_position_base: Decimal,
+    last_mismatch: tuple[Decimal, Decimal] | None,
+) -> PositionCheck:
+    """One running check (see :meth:`OrderLedger.check_position`); ``last_mismatch`` is
+    the (venue, expected) pair already reported, logged again only when it changes."""
+    store = ledger.store
+    cursor = await _fill_cursor(ledger)
+    after_ms = await store.get(Meta.POSITION_BASELINE_AFTER_MS)
+    checked_ms = await store.get(Meta.POSITION_CHECKED_MS)
+    stored, venue_fills = await store.read_fills(), await ledger.exchange.fills(cursor)
+    counted, _ = counted_fills(stored, venue_fills, after_ms)
+    check = check_running(
+        baseline_base=await store.get(Meta.POSITION_BASELINE),
+        counted=counted,
+        intent_ids=(await store.intent_blocks()).keys(),
+        checked_after_ms=cursor if checked_ms is None else checked_ms,
+        venue_position_base=venue_position_base,
+        on_mismatch=ledger.on_mismatch,
+    )
+    numbers = (check.venue_position_base, check.expected_position_base)
+    if not check.ok:
+        repeated = last_mismatch == numbers and not check.foreign_fills
+        check = PositionCheck(*numbers, check.foreign_fills, check.action, repeated)
+        if not repeated:
+            log.warning(
+                "position.mismatch",
+                venue_position_base=str(numbers[0]),
+                expected_position_base=str(numbers[1]),
+                foreign_fills=[f.trade_id for f in check.foreign_fills],
+                action=check.action,
+            )
+    await _record_check(
+        ledger, counted, venue_position_base, cursor, adopt=check.action == "adopted"
+    )
+    return check
+
+
+async def _fill_cursor(ledger: OrderLedger) -> int:
+    """The venue time from which fills are not stored yet (the history's cursor)."""
+    return await ledger.store.get(Meta.FILLS_SINCE_MS) or 0
+
+
+async def _record_check(
+    ledger: OrderLedger,
+    seen: Sequence[Fill],
+    venue_position_base: Decimal,
+    cursor: int,
+    *,
+    adopt: bool,
+) -> None:
+    """Record what a check saw (and an adopted baseline) in one transaction."""
+    store = ledger.store
+    newest = max((f.timestamp + 1 for f in seen), default=None)
+    async with store.transaction():
+        if newest is not None:
+            await store.set(Meta.POSITION_CHECKED_MS, newest)
+        if adopt:
+            baseline, after_ms = adopted_baseline(venue_position_base, seen, cursor)
+            await store.set(Meta.POSITION_BASELINE, baseline)
+            await store.set(Meta.POSITION_BASELINE_AFTER_MS, after_ms)
