@@ -7,7 +7,7 @@ code works against the locally deployed ``Multicall`` and Multicall3 on public c
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -79,7 +79,11 @@ _TRY_AGGREGATE = "tryAggregate"
 
 
 class BatchReader:
-    """Runs ``ContractCall``s at one block, batched through Multicall when configured."""
+    """Runs ``ContractCall``s at one block, batched through Multicall when configured.
+
+    Past ``max_calls_per_eth_call`` sub-calls the batch is split into concurrent eth_calls,
+    all pinned to the same block (one call would exceed nodes' eth_call gas cap).
+    """
 
     def __init__(
         self,
@@ -87,11 +91,13 @@ class BatchReader:
         *,
         multicall: str | None = None,
         request_timeout_s: float = 10.0,
+        max_calls_per_eth_call: int = 1000,
     ) -> None:
         self._w3 = w3
         self._timeout_s = request_timeout_s
         self._multicall = checksum(multicall) if multicall is not None else None
         self._multicall_abi = load_abi("multicall")
+        self._max_calls = max_calls_per_eth_call
 
     @property
     def batched(self) -> bool:
@@ -100,25 +106,53 @@ class BatchReader:
 
     async def run(self, calls: Sequence[ContractCall], block_number: int) -> list[tuple[Any, ...]]:
         """Decoded results of every call at ``block_number``; any failure raises ``ChainError``."""
+        results = await self.try_run(calls, block_number)
+        failed = [c.label for c, r in zip(calls, results, strict=True) if r is None]
+        if failed:
+            raise ChainError(f"{failed[0]} reverted at block {block_number}")
+        return [r for r in results if r is not None]
+
+    async def try_run(
+        self,
+        calls: Sequence[ContractCall],
+        block_number: int,
+        decode: Callable[[ContractCall, bytes], tuple[Any, ...]] | None = None,
+    ) -> list[tuple[Any, ...] | None]:
+        """Decoded results at ``block_number``, ``None`` where a call reverted.
+
+        ``decode(call, raw)`` replaces ``call.decode`` (a faster decoder for static words).
+        A transport failure or an undecodable answer raises ``ChainError``.
+        """
         if not calls:
             return []
         if self._multicall is None:
-            raws = await asyncio.gather(*(self._single(call, block_number) for call in calls))
+            raws = await asyncio.gather(*(self._single(c, block_number) for c in calls))
         else:
-            raws = await self._batch(self._multicall, calls, block_number)
-        return [call.decode(raw) for call, raw in zip(calls, raws, strict=True)]
+            size = self._max_calls
+            chunks = [calls[i : i + size] for i in range(0, len(calls), size)]
+            parts = await asyncio.gather(
+                *(self._batch(self._multicall, chunk, block_number) for chunk in chunks)
+            )
+            raws = [raw for part in parts for raw in part]
+        decoder = decode or ContractCall.decode
+        return [
+            None if raw is None else decoder(call, raw)
+            for call, raw in zip(calls, raws, strict=True)
+        ]
 
-    async def _single(self, call: ContractCall, block_number: int) -> bytes:
+    async def _single(self, call: ContractCall, block_number: int) -> bytes | None:
         try:
             return await eth_call(
                 self._w3, call.target, call.data, block_number, timeout_s=self._timeout_s
             )
         except ChainError as exc:
+            if "revert" in safe_str(exc).lower():
+                return None
             raise ChainError(f"{call.label} at block {block_number}: {safe_str(exc)}") from exc
 
     async def _batch(
         self, multicall: str, calls: Sequence[ContractCall], block_number: int
-    ) -> list[bytes]:
+    ) -> list[bytes | None]:
         payload = [(call.target, call.data) for call in calls]
         batch = encode_call(
             "multicall.tryAggregate", multicall, self._multicall_abi, _TRY_AGGREGATE, False, payload
@@ -132,9 +166,4 @@ class BatchReader:
         (results,) = batch.decode(raw)
         if len(results) != len(calls):
             raise ChainError(f"multicall returned {len(results)} results for {len(calls)} calls")
-        raws: list[bytes] = []
-        for call, (success, data) in zip(calls, results, strict=True):
-            if not success:
-                raise ChainError(f"{call.label} reverted at block {block_number}")
-            raws.append(bytes(data))
-        return raws
+        return [bytes(data) if success else None for success, data in results]

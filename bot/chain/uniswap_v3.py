@@ -25,8 +25,8 @@ from typing import Any
 import structlog
 from web3 import AsyncWeb3
 
-from bot.chain.multicall import ContractCall, encode_call
-from bot.chain.rpc import checksum, eth_call, load_abi
+from bot.chain.multicall import BatchReader, ContractCall, encode_call
+from bot.chain.rpc import checksum, load_abi
 from bot.chain.v3_calls import (
     POOL_INIT_CODE_HASH,
     CallPlan,
@@ -40,7 +40,7 @@ from bot.chain.v3_owed import OwedSplitter
 from bot.config import V3PositionConfig
 from bot.core.v3 import PairDecimals, V3PoolState, V3PositionState, V3TickState, v3_exposure
 from bot.domain import ChainNotice, PositionExposure
-from bot.errors import ChainError, PositionReadError
+from bot.errors import PositionReadError
 
 __all__ = ["POOL_INIT_CODE_HASH", "V3PositionReader", "V3Read", "pool_address", "position_key"]
 
@@ -86,15 +86,18 @@ class V3PositionReader:
         self._w3 = w3
         self._configs = [_checksummed(c) for c in positions]
         self._base, self._quote = checksum(base_token), checksum(quote_token)
-        self._multicall = checksum(multicall) if multicall is not None else None
+        self._batch = BatchReader(
+            w3,
+            multicall=multicall,
+            request_timeout_s=request_timeout_s,
+            max_calls_per_eth_call=max_calls_per_eth_call,
+        )
         self._fees_in_delta = include_fees_in_delta
         self._timeout_s = request_timeout_s
-        self._max_calls = max_calls_per_eth_call
         self._owed = OwedSplitter(w3, from_block=owed_logs_from_block, timeout_s=request_timeout_s)
         self._npm_abi = load_abi("uniswap_v3_position_manager")
         self._pool_abi = load_abi("uniswap_v3_pool")
         self._erc20_abi = load_abi("erc20")
-        self._multicall_abi = load_abi("multicall")
         self._factories: dict[str, str] = {}  # npm -> factory
         self._pairs: dict[str, PairDecimals] = {}  # pool -> ordering and decimals
         self._nfts: dict[tuple[str, int], Tracked] = {}
@@ -109,42 +112,7 @@ class V3PositionReader:
 
     async def _run(self, calls: Sequence[ContractCall], block: int) -> list[tuple[Any, ...] | None]:
         """Decoded answers at ``block``, ``None`` for a revert; one eth_call per Multicall chunk."""
-        if not calls:
-            return []
-        if self._multicall is None:
-            raws = await asyncio.gather(*(self._single(c, block) for c in calls))
-        else:
-            size = self._max_calls
-            chunks = [calls[i : i + size] for i in range(0, len(calls), size)]
-            parts = await asyncio.gather(*(self._aggregate(chunk, block) for chunk in chunks))
-            raws = [raw for part in parts for raw in part]
-        return [
-            None if r is None else decode_static(c, r) for c, r in zip(calls, raws, strict=True)
-        ]
-
-    async def _aggregate(self, calls: Sequence[ContractCall], block: int) -> list[bytes | None]:
-        assert self._multicall is not None
-        batch = encode_call(
-            "multicall.tryAggregate", self._multicall, self._multicall_abi, "tryAggregate",
-            False, [(c.target, c.data) for c in calls],
-        )  # fmt: skip
-        raw = await eth_call(
-            self._w3, self._multicall, batch.data, block, timeout_s=self._timeout_s
-        )
-        (results,) = batch.decode(raw)
-        if len(results) != len(calls):
-            raise ChainError(f"multicall returned {len(results)} results for {len(calls)}")
-        return [bytes(data) if ok else None for ok, data in results]
-
-    async def _single(self, call: ContractCall, block: int) -> bytes | None:
-        try:
-            return await eth_call(
-                self._w3, call.target, call.data, block, timeout_s=self._timeout_s
-            )
-        except ChainError as exc:
-            if "revert" in str(exc).lower():
-                return None
-            raise
+        return await self._batch.try_run(calls, block, decode=decode_static)
 
     async def _run_all(self, calls: Sequence[ContractCall], block: int) -> list[tuple[Any, ...]]:
         """Like ``_run`` but any revert is a ``PositionReadError`` naming the call."""

@@ -175,13 +175,19 @@ async def test_one_snapshot_is_one_eth_call(
             nft("lp", d, d.token_id, d.lp_account).model_dump(),
             {"id": "bg", "kind": "v3", "position_manager": d.position_manager,
              "owner": d.deployer_account, "discover": True},
-            {"id": "direct", "kind": "v3", "pool": d.pool, "owner": d.position_manager,
-             "tick_lower": d.tick_lower, "tick_upper": d.tick_upper},
         ],
         hedge_asset={"base_token": d.base_token, "quote_token": d.quote_token},
         hedge={"include_fees_in_delta": True},
         store={"path": str(tmp_path / "s.sqlite")},
     )  # fmt: skip
+    # The only direct pool position a test can make without a minter contract is the NPM's
+    # own, which a real config may not list beside NFTs of that NPM (it is their sum: see
+    # test_user_inputs.py); added unvalidated here, since this test counts eth_calls only.
+    direct = V3PositionConfig(
+        id="direct", kind="v3", pool=d.pool, owner=d.position_manager,
+        tick_lower=d.tick_lower, tick_upper=d.tick_upper,
+    )  # fmt: skip
+    settings = settings.model_copy(update={"positions": [*settings.positions, direct]})
     w3 = connect(d.rpc_url)
     reader = LpChainReader(w3, settings)
     await reader.snapshot(await reader.latest_block())  # warms the immutable caches
