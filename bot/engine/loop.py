@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
 from decimal import Decimal
 from typing import Protocol, runtime_checkable
@@ -26,15 +26,10 @@ from bot.core.operator import (
     TradingState,
     apply_command,
 )
-from bot.core.plan import HedgeSettings
-from bot.core.policy import HedgePolicy, ThresholdPolicy
-from bot.engine.sink import CommandSource, EngineTelemetry
+from bot.core.policy import ThresholdPolicy
 from bot.engine.tick import TickRunner
 from bot.errors import ChainError
 from bot.events import TradingStateChanged
-from bot.exchange.orders import OrderManager
-from bot.guards import RiskGuard
-from bot.ports import ChainReader, Clock, PerpExchange
 from bot.safety import describe_exc, safe_str
 from bot.store.sqlite import SqliteStore
 from bot.telemetry.commands import Command
@@ -70,39 +65,6 @@ class CheckedAtStart(Protocol):
 
 class Engine(TickRunner):
     """Runs the hedge loop for one strategy."""
-
-    def __init__(
-        self,
-        *,
-        bot_id: str,
-        chain: ChainReader,
-        exchange: PerpExchange,
-        orders: OrderManager,
-        store: SqliteStore,
-        policy: HedgePolicy,
-        settings: HedgeSettings,
-        clock: Clock,
-        telemetry: EngineTelemetry | None = None,
-        price_observers: list[Callable[[Decimal], None]] | None = None,
-        commands: CommandSource | None = None,
-        guard: RiskGuard | None = None,
-        read_timeout_s: float = 30.0,
-    ) -> None:
-        super().__init__(
-            bot_id=bot_id,
-            chain=chain,
-            exchange=exchange,
-            orders=orders,
-            store=store,
-            policy=policy,
-            settings=settings,
-            clock=clock,
-            telemetry=telemetry,
-            price_observers=price_observers,
-            guard=guard,
-            read_timeout_s=read_timeout_s,
-        )
-        self.commands = commands
 
     # lifecycle -------------------------------------------------------------------------
     async def start(self) -> None:

@@ -32,7 +32,7 @@ from bot.domain import (
 from bot.engine.act import ActSteps
 from bot.engine.reads import ReadSteps
 from bot.engine.report import Acted, EngineStats, TickReport
-from bot.engine.sink import EngineTelemetry, EventFanOut, NullTelemetry
+from bot.engine.sink import CommandSource, EngineTelemetry, EventFanOut, NullTelemetry
 from bot.errors import (
     ExchangeError,
     HedgebotError,
@@ -76,6 +76,7 @@ class TickRunner(ReadSteps, ActSteps):
         clock: Clock,
         telemetry: EngineTelemetry | None = None,
         price_observers: list[Callable[[Decimal], None]] | None = None,
+        commands: CommandSource | None = None,
         guard: RiskGuard | None = None,
         read_timeout_s: float = 30.0,
     ) -> None:
@@ -94,6 +95,7 @@ class TickRunner(ReadSteps, ActSteps):
         self.price_observers = price_observers or []
         self.guard = guard or RiskGuard.with_defaults(store.path, clock)
         self.read_timeout_s = read_timeout_s
+        self.commands = commands  # operator commands, applied between ticks (loop.py)
         self.guard_state = GuardState()
         self._guard_before = self.guard_state
         self.policy_state = PolicyState()
