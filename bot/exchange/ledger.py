@@ -252,10 +252,16 @@ class OrderLedger:
             raise
         if order is not None:
             return await self._settled(intent, order)
-        return await self._not_placed(intent, f"order {cid} was never placed")
+        return await self._absent(intent, f"order {cid} was never placed")
 
-    async def _not_placed(self, intent: OrderIntent, reason: str) -> NotPlaced:
+    async def _absent(self, intent: OrderIntent, reason: str) -> NotPlaced | Unknown:
+        """The venue says it has no such order: never placed, unless this process saw the
+        venue have it (then the answer is a venue inconsistency: still unknown)."""
         cid = intent.client_order_id
+        tracked = self.tracker.get(cid)
+        if tracked is not None and tracked.state is IntentState.OPEN:
+            log.warning("order.vanished", client_order_id=cid)
+            return Unknown(intent, errors.OrderOutcomeUnknown(f"open order {cid} not found", cid))
         self.tracker.apply(cid, IntentState.NOT_PLACED)
         await self.store.mark_intent(cid, stored_status(IntentState.NOT_PLACED))
         log.warning("order.not_placed", client_order_id=cid)
@@ -287,7 +293,7 @@ class OrderLedger:
             return Unknown(intent, exc)
         if order is None:
             log.warning("order.never_seen", client_order_id=cid)
-            return await self._not_placed(intent, f"order {cid} was never seen by the venue")
+            return await self._absent(intent, f"order {cid} was never seen by the venue")
         state = state_of_order(order)
         self.tracker.apply(cid, state, order)
         if state is IntentState.OPEN and open_is_pending:
