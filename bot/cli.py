@@ -119,6 +119,8 @@ def cmd_localnet(args: argparse.Namespace) -> int:
         sigma=args.sigma,
         block_interval_s=args.block_interval_s,
         step_seconds=args.step_seconds,
+        mqtt_url=args.mqtt_url,
+        mqtt=not args.no_mqtt,
     )
     return asyncio.run(run_localnet(options))
 
@@ -211,6 +213,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sigma", type=cli_args.non_negative_float, default=0.9)
     p.add_argument("--block-interval-s", type=cli_args.positive_float, default=2.0)
     p.add_argument("--step-seconds", type=cli_args.positive_int, default=600)
+    p.add_argument(
+        "--mqtt-url",
+        type=cli_args.url,
+        default=None,
+        help="the broker written into config.yaml and operator.env (default: $MQTT_URL or "
+        "mqtt://127.0.0.1:1883 when reachable, else a mosquitto of its own)",
+    )
+    p.add_argument("--no-mqtt", action="store_true", help="write no mqtt section")
     p.set_defaults(func=cmd_localnet)
 
     for register in _plugin_registrars():

@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
+import secrets
 import signal
 import sys
 from collections.abc import AsyncIterator, Callable
@@ -233,6 +235,32 @@ def _chain_tuning(template: dict[str, Any]) -> dict[str, Any]:
     return {key: chain[key] for key in keys if key in chain}
 
 
+def localnet_bot_id() -> str:
+    """A bot id of its own for each localnet (``local-3f9a1c``): two localnets on one broker
+    or host never share topics, locks or a store."""
+    return f"local-{secrets.token_hex(3)}"
+
+
+def write_operator_env(out: Path, broker_url: str | None) -> Path:
+    """``out/operator.env`` (mode 0600): a fresh ``HEDGEBOT_OPERATOR_KEY`` and the
+    ``MQTT_URL`` of the localnet's broker, for ``set -a; . out/operator.env; set +a`` in the
+    terminals that run ``hedgebot run``, ``monitor`` and ``cmd``."""
+    from bot.telemetry.auth import OPERATOR_KEY_ENV
+
+    path = out / "operator.env"
+    lines = [
+        "# written by `hedgebot localnet`: a throwaway operator key for this local world only",
+        f"{OPERATOR_KEY_ENV}={secrets.token_hex(32)}",
+    ]
+    if broker_url:
+        lines.append(f"MQTT_URL={broker_url}")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write("\n".join(lines) + "\n")
+    path.chmod(0o600)
+    return path
+
+
 @dataclass(frozen=True, slots=True)
 class LocalnetOptions:
     """``hedgebot localnet`` flags."""
@@ -246,6 +274,8 @@ class LocalnetOptions:
     sigma: float = 0.9
     block_interval_s: float = 2.0
     step_seconds: int = 600
+    mqtt_url: str | None = None  # else MQTT_URL / 127.0.0.1:1883 when reachable / our own
+    mqtt: bool = True
 
 
 async def run_localnet(options: LocalnetOptions) -> int:
@@ -260,11 +290,33 @@ async def run_localnet(options: LocalnetOptions) -> int:
         if rpc_url is None:
             node = await stack.enter_async_context(Anvil(AnvilOptions(port=options.port)))
             rpc_url = node.rpc_url
-        await _serve_world(options, rpc_url, stop)
+        broker_url: str | None = None
+        if options.mqtt:
+            from bot.sim.mosquitto import resolve_broker
+
+            broker_url = await resolve_broker(stack, options.mqtt_url)
+        await _serve_world(options, rpc_url, broker_url, stop)
     return 0
 
 
-async def _serve_world(options: LocalnetOptions, rpc_url: str, stop: asyncio.Event) -> None:
+def _write_config(options: LocalnetOptions, world: LocalWorld, broker_url: str | None) -> str:
+    """``out/config.yaml`` (and ``out/operator.env``); returns the bot id."""
+    bot_id = localnet_bot_id()
+    config = local_config(world, options.out / "state", bot_id=bot_id)
+    if broker_url:
+        config["mqtt"] = {"url": broker_url, "topic_prefix": "hedgebot/{bot_id}"}
+    (options.out / "config.yaml").write_text(
+        "# written by `hedgebot localnet`: paper venue against the local chain\n"
+        "# commands need the operator key: set -a; . operator.env; set +a (beside this file)\n"
+        + yaml.safe_dump(config, sort_keys=False)
+    )
+    write_operator_env(options.out, broker_url)
+    return bot_id
+
+
+async def _serve_world(
+    options: LocalnetOptions, rpc_url: str, broker_url: str | None, stop: asyncio.Event
+) -> None:
     """Deploy on ``rpc_url``, write the files, drive the market until ``stop``."""
     async with (
         start_world(
@@ -275,11 +327,7 @@ async def _serve_world(options: LocalnetOptions, rpc_url: str, stop: asyncio.Eve
             seed=options.seed,
         ) as world,
     ):
-        config = local_config(world, options.out / "state", bot_id="local")
-        (options.out / "config.yaml").write_text(
-            "# written by `hedgebot localnet`: paper venue against the local chain\n"
-            + yaml.safe_dump(config, sort_keys=False)
-        )
+        bot_id = _write_config(options, world, broker_url)
         info = {
             "rpc_url": world.rpc_url,
             "chain_id": world.deployment.chain_id,
@@ -293,11 +341,17 @@ async def _serve_world(options: LocalnetOptions, rpc_url: str, stop: asyncio.Eve
             if options.market
             else "off (mine on demand)"
         )
+        env_file = options.out / "operator.env"
         print(
             f"localnet ready: {world.rpc_url}\n"
+            f"  bot id:    {bot_id}\n"
             f"  config:    {options.out / 'config.yaml'}\n"
             f"  addresses: {options.out / 'localnet.json'}\n"
+            f"  mqtt:      {broker_url or 'off (no broker reachable, mosquitto not installed)'}\n"
+            f"  env:       set -a; . {env_file}; set +a   (each terminal: key + MQTT_URL)\n"
             f"  run:       hedgebot run --config {options.out / 'config.yaml'}\n"
+            f"  watch:     hedgebot monitor\n"
+            f"  command:   hedgebot cmd {bot_id} pause\n"
             f"  market:    {market}",
             file=sys.stderr,
             flush=True,

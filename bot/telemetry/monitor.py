@@ -22,13 +22,14 @@ from typing import Any
 
 import aiomqtt
 from pydantic import ValidationError
+from rich import box
 from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
 from bot.errors import ConfigError
-from bot.safety import mask_url
+from bot.safety import MAX_COMMAND_BYTES, MAX_JSON_DEPTH, PayloadRejected, loads_bounded, mask_url
 from bot.telemetry.cli_support import (
     EXIT_OK,
     EXIT_UNREACHABLE,
@@ -45,6 +46,7 @@ from bot.telemetry.operator_cmd import add_cmd_parser, parse_params, send_comman
 __all__ = ["BotView", "MonitorView", "add_subcommands", "monitor", "parse_params", "send_command"]
 
 MAX_EVENTS = 10
+MAX_COMMAND_NAMES = 256  # command ids remembered to name the command in its event
 MAX_MONITOR_PAYLOAD_BYTES = 1024 * 1024  # a state is a few KB; larger is hostile
 _SHOWN_EXPONENT = 15  # from 1e15 on, numbers are shown in scientific notation
 
@@ -68,6 +70,7 @@ class MonitorView:
     events: deque[tuple[str, EventMessage]] = field(
         default_factory=lambda: deque(maxlen=MAX_EVENTS)
     )
+    command_names: dict[str, str] = field(default_factory=dict)  # command id -> its name
 
     def apply(self, topic: str, payload: bytes, now_s: float) -> None:
         """Take in one message from ``<prefix>/<bot>/(status|state|events)``."""
@@ -75,6 +78,9 @@ class MonitorView:
         if not topic.startswith(head):
             return
         bot_id, _, kind = topic[len(head) :].partition("/")
+        if kind == "cmd":
+            self._remember_command(payload)
+            return
         if not bot_id or kind not in ("status", "state", "events"):
             return
         if not payload:  # a cleared retained message
@@ -97,54 +103,93 @@ class MonitorView:
         except ValueError:  # e.g. digits past the int-str limit
             view.problem = f"bad {kind} payload"
 
+    def _remember_command(self, payload: bytes) -> None:
+        """Note a command's id and name (``pause``...) so its ack event can name it."""
+        try:
+            body = loads_bounded(payload, max_bytes=MAX_COMMAND_BYTES, max_depth=MAX_JSON_DEPTH)
+        except (PayloadRejected, ValueError):
+            return
+        if not isinstance(body, dict):
+            return
+        command_id, name = body.get("id"), body.get("command")
+        if isinstance(command_id, str) and isinstance(name, str):
+            self.command_names[command_id] = name
+            while len(self.command_names) > MAX_COMMAND_NAMES:
+                del self.command_names[next(iter(self.command_names))]
+
+    def event_type(self, event: EventMessage) -> str:
+        """The event's type; a command's ack names the command: ``command pause``."""
+        if event.type != "command":
+            return event.type
+        name = event.data.get("command")
+        if not isinstance(name, str):
+            name = self.command_names.get(str(event.data.get("id")))
+        return "command" if not isinstance(name, str) else f"command {echo(name, 24)}"
+
     def render(self, now_s: float) -> Group:
-        """The bots table and the last events."""
-        bots = Table(title="hedgebot", expand=False)
-        for name in (
-            "bot",
-            "status",
-            "block",
-            "age",
-            "delta",
-            "hedge",
-            "drift",
-            "margin",
-            "net pnl",
-        ):
-            bots.add_column(name, justify="left" if name in ("bot", "status") else "right")
+        """The bots table and the last events, each within 80 columns for ids up to 16
+        characters: ``time`` is the block's chain time (UTC), ``age`` the seconds since the
+        bot published the state by its own clock (``published_at``)."""
+        bots = Table(
+            title="hedgebot", box=box.SIMPLE_HEAD, padding=(0, 0), show_edge=False, expand=False
+        )
+        for name in _BOT_COLUMNS:
+            bots.add_column(
+                name, justify="left" if name in ("bot", "status") else "right", no_wrap=True
+            )
         for bot_id in sorted(self.bots):
             bots.add_row(*self._bot_row(bot_id, now_s))
         if not self.bots:
-            bots.add_row("(no bots seen)", "", "", "", "", "", "", "", "")
-        events = Table(title=f"last {MAX_EVENTS} events", expand=False)
+            bots.add_row("(no bots seen)", *[""] * (len(_BOT_COLUMNS) - 1))
+        events = Table(title=f"last {MAX_EVENTS} events", box=box.SIMPLE_HEAD, expand=False)
         for name in ("time", "bot", "type", "data"):
             events.add_column(name)
         for bot_id, event in reversed(self.events):
             events.add_row(
-                Text(_clock_time(event.ts)), _text(bot_id), Text(event.type), _data(event)
+                Text(_clock_time(event.ts)),
+                _text(bot_id, _BOT_ID_SHOWN),
+                Text(self.event_type(event)),
+                _data(event),
             )
         return Group(bots, events)
 
     def _bot_row(self, bot_id: str, now_s: float) -> list[Text]:
         """One table row; every cell is ``Text`` (peer strings are never markup)."""
         view = self.bots[bot_id]
-        status = _text(view.status)
+        status = _text(view.status, 8)
         status.stylize("green" if view.status == "online" else "red")
         state = view.state
         if state is None:
-            return [_text(bot_id), status, *[Text("-")] * 6, _text(view.problem or "no state")]
+            shown = [_text(bot_id, _BOT_ID_SHOWN), status, *[Text("-")] * 7]
+            return [*shown, _text(view.problem or "no state", 24)]
         if state.paused:
-            status.append(" paused", style="yellow")
+            status = Text("paused", style="yellow")
         cells = [
             _int(state.block),
-            Text(_age(now_s, state.timestamp)),
-            Text(_num(state.delta_base)),
-            Text(_num(state.hedge_base)),
-            Text(_num(state.drift_base)),
-            Text(_num(state.margin_ratio)),
+            Text(_block_time(state.timestamp)),
+            Text(_age(now_s, state.published_at)),
+            Text(_num(state.delta_base, places=3)),
+            Text(_num(state.hedge_base, places=3)),
+            Text(_num(state.drift_base, places=3)),
+            Text(_num(state.margin_ratio, places=3)),
             Text(_num(state.pnl.net, places=2)),
         ]
-        return [_text(bot_id), status, *cells]
+        return [_text(bot_id, _BOT_ID_SHOWN), status, *cells]
+
+
+_BOT_COLUMNS = (
+    "bot",
+    "status",
+    "block",
+    "time",
+    "age",
+    "delta",
+    "hedge",
+    "drift",
+    "margin",
+    "net pnl",
+)
+_BOT_ID_SHOWN = 16
 
 
 def _text(value: str, limit: int = 64) -> Text:
@@ -156,10 +201,17 @@ def _int(value: int) -> Text:
     return Text(str(value) if abs(value) < 10**18 else "huge")
 
 
-def _age(now_s: float, timestamp: int) -> str:
-    if not 0 <= timestamp < 10**12:
+def _age(now_s: float, published_at: float | None) -> str:
+    """Seconds since the bot published the state, by its own clock (``published_at``); the
+    block's chain time is shown beside the block, as simulated chains run ahead of the wall."""
+    if published_at is None or not 0 <= published_at < 10**12:
         return "?"
-    return f"{max(0.0, now_s - timestamp):.0f}s"
+    return f"{max(0.0, now_s - published_at):.0f}s"
+
+
+def _block_time(timestamp: int) -> str:
+    """The block's chain time, HH:MM UTC ("?" for a timestamp no chain has)."""
+    return _clock_time(float(timestamp))[:5] if 0 <= timestamp < 10**12 else "?"
 
 
 def _clock_time(ts: float) -> str:
@@ -208,7 +260,7 @@ async def monitor(
     collect_s = duration_s if duration_s is not None else (1.0 if once else None)
     try:
         async with broker_client(url, username, password, url_source) as client:
-            for kind in ("status", "state", "events"):
+            for kind in ("status", "state", "events", "cmd"):
                 await client.subscribe(f"{prefix}/+/{kind}", qos=1)
             if once:
                 await _collect(client, view, collect_s)
