@@ -14,6 +14,7 @@ import structlog
 
 from bot.domain import Fill, FundingPayment
 from bot.ports import PerpExchange
+from bot.store.meta import Meta
 from bot.store.sqlite import SqliteStore
 
 __all__ = ["VenueHistory"]
@@ -45,9 +46,11 @@ class VenueHistory:
         """Restore the cursors; a new store's history starts now, since earlier venue fills
         are already in the position the attribution opens with (counting them would double
         them)."""
-        first_ms = str(int(now_s * 1000))
-        self.fills_since_ms = int(await self.store.get_meta("fills_since_ms") or first_ms)
-        self.funding_since_ms = int(await self.store.get_meta("funding_since_ms") or first_ms)
+        first_ms = int(now_s * 1000)
+        fills_ms = await self.store.get(Meta.FILLS_SINCE_MS)
+        funding_ms = await self.store.get(Meta.FUNDING_SINCE_MS)
+        self.fills_since_ms = first_ms if fills_ms is None else fills_ms
+        self.funding_since_ms = first_ms if funding_ms is None else funding_ms
 
     async def sync(self) -> tuple[list[Fill], list[FundingPayment]]:
         """Store new fills and funding; the ones not yet attributed (see :meth:`attributed`)."""
@@ -85,8 +88,9 @@ class VenueHistory:
                     },
                 )
             self.funding_since_ms = max(self.funding_since_ms, payment.timestamp)
-        await self.store.set_meta("fills_since_ms", str(self.fills_since_ms))
-        await self.store.set_meta("funding_since_ms", str(self.funding_since_ms))
+        async with self.store.transaction():  # both cursors, or neither
+            await self.store.set(Meta.FILLS_SINCE_MS, self.fills_since_ms)
+            await self.store.set(Meta.FUNDING_SINCE_MS, self.funding_since_ms)
         return list(self._fills), list(self._funding)
 
     def attributed(self) -> None:
