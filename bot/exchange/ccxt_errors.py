@@ -15,6 +15,7 @@ import aiohttp
 import ccxt
 
 from bot import errors
+from bot.exchange.binance_codes import CodeKind, codes_of
 
 __all__ = [
     "PARSE_FAILURES",
@@ -30,15 +31,16 @@ __all__ = [
 ]
 
 _VENUE_CODE = re.compile(r'"(?:code|retCode|ret_code|sCode)"\s*:\s*"?(-?\d{1,12})"?')
-_INSUFFICIENT_MARGIN_CODES = frozenset({-2018, -2019, -4050, -4051})
-_REDUCE_ONLY_CODES = frozenset({-2022, -4118})
-_MIN_NOTIONAL_CODES = frozenset({-4164})
-_DUPLICATE_CLIENT_ID_CODES = frozenset({-4116})
-_ORDER_NOT_FOUND_CODES = frozenset({-2011, -2013})
-_RATE_LIMIT_CODES = frozenset({-1003, -1015})
-_AUTH_CODES = frozenset({-1002, -1022, -2014, -2015})
-_OUTCOME_UNKNOWN_CODES = frozenset({-1006, -1007})
-_TIMESTAMP_CODES = frozenset({-1021})  # Binance: timestamp outside recvWindow / ahead of server
+# Binance's codes by meaning, from the one table the emulator answers with
+_INSUFFICIENT_MARGIN_CODES = codes_of(CodeKind.INSUFFICIENT_MARGIN)
+_REDUCE_ONLY_CODES = codes_of(CodeKind.REDUCE_ONLY)
+_MIN_NOTIONAL_CODES = codes_of(CodeKind.MIN_NOTIONAL)
+_DUPLICATE_CLIENT_ID_CODES = codes_of(CodeKind.DUPLICATE_CLIENT_ID)
+_ORDER_NOT_FOUND_CODES = codes_of(CodeKind.ORDER_NOT_FOUND)
+_RATE_LIMIT_CODES = codes_of(CodeKind.RATE_LIMIT)
+_AUTH_CODES = codes_of(CodeKind.AUTH)
+_OUTCOME_UNKNOWN_CODES = codes_of(CodeKind.OUTCOME_UNKNOWN)
+_TIMESTAMP_CODES = codes_of(CodeKind.TIMESTAMP)  # timestamp outside recvWindow / ahead
 
 # Start-up settings the venue already has: success, whatever exception ccxt raised for them.
 # (exchange id, venue code) -> what was unchanged. Bybit: 110043 (ccxt BadRequest), 34036

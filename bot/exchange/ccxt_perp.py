@@ -81,6 +81,9 @@ if TYPE_CHECKING:
 
 __all__ = ["AccountSetup", "CcxtPerpExchange", "CcxtPerpSettings"]
 
+# venues that sign a ``timestamp`` judged against a recvWindow: they sign with the injected
+# clock (the wall clock in production); nonce-signing venues keep ccxt's own, always-rising one
+_TIMESTAMP_SIGNED = frozenset({"binance", "binanceusdm", "binancecoinm"})
 _log = structlog.get_logger("bot.exchange.ccxt_perp")
 _T = TypeVar("_T")
 _HISTORY_MS = 180 * 86_400_000  # venues keep about six months of trade history
@@ -277,6 +280,9 @@ class CcxtPerpExchange:
         if password is not None:
             config["password"] = password
         client = exchange_class(config)
+        if self._clock is not None and s.exchange_id in _TIMESTAMP_SIGNED:
+            clock = self._clock  # the host clock: a test's ManualClock signs in venue time
+            client.milliseconds = lambda: int(clock.now() * 1000)
         client.on_json_response = bounded_json_parser(s.max_response_bytes)
         # every answer is checked raw, before ccxt can filter or default what it cannot read
         client.fetch = checked_fetch(

@@ -13,7 +13,7 @@ import pytest
 
 from bot.clock import ManualClock
 from bot.exchange.ccxt_perp import CcxtPerpExchange, CcxtPerpSettings
-from bot.exchange.emulator import EmulatorHandle, start_emulator
+from bot.exchange.emulators.binance_usdm import EmulatorHandle, start_emulator
 from bot.exchange.venue import VenueParams
 
 API_KEY = "test-key-0123456789"
@@ -23,7 +23,7 @@ MARK = Decimal(2000)
 
 
 def venue_clock() -> ManualClock:
-    """A manual clock starting at the current second (ccxt signs with wall time)."""
+    """A manual clock starting at the current second."""
     return ManualClock(t=float(int(time.time())))
 
 
@@ -75,7 +75,8 @@ async def started_exchange(
 
 @asynccontextmanager
 async def raw_ccxt_client(handle: EmulatorHandle) -> AsyncIterator[Any]:
-    """The bare ccxt binanceusdm client on ``handle``, markets loaded (the README snippet)."""
+    """The bare ccxt binanceusdm client on ``handle``, markets loaded (the README snippet),
+    on a host whose clock is the venue's (it signs with the venue clock, no time sync)."""
     client = ccxt_async.binanceusdm(
         {
             "apiKey": API_KEY,
@@ -84,6 +85,8 @@ async def raw_ccxt_client(handle: EmulatorHandle) -> AsyncIterator[Any]:
         }
     )
     client.urls["api"].update(handle.ccxt_urls())
+    venue_clock_ = handle.emulator.clock
+    client.milliseconds = lambda: int(venue_clock_.now() * 1000)
     try:
         await client.load_markets()
         yield client

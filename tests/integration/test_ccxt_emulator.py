@@ -22,7 +22,7 @@ from bot import errors
 from bot.clock import ManualClock
 from bot.domain import OrderIntent, OrderStatus, Side
 from bot.exchange.ccxt_perp import CcxtPerpExchange
-from bot.exchange.emulator import EmulatorHandle
+from bot.exchange.emulators.binance_usdm import EmulatorHandle
 from bot.store.sqlite import SqliteStore
 
 pytestmark = pytest.mark.integration

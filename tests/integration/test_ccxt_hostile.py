@@ -12,8 +12,11 @@ from dataclasses import replace
 from decimal import Decimal
 
 import ccxt
+import ccxt.async_support as ccxt_async
 import pytest
 from emulator_support import (
+    API_KEY,
+    API_SECRET,
     MARK,
     SYMBOL,
     raw_ccxt_client,
@@ -24,10 +27,10 @@ from emulator_support import (
 from structlog.testing import capture_logs
 
 from bot import errors
-from bot.clock import ManualClock
+from bot.clock import ManualClock, WallClock
 from bot.domain import OrderIntent, OrderStatus, Side
 from bot.exchange.ccxt_perp import CcxtPerpExchange
-from bot.exchange.emulator import EmulatorHandle
+from bot.exchange.emulators.binance_usdm import EmulatorHandle
 from bot.safety import DEFAULT_RECURSION_LIMIT, restore_recursion_limit
 
 pytestmark = pytest.mark.integration
@@ -157,6 +160,37 @@ async def test_host_clock_ahead_start_syncs_and_orders_go_through() -> None:
                 await client.fetch_balance()
         async with started_exchange(emulator, clock) as exchange:
             order = await exchange.submit(sell("skew-1", "0.5"))
+            assert order.status == OrderStatus.FILLED
+            assert (await exchange.position()).size_base == Decimal("-0.5")
+
+
+async def test_clock_skew_switch_alone_refuses_an_unsynced_client_and_the_sync_fixes_it() -> None:
+    """Venue on the wall clock, server clock 2.5 s behind the host by the switch alone: /time
+    answers the server clock, a raw ccxt client without time sync gets -1021 (InvalidNonce)
+    and nothing is placed; the adapter syncs at start and its order fills."""
+    clock = WallClock()
+    async with running_emulator(clock) as emulator:  # type: ignore[arg-type]
+        emulator.set_host_clock_ahead(2.5)
+        client = ccxt_async.binanceusdm(
+            {
+                "apiKey": API_KEY,
+                "secret": API_SECRET,
+                "options": {"fetchCurrencies": False, "fetchMargins": False},
+            }
+        )
+        client.urls["api"].update(emulator.ccxt_urls())
+        try:
+            server_ms = await client.fetch_time()
+            behind_ms = client.milliseconds() - server_ms
+            await client.load_markets()
+            with pytest.raises(ccxt.InvalidNonce, match="-1021"):
+                await client.create_order(SYMBOL, "market", "sell", 0.5)
+        finally:
+            await client.close()
+        assert 2500 <= behind_ms < 3500
+        assert emulator.venue.order_log() == []
+        async with started_exchange(emulator, clock) as exchange:  # type: ignore[arg-type]
+            order = await exchange.submit(sell("skew-wall-1", "0.5"))
             assert order.status == OrderStatus.FILLED
             assert (await exchange.position()).size_base == Decimal("-0.5")
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
-import time
+import os
+import signal
+import sys
 from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
@@ -15,8 +18,9 @@ import pytest
 from emulator_support import API_KEY, API_SECRET, running_emulator, venue_clock
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from yarl import URL
 
-from bot.exchange.emulator import EmulatorHandle
+from bot.exchange.emulators.binance_usdm import EmulatorHandle
 
 pytestmark = pytest.mark.integration
 
@@ -33,6 +37,11 @@ async def http() -> AsyncIterator[aiohttp.ClientSession]:
     """A plain HTTP client."""
     async with aiohttp.ClientSession() as session:
         yield session
+
+
+def venue_ms(emulator: EmulatorHandle) -> int:
+    """The venue's time in ms: what a host whose clock agrees with the venue stamps."""
+    return int(emulator.emulator.clock.now() * 1000)
 
 
 def signed_query(params: dict[str, Any], secret: str = API_SECRET) -> str:
@@ -52,7 +61,7 @@ async def test_emulator_signed_request_accepted(
     emulator: EmulatorHandle, http: aiohttp.ClientSession
 ) -> None:
     """A correctly signed request gets the account."""
-    query = signed_query({"timestamp": int(time.time() * 1000)})
+    query = signed_query({"timestamp": venue_ms(emulator)})
     status, body = await get(
         http, f"{emulator.url}/fapi/v3/account?{query}", {"X-MBX-APIKEY": API_KEY}
     )
@@ -81,7 +90,7 @@ async def test_emulator_rejects_bad_auth_like_binance(
     code: int,
 ) -> None:
     """Auth failures answer Binance's code and HTTP status."""
-    now_ms = int(time.time() * 1000)
+    now_ms = venue_ms(emulator)
     resolved = {k: (now_ms if v == "now" else now_ms - 60_000) for k, v in params.items()}
     url = f"{emulator.url}/fapi/v2/positionRisk?{signed_query(resolved, secret)}"
     got_status, body = await get(http, url, headers)
@@ -142,10 +151,18 @@ async def test_emulator_exchange_info_describes_the_perpetual(
 
 
 async def signed_request(
-    http: aiohttp.ClientSession, method: str, url: str, params: dict[str, Any]
+    http: aiohttp.ClientSession,
+    method: str,
+    url: str,
+    params: dict[str, Any],
+    timestamp_ms: int | None = None,
 ) -> tuple[int, Any]:
-    """A signed Binance request with ``params`` in the query string."""
-    query = signed_query({**params, "timestamp": int(time.time() * 1000)})
+    """A signed Binance request with ``params`` in the query string, stamped with
+    ``timestamp_ms`` or else the server's ``/fapi/v1/time`` (a time-synced client)."""
+    if timestamp_ms is None:
+        _, server = await get(http, str(URL(url).origin() / "fapi/v1/time"))
+        timestamp_ms = int(server["serverTime"])
+    query = signed_query({**params, "timestamp": timestamp_ms})
     async with http.request(method, f"{url}?{query}", headers={"X-MBX-APIKEY": API_KEY}) as r:
         return r.status, await r.json()
 
@@ -184,7 +201,9 @@ async def test_emulator_bad_numeric_parameter_is_binance_1100(
     emulator: EmulatorHandle, http: aiohttp.ClientSession, path: str, params: dict[str, str]
 ) -> None:
     """Any numeric parameter outside Binance's legal range: HTTP 400, -1100, nothing placed."""
-    status, body = await signed_request(http, "POST", f"{emulator.url}{path}", params)
+    status, body = await signed_request(
+        http, "POST", f"{emulator.url}{path}", params, venue_ms(emulator)
+    )
     assert (status, body["code"]) == (400, -1100)
     assert "Illegal characters found in parameter" in body["msg"]
     assert emulator.venue.order_log() == []
@@ -195,7 +214,11 @@ async def test_emulator_missing_quantity_is_binance_1102(
 ) -> None:
     """A missing mandatory number is -1102 (HTTP 400)."""
     status, body = await signed_request(
-        http, "POST", f"{emulator.url}/fapi/v1/order", {**ORDER, "price": "1900"}
+        http,
+        "POST",
+        f"{emulator.url}/fapi/v1/order",
+        {**ORDER, "price": "1900"},
+        venue_ms(emulator),
     )
     assert (status, body["code"]) == (400, -1102)
 
@@ -215,7 +238,11 @@ async def test_emulator_bad_integer_query_parameter_is_1100(
     """Integer parameters of reads (ids, times, limits) go through the same parser."""
     for bad in ("1e400", "nan", "-5", "1.5", "9" * 25):
         status, body = await signed_request(
-            http, "GET", f"{emulator.url}{path}", {"symbol": "ETHUSDT", name: bad}
+            http,
+            "GET",
+            f"{emulator.url}{path}",
+            {"symbol": "ETHUSDT", name: bad},
+            venue_ms(emulator),
         )
         assert (status, body["code"]) == (400, -1100), bad
 
@@ -241,8 +268,57 @@ async def test_emulator_never_answers_500_to_any_quantity(
         "POST",
         f"{emulator.url}/fapi/v1/order",
         {**ORDER, "quantity": quantity, "price": "1900"},
+        venue_ms(emulator),
     )
     assert status < 500
     if status != 200:
         assert isinstance(body["code"], int)
         assert body["code"] < 0
+
+
+async def test_standalone_emulator_advance_moves_its_offset_clock(
+    http: aiohttp.ClientSession, unused_tcp_port: int
+) -> None:
+    """`hedgebot emulator` runs on the wall clock plus an offset: POST /_emulator/advance
+    answers 200 and moves /time by the advance (a funding time passes from outside)."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "emulator",
+        "--port",
+        str(unused_tcp_port),
+        "--mark-price",
+        "2000",
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+        env={
+            **os.environ,
+            "HEDGEBOT_EMULATOR_API_KEY": API_KEY,
+            "HEDGEBOT_EMULATOR_API_SECRET": API_SECRET,
+        },
+    )
+    url = f"http://127.0.0.1:{unused_tcp_port}"
+    try:
+        async with asyncio.timeout(60):
+            while True:
+                assert proc.returncode is None, "the emulator exited early"
+                try:
+                    _, before = await get(http, f"{url}/fapi/v1/time")
+                    break
+                except aiohttp.ClientConnectionError:
+                    await asyncio.sleep(0.2)
+        _, premium = await get(http, f"{url}/fapi/v1/premiumIndex?symbol=ETHUSDT")
+        next_funding_ms = premium["nextFundingTime"]
+        async with http.post(f"{url}/_emulator/advance", json={"seconds": 8 * 3600}) as r:
+            assert r.status == 200
+            assert (await r.json())["ok"] is True
+        _, after = await get(http, f"{url}/fapi/v1/time")
+        _, moved = await get(http, f"{url}/fapi/v1/premiumIndex?symbol=ETHUSDT")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 0, err.decode()[-2000:]
+    advanced_ms = after["serverTime"] - before["serverTime"]
+    assert 8 * 3600 * 1000 <= advanced_ms < 8 * 3600 * 1000 + 5000
+    assert moved["nextFundingTime"] == next_funding_ms + 8 * 3600 * 1000
