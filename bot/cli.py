@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 
 from bot import cli_args
+from bot.cli_help import teach
 from bot.config import Settings, load_config, masked_dump
 from bot.errors import ConfigError, HedgebotError
 from bot.safety import MAX_PEER_TEXT, describe_exc, printable, restore_recursion_limit
@@ -130,19 +131,22 @@ def _mqtt_url_arg(parser: argparse.ArgumentParser) -> None:
         "--mqtt-url",
         type=cli_args.url,
         default=None,
-        help="publish telemetry to this broker, e.g. mqtt://127.0.0.1:1883 (env MQTT_URL)",
+        help="publish telemetry to this broker, e.g. mqtt://127.0.0.1:1883 (default: $MQTT_URL, "
+        "else the config's mqtt.url)",
     )
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The full command tree."""
     parser = cli_args.OneLineParser(
-        prog="hedgebot", description="Delta-neutral hedging daemon for AMM liquidity providers."
+        prog="hedgebot",
+        description="Delta-neutral hedging daemon for AMM liquidity providers.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("check-config", help="validate a config file and print it (secrets masked)")
-    p.add_argument("config", type=cli_args.config_path)
+    p.add_argument("config", type=cli_args.config_path, help="the YAML config file to check")
     p.add_argument(
         "--online",
         action="store_true",
@@ -151,33 +155,60 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_check_config)
 
     p = sub.add_parser("run", help="run the hedging daemon")
-    p.add_argument("--config", required=True, type=cli_args.config_path)
+    p.add_argument(
+        "--config", required=True, type=cli_args.config_path, help="the YAML config (required)"
+    )
     _mqtt_url_arg(p)
     p.add_argument(
         "--metrics-port",
         type=cli_args.port,
         default=None,
-        help="serve /metrics and /healthz on this port",
+        help="serve /metrics, /healthz and the dashboard on this TCP port (default: the "
+        "config's metrics.port when metrics.enabled)",
     )
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("snapshot", help="read chain and venue once; print the would-be decision")
-    p.add_argument("--config", required=True, type=cli_args.config_path)
-    p.add_argument("--json", action="store_true", help="one JSON object (stable interface)")
+    p.add_argument(
+        "--config", required=True, type=cli_args.config_path, help="the YAML config (required)"
+    )
+    p.add_argument(
+        "--json", action="store_true", help="one JSON object, exact decimal strings (stable)"
+    )
     p.set_defaults(func=cmd_snapshot)
 
     p = sub.add_parser("demo", help="local chain + simulated market + paper venue, end to end")
-    p.add_argument("--blocks", type=cli_args.positive_int, default=200)
-    p.add_argument("--seed", type=cli_args.non_negative_int, default=7)
     p.add_argument(
-        "--sigma", type=cli_args.non_negative_float, default=0.9, help="annualised GBM volatility"
+        "--blocks", type=cli_args.positive_int, default=200, help="market steps to run (blocks)"
     )
     p.add_argument(
-        "--step-seconds", type=cli_args.positive_int, default=600, help="market time per block"
+        "--seed", type=cli_args.non_negative_int, default=7, help="price path seed (integer)"
     )
-    p.add_argument("--pool-kind", choices=["v2", "v3"], default="v2")
-    p.add_argument("--exchange", choices=["paper", "emulator"], default="paper")
-    p.add_argument("--workdir", default=None, help="keep store and venue state here")
+    p.add_argument(
+        "--sigma",
+        type=cli_args.non_negative_float,
+        default=0.9,
+        help="annualised GBM volatility (0.9 = 90 %% a year)",
+    )
+    p.add_argument(
+        "--step-seconds",
+        type=cli_args.positive_int,
+        default=600,
+        help="market time per block (seconds)",
+    )
+    p.add_argument("--pool-kind", choices=["v2", "v3"], default="v2", help="Uniswap pool to hedge")
+    p.add_argument(
+        "--exchange",
+        choices=["paper", "emulator"],
+        default="paper",
+        help="paper = in-process venue; emulator = ccxt over HTTP to the local emulator",
+    )
+    p.add_argument(
+        "--workdir",
+        default=None,
+        help="keep config, store, venue state and demo.log in this directory (default: a "
+        "temporary one, removed at exit)",
+    )
     p.add_argument(
         "--config",
         type=cli_args.config_path,
@@ -185,7 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="hedge/venue/mqtt/metrics settings (e.g. config/demo.yaml); the local world "
         "fills in chain, positions and tokens",
     )
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print only the summary, as one JSON object")
     p.add_argument(
         "--log-format",
         choices=["file", "json", "console"],
@@ -197,8 +228,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("localnet", help="run the local chain + market for `run`/`snapshot`")
-    p.add_argument("--out", required=True, help="directory for config.yaml and localnet.json")
-    p.add_argument("--pool-kind", choices=["v2", "v3"], default="v2")
+    p.add_argument(
+        "--out",
+        required=True,
+        help="directory for config.yaml, operator.env and localnet.json (required)",
+    )
+    p.add_argument("--pool-kind", choices=["v2", "v3"], default="v2", help="Uniswap pool to deploy")
     p.add_argument(
         "--port", type=cli_args.port_or_zero, default=0, help="anvil port (0: a free one)"
     )
@@ -206,13 +241,30 @@ def build_parser() -> argparse.ArgumentParser:
         "--rpc-url",
         type=cli_args.url,
         default=None,
-        help="deploy on this running node instead of starting anvil",
+        help="deploy on this running node instead of starting anvil (default: start anvil)",
     )
-    p.add_argument("--no-market", action="store_true", help="only mine on demand")
-    p.add_argument("--seed", type=cli_args.non_negative_int, default=7)
-    p.add_argument("--sigma", type=cli_args.non_negative_float, default=0.9)
-    p.add_argument("--block-interval-s", type=cli_args.positive_float, default=2.0)
-    p.add_argument("--step-seconds", type=cli_args.positive_int, default=600)
+    p.add_argument("--no-market", action="store_true", help="no market: only mine on demand")
+    p.add_argument(
+        "--seed", type=cli_args.non_negative_int, default=7, help="price path seed (integer)"
+    )
+    p.add_argument(
+        "--sigma",
+        type=cli_args.non_negative_float,
+        default=0.9,
+        help="annualised GBM volatility (0.9 = 90 %% a year)",
+    )
+    p.add_argument(
+        "--block-interval-s",
+        type=cli_args.positive_float,
+        default=2.0,
+        help="wall-clock seconds between market blocks",
+    )
+    p.add_argument(
+        "--step-seconds",
+        type=cli_args.positive_int,
+        default=600,
+        help="market time per block (seconds of chain time)",
+    )
     p.add_argument(
         "--mqtt-url",
         type=cli_args.url,
@@ -225,6 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     for register in _plugin_registrars():
         register(sub)
+    teach(parser)
     return parser
 
 

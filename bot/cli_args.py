@@ -14,11 +14,12 @@ import math
 import sys
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
 __all__ = [
     "OneLineParser",
+    "TeachingFormatter",
     "check_namespace",
     "config_path",
     "finite_float",
@@ -40,8 +41,30 @@ _NUMERIC_TEXT_ARGS = ("mark_price", "funding_rate")
 _DECIMAL_MAX = Decimal("1e15")  # larger than any price a command line sets
 
 
+class TeachingFormatter(argparse.RawDescriptionHelpFormatter):
+    """Help that shows every option's default (``(default: 200)``; flags ``(default: off)``)
+    unless its text already names it, and keeps descriptions and examples as written."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if action.help == argparse.SUPPRESS or not action.option_strings:
+            return action.help
+        if "default" in text.lower() or isinstance(action, argparse._HelpAction):
+            return text
+        if action.nargs == 0:  # a flag
+            return f"{text} (default: off)".strip()
+        if action.default is None:
+            return f"{text} (default: not set)".strip()
+        return f"{text} (default: %(default)s)".strip()
+
+
 class OneLineParser(argparse.ArgumentParser):
-    """An ``ArgumentParser`` whose errors are one line (no usage block) and exit 2."""
+    """An ``ArgumentParser`` whose errors are one line (no usage block) and exit 2, and whose
+    help shows defaults (:class:`TeachingFormatter`)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", TeachingFormatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         """Print ``prog: error: message`` and exit 2."""
