@@ -156,7 +156,7 @@ class MonitorView:
     def _bot_row(self, bot_id: str, now_s: float) -> list[Text]:
         """One table row; every cell is ``Text`` (peer strings are never markup)."""
         view = self.bots[bot_id]
-        status = _text(view.status, 8)
+        status = _text(view.status)
         status.stylize("green" if view.status == "online" else "red")
         state = view.state
         if state is None:
