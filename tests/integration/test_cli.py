@@ -192,3 +192,33 @@ async def test_demo_json_summary_and_report_of_its_store(tmp_path: Path) -> None
     net = Decimal(report["net_pnl_quote"])
     assert abs(net - Decimal(summary["pnl"]["net_pnl_quote"])) <= Decimal("1e-10")
     assert (tmp_path / "demo" / "report.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+async def test_snapshot_reads_only_and_prints_rounded_in_80_columns(
+    localnet_dir: Path, tmp_path: Path
+) -> None:
+    """A human `snapshot` prints market-rounded numbers within 80 columns (the delta to the
+    venue's 0.001 step, never 0E-18) and, like a failed one, creates no store or venue file."""
+    config = localnet_dir / "config.yaml"
+    code, out, err = await run_cli("snapshot", "--config", str(config), env={"COLUMNS": "80"})
+    assert code == 0, err
+    code, exact, err = await run_cli("snapshot", "--config", str(config), "--json")
+    assert code == 0, err
+    delta = Decimal(json.loads(exact)["delta_base"])
+    assert f"{delta.quantize(Decimal('0.001'))}" in out
+    assert "E-" not in out
+    assert max(len(line) for line in out.splitlines()) <= 80
+    state = localnet_dir / "state"
+    assert not (state / "hedgebot.sqlite").exists()
+    assert not (state / "venue.json").exists()
+
+    broken = tmp_path / "broken.yaml"
+    text = config.read_text().replace(
+        json.loads((localnet_dir / "localnet.json").read_text())["rpc_url"],
+        "http://127.0.0.1:9",
+    )
+    broken.write_text(text)
+    code, _, err = await run_cli("snapshot", "--config", str(broken), timeout_s=60)
+    assert code != 0
+    assert "Traceback" not in err
+    assert not state.exists() or list(state.iterdir()) == []
