@@ -22,15 +22,7 @@ from bot.chain.heads import poll_heads
 from bot.chain.reader import LpChainReader, connect_web3
 from bot.clock import WallClock
 from bot.config import Settings, secret_urls
-from bot.core.policy import (
-    CostAwareBandPolicy,
-    HedgePolicy,
-    IntervalPolicy,
-    PolicyInputs,
-    PolicyState,
-    ThresholdPolicy,
-    decide,
-)
+from bot.core.policy import HedgePolicy, PolicyInputs, PolicyState, decide
 from bot.engine import CommandSource, Engine, EngineTelemetry, HedgeSettings
 from bot.exchange.orders import OrderManager
 from bot.guards import RiskGuard
@@ -50,28 +42,8 @@ log = structlog.get_logger("hedgebot.app")
 
 
 def build_policy(settings: Settings) -> HedgePolicy:
-    """The hedge policy named in the config, with its persistence and backstop rules."""
-    hedge = settings.hedge
-    persistence_s, backstop_s = hedge.persistence_s, hedge.backstop_s
-    if hedge.policy == "interval":
-        return IntervalPolicy(
-            interval_s=hedge.interval_s, persistence_s=persistence_s, backstop_s=backstop_s
-        )
-    if hedge.policy == "band":
-        return CostAwareBandPolicy(
-            cost_fraction=hedge.band_cost_bps / Decimal(10_000),
-            risk_aversion=hedge.risk_aversion,
-            min_band_base=hedge.min_band_base,
-            max_band_base=hedge.max_band_base,
-            persistence_s=persistence_s,
-            backstop_s=backstop_s,
-        )
-    return ThresholdPolicy(
-        threshold_base=hedge.threshold_base,
-        threshold_fraction=hedge.threshold_fraction,
-        persistence_s=persistence_s,
-        backstop_s=backstop_s,
-    )
+    """The hedge policy named in the config (``hedge.policy``), built by its config model."""
+    return settings.hedge.build()
 
 
 def build_exchange(settings: Settings, clock: Clock, *, read_only: bool = False) -> PerpExchange:

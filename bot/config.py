@@ -30,6 +30,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from bot.config_checks import address_role_clashes, non_finite_fields, same_position_clashes
 from bot.errors import ConfigError
+from bot.policy_config import HedgeConfig
 from bot.risk_settings import RiskSettings
 from bot.safety import MAX_RESPONSE_BYTES, mask_url
 from bot.telemetry.notify_settings import AlertsSettings
@@ -148,32 +149,6 @@ class HedgeAssetConfig(_Section):
     base_token: Address
     quote_token: Address
     wallet_base: Decimal = Decimal(0)
-
-
-class HedgeConfig(_Section):
-    """Hedge ratio and the rebalancing band."""
-
-    ratio: Annotated[Decimal, Field(ge=0, le=3)] = Decimal(1)
-    # threshold: fixed band; interval: trade to target every interval_s; band: Whalley-Wilmott
-    # cost-aware band from gamma, round-trip cost and risk aversion (see bot/core/policy.py)
-    policy: Literal["threshold", "interval", "band"] = "threshold"
-    threshold_base: PositiveDecimal | None = None
-    threshold_fraction: Annotated[Decimal, Field(gt=0, le=1)] | None = Decimal("0.05")
-    interval_s: Annotated[float, Field(gt=0)] = 3600.0  # policy: interval
-    risk_aversion: PositiveDecimal = Decimal("0.001")  # policy: band; CARA, 1/quote
-    band_cost_bps: NonNegativeDecimal = Decimal(7)  # policy: band; taker fee + slippage
-    min_band_base: NonNegativeDecimal = Decimal(0)  # policy: band; clamp
-    max_band_base: PositiveDecimal | None = None  # policy: band; clamp
-    persistence_s: Annotated[float, Field(ge=0)] = 0.0  # act only after drift stays out this long
-    backstop_s: Annotated[float, Field(gt=0)] | None = None  # rebalance at least this often
-    max_slippage_bps: Annotated[Decimal, Field(gt=0, le=1000)] = Decimal(50)
-    include_fees_in_delta: bool = False  # V3 uncollected base fees count toward the delta
-
-    @model_validator(mode="after")
-    def _one_band(self) -> HedgeConfig:
-        if self.threshold_base is None and self.threshold_fraction is None:
-            raise ValueError("set threshold_base and/or threshold_fraction")
-        return self
 
 
 class PaperVenueConfig(_Section):

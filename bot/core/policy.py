@@ -7,21 +7,37 @@ Definitions (ARCHITECTURE.md, "Delta definition"), all in base units:
 * ``hedge_base``  current signed perp position
 * ``drift_base = hedge_base - target_base``  (> 0: not short enough, so SELL)
 
-A policy only says how wide the no-trade band is (``band_base``) and when it may act
-(``interval_s``, ``persistence_s``, ``backstop_s``); :func:`decide` is the one place that turns
-a band into a :class:`~bot.domain.Decision`: band test, timing modifiers, sizing rounded down
-to the venue step, venue minimums and the reduce-only flag. It is pure: it returns the new
-:class:`PolicyState` instead of mutating anything.
+A policy (:mod:`bot.core.bands`) only says how wide the no-trade band is (``band_base``, and
+``band_array`` for a whole path) and when it may act (``interval_s``, ``persistence_s``,
+``backstop_s``); :func:`decide` is the one place that turns a band into a
+:class:`~bot.domain.Decision`: band test, timing modifiers, sizing (:mod:`bot.core.sizing`)
+rounded down to the venue step, venue minimums and the reduce-only flag. It is pure: it
+returns the new :class:`PolicyState` instead of mutating anything.
+
+:func:`quiet` is the cheap "nothing to do" test: ``decide`` answers a quiet tick with a hold
+straight away, and the backtester evaluates the same predicate over numpy arrays to skip
+quiet steps, calling ``decide`` itself on every other step.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
-from decimal import ROUND_FLOOR, Decimal
-from typing import Literal, Protocol
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Literal, Protocol, overload
 
-from bot.domain import Decision, MarketRules, Side
+import numpy as np
+from numpy.typing import NDArray
+
+from bot.core.bands import (
+    CostAwareBandPolicy,
+    FloatArray,
+    IntervalPolicy,
+    ThresholdPolicy,
+    whalley_wilmott_half_width,
+)
+from bot.core.sizing import OrderSizing, size_order
+from bot.domain import Decision, MarketRules
 
 __all__ = [
     "DEFAULT_VOL_HALFLIFE_S",
@@ -34,6 +50,7 @@ __all__ = [
     "PolicyState",
     "ThresholdPolicy",
     "decide",
+    "quiet",
     "size_order",
     "whalley_wilmott_half_width",
 ]
@@ -42,6 +59,7 @@ SECONDS_PER_YEAR = 365.0 * 24 * 3600
 DEFAULT_VOL_HALFLIFE_S = 6 * 3600.0
 _ZERO = Decimal(0)
 Action = Literal["hold", "rebalance", "skip"]
+BoolArray = NDArray[np.bool_]
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +106,20 @@ class PolicyState:
     last_price_s: float | None = None
     ewma_var_per_s: float | None = None
 
+    def evolve(self, **changes: Any) -> PolicyState:
+        """A copy with ``changes`` (``dataclasses.replace`` without its introspection: this is
+        on the backtest's per-step path)."""
+        get = changes.get
+        return PolicyState(
+            get("started_s", self.started_s),
+            get("last_rebalance_s", self.last_rebalance_s),
+            get("drift_outside_since_s", self.drift_outside_since_s),
+            get("resume_to_target", self.resume_to_target),
+            get("last_price", self.last_price),
+            get("last_price_s", self.last_price_s),
+            get("ewma_var_per_s", self.ewma_var_per_s),
+        )
+
     @property
     def sigma_annual(self) -> float | None:
         """EWMA volatility, annualised (None before two prices were seen)."""
@@ -98,7 +130,7 @@ class PolicyState:
     def observe_price(self, now_s: float, price: Decimal, halflife_s: float) -> PolicyState:
         """Fold one price into the EWMA variance; irregular spacing is weighted by time."""
         if self.last_price is None or self.last_price_s is None:
-            return replace(self, last_price=price, last_price_s=now_s)
+            return self.evolve(last_price=price, last_price_s=now_s)
         dt = now_s - self.last_price_s
         if dt <= 0:
             return self
@@ -109,7 +141,7 @@ class PolicyState:
         else:
             alpha = 1.0 - math.exp(-dt * math.log(2.0) / halflife_s)
             var = (1.0 - alpha) * self.ewma_var_per_s + alpha * sample
-        return replace(self, last_price=price, last_price_s=now_s, ewma_var_per_s=var)
+        return self.evolve(last_price=price, last_price_s=now_s, ewma_var_per_s=var)
 
 
 class HedgePolicy(Protocol):
@@ -134,212 +166,165 @@ class HedgePolicy(Protocol):
         """Half-width of the no-trade band around the target, in base units (>= 0)."""
         ...
 
-
-def _check_timing(persistence_s: float, backstop_s: float | None) -> None:
-    if persistence_s < 0:
-        raise ValueError("persistence_s must be >= 0")
-    if backstop_s is not None and backstop_s <= 0:
-        raise ValueError("backstop_s must be > 0")
-
-
-@dataclass(frozen=True, slots=True)
-class ThresholdPolicy:
-    """Fixed band: ``max(threshold_base, threshold_fraction * |delta|)``; at least one is set."""
-
-    threshold_base: Decimal | None = None
-    threshold_fraction: Decimal | None = None
-    persistence_s: float = 0.0
-    backstop_s: float | None = None
-
-    def __post_init__(self) -> None:
-        if self.threshold_base is None and self.threshold_fraction is None:
-            raise ValueError("set threshold_base and/or threshold_fraction")
-        if self.threshold_base is not None and self.threshold_base < 0:
-            raise ValueError("threshold_base must be >= 0")
-        if self.threshold_fraction is not None and self.threshold_fraction < 0:
-            raise ValueError("threshold_fraction must be >= 0")
-        _check_timing(self.persistence_s, self.backstop_s)
-
-    @property
-    def interval_s(self) -> float | None:
-        """A threshold band is not time-gated."""
-        return None
-
-    def band_base(self, inputs: PolicyInputs) -> Decimal:
-        """The larger of the absolute and the relative threshold."""
-        absolute = self.threshold_base if self.threshold_base is not None else _ZERO
-        relative = (
-            self.threshold_fraction * abs(inputs.delta_base)
-            if self.threshold_fraction is not None
-            else _ZERO
-        )
-        return max(absolute, relative)
+    def band_array(
+        self, prices: FloatArray, delta: FloatArray, gamma: FloatArray, hedge_ratio: float
+    ) -> FloatArray:
+        """``band_base`` at every point of a path (float arrays of one shape, base units)."""
+        ...
 
 
-@dataclass(frozen=True, slots=True)
-class IntervalPolicy:
-    """Trade back to the exact target every ``interval_s`` seconds, never in between."""
+@overload
+def quiet(
+    policy: HedgePolicy,
+    state: PolicyState,
+    now_s: float,
+    drift: Decimal,
+    band: Decimal,
+    min_trade_base: Decimal = ...,
+) -> bool: ...
+@overload
+def quiet(
+    policy: HedgePolicy,
+    state: PolicyState,
+    now_s: FloatArray,
+    drift: FloatArray,
+    band: FloatArray,
+    min_trade_base: float = ...,
+) -> BoolArray: ...
+def quiet(
+    policy: HedgePolicy,
+    state: PolicyState,
+    now_s: Any,  # float | FloatArray: the overloads pair the types
+    drift: Any,  # Decimal | FloatArray
+    band: Any,  # Decimal | FloatArray
+    min_trade_base: Any = 0,  # Decimal | float
+) -> bool | BoolArray:
+    """True where :func:`decide` has nothing to do: it would hold (``inside_band`` or
+    ``interval_not_due``) and keep ``state`` apart from its price statistics — or, given
+    ``min_trade_base`` (:func:`~bot.core.sizing.min_tradeable_base`), the drift is too small
+    for any order, so a trigger could only end in a ``skip`` that keeps the state too.
+    ``decide`` uses the hold part (its decision says which hold); the backtest both.
 
-    interval_s: float
-    persistence_s: float = 0.0
-    backstop_s: float | None = None
-
-    def __post_init__(self) -> None:
-        if self.interval_s <= 0:
-            raise ValueError("interval_s must be > 0")
-        _check_timing(self.persistence_s, self.backstop_s)
-
-    def band_base(self, inputs: PolicyInputs) -> Decimal:
-        """No band: any drift is traded when the interval is due."""
-        return _ZERO
-
-
-def whalley_wilmott_half_width(
-    cost_fraction: Decimal, price: Decimal, gamma: Decimal, risk_aversion: Decimal
-) -> Decimal:
-    """Whalley–Wilmott optimal no-trade half-width ``h = (3 k P Γ² / (2 λ))^(1/3)``, base units.
-
-    Whalley & Wilmott (1997), "An asymptotic analysis of an optimal hedging model for option
-    pricing with transaction costs", Mathematical Finance 7(3), 307–324, leading-order band
-    ``Δ ± (3 k S Γ² / (2 γ))^(1/3)`` (discount factor 1 for a perpetual). Derivation in our
-    terms: the hedge error y drifts like a Brownian motion with variance rate (Γ σ P)²; kept
-    inside [−h, h] it is uniform, so the trading cost rate is k P (Γ σ P)² / (2h) (local time at
-    the edges) and the risk penalty is (λ/2) σ² P² E[y²] = λ σ² P² h² / 6. Minimising the sum
-    over h gives h³ = 3 k P Γ² / (2 λ): σ cancels at leading order.
-
-    Units: ``cost_fraction`` k is the proportional cost per unit of notional traded (taker fee +
-    slippage, e.g. 0.0006); ``price`` P quote per base; ``gamma`` Γ base per (quote per base);
-    ``risk_aversion`` λ is absolute (CARA) risk aversion in 1/quote.
+    Scalars (one tick, Decimal drift and band) or numpy arrays of one shape (a path, element
+    by element, with ``state`` fixed). Never quiet before the first tick (``started_s``
+    unset), while a zero-crossing remainder is pending, or — with ``persistence_s > 0`` —
+    while the drift is outside the band or was at the last tick (the outside-since clock
+    must be kept). Without persistence, that clock never changes a decision: a tick outside
+    the band whose interval is not due is quiet too. The backstop, once due, makes every
+    tick with a drift active. ``force`` (``rebalance_now``) is never quiet; ``decide``
+    checks it first.
     """
-    if risk_aversion <= 0:
-        raise ValueError("risk_aversion must be > 0")
-    cubed = 3 * cost_fraction * price * gamma * gamma / (2 * risk_aversion)
-    if cubed <= 0:
-        return _ZERO
-    return (cubed.ln() / 3).exp()
+    size = abs(drift)
+    inside: bool | BoolArray = size <= band
+    if state.started_s is None or state.resume_to_target:
+        return inside & False  # same shape as the inputs, all False
+    persistent = policy.persistence_s > 0
+    if persistent and state.drift_outside_since_s is not None:
+        return inside & False
+    interval, last = policy.interval_s, state.last_rebalance_s
+    hold = inside
+    if not persistent and interval is not None and last is not None:
+        not_yet: bool | BoolArray = now_s - last < interval
+        hold = inside | not_yet
+    backstop = policy.backstop_s
+    if backstop is not None:
+        anchor = last if last is not None else state.started_s
+        not_due: bool | BoolArray = (now_s - anchor < backstop) | (drift == 0)
+        hold = hold & not_due
+    if persistent:  # a tiny drift outside the band still starts the outside clock
+        return hold
+    tiny: bool | BoolArray = size < min_trade_base
+    return hold | tiny
 
 
-@dataclass(frozen=True, slots=True)
-class CostAwareBandPolicy:
-    """Whalley–Wilmott cost-aware band, clamped to ``[min_band_base, max_band_base]``.
-
-    The position whose error the band bounds is the target ``-ratio * delta``, whose gamma is
-    ``ratio * Γ``; that is the Γ used. The leading-order band does not depend on volatility
-    (see :func:`whalley_wilmott_half_width`); the EWMA volatility estimate in
-    :class:`PolicyState` is reported in the decision notes, and the expected cost and tracking
-    rates it implies are in :meth:`expected_rates`.
-    """
-
-    cost_fraction: Decimal
-    risk_aversion: Decimal
-    min_band_base: Decimal = _ZERO
-    max_band_base: Decimal | None = None
-    persistence_s: float = 0.0
-    backstop_s: float | None = None
-
-    def __post_init__(self) -> None:
-        if self.cost_fraction < 0:
-            raise ValueError("cost_fraction must be >= 0")
-        if self.risk_aversion <= 0:
-            raise ValueError("risk_aversion must be > 0")
-        if self.min_band_base < 0:
-            raise ValueError("min_band_base must be >= 0")
-        if self.max_band_base is not None and self.max_band_base < self.min_band_base:
-            raise ValueError("max_band_base must be >= min_band_base")
-        _check_timing(self.persistence_s, self.backstop_s)
-
-    @property
-    def interval_s(self) -> float | None:
-        """The band is not time-gated."""
-        return None
-
-    def band_base(self, inputs: PolicyInputs) -> Decimal:
-        """Whalley–Wilmott half-width for the target's gamma, clamped."""
-        gamma = inputs.hedge_ratio * inputs.gamma
-        band = whalley_wilmott_half_width(
-            self.cost_fraction, inputs.price, gamma, self.risk_aversion
-        )
-        band = max(band, self.min_band_base)
-        if self.max_band_base is not None:
-            band = min(band, self.max_band_base)
-        return band
-
-    def expected_rates(self, inputs: PolicyInputs, sigma_annual: float) -> tuple[float, float]:
-        """(trading cost, tracking-error variance) per year in quote and quote² for this band.
-
-        Continuous-monitoring approximations from the derivation above: cost
-        ``k P (Γσ P)² / (2h)``, variance ``σ² P² h² / 3``. Statistics, hence float.
-        """
-        h = float(self.band_base(inputs))
-        price = float(inputs.price)
-        gamma = float(inputs.hedge_ratio * inputs.gamma)
-        k = float(self.cost_fraction)
-        move_var = (gamma * sigma_annual * price) ** 2
-        cost = math.inf if h == 0 and move_var > 0 else 0.0
-        if h > 0:
-            cost = k * price * move_var / (2 * h)
-        return cost, sigma_annual**2 * price**2 * h * h / 3
+_HOLDS = frozenset({"interval_not_due", "persistence_wait", "inside_band"})
 
 
-def _floor_to_step(amount: Decimal, step: Decimal) -> Decimal:
-    if step <= 0:
-        return amount
-    return (amount / step).to_integral_value(rounding=ROUND_FLOOR) * step
+def _track_outside(state: PolicyState, now: float, outside: bool) -> PolicyState:
+    """Start (or keep) the outside-the-band clock, or clear it inside the band."""
+    since = state.drift_outside_since_s
+    if not outside:
+        return state if since is None else state.evolve(drift_outside_since_s=None)
+    return state if since is not None else state.evolve(drift_outside_since_s=now)
 
 
-def _sign(x: Decimal) -> int:
-    return (x > 0) - (x < 0)
+def _trigger(
+    policy: HedgePolicy, state: PolicyState, now: float, drift: Decimal, *, outside: bool
+) -> str:
+    """Why to trade now (``band``, ``interval``, ``resume_to_target``, ``backstop``), or why
+    not (one of ``_HOLDS``). ``state`` has this tick's outside-since clock."""
+    last = state.last_rebalance_s
+    interval = policy.interval_s
+    interval_due = interval is None or last is None or now - last >= interval
+    since = state.drift_outside_since_s
+    persisted = since is not None and now - since >= policy.persistence_s
+    anchor = last if last is not None else state.started_s
+    backstop = policy.backstop_s
+    backstop_due = backstop is not None and anchor is not None and now - anchor >= backstop
+    if state.resume_to_target:
+        return "resume_to_target"
+    if outside and persisted and interval_due:
+        return "interval" if interval is not None else "band"
+    if backstop_due and drift != 0:
+        return "backstop"
+    if outside:
+        return "interval_not_due" if not interval_due else "persistence_wait"
+    return "inside_band"
 
 
-@dataclass(frozen=True, slots=True)
-class OrderSizing:
-    """Side, amount and reduce-only flag of the order that removes a drift."""
-
-    side: Side
-    amount_base: Decimal
-    reduce_only: bool
-    capped_at_zero: bool
-    refusal: str | None  # "below_min_amount" / "below_min_notional", else None
-
-
-def _refusal(
-    amount: Decimal, price: Decimal, rules: MarketRules, *, reduce_only: bool
-) -> str | None:
-    """Why the venue would refuse the order, or None. Reduce-only orders are exempt from the
-    minimum notional, as on Binance USD-M ("unless you choose reduce only"), so a hedge can
-    always be closed down to its last step."""
-    if amount <= 0 or amount < rules.min_amount:
-        return "below_min_amount"
-    if not reduce_only and amount * price < rules.min_notional:
-        return "below_min_notional"
-    return None
-
-
-def size_order(
-    drift_base: Decimal, hedge_base: Decimal, price: Decimal, rules: MarketRules
-) -> OrderSizing:
-    """Order that removes ``drift_base``, rounded down to the step, never overshooting.
-
-    Zero-crossing choice: an order that would take the hedge through zero is capped at
-    ``|hedge|`` and sent reduce-only (it closes the position); :func:`decide` then sets
-    ``resume_to_target`` so the next tick opens the rest whatever the band. If the capped part
-    alone is below the venue minimums, the whole order is sent without reduce-only instead,
-    since a close that can never be placed would leave the hedge stuck.
-    """
-    side = Side.SELL if drift_base > 0 else Side.BUY
-    amount = _floor_to_step(abs(drift_base), rules.amount_step)
-    order_sign = -1 if side is Side.SELL else 1
-    hedge_sign = _sign(hedge_base)
-    reduces = hedge_sign != 0 and order_sign == -hedge_sign
-    if reduces and amount > abs(hedge_base):
-        capped = abs(hedge_base)
-        if _refusal(capped, price, rules, reduce_only=True) is None:
-            return OrderSizing(side, capped, True, True, None)
-        refusal = _refusal(amount, price, rules, reduce_only=False)
-        return OrderSizing(side, amount, False, False, refusal)
-    return OrderSizing(
-        side, amount, reduces, False, _refusal(amount, price, rules, reduce_only=reduces)
+def _decision(
+    inputs: PolicyInputs,
+    band: Decimal,
+    notes: tuple[str, ...],
+    action: Action,
+    reason: str,
+    sizing: OrderSizing | None = None,
+) -> Decision:
+    return Decision(
+        action=action,
+        reason=reason,
+        delta_base=inputs.delta_base,
+        target_base=inputs.target_base,
+        hedge_base=inputs.hedge_base,
+        drift_base=inputs.drift_base,
+        band_base=band,
+        order_side=sizing.side if sizing is not None else None,
+        order_amount_base=sizing.amount_base if sizing is not None else _ZERO,
+        reduce_only=sizing.reduce_only if sizing is not None else False,
+        notes=notes,
+        mark_price=inputs.price,
     )
+
+
+def _act(
+    trigger: str,
+    state: PolicyState,
+    inputs: PolicyInputs,
+    band: Decimal,
+    notes: tuple[str, ...],
+    rules: MarketRules,
+) -> tuple[Decision, PolicyState]:
+    """Size the order for a triggered tick; venue minimums are never ignored."""
+    drift = inputs.drift_base
+    if drift == 0:
+        state = state.evolve(resume_to_target=False)
+        return _decision(inputs, band, notes, "hold", "on_target"), state
+    sizing = size_order(drift, inputs.hedge_base, inputs.price, rules)
+    if sizing.capped_at_zero:
+        notes = (*notes, "capped_at_zero")
+    if sizing.refusal is not None:
+        if trigger == "backstop":
+            notes = (*notes, "backstop_untradeable")
+            return _decision(inputs, band, notes, "hold", "inside_band"), state
+        if trigger == "resume_to_target":
+            state = state.evolve(resume_to_target=False)
+        return _decision(inputs, band, notes, "skip", sizing.refusal, sizing), state
+    traded = state.evolve(
+        last_rebalance_s=inputs.now_s,
+        drift_outside_since_s=None,
+        resume_to_target=sizing.capped_at_zero,
+    )
+    return _decision(inputs, band, notes, "rebalance", trigger, sizing), traded
 
 
 def decide(
@@ -354,95 +339,25 @@ def decide(
     """One tick of the hedge policy: the decision and the state to keep if it is carried out.
 
     Order of tests: ``force`` (the ``rebalance_now`` command) and a pending zero-crossing
-    remainder ignore the band; otherwise the drift must be outside the band for
-    ``persistence_s`` and the interval (if any) must be due; failing that, the backstop fires
-    when ``backstop_s`` has passed since the last rebalance and the drift is tradeable. Venue
-    minimums are never ignored: an order below them is a ``skip``.
+    remainder ignore the band; a :func:`quiet` tick holds at once; otherwise the drift must be
+    outside the band for ``persistence_s`` and the interval (if any) must be due; failing
+    that, the backstop fires when ``backstop_s`` has passed since the last rebalance and the
+    drift is tradeable. Venue minimums are never ignored: an order below them is a ``skip``.
     """
     now = inputs.now_s
     state = state.observe_price(now, inputs.price, vol_halflife_s)
     if state.started_s is None:
-        state = replace(state, started_s=now)
-    target = inputs.target_base
+        state = state.evolve(started_s=now)
     drift = inputs.drift_base
     band = policy.band_base(inputs)
     outside = abs(drift) > band
-
-    if outside:
-        since = state.drift_outside_since_s if state.drift_outside_since_s is not None else now
-    else:
-        since = None
-    state = replace(state, drift_outside_since_s=since)
-
-    notes: list[str] = []
     sigma = state.sigma_annual
-    if sigma is not None:
-        notes.append(f"sigma_annual={sigma:.4f}")
-
-    def result(
-        action: Action, reason: str, sizing: OrderSizing | None = None
-    ) -> tuple[Decision, PolicyState]:
-        decision = Decision(
-            action=action,
-            reason=reason,
-            delta_base=inputs.delta_base,
-            target_base=target,
-            hedge_base=inputs.hedge_base,
-            drift_base=drift,
-            band_base=band,
-            order_side=sizing.side if sizing is not None else None,
-            order_amount_base=sizing.amount_base if sizing is not None else _ZERO,
-            reduce_only=sizing.reduce_only if sizing is not None else False,
-            notes=tuple(notes),
-            mark_price=inputs.price,
-        )
-        if action != "rebalance" or sizing is None:
-            return decision, state
-        traded = replace(
-            state,
-            last_rebalance_s=now,
-            drift_outside_since_s=None,
-            resume_to_target=sizing.capped_at_zero,
-        )
-        return decision, traded
-
-    anchor = state.last_rebalance_s if state.last_rebalance_s is not None else state.started_s
-    interval = policy.interval_s
-    interval_due = (
-        interval is None
-        or state.last_rebalance_s is None
-        or now - state.last_rebalance_s >= interval
-    )
-    persisted = since is not None and now - since >= policy.persistence_s
-    backstop = policy.backstop_s
-    backstop_due = backstop is not None and anchor is not None and now - anchor >= backstop
-
-    if force:
-        trigger = "forced"
-    elif state.resume_to_target:
-        trigger = "resume_to_target"
-    elif outside and persisted and interval_due:
-        trigger = "interval" if interval is not None else "band"
-    elif backstop_due and drift != 0:
-        trigger = "backstop"
-    elif outside and not interval_due:
-        return result("hold", "interval_not_due")
-    elif outside:
-        return result("hold", "persistence_wait")
-    else:
-        return result("hold", "inside_band")
-
-    if drift == 0:
-        state = replace(state, resume_to_target=False)
-        return result("hold", "on_target")
-    sizing = size_order(drift, inputs.hedge_base, inputs.price, rules)
-    if sizing.capped_at_zero:
-        notes.append("capped_at_zero")
-    if sizing.refusal is not None:
-        if trigger == "backstop":
-            notes.append("backstop_untradeable")
-            return result("hold", "inside_band")
-        if trigger == "resume_to_target":
-            state = replace(state, resume_to_target=False)
-        return result("skip", sizing.refusal, sizing)
-    return result("rebalance", trigger, sizing)
+    notes = (f"sigma_annual={sigma:.4f}",) if sigma is not None else ()
+    if not force and quiet(policy, state, now, drift, band):
+        reason = "interval_not_due" if outside else "inside_band"
+        return _decision(inputs, band, notes, "hold", reason), _track_outside(state, now, outside)
+    state = _track_outside(state, now, outside)
+    trigger = "forced" if force else _trigger(policy, state, now, drift, outside=outside)
+    if trigger in _HOLDS:
+        return _decision(inputs, band, notes, "hold", trigger), state
+    return _act(trigger, state, inputs, band, notes, rules)

@@ -1,10 +1,12 @@
 """Fast offline backtester: one LP position (V2 or V3 range) hedged with a short perp.
 
-The LP side is vectorised float math; the hedge loop is a float mirror of
-:func:`bot.core.policy.decide` (same band, persistence, interval, backstop, step rounding,
-venue minimums and zero-crossing rule), kept light so a year of minute steps runs in
-seconds. ``tests/unit/test_backtest.py`` checks that the mirror makes the same decisions as
-the Decimal policy on a sample path.
+One source of truth with the daemon: the LP curves are :mod:`bot.core.v3`'s continuous helpers
+evaluated over the whole path (numpy arrays through the same functions the core calls with
+one price), and the hedge is the live :func:`bot.core.policy.decide` with the venue's
+:class:`~bot.domain.MarketRules` (:mod:`bot.sim.hedge_path`), skipping only the steps its own
+:func:`~bot.core.policy.quiet` predicate calls quiet. The attribution follows
+:mod:`bot.core.pnl`'s definitions (parts and signs from ``PARTS``, gas excluded), as float
+sums over the path.
 
 Timing of one step i -> i+1: at t_i the policy sees price P_i and trades at P_i (taker fee
 and slippage in bps of the notional); the hedge h_i is then held while the price moves to
@@ -15,34 +17,18 @@ equals the pool price (no basis).
 
 from __future__ import annotations
 
-import argparse
-import json
 import math
-import sys
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
-from pathlib import Path
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
 
-from bot.cli_args import (
-    finite_float,
-    non_negative_float,
-    non_negative_int,
-    positive_float,
-    positive_int,
-)
-from bot.core.policy import (
-    CostAwareBandPolicy,
-    HedgePolicy,
-    IntervalPolicy,
-    PolicyInputs,
-    ThresholdPolicy,
-)
-from bot.domain import PoolKind
-from bot.safety import safe_str
-from bot.sim.pricepaths import SECONDS_PER_YEAR, FloatArray, PricePath, gbm, load_csv
+from bot.core.policy import HedgePolicy
+from bot.core.v3 import v3_amounts, v3_gamma, v3_value
+from bot.domain import MarketRules, PoolKind
+from bot.sim.hedge_path import hedge_path
+from bot.sim.pricepaths import MAX_STEPS, SECONDS_PER_YEAR, FloatArray, PricePath
 
 __all__ = [
     "MAX_STEPS",
@@ -53,18 +39,12 @@ __all__ = [
     "PoolSpec",
     "VenueModel",
     "add_subcommand",
-    "band_series",
     "liquidity_for_value",
     "lp_curves",
     "run_backtest",
 ]
 
-# the most steps one run simulates: every step costs a few float arrays' worth of memory
-# (1,000,000,000 steps grew to 5.9 GB before it was bounded)
-MAX_STEPS = 2_102_400  # four years of minute steps
-
 FUNDING_INTERVAL_S = 8 * 3600.0
-_EPS_STEPS = 1e-9  # float slack when flooring to the step, so 0.6 / 0.001 floors to 600
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +94,13 @@ class VenueModel:
     def cost_fraction(self) -> float:
         """Proportional cost per unit of notional traded (fee + slippage)."""
         return (self.taker_fee_bps + self.slippage_bps) / 1e4
+
+    def market_rules(self) -> MarketRules:
+        """The venue's precision and minimums as the live policy takes them (Decimal)."""
+        step, min_amount, min_notional = (
+            Decimal(repr(float(x))) for x in (self.amount_step, self.min_amount, self.min_notional)
+        )
+        return MarketRules("BACKTEST", step, Decimal(0), min_amount, min_notional)
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,17 +189,12 @@ class BacktestResult:
         }
 
 
-# --- LP math (float, vectorised) --------------------------------------------------------
+# --- LP math: the core's continuous helpers over whole paths ------------------------------
 
 
-def _amounts(
-    liquidity: float, lower: float, upper: float, prices: FloatArray
-) -> tuple[FloatArray, FloatArray]:
-    sqrt_lo = math.sqrt(lower)
-    inv_sqrt_hi = 0.0 if math.isinf(upper) else 1.0 / math.sqrt(upper)
-    sqrt_hi = math.inf if math.isinf(upper) else math.sqrt(upper)
-    sp = np.clip(np.sqrt(prices), sqrt_lo, sqrt_hi)
-    return liquidity * (1.0 / sp - inv_sqrt_hi), liquidity * (sp - sqrt_lo)
+def _broadcast(x: float, like: FloatArray) -> FloatArray:
+    out: FloatArray = np.broadcast_to(np.float64(x), like.shape)
+    return out
 
 
 def lp_curves(
@@ -220,133 +202,25 @@ def lp_curves(
 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]:
     """(amount_base, amount_quote, value_quote, delta_base, gamma) for a range position.
 
-    Uniswap V3 whitepaper eq. 6.29–6.30 with sqrt price clipped to the range:
-    x = L (1/√p − 1/√p_b), y = L (√p − √p_a); V2 is the range (0, ∞). Delta = x;
-    gamma = dx/dP = −L / (2 P^(3/2)) inside the range, 0 outside.
+    :mod:`bot.core.v3`'s continuous helpers over the whole path (Uniswap V3 whitepaper eq.
+    6.29–6.30, price clipped to the range); V2 is the range (0, ∞), where they reduce to
+    :mod:`bot.core.amm`'s ``2 L √P`` and ``L / √P``. Delta = the base amount; gamma =
+    −L / (2 P^(3/2)) inside the range, 0 outside.
     """
-    base, quote = _amounts(liquidity, lower, upper, prices)
-    value = base * prices + quote
-    inside = (prices > lower) & (prices < upper)
-    gamma = np.where(inside, -0.5 * liquidity * prices**-1.5, 0.0)
+    args = (_broadcast(liquidity, prices), prices, _broadcast(lower, prices))
+    hi = _broadcast(upper, prices)
+    base, quote = v3_amounts(*args, hi)
+    value = v3_value(*args, hi)
+    gamma = v3_gamma(*args, hi)
     return base, quote, value, base.copy(), gamma
 
 
 def liquidity_for_value(value_quote: float, price: float, lower: float, upper: float) -> float:
     """L such that the position is worth ``value_quote`` at ``price``."""
-    base, quote = _amounts(1.0, lower, upper, np.array([price]))
-    unit_value = float(base[0] * price + quote[0])
+    unit_value = v3_value(1.0, price, lower, upper)
     if unit_value <= 0:
         raise ValueError("position has no value at the start price")
     return value_quote / unit_value
-
-
-# --- policy mirror ----------------------------------------------------------------------
-
-
-def band_series(
-    policy: HedgePolicy,
-    prices: FloatArray,
-    delta: FloatArray,
-    gamma: FloatArray,
-    hedge_ratio: float,
-) -> FloatArray:
-    """The policy's band at every point, in float; unknown policies fall back to Decimal."""
-    if isinstance(policy, ThresholdPolicy):
-        absolute = float(policy.threshold_base or 0)
-        fraction = float(policy.threshold_fraction or 0)
-        return np.maximum(absolute, fraction * np.abs(delta))
-    if isinstance(policy, IntervalPolicy):
-        return np.zeros_like(prices)
-    if isinstance(policy, CostAwareBandPolicy):
-        k, lam = float(policy.cost_fraction), float(policy.risk_aversion)
-        band = np.cbrt(3.0 * k * prices * (hedge_ratio * gamma) ** 2 / (2.0 * lam))
-        band = np.maximum(band, float(policy.min_band_base))
-        if policy.max_band_base is not None:
-            band = np.minimum(band, float(policy.max_band_base))
-        return band
-    ratio = Decimal(repr(hedge_ratio))
-    return np.array(
-        [
-            float(
-                policy.band_base(
-                    PolicyInputs(0.0, Decimal(repr(p)), Decimal(repr(d)), Decimal(repr(g)), ratio)
-                )
-            )
-            for p, d, g in zip(prices.tolist(), delta.tolist(), gamma.tolist(), strict=True)
-        ]
-    )
-
-
-def _hedge_path(
-    policy: HedgePolicy,
-    venue: VenueModel,
-    times: FloatArray,
-    prices: FloatArray,
-    target: FloatArray,
-    band: FloatArray,
-) -> tuple[FloatArray, int]:
-    """Position after the decision at each point, and the number of rebalances."""
-    n = len(times)
-    out = [0.0] * n
-    persistence = policy.persistence_s
-    interval = policy.interval_s
-    backstop = policy.backstop_s
-    step, min_amount, min_notional = venue.amount_step, venue.min_amount, venue.min_notional
-    t_list, p_list, tg_list, b_list = (
-        times.tolist(),
-        prices.tolist(),
-        target.tolist(),
-        band.tolist(),
-    )
-    start = t_list[0]
-    h = 0.0
-    last: float | None = None
-    since: float | None = None
-    resume = False
-    rebalances = 0
-    for i in range(n):
-        t = t_list[i]
-        d = h - tg_list[i]
-        b = b_list[i]
-        outside = d > b or -d > b
-        if not outside:
-            since = None
-        elif since is None:
-            since = t
-        if resume or (
-            since is not None
-            and t - since >= persistence
-            and (interval is None or last is None or t - last >= interval)
-        ):
-            pass
-        elif backstop is None or d == 0.0 or t - (start if last is None else last) < backstop:
-            out[i] = h
-            continue
-        if d == 0.0:
-            resume = False
-            out[i] = h
-            continue
-        price = p_list[i]
-        amount = abs(d) if step <= 0 else math.floor(abs(d) / step + _EPS_STEPS) * step
-        sell = d > 0.0
-        capped = False
-        reduces = h > 0.0 if sell else h < 0.0  # reduce-only orders skip the min notional
-        if reduces and amount > abs(h):
-            close = abs(h)
-            if close >= min_amount:
-                amount, capped = close, True
-            else:
-                reduces = False  # the whole order goes without reduce-only
-        notional_ok = reduces or amount * price >= min_notional
-        if amount <= 0.0 or amount < min_amount or not notional_ok:
-            resume = False
-            out[i] = h
-            continue
-        h = 0.0 if capped else (h - amount if sell else h + amount)
-        last, since, resume = t, None, capped
-        rebalances += 1
-        out[i] = h
-    return np.asarray(out, dtype=np.float64), rebalances
 
 
 # --- the run ----------------------------------------------------------------------------
@@ -360,8 +234,9 @@ def run_backtest(path: PricePath, config: BacktestConfig) -> BacktestResult:
     liquidity = liquidity_for_value(config.pool.value_quote, float(prices[0]), lower, upper)
     base, quote, value, delta, gamma = lp_curves(liquidity, lower, upper, prices)
     target = -config.hedge_ratio * delta
-    band = band_series(config.policy, prices, delta, gamma, config.hedge_ratio)
-    hedge, rebalances = _hedge_path(config.policy, venue, times, prices, target, band)
+    hedge, rebalances = hedge_path(
+        config.policy, venue.market_rules(), times, (prices, delta, gamma), config.hedge_ratio
+    )
 
     dt = np.diff(times)
     d_price = np.diff(prices)
@@ -456,206 +331,8 @@ def run_backtest(path: PricePath, config: BacktestConfig) -> BacktestResult:
     )
 
 
-# --- plot and CLI -----------------------------------------------------------------------
-
-
-def plot_result(result: BacktestResult, out: Path) -> None:
-    """Price, hedge vs target, and cumulative PnL attribution, as one PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    s = result.series
-    days = (s.times_s - s.times_s[0]) / 86400.0
-    fig, axes = plt.subplots(3, 1, figsize=(10, 9), sharex=True)
-    axes[0].plot(days, s.price, lw=0.8)
-    axes[0].set_ylabel("price")
-    axes[1].plot(days, s.target_base, lw=0.8, label="target")
-    axes[1].plot(days, s.hedge_base, lw=0.8, label="hedge", drawstyle="steps-post")
-    axes[1].set_ylabel("perp position (base)")
-    axes[1].legend(loc="best")
-    curves = {
-        "net": s.cum_net_pnl_quote,
-        "LP fees": s.cum_lp_fees_quote,
-        "LP value + hedge": s.lp_value_quote - s.lp_value_quote[0] + s.cum_hedge_pnl_quote,
-        "funding": s.cum_funding_quote,
-        "−costs": -s.cum_costs_quote,
-    }
-    for label, values in curves.items():
-        axes[2].plot(days, values, lw=0.8, label=label)
-    axes[2].set_ylabel("cumulative PnL (quote)")
-    axes[2].set_xlabel("days")
-    axes[2].legend(loc="best")
-    fig.suptitle(f"backtest: {result.rebalances} rebalances, net {result.net_pnl_quote:,.2f}")
-    fig.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-
-
-def _threshold_arg(text: str) -> str:
-    """``--threshold``: base units (``0.5``) or a percentage of delta (``5%``), finite and > 0."""
-    number = text[:-1] if text.endswith("%") else text
-    try:
-        value = Decimal(number)
-    except InvalidOperation:
-        raise argparse.ArgumentTypeError(f"not a number or percentage: {text!r}") from None
-    if not value.is_finite() or not math.isfinite(float(value)) or value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text!r}")
-    if text.endswith("%") and value > 100:
-        raise argparse.ArgumentTypeError(f"a percentage must be <= 100%, got {text!r}")
-    return text
-
-
-def _threshold_policy(text: str, persistence_s: float, backstop_s: float | None) -> HedgePolicy:
-    if text.endswith("%"):
-        fraction = Decimal(text[:-1]) / 100
-        return ThresholdPolicy(None, fraction, persistence_s, backstop_s)
-    return ThresholdPolicy(Decimal(text), None, persistence_s, backstop_s)
-
-
-def _build(args: argparse.Namespace) -> tuple[PricePath, BacktestConfig]:
-    if args.prices is not None:
-        path = load_csv(Path(args.prices))
-    else:
-        path = gbm(
-            steps=args.steps,
-            step_s=args.step_seconds,
-            sigma_annual=args.gbm_sigma,
-            drift_annual=args.gbm_drift,
-            start_price=args.start_price,
-            seed=args.seed,
-        )
-    venue = VenueModel(
-        taker_fee_bps=args.taker_fee_bps,
-        slippage_bps=args.slippage_bps,
-        funding_rate=args.funding_rate,
-    )
-    policy: HedgePolicy
-    if args.policy == "interval":
-        policy = IntervalPolicy(args.interval_s, args.persistence_s, args.backstop_s)
-    elif args.policy == "band":
-        policy = CostAwareBandPolicy(
-            cost_fraction=Decimal(repr(venue.cost_fraction)),
-            risk_aversion=Decimal(str(args.risk_aversion)),
-            persistence_s=args.persistence_s,
-            backstop_s=args.backstop_s,
-        )
-    else:
-        policy = _threshold_policy(args.threshold, args.persistence_s, args.backstop_s)
-    config = BacktestConfig(
-        policy=policy,
-        pool=PoolSpec(args.pool_kind, args.value_quote, args.range_pct),
-        venue=venue,
-        fees=FeeModel(args.fee_apr, args.fee_tier_bps, args.volume_per_day),
-        hedge_ratio=args.hedge_ratio,
-    )
-    return path, config
-
-
-def _print_table(result: BacktestResult) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title="hedgebot backtest")
-    table.add_column("figure")
-    table.add_column("value", justify="right")
-    for name, value in result.summary().items():
-        table.add_row(name, f"{value:,}" if isinstance(value, int) else f"{value:,.4f}")
-    Console().print(table)
-
-
-def _steps(text: str) -> int:
-    """``--steps``: a whole number in 1..``MAX_STEPS`` (arrays are sized by it)."""
-    steps = positive_int(text)
-    if steps > MAX_STEPS:
-        raise argparse.ArgumentTypeError(
-            f"must be <= {MAX_STEPS} (four years of minute steps), got {text[:40]!r}"
-        )
-    return steps
-
-
-def _overflowed(result: BacktestResult) -> list[str]:
-    """Names of the summary figures that are not finite (inputs too large for a float)."""
-    return [name for name, value in result.summary().items() if not math.isfinite(value)]
-
-
-def _command(args: argparse.Namespace) -> int:
-    try:
-        path, config = _build(args)
-        if len(path.prices) > MAX_STEPS + 1:
-            raise ValueError(f"{len(path.prices)} prices: at most {MAX_STEPS + 1} are simulated")
-        with np.errstate(over="ignore", invalid="ignore"):  # an overflow is reported below
-            result = run_backtest(path, config)
-        overflowed = _overflowed(result)
-        if overflowed:
-            raise ValueError(
-                f"results overflow a float ({', '.join(overflowed)}): use a smaller "
-                "--value-quote or --start-price"
-            )
-    except (ValueError, OSError) as exc:
-        print(f"backtest: {safe_str(exc)}", file=sys.stderr)  # noqa: T201
-        return 2
-    if args.plot is not None:
-        plot_result(result, Path(args.plot))
-    if args.json:
-        print(json.dumps(result.summary(), allow_nan=False))  # noqa: T201
-    else:
-        _print_table(result)
-    return 0
-
-
 def add_subcommand(subparsers: Any) -> None:
-    """Register ``backtest`` on an argparse subparsers object; sets ``args.func``."""
-    p: argparse.ArgumentParser = subparsers.add_parser(
-        "backtest", help="offline backtest of a hedged LP position"
-    )
-    src = p.add_argument_group("price source (CSV, or seeded GBM)")
-    src.add_argument("--prices", metavar="FILE.csv", help="timestamp,price[,funding_rate]")
-    src.add_argument(
-        "--gbm-sigma", type=non_negative_float, default=0.8, help="annualised volatility"
-    )
-    src.add_argument("--gbm-drift", type=finite_float, default=0.0, help="annualised drift")
-    src.add_argument(
-        "--steps", type=_steps, default=525_600, help=f"GBM steps, at most {MAX_STEPS}"
-    )
-    src.add_argument("--step-seconds", type=positive_float, default=60.0)
-    src.add_argument("--seed", type=non_negative_int, default=1)
-    src.add_argument("--start-price", type=positive_float, default=2000.0)
-    pool = p.add_argument_group("LP position")
-    pool.add_argument("--pool-kind", choices=["v2", "v3"], default="v2")
-    pool.add_argument(
-        "--range-pct", type=positive_float, default=0.2, help="V3: ±fraction, 0.2 = ±20%%"
-    )
-    pool.add_argument("--value-quote", type=positive_float, default=100_000.0)
-    pool.add_argument("--fee-apr", type=non_negative_float, default=0.0, help="0.2 = 20%% a year")
-    pool.add_argument(
-        "--fee-tier-bps", type=non_negative_float, default=0.0, help="volume model fee tier"
-    )
-    pool.add_argument(
-        "--volume-per-day", type=non_negative_float, default=0.0, help="position's share, quote"
-    )
-    hedge = p.add_argument_group("hedge policy")
-    hedge.add_argument("--policy", choices=["threshold", "interval", "band"], default="threshold")
-    hedge.add_argument(
-        "--threshold",
-        type=_threshold_arg,
-        default="5%",
-        help="band: base units (0.5) or fraction of delta (5%%)",
-    )
-    hedge.add_argument("--interval-s", type=positive_float, default=3600.0)
-    hedge.add_argument("--risk-aversion", type=positive_float, default=1e-4, help="CARA, 1/quote")
-    hedge.add_argument("--persistence-s", type=non_negative_float, default=0.0)
-    hedge.add_argument("--backstop-s", type=positive_float, default=None)
-    hedge.add_argument("--hedge-ratio", type=non_negative_float, default=1.0)
-    venue = p.add_argument_group("perp venue")
-    venue.add_argument("--taker-fee-bps", type=non_negative_float, default=5.0)
-    venue.add_argument("--slippage-bps", type=non_negative_float, default=1.0)
-    venue.add_argument(
-        "--funding-rate", type=finite_float, default=0.0, help="per 8 h, 0.0001 = 1 bp"
-    )
-    out = p.add_argument_group("output")
-    out.add_argument("--json", action="store_true", help="print one JSON object")
-    out.add_argument("--plot", metavar="FILE.png", default=None)
-    p.set_defaults(func=_command)
+    """Register ``backtest`` on an argparse subparsers object (:mod:`bot.sim.backtest_cli`)."""
+    from bot.sim.backtest_cli import add_subcommand as add
+
+    add(subparsers)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import math
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -14,10 +15,21 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["SECONDS_PER_YEAR", "FloatArray", "PricePath", "gbm", "gbm_paths", "load_csv"]
+__all__ = [
+    "MAX_STEPS",
+    "SECONDS_PER_YEAR",
+    "FloatArray",
+    "PricePath",
+    "gbm",
+    "gbm_paths",
+    "load_csv",
+]
 
 FloatArray = NDArray[np.float64]
 SECONDS_PER_YEAR = 365.0 * 24 * 3600
+# the most steps one backtest simulates: every step costs a few float arrays' worth of memory
+# (1,000,000,000 steps grew to 5.9 GB before it was bounded)
+MAX_STEPS = 2_102_400  # four years of minute steps
 
 
 @dataclass(frozen=True, eq=False)
@@ -101,19 +113,50 @@ def gbm(
 
 
 _COLUMNS = ("timestamp", "price", "funding_rate")
+# ASCII decimal notation only: float() also takes "２００２", "2_002" and " 2002 "
+_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_NON_FINITE = re.compile(r"[+-]?(?:nan|inf|infinity)", re.IGNORECASE)
+# sane ranges: a price outside [1e-12, 1e12] quote per base overflows the float LP value and
+# hedge arithmetic long before it means anything; a funding rate beyond ±100 % per interval is
+# no market's; a timestamp must be before the year 10000
+PRICE_RANGE = (1e-12, 1e12)
+FUNDING_RATE_LIMIT = 1.0
+MAX_TIMESTAMP_S = 253_402_300_799.0  # 9999-12-31T23:59:59Z
+
+
+def _number(text: str) -> float:
+    """An ASCII decimal number (``2002``, ``-1.5e-4``); ``nan``/``inf`` spellings parse to
+    themselves so the caller can say they are not finite. Raises ``ValueError`` otherwise."""
+    if _DECIMAL.fullmatch(text) or _NON_FINITE.fullmatch(text):
+        return float(text)
+    raise ValueError(text)
 
 
 def _parse_timestamp(text: str) -> float:
-    """Unix seconds, unix milliseconds (> 1e11), or ISO 8601."""
+    """Unix seconds, unix milliseconds (> 1e11), or ISO 8601 (ASCII)."""
     try:
-        value = float(text)
+        value = _number(text)
     except ValueError:
+        if not text.isascii() or text != text.strip():
+            raise
         return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
     return value / 1000.0 if value > 1e11 else value
 
 
+def _check_range(column: int, value: float) -> str | None:
+    """Why ``value`` is out of its column's sane range, or None."""
+    if column == 0 and not 0 < value <= MAX_TIMESTAMP_S:
+        return f"must be > 0 and before the year 10000 (<= {MAX_TIMESTAMP_S:.0f} s)"
+    low, high = PRICE_RANGE
+    if column == 1 and not low <= value <= high:
+        return "must be > 0" if value <= 0 else f"must be within [{low:g}, {high:g}]"
+    if column == 2 and abs(value) > FUNDING_RATE_LIMIT:
+        return f"must be within [-{FUNDING_RATE_LIMIT:g}, {FUNDING_RATE_LIMIT:g}] per interval"
+    return None
+
+
 def _cell(cells: list[str], column: int) -> float:
-    """The number in ``cells[column]``: finite, a positive price, a timestamp > 0.
+    """The number in ``cells[column]``: ASCII decimal, finite, within its sane range.
 
     Raises ``ValueError`` naming the column (1-based, with its name) and the cell's text.
     """
@@ -122,47 +165,84 @@ def _cell(cells: list[str], column: int) -> float:
     if not text:
         raise ValueError(f"{where}: empty cell")
     try:
-        value = _parse_timestamp(text) if column == 0 else float(text)
+        value = _parse_timestamp(text) if column == 0 else _number(text)
     except (ValueError, OverflowError):
-        kind = "a unix time or ISO 8601" if column == 0 else "a number"
+        kind = "a unix time or ISO 8601" if column == 0 else "a number in ASCII decimal notation"
         raise ValueError(f"{where}: not {kind}: {text[:40]!r}") from None
     if not math.isfinite(value):
         raise ValueError(f"{where}: must be a finite number, got {text[:40]!r}")
-    if column < 2 and value <= 0:
-        raise ValueError(f"{where}: must be > 0, got {text[:40]!r}")
+    problem = _check_range(column, value)
+    if problem is not None:
+        raise ValueError(f"{where}: {problem}, got {text[:40]!r}")
     return value
+
+
+class _Rows:
+    """The columns read so far, checked row by row as they arrive."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.times: list[float] = []
+        self.prices: list[float] = []
+        self.rates: list[float] = []
+        self.last_line = 0
+
+    def add(self, line_no: int, cells: list[str]) -> None:
+        """One data row; raises ``ValueError`` naming file and line."""
+        if len(cells) < 2 or len(cells) > len(_COLUMNS):
+            found = f"{len(cells)} column{'s' if len(cells) != 1 else ''}"
+            raise ValueError(
+                f"{self.path}:{line_no}: expected timestamp,price[,funding_rate], got {found}"
+            )
+        if len(self.prices) > MAX_STEPS:
+            raise ValueError(
+                f"{self.path}:{line_no}: more than {MAX_STEPS + 1} rows: a backtest simulates "
+                f"at most {MAX_STEPS} steps"
+            )
+        try:
+            time_s = _cell(cells, 0)
+            price = _cell(cells, 1)
+            rate = _cell(cells, 2) if len(cells) > 2 and cells[2] else None
+        except ValueError as exc:
+            raise ValueError(f"{self.path}:{line_no}: {exc}") from None
+        if self.times and time_s <= self.times[-1]:
+            raise ValueError(
+                f"{self.path}:{line_no}: column 1 (timestamp): timestamps must be strictly "
+                f"increasing ({cells[0][:40]!r} is not after line {self.last_line})"
+            )
+        self.times.append(time_s)
+        self.prices.append(price)
+        if rate is not None:
+            self.rates.append(rate)
+        self.last_line = line_no
+
+
+def _is_data(line_no: int, cells: list[str]) -> bool:
+    first = cells[0].strip() if cells else ""
+    if not first or first.startswith("#"):
+        return False
+    return not (line_no == 1 and first.lower() in {"timestamp", "time", "ts", "date"})
 
 
 def load_csv(path: Path) -> PricePath:
     """Read ``timestamp,price[,funding_rate]`` rows; a header row is optional.
 
-    Raises ``ValueError`` as one line ``file:line: column N (name): reason`` for an empty,
-    non-numeric, NaN, infinite (``inf``, ``1e309``) or non-positive timestamp/price cell and
-    a non-finite funding rate; ``OSError`` when the file cannot be read.
+    Numbers are ASCII decimal notation (no spaces, underscores or other digits); prices
+    within ``PRICE_RANGE`` quote per base, funding rates within ±``FUNDING_RATE_LIMIT``,
+    timestamps strictly increasing; at most ``MAX_STEPS + 1`` rows (refused while reading).
+    Raises ``ValueError`` as one line ``file:line: column N (name): reason`` (or
+    ``file:line: reason`` for a row with the wrong number of columns); ``OSError`` when the
+    file cannot be read.
     """
-    times: list[float] = []
-    prices: list[float] = []
-    rates: list[float] = []
+    rows = _Rows(path)
     with path.open(newline="", encoding="utf-8", errors="replace") as handle:
         for line_no, row in enumerate(csv.reader(handle), start=1):
-            cells = [cell.strip() for cell in row]
-            if not cells or not cells[0] or cells[0].startswith("#"):
-                continue
-            if line_no == 1 and cells[0].lower() in {"timestamp", "time", "ts", "date"}:
-                continue
-            if len(cells) < 2:
-                raise ValueError(f"{path}:{line_no}: expected timestamp,price[,funding_rate]")
-            try:
-                times.append(_cell(cells, 0))
-                prices.append(_cell(cells, 1))
-                if len(cells) > 2 and cells[2]:
-                    rates.append(_cell(cells, 2))
-            except ValueError as exc:
-                raise ValueError(f"{path}:{line_no}: {exc}") from None
-    if rates and len(rates) != len(prices):
+            if _is_data(line_no, row):
+                rows.add(line_no, row)
+    if rows.rates and len(rows.rates) != len(rows.prices):
         raise ValueError(f"{path}: funding_rate must be given on every row or on none")
     return PricePath(
-        times_s=np.asarray(times, dtype=np.float64),
-        prices=np.asarray(prices, dtype=np.float64),
-        funding_rates=np.asarray(rates, dtype=np.float64) if rates else None,
+        times_s=np.asarray(rows.times, dtype=np.float64),
+        prices=np.asarray(rows.prices, dtype=np.float64),
+        funding_rates=np.asarray(rows.rates, dtype=np.float64) if rows.rates else None,
     )

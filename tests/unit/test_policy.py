@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import math
+import random
 from decimal import Decimal
 
+import numpy as np
 import pytest
 
 from bot.core.policy import (
     CostAwareBandPolicy,
+    HedgePolicy,
     IntervalPolicy,
     PolicyInputs,
     PolicyState,
     ThresholdPolicy,
     decide,
+    quiet,
     size_order,
     whalley_wilmott_half_width,
 )
@@ -319,3 +323,79 @@ def test_inputs_validation() -> None:
         inputs(price="0")
     with pytest.raises(ValueError, match="hedge_ratio"):
         inputs(ratio="-1")
+
+
+# ---- the quiet-step predicate and the band arrays -------------------------------------------
+
+QUIET_POLICIES = [
+    ABS,
+    FRAC,
+    ThresholdPolicy(threshold_fraction=D("0.02"), persistence_s=120, backstop_s=600),
+    IntervalPolicy(interval_s=300),
+    IntervalPolicy(interval_s=300, persistence_s=60, backstop_s=900),
+    CostAwareBandPolicy(cost_fraction=D("0.0006"), risk_aversion=D("0.001"), backstop_s=1200),
+]
+
+
+def _walk(policy: HedgePolicy, seed: int) -> list[tuple[PolicyState, PolicyInputs, bool]]:
+    """A random walk of ticks through decide: (state before, inputs, quiet) at every tick."""
+    rng = random.Random(seed)
+    state, hedge, price = PolicyState(), D(0), 2000.0
+    seen = []
+    for i in range(400):
+        price *= math.exp(rng.gauss(0, 0.004))
+        delta = D(repr(round(40 / math.sqrt(price / 2000), 6)))
+        x = inputs(str(delta), str(hedge), now=60.0 * i, price=repr(price))
+        band = policy.band_base(x)
+        is_quiet = quiet(policy, state, x.now_s, x.drift_base, band)
+        seen.append((state, x, is_quiet))
+        decision, state_after = decide(policy, state, x, RULES)
+        if is_quiet:
+            assert decision.action == "hold"
+            assert decision.reason in {"inside_band", "interval_not_due"}
+            assert state_after.last_rebalance_s == state.last_rebalance_s
+            assert state_after.resume_to_target == state.resume_to_target
+        if decision.action == "rebalance":
+            sign = -1 if decision.order_side is Side.SELL else 1
+            hedge += sign * decision.order_amount_base
+        state = state_after
+    return seen
+
+
+@pytest.mark.parametrize("policy", QUIET_POLICIES)
+def test_quiet_ticks_are_holds_that_keep_the_state(policy: HedgePolicy) -> None:
+    """Where quiet() says so, decide holds and keeps the trading state; both kinds occur (an
+    interval policy with persistence has no band, so a drift is never quiet: its clock runs)."""
+    seen = _walk(policy, seed=3)
+    kinds = {q for _, _, q in seen}
+    no_band_with_clock = isinstance(policy, IntervalPolicy) and policy.persistence_s > 0
+    assert kinds == ({False} if no_band_with_clock else {True, False})
+
+
+@pytest.mark.parametrize("policy", QUIET_POLICIES)
+def test_quiet_over_arrays_equals_quiet_per_tick(policy: HedgePolicy) -> None:
+    """The array form (the backtest's fast path) agrees with the scalar form element-wise."""
+    for state, _, _ in _walk(policy, seed=5)[::40]:
+        rng = np.random.default_rng(1)
+        times = np.sort(rng.uniform(0, 3000, 200))
+        drift = rng.normal(0, 1.5, 200)
+        drift[::17] = 0.0
+        band = np.abs(rng.normal(0, 1.0, 200))
+        mask = quiet(policy, state, times, drift, band)
+        each = [
+            quiet(policy, state, float(t), D(repr(float(d))), D(repr(float(b))))
+            for t, d, b in zip(times, drift, band, strict=True)
+        ]
+        assert mask.tolist() == each
+
+
+@pytest.mark.parametrize("policy", [*QUIET_POLICIES, IntervalPolicy(interval_s=60)])
+def test_band_array_equals_band_base(policy: HedgePolicy) -> None:
+    """Each policy's band over a path equals its per-tick band (float vs Decimal)."""
+    points = [(1500.0, 12.5, -0.004), (1999.5, 0.0, 0.0), (2000.0, 10.0, -0.0025)]
+    prices, delta, gamma = (np.array(column) for column in zip(*points, strict=True))
+    for ratio in (1.0, 0.5):
+        band = policy.band_array(prices, delta, gamma, ratio)
+        for i, (p, d, g) in enumerate(points):
+            x = PolicyInputs(0.0, D(repr(p)), D(repr(d)), D(repr(g)), D(0), D(repr(ratio)))
+            assert band[i] == pytest.approx(float(policy.band_base(x)), rel=1e-12, abs=1e-15)

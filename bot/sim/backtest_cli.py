@@ -1,0 +1,243 @@
+"""``hedgebot backtest``: arguments, the run, the table / JSON and the plot.
+
+The policy is built through the same config models as the daemon's (``bot.config``'s policy
+union, ``.build()``), so ``--policy band`` here and ``hedge.policy: band`` there are one thing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bot.cli_args import (
+    finite_float,
+    non_negative_float,
+    non_negative_int,
+    positive_float,
+    positive_int,
+)
+from bot.policy_config import parse_policy
+from bot.safety import safe_str
+from bot.sim.backtest import (
+    MAX_STEPS,
+    BacktestConfig,
+    BacktestResult,
+    FeeModel,
+    PoolSpec,
+    VenueModel,
+    run_backtest,
+)
+from bot.sim.pricepaths import PricePath, gbm, load_csv
+
+__all__ = ["add_subcommand", "plot_result"]
+
+
+def plot_result(result: BacktestResult, out: Path) -> None:
+    """Price, hedge vs target, and cumulative PnL attribution, as one PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    s = result.series
+    days = (s.times_s - s.times_s[0]) / 86400.0
+    fig, axes = plt.subplots(3, 1, figsize=(10, 9), sharex=True)
+    axes[0].plot(days, s.price, lw=0.8)
+    axes[0].set_ylabel("price")
+    axes[1].plot(days, s.target_base, lw=0.8, label="target")
+    axes[1].plot(days, s.hedge_base, lw=0.8, label="hedge", drawstyle="steps-post")
+    axes[1].set_ylabel("perp position (base)")
+    axes[1].legend(loc="best")
+    curves = {
+        "net": s.cum_net_pnl_quote,
+        "LP fees": s.cum_lp_fees_quote,
+        "LP value + hedge": s.lp_value_quote - s.lp_value_quote[0] + s.cum_hedge_pnl_quote,
+        "funding": s.cum_funding_quote,
+        "−costs": -s.cum_costs_quote,
+    }
+    for label, values in curves.items():
+        axes[2].plot(days, values, lw=0.8, label=label)
+    axes[2].set_ylabel("cumulative PnL (quote)")
+    axes[2].set_xlabel("days")
+    axes[2].legend(loc="best")
+    fig.suptitle(f"backtest: {result.rebalances} rebalances, net {result.net_pnl_quote:,.2f}")
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+
+
+def _threshold_arg(text: str) -> str:
+    """``--threshold``: base units (``0.5``) or a percentage of delta (``5%``), finite and > 0."""
+    number = text[:-1] if text.endswith("%") else text
+    try:
+        value = Decimal(number)
+    except InvalidOperation:
+        raise argparse.ArgumentTypeError(f"not a number or percentage: {text!r}") from None
+    if not value.is_finite() or not math.isfinite(float(value)) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text!r}")
+    if text.endswith("%") and value > 100:
+        raise argparse.ArgumentTypeError(f"a percentage must be <= 100%, got {text!r}")
+    return text
+
+
+def _policy_fields(args: argparse.Namespace) -> dict[str, Any]:
+    """The ``--policy`` member's fields, as the daemon's ``hedge:`` section names them."""
+    timing = {"persistence_s": args.persistence_s, "backstop_s": args.backstop_s}
+    if args.policy == "interval":
+        return {"policy": "interval", "interval_s": args.interval_s, **timing}
+    if args.policy == "band":
+        cost_bps = Decimal(repr(args.taker_fee_bps)) + Decimal(repr(args.slippage_bps))
+        return {
+            "policy": "band",
+            "risk_aversion": Decimal(str(args.risk_aversion)),
+            "band_cost_bps": cost_bps,
+            **timing,
+        }
+    text: str = args.threshold
+    if text.endswith("%"):
+        band = {"threshold_base": None, "threshold_fraction": Decimal(text[:-1]) / 100}
+    else:
+        band = {"threshold_base": Decimal(text), "threshold_fraction": None}
+    return {"policy": "threshold", **band, **timing}
+
+
+def _build(args: argparse.Namespace) -> tuple[PricePath, BacktestConfig]:
+    if args.prices is not None:
+        path = load_csv(Path(args.prices))
+    else:
+        path = gbm(
+            steps=args.steps,
+            step_s=args.step_seconds,
+            sigma_annual=args.gbm_sigma,
+            drift_annual=args.gbm_drift,
+            start_price=args.start_price,
+            seed=args.seed,
+        )
+    venue = VenueModel(
+        taker_fee_bps=args.taker_fee_bps,
+        slippage_bps=args.slippage_bps,
+        funding_rate=args.funding_rate,
+    )
+    config = BacktestConfig(
+        policy=parse_policy(_policy_fields(args)).build(),
+        pool=PoolSpec(args.pool_kind, args.value_quote, args.range_pct),
+        venue=venue,
+        fees=FeeModel(args.fee_apr, args.fee_tier_bps, args.volume_per_day),
+        hedge_ratio=args.hedge_ratio,
+    )
+    return path, config
+
+
+def _print_table(result: BacktestResult) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="hedgebot backtest")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    for name, value in result.summary().items():
+        table.add_row(name, f"{value:,}" if isinstance(value, int) else f"{value:,.4f}")
+    Console().print(table)
+
+
+def _steps(text: str) -> int:
+    """``--steps``: a whole number in 1..``MAX_STEPS`` (arrays are sized by it)."""
+    steps = positive_int(text)
+    if steps > MAX_STEPS:
+        raise argparse.ArgumentTypeError(
+            f"must be <= {MAX_STEPS} (four years of minute steps), got {text[:40]!r}"
+        )
+    return steps
+
+
+def _overflowed(result: BacktestResult) -> list[str]:
+    """Names of the summary figures that are not finite (inputs too large for a float)."""
+    return [name for name, value in result.summary().items() if not math.isfinite(value)]
+
+
+def _command(args: argparse.Namespace) -> int:
+    try:
+        path, config = _build(args)
+        if len(path.prices) > MAX_STEPS + 1:
+            raise ValueError(f"{len(path.prices)} prices: at most {MAX_STEPS + 1} are simulated")
+        with np.errstate(over="ignore", invalid="ignore"):  # an overflow is reported below
+            result = run_backtest(path, config)
+        overflowed = _overflowed(result)
+        if overflowed:
+            raise ValueError(
+                f"results overflow a float ({', '.join(overflowed)}): use a smaller "
+                "--value-quote or --start-price"
+            )
+    except (ValueError, OSError) as exc:
+        print(f"backtest: {safe_str(exc)}", file=sys.stderr)  # noqa: T201
+        return 2
+    if args.plot is not None:
+        plot_result(result, Path(args.plot))
+    if args.json:
+        print(json.dumps(result.summary(), allow_nan=False))  # noqa: T201
+    else:
+        _print_table(result)
+    return 0
+
+
+def add_subcommand(subparsers: Any) -> None:
+    """Register ``backtest`` on an argparse subparsers object; sets ``args.func``."""
+    p: argparse.ArgumentParser = subparsers.add_parser(
+        "backtest", help="offline backtest of a hedged LP position"
+    )
+    src = p.add_argument_group("price source (CSV, or seeded GBM)")
+    src.add_argument("--prices", metavar="FILE.csv", help="timestamp,price[,funding_rate]")
+    src.add_argument(
+        "--gbm-sigma", type=non_negative_float, default=0.8, help="annualised volatility"
+    )
+    src.add_argument("--gbm-drift", type=finite_float, default=0.0, help="annualised drift")
+    src.add_argument(
+        "--steps", type=_steps, default=525_600, help=f"GBM steps, at most {MAX_STEPS}"
+    )
+    src.add_argument("--step-seconds", type=positive_float, default=60.0)
+    src.add_argument("--seed", type=non_negative_int, default=1)
+    src.add_argument("--start-price", type=positive_float, default=2000.0)
+    pool = p.add_argument_group("LP position")
+    pool.add_argument("--pool-kind", choices=["v2", "v3"], default="v2")
+    pool.add_argument(
+        "--range-pct", type=positive_float, default=0.2, help="V3: ±fraction, 0.2 = ±20%%"
+    )
+    pool.add_argument("--value-quote", type=positive_float, default=100_000.0)
+    pool.add_argument("--fee-apr", type=non_negative_float, default=0.0, help="0.2 = 20%% a year")
+    pool.add_argument(
+        "--fee-tier-bps", type=non_negative_float, default=0.0, help="volume model fee tier"
+    )
+    pool.add_argument(
+        "--volume-per-day", type=non_negative_float, default=0.0, help="position's share, quote"
+    )
+    hedge = p.add_argument_group("hedge policy")
+    hedge.add_argument("--policy", choices=["threshold", "interval", "band"], default="threshold")
+    hedge.add_argument(
+        "--threshold",
+        type=_threshold_arg,
+        default="5%",
+        help="band: base units (0.5) or fraction of delta (5%%)",
+    )
+    hedge.add_argument("--interval-s", type=positive_float, default=3600.0)
+    hedge.add_argument("--risk-aversion", type=positive_float, default=1e-4, help="CARA, 1/quote")
+    hedge.add_argument("--persistence-s", type=non_negative_float, default=0.0)
+    hedge.add_argument("--backstop-s", type=positive_float, default=None)
+    hedge.add_argument("--hedge-ratio", type=non_negative_float, default=1.0)
+    venue = p.add_argument_group("perp venue")
+    venue.add_argument("--taker-fee-bps", type=non_negative_float, default=5.0)
+    venue.add_argument("--slippage-bps", type=non_negative_float, default=1.0)
+    venue.add_argument(
+        "--funding-rate", type=finite_float, default=0.0, help="per 8 h, 0.0001 = 1 bp"
+    )
+    out = p.add_argument_group("output")
+    out.add_argument("--json", action="store_true", help="print one JSON object")
+    out.add_argument("--plot", metavar="FILE.png", default=None)
+    p.set_defaults(func=_command)
