@@ -17,12 +17,12 @@ The venue is synchronous and deterministic given its clock; state round-trips th
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any, Literal
 
 from bot import errors
-from bot.core.margin import ETHUSDT_BRACKETS, MaintenanceBracket, liquidation_price_isolated
+from bot.core.margin import liquidation_price_isolated
 from bot.domain import (
     AccountBalance,
     Fill,
@@ -35,58 +35,10 @@ from bot.domain import (
     PerpPosition,
     Side,
 )
+from bot.exchange.venue_account import BPS, ZERO, Account, VenueParams, round_to
 from bot.ports import Clock
-from bot.records import fill_from, funding_from, order_from, plain
 
 __all__ = ["SimVenue", "VenueParams"]
-
-_ZERO = Decimal(0)
-_BPS = Decimal(10_000)
-
-
-@dataclass(frozen=True, slots=True)
-class VenueParams:
-    """Economics and limits of the simulated venue."""
-
-    symbol: str = "ETH/USDT:USDT"
-    initial_balance: Decimal = Decimal(100_000)
-    taker_fee_bps: Decimal = Decimal(5)
-    maker_fee_bps: Decimal = Decimal(2)
-    slippage_bps_base: Decimal = Decimal(1)
-    slippage_bps_per_base: Decimal = Decimal("0.05")
-    funding_rate: Decimal = Decimal("0.0001")  # per interval
-    funding_interval_s: int = 8 * 3600
-    # (start unix s, rate) steps; the last step at or before a funding time sets its rate
-    funding_rate_path: tuple[tuple[int, Decimal], ...] = ()
-    initial_mark: Decimal = Decimal(2000)
-    amount_step: Decimal = Decimal("0.001")
-    price_tick: Decimal = Decimal("0.01")
-    min_amount: Decimal = Decimal("0.001")
-    min_notional: Decimal = Decimal(5)
-    leverage: int = 3
-    margin_mode: str = "isolated"
-    brackets: tuple[MaintenanceBracket, ...] = ETHUSDT_BRACKETS
-
-
-def _round_to(value: Decimal, step: Decimal, rounding: str) -> Decimal:
-    return (value / step).to_integral_value(rounding=rounding) * step
-
-
-def _s(value: Decimal) -> str:
-    return str(value)
-
-
-@dataclass
-class _Account:
-    wallet: Decimal
-    size: Decimal = _ZERO
-    entry: Decimal = _ZERO
-    orders: dict[str, Order] = field(default_factory=dict)
-    resting: dict[str, Decimal] = field(default_factory=dict)  # GTC client id -> limit price
-    fills: list[Fill] = field(default_factory=list)
-    funding: list[FundingPayment] = field(default_factory=list)
-    next_order_id: int = 1
-    next_trade_id: int = 1
 
 
 class SimVenue:
@@ -102,7 +54,7 @@ class SimVenue:
         self._funding_rate = params.funding_rate
         interval = params.funding_interval_s
         self._next_funding_s = (int(clock.now()) // interval + 1) * interval
-        self._account = _Account(wallet=params.initial_balance)
+        self._account = Account(wallet=params.initial_balance)
         self.liquidations = 0
 
     # ------------------------------------------------------------------ market data
@@ -141,7 +93,7 @@ class SimVenue:
         if price <= 0:
             raise ValueError(f"mark must be > 0, got {price}")
         self.accrue_funding()
-        self._mark = _round_to(price, self.params.price_tick, ROUND_FLOOR)
+        self._mark = round_to(price, self.params.price_tick, ROUND_FLOOR)
         self._index = self._mark if index is None else index
         self._check_liquidation()
         self._match_resting()
@@ -159,12 +111,7 @@ class SimVenue:
 
     # ------------------------------------------------------------------ account
     def _position_margin(self) -> Decimal:
-        a = self._account
-        return abs(a.size) * a.entry / Decimal(self.leverage)
-
-    def _unrealized(self) -> Decimal:
-        a = self._account
-        return a.size * (self._mark - a.entry)
+        return self._account.position_margin(self.leverage)
 
     def position(self) -> PerpPosition:
         """The open position (size 0 when flat)."""
@@ -181,7 +128,7 @@ class SimVenue:
             size_base=a.size,
             entry_price=a.entry,
             mark_price=self._mark,
-            unrealized_pnl=self._unrealized(),
+            unrealized_pnl=self._account.unrealized(self._mark),
             margin=margin,
             liquidation_price=liq,
             leverage=self.leverage,
@@ -191,8 +138,10 @@ class SimVenue:
         """Wallet (deposits + realised PnL - fees + funding) and what is free for new margin."""
         self.accrue_funding()
         wallet = self._account.wallet
-        available = wallet - self._position_margin() + min(_ZERO, self._unrealized())
-        return AccountBalance("USDT", wallet, max(_ZERO, available))
+        available = (
+            wallet - self._position_margin() + min(ZERO, self._account.unrealized(self._mark))
+        )
+        return AccountBalance("USDT", wallet, max(ZERO, available))
 
     # ------------------------------------------------------------------ funding
     def accrue_funding(self) -> list[FundingPayment]:
@@ -203,19 +152,8 @@ class SimVenue:
         while self._next_funding_s <= now:
             ts = self._next_funding_s
             rate = self._rate_at(ts)
-            if a.size != 0:
-                amount = -a.size * self._mark * rate
-                payment = FundingPayment(
-                    id=f"funding-{ts}",
-                    symbol=self.params.symbol,
-                    amount_quote=amount,
-                    rate=rate,
-                    position_base=a.size,
-                    mark_price=self._mark,
-                    timestamp=ts * 1000,
-                )
-                a.wallet += amount
-                a.funding.append(payment)
+            payment = a.pay_funding(self.params.symbol, ts, rate, self._mark)
+            if payment is not None:
                 settled.append(payment)
             self._next_funding_s = ts + self.params.funding_interval_s
         return settled
@@ -257,11 +195,11 @@ class SimVenue:
         return self.params.slippage_bps_base + self.params.slippage_bps_per_base * amount_base
 
     def _fill_price(self, side: Side, amount: Decimal) -> Decimal:
-        factor = self.slippage_bps(amount) / _BPS
+        factor = self.slippage_bps(amount) / BPS
         tick = self.params.price_tick
         if side is Side.BUY:
-            return _round_to(self._mark * (1 + factor), tick, ROUND_CEILING)
-        return _round_to(self._mark * (1 - factor), tick, ROUND_FLOOR)
+            return round_to(self._mark * (1 + factor), tick, ROUND_CEILING)
+        return round_to(self._mark * (1 - factor), tick, ROUND_FLOOR)
 
     def _validate(self, intent: OrderIntent) -> Decimal:
         """Checks the venue makes before accepting; returns the amount to fill."""
@@ -307,16 +245,16 @@ class SimVenue:
         crosses = limit is None or (price <= limit if intent.side is Side.BUY else price >= limit)
         if not crosses and limit is not None and time_in_force == "GTC":
             return self._rest(intent, amount, limit)
-        fill_amount = amount if crosses else _ZERO
+        fill_amount = amount if crosses else ZERO
         if crosses and fill_fraction is not None:
             step = self.params.amount_step
-            fill_amount = _round_to(amount * fill_fraction, step, ROUND_FLOOR)
+            fill_amount = round_to(amount * fill_fraction, step, ROUND_FLOOR)
         if fill_amount > 0:
             self._check_margin(intent.side, fill_amount, price)
         a = self._account
         order_id = str(a.next_order_id)
         a.next_order_id += 1
-        fee = _ZERO
+        fee = ZERO
         if fill_amount > 0:
             fee = self._execute(intent, order_id, fill_amount, price, self.params.taker_fee_bps)
         if fill_amount == intent.amount_base:
@@ -346,24 +284,7 @@ class SimVenue:
         if limit % self.params.price_tick != 0:
             raise errors.InvalidOrder(f"price {limit} is not a multiple of the tick")
         self._check_margin(intent.side, amount, limit)
-        a = self._account
-        order = Order(
-            client_order_id=intent.client_order_id,
-            exchange_order_id=str(a.next_order_id),
-            symbol=intent.symbol,
-            side=intent.side,
-            amount_base=intent.amount_base,
-            filled_base=_ZERO,
-            average_price=None,
-            status=OrderStatus.OPEN,
-            reduce_only=intent.reduce_only,
-            fee_quote=_ZERO,
-            timestamp=self._now_ms(),
-        )
-        a.next_order_id += 1
-        a.orders[intent.client_order_id] = order
-        a.resting[intent.client_order_id] = limit
-        return order
+        return self._account.rest(intent, limit, self._now_ms())
 
     def _match_resting(self) -> None:
         """Fill every resting order the mark has reached, oldest first, at its limit price.
@@ -382,13 +303,13 @@ class SimVenue:
             signed = amount if order.side is Side.BUY else -amount
             if order.reduce_only:
                 if a.size == 0 or (a.size > 0) == (signed > 0):
-                    amount = _ZERO
+                    amount = ZERO
                 amount = min(amount, abs(a.size))
             if amount > 0:
                 try:
                     self._check_margin(order.side, amount, limit)
                 except errors.InsufficientMargin:
-                    amount = _ZERO
+                    amount = ZERO
             if amount == 0:
                 a.orders[client_id] = replace(
                     order, status=OrderStatus.EXPIRED, timestamp=self._now_ms()
@@ -411,15 +332,8 @@ class SimVenue:
             )
 
     def _check_margin(self, side: Side, amount: Decimal, price: Decimal) -> None:
-        a = self._account
-        signed = amount if side is Side.BUY else -amount
-        new_size = a.size + signed
-        if abs(new_size) <= abs(a.size) and (new_size == 0 or (new_size > 0) == (a.size > 0)):
-            return  # reducing never needs margin
-        opened = abs(new_size) if (new_size > 0) != (a.size > 0) else abs(new_size) - abs(a.size)
-        needed = opened * price / Decimal(self.leverage) + amount * price * (
-            self.params.taker_fee_bps / _BPS
-        )
+        fee_bps = self.params.taker_fee_bps
+        needed = self._account.margin_needed(side, amount, price, self.leverage, fee_bps)
         if needed > self.balance().available:
             raise errors.InsufficientMargin(
                 f"needs {needed:.2f} margin, {self.balance().available:.2f} available"
@@ -429,39 +343,7 @@ class SimVenue:
         self, intent: OrderIntent, order_id: str, amount: Decimal, price: Decimal, fee_bps: Decimal
     ) -> Decimal:
         """Apply one fill to the account; returns its fee."""
-        a = self._account
-        signed = amount if intent.side is Side.BUY else -amount
-        fee = amount * price * fee_bps / _BPS
-        realized = _ZERO
-        if a.size != 0 and (a.size > 0) != (signed > 0):
-            closed = min(abs(signed), abs(a.size))
-            direction = 1 if a.size > 0 else -1
-            realized = closed * (price - a.entry) * direction
-        new_size = a.size + signed
-        if new_size == 0:
-            a.entry = _ZERO
-        elif a.size == 0 or (new_size > 0) != (a.size > 0):
-            a.entry = price  # opened, or flipped: the remainder opens at the fill price
-        elif abs(new_size) > abs(a.size):
-            a.entry = (abs(a.size) * a.entry + amount * price) / abs(new_size)
-        a.size = new_size
-        a.wallet += realized - fee
-        a.fills.append(
-            Fill(
-                trade_id=str(a.next_trade_id),
-                client_order_id=intent.client_order_id,
-                exchange_order_id=order_id,
-                symbol=intent.symbol,
-                side=intent.side,
-                amount_base=amount,
-                price=price,
-                fee_quote=fee,
-                realized_pnl=realized,
-                timestamp=self._now_ms(),
-            )
-        )
-        a.next_trade_id += 1
-        return fee
+        return self._account.apply_fill(intent, order_id, amount, price, fee_bps, self._now_ms())
 
     def _check_liquidation(self) -> None:
         a = self._account
@@ -476,66 +358,22 @@ class SimVenue:
         if not hit:
             return
         margin = self._position_margin()
-        a.wallet -= margin
-        # the venue's own closing order, named as Binance names them ("autoclose-..."), so
-        # its fill belongs to an order every client can look up
-        side = Side.BUY if a.size < 0 else Side.SELL
-        client_id = f"autoclose-{a.next_order_id}"
-        order_id = str(a.next_order_id)
-        a.next_order_id += 1
-        a.orders[client_id] = Order(
-            client_order_id=client_id,
-            exchange_order_id=order_id,
-            symbol=self.params.symbol,
-            side=side,
-            amount_base=abs(a.size),
-            filled_base=abs(a.size),
-            average_price=liq,
-            status=OrderStatus.FILLED,
-            reduce_only=True,
-            timestamp=self._now_ms(),
-        )
-        a.fills.append(
-            Fill(
-                trade_id=str(a.next_trade_id),
-                client_order_id=client_id,
-                exchange_order_id=order_id,
-                symbol=self.params.symbol,
-                side=side,
-                amount_base=abs(a.size),
-                price=liq,
-                fee_quote=_ZERO,
-                realized_pnl=-margin,
-                timestamp=self._now_ms(),
-            )
-        )
-        a.next_trade_id += 1
-        a.size = _ZERO
-        a.entry = _ZERO
+        a.close_by_venue(self.params.symbol, liq, margin, self._now_ms())
         self.liquidations += 1
 
     # ------------------------------------------------------------------ persistence
     def to_state(self) -> dict[str, Any]:
         """Plain JSON-able state (Decimals as strings)."""
-        a = self._account
         return {
             "version": 1,
-            "mark": _s(self._mark),
-            "index": _s(self._index),
-            "funding_rate": _s(self._funding_rate),
+            "mark": str(self._mark),
+            "index": str(self._index),
+            "funding_rate": str(self._funding_rate),
             "next_funding_s": self._next_funding_s,
             "leverage": self.leverage,
             "margin_mode": self.margin_mode,
             "liquidations": self.liquidations,
-            "wallet": _s(a.wallet),
-            "size": _s(a.size),
-            "entry": _s(a.entry),
-            "next_order_id": a.next_order_id,
-            "next_trade_id": a.next_trade_id,
-            "orders": [plain(o) for o in a.orders.values()],
-            "resting": {cid: _s(limit) for cid, limit in a.resting.items()},
-            "fills": [plain(f) for f in a.fills],
-            "funding": [plain(p) for p in a.funding],
+            **self._account.to_state(),
         }
 
     def load_state(self, state: dict[str, Any]) -> None:
@@ -549,14 +387,4 @@ class SimVenue:
         self.leverage = int(state["leverage"])
         self.margin_mode = str(state["margin_mode"])
         self.liquidations = int(state.get("liquidations", 0))
-        self._account = _Account(
-            wallet=Decimal(state["wallet"]),
-            size=Decimal(state["size"]),
-            entry=Decimal(state["entry"]),
-            orders={o["client_order_id"]: order_from(o) for o in state["orders"]},
-            resting={cid: Decimal(limit) for cid, limit in state.get("resting", {}).items()},
-            fills=[fill_from(f) for f in state["fills"]],
-            funding=[funding_from(p) for p in state["funding"]],
-            next_order_id=int(state["next_order_id"]),
-            next_trade_id=int(state["next_trade_id"]),
-        )
+        self._account = Account.from_state(state)
