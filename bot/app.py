@@ -326,6 +326,7 @@ async def take_snapshot(settings: Settings) -> dict[str, Any]:
         "hedge_base": str(decision.hedge_base),
         "drift_base": str(decision.drift_base),
         "band_base": str(decision.band_base),
+        "amount_step_base": str(rules.amount_step),
         "decision": {
             "action": decision.action,
             "reason": decision.reason,
@@ -334,38 +335,6 @@ async def take_snapshot(settings: Settings) -> dict[str, Any]:
             "reduce_only": decision.reduce_only,
         },
     }
-
-
-def render_snapshot(result: dict[str, Any]) -> None:
-    """Human-readable snapshot."""
-    from rich.console import Console
-    from rich.table import Table
-
-    console = Console()
-    console.print(
-        f"block {result['block']}  pool price {result['price']}  mark {result['mark_price']}"
-    )
-    table = Table("position", "kind", "base", "quote", "value", "delta", "in range")
-    for p in result["positions"]:
-        table.add_row(
-            p["id"],
-            p["kind"],
-            p["amount_base"],
-            p["amount_quote"],
-            p["value_quote"],
-            p["delta_base"],
-            "yes" if p["in_range"] else "no",
-        )
-    console.print(table)
-    d = result["decision"]
-    console.print(
-        f"delta {result['delta_base']}  target {result['target_base']}  "
-        f"hedge {result['hedge_base']}  drift {result['drift_base']}  band {result['band_base']}"
-    )
-    action = d["action"]
-    if action == "rebalance":
-        action += f" ({d['side']} {d['amount_base']}{' reduce-only' if d['reduce_only'] else ''})"
-    console.print(f"would: {action} — {d['reason']}  (snapshot places no orders)")
 
 
 @contextlib.asynccontextmanager

@@ -138,5 +138,7 @@ async def resolve_broker(stack: AsyncExitStack, url: str | None, quiet: bool = F
             log.warning("mqtt.off", reason="no broker reachable and mosquitto not installed")
         return None
     broker = start_broker()
+    if broker.workdir is not None:  # after stop (callbacks run last-in first-out)
+        stack.callback(shutil.rmtree, broker.workdir, True)
     stack.callback(broker.stop)
     return broker.url
