@@ -12,6 +12,7 @@ import asyncio
 import json
 import sqlite3
 import sys
+from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack, closing
 from decimal import Decimal
 from pathlib import Path
@@ -161,48 +162,65 @@ async def _read_chain(settings: Settings) -> tuple[ChainSnapshot, PairDecimals |
     return snapshot, pair
 
 
+Offload = Callable[[Callable[[], PlanResult]], Awaitable[PlanResult]]
+
+
+async def _to_thread(compute: Callable[[], PlanResult]) -> PlanResult:
+    return await asyncio.to_thread(compute)
+
+
 async def make_plan(
-    settings: Settings, *, sigma: float | None = None, days: int = 30
+    settings: Settings,
+    *,
+    sigma: float | None = None,
+    days: int = 30,
+    offload: Offload = _to_thread,
 ) -> PlanResult:
     """Read the chain at its latest block, the venue and the store's history, then plan.
 
-    ``sigma`` (annualised) overrides the observed volatility. Raises ``ChainError`` (incl.
+    ``sigma`` (annualised) overrides the observed volatility. The CPU part (the store's
+    history, the grid and the backtest) runs through ``offload`` (a thread of its own; the
+    daemon passes its bounded planner thread). Raises ``ChainError`` (incl.
     ``PositionReadError``) when the chain cannot be read, ``ConfigError`` when the pools do
     not hold the configured pair.
     """
     restore_recursion_limit()
     snapshot, pair = await _read_chain(settings)
-    from bot.app import build_policy
-
     mark, funding, wallet, venue_model = await _venue_view(settings, snapshot.price)
-    if sigma is not None:
-        sigma_source = "given (--sigma)"
-    else:
-        observed = observed_sigma(settings.store.path)
-        sigma, sigma_source = observed or (DEFAULT_SIGMA, f"default {DEFAULT_SIGMA} (no history)")
-    venue_model = VenueModel(**{**_fields(venue_model), "funding_rate": float(funding.rate)})
-    inputs = PlanInputs(
-        block=snapshot.block_number,
-        block_timestamp=snapshot.block_timestamp,
-        price=snapshot.price,
-        mark_price=mark,
-        delta_base=snapshot.delta_base,
-        value_quote=sum((p.value_quote for p in snapshot.positions), Decimal(0)),
-        curves=_curves(snapshot, pair),
-        wallet_base=snapshot.wallet_base,
-        funding=funding,
-        margin=MarginModel(settings.exchange.leverage, settings.exchange.margin_mode, wallet),
-        forecast=ForecastModel(
-            policy=build_policy(settings),
-            hedge_ratio=float(settings.hedge.ratio),
-            venue=venue_model,
-            sigma_annual=sigma,
-            sigma_source=sigma_source,
-            days=days,
-        ),
-        hedge_ratio=settings.hedge.ratio,
-    )
-    return await asyncio.to_thread(plan_hedge, inputs)
+
+    def compute() -> PlanResult:
+        from bot.app import build_policy
+
+        if sigma is not None:
+            sigma_annual, sigma_source = sigma, "given (--sigma)"
+        else:
+            observed = observed_sigma(settings.store.path)
+            default = (DEFAULT_SIGMA, f"default {DEFAULT_SIGMA} (no history)")
+            sigma_annual, sigma_source = observed or default
+        inputs = PlanInputs(
+            block=snapshot.block_number,
+            block_timestamp=snapshot.block_timestamp,
+            price=snapshot.price,
+            mark_price=mark,
+            delta_base=snapshot.delta_base,
+            value_quote=sum((p.value_quote for p in snapshot.positions), Decimal(0)),
+            curves=_curves(snapshot, pair),
+            wallet_base=snapshot.wallet_base,
+            funding=funding,
+            margin=MarginModel(settings.exchange.leverage, settings.exchange.margin_mode, wallet),
+            forecast=ForecastModel(
+                policy=build_policy(settings),
+                hedge_ratio=float(settings.hedge.ratio),
+                venue=VenueModel(**{**_fields(venue_model), "funding_rate": float(funding.rate)}),
+                sigma_annual=sigma_annual,
+                sigma_source=sigma_source,
+                days=days,
+            ),
+            hedge_ratio=settings.hedge.ratio,
+        )
+        return plan_hedge(inputs)
+
+    return await offload(compute)
 
 
 def _fields(model: VenueModel) -> dict[str, Any]:

@@ -14,108 +14,30 @@ import json
 import os
 import shutil
 import signal
-import sqlite3
-import sys
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-import yaml
+from daemon_support import HEDGEBOT, TOKEN, Bot, Proc, running_localnet, start_bot, until
+from daemon_support import spawn as _spawn
 from mqtt_support import operator_env
 
 from bot.sim.mosquitto import Broker, free_port
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
 
-HEDGEBOT = [sys.executable, "-m", "bot"]
-TOKEN = "browser-test-token-0123456789"
 DOCS_SCREENSHOT = Path(__file__).parents[2] / "docs" / "dashboard.png"
-
-
-@dataclass
-class Proc:
-    """A hedgebot subprocess and where it logs."""
-
-    proc: asyncio.subprocess.Process
-    log: Path
-
-    async def stop(self, sig: signal.Signals = signal.SIGTERM) -> None:
-        if self.proc.returncode is None:
-            self.proc.send_signal(signal.SIGCONT)
-            self.proc.send_signal(sig)
-        await asyncio.wait_for(self.proc.wait(), 30)
-
-
-async def _spawn(args: list[str], log: Path, env: dict[str, str] | None = None) -> Proc:
-    with log.open("ab") as out:
-        proc = await asyncio.create_subprocess_exec(
-            *HEDGEBOT, *args, stdout=out, stderr=out, env=env
-        )
-    return Proc(proc, log)
-
-
-async def _until(condition: Any, timeout_s: float, what: str) -> None:
-    async with asyncio.timeout(timeout_s):
-        while not condition():  # noqa: ASYNC110 - a file or the store, not an event
-            await asyncio.sleep(0.05)
-    assert condition(), what
 
 
 @pytest.fixture(scope="module")
 async def localnet(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[tuple[Path, Proc]]:
     """`hedgebot localnet` with a market swap every 0.5 s."""
-    out = tmp_path_factory.mktemp("web-localnet")
-    args = ["localnet", "--out", str(out), "--block-interval-s", "0.5", "--step-seconds", "3600"]
-    proc = await _spawn(args, out / "localnet.log")
-    try:
-        await _until(lambda: (out / "localnet.json").exists(), 60, "localnet did not start")
-        yield out, proc
-    finally:
-        await proc.stop()
-
-
-@dataclass
-class Bot:
-    """A `hedgebot run` with its dashboard."""
-
-    bot_id: str
-    config: Path
-    store: Path
-    port: int
-    proc: Proc
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/"
-
-    def count(self, sql: str) -> int:
-        with contextlib.closing(sqlite3.connect(f"file:{self.store}?mode=ro", uri=True)) as db:
-            return int(db.execute(sql).fetchone()[0])
-
-
-async def start_bot(localnet: Path, workdir: Path, bot_id: str, broker: Broker, prefix: str) -> Bot:
-    """A daemon on ``localnet`` with its own store and venue, MQTT under ``prefix``."""
-    workdir.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - test setup
-    config: dict[str, Any] = yaml.safe_load((localnet / "config.yaml").read_text())
-    config["bot_id"] = bot_id
-    config["store"] = {"path": str(workdir / "hedgebot.sqlite")}
-    config["exchange"]["paper"]["state_path"] = str(workdir / "venue.json")
-    config["mqtt"] = {"url": broker.url, "topic_prefix": prefix + "/{bot_id}", "keepalive_s": 5}
-    port = free_port()
-    config["metrics"] = {"port": port}
-    path = workdir / "config.yaml"
-    path.write_text(yaml.safe_dump(config, sort_keys=False))
-    env = operator_env({**os.environ, "HEDGEBOT_DASHBOARD_TOKEN": TOKEN, "PYTHONUNBUFFERED": "1"})
-    env.pop("MQTT_URL", None)
-    proc = await _spawn(["run", "--config", str(path)], workdir / "daemon.log", env)
-    bot = Bot(bot_id, path, workdir / "hedgebot.sqlite", port, proc)
-    await _until(lambda: bot.store.exists(), 30, "daemon did not open its store")
-    return bot
+    async with running_localnet(tmp_path_factory.mktemp("web-localnet")) as started:
+        yield started
 
 
 @pytest.fixture(scope="module")
@@ -173,7 +95,7 @@ async def test_page_shows_what_snapshot_and_report_show_at_that_block(
         await asyncio.sleep(1.5)  # the swap in flight is mined and ticked
         snapshot = await _cli_json("snapshot", "--config", str(bot.config), "--json")
         await page.locator(f"#block[data-value='{snapshot['block']}']").wait_for(timeout=10_000)
-        await _until(
+        await until(
             lambda: bot.count("SELECT MAX(block) FROM decisions") == snapshot["block"], 10, "tick"
         )
         report = await _cli_json("report", "--config", str(bot.config), "--json")

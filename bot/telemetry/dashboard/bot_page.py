@@ -28,6 +28,8 @@ from bot.telemetry.dashboard.assets import render_page, security_headers, serve_
 from bot.telemetry.dashboard.command_hub import CommandHub
 from bot.telemetry.dashboard.feed import DashboardFeed, FeedItem
 from bot.telemetry.dashboard.history import EVENT_KINDS, RANGES_S, event_log, history_series
+from bot.telemetry.dashboard.http_guard import host_guard
+from bot.telemetry.dashboard.plan_service import PlanService
 from bot.telemetry.dashboard.security import CommandGate
 from bot.telemetry.dashboard.sse import stream_feed
 
@@ -64,9 +66,16 @@ class BotDashboard:
     plan: PlanSource | None = None
     positions_info: dict[str, dict[str, Any]] = field(default_factory=dict)
     closing: asyncio.Event = field(default_factory=asyncio.Event)
+    plans: PlanService | None = field(init=False, default=None)
+
+    def __post_init__(self) -> None:
+        # every /api/plan shares one run in flight and its cached answer (see PlanService)
+        self.plans = None if self.plan is None else PlanService(self.plan)
 
     def mount(self, app: web.Application) -> None:
-        """Add the page, its assets and its API to ``app`` (before it starts)."""
+        """Add the page, its assets and its API to ``app`` (before it starts), and the Host /
+        cross-site guard in front of every route of ``app`` (``/metrics``, ``/healthz`` too)."""
+        app.middlewares.append(host_guard(lambda: self.gate))
         app.router.add_get("/", self._page)
         app.router.add_get("/static/{name}", serve_static)
         app.router.add_get("/vendor/{name}", serve_vendor)
@@ -81,6 +90,8 @@ class BotDashboard:
 
     async def _on_shutdown(self, _app: web.Application) -> None:
         self.closing.set()
+        if self.plans is not None:
+            await self.plans.close()
 
     def kill_status(self) -> dict[str, Any]:
         """``{"kind": "kill_switch", "mode", "reason", "source", "set_at_s"}`` as read now."""
@@ -137,10 +148,10 @@ class BotDashboard:
         return _json_response({"events": event_log(recorded, list(self.feed.recent_events), kinds)})
 
     async def _plan(self, _request: web.Request) -> web.Response:
-        if self.plan is None:
+        if self.plans is None:
             return _json_response({"error": "the hedge planner is not available"}, 404)
         try:
-            return _json_response(await self.plan())
+            return _json_response(await self.plans.get())
         except HedgebotError as exc:
             return _json_response({"error": f"planner: {describe_exc(exc)}"}, 503)
 

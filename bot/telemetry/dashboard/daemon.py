@@ -5,9 +5,9 @@ port bound), mounted on the metrics app, fed by the telemetry bridge."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.clock import WallClock
 from bot.config import Settings
@@ -18,7 +18,11 @@ from bot.store.sqlite import SqliteStore
 from bot.telemetry.dashboard.bot_page import BotDashboard, PlanSource
 from bot.telemetry.dashboard.command_hub import CommandHub
 from bot.telemetry.dashboard.feed import DashboardFeed
-from bot.telemetry.dashboard.security import CommandGate, check_bind, is_loopback, token_from_env
+from bot.telemetry.dashboard.plan_service import PLAN_DEADLINE_S, DaemonThreadSlots
+from bot.telemetry.dashboard.security import CommandGate, check_bind, served_names, token_from_env
+
+if TYPE_CHECKING:  # the planner (numpy, the backtester) loads on the first plan
+    from bot.planner import PlanResult
 
 __all__ = ["DaemonDashboard", "build_daemon_dashboard"]
 
@@ -48,14 +52,28 @@ class DaemonDashboard:
 
     def bound(self, host: str, port: int) -> None:
         """The metrics server listens on ``host:port``: the Host header commands must carry."""
-        wildcard = host in ("0.0.0.0", "::")  # noqa: S104 - compared, not bound
-        extra = frozenset() if is_loopback(host) or wildcard else {host}
-        self.page.gate = replace(self.page.gate, port=port, extra_hosts=frozenset(extra))
+        self.page.gate = replace(self.page.gate, port=port, extra_hosts=served_names(host))
 
     def commands_for(self, upstream: CommandSource | None) -> CommandHub:
         """The engine's command source: the page's commands plus ``upstream``'s (MQTT)."""
         self.hub.attach(upstream)
         return self.hub
+
+
+def _planner(settings: Settings) -> PlanSource:
+    """The daemon's planner: its CPU work in one daemon thread of its own (never the loop's
+    default executor, which aiohttp's DNS lookups need), bounded by the plan deadline."""
+    slots = DaemonThreadSlots(1, "hedgebot-plan")
+
+    async def offload(compute: Callable[[], PlanResult]) -> PlanResult:
+        return await slots.run(compute, timeout_s=PLAN_DEADLINE_S)
+
+    async def plan_now() -> dict[str, Any]:
+        from bot.planner_cli import make_plan
+
+        return (await make_plan(settings, offload=offload)).as_dict()
+
+    return plan_now
 
 
 def build_daemon_dashboard(
@@ -79,13 +97,7 @@ def build_daemon_dashboard(
         kill_switch_path(settings.risk.kill_switch_file, settings.store.path), clock
     )
     if plan is None:
-
-        async def plan_now() -> dict[str, Any]:
-            from bot.planner_cli import make_plan
-
-            return (await make_plan(settings)).as_dict()
-
-        plan = plan_now
+        plan = _planner(settings)
     page = BotDashboard(
         bot_id=settings.bot_id,
         feed=DashboardFeed(),

@@ -27,7 +27,8 @@ from bot.telemetry.dashboard.assets import render_page, security_headers, serve_
 from bot.telemetry.dashboard.bot_page import FLATTEN_WORD, flatten_confirmed
 from bot.telemetry.dashboard.feed import DashboardFeed
 from bot.telemetry.dashboard.fleet import FleetBoard, FleetCommander, broker_password, watch_broker
-from bot.telemetry.dashboard.security import CommandGate, check_bind, token_from_env
+from bot.telemetry.dashboard.http_guard import host_guard
+from bot.telemetry.dashboard.security import CommandGate, check_bind, served_names, token_from_env
 from bot.telemetry.dashboard.sse import stream_feed
 from bot.telemetry.settings import broker_url_problem
 
@@ -50,7 +51,9 @@ class FleetApp:
         self.closing = asyncio.Event()
 
     def mount(self, app: web.Application) -> None:
-        """Add the page, its assets and its API to ``app``."""
+        """Add the page, its assets and its API to ``app``, behind the Host / cross-site
+        guard on every route."""
+        app.middlewares.append(host_guard(lambda: self.gate))
         app.router.add_get("/", self._page)
         app.router.add_get("/static/{name}", serve_static)
         app.router.add_get("/vendor/{name}", serve_vendor)
@@ -143,7 +146,9 @@ async def serve_fleet(
         await runner.cleanup()
         raise ConfigError(f"--port: cannot listen on {host}:{port} ({exc.strerror})") from exc
     bound = int(runner.addresses[0][1]) if runner.addresses else port
-    fleet.gate = CommandGate(token=token, port=bound, csrf_token=fleet.gate.csrf_token)
+    fleet.gate = CommandGate(
+        token=token, port=bound, csrf_token=fleet.gate.csrf_token, extra_hosts=served_names(host)
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -24,6 +24,7 @@ __all__ = [
     "Refused",
     "check_bind",
     "is_loopback",
+    "served_names",
     "token_from_env",
 ]
 
@@ -66,6 +67,17 @@ def check_bind(host: str, token: str | None, what: str = "dashboard") -> None:
         )
 
 
+def served_names(bind_host: str) -> frozenset[str]:
+    """The names beyond loopback a ``Host`` header may carry for a server bound to
+    ``bind_host``: the bind host itself (a name or an address; IPv6 in brackets), none for a
+    loopback or wildcard bind (IP literals are accepted anyway, see ``host_allowed``)."""
+    wildcard = bind_host in ("0.0.0.0", "::", "")  # noqa: S104 - compared, not bound
+    if wildcard or is_loopback(bind_host):
+        return frozenset()
+    name = bind_host.lower()
+    return frozenset({f"[{name}]" if ":" in name and not name.startswith("[") else name})
+
+
 @dataclass(frozen=True, slots=True)
 class Refused:
     """Why a command request is refused: the HTTP status and a one-line reason."""
@@ -97,10 +109,43 @@ class CommandGate:
         names = {"127.0.0.1", "localhost", "[::1]", *self.extra_hosts}
         return frozenset(f"{name}:{self.port}" for name in names)
 
+    def host_allowed(self, host: str) -> bool:
+        """Whether ``host`` (a ``Host`` header, lower case) names this server: a loopback name
+        or ``extra_hosts`` with our port, or any IP literal with our port (what Prometheus or a
+        browser sends for a wildcard bind; DNS rebinding needs a name, never a literal)."""
+        if host in self.allowed_hosts():
+            return True
+        name, sep, port = host.rpartition(":")
+        if not sep or port != str(self.port):
+            return False
+        try:
+            ipaddress.ip_address(name.removeprefix("[").removesuffix("]"))
+        except ValueError:
+            return False
+        return name.startswith("[") or ":" not in name
+
+    def read_refusal(self, headers: Mapping[str, str]) -> Refused | None:
+        """None when any request (page, API, stream, static, ``/metrics``, ``/healthz``) may
+        be answered, else why not: 421 for a ``Host`` we do not serve (DNS rebinding), 403
+        for a browser's cross-site fetch (``Origin`` of another site, ``Sec-Fetch-Site`` other
+        than same-origin/none, except a top-level navigation, which the other site cannot
+        read)."""
+        host = _header(headers, "Host").lower()
+        if not self.host_allowed(host):
+            return Refused(421, "unexpected Host header (DNS rebinding?)")
+        origin = _header(headers, "Origin").lower()
+        if origin and origin != f"http://{host}":
+            return Refused(403, "cross-site request refused (Origin is not this dashboard)")
+        site = _header(headers, "Sec-Fetch-Site")
+        navigating = _header(headers, "Sec-Fetch-Mode") == "navigate"
+        if site not in ("", "same-origin", "none") and not navigating:
+            return Refused(403, "cross-site request refused (Sec-Fetch-Site)")
+        return None
+
     def refusal(self, headers: Mapping[str, str]) -> Refused | None:
         """None when the request may run a command, else why not (401/403/415)."""
         host = _header(headers, "Host").lower()
-        if host not in self.allowed_hosts():
+        if not self.host_allowed(host):
             return Refused(403, "unexpected Host header (DNS rebinding?)")
         origin = _header(headers, "Origin").lower()
         if origin != f"http://{host}":
