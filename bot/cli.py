@@ -284,7 +284,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _plugin_registrars() -> list[Callable[[Any], None]]:
     """Subcommands that live beside their feature (emulator, backtest, report, monitor, cmd,
     kill, plan)."""
-    from bot.exchange.emulator import add_subcommand as add_emulator
+    from bot.exchange.emulators.cli import add_subcommand as add_emulator
     from bot.killswitch import add_subcommand as add_kill
     from bot.planner_cli import add_subcommand as add_plan
     from bot.report import add_subcommand as add_report

@@ -17,7 +17,7 @@ from bot.config import Settings
 from bot.domain import Order
 from bot.engine import TickReport
 from bot.exchange.ccxt_perp import CcxtPerpExchange, CcxtPerpSettings
-from bot.exchange.emulator import EmulatorHandle, start_emulator
+from bot.exchange.emulators.binance_usdm import EmulatorHandle, start_emulator
 from bot.exchange.paper import venue_params
 from bot.guards import RiskGuard
 from bot.sim.anvil import Anvil

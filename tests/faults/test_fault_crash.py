@@ -22,7 +22,7 @@ from fault_world import KEY, SECRET, fault_config
 
 from bot.clock import WallClock
 from bot.domain import OrderStatus
-from bot.exchange.emulator import EmulatorHandle, start_emulator
+from bot.exchange.emulators.binance_usdm import EmulatorHandle, start_emulator
 from bot.exchange.paper import venue_params
 from bot.sim.anvil import Anvil
 from bot.sim.localnet import local_config, start_world

@@ -23,7 +23,7 @@ from bot import errors
 from bot.clock import ManualClock
 from bot.domain import OrderIntent, OrderStatus, Side
 from bot.exchange.ccxt_perp import CcxtPerpExchange
-from bot.exchange.emulator import EmulatorHandle, ccxt_urls
+from bot.exchange.emulators.binance_usdm import EmulatorHandle, ccxt_urls
 
 pytestmark = pytest.mark.integration
 

@@ -18,7 +18,7 @@ import pytest
 from emulator_support import running_emulator, venue_clock
 from test_emulator_http import ORDER, signed_request
 
-from bot.exchange.emulator import EmulatorHandle
+from bot.exchange.emulators.binance_usdm import EmulatorHandle
 
 pytestmark = pytest.mark.integration
 

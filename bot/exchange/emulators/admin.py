@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, Literal
 
 from aiohttp import web
 
@@ -24,6 +24,7 @@ __all__ = [
     "AdminBody",
     "AdminTable",
     "add_admin_routes",
+    "admin_drop_mode",
     "admin_int",
     "admin_number",
     "admin_text",
@@ -158,3 +159,17 @@ def admin_text(body: AdminBody, name: str, choices: tuple[str, ...], default: st
     if value not in choices:
         raise ValueError(f"{name} {value!r}: use {' or '.join(choices)}")
     return str(value)
+
+
+DropMode = Literal["reset", "delay"]
+
+
+def admin_drop_mode(body: AdminBody, default_delay_s: float) -> tuple[DropMode, float]:
+    """The ``drop_next_order`` switch every dialect has: ``(mode, delay_s)`` from ``body``
+    (``mode`` reset|delay, default reset; ``delay_s`` in [0, 3600] s, default
+    ``default_delay_s``). Raises ``ValueError`` for another mode or a bad delay."""
+    mode: DropMode = (
+        "delay" if admin_text(body, "mode", ("reset", "delay"), "reset") == "delay" else "reset"
+    )
+    delay_s = admin_number(body, "delay_s", low=0, high=3600, default=default_delay_s)
+    return mode, float(delay_s)

@@ -18,7 +18,13 @@ import structlog
 from aiohttp import web
 
 from bot.exchange.binance_codes import binance_code
-from bot.exchange.emulators.admin import AdminAction, AdminBody, admin_int, admin_number
+from bot.exchange.emulators.admin import (
+    AdminAction,
+    AdminBody,
+    admin_drop_mode,
+    admin_int,
+    admin_number,
+)
 from bot.exchange.emulators.binance_usdm.wire import BinanceError, error_response
 
 __all__ = [
@@ -156,13 +162,7 @@ def request_failure(action: str, body: AdminBody) -> RequestFailure:
 
 
 def _drop_next_order(faults: EmulatorFaults, body: AdminBody) -> None:
-    mode = body.get("mode", "reset")
-    if mode not in ("reset", "delay"):
-        raise ValueError(f"mode {mode!r}: use reset or delay")
-    faults.drop_next_order = mode
-    faults.drop_delay_s = float(
-        admin_number(body, "delay_s", low=0, high=3600, default=faults.drop_delay_s)
-    )
+    faults.drop_next_order, faults.drop_delay_s = admin_drop_mode(body, faults.drop_delay_s)
 
 
 def _rate_limit(faults: EmulatorFaults, body: AdminBody) -> None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Literal
 
-from bot.exchange.emulators.admin import admin_int, admin_number
+from bot.exchange.emulators.admin import admin_drop_mode, admin_int, admin_number
 
 __all__ = ["HyperliquidFaults", "apply_fault"]
 
@@ -41,13 +41,7 @@ class HyperliquidFaults:
 
 
 def _drop_next_order(faults: HyperliquidFaults, body: Mapping[str, Any]) -> None:
-    mode = body.get("mode", "reset")
-    if mode not in ("reset", "delay"):
-        raise ValueError(f"mode {mode!r}: use reset or delay")
-    faults.drop_next_order = mode
-    faults.drop_delay_s = float(
-        admin_number(body, "delay_s", low=0, high=3600, default=faults.drop_delay_s)
-    )
+    faults.drop_next_order, faults.drop_delay_s = admin_drop_mode(body, faults.drop_delay_s)
 
 
 def _partial_fill(faults: HyperliquidFaults, body: Mapping[str, Any]) -> None:
