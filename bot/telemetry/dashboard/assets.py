@@ -14,12 +14,26 @@ from pathlib import Path
 
 from aiohttp import web
 
-__all__ = ["STATIC_DIR", "render_page", "serve_static", "serve_vendor", "uplot_dir"]
+__all__ = [
+    "STATIC_DIR",
+    "add_asset_routes",
+    "render_page",
+    "serve_favicon",
+    "serve_static",
+    "serve_vendor",
+    "uplot_dir",
+]
 
 STATIC_DIR = Path(__file__).parent / "static"
 UPLOT_ENV = "HEDGEBOT_UPLOT_DIR"
 _VENDOR_FILES = {"uplot.js": "uPlot.iife.min.js", "uplot.css": "uPlot.min.css"}
-_TYPES = {".js": "text/javascript", ".css": "text/css", ".html": "text/html", ".png": "image/png"}
+_TYPES = {
+    ".js": "text/javascript",
+    ".css": "text/css",
+    ".html": "text/html",
+    ".png": "image/png",
+    ".svg": "image/svg+xml",
+}
 _SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; "
     "style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'",
@@ -67,6 +81,19 @@ async def serve_vendor(request: web.Request) -> web.StreamResponse:
     if name is None or where is None:
         raise web.HTTPNotFound
     return _file(where / name)
+
+
+async def serve_favicon(_request: web.Request) -> web.StreamResponse:
+    """``/favicon.ico`` and ``/favicon.svg``: our SVG icon (browsers accept SVG for both)."""
+    return _file(STATIC_DIR / "favicon.svg")
+
+
+def add_asset_routes(app: web.Application) -> None:
+    """``/static/{name}``, ``/vendor/{name}`` and the favicon on ``app``."""
+    app.router.add_get("/static/{name}", serve_static)
+    app.router.add_get("/vendor/{name}", serve_vendor)
+    app.router.add_get("/favicon.ico", serve_favicon)
+    app.router.add_get("/favicon.svg", serve_favicon)
 
 
 def security_headers() -> dict[str, str]:

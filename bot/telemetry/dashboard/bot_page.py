@@ -24,7 +24,7 @@ from bot.killswitch import FileKillSwitch
 from bot.safety import MAX_COMMAND_BYTES, PayloadRejected, describe_exc, loads_bounded
 from bot.store.sqlite import SqliteStore
 from bot.telemetry.command_text import echo
-from bot.telemetry.dashboard.assets import render_page, security_headers, serve_static, serve_vendor
+from bot.telemetry.dashboard.assets import add_asset_routes, render_page, security_headers
 from bot.telemetry.dashboard.command_hub import CommandHub
 from bot.telemetry.dashboard.feed import DashboardFeed, FeedItem
 from bot.telemetry.dashboard.history import EVENT_KINDS, RANGES_S, event_log, history_series
@@ -77,8 +77,7 @@ class BotDashboard:
         cross-site guard in front of every route of ``app`` (``/metrics``, ``/healthz`` too)."""
         app.middlewares.append(host_guard(lambda: self.gate))
         app.router.add_get("/", self._page)
-        app.router.add_get("/static/{name}", serve_static)
-        app.router.add_get("/vendor/{name}", serve_vendor)
+        add_asset_routes(app)
         app.router.add_get("/api/state", self._state)
         app.router.add_get("/api/stream", self._stream)
         app.router.add_get("/api/history", self._history)

@@ -23,7 +23,7 @@ from bot.safety import MAX_COMMAND_BYTES, PayloadRejected, loads_bounded, mask_u
 from bot.telemetry.auth import operator_key_from_env
 from bot.telemetry.cli_support import add_broker_options, broker_url
 from bot.telemetry.commands import COMMAND_NAMES
-from bot.telemetry.dashboard.assets import render_page, security_headers, serve_static, serve_vendor
+from bot.telemetry.dashboard.assets import add_asset_routes, render_page, security_headers
 from bot.telemetry.dashboard.bot_page import FLATTEN_WORD, flatten_confirmed
 from bot.telemetry.dashboard.feed import DashboardFeed
 from bot.telemetry.dashboard.fleet import FleetBoard, FleetCommander, broker_password, watch_broker
@@ -55,8 +55,7 @@ class FleetApp:
         guard on every route."""
         app.middlewares.append(host_guard(lambda: self.gate))
         app.router.add_get("/", self._page)
-        app.router.add_get("/static/{name}", serve_static)
-        app.router.add_get("/vendor/{name}", serve_vendor)
+        add_asset_routes(app)
         app.router.add_get("/api/fleet", self._fleet)
         app.router.add_get("/api/bot/{bot_id}", self._bot)
         app.router.add_get("/api/stream", self._stream)
