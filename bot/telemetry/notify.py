@@ -31,6 +31,7 @@ __all__ = ["Notifier", "NotifierStats", "apprise_send", "build_notifier", "mask_
 log = structlog.get_logger("bot.telemetry.notify")
 
 Sender = Callable[[str, Notice], bool]
+STOP_DRAIN_S = 2.0  # at most this long at shutdown for the queues to empty
 # schemes whose host is a server, not a credential: shown as mask_url shows any URL
 _HOSTED = frozenset(
     {"json", "jsons", "xml", "xmls", "form", "forms", "ntfy", "ntfys", "http", "https"}
@@ -99,7 +100,13 @@ class _Target:
         self.queue: deque[Notice] = deque(maxlen=queue_size)
         self.wake = asyncio.Event()
         self.slots = asyncio.Semaphore(max_in_flight)
+        self.max_in_flight = max_in_flight
+        self.hung = 0  # sends past their timeout whose thread still holds a slot
         self.stats = NotifierStats()
+
+    def can_progress(self) -> bool:
+        """Whether queued notices can still be sent: not every slot is held by a hung send."""
+        return bool(self.queue) and self.hung < self.max_in_flight
 
     def offer(self, notice: Notice) -> None:
         if SEVERITY_RANK[notice.severity] < self.min_rank:
@@ -182,9 +189,11 @@ class Notifier:
         for target in self._targets:
             target.offer(admitted)
 
-    async def stop(self, drain_timeout_s: float = 5.0) -> None:
-        """Queue ``daemon.stopped``, give the queues ``drain_timeout_s`` to empty, then stop
-        the workers (threads still hanging are abandoned: they are daemon threads)."""
+    async def stop(self, drain_timeout_s: float = STOP_DRAIN_S) -> None:
+        """Queue ``daemon.stopped``, give the queues at most ``drain_timeout_s`` to empty (not
+        waiting for a URL whose every slot is held by a hung send), then drop what is still
+        queued (counted and logged as ``alerts.dropped_at_stop``) and stop the workers; threads
+        still hanging are abandoned (daemon threads)."""
         self._dispatch(
             Notice(
                 "daemon.stopped",
@@ -196,13 +205,27 @@ class Notifier:
         )
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(drain_timeout_s):
-                while any(t.queue for t in self._targets) or self._sends:
+                while self._sends or any(t.can_progress() for t in self._targets):
                     self._progress.clear()
                     await self._progress.wait()
+        self._drop_queued()
         for task in [*self._workers, *self._sends]:
             task.cancel()
         await asyncio.gather(*self._workers, *self._sends, return_exceptions=True)
         log.info("alerts.stopped", stats={k: vars(v) for k, v in self.stats().items()})
+
+    def _drop_queued(self) -> None:
+        dropped = {t.shown: len(t.queue) for t in self._targets if t.queue}
+        for target in self._targets:
+            target.stats.dropped += len(target.queue)
+            target.queue.clear()
+        if dropped or self._sends:
+            log.warning(
+                "alerts.dropped_at_stop",
+                count=sum(dropped.values()),
+                targets=dropped,
+                abandoned_sends=len(self._sends),
+            )
 
     async def _work(self, target: _Target) -> None:
         while True:
@@ -227,8 +250,12 @@ class Notifier:
         loop = asyncio.get_running_loop()
         done: asyncio.Future[bool] = loop.create_future()
 
+        late = False  # the caller stopped waiting: the thread ends after its timeout
+
         def finish(ok: bool | BaseException) -> None:
             target.slots.release()
+            if late:
+                target.hung -= 1
             self._progress.set()
             if done.done():
                 return
@@ -250,6 +277,8 @@ class Notifier:
             async with asyncio.timeout(self._settings.send_timeout_s):
                 ok = await asyncio.shield(done)
         except TimeoutError:
+            late = True
+            target.hung += 1
             target.stats.timed_out += 1
             log.warning("alert.send_timeout", target=target.shown, kind=notice.kind)
             return

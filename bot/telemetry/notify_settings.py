@@ -17,21 +17,31 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from bot.errors import ConfigError
 
-__all__ = ["SEVERITY_RANK", "AlertTarget", "AlertsSettings", "ResolvedTarget", "Severity"]
+__all__ = [
+    "DEFAULT_MIN_SEVERITY",
+    "SEVERITY_RANK",
+    "AlertTarget",
+    "AlertsSettings",
+    "ResolvedTarget",
+    "Severity",
+]
 
 Severity = Literal["info", "warning", "critical"]
 SEVERITY_RANK: dict[str, int] = {"info": 0, "warning": 1, "critical": 2}
+# clears (risk.*.cleared, range.entered, position.readable) and the daily summary are info: a
+# receiver set up as documented gets each trip *and* its clear; raise it per target to filter
+DEFAULT_MIN_SEVERITY: Severity = "info"
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
 
 class AlertTarget(BaseModel):
     """One notification service: the env variable holding its apprise URL and the least
-    severe alert it receives."""
+    severe alert it receives (default ``info``: every trip, its clear and the summary)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     url_env: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
-    min_severity: Severity = "warning"
+    min_severity: Severity = DEFAULT_MIN_SEVERITY
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +60,7 @@ class AlertsSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
 
     urls: list[SecretStr] = Field(default_factory=list)  # env only: HEDGEBOT_ALERTS__URLS
-    min_severity: Severity = "warning"  # for ``urls``
+    min_severity: Severity = DEFAULT_MIN_SEVERITY  # for ``urls``
     targets: list[AlertTarget] = Field(default_factory=list)
     rate_limit_s: Annotated[float, Field(ge=0, le=86_400)] = 300.0  # per alert kind
     queue_size: Annotated[int, Field(ge=1, le=10_000)] = 100  # per URL; oldest dropped

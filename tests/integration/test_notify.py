@@ -300,3 +300,72 @@ async def test_a_full_queue_drops_the_oldest_and_counts_it(receiver: Receiver) -
     assert receiver.hanging == 1
     await n.stop(drain_timeout_s=0.2)
     assert receiver.hanging == 1  # the queued ones never got a slot
+
+
+async def test_with_default_settings_a_kill_switch_trip_and_its_clear_both_arrive(
+    anvil_node: Anvil, tmp_path: Path, receiver: Receiver
+) -> None:
+    """The documented setup (a target and an HEDGEBOT_ALERTS__URLS entry, no min_severity):
+    a kill-switch freeze and its clear reach each receiver once each, two messages."""
+    async with AsyncExitStack() as stack:
+        world = await stack.enter_async_context(start_world(anvil_node.rpc_url, seed=4))
+        clock = ManualClock(float(world.start_timestamp))
+        settings = local_settings(world, tmp_path, bot_id="nd")
+        alerts = AlertsSettings(urls=[receiver.url("urls")], targets=[{"url_env": "PHONE_URL"}])
+        n = build_notifier(alerts, {"PHONE_URL": receiver.url("phone")}, bot_id="nd", clock=clock)
+        assert n is not None
+        await n.start()
+        bot = await build_bot(
+            settings, clock=clock, telemetry=TelemetryBridge(clock=clock, notifier=n)
+        )
+        stack.push_async_callback(bot.close)
+        await bot.engine.start()
+        switch = FileKillSwitch(bot.engine.guard.kill_switch.path, clock)
+        w3 = connect(world.rpc_url)
+        stack.push_async_callback(w3.provider.disconnect)
+        for i in range(8):
+            if i == 2:
+                switch.engage("freeze", "test", "cli")
+            if i == 5:
+                switch.clear()
+            await rpc_request(w3, "evm_mine")
+            clock.advance(60)
+            await bot.engine.tick(int(await rpc_request(w3, "eth_blockNumber"), 16))
+        for name in ("phone", "urls"):
+            await receiver.wait_for(name, 2)
+        await asyncio.sleep(0.2)  # nothing else is on its way
+        expected = [
+            "hedgebot nd: risk.kill_switch_freeze (critical)",
+            "hedgebot nd: risk.kill_switch_freeze.cleared (info)",
+        ]
+        assert sorted(receiver.titles("phone")) == expected
+        assert sorted(receiver.titles("urls")) == expected
+        await n.stop()
+
+
+async def test_a_hanging_receiver_delays_the_stop_at_most_the_drain_bound(
+    receiver: Receiver,
+) -> None:
+    """A receiver that never answers: stop() returns within its drain bound (2 s), drops what
+    is still queued and says how many, while a healthy URL still gets daemon.stopped."""
+    clock = ManualClock()
+    n = Notifier(
+        [ResolvedTarget(receiver.url("hang"), "info"), ResolvedTarget(receiver.url("ok"), "info")],
+        AlertsSettings(max_in_flight=1, send_timeout_s=30),
+        bot_id="nt",
+        clock=clock,
+    )
+    await n.start()
+    for i in range(3):
+        n.submit("alert", {"alert": f"risk.rule_{i}"})
+    await receiver.wait_hanging(1)
+    with structlog.testing.capture_logs() as logs:
+        started = asyncio.get_running_loop().time()
+        await n.stop()
+        took = asyncio.get_running_loop().time() - started
+    assert took < 3.0
+    (dropped,) = [e for e in logs if e["event"] == "alerts.dropped_at_stop"]
+    assert dropped["count"] == 3  # risk.rule_1, risk.rule_2 and daemon.stopped, queued
+    assert dropped["abandoned_sends"] == 1
+    assert "hedgebot nt: daemon.stopped (warning)" in receiver.titles("ok")
+    assert n.stats()[f"0:json://127.0.0.1:{receiver.port}/…"].dropped == 3

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, time
 import pytest
 
 from bot.errors import ConfigError
-from bot.telemetry.alert_rules import DailySummary, Notice, RateLimiter, notice_for
+from bot.telemetry.alert_rules import DailySummary, Notice, RateLimiter, notice_for, severity_of
 from bot.telemetry.notify import mask_notify_url
 from bot.telemetry.notify_settings import AlertsSettings
 
@@ -88,9 +88,22 @@ def test_notification_urls_are_masked_and_come_from_env() -> None:
         settings.resolve({})
     resolved = settings.resolve({"TG": "tgram://123:SECRET/1"})
     assert [(r.url, r.min_severity) for r in resolved] == [
-        ("json://h/SECRET", "warning"),
+        ("json://h/SECRET", "info"),  # the default: trips and their clears (was warning)
         ("tgram://123:SECRET/1", "critical"),
     ]
     assert "SECRET" not in repr(settings)
     with pytest.raises(ValueError, match="daily_summary_utc"):
         AlertsSettings(daily_summary_utc="24:00")
+
+
+def test_by_default_every_url_gets_clears_and_the_summary() -> None:
+    """Clears, re-entries and the daily summary are info, and info is the default filter of
+    both HEDGEBOT_ALERTS__URLS and a target; a target can still raise it."""
+    settings = AlertsSettings(urls=["json://h/a"], targets=[{"url_env": "B"}])
+    resolved = settings.resolve({"B": "json://h/b"})
+    assert [r.min_severity for r in resolved] == ["info", "info"]
+    assert {severity_of(k) for k in ("risk.kill_switch_freeze.cleared", "daily.summary")} == {
+        "info"
+    }
+    raised = AlertsSettings(targets=[{"url_env": "B", "min_severity": "warning"}])
+    assert [r.min_severity for r in raised.resolve({"B": "json://h/b"})] == ["warning"]
