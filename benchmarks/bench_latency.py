@@ -28,7 +28,7 @@ from typing import Any
 
 from bot.app import build_bot
 from bot.clock import ManualClock
-from bot.exchange.ccxt_perp import CcxtPerpExchange, CcxtPerpSettings
+from bot.exchange.ccxt import CcxtPerpExchange, CcxtPerpSettings
 from bot.exchange.emulators.binance_usdm import start_emulator
 from bot.exchange.paper import venue_params
 from bot.logging import configure_logging

@@ -54,7 +54,7 @@ def build_exchange(settings: Settings, clock: Clock, *, read_only: bool = False)
         from bot.exchange.paper import PaperExchange
 
         return PaperExchange.from_config(ex, clock, read_only=read_only)
-    from bot.exchange.ccxt_perp import CcxtPerpExchange, CcxtPerpSettings
+    from bot.exchange.ccxt import CcxtPerpExchange, CcxtPerpSettings
 
     return CcxtPerpExchange(CcxtPerpSettings.from_config(ex), clock)
 

@@ -94,7 +94,7 @@ class LocalWorld:
             venue = SimVenue(params, clock)
             paper = PaperExchange(venue, workdir / "venue.json")
             return paper, venue.set_mark
-        from bot.exchange.ccxt_perp import CcxtPerpExchange, CcxtPerpSettings
+        from bot.exchange.ccxt import CcxtPerpExchange, CcxtPerpSettings
         from bot.exchange.emulators.binance_usdm import start_emulator
 
         handle = await start_emulator("127.0.0.1", 0, EMULATOR_KEY, EMULATOR_SECRET, params, clock)

@@ -16,7 +16,7 @@ from bot.clock import ManualClock
 from bot.config import Settings
 from bot.domain import Order
 from bot.engine import TickReport
-from bot.exchange.ccxt_perp import CcxtPerpExchange, CcxtPerpSettings
+from bot.exchange.ccxt import CcxtPerpExchange, CcxtPerpSettings
 from bot.exchange.emulators.binance_usdm import EmulatorHandle, start_emulator
 from bot.exchange.paper import venue_params
 from bot.guards import RiskGuard

@@ -12,7 +12,7 @@ import ccxt.async_support as ccxt_async
 import pytest
 
 from bot.clock import ManualClock
-from bot.exchange.ccxt_perp import CcxtPerpExchange, CcxtPerpSettings
+from bot.exchange.ccxt import CcxtPerpExchange, CcxtPerpSettings
 from bot.exchange.emulators.binance_usdm import EmulatorHandle, start_emulator
 from bot.exchange.venue import VenueParams
 

@@ -21,7 +21,7 @@ from structlog.testing import capture_logs
 from bot import errors
 from bot.clock import ManualClock
 from bot.domain import OrderIntent, OrderStatus, Side
-from bot.exchange.ccxt_perp import CcxtPerpExchange
+from bot.exchange.ccxt import CcxtPerpExchange
 from bot.exchange.emulators.binance_usdm import EmulatorHandle
 from bot.store.sqlite import SqliteStore
 
@@ -385,7 +385,7 @@ async def test_ccxt_position_rows_for_another_symbol_are_an_error_not_flat(
     never a flat position (which would make the bot sell the hedge again)."""
     await exchange.submit(intent("other-open", Side.SELL, "1.0"))
     exchange._symbol = "BTC/USDT:USDT"  # a venue answering under a name we do not recognise
-    exchange._api().markets["BTC/USDT:USDT"] = exchange._api().markets[SYMBOL]
+    exchange._calls.api().markets["BTC/USDT:USDT"] = exchange._calls.api().markets[SYMBOL]
     with pytest.raises(errors.ExchangeError, match="ETH/USDT:USDT"):
         await exchange.position()
 

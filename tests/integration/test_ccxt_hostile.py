@@ -29,7 +29,7 @@ from structlog.testing import capture_logs
 from bot import errors
 from bot.clock import ManualClock, WallClock
 from bot.domain import OrderIntent, OrderStatus, Side
-from bot.exchange.ccxt_perp import CcxtPerpExchange
+from bot.exchange.ccxt import CcxtPerpExchange
 from bot.exchange.emulators.binance_usdm import EmulatorHandle
 from bot.safety import DEFAULT_RECURSION_LIMIT, restore_recursion_limit
 

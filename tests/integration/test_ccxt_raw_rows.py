@@ -22,7 +22,7 @@ from structlog.testing import capture_logs
 from bot import errors
 from bot.clock import ManualClock
 from bot.domain import OrderIntent, OrderStatus, Side
-from bot.exchange.ccxt_perp import CcxtPerpExchange
+from bot.exchange.ccxt import CcxtPerpExchange
 from bot.exchange.emulators.binance_usdm import EmulatorHandle, ccxt_urls
 
 pytestmark = pytest.mark.integration

@@ -21,7 +21,7 @@ from structlog.testing import capture_logs
 from bot import errors
 from bot.clock import ManualClock
 from bot.domain import Order, OrderIntent, OrderStatus, Side
-from bot.exchange.ccxt_perp import CcxtPerpExchange
+from bot.exchange.ccxt import CcxtPerpExchange
 from bot.exchange.ledger import (
     LedgerSettings,
     NotPlaced,

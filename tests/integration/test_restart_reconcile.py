@@ -20,7 +20,7 @@ from bot.clock import ManualClock
 from bot.config import Settings
 from bot.domain import Order, OrderIntent, OrderStatus, Side
 from bot.engine import TickReport
-from bot.exchange.ccxt_perp import CcxtPerpExchange, CcxtPerpSettings
+from bot.exchange.ccxt import CcxtPerpExchange, CcxtPerpSettings
 from bot.exchange.emulators.binance_usdm import EmulatorHandle, start_emulator
 from bot.exchange.ledger import OnMismatch, client_order_id
 from bot.exchange.paper import PaperExchange, venue_params

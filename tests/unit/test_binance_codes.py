@@ -10,7 +10,7 @@ import pytest
 
 from bot import errors
 from bot.exchange.binance_codes import BINANCE_CODES, CodeKind, codes_of
-from bot.exchange.ccxt_errors import ErrorContext, map_ccxt_error
+from bot.exchange.ccxt.errors import ErrorContext, map_ccxt_error
 from bot.exchange.emulators.binance_usdm.wire import BinanceError
 
 pytestmark = pytest.mark.unit

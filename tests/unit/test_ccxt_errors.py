@@ -14,7 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot import errors
-from bot.exchange.ccxt_errors import (
+from bot.exchange.ccxt import CcxtPerpExchange, CcxtPerpSettings
+from bot.exchange.ccxt.account import apply_leverage
+from bot.exchange.ccxt.errors import (
     PARSE_FAILURES,
     ErrorContext,
     is_not_modified,
@@ -23,7 +25,6 @@ from bot.exchange.ccxt_errors import (
     map_ccxt_error,
     venue_code,
 )
-from bot.exchange.ccxt_perp import CcxtPerpExchange, CcxtPerpSettings
 
 pytestmark = pytest.mark.unit
 
@@ -106,9 +107,9 @@ async def test_start_treats_bybit_not_modified_as_the_asked_leverage() -> None:
         raise exc
 
     client.set_leverage = set_leverage
-    adapter._client = client
+    adapter._calls.client = client
     try:
-        assert await adapter._apply_leverage() == (7, "")
+        assert await apply_leverage(adapter._calls, adapter._symbol) == (7, "")
     finally:
         await client.close()
 

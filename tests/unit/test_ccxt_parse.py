@@ -22,15 +22,15 @@ from hypothesis import strategies as st
 
 from bot.domain import OrderIntent, OrderStatus, Side
 from bot.errors import ExchangeError, VenueDataError
-from bot.exchange.ccxt_history import fill_from_ccxt, funding_from_ccxt, order_from_ccxt
-from bot.exchange.ccxt_parse import (
-    RAW_SIZE_FIELDS,
+from bot.exchange.ccxt.history import fill_from_ccxt, funding_from_ccxt, order_from_ccxt
+from bot.exchange.ccxt.parse import (
     balance_from_ccxt,
     position_from_ccxt,
     position_size_base,
     quote_from_ccxt,
     rules_from_market,
 )
+from bot.exchange.ccxt.settings import RAW_SIZE_FIELDS
 
 pytestmark = pytest.mark.unit
 

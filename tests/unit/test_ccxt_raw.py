@@ -22,9 +22,10 @@ from hypothesis import strategies as st
 
 from bot.domain import PerpPosition
 from bot.errors import VenueDataError
-from bot.exchange.ccxt_errors import PARSE_FAILURES, ErrorContext, map_ccxt_error
-from bot.exchange.ccxt_parse import RAW_SIZE_FIELDS, hedge_position_row, position_from_ccxt
-from bot.exchange.ccxt_raw import check_answer
+from bot.exchange.ccxt.errors import PARSE_FAILURES, ErrorContext, map_ccxt_error
+from bot.exchange.ccxt.parse import hedge_position_row, position_from_ccxt
+from bot.exchange.ccxt.raw import check_answer
+from bot.exchange.ccxt.settings import RAW_SIZE_FIELDS
 
 pytestmark = pytest.mark.unit
 

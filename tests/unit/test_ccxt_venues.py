@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 
 from bot import errors
-from bot.exchange.ccxt_perp import CcxtPerpExchange, CcxtPerpSettings
+from bot.exchange.ccxt import CcxtPerpSettings
+from bot.exchange.ccxt.client import build_client
 
 pytestmark = pytest.mark.unit
 
@@ -49,7 +50,7 @@ def settings(exchange_id: str, **switches: Any) -> CcxtPerpSettings:
 
 
 def client_for(exchange_id: str, **switches: Any) -> Any:
-    return CcxtPerpExchange(settings(exchange_id, **switches))._build_client()
+    return build_client(settings(exchange_id, **switches))
 
 
 @pytest.mark.parametrize(
@@ -134,12 +135,11 @@ async def test_unified_methods_the_adapter_needs(exchange_id: str, missing: set[
 
 async def test_url_overrides_apply_after_the_switch() -> None:
     """``urls`` replaces entries of ccxt's urls['api'] (how the emulator is reached)."""
-    adapter = CcxtPerpExchange(
+    client = build_client(
         CcxtPerpSettings(
             api_key="k", api_secret="s", urls={"fapiPrivate": "http://127.0.0.1:1/fapi/v1"}
         )
     )
-    client = adapter._build_client()
     try:
         assert client.urls["api"]["fapiPrivate"] == "http://127.0.0.1:1/fapi/v1"
         assert client.urls["api"]["fapiPublic"].startswith("https://fapi.binance.com")

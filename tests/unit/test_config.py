@@ -100,7 +100,7 @@ def test_unknown_field_and_bad_yaml(tmp_path: Path) -> None:
 
 def test_response_bounds_and_time_sync_reach_the_adapters(tmp_path: Path) -> None:
     """chain/exchange max_response_bytes and exchange.sync_time are config; tiny bounds refused."""
-    from bot.exchange.ccxt_perp import CcxtPerpSettings
+    from bot.exchange.ccxt import CcxtPerpSettings
 
     data = {
         **GOOD,

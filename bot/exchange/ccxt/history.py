@@ -11,7 +11,7 @@ from typing import Any
 
 from bot.domain import Fill, FundingPayment, Order, OrderIntent, OrderStatus, Side
 from bot.errors import VenueDataError
-from bot.exchange.ccxt_fields import (
+from bot.exchange.ccxt.fields import (
     NOTIONAL_TOLERANCE,
     agrees,
     mapping,
@@ -22,11 +22,10 @@ from bot.exchange.ccxt_fields import (
     text,
     timestamp_ms,
 )
-from bot.exchange.ccxt_parse import funding_rate
+from bot.exchange.ccxt.parse import funding_rate
 
 __all__ = [
     "FUNDING_MATCH_MS",
-    "REALIZED_PNL_FIELDS",
     "fee_cost",
     "fill_from_ccxt",
     "funding_from_ccxt",
@@ -34,8 +33,6 @@ __all__ = [
 ]
 
 FUNDING_MATCH_MS = 60_000  # a funding income is matched to the rate published within this
-# where a venue reports a trade's realized PnL in ccxt's ``info`` (not a unified field)
-REALIZED_PNL_FIELDS: dict[str, str] = {"binanceusdm": "realizedPnl", "binance": "realizedPnl"}
 
 
 # --------------------------------------------------------------- orders, fills

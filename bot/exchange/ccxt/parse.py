@@ -10,13 +10,12 @@ otherwise be taken for a flat one and the whole hedge opened again on every tick
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from bot.domain import AccountBalance, MarketQuote, MarketRules, PerpPosition
 from bot.errors import ExchangeError, VenueDataError
-from bot.exchange.ccxt_fields import (
+from bot.exchange.ccxt.fields import (
     NOTIONAL_TOLERANCE,
     agrees,
     mapping,
@@ -26,10 +25,9 @@ from bot.exchange.ccxt_fields import (
     side_of,
     timestamp_ms,
 )
+from bot.exchange.ccxt.settings import RawSize
 
 __all__ = [
-    "RAW_SIZE_FIELDS",
-    "RawSize",
     "balance_from_ccxt",
     "best_prices",
     "contract_size_of",
@@ -44,26 +42,6 @@ __all__ = [
 ]
 
 # ------------------------------------------------------------------ positions
-
-
-@dataclass(frozen=True, slots=True)
-class RawSize:
-    """Where a venue's own position size sits in ccxt's ``info``, and whether it is signed."""
-
-    key: str
-    signed: bool
-    # the venue's own liquidation price in ``info``: ccxt estimates one when it is missing
-    liquidation_key: str | None = None
-
-
-# ccxt fills a missing ``contracts`` by estimating it from notional, mark or liquidation price;
-# the bot trusts only the venue's own size, so for these venues it must be in ``info``.
-RAW_SIZE_FIELDS: dict[str, RawSize] = {
-    "binanceusdm": RawSize("positionAmt", signed=True, liquidation_key="liquidationPrice"),
-    "binance": RawSize("positionAmt", signed=True, liquidation_key="liquidationPrice"),
-    "bybit": RawSize("size", signed=False),
-    "okx": RawSize("pos", signed=True),
-}
 
 
 def position_size_base(

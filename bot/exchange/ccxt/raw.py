@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 import ccxt
 
 from bot.errors import VenueDataError
-from bot.exchange.ccxt_fields import mapping, number, required, short, text
+from bot.exchange.ccxt.fields import mapping, number, required, short, text
 
 __all__ = [
     "LIST_ENDPOINTS",

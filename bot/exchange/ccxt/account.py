@@ -1,0 +1,159 @@
+"""Start-up account checks and settings: one-way position mode, margin mode and leverage.
+
+"Not modified" answers (``ccxt.errors.NOT_MODIFIED``) are success. Any other refusal, whatever
+its code (Binance -2027, -4028, -4161, ...), is logged with the venue's current setting, read
+back (``fetchLeverage``/``fetchMarginMode``), which is then used, so an open hedge is managed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import structlog
+
+from bot import errors
+from bot.exchange.ccxt import parse
+from bot.exchange.ccxt.calls import CALL_FAILURES, CcxtCalls
+from bot.exchange.ccxt.errors import is_not_modified, is_setup_fatal, venue_code
+from bot.exchange.ccxt.fields import mapping, required
+from bot.exchange.ccxt.settings import AccountSetup
+from bot.safety import describe_exc, safe_str
+
+__all__ = ["apply_account_settings", "apply_leverage", "require_one_way_mode"]
+
+_log = structlog.get_logger("bot.exchange.ccxt_perp")
+
+
+async def require_one_way_mode(calls: CcxtCalls, symbol: str) -> None:
+    """``ConfigError`` when the account is in hedge (dual-side) mode; ``VenueDataError`` when
+    the venue's answer has no boolean ``hedged``."""
+    api = calls.api()
+    if not api.has.get("fetchPositionMode"):
+        return
+    mode = mapping(await calls.call(api.fetch_position_mode, symbol), "position mode")
+    hedged = mode.get("hedged")
+    if not isinstance(hedged, bool):
+        raise errors.VenueDataError(f"position mode: hedged {hedged!r} is not a boolean")
+    if hedged:
+        raise errors.ConfigError(
+            f"{calls.settings.exchange_id} account is in hedge (dual-side) position mode; "
+            "hedgebot needs one-way mode"
+        )
+
+
+async def apply_account_settings(calls: CcxtCalls, symbol: str) -> AccountSetup:
+    """Ask for the configured margin mode and leverage; return and log what was accepted.
+
+    Raises the mapped ``AuthenticationError``/``ExchangeUnavailable`` when the venue was not
+    reached or refused the keys, and ``ExchangeError`` (one line) when a refused setting
+    cannot be read back."""
+    s = calls.settings
+    margin_mode, note = await _apply_margin_mode(calls, symbol)
+    leverage, leverage_note = await apply_leverage(calls, symbol)
+    setup = AccountSetup(
+        leverage=leverage,
+        margin_mode=margin_mode,
+        note="; ".join(n for n in (note, leverage_note) if n),
+    )
+    _log.info(
+        "exchange.account_configured",
+        exchange=s.exchange_id,
+        symbol=symbol,
+        leverage=setup.leverage,
+        margin_mode=setup.margin_mode,
+        note=setup.note,
+    )
+    return setup
+
+
+def _setup_refusal(calls: CcxtCalls, exc: BaseException) -> errors.ExchangeError:
+    """The mapped refusal of a start-up setting; raised when start cannot go on after it."""
+    mapped = calls.map_error(exc)
+    if is_setup_fatal(mapped):
+        raise mapped from exc
+    return mapped
+
+
+async def _apply_margin_mode(calls: CcxtCalls, symbol: str) -> tuple[str | None, str]:
+    s, api = calls.settings, calls.api()
+    if not api.has.get("setMarginMode"):
+        return s.margin_mode, ""
+    try:
+        await calls.request(api.set_margin_mode, s.margin_mode, symbol)
+    except CALL_FAILURES as exc:
+        if is_not_modified(s.exchange_id, exc):
+            return s.margin_mode, ""
+        refusal = _setup_refusal(calls, exc)
+        current = await _venue_margin_mode(calls, symbol, refusal)
+        _log.warning(
+            "exchange.margin_mode_refused",
+            wanted=s.margin_mode,
+            current=current,
+            code=venue_code(exc),
+            reason=safe_str(refusal),
+        )
+        return current, f"margin mode unchanged at {current}: {safe_str(refusal)}"
+    return s.margin_mode, ""
+
+
+async def apply_leverage(calls: CcxtCalls, symbol: str) -> tuple[int, str]:
+    """``(accepted leverage, note)``: the venue's answer, or its current leverage (with a
+    note) after a refusal that is not "not modified"."""
+    s, api = calls.settings, calls.api()
+    try:
+        response = await calls.request(api.set_leverage, s.leverage, symbol)
+    except CALL_FAILURES as exc:
+        if is_not_modified(s.exchange_id, exc):
+            return s.leverage, ""
+        refusal = _setup_refusal(calls, exc)
+        current = await _venue_leverage(calls, symbol, refusal)
+        _log.warning(
+            "exchange.leverage_refused",
+            wanted=s.leverage,
+            current=current,
+            code=venue_code(exc),
+            reason=safe_str(refusal),
+        )
+        return current, f"leverage unchanged at {current}: {safe_str(refusal)}"
+    accepted = s.leverage
+    if isinstance(response, Mapping) and response.get("leverage") is not None:
+        accepted = int(required(response, "leverage", "set leverage answer", sign="positive"))
+    if accepted != s.leverage:
+        _log.warning("exchange.leverage_adjusted", wanted=s.leverage, accepted=accepted)
+    return accepted, ""
+
+
+def _unreadable_setting(
+    calls: CcxtCalls, setting: str, refusal: errors.ExchangeError, why: object
+) -> errors.ExchangeError:
+    return errors.ExchangeError(
+        f"{calls.settings.exchange_id}: {setting} refused ({safe_str(refusal, 200)}) and the "
+        f"venue's current {setting} cannot be read back: {safe_str(why, 200)}"
+    )
+
+
+async def _venue_leverage(calls: CcxtCalls, symbol: str, refusal: errors.ExchangeError) -> int:
+    """The leverage the venue has for the symbol now; ``ExchangeError`` when unreadable."""
+    api = calls.api()
+    if not api.has.get("fetchLeverage"):
+        raise _unreadable_setting(calls, "leverage", refusal, "no fetchLeverage in ccxt")
+    try:
+        raw = await calls.call(api.fetch_leverage, symbol)
+        return parse.leverage_from_ccxt(mapping(raw, "leverage"), f"{symbol} leverage")
+    except errors.ExchangeError as exc:
+        raise _unreadable_setting(calls, "leverage", refusal, describe_exc(exc)) from exc
+
+
+async def _venue_margin_mode(
+    calls: CcxtCalls, symbol: str, refusal: errors.ExchangeError
+) -> str | None:
+    """The venue's margin mode for the symbol now; None when ccxt cannot read it for this
+    venue (start goes on, as before), ``ExchangeError`` when the read fails."""
+    api = calls.api()
+    if not api.has.get("fetchMarginMode"):
+        return None
+    try:
+        raw = await calls.call(api.fetch_margin_mode, symbol)
+        return parse.margin_mode_from_ccxt(mapping(raw, "margin mode"), f"{symbol} margin mode")
+    except errors.ExchangeError as exc:
+        raise _unreadable_setting(calls, "margin mode", refusal, describe_exc(exc)) from exc

@@ -1,0 +1,74 @@
+"""Which client order id each venue order carries: learned from every order answer, and
+looked up by exchange id for an order only a fill names (e.g. after a restart)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
+from typing import Any
+
+import structlog
+
+from bot import errors
+from bot.exchange.ccxt.calls import CALL_FAILURES, CcxtCalls
+from bot.exchange.ccxt.errors import is_order_not_found
+from bot.exchange.ccxt.fields import mapping
+
+__all__ = ["VenueOrderIds", "fee_in_quote"]
+
+_log = structlog.get_logger("bot.exchange.ccxt_perp")
+
+
+class VenueOrderIds:
+    """Exchange order id -> client order id, for one symbol."""
+
+    def __init__(self, calls: CcxtCalls) -> None:
+        self._calls = calls
+        self._client_ids: dict[str, str] = {}
+
+    def remember(self, raw: Mapping[str, Any]) -> None:
+        """Learn the ids of a ccxt order answer (one without both ids teaches nothing)."""
+        if raw.get("id") is not None and raw.get("clientOrderId"):
+            self._client_ids[str(raw["id"])] = str(raw["clientOrderId"])
+
+    async def learn(self, order_ids: Iterable[str], symbol: str) -> None:
+        """Look up every order of ``order_ids`` not yet known, by id (not by a time window: the
+        venue files orders under their creation time, which may precede the fills' window).
+
+        Raises ``ExchangeError`` when the venue does not know one, the mapped error otherwise."""
+        for order_id in sorted(set(order_ids) - self._client_ids.keys()):
+            try:
+                raw = mapping(
+                    await self._calls.request(self._calls.api().fetch_order, order_id, symbol),
+                    "order",
+                )
+            except CALL_FAILURES as exc:
+                if is_order_not_found(exc):
+                    raise errors.ExchangeError(
+                        f"{self._calls.settings.exchange_id}: order {order_id} of a fill "
+                        f"not found: {exc}"
+                    ) from exc
+                raise self._calls.map_error(exc) from exc
+            self.remember(raw)
+
+    def client_id_of(self, trade: Mapping[str, Any]) -> str:
+        """The client order id of a ccxt trade's order; ``ExchangeError`` when unknown."""
+        order_id = str(trade.get("order"))
+        client_id = self._client_ids.get(order_id)
+        if client_id is None:
+            raise errors.ExchangeError(
+                f"fill {trade.get('id')}: order {order_id} has no client order id"
+            )
+        return client_id
+
+
+def fee_in_quote(
+    cost: Decimal, currency: object, market: Mapping[str, Any], *, ref: str
+) -> Decimal:
+    """The fee in quote; a fee in another asset than the market's settle/quote (e.g. a BNB
+    discount) counts as 0 and is logged, since no price to convert it at is known here."""
+    if currency in (None, market.get("settle"), market.get("quote")):
+        return cost
+    if cost:
+        _log.warning("fill.fee_not_in_quote", currency=currency, amount=str(cost), ref=ref)
+    return Decimal(0)

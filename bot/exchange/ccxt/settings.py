@@ -1,0 +1,159 @@
+"""What the ccxt adapter is built from: ``CcxtPerpSettings`` and the per-exchange venue switches.
+
+Exchanges (ccxt 4.5) and how their test environments are switched:
+
+- ``binanceusdm``: verified end to end offline against ``bot.exchange.emulators.binance_usdm``.
+  Binance's futures *testnet* is dead for ccxt: ``set_sandbox_mode(True)`` still swaps in
+  ``testnet.binancefuture.com`` but every signed futures call then raises ``NotSupported``, so
+  ``sandbox=True`` is refused with ``ConfigError`` (``SANDBOX_RETIRED``). Use
+  ``demo_trading=True``: ``enable_demo_trading(True)`` swaps ``urls['api']`` for
+  ``urls['demo']`` (``demo-fapi.binance.com``), with keys made on demo.binance.com.
+- ``bybit``: ``sandbox=True`` -> ``set_sandbox_mode(True)`` (``api-testnet.bybit.com``);
+  ``demo_trading=True`` -> ``enable_demo_trading(True)`` (``api-demo.bybit.com``). Not verified
+  offline.
+- ``okx``: ``sandbox=True`` -> ``set_sandbox_mode(True)``, which sends the
+  ``x-simulated-trading: 1`` header (demo-trading keys); okx also needs ``password`` (the API
+  passphrase). ``demo_trading`` is refused (ccxt has no ``urls['demo']`` for okx). Not
+  verified offline.
+- ``hyperliquid``: ``sandbox=True`` -> ``set_sandbox_mode(True)`` (testnet). Credentials are a
+  wallet: ``api_key`` is passed as ``walletAddress``, ``api_secret`` as ``privateKey``; client
+  order ids must be 128-bit hex strings and market orders need a price, so send IOC limit
+  intents. Not verified offline.
+
+``sandbox`` and ``demo_trading`` are exclusive. ``urls`` overrides entries of ccxt's
+``urls['api']`` after the environment switch (how tests point binanceusdm at the emulator).
+The tables below are the only places an exchange id changes what the adapter does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import SecretStr
+
+from bot import errors
+from bot.safety import MAX_RESPONSE_BYTES
+
+if TYPE_CHECKING:
+    from bot.config import ExchangeConfig
+
+__all__ = [
+    "RAW_SIZE_FIELDS",
+    "REALIZED_PNL_FIELDS",
+    "SANDBOX_RETIRED",
+    "TIMESTAMP_SIGNED",
+    "WALLET_IN_INFO",
+    "AccountSetup",
+    "CcxtPerpSettings",
+    "RawSize",
+    "secret_value",
+]
+
+# ------------------------------------------------------------- venue switches
+
+# venues that sign a ``timestamp`` judged against a recvWindow: they sign with the injected
+# clock (the wall clock in production); nonce-signing venues keep ccxt's own, always-rising one
+TIMESTAMP_SIGNED = frozenset({"binance", "binanceusdm", "binancecoinm"})
+# venues whose ccxt balance ``total`` includes unrealized PnL: the wallet must come from info
+WALLET_IN_INFO = frozenset({"binanceusdm", "binance"})
+# ccxt keeps these sandbox URLs but refuses every signed futures call made through them
+SANDBOX_RETIRED = {
+    exchange_id: (
+        f"{exchange_id}: ccxt no longer supports Binance's futures testnet; "
+        "use demo_trading: true (keys from demo.binance.com)"
+    )
+    for exchange_id in ("binance", "binanceusdm", "binancecoinm")
+}
+# where a venue reports a trade's realized PnL in ccxt's ``info`` (not a unified field)
+REALIZED_PNL_FIELDS: dict[str, str] = {"binanceusdm": "realizedPnl", "binance": "realizedPnl"}
+
+
+@dataclass(frozen=True, slots=True)
+class RawSize:
+    """Where a venue's own position size sits in ccxt's ``info``, and whether it is signed."""
+
+    key: str
+    signed: bool
+    # the venue's own liquidation price in ``info``: ccxt estimates one when it is missing
+    liquidation_key: str | None = None
+
+
+# ccxt fills a missing ``contracts`` by estimating it from notional, mark or liquidation price;
+# the bot trusts only the venue's own size, so for these venues it must be in ``info``.
+RAW_SIZE_FIELDS: dict[str, RawSize] = {
+    "binanceusdm": RawSize("positionAmt", signed=True, liquidation_key="liquidationPrice"),
+    "binance": RawSize("positionAmt", signed=True, liquidation_key="liquidationPrice"),
+    "bybit": RawSize("size", signed=False),
+    "okx": RawSize("pos", signed=True),
+}
+
+# ------------------------------------------------------------------- settings
+
+
+def secret_value(value: SecretStr | str | None) -> str | None:
+    """The plain text of a credential (only when building the client)."""
+    if isinstance(value, SecretStr):
+        return value.get_secret_value()
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class CcxtPerpSettings:
+    """Everything needed to build the ccxt client; secrets stay ``SecretStr`` until use.
+
+    Raises ``ConfigError`` for sandbox with demo trading, leverage outside 1..125 or a
+    ``max_response_bytes`` below 1024."""
+
+    exchange_id: str = "binanceusdm"
+    symbol: str = "ETH/USDT:USDT"
+    api_key: SecretStr | str | None = field(default=None, repr=False)
+    api_secret: SecretStr | str | None = field(default=None, repr=False)
+    password: SecretStr | str | None = field(default=None, repr=False)
+    sandbox: bool = False
+    demo_trading: bool = False
+    leverage: int = 3
+    margin_mode: Literal["isolated", "cross"] = "isolated"
+    urls: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    timeout_ms: int = 10_000
+    enable_rate_limit: bool = True
+    options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    max_response_bytes: int = MAX_RESPONSE_BYTES  # a larger venue answer is refused unread
+    sync_time: bool = True  # measure the venue's clock at start and sign with it
+
+    def __post_init__(self) -> None:
+        if self.sandbox and self.demo_trading:
+            raise errors.ConfigError("exchange: choose sandbox or demo_trading, not both")
+        if not 1 <= self.leverage <= 125:
+            raise errors.ConfigError(f"exchange.leverage {self.leverage} outside 1..125")
+        if self.max_response_bytes < 1024:
+            raise errors.ConfigError("exchange.max_response_bytes below 1024")
+
+    @classmethod
+    def from_config(cls, config: ExchangeConfig) -> CcxtPerpSettings:
+        """Settings from the ``exchange`` section of the bot configuration."""
+        return cls(
+            exchange_id=config.exchange_id,
+            symbol=config.symbol,
+            api_key=config.api_key,
+            api_secret=config.api_secret,
+            sandbox=config.sandbox,
+            demo_trading=config.demo_trading,
+            leverage=config.leverage,
+            margin_mode=config.margin_mode,
+            urls=MappingProxyType(dict(config.urls)),
+            timeout_ms=config.timeout_ms,
+            max_response_bytes=config.max_response_bytes,
+            sync_time=config.sync_time,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class AccountSetup:
+    """What the venue accepted at start: leverage and margin mode may differ from the ask."""
+
+    leverage: int
+    margin_mode: str | None  # the venue's; None: refused and ccxt cannot read it (see note)
+    note: str = ""
