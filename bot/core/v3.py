@@ -18,6 +18,9 @@ from decimal import Decimal, localcontext
 from fractions import Fraction
 from typing import TypeVar
 
+import numpy as np
+from numpy.typing import NDArray
+
 from bot.core.amm import to_units
 from bot.domain import PositionExposure
 
@@ -53,7 +56,10 @@ _TICK_FACTORS = (
     0x48A170391F7DC42444E8FA2,
 )
 
-Num = TypeVar("Num", float, Decimal)
+FloatArray = NDArray[np.float64]
+# the continuous helpers take one price (float or Decimal) or a whole path (a float array,
+# with the other arguments broadcast to its shape): the backtester's LP curves are these
+Num = TypeVar("Num", float, Decimal, FloatArray)
 
 
 # --- FullMath / TickMath -------------------------------------------------------------------
@@ -249,13 +255,24 @@ def price_to_tick(
 
 
 def _sqrt(x: Num) -> Num:
-    return x.sqrt() if isinstance(x, Decimal) else math.sqrt(x)
+    if isinstance(x, Decimal):
+        return x.sqrt()
+    if isinstance(x, np.ndarray):
+        root: FloatArray = np.sqrt(x)
+        return root
+    return math.sqrt(x)
+
+
+def _clip(x: Num, lower: Num, upper: Num) -> Num:
+    if isinstance(x, np.ndarray):
+        clipped: FloatArray = np.clip(x, lower, upper)
+        return clipped
+    return min(max(x, lower), upper)
 
 
 def v3_amounts(liquidity: Num, price: Num, lower: Num, upper: Num) -> tuple[Num, Num]:
     """(base, quote) of a range position; eq. 6.29-6.30 with the price clipped to the range."""
-    clipped = min(max(price, lower), upper)
-    sqrt_p = _sqrt(clipped)
+    sqrt_p = _sqrt(_clip(price, lower, upper))
     base = liquidity * (1 / sqrt_p - 1 / _sqrt(upper))
     quote = liquidity * (sqrt_p - _sqrt(lower))
     return base, quote
@@ -274,6 +291,10 @@ def v3_delta(liquidity: Num, price: Num, lower: Num, upper: Num) -> Num:
 
 def v3_gamma(liquidity: Num, price: Num, lower: Num, upper: Num) -> Num:
     """d(delta)/d(price) = -L / (2 P^(3/2)) inside the range, 0 outside."""
+    if isinstance(price, np.ndarray):
+        inside = (price > lower) & (price < upper)
+        curvature: FloatArray = np.where(inside, -liquidity / (2 * price * _sqrt(price)), 0.0)
+        return curvature
     if not lower < price < upper:
         return price * 0
     return -liquidity / (2 * price * _sqrt(price))
