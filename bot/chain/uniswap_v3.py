@@ -38,7 +38,8 @@ from bot.chain.v3_calls import (
 )
 from bot.chain.v3_owed import OwedSplitter
 from bot.config import V3PositionConfig
-from bot.core.v3 import PairDecimals, V3PoolState, V3PositionState, V3TickState, v3_exposure
+from bot.core.v3 import PairDecimals
+from bot.core.v3_position import V3PoolState, V3PositionState, V3TickState, v3_exposure
 from bot.domain import ChainNotice, PositionExposure
 from bot.errors import PositionReadError
 

@@ -12,7 +12,7 @@ from eth_utils.crypto import keccak
 from bot.chain.multicall import ContractCall
 from bot.chain.rpc import checksum
 from bot.chain.v3_owed import OwedSource
-from bot.core.v3 import V3PoolState, V3PositionState, V3TickState
+from bot.core.v3_position import V3PoolState, V3PositionState, V3TickState
 from bot.errors import ChainError
 
 __all__ = [

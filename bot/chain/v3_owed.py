@@ -23,8 +23,8 @@ from eth_utils.crypto import keccak
 from web3 import AsyncWeb3
 
 from bot.chain.rpc import guarded
-from bot.core.v3 import V3PositionState
 from bot.core.v3_owed import OwedEvent, principal_owed
+from bot.core.v3_position import V3PositionState
 from bot.errors import ChainError, PositionReadError
 from bot.safety import safe_str
 

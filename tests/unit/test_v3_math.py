@@ -18,9 +18,6 @@ from bot.core.v3 import (
     Q96,
     Q128,
     PairDecimals,
-    V3PoolState,
-    V3PositionState,
-    V3TickState,
     amount0_delta,
     amount1_delta,
     fee_growth_inside,
@@ -32,11 +29,11 @@ from bot.core.v3 import (
     tick_to_price,
     uncollected_fees,
     v3_delta,
-    v3_exposure,
     v3_gamma,
     v3_impermanent_loss,
     v3_value,
 )
+from bot.core.v3_position import V3PoolState, V3PositionState, V3TickState, v3_exposure
 
 pytestmark = pytest.mark.unit
 
