@@ -21,7 +21,8 @@ from bot.domain import (
     PositionExposure,
     Side,
 )
-from bot.report import add_subcommand, build_figure, load_report, run_report
+from bot.report import add_subcommand, load_report, run_report
+from bot.report_chart import build_figure
 from bot.store.sqlite import SqliteStore
 
 pytestmark = pytest.mark.integration
