@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from decimal import Decimal
 
 import pytest
@@ -13,8 +14,15 @@ from bot.errors import ConfigError
 from bot.telemetry.dashboard.bot_page import flatten_confirmed
 from bot.telemetry.dashboard.command_hub import CommandHub
 from bot.telemetry.dashboard.feed import DashboardFeed
+from bot.telemetry.dashboard.fleet import EXPIRE_S, MAX_BOTS, STATELESS_EXPIRE_S, FleetBoard
 from bot.telemetry.dashboard.history import event_log, thin, window_start
-from bot.telemetry.dashboard.security import CommandGate, check_bind, is_loopback, token_from_env
+from bot.telemetry.dashboard.security import (
+    CommandGate,
+    check_bind,
+    is_loopback,
+    served_names,
+    token_from_env,
+)
 from bot.telemetry.messages import EventMessage, StateMessage
 
 pytestmark = pytest.mark.unit
@@ -234,3 +242,109 @@ def test_history_helpers_window_thin_and_filter() -> None:
     assert [row["type"] for row in log] == ["range.exited", "order", "alert"]
     assert log[2]["data"] == {"alert": "margin.warn"}
     assert [r["type"] for r in event_log(recorded, live, frozenset({"range"}))] == ["range.exited"]
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_fleet_spam_ids_never_lock_out_a_real_bot() -> None:
+    """3000 ids with a non-retained ``online`` and nothing else, then a real bot (retained
+    status and state): the real bot is on the board, spam was evicted (counted), the board
+    stays at its capacity and a bot with state outlives the spam."""
+    clock = _Clock()
+    board = FleetBoard("hb", DashboardFeed(), clock=clock)
+    board.apply("hb/early/status", b"online", retained=True)
+    board.apply("hb/early/state", _state(5).model_dump_json().encode(), retained=True)
+    for i in range(3000):
+        clock.now += 0.01
+        board.apply(f"hb/spam{i}/status", b"online")
+    board.apply("hb/real/status", b"online", retained=True)
+    board.apply("hb/real/state", _state(7).model_dump_json().encode(), retained=True)
+    ids = {row["bot_id"] for row in board.rows()}
+    assert {"real", "early"} <= ids
+    assert len(ids) == MAX_BOTS
+    assert board.counts() == {"capacity": MAX_BOTS, "evicted": 3000 + 2 - MAX_BOTS, "expired": 0}
+    assert board.row("real")["block"] == 7
+
+
+def test_fleet_ids_unheard_for_a_while_expire_and_the_page_is_told() -> None:
+    """An id without state expires after STATELESS_EXPIRE_S unheard, a bot with state only
+    after EXPIRE_S; each removal is pushed to the pages with the counts."""
+    clock = _Clock()
+    feed = DashboardFeed()
+    board = FleetBoard("hb", feed, clock=clock)
+    board.apply("hb/noise/status", b"online")
+    board.apply("hb/real/state", _state(3).model_dump_json().encode(), retained=True)
+    with feed.subscribe() as page:
+        clock.now += STATELESS_EXPIRE_S + 1
+        board.apply("hb/other/status", b"online")
+        assert {r["bot_id"] for r in board.rows()} == {"real", "other"}
+        clock.now += EXPIRE_S
+        board.apply("hb/new/status", b"online")
+        assert {r["bot_id"] for r in board.rows()} == {"new"}
+        removed = [
+            json.loads(i.data) for i in page.items if json.loads(i.data)["kind"] == "removed"
+        ]
+    assert [r["bot_id"] for r in removed] == ["noise", "real", "other"]
+    assert board.counts()["expired"] == 3
+
+
+def test_a_fleet_row_with_bad_data_says_why() -> None:
+    """A bot whose state does not validate keeps a row whose ``problem`` says so."""
+    board = FleetBoard("hb", DashboardFeed())
+    board.apply("hb/bad/state", b'{"bot_id": "bad"}', retained=True)
+    problem = board.row("bad")["problem"]
+    assert problem is not None
+    assert re.fullmatch(r"bad state payload: \d+ error\(s\)", problem)
+
+
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [
+        ({"Host": "evil.example:9108"}, 421),
+        ({"Host": "127.0.0.1:9999"}, 421),
+        ({"Host": "localhost"}, 421),
+        ({"Host": ""}, 421),
+        ({"Host": "127.0.0.1:9108", "Origin": "http://evil.example"}, 403),
+        ({"Host": "127.0.0.1:9108", "Sec-Fetch-Site": "cross-site"}, 403),
+        ({"Host": "127.0.0.1:9108", "Sec-Fetch-Site": "same-site", "Sec-Fetch-Mode": "cors"}, 403),
+        ({"Host": "127.0.0.1:9108"}, None),
+        ({"Host": "localhost:9108", "Sec-Fetch-Site": "same-origin"}, None),
+        ({"Host": "[::1]:9108", "Sec-Fetch-Site": "none"}, None),
+        ({"Host": "10.1.2.3:9108"}, None),  # a wildcard bind scraped by its address
+        ({"Host": "[fd00::5]:9108"}, None),
+        (
+            {
+                "Host": "127.0.0.1:9108",
+                "Sec-Fetch-Site": "cross-site",
+                "Sec-Fetch-Mode": "navigate",
+            },
+            None,
+        ),
+        ({"Host": "127.0.0.1:9108", "Origin": "http://127.0.0.1:9108"}, None),
+    ],
+)
+def test_every_read_checks_host_and_cross_site_headers(
+    headers: dict[str, str], status: int | None
+) -> None:
+    """Reads (GET of any route) are refused for a foreign Host (421) and another site's
+    fetch (403); loopback names, IP literals on our port and top-level navigation pass."""
+    refused = GATE.read_refusal(headers)
+    assert (None if refused is None else refused.status) == status
+
+
+def test_the_bind_host_is_a_served_name() -> None:
+    """A named or addressed bind adds itself to the Host names; loopback/wildcard add none."""
+    assert served_names("dash.example") == frozenset({"dash.example"})
+    assert served_names("fd00::5") == frozenset({"[fd00::5]"})
+    assert served_names("0.0.0.0") == served_names("127.0.0.1") == frozenset()
+    gate = CommandGate(token=TOKEN, port=9200, extra_hosts=served_names("dash.example"))
+    assert gate.read_refusal({"Host": "dash.example:9200"}) is None
+    refused = gate.read_refusal({"Host": "dash.example.evil:9200"})
+    assert refused is not None
+    assert refused.status == 421

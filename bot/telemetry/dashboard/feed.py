@@ -23,7 +23,7 @@ __all__ = ["DashboardFeed", "FeedItem", "Subscription"]
 FeedKind = Literal["state", "event", "status"]
 DEFAULT_SUBSCRIBER_QUEUE = 64
 DEFAULT_RECENT_EVENTS = 200
-DEFAULT_MAX_SUBSCRIBERS = 32
+DEFAULT_MAX_SUBSCRIBERS = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +124,10 @@ class DashboardFeed:
         Raises ``OverflowError`` when ``max_subscribers`` pages are connected already.
         """
         if len(self._subscribers) >= self.max_subscribers:
-            raise OverflowError(f"too many live pages (limit {self.max_subscribers})")
+            raise OverflowError(
+                f"too many live pages are open (limit {self.max_subscribers}): close other "
+                "tabs of this dashboard; this page retries in 15 s"
+            )
         subscription = Subscription(self.subscriber_queue)
         if self.latest_state is not None:
             subscription.push(FeedItem("state", _json(self.latest_state)))

@@ -12,7 +12,7 @@ import contextlib
 import io
 import os
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +34,9 @@ _log = structlog.get_logger("bot.telemetry.dashboard")
 MAX_HISTORY_POINTS = 2000  # per bot
 MAX_BOT_EVENTS = 100  # per bot
 MAX_BOTS = 500
+STATELESS_EXPIRE_S = 900.0  # an id never seen with a valid state goes after 15 min unheard
+EXPIRE_S = 86_400.0  # any bot goes after a day unheard
+_EXPIRY_EVERY_S = 10.0
 _EXIT_STATUS = {0: "applied", 1: "rejected", 2: "timeout", 3: "unreachable", 4: "refused"}
 
 
@@ -71,6 +74,15 @@ class FleetBoard:
         self.started_at = clock()
         self._clock = clock
         self._trails: dict[str, _BotTrail] = {}
+        self._last_seen: OrderedDict[str, float] = OrderedDict()  # least recently heard first
+        self._retained: set[str] = set()  # ids the broker holds a retained message of
+        self._next_expiry = self.started_at
+        self.evicted = 0  # bots removed to make room for a new one (capacity ``MAX_BOTS``)
+        self.expired = 0  # bots removed after ``STATELESS_EXPIRE_S`` / ``EXPIRE_S`` unheard
+
+    def counts(self) -> dict[str, Any]:
+        """``{"capacity", "evicted", "expired"}``: what the page says about the bots it let go."""
+        return {"capacity": MAX_BOTS, "evicted": self.evicted, "expired": self.expired}
 
     def row(self, bot_id: str) -> dict[str, Any]:
         """One row: ``bot_id``, ``status`` (online/offline/?), numbers as strings, last alert."""
@@ -102,19 +114,30 @@ class FleetBoard:
             "events": list(trail.events)[::-1],
         }
 
-    def apply(self, topic: str, payload: bytes) -> None:
-        """Take in one message from ``<prefix>/<bot>/(status|state|events)``."""
+    def apply(self, topic: str, payload: bytes, retained: bool = False) -> None:
+        """Take in one message from ``<prefix>/<bot>/(status|state|events)`` (``retained``:
+        the broker's retained copy). A new bot beyond ``MAX_BOTS`` evicts the least recently
+        heard one, preferring ids with no retained message and no valid state, then offline
+        ones; ids unheard for a while expire."""
         head = f"{self.prefix}/"
         bot_id, _, kind = (
             topic[len(head) :].partition("/") if topic.startswith(head) else ("", "", "")
         )
-        if not bot_id or (bot_id not in self.view.bots and len(self.view.bots) >= MAX_BOTS):
+        if not bot_id:
             return
+        now = self._clock()
+        self._expire(now)
         events_before = len(self.view.events)
         last_event = self.view.events[-1] if self.view.events else None
-        self.view.apply(topic, payload, self._clock())
+        self.view.apply(topic, payload, now)
         if bot_id not in self.view.bots:
             return
+        self._last_seen[bot_id] = now
+        self._last_seen.move_to_end(bot_id)
+        if retained:
+            self._retained.add(bot_id)
+        if len(self.view.bots) > MAX_BOTS:
+            self._evict(keep=bot_id)
         trail = self._trails.setdefault(bot_id, _BotTrail())
         if kind == "state":
             self._on_state(bot_id, trail)
@@ -125,6 +148,45 @@ class FleetBoard:
         ):
             self._on_event(trail, self.view.events[-1][1].model_dump(mode="json"))
         self.feed.publish_status({"kind": "bot", **self.row(bot_id)})
+
+    def _weakness(self, bot_id: str) -> int:
+        """2: no retained message and no valid state (likely noise), 1: offline, 0: else."""
+        view = self.view.bots[bot_id]
+        if view.state is None and bot_id not in self._retained:
+            return 2
+        return 1 if view.status != "online" else 0
+
+    def _evict(self, keep: str) -> None:
+        """Remove the weakest, least recently heard bot other than ``keep``."""
+        victim, weakest = None, -1
+        for bot_id in self._last_seen:  # least recently heard first
+            weakness = self._weakness(bot_id) if bot_id != keep else -1
+            if weakness > weakest:
+                victim, weakest = bot_id, weakness
+                if weakness == 2:
+                    break
+        if victim is not None:
+            self._remove(victim)
+            self.evicted += 1
+
+    def _expire(self, now: float) -> None:
+        if now < self._next_expiry:
+            return
+        self._next_expiry = now + _EXPIRY_EVERY_S
+        for bot_id, seen in list(self._last_seen.items()):
+            unheard = now - seen
+            if unheard < STATELESS_EXPIRE_S:
+                break  # the rest were heard more recently
+            if unheard >= EXPIRE_S or self.view.bots[bot_id].state is None:
+                self._remove(bot_id)
+                self.expired += 1
+
+    def _remove(self, bot_id: str) -> None:
+        self.view.bots.pop(bot_id, None)
+        self._trails.pop(bot_id, None)
+        self._last_seen.pop(bot_id, None)
+        self._retained.discard(bot_id)
+        self.feed.publish_status({"kind": "removed", "bot_id": bot_id, **self.counts()})
 
     def _on_state(self, bot_id: str, trail: _BotTrail) -> None:
         state = self.view.bots[bot_id].state
@@ -221,7 +283,7 @@ async def _pump(client: aiomqtt.Client, board: FleetBoard, stop: asyncio.Event) 
         message = next_message.result()
         payload = message.payload
         if isinstance(payload, bytes | bytearray):
-            board.apply(str(message.topic), bytes(payload))
+            board.apply(str(message.topic), bytes(payload), retained=bool(message.retain))
 
 
 def broker_password() -> str | None:

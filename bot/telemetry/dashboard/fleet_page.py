@@ -76,7 +76,9 @@ class FleetApp:
         )
 
     async def _fleet(self, _request: web.Request) -> web.Response:
-        return _json({"since": self.board.started_at, "bots": self.board.rows()})
+        return _json(
+            {"since": self.board.started_at, "bots": self.board.rows(), **self.board.counts()}
+        )
 
     async def _bot(self, request: web.Request) -> web.Response:
         detail = self.board.detail(request.match_info["bot_id"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -10,9 +11,25 @@ from aiohttp import web
 
 from bot.telemetry.dashboard.feed import DashboardFeed, FeedItem
 
-__all__ = ["KEEPALIVE_S", "stream_feed"]
+__all__ = ["KEEPALIVE_S", "REFUSED_RETRY_MS", "stream_feed"]
 
 KEEPALIVE_S = 15.0
+REFUSED_RETRY_MS = 15_000
+_STREAM_HEADERS = {
+    "Content-Type": "text/event-stream",
+    "Cache-Control": "no-store",
+    "X-Accel-Buffering": "no",
+}
+
+
+async def _refuse(request: web.Request, reason: str) -> web.StreamResponse:
+    """One ``refused`` event (``{"reason"}``) and the end of the stream."""
+    response = web.StreamResponse(headers={**_STREAM_HEADERS, "X-Hedgebot-Refused": "1"})
+    await response.prepare(request)
+    body = json.dumps({"reason": reason})
+    await response.write(f"retry: {REFUSED_RETRY_MS}\nevent: refused\ndata: {body}\n\n".encode())
+    await response.write_eof()
+    return response
 
 
 async def stream_feed(
@@ -24,20 +41,16 @@ async def stream_feed(
     """Serve ``feed`` as ``text/event-stream`` until the page goes or ``closing`` is set.
 
     ``extra(item)``: frames to send after ``item`` (e.g. the kill switch after each state).
-    A page beyond the feed's subscriber limit gets 503.
+    A page beyond the feed's subscriber limit gets one ``refused`` event saying why (a 503
+    would only make the browser's EventSource give up silently) and retries after
+    ``REFUSED_RETRY_MS``.
     """
     try:
         subscription_cm = feed.subscribe()
         subscription = subscription_cm.__enter__()
     except OverflowError as exc:
-        raise web.HTTPServiceUnavailable(text=str(exc)) from None
-    response = web.StreamResponse(
-        headers={
-            "Content-Type": "text/event-stream",
-            "Cache-Control": "no-store",
-            "X-Accel-Buffering": "no",
-        }
-    )
+        return await _refuse(request, str(exc))
+    response = web.StreamResponse(headers=_STREAM_HEADERS)
     try:
         await response.prepare(request)
         await response.write(b"retry: 1000\n\n")

@@ -245,7 +245,10 @@ function connect() {
   const live = document.getElementById("live");
   const source = new EventSource("/api/stream");
   source.addEventListener("open", () => { live.textContent = "live"; live.className = "ok"; });
-  source.addEventListener("error", () => { live.textContent = "reconnecting…"; live.className = "warn"; });
+  source.addEventListener("error", () => {
+    if (!live.dataset.refused) { live.textContent = "reconnecting…"; live.className = "warn"; }
+  });
+  HB.onRefused(source, live);
   source.addEventListener("state", (m) => renderState(JSON.parse(m.data)));
   source.addEventListener("event", (m) => addEvent(JSON.parse(m.data)));
   source.addEventListener("status", (m) => {

@@ -33,6 +33,16 @@ const HB = {
     for (const cell of cells) tr.appendChild(HB.el("td", cell));
     return tr;
   },
+  // A live page beyond the server's limit gets one "refused" event: say why, not "reconnecting".
+  onRefused(source, live) {
+    source.addEventListener("refused", (m) => {
+      const reason = JSON.parse(m.data).reason;
+      live.textContent = `not live: ${reason}`;
+      live.className = "bad";
+      live.dataset.refused = "1";
+    });
+    source.addEventListener("open", () => { delete live.dataset.refused; });
+  },
   replaceRows(tbody, rows) {
     tbody.replaceChildren(...rows);
   },
@@ -56,13 +66,21 @@ const HB = {
       return null;
     }
     const colors = ["#2a6fdb", "#d9480f", "#2b8a3e", "#862e9c", "#e67700", "#0b7285", "#c2255c", "#5c940d", "#343a40", "#868e96"];
+    const height = 220;
+    const widthNow = () => Math.floor(container.getBoundingClientRect().width);
     const opts = {
-      title, width: Math.max(320, Math.floor(container.getBoundingClientRect().width) || 420), height: 220,
+      title, width: widthNow() || 420, height,
       scales: { x: { time: true } },
       axes: [{}, { label: yLabel || "" }],
       series: [{}, ...series.map((name, i) => ({ label: name, stroke: colors[i % colors.length], width: 1.5 }))],
     };
     const data = [[], ...series.map(() => [])];
-    return new uPlot(opts, data, container);
+    const plot = new uPlot(opts, data, container);
+    // the chart follows its card's width (window resized, grid re-flowed): never wider
+    new ResizeObserver(() => {
+      const width = widthNow();
+      if (width > 0 && Math.abs(width - plot.width) > 1) plot.setSize({ width, height });
+    }).observe(container);
+    return plot;
   },
 };

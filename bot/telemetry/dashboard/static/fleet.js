@@ -6,7 +6,17 @@ const fleet = { rows: new Map(), selected: null, charts: {} };
 function rowCells(r) {
   const alert = r.last_alert ? `${r.last_alert.alert ?? "alert"} ${HB.time(r.last_alert.ts)}` : "–";
   return [r.bot_id, r.status, r.block ?? "–", HB.fmt(r.delta, 6), HB.fmt(r.hedge, 6), HB.fmt(r.drift, 6),
-    HB.fmt(r.margin, 4), HB.fmt(r.net_pnl, 2), alert];
+    HB.fmt(r.margin, 4), HB.fmt(r.net_pnl, 2), alert, r.problem || ""];
+}
+
+function renderCounts(c) {
+  const node = document.getElementById("counts");
+  node.dataset.evicted = String(c.evicted ?? 0);
+  node.dataset.expired = String(c.expired ?? 0);
+  node.textContent = (c.evicted || c.expired)
+    ? `Showing at most ${c.capacity} bots: ${c.evicted} evicted to make room (least recently heard, ` +
+      `no retained state or offline first), ${c.expired} expired after going unheard.`
+    : "";
 }
 
 function renderRows() {
@@ -16,6 +26,7 @@ function renderRows() {
     tr.dataset.bot = r.bot_id;
     tr.dataset.status = r.status;
     tr.cells[1].className = r.status === "online" ? "ok" : "bad";
+    tr.cells[9].className = "bad problem";
     tr.addEventListener("click", () => select(r.bot_id));
     return tr;
   });
@@ -85,13 +96,20 @@ function connect() {
   const live = document.getElementById("live");
   const source = new EventSource("/api/stream");
   source.addEventListener("open", () => { live.textContent = "live"; live.className = "ok"; });
-  source.addEventListener("error", () => { live.textContent = "reconnecting…"; live.className = "warn"; });
+  source.addEventListener("error", () => {
+    if (!live.dataset.refused) { live.textContent = "reconnecting…"; live.className = "warn"; }
+  });
+  HB.onRefused(source, live);
   source.addEventListener("status", (m) => {
     const s = JSON.parse(m.data);
     if (s.kind === "bot") {
       fleet.rows.set(s.bot_id, s);
       renderRows();
       if (s.bot_id === fleet.selected) select(s.bot_id);
+    } else if (s.kind === "removed") {
+      fleet.rows.delete(s.bot_id);
+      renderRows();
+      renderCounts(s);
     } else if (s.kind === "ack") {
       showAck(s);
     } else if (s.kind === "broker") {
@@ -110,6 +128,7 @@ async function start() {
     "bots come from the broker's retained status/state and live events.";
   for (const r of body.bots) fleet.rows.set(r.bot_id, r);
   renderRows();
+  renderCounts(body);
   connect();
 }
 
