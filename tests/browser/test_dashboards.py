@@ -224,3 +224,57 @@ async def test_fleet_lists_two_bots_and_shows_one_going_offline(
         await fleet.stop()
         for started in bots:
             await started.proc.stop()
+
+
+_LAYOUT_JS = """() => {
+  const box = (n) => {
+    const r = n.getBoundingClientRect();
+    return {left: r.left, right: r.right};
+  };
+  return {
+    scroll: document.documentElement.scrollWidth,
+    inner: window.innerWidth,
+    charts: [...document.querySelectorAll('.charts > div')].map((c) => ({
+      id: c.id,
+      card: box(c.closest('section')),
+      canvas: c.querySelector('canvas') ? box(c.querySelector('canvas')) : null,
+      legend: c.querySelector('.u-legend') ? box(c.querySelector('.u-legend')) : null,
+    })),
+  };
+}"""
+
+
+@pytest.mark.parametrize("width", [1280, 1920])
+async def test_the_bot_page_fits_its_window_and_each_chart_its_card(
+    browser: Any, bot: Bot, tmp_path: Path, width: int
+) -> None:
+    """At 1280×900 and 1920×900 nothing is wider than the window (no sideways scroll) and
+    every chart's canvas and legend lie inside its card; screenshots under tmp_path."""
+    context = await browser.new_context(viewport={"width": width, "height": 900})
+    try:
+        page = await context.new_page()
+        await page.goto(bot.url)
+        await page.locator("#live.ok").wait_for(timeout=15_000)
+        await page.locator("#events tr").first.wait_for(timeout=15_000)
+        await page.wait_for_function("document.querySelectorAll('.charts canvas').length === 4")
+        layout = await page.evaluate(_LAYOUT_JS)
+        await page.screenshot(path=str(tmp_path / f"bot-{width}.png"), full_page=True)
+    finally:
+        await context.close()
+    assert layout["scroll"] <= layout["inner"] == width
+    assert [c["id"] for c in layout["charts"]] == [
+        "chart-price",
+        "chart-delta",
+        "chart-drift",
+        "chart-pnl",
+    ]
+    for chart in layout["charts"]:
+        card = chart["card"]
+        for part in ("canvas", "legend"):
+            inside = chart[part]
+            assert inside is not None, (chart["id"], part)
+            assert card["left"] <= inside["left"] < inside["right"] <= card["right"], (
+                chart["id"],
+                part,
+                chart,
+            )

@@ -38,7 +38,9 @@ def host_guard(gate_of: Callable[[], CommandGate]) -> Callable[..., Awaitable[we
             host=echo(request.headers.get("Host", ""), 64),
         )
         return web.json_response(
-            {"error": refused.reason}, status=refused.status, headers=security_headers()
+            {"status": "refused", "reason": refused.reason, "error": refused.reason},
+            status=refused.status,
+            headers=security_headers(),
         )
 
     return guard
