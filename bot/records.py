@@ -1,30 +1,29 @@
 """Plain JSON forms of the domain records, and back: one codec for the store and the venue.
 
 Decimals travel as strings (no precision lost), enums as their values, dataclasses as dicts.
+Decoding is generic: ``decode(kind, body)`` validates a JSON body into any domain dataclass
+with a pydantic ``TypeAdapter`` built once per class (lax mode: Decimal from its string, enums
+from their values, lists into tuples; a missing field takes its dataclass default; unknown
+keys are ignored). A missing required field, a wrong enum value or a non-finite or
+non-numeric Decimal raises ``pydantic.ValidationError`` (a ``ValueError``).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, is_dataclass
 from decimal import Decimal
 from enum import Enum
-from typing import Any
+from typing import Any, TypeVar
 
-from bot.domain import (
-    ChainSnapshot,
-    Decision,
-    Fill,
-    FundingPayment,
-    Order,
-    OrderIntent,
-    OrderStatus,
-    PositionExposure,
-    Side,
-)
+from pydantic import TypeAdapter
+
+from bot.domain import ChainSnapshot, Decision, Fill, FundingPayment, Order, OrderIntent
 
 __all__ = [
     "decision_from",
+    "decode",
     "fill_from",
     "funding_from",
     "intent_from",
@@ -56,112 +55,53 @@ def to_json(value: Any) -> str:
     return json.dumps(plain(value), sort_keys=True)
 
 
-def intent_from(body: dict[str, Any]) -> OrderIntent:
-    limit = body.get("limit_price")
-    return OrderIntent(
-        client_order_id=body["client_order_id"],
-        symbol=body["symbol"],
-        side=Side(body["side"]),
-        amount_base=Decimal(body["amount_base"]),
-        reduce_only=bool(body["reduce_only"]),
-        limit_price=None if limit is None else Decimal(limit),
-    )
+_Record = TypeVar("_Record")
+
+
+_ADAPTERS: dict[type[Any], TypeAdapter[Any]] = {}  # one per record class, built on first use
+
+
+def decode(kind: type[_Record], body: Mapping[str, Any]) -> _Record:
+    """The ``kind`` record (a domain dataclass) from its ``plain`` JSON form.
+
+    Raises ``pydantic.ValidationError`` (a ``ValueError``) naming the bad field."""
+    adapter: TypeAdapter[_Record] | None = _ADAPTERS.get(kind)
+    if adapter is None:
+        adapter = _ADAPTERS[kind] = TypeAdapter(kind)
+    return adapter.validate_python(body)
 
 
 def optional_decimal(value: Any) -> Decimal | None:
+    """``None`` or the Decimal of ``value`` (a string or a number)."""
     return None if value is None else Decimal(value)
 
 
-def optional_int(value: Any) -> int | None:
-    return None if value is None else int(value)
+def intent_from(body: Mapping[str, Any]) -> OrderIntent:
+    """An ``OrderIntent`` from its JSON form."""
+    return decode(OrderIntent, body)
 
 
-def snapshot_from(body: dict[str, Any]) -> ChainSnapshot:
-    positions = tuple(
-        PositionExposure(
-            id=p["id"],
-            kind=p["kind"],
-            amount_base=Decimal(p["amount_base"]),
-            amount_quote=Decimal(p["amount_quote"]),
-            value_quote=Decimal(p["value_quote"]),
-            delta_base=Decimal(p["delta_base"]),
-            gamma=Decimal(p["gamma"]),
-            price=Decimal(p["price"]),
-            fees_base=Decimal(p.get("fees_base", "0")),
-            fees_quote=Decimal(p.get("fees_quote", "0")),
-            in_range=bool(p.get("in_range", True)),
-            tick_lower=optional_int(p.get("tick_lower")),
-            tick_upper=optional_int(p.get("tick_upper")),
-            liquidity=optional_int(p.get("liquidity")),
-        )
-        for p in body["positions"]
-    )
-    return ChainSnapshot(
-        block_number=int(body["block_number"]),
-        block_timestamp=int(body["block_timestamp"]),
-        block_hash=str(body["block_hash"]),
-        price=Decimal(body["price"]),
-        positions=positions,
-        wallet_base=Decimal(body.get("wallet_base", "0")),
-    )
+def order_from(body: Mapping[str, Any]) -> Order:
+    """An ``Order`` from its JSON form."""
+    return decode(Order, body)
 
 
-def decision_from(body: dict[str, Any]) -> Decision:
-    side = body.get("order_side")
-    return Decision(
-        action=body["action"],
-        reason=body["reason"],
-        delta_base=Decimal(body["delta_base"]),
-        target_base=Decimal(body["target_base"]),
-        hedge_base=Decimal(body["hedge_base"]),
-        drift_base=Decimal(body["drift_base"]),
-        band_base=Decimal(body["band_base"]),
-        order_side=None if side is None else Side(side),
-        order_amount_base=Decimal(body.get("order_amount_base", "0")),
-        reduce_only=bool(body.get("reduce_only", False)),
-        notes=tuple(body.get("notes", ())),
-        mark_price=optional_decimal(body.get("mark_price")),
-    )
+def fill_from(body: Mapping[str, Any]) -> Fill:
+    """A ``Fill`` from its JSON form."""
+    return decode(Fill, body)
 
 
-def fill_from(body: dict[str, Any]) -> Fill:
-    return Fill(
-        trade_id=body["trade_id"],
-        client_order_id=body["client_order_id"],
-        exchange_order_id=body["exchange_order_id"],
-        symbol=body["symbol"],
-        side=Side(body["side"]),
-        amount_base=Decimal(body["amount_base"]),
-        price=Decimal(body["price"]),
-        fee_quote=Decimal(body["fee_quote"]),
-        realized_pnl=Decimal(body["realized_pnl"]),
-        timestamp=int(body["timestamp"]),
-    )
+def funding_from(body: Mapping[str, Any]) -> FundingPayment:
+    """A ``FundingPayment`` from its JSON form."""
+    return decode(FundingPayment, body)
 
 
-def funding_from(body: dict[str, Any]) -> FundingPayment:
-    return FundingPayment(
-        id=body["id"],
-        symbol=body["symbol"],
-        amount_quote=Decimal(body["amount_quote"]),
-        rate=Decimal(body["rate"]),
-        position_base=Decimal(body["position_base"]),
-        mark_price=Decimal(body["mark_price"]),
-        timestamp=int(body["timestamp"]),
-    )
+def decision_from(body: Mapping[str, Any]) -> Decision:
+    """A ``Decision`` from its JSON form (fields added later take their defaults)."""
+    return decode(Decision, body)
 
 
-def order_from(raw: dict[str, Any]) -> Order:
-    return Order(
-        client_order_id=raw["client_order_id"],
-        exchange_order_id=raw["exchange_order_id"],
-        symbol=raw["symbol"],
-        side=Side(raw["side"]),
-        amount_base=Decimal(raw["amount_base"]),
-        filled_base=Decimal(raw["filled_base"]),
-        average_price=optional_decimal(raw["average_price"]),
-        status=OrderStatus(raw["status"]),
-        reduce_only=bool(raw["reduce_only"]),
-        fee_quote=Decimal(raw["fee_quote"]),
-        timestamp=int(raw["timestamp"]),
-    )
+def snapshot_from(body: Mapping[str, Any]) -> ChainSnapshot:
+    """A ``ChainSnapshot`` from its JSON form. Its notices are not read back: each is raised
+    once, on the snapshot that found it."""
+    return decode(ChainSnapshot, {k: v for k, v in body.items() if k != "notices"})
