@@ -7,7 +7,8 @@ back (``fetchLeverage``/``fetchMarginMode``), which is then used, so an open hed
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TypeVar
 
 import structlog
 
@@ -22,6 +23,7 @@ from bot.safety import describe_exc, safe_str
 __all__ = ["apply_account_settings", "apply_leverage", "require_one_way_mode"]
 
 _log = structlog.get_logger("bot.exchange.ccxt_perp")
+_Setting = TypeVar("_Setting")
 
 
 async def require_one_way_mode(calls: CcxtCalls, symbol: str) -> None:
@@ -74,6 +76,27 @@ def _setup_refusal(calls: CcxtCalls, exc: BaseException) -> errors.ExchangeError
     return mapped
 
 
+async def _refused(
+    calls: CcxtCalls,
+    exc: BaseException,
+    setting: str,
+    wanted: object,
+    read_back: Callable[[errors.ExchangeError], Awaitable[_Setting]],
+) -> tuple[_Setting, str]:
+    """A refused ``setting``: raised when start cannot go on (``_setup_refusal``), else the
+    venue's current value read back, logged as ``exchange.<setting>_refused``, with a note."""
+    refusal = _setup_refusal(calls, exc)
+    current = await read_back(refusal)
+    _log.warning(
+        f"exchange.{setting.replace(' ', '_')}_refused",
+        wanted=wanted,
+        current=current,
+        code=venue_code(exc),
+        reason=safe_str(refusal),
+    )
+    return current, f"{setting} unchanged at {current}: {safe_str(refusal)}"
+
+
 async def _apply_margin_mode(calls: CcxtCalls, symbol: str) -> tuple[str | None, str]:
     s, api = calls.settings, calls.api()
     if not api.has.get("setMarginMode"):
@@ -83,16 +106,9 @@ async def _apply_margin_mode(calls: CcxtCalls, symbol: str) -> tuple[str | None,
     except CALL_FAILURES as exc:
         if is_not_modified(s.exchange_id, exc):
             return s.margin_mode, ""
-        refusal = _setup_refusal(calls, exc)
-        current = await _venue_margin_mode(calls, symbol, refusal)
-        _log.warning(
-            "exchange.margin_mode_refused",
-            wanted=s.margin_mode,
-            current=current,
-            code=venue_code(exc),
-            reason=safe_str(refusal),
+        return await _refused(
+            calls, exc, "margin mode", s.margin_mode, lambda r: _venue_margin_mode(calls, symbol, r)
         )
-        return current, f"margin mode unchanged at {current}: {safe_str(refusal)}"
     return s.margin_mode, ""
 
 
@@ -105,16 +121,9 @@ async def apply_leverage(calls: CcxtCalls, symbol: str) -> tuple[int, str]:
     except CALL_FAILURES as exc:
         if is_not_modified(s.exchange_id, exc):
             return s.leverage, ""
-        refusal = _setup_refusal(calls, exc)
-        current = await _venue_leverage(calls, symbol, refusal)
-        _log.warning(
-            "exchange.leverage_refused",
-            wanted=s.leverage,
-            current=current,
-            code=venue_code(exc),
-            reason=safe_str(refusal),
+        return await _refused(
+            calls, exc, "leverage", s.leverage, lambda r: _venue_leverage(calls, symbol, r)
         )
-        return current, f"leverage unchanged at {current}: {safe_str(refusal)}"
     accepted = s.leverage
     if isinstance(response, Mapping) and response.get("leverage") is not None:
         accepted = int(required(response, "leverage", "set leverage answer", sign="positive"))
