@@ -12,10 +12,10 @@ error.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, cast
 
 import aiohttp
-from eth_typing import URI
 from web3 import AsyncHTTPProvider
 from web3.types import RPCEndpoint, RPCResponse
 
@@ -64,9 +64,28 @@ class BoundedHTTPProvider(AsyncHTTPProvider):
         )
         self.max_response_bytes = max_response_bytes
         self.label = mask_url(endpoint_uri)
+        self._session: aiohttp.ClientSession | None = None
+        self._session_loop: asyncio.AbstractEventLoop | None = None
 
     def __str__(self) -> str:
         return f"RPC connection {self.label}"
+
+    def _own_session(self) -> aiohttp.ClientSession:
+        """This provider's own session (one per event loop), never web3's shared cache: its
+        process-wide ``threading.Lock`` is taken in executor threads and leaks when a request
+        is cancelled while waiting for it, after which every request in the process hangs."""
+        loop = asyncio.get_running_loop()
+        session = self._session
+        if session is None or session.closed or self._session_loop is not loop:
+            session = aiohttp.ClientSession()
+            self._session, self._session_loop = session, loop
+        return session
+
+    async def disconnect(self) -> None:
+        """Close this provider's session."""
+        session, self._session = self._session, None
+        if session is not None and not session.closed:
+            await session.close()
 
     async def make_request(self, method: RPCEndpoint, params: Any) -> RPCResponse:
         """One JSON-RPC round trip; the answer is read and parsed within the bounds."""
@@ -87,9 +106,8 @@ class BoundedHTTPProvider(AsyncHTTPProvider):
     async def _post(self, request_data: bytes) -> bytes:
         url = str(self.endpoint_uri)
         try:
-            response = await self._request_session_manager.async_get_response_from_post_request(
-                URI(url), data=request_data, **self.get_request_kwargs()
-            )
+            session = self._own_session()
+            response = await session.post(url, data=request_data, **dict(self.get_request_kwargs()))
             async with response:
                 if response.status >= 400:
                     raise EndpointFailed(f"{self.label}: HTTP {response.status} {response.reason}")
