@@ -111,6 +111,28 @@ def _opening_hedge(
     )
 
 
+def _notes(
+    snapshots: Sequence[tuple[float, ChainSnapshot]],
+    marks_missing: bool,
+    opening_note: str | None,
+    prior_fills: int,
+    early_funding: int,
+) -> list[str]:
+    """What the replay could not attribute, said in the report rather than guessed."""
+    notes = ["gas not recorded (no on-chain actions yet)"]
+    if marks_missing:
+        notes.append("ticks without a recorded mark are valued at the pool price")
+    if opening_note is not None:
+        notes.append(opening_note)
+    if prior_fills:
+        notes.append(f"{prior_fills} fill(s) before the first snapshot left out of the window")
+    if early_funding:
+        notes.append(f"{early_funding} funding payment(s) before the first snapshot left out")
+    if any(snap.wallet_base != 0 for _, snap in snapshots):
+        notes.append("base held outside the pools (wallet_base) is not attributed")
+    return notes
+
+
 def build_report(
     snapshots: Sequence[tuple[float, ChainSnapshot]],
     decisions: Sequence[tuple[float, int, Decision]],
@@ -149,19 +171,8 @@ def build_report(
             funding_at.setdefault(i, []).append(payment)
 
     marks = {block: d.mark_price for _, block, d in decisions if d.mark_price is not None}
-    notes = ["gas not recorded (no on-chain actions yet)"]
-    if len(marks) < len(index_of_block):
-        notes.append("ticks without a recorded mark are valued at the pool price")
     opening, note = _opening_hedge(snapshots[0][1], decisions, prior)
-    if note is not None:
-        notes.append(note)
-    if prior:
-        notes.append(f"{len(prior)} fill(s) before the first snapshot left out of the window")
-    if early_funding:
-        notes.append(f"{early_funding} funding payment(s) before the first snapshot left out")
-    if any(snap.wallet_base != 0 for _, snap in snapshots):
-        notes.append("base held outside the pools (wallet_base) is not attributed")
-
+    notes = _notes(snapshots, len(marks) < len(index_of_block), note, len(prior), early_funding)
     state = Attribution.opening(opening)
     points = []
     for i, (ts, snap) in enumerate(snapshots):
