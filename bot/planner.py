@@ -11,23 +11,21 @@ reads chain, venue and store is ``bot.planner_cli``; the dashboard calls :func:`
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal, localcontext
 from typing import Any, Literal
 
 import numpy as np
 
-from bot.core.amm import v2_delta, v2_value
 from bot.core.margin import (
     ETHUSDT_BRACKETS,
     MaintenanceBracket,
     liquidation_distance_pct,
     liquidation_price_isolated,
 )
-from bot.core.policy import DEFAULT_VOL_HALFLIFE_S, HedgePolicy, PolicyState
-from bot.core.v3 import PairDecimals, tick_to_price, v3_delta, v3_value
-from bot.domain import PoolKind, PositionExposure
+from bot.core.policy import HedgePolicy
+from bot.planner_curves import PositionCurve, ewma_sigma_annual, v2_curve, v3_curve
 from bot.sim.backtest import BacktestConfig, PoolSpec, VenueModel, run_backtest
 from bot.sim.pricepaths import PricePath, gbm_paths
 
@@ -67,78 +65,6 @@ def _q(value: Decimal, step: Decimal = _E18) -> Decimal:
 def _dec(value: float, step: Decimal = _CENT) -> Decimal:
     """A float statistic as a Decimal rounded to ``step``."""
     return _q(Decimal(repr(float(value))), step)
-
-
-@dataclass(frozen=True, slots=True)
-class PositionCurve:
-    """One LP position as a function of the price: liquidity in human units (``sqrt(base ·
-    quote)``) and, for V3, the range in quote per base (``None`` bounds for V2)."""
-
-    id: str
-    kind: PoolKind
-    liquidity: Decimal
-    lower: Decimal | None = None
-    upper: Decimal | None = None
-
-    def value(self, price: Decimal) -> Decimal:
-        """Value in quote at ``price`` (quote per base)."""
-        with localcontext() as ctx:
-            ctx.prec = _PREC
-            if self.lower is None or self.upper is None:
-                return v2_value(self.liquidity, price)
-            return v3_value(self.liquidity, price, self.lower, self.upper)
-
-    def delta(self, price: Decimal) -> Decimal:
-        """Delta in base at ``price``: V2 ``L/√P``; V3 all base below, 0 above the range."""
-        with localcontext() as ctx:
-            ctx.prec = _PREC
-            if self.lower is None or self.upper is None:
-                return v2_delta(self.liquidity, price)
-            return v3_delta(self.liquidity, price, self.lower, self.upper)
-
-
-def v2_curve(exposure: PositionExposure) -> PositionCurve:
-    """The V2 curve through an exposure: ``L = sqrt(amount_base · amount_quote)``."""
-    with localcontext() as ctx:
-        ctx.prec = _PREC
-        liquidity = (exposure.amount_base * exposure.amount_quote).sqrt()
-    return PositionCurve(exposure.id, "v2", liquidity)
-
-
-def v3_curve(exposure: PositionExposure, pair: PairDecimals) -> PositionCurve:
-    """The V3 curve of an exposure: raw liquidity over ``10^((dec0+dec1)/2)`` (as
-    ``bot.core.v3.v3_exposure`` scales it) and the range edges at its ticks, quote per base.
-
-    Raises ``ValueError`` when the exposure carries no ticks or liquidity.
-    """
-    if exposure.tick_lower is None or exposure.tick_upper is None or exposure.liquidity is None:
-        raise ValueError(f"position {exposure.id} has no range")
-    edges = [
-        tick_to_price(
-            tick,
-            base_is_token0=pair.base_is_token0,
-            base_decimals=pair.base_decimals,
-            quote_decimals=pair.quote_decimals,
-        )
-        for tick in (exposure.tick_lower, exposure.tick_upper)
-    ]
-    with localcontext() as ctx:
-        ctx.prec = 40
-        scale = Decimal(10) ** (Decimal(pair.base_decimals + pair.quote_decimals) / 2)
-        liquidity = +(Decimal(exposure.liquidity) / scale)
-    return PositionCurve(exposure.id, "v3", liquidity, min(edges), max(edges))
-
-
-def ewma_sigma_annual(
-    times_s: Iterable[float], prices: Iterable[Decimal], halflife_s: float = DEFAULT_VOL_HALFLIFE_S
-) -> float | None:
-    """The engine's EWMA volatility (``PolicyState.observe_price``) over a price history,
-    annualised; None with fewer than two usable prices."""
-    state = PolicyState()
-    for t, price in zip(times_s, prices, strict=True):
-        if price > 0:
-            state = state.observe_price(t, price, halflife_s)
-    return state.sigma_annual
 
 
 @dataclass(frozen=True, slots=True)
