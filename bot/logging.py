@@ -81,6 +81,20 @@ def display_numbers(
     return event_dict
 
 
+class _CurrentStderr:
+    """Writes to whatever ``sys.stderr`` is at the time of the write, so a replaced stderr
+    (a test's capture, a daemon's redirect) never leaves the logger on a closed stream."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+    def isatty(self) -> bool:
+        return sys.stderr.isatty()
+
+
 def configure_logging(
     level: str = "info",
     fmt: Literal["json", "console", "auto"] = "auto",
@@ -91,7 +105,7 @@ def configure_logging(
     line; ``secret_urls`` are masked wherever they appear in an event (see
     :class:`UrlMasker`). The console format rounds numbers for display (:func:`display_numbers`)."""
     use_json = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
-    stream = sys.stderr if file is None else file
+    stream: Any = _CurrentStderr() if file is None else file
     renderer: Any = (
         structlog.processors.JSONRenderer()
         if use_json

@@ -167,10 +167,10 @@ class MonitorView:
         cells = [
             _int(state.block),
             Text(_block_time(state.timestamp)),
-            Text(_age(now_s, state.published_at)),
-            Text(_num(state.delta_base, places=3)),
-            Text(_num(state.hedge_base, places=3)),
-            Text(_num(state.drift_base, places=3)),
+            Text(_age(now_s, state.published_at, state.timestamp)),
+            Text(_num(state.delta_base, places=4)),
+            Text(_num(state.hedge_base, places=4)),
+            Text(_num(state.drift_base, places=4)),
             Text(_num(state.margin_ratio, places=3)),
             Text(_num(state.pnl.net, places=2)),
         ]
@@ -201,12 +201,14 @@ def _int(value: int) -> Text:
     return Text(str(value) if abs(value) < 10**18 else "huge")
 
 
-def _age(now_s: float, published_at: float | None) -> str:
+def _age(now_s: float, published_at: float | None, block_timestamp: int) -> str:
     """Seconds since the bot published the state, by its own clock (``published_at``); the
-    block's chain time is shown beside the block, as simulated chains run ahead of the wall."""
-    if published_at is None or not 0 <= published_at < 10**12:
+    block's chain time is shown beside the block, as simulated chains run ahead of the wall.
+    A state without ``published_at`` (an older bot) is aged by its block's timestamp."""
+    stamp = float(block_timestamp) if published_at is None else published_at
+    if not 0 <= stamp < 10**12:
         return "?"
-    return f"{max(0.0, now_s - published_at):.0f}s"
+    return f"{max(0.0, now_s - stamp):.0f}s"
 
 
 def _block_time(timestamp: int) -> str:

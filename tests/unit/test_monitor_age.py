@@ -47,8 +47,8 @@ def test_age_is_since_published_not_since_the_simulated_block_time() -> None:
     row = next(line for line in _frame(view).splitlines() if line.startswith("sim"))
     cells = row.split()
     assert cells[2:5] == ["42", "17:00", "4s"]
-    assert cells[5] == "75.038"
-    assert cells[7] == "0.000"
+    assert cells[5] == "75.0380"
+    assert cells[7] == "0.0000"
     assert "E-" not in row
     assert max(len(line) for line in _frame(view).splitlines()) <= 80
 

@@ -97,7 +97,12 @@ def add_subcommand(subparsers: Any) -> None:
         "emulator", help="serve the simulated venue over a venue's REST dialect (Binance USD-M)"
     )
     dialects = _dialects()
-    parser.add_argument("--dialect", choices=sorted(dialects), default=DEFAULT_DIALECT)
+    parser.add_argument(
+        "--dialect",
+        choices=sorted(dialects),
+        default=DEFAULT_DIALECT,
+        help="the venue whose API is served (default: %(default)s)",
+    )
     parser.add_argument("--host", type=cli_args.host, default="127.0.0.1")
     parser.add_argument("--port", type=cli_args.port_or_zero, default=8765)
     parser.add_argument(
