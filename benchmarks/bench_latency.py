@@ -143,7 +143,7 @@ async def _bench(ticks: int) -> list[TickTimes]:
                 engine.chain = TimedChain(engine.chain, recorder)
                 timed = TimedExchange(exchange, recorder)
                 engine.exchange = timed
-                engine.orders.exchange = timed
+                engine.ledger.venue.exchange = timed
                 await engine.set_threshold(Decimal("0.01"), None)
                 start = world.target_price
                 for i in range(ticks + WARMUP):

@@ -24,7 +24,7 @@ from bot.clock import WallClock
 from bot.config import Settings, secret_urls
 from bot.core.policy import HedgePolicy, PolicyInputs, PolicyState, decide
 from bot.engine import CommandSource, Engine, EngineTelemetry, HedgeSettings
-from bot.exchange.orders import OrderManager
+from bot.exchange.ledger import OrderLedger
 from bot.guards import RiskGuard
 from bot.instance_lock import InstanceLock, InstanceLocked, bot_lock_path, lock_path_for
 from bot.logging import configure_logging
@@ -112,7 +112,9 @@ async def build_bot(
             bot_id=settings.bot_id,
             chain=chain,
             exchange=venue,
-            orders=OrderManager(venue, on_mismatch=settings.exchange.on_mismatch),
+            ledger=OrderLedger(
+                venue, store, settings.bot_id, clock, on_mismatch=settings.exchange.on_mismatch
+            ),
             store=store,
             policy=build_policy(settings),
             settings=HedgeSettings(

@@ -7,7 +7,7 @@ places, accounts and publishes, :mod:`bot.engine.sink` is the one event fan-out,
 """
 
 from bot.core.plan import HedgeSettings, slippage_cap
-from bot.engine.act import CRASH_ENV, crash_point
+from bot.crashpoints import CRASH_ENV, crash_point
 from bot.engine.loop import ChainFinding, CheckedAtStart, Engine
 from bot.engine.report import EngineStats, TickReport
 from bot.engine.sink import CommandSource, EngineTelemetry, EventFanOut, NullTelemetry

@@ -73,7 +73,7 @@ class Engine(TickRunner):
         await self._check_chain()
         await self.exchange.start()
         self._rules = await self.exchange.market_rules()
-        self._order_seq = await self.store.intent_count()
+        await self.ledger.open()
         await self.history.load(self.clock.now())
         self.operator = await _restore_operator(self.store)
         from bot.report import load_report  # replay of the stored ticks
@@ -82,11 +82,8 @@ class Engine(TickRunner):
         self.pnl = None if replay is None else replay.final_state
         self.guard_state = await self.guard.restore(self.store)
         # the venue's position, open orders and recent fills against the store, before trading
-        reconciled = await self.orders.reconcile_at_start(
-            self.store,
-            bot_id=self.bot_id,
-            fills_since_ms=self.history.fills_since_ms,
-            now=self.clock.now(),
+        reconciled = await self.ledger.reconcile_at_start(
+            on_mismatch=self.ledger.on_mismatch, fills_since_ms=self.history.fills_since_ms
         )
         for mismatch in reconciled.findings.mismatches:
             self._alert("reconcile.mismatch", detail=mismatch, action=reconciled.action)

@@ -15,7 +15,7 @@ from decimal import Decimal
 from bot.core.gate import VenueRead
 from bot.core.plan import Reads
 from bot.core.protect import UnreadableEpisode
-from bot.domain import ChainSnapshot, MarketRules, OrderStatus
+from bot.domain import ChainSnapshot, MarketRules
 from bot.engine.sink import EventFanOut
 from bot.errors import (
     ChainError,
@@ -25,10 +25,9 @@ from bot.errors import (
     VenueDataError,
 )
 from bot.events import Alert
-from bot.exchange.orders import OrderManager
-from bot.ports import ChainReader, Clock, PerpExchange
+from bot.exchange.ledger import OrderLedger
+from bot.ports import ChainReader, PerpExchange
 from bot.safety import safe_str
-from bot.store.sqlite import SqliteStore
 
 __all__ = ["ReadSteps"]
 
@@ -40,9 +39,7 @@ class ReadSteps:
 
     chain: ChainReader
     exchange: PerpExchange
-    orders: OrderManager
-    store: SqliteStore
-    clock: Clock
+    ledger: OrderLedger
     events: EventFanOut
     read_timeout_s: float
     price_observers: list[Callable[[Decimal], None]]
@@ -118,8 +115,9 @@ class ReadSteps:
         try:
             async with asyncio.timeout_at(deadline):
                 quote = await self.exchange.quote()
-                if self.orders.pending:
-                    await self._settle_pending()
+                if self.ledger.pending:
+                    await self.ledger.settle_pending()
+                    self.ledger.raise_if_pending()
                 position = await self.exchange.position()
                 balance = await self.exchange.balance()
         except TimeoutError:
@@ -136,14 +134,6 @@ class ReadSteps:
             self._fail("exchange", exc)
             return None
         return VenueRead(quote, position, balance)
-
-    async def _settle_pending(self) -> None:
-        """Settle orders whose outcome was unknown before deciding anything new."""
-        report = await self.orders.resolve_pending()
-        for order in report.resolved:
-            await self.store.record_order(self.clock.now(), order)
-        for intent in report.never_seen:
-            await self.store.mark_intent(intent.client_order_id, OrderStatus.REJECTED)
 
     def _check_reorg(self, snapshot: ChainSnapshot) -> None:
         """Alert when a block we ticked on was replaced; the tick recomputes from fresh reads."""

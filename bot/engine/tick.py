@@ -39,7 +39,7 @@ from bot.errors import (
     StoreError,
 )
 from bot.events import Alert, DecisionEvent, TickFailed
-from bot.exchange.orders import OrderManager
+from bot.exchange.ledger import POSITION_CHECK_EVERY_TICKS, OrderLedger
 from bot.guards import RiskGuard
 from bot.ports import ChainReader, Clock, PerpExchange
 from bot.safety import describe_exc
@@ -69,7 +69,7 @@ class TickRunner(ReadSteps, ActSteps):
         bot_id: str,
         chain: ChainReader,
         exchange: PerpExchange,
-        orders: OrderManager,
+        ledger: OrderLedger,
         store: SqliteStore,
         policy: HedgePolicy,
         settings: HedgeSettings,
@@ -83,7 +83,7 @@ class TickRunner(ReadSteps, ActSteps):
         self.bot_id = bot_id
         self.chain = chain
         self.exchange = exchange
-        self.orders = orders
+        self.ledger = ledger
         self.store = store
         self.policy = policy
         self.settings = settings
@@ -101,7 +101,7 @@ class TickRunner(ReadSteps, ActSteps):
         self.policy_state = PolicyState()
         self.operator = OperatorState()
         self._rules: MarketRules | None = None
-        self._order_seq = 0
+        self._ticks_since_position_check = 0
         self._skipped_unreported = 0
         self.last_report: TickReport | None = None
         self._in_range: dict[str, bool] = {}
@@ -237,6 +237,7 @@ class TickRunner(ReadSteps, ActSteps):
         now, quote = reads.now_s, reads.venue.quote
         await self.store.record_decision(now, block, plan.decision)
         new_fills, new_funding = await self.history.sync()
+        await self._check_position(acted.position.size_base)
         self.range_changes(snapshot)
         if new_funding:
             last_rate = new_funding[-1].rate
@@ -257,6 +258,36 @@ class TickRunner(ReadSteps, ActSteps):
         self.stats.last_block = block
         self.stats.last_tick_ok_s = now
         return report
+
+    async def _check_position(self, venue_position_base: Decimal) -> None:
+        """Every ``POSITION_CHECK_EVERY_TICKS`` ticks, the venue's position (base units, read
+        after the tick's orders settled and its fills were stored) against the ledger's
+        record. A new mismatch is the alert ``position.mismatch`` (logged by the ledger); it
+        pauses trading when ``exchange.on_mismatch`` is ``pause`` (``adopt``: the ledger
+        took the venue's position as its baseline)."""
+        self._ticks_since_position_check += 1
+        if self._ticks_since_position_check < POSITION_CHECK_EVERY_TICKS:
+            return
+        self._ticks_since_position_check = 0
+        check = await self.ledger.check_position(venue_position_base)
+        if check.ok or check.repeated:
+            return
+        self.events.emit(
+            Alert.of(
+                "position.mismatch",
+                logged=False,
+                venue_position_base=str(check.venue_position_base),
+                expected_position_base=str(check.expected_position_base),
+                foreign_fills=[f.trade_id for f in check.foreign_fills],
+                action=check.action,
+            )
+        )
+        if check.action == "paused":
+            await self.set_paused(True)
+
+    async def set_paused(self, paused: bool) -> None:
+        """Halt or resume trading (:class:`bot.engine.loop.Engine` implements it)."""
+        raise NotImplementedError
 
     async def _day_baseline(self, now: float, net_quote: Decimal) -> None:
         """Every tick, so the first tick of a UTC day (not its first trade) sets the baseline."""
@@ -372,7 +403,7 @@ class TickRunner(ReadSteps, ActSteps):
             net_pnl_quote=net,
             snapshot=snapshot,
             chain_error=self.stats.last_error or "chain unreadable",
-            pending=bool(self.orders.pending),
+            pending=self.ledger.pending,
         )
 
     def range_changes(self, snapshot: ChainSnapshot) -> None:

@@ -120,6 +120,11 @@ class OrderLedger:
         return self.venue.exchange
 
     @property
+    def seq(self) -> int:
+        """The client-id sequence number of the newest intent (0 before the first)."""
+        return self._seq
+
+    @property
     def settings(self) -> LedgerSettings:
         """Retry and grace-period settings."""
         return self.venue.settings

@@ -11,7 +11,7 @@ import asyncio
 import sqlite3
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager, closing
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -392,7 +392,8 @@ async def test_order_never_placed_is_rejected_and_the_next_tick_places_a_fresh_o
         assert venue.emulator is not None
         bot = await started_bot(world, venue)
         try:
-            bot.engine.orders.resolve_backoff_s = 0.01
+            ledger = bot.engine.ledger
+            ledger.settings = replace(ledger.settings, resolve_backoff_s=0.01)
             venue.emulator.fail_next_order(status=503)
             failed = await bot.engine.tick(await bot.chain.latest_block())
             assert failed is not None, bot.engine.stats.last_error

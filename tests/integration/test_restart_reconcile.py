@@ -65,7 +65,7 @@ class World:
 
     async def bot(self, on_mismatch: OnMismatch = "pause") -> Bot:
         bot = await build_bot(self.settings, clock=self.clock, exchange=self.adapter())
-        bot.engine.orders.on_mismatch = on_mismatch
+        bot.engine.ledger.on_mismatch = on_mismatch
         await bot.engine.start()
         self.set_mark(bot, self.chain.target_price)
         return bot
