@@ -22,7 +22,7 @@ from bot.domain import Order, OrderIntent, OrderStatus, Side
 from bot.engine import TickReport
 from bot.exchange.ccxt import CcxtPerpExchange, CcxtPerpSettings
 from bot.exchange.emulators.binance_usdm import EmulatorHandle, start_emulator
-from bot.exchange.ledger import OnMismatch, client_order_id
+from bot.exchange.ledger import POSITION_CHECK_EVERY_TICKS, OnMismatch, client_order_id
 from bot.exchange.paper import PaperExchange, venue_params
 from bot.exchange.venue import SimVenue
 from bot.ports import PerpExchange
@@ -221,3 +221,37 @@ async def test_foreign_trade_while_down_is_an_alert_then_pause_or_adopt(
                 assert report.order is not None
         finally:
             await clean.close()
+
+
+@pytest.mark.parametrize("on_mismatch", ["pause", "adopt"])
+async def test_foreign_trade_while_running_is_found_by_the_periodic_position_check(
+    anvil_node: Anvil, tmp_path: Path, on_mismatch: OnMismatch
+) -> None:
+    """Someone trades the account while the bot runs: the running position check (every
+    POSITION_CHECK_EVERY_TICKS ticks) alerts position.mismatch once; 'pause' halts trading,
+    'adopt' takes the venue's position and keeps trading."""
+    async with world(anvil_node, tmp_path, "emulator") as w:
+        bot = await w.bot(on_mismatch)
+        try:
+            opened = await tick_at(w, bot)  # tick 1 of the cadence
+            assert opened.order is not None
+            w.clock.set(w.clock.now() + 1)
+            symbol = w.settings.exchange.symbol
+            await w.place_while_down(
+                OrderIntent("manual-sell-2", symbol, Side.SELL, Decimal(2), False), resting=False
+            )
+            for _ in range(POSITION_CHECK_EVERY_TICKS - 2):
+                await tick_at(w, bot)
+            before_check = list(bot.engine.stats.alerts)
+            await tick_at(w, bot)  # tick POSITION_CHECK_EVERY_TICKS: the check runs
+            after_check = list(bot.engine.stats.alerts)
+            paused_after_check = bot.engine.paused
+            for _ in range(POSITION_CHECK_EVERY_TICKS):
+                await tick_at(w, bot)
+            after_next_check = list(bot.engine.stats.alerts)
+        finally:
+            await bot.close()
+    assert "position.mismatch" not in before_check
+    assert after_check.count("position.mismatch") == 1
+    assert paused_after_check is (on_mismatch == "pause")
+    assert after_next_check.count("position.mismatch") == 1  # a known mismatch: not again
