@@ -34,15 +34,14 @@ from bot.core.risk import (
     MarginAssessment,
     RiskInputs,
     RiskLimits,
-    TradingGate,
     assess_funding,
     assess_margin,
     check_pre_trade,
     count_stalled_ticks,
     counterparty_breach,
     time_weighted_price,
-    trading_gate,
 )
+from bot.core.trading_gate import TradingGate, trading_gate
 from bot.domain import AccountBalance, ChainSnapshot, MarketQuote, PerpPosition, Side
 
 __all__ = [

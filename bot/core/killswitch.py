@@ -3,7 +3,7 @@
 The flag is a file (``bot.killswitch.FileKillSwitch`` reads and writes it): present means
 engaged, so the switch survives restarts by construction and an operator can engage it with
 ``touch`` (freeze) or ``echo flatten > FILE`` without the bot running. The trading
-consequence of a mode is decided in :func:`bot.core.risk.trading_gate`.
+consequence of a mode is decided in :func:`bot.core.trading_gate.trading_gate`.
 
 Fail-safe reading: a file that exists but cannot be parsed means ``freeze``.
 """

@@ -35,7 +35,8 @@ from bot.core.killswitch import KillSwitchState
 from bot.core.operator import OperatorState, effective_mode, effective_policy
 from bot.core.policy import HedgePolicy, PolicyInputs, PolicyState, decide
 from bot.core.protect import unknown_delta_hold
-from bot.core.risk import Breach, RiskInputs, reduce_toward
+from bot.core.risk import Breach, RiskInputs
+from bot.core.trading_gate import reduce_toward
 from bot.domain import ChainSnapshot, Decision, MarketQuote, MarketRules, Side
 from bot.events import Alert
 

@@ -3,7 +3,7 @@ and when an unreadable position is alerted. Pure.
 
 When the chain side of a tick fails (``ChainError``, ``PositionReadError``, a late read) the
 LP delta is unknown, never zero: the engine still reads the venue and lets only the emergency
-reductions of :func:`bot.core.risk.trading_gate` through (kill-switch flatten, operator
+reductions of :func:`bot.core.trading_gate.trading_gate` through (kill-switch flatten, operator
 flatten, margin critical ``flatten``/``reduce``), each toward a target that needs no delta.
 """
 
@@ -25,7 +25,7 @@ def unknown_delta_hold(hedge_base: Decimal, mark_price: Decimal, reason: str) ->
     """A ``hold`` at the current hedge whose LP delta, target, drift and band are ``NaN``.
 
     It is what the gate starts from when the chain could not be read: only an emergency
-    override (:func:`bot.core.risk.reduce_toward`) can turn it into an order, and that order
+    override (:func:`bot.core.trading_gate.reduce_toward`) can turn it into an order, and that order
     only shrinks ``|hedge_base|`` toward a target of the same sign (0 or the margin safe size).
     """
     return Decision(

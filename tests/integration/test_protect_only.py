@@ -32,7 +32,7 @@ from bot.config import V2PositionConfig
 from bot.core.operator import OperatorState
 from bot.domain import Order, Side
 from bot.engine.loop import OPERATOR_META_KEY
-from bot.exchange.orders import client_order_id
+from bot.exchange.client_ids import client_order_id
 from bot.killswitch import FileKillSwitch
 from bot.sim.anvil import Anvil
 from bot.sim.localnet import LocalWorld
@@ -156,7 +156,7 @@ async def test_kill_switch_flatten_closes_the_hedge_while_the_chain_is_unreadabl
         frozen = list(u.orders())
         frozen_base = await u.position_base()
         switch.engage("flatten", "operator flatten", "file")
-        seq = u.bot.engine._order_seq
+        seq = u.bot.engine.ledger.seq
         await u.tick_fails()
         flattened = list(u.orders())
         flat_base = await u.position_base()
@@ -201,7 +201,7 @@ async def test_operator_flatten_over_mqtt_while_the_rpc_is_down_flattens_and_sta
             received = await asyncio.wait_for(telemetry.commands.get(), 5)
             telemetry.commands.put_nowait(received)  # as run() finds it between ticks
             assert await u.bot.engine.apply_commands() == 1
-            seq = u.bot.engine._order_seq
+            seq = u.bot.engine.ledger.seq
             await u.tick_fails()
             u.bot.engine.commands = None
         flattened = list(u.orders())
@@ -238,7 +238,7 @@ async def test_margin_critical_flatten_closes_the_hedge_while_the_chain_is_unrea
     critical and the configured flatten buys the short back reduce-only, before liquidation."""
     async with hedged_then_unreadable(anvil_node, tmp_path, cause, "flatten") as u:
         u.venue.mark_setter(u.bot)(u.world.target_price * Decimal("1.25"))
-        seq = u.bot.engine._order_seq
+        seq = u.bot.engine.ledger.seq
         await u.tick_fails()
         flattened = list(u.orders())
         flat_base = await u.position_base()

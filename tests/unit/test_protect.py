@@ -16,14 +16,8 @@ from bot.clock import ManualClock
 from bot.core.gate import GuardLimits, GuardState, RiskView, VenueRead, check_order, observe_venue
 from bot.core.killswitch import KillSwitchState, combine_modes
 from bot.core.protect import UnreadableEpisode, cause_key, unknown_delta_hold
-from bot.core.risk import (
-    Breach,
-    MarginLevels,
-    RiskInputs,
-    TradingGate,
-    assess_margin,
-    reduce_toward,
-)
+from bot.core.risk import Breach, MarginLevels, RiskInputs, assess_margin
+from bot.core.trading_gate import TradingGate, reduce_toward
 from bot.domain import AccountBalance, MarketQuote, MarketRules, PerpPosition, Side
 from bot.guards import RiskGuard
 from bot.killswitch import FileKillSwitch

@@ -19,8 +19,8 @@ from bot.core.risk import (
     blocks_trading,
     check_pre_trade,
     time_weighted_price,
-    trading_gate,
 )
+from bot.core.trading_gate import trading_gate
 from bot.killswitch import FileKillSwitch
 from bot.risk_settings import RiskSettings
 

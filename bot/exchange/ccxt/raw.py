@@ -88,8 +88,8 @@ _POSITION_SIDES = {"BOTH": 0, "LONG": 1, "SHORT": -1}
 def check_binance_position_row(raw: object, where: str, market_ids: Collection[str] | None) -> None:
     """One raw Binance ``positionRisk`` row the bot can trust, or ``VenueDataError``.
 
-    ``positionAmt`` (signed, base contracts) and ``entryPrice`` (>= 0, and > 0 when the row
-    is open) are required; margins, prices and times are >= 0; ``notional`` has the sign of
+    ``positionAmt`` (signed, base contracts) and ``entryPrice`` (> 0 when the row is open, 0
+    when flat) are required; margins, prices and times are >= 0; ``notional`` has the sign of
     ``positionAmt`` (0 only when flat); ``leverage`` when reported is a whole number >= 1;
     ``positionSide`` is ``BOTH`` or the side of the sign; ``marginType`` is ``isolated`` or
     ``cross`` (and ``isolated`` agrees with it); an open row must be for a market
@@ -104,6 +104,8 @@ def check_binance_position_row(raw: object, where: str, market_ids: Collection[s
     unrealized, notional = (number(row, key, where, required=False) for key in _SIGNED)
     if amount and not entry:
         raise VenueDataError(f"{where}: entryPrice {entry} on an open position of {amount}")
+    if not amount and entry:
+        raise VenueDataError(f"{where}: flat (positionAmt 0) but entryPrice {entry}")
     if not amount and (unrealized or notional):
         raise VenueDataError(
             f"{where}: flat (positionAmt 0) but notional {notional}, unRealizedProfit {unrealized}"
