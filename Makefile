@@ -8,7 +8,7 @@ STAMP_PY := $(VENV)/.installed
 STAMP_NPM := node_modules/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help setup demo test check-size test-browser test-unit test-integration test-faults lint format bench bench-policy broker clean
+.PHONY: help setup demo test test-browser test-unit test-integration test-faults lint format bench bench-policy broker clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -44,12 +44,13 @@ test-browser: setup ## the dashboards in headless Debian chromium (Playwright)
 test-unit: setup ## pure core tests only
 	$(PY) -m pytest -q -m unit $(PYTEST_ARGS)
 
-lint: setup ## ruff (incl. complexity <= 12), ruff format --check, mypy --strict, secret scan, duplicate code
+lint: setup ## ruff (incl. complexity <= 12), ruff format --check, mypy --strict, secret scan, duplicate code, modules <= 400 lines
 	$(VENV)/bin/ruff check bot tests benchmarks
 	$(VENV)/bin/ruff format --check bot tests benchmarks
 	$(VENV)/bin/mypy --strict bot benchmarks
 	$(PY) scripts/secret_scan.py
 	$(PY) scripts/check_duplicate_code.py
+	$(PY) scripts/check_module_size.py
 
 format: setup ## apply ruff format and autofixes
 	$(VENV)/bin/ruff format bot tests benchmarks
@@ -60,9 +61,6 @@ bench: setup ## benchmarks: print a table, write bench/results.json
 
 bench-policy: setup ## policy study: cost vs tracking error frontier
 	$(PY) benchmarks/bench_policy.py
-
-check-size: setup ## modules over 400 lines in bot/ (not yet in lint: core/risk.py is 658)
-	$(PY) scripts/check_module_size.py
 
 clean: ## remove build products and local state
 	rm -rf build var bench .pytest_cache .mypy_cache .ruff_cache

@@ -19,7 +19,14 @@ from bot.domain import Decision, Order
 from bot.engine.sink import EventFanOut
 from bot.errors import ExchangeUnavailable
 from bot.events import Alert, OrderEvent
-from bot.exchange.ledger import NotPlaced, OrderLedger, Placed, PlaceResult, Rejected
+from bot.exchange.ledger import (
+    POSITION_CHECK_EVERY_TICKS,
+    NotPlaced,
+    OrderLedger,
+    Placed,
+    PlaceResult,
+    Rejected,
+)
 from bot.safety import safe_str
 
 __all__ = ["ActSteps"]
@@ -30,6 +37,7 @@ class ActSteps:
 
     ledger: OrderLedger
     events: EventFanOut
+    _ticks_since_position_check: int
 
     async def _execute(self, block: int, decision: Decision, limit_price: Decimal) -> Order | None:
         """Place the decision's order at ``limit_price`` (quote per base); the placed order,
@@ -66,3 +74,33 @@ class ActSteps:
             return None
         self.events.emit(Alert.of("order.outcome_unknown", client_order_id=client_id))
         raise result.error
+
+    async def _check_position(self, venue_position_base: Decimal) -> None:
+        """Every ``POSITION_CHECK_EVERY_TICKS`` ticks, the venue's position (base units, read
+        after the tick's orders settled and its fills were stored) against the ledger's
+        record. A new mismatch is the alert ``position.mismatch`` (logged by the ledger); it
+        pauses trading when ``exchange.on_mismatch`` is ``pause`` (``adopt``: the ledger
+        took the venue's position as its baseline)."""
+        self._ticks_since_position_check += 1
+        if self._ticks_since_position_check < POSITION_CHECK_EVERY_TICKS:
+            return
+        self._ticks_since_position_check = 0
+        check = await self.ledger.check_position(venue_position_base)
+        if check.ok or check.repeated:
+            return
+        self.events.emit(
+            Alert.of(
+                "position.mismatch",
+                logged=False,
+                venue_position_base=str(check.venue_position_base),
+                expected_position_base=str(check.expected_position_base),
+                foreign_fills=[f.trade_id for f in check.foreign_fills],
+                action=check.action,
+            )
+        )
+        if check.action == "paused":
+            await self.set_paused(True)
+
+    async def set_paused(self, paused: bool) -> None:
+        """Halt or resume trading (:class:`bot.engine.loop.Engine` implements it)."""
+        raise NotImplementedError

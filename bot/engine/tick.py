@@ -39,7 +39,7 @@ from bot.errors import (
     StoreError,
 )
 from bot.events import Alert, DecisionEvent, TickFailed
-from bot.exchange.ledger import POSITION_CHECK_EVERY_TICKS, OrderLedger
+from bot.exchange.ledger import OrderLedger
 from bot.guards import RiskGuard
 from bot.ports import ChainReader, Clock, PerpExchange
 from bot.safety import describe_exc
@@ -258,36 +258,6 @@ class TickRunner(ReadSteps, ActSteps):
         self.stats.last_block = block
         self.stats.last_tick_ok_s = now
         return report
-
-    async def _check_position(self, venue_position_base: Decimal) -> None:
-        """Every ``POSITION_CHECK_EVERY_TICKS`` ticks, the venue's position (base units, read
-        after the tick's orders settled and its fills were stored) against the ledger's
-        record. A new mismatch is the alert ``position.mismatch`` (logged by the ledger); it
-        pauses trading when ``exchange.on_mismatch`` is ``pause`` (``adopt``: the ledger
-        took the venue's position as its baseline)."""
-        self._ticks_since_position_check += 1
-        if self._ticks_since_position_check < POSITION_CHECK_EVERY_TICKS:
-            return
-        self._ticks_since_position_check = 0
-        check = await self.ledger.check_position(venue_position_base)
-        if check.ok or check.repeated:
-            return
-        self.events.emit(
-            Alert.of(
-                "position.mismatch",
-                logged=False,
-                venue_position_base=str(check.venue_position_base),
-                expected_position_base=str(check.expected_position_base),
-                foreign_fills=[f.trade_id for f in check.foreign_fills],
-                action=check.action,
-            )
-        )
-        if check.action == "paused":
-            await self.set_paused(True)
-
-    async def set_paused(self, paused: bool) -> None:
-        """Halt or resume trading (:class:`bot.engine.loop.Engine` implements it)."""
-        raise NotImplementedError
 
     async def _day_baseline(self, now: float, net_quote: Decimal) -> None:
         """Every tick, so the first tick of a UTC day (not its first trade) sets the baseline."""
