@@ -136,6 +136,20 @@ def _mqtt_url_arg(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_price_path_options(p: argparse.ArgumentParser, step_help: str) -> None:
+    """The simulated market's path: seed, volatility and chain time per block."""
+    p.add_argument(
+        "--seed", type=cli_args.non_negative_int, default=7, help="price path seed (integer)"
+    )
+    p.add_argument(
+        "--sigma",
+        type=cli_args.non_negative_float,
+        default=0.9,
+        help="annualised GBM volatility (0.9 = 90 %% a year)",
+    )
+    p.add_argument("--step-seconds", type=cli_args.positive_int, default=600, help=step_help)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The full command tree."""
     parser = cli_args.OneLineParser(
@@ -181,21 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--blocks", type=cli_args.positive_int, default=200, help="market steps to run (blocks)"
     )
-    p.add_argument(
-        "--seed", type=cli_args.non_negative_int, default=7, help="price path seed (integer)"
-    )
-    p.add_argument(
-        "--sigma",
-        type=cli_args.non_negative_float,
-        default=0.9,
-        help="annualised GBM volatility (0.9 = 90 %% a year)",
-    )
-    p.add_argument(
-        "--step-seconds",
-        type=cli_args.positive_int,
-        default=600,
-        help="market time per block (seconds)",
-    )
+    _add_price_path_options(p, step_help="market time per block (seconds)")
     p.add_argument("--pool-kind", choices=["v2", "v3"], default="v2", help="Uniswap pool to hedge")
     p.add_argument(
         "--exchange",
@@ -245,26 +245,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--no-market", action="store_true", help="no market: only mine on demand")
     p.add_argument(
-        "--seed", type=cli_args.non_negative_int, default=7, help="price path seed (integer)"
-    )
-    p.add_argument(
-        "--sigma",
-        type=cli_args.non_negative_float,
-        default=0.9,
-        help="annualised GBM volatility (0.9 = 90 %% a year)",
-    )
-    p.add_argument(
         "--block-interval-s",
         type=cli_args.positive_float,
         default=2.0,
         help="wall-clock seconds between market blocks",
     )
-    p.add_argument(
-        "--step-seconds",
-        type=cli_args.positive_int,
-        default=600,
-        help="market time per block (seconds of chain time)",
-    )
+    _add_price_path_options(p, step_help="market time per block (seconds of chain time)")
     p.add_argument(
         "--mqtt-url",
         type=cli_args.url,
