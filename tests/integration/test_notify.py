@@ -146,6 +146,36 @@ def notifier(clock: ManualClock, targets: list[ResolvedTarget], **settings: Any)
     return Notifier(targets, config, bot_id="nt", clock=clock)
 
 
+async def tick_through_a_freeze(
+    stack: AsyncExitStack,
+    settings: Any,
+    rpc_url: str,
+    clock: ManualClock,
+    n: Notifier,
+    ticks: int,
+    freeze_at: int,
+    clear_at: int,
+) -> Any:
+    """A bot whose telemetry feeds ``n`` ticks ``ticks`` new blocks, one a minute; the kill
+    switch is frozen before tick ``freeze_at`` and cleared before tick ``clear_at``."""
+    await n.start()
+    bot = await build_bot(settings, clock=clock, telemetry=TelemetryBridge(clock=clock, notifier=n))
+    stack.push_async_callback(bot.close)
+    await bot.engine.start()
+    switch = FileKillSwitch(bot.engine.guard.kill_switch.path, clock)
+    w3 = connect(rpc_url)
+    stack.push_async_callback(w3.provider.disconnect)
+    for i in range(ticks):
+        if i == freeze_at:
+            switch.engage("freeze", "test", "cli")
+        if i == clear_at:
+            switch.clear()
+        await rpc_request(w3, "evm_mine")
+        clock.advance(60)
+        await bot.engine.tick(int(await rpc_request(w3, "eth_blockNumber"), 16))
+    return bot
+
+
 async def test_each_alert_kind_once_with_its_severity_and_filter(receiver: Receiver) -> None:
     """Every engine alert reaches the info URL once, with its kind and severity in the title;
     the critical-only URL gets only the critical ones; the stop sends daemon.stopped."""
@@ -234,24 +264,7 @@ async def test_a_hanging_receiver_never_stops_the_ticks(
         env = {"OK_URL": receiver.url("ok"), "HANG_URL": hang_url}
         n = build_notifier(alerts, env, bot_id="nt", clock=clock)
         assert n is not None
-        await n.start()
-        bot = await build_bot(
-            settings, clock=clock, telemetry=TelemetryBridge(clock=clock, notifier=n)
-        )
-        stack.push_async_callback(bot.close)
-        await bot.engine.start()
-        switch = FileKillSwitch(bot.engine.guard.kill_switch.path, clock)
-        w3 = connect(world.rpc_url)
-        stack.push_async_callback(w3.provider.disconnect)
-        for i in range(24):
-            if i == 4:
-                switch.engage("freeze", "test", "cli")
-            if i == 14:
-                switch.clear()
-            await rpc_request(w3, "evm_mine")
-            clock.advance(60)
-            block = await rpc_request(w3, "eth_blockNumber")
-            await bot.engine.tick(int(block, 16))
+        bot = await tick_through_a_freeze(stack, settings, world.rpc_url, clock, n, 24, 4, 14)
         assert bot.engine.stats.ticks == 24  # every tick ran while the hook hung
         await receiver.wait_for("ok", 2)
         await receiver.wait_hanging(1)
@@ -314,23 +327,7 @@ async def test_with_default_settings_a_kill_switch_trip_and_its_clear_both_arriv
         alerts = AlertsSettings(urls=[receiver.url("urls")], targets=[{"url_env": "PHONE_URL"}])
         n = build_notifier(alerts, {"PHONE_URL": receiver.url("phone")}, bot_id="nd", clock=clock)
         assert n is not None
-        await n.start()
-        bot = await build_bot(
-            settings, clock=clock, telemetry=TelemetryBridge(clock=clock, notifier=n)
-        )
-        stack.push_async_callback(bot.close)
-        await bot.engine.start()
-        switch = FileKillSwitch(bot.engine.guard.kill_switch.path, clock)
-        w3 = connect(world.rpc_url)
-        stack.push_async_callback(w3.provider.disconnect)
-        for i in range(8):
-            if i == 2:
-                switch.engage("freeze", "test", "cli")
-            if i == 5:
-                switch.clear()
-            await rpc_request(w3, "evm_mine")
-            clock.advance(60)
-            await bot.engine.tick(int(await rpc_request(w3, "eth_blockNumber"), 16))
+        await tick_through_a_freeze(stack, settings, world.rpc_url, clock, n, 8, 2, 5)
         for name in ("phone", "urls"):
             await receiver.wait_for(name, 2)
         await asyncio.sleep(0.2)  # nothing else is on its way
