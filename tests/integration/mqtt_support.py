@@ -43,6 +43,14 @@ def ack_sig(ack_topic: str, ack: dict[str, Any]) -> str:
     return TEST_OPERATOR_KEY.sign(ack_topic, ack)
 
 
+async def clear_retained(broker: Broker, prefix: str, bot_id: str = "bot1") -> None:
+    """Delete what a test left retained under ``prefix/bot_id`` (status, state, cmd)."""
+    with contextlib.suppress(aiomqtt.MqttError):
+        async with aiomqtt.Client(broker.host, broker.port, timeout=5) as client:
+            for kind in ("status", "state", "cmd"):
+                await client.publish(f"{prefix}/{bot_id}/{kind}", b"", qos=1, retain=True)
+
+
 def own_broker(extra_conf: str = "", anonymous: bool = True, port: int | None = None) -> Broker:
     """A mosquitto of our own (skips the test where mosquitto is not installed)."""
     if not mosquitto_available():

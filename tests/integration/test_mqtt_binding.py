@@ -17,7 +17,7 @@ from pathlib import Path
 
 import aiomqtt
 import pytest
-from mqtt_support import TEST_OPERATOR_KEY, recording, signed
+from mqtt_support import TEST_OPERATOR_KEY, clear_retained, recording, signed
 from rich.console import Console
 from structlog.testing import capture_logs
 
@@ -37,10 +37,7 @@ async def prefix(mqtt_broker: Broker) -> AsyncIterator[str]:
     """A topic prefix no other test uses; anything retained on it is cleared after."""
     unique = f"hedgebot-binding/{uuid.uuid4().hex[:10]}"
     yield unique
-    with contextlib.suppress(aiomqtt.MqttError):
-        async with aiomqtt.Client(mqtt_broker.host, mqtt_broker.port, timeout=5) as client:
-            for kind in ("status", "state", "cmd"):
-                await client.publish(f"{unique}/bot1/{kind}", b"", qos=1, retain=True)
+    await clear_retained(mqtt_broker, unique)
 
 
 def _settings(host: str, port: int, prefix: str) -> MqttSettings:

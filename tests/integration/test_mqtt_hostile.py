@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 
 import aiomqtt
 import pytest
-from mqtt_support import TEST_OPERATOR_KEY, ack_sig, recording, signed
+from mqtt_support import TEST_OPERATOR_KEY, ack_sig, clear_retained, recording, signed
 from rich.console import Console
 from structlog.testing import capture_logs
 
@@ -33,10 +33,7 @@ async def prefix(mqtt_broker: Broker) -> AsyncIterator[str]:
     """A topic prefix no other test uses; retained commands left on it are cleared after."""
     unique = f"hedgebot-hostile/{uuid.uuid4().hex[:10]}"
     yield unique
-    with contextlib.suppress(aiomqtt.MqttError):
-        async with aiomqtt.Client(mqtt_broker.host, mqtt_broker.port, timeout=5) as client:
-            for kind in ("status", "state", "cmd"):
-                await client.publish(f"{unique}/bot1/{kind}", b"", qos=1, retain=True)
+    await clear_retained(mqtt_broker, unique)
 
 
 def _settings(broker: Broker, prefix: str) -> MqttSettings:
