@@ -106,7 +106,9 @@ async def test_readme_two_terminal_workflow(localnet: Path, mqtt_broker: Broker)
     try:
         frame = ""
         async with asyncio.timeout(90):
-            while not re.search(rf"^{bot_id}\s+online\s", frame, re.M):
+            # the online status can reach the monitor before the first tick's state
+            # (block shown as "-", unknown): wait for a row with the bot's block
+            while not re.search(rf"^{bot_id}\s+online\s+\d", frame, re.M):
                 assert daemon.returncode is None, "the daemon exited"
                 _, frame = await run(shell(env_file, "monitor --once --duration 1.5"), env)
         row = next(line for line in frame.splitlines() if line.startswith(bot_id)).split()
