@@ -101,6 +101,21 @@ class PnlParts(BaseModel):
     net: Decimal = Decimal(0)
 
 
+class GuardTrip(BaseModel):
+    """One tripped guard as shown in a state message: the rule id (``daily_loss``,
+    ``stale_block``, ``margin_critical``, ``kill_switch_freeze`` ...), when it tripped (unix
+    s; None when the bot did not see it trip, e.g. before a restart) and what it said."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    since: float | None = None  # unix s
+    detail: str | None = None
+
+
+TradingStateName = Literal["active", "reducing", "halted"]
+
+
 class StateMessage(_Payload):
     """Retained snapshot published after every tick."""
 
@@ -127,6 +142,18 @@ class StateMessage(_Payload):
     published_at: float | None = None
     host: str | None = None
     pid: int | None = None
+    # what may trade now, operator, kill switch and guards together (the strictest):
+    # ``halted`` no order passes, ``reducing`` only reduce-only orders toward flat or a safe
+    # size, ``active`` hedging; None from a bot older than these fields
+    trading_state: TradingStateName | None = None
+    trading_reasons: tuple[str, ...] = ()  # why not active, for people ("paused by operator")
+    guards_tripped: tuple[GuardTrip, ...] = ()
+
+    def _omitted(self) -> set[str]:
+        # a state without the trading fields has the wire form of before
+        if self.trading_state is None and not self.trading_reasons and not self.guards_tripped:
+            return {"trading_state", "trading_reasons", "guards_tripped"}
+        return set()
 
 
 class EventMessage(_Payload):
