@@ -36,7 +36,11 @@ from bot.sim.backtest import (
 )
 from bot.sim.pricepaths import PricePath, gbm, load_csv
 
-__all__ = ["add_subcommand", "plot_result"]
+__all__ = ["DEFAULT_FEE_APR", "add_subcommand", "parameters", "plot_result"]
+
+DEFAULT_FEE_APR = 0.10
+"""The default LP fee income, 10 % a year on position value: a fee of 0 showed the hedging
+costs without the income they protect (a net loss that misleads)."""
 
 
 def plot_result(result: BacktestResult, out: Path) -> None:
@@ -136,16 +140,106 @@ def _build(args: argparse.Namespace) -> tuple[PricePath, BacktestConfig]:
     return path, config
 
 
-def _print_table(result: BacktestResult) -> None:
+def _policy_text(args: argparse.Namespace) -> str:
+    """The policy and its band/interval parameter, as one line."""
+    if args.policy == "interval":
+        text = f"interval every {args.interval_s:g} s"
+    elif args.policy == "band":
+        text = f"cost-aware band, risk aversion {args.risk_aversion:g} /quote"
+    else:
+        text = f"threshold {args.threshold}" + ("" if args.threshold.endswith("%") else " base")
+    if args.persistence_s:
+        text += f", persistence {args.persistence_s:g} s"
+    if args.backstop_s is not None:
+        text += f", backstop {args.backstop_s:g} s"
+    return text
+
+
+def _path_text(args: argparse.Namespace) -> str:
+    if args.prices is not None:
+        return f"CSV {args.prices}"
+    return (
+        f"GBM sigma {args.gbm_sigma:g}/yr, drift {args.gbm_drift:g}/yr, "
+        f"{args.steps:,} steps x {args.step_seconds:g} s, seed {args.seed}, "
+        f"start {args.start_price:g}"
+    )
+
+
+def _pool_text(args: argparse.Namespace) -> str:
+    pool = f"{args.pool_kind}" + (f" range ±{args.range_pct:.0%}" if args.pool_kind == "v3" else "")
+    return f"{pool}, value {args.value_quote:,.0f} quote"
+
+
+def parameters(args: argparse.Namespace) -> dict[str, str]:
+    """The run's parameters as labelled lines (units in the text): price path, pool, LP fees,
+    policy, hedge ratio and venue costs; printed above the results so a run can be read
+    (and repeated) from its output alone."""
+    fees = f"{args.fee_apr:.2%} APR on value"
+    if args.fee_tier_bps or args.volume_per_day:
+        fees += f" + {args.fee_tier_bps:g} bps x {args.volume_per_day:,.0f} quote/day volume"
+    return {
+        "price path": _path_text(args),
+        "pool": _pool_text(args),
+        "LP fees": fees,
+        "policy": _policy_text(args),
+        "hedge ratio": f"{args.hedge_ratio:g} x delta",
+        "venue": (
+            f"taker {args.taker_fee_bps:g} bps, slippage {args.slippage_bps:g} bps, "
+            f"funding {args.funding_rate:g} per 8 h"
+        ),
+    }
+
+
+_PARAMETER_ARGS = (
+    "prices",
+    "gbm_sigma",
+    "gbm_drift",
+    "steps",
+    "step_seconds",
+    "seed",
+    "start_price",
+    "pool_kind",
+    "range_pct",
+    "value_quote",
+    "fee_apr",
+    "fee_tier_bps",
+    "volume_per_day",
+    "policy",
+    "threshold",
+    "interval_s",
+    "risk_aversion",
+    "persistence_s",
+    "backstop_s",
+    "hedge_ratio",
+    "taker_fee_bps",
+    "slippage_bps",
+    "funding_rate",
+)
+
+
+def _raw_parameters(args: argparse.Namespace) -> dict[str, Any]:
+    """Every parameter of the run by its option name (``--json``'s ``parameters``)."""
+    return {name: getattr(args, name) for name in _PARAMETER_ARGS}
+
+
+def _print_table(result: BacktestResult, args: argparse.Namespace) -> None:
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
-    table = Table(title="hedgebot backtest")
+    console = Console()
+    setup = Table(title="hedgebot backtest: parameters", show_header=False)
+    setup.add_column("parameter")
+    setup.add_column("value", overflow="fold")
+    for name, text in parameters(args).items():
+        setup.add_row(name, Text(text))  # a CSV path is shown literally, never as markup
+    console.print(setup)
+    table = Table(title="hedgebot backtest: results")
     table.add_column("figure")
     table.add_column("value", justify="right")
     for name, value in result.summary().items():
         table.add_row(name, f"{value:,}" if isinstance(value, int) else f"{value:,.4f}")
-    Console().print(table)
+    console.print(table)
 
 
 def _steps(text: str) -> int:
@@ -182,9 +276,10 @@ def _command(args: argparse.Namespace) -> int:
     if args.plot is not None:
         plot_result(result, Path(args.plot))
     if args.json:
-        print(json.dumps(result.summary(), allow_nan=False))  # noqa: T201
+        body = {**result.summary(), "parameters": _raw_parameters(args)}
+        print(json.dumps(body, allow_nan=False))  # noqa: T201
     else:
-        _print_table(result)
+        _print_table(result, args)
     return 0
 
 
@@ -211,7 +306,13 @@ def add_subcommand(subparsers: Any) -> None:
         "--range-pct", type=positive_float, default=0.2, help="V3: ±fraction, 0.2 = ±20%%"
     )
     pool.add_argument("--value-quote", type=positive_float, default=100_000.0)
-    pool.add_argument("--fee-apr", type=non_negative_float, default=0.0, help="0.2 = 20%% a year")
+    pool.add_argument(
+        "--fee-apr",
+        type=non_negative_float,
+        default=DEFAULT_FEE_APR,
+        help="LP fee income, a fraction of the position's value per year (0.10 = 10 %% "
+        "APR; 0 = no fee income)",
+    )
     pool.add_argument(
         "--fee-tier-bps", type=non_negative_float, default=0.0, help="volume model fee tier"
     )
