@@ -11,14 +11,16 @@ its wallet, and the liquidation price comes from the maintenance brackets
 (:mod:`bot.core.margin`). A mark that reaches the liquidation price closes the position at
 that price and the isolated margin is lost.
 
-The venue is synchronous and deterministic given its clock; state round-trips through
-``to_state``/``from_state`` so a restarted bot finds the same account.
+With a ``book`` set (paper trading on live market data), market and IOC orders fill against
+its levels instead (:func:`bot.exchange.venue_book.walk_book`: what the book cannot fill
+expires). The venue is synchronous and deterministic given its clock; state round-trips
+through ``to_state``/``from_state`` so a restarted bot finds the same account.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
-from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from decimal import ROUND_FLOOR, Decimal
 from typing import Any, Literal
 
 from bot import errors
@@ -35,7 +37,8 @@ from bot.domain import (
     PerpPosition,
     Side,
 )
-from bot.exchange.venue_account import BPS, ZERO, Account, VenueParams, round_to
+from bot.exchange.venue_account import ZERO, Account, VenueParams, round_to
+from bot.exchange.venue_book import OrderBook, slippage_bps, taker_fill
 from bot.ports import Clock
 
 __all__ = ["SimVenue", "VenueParams"]
@@ -56,6 +59,7 @@ class SimVenue:
         self._next_funding_s = (int(clock.now()) // interval + 1) * interval
         self._account = Account(wallet=params.initial_balance)
         self.liquidations = 0
+        self.book: OrderBook | None = None  # live levels to fill against; None: the mark
 
     # ------------------------------------------------------------------ market data
     def rules(self) -> MarketRules:
@@ -98,10 +102,13 @@ class SimVenue:
         self._check_liquidation()
         self._match_resting()
 
-    def set_funding_rate(self, rate: Decimal) -> None:
-        """The rate per interval for funding times not covered by the rate path."""
+    def set_funding_rate(self, rate: Decimal, next_funding_s: int | None = None) -> None:
+        """The rate per interval for funding times not covered by the rate path; a
+        ``next_funding_s`` after now (a live venue's schedule) becomes the next funding time."""
         self.accrue_funding()
         self._funding_rate = rate
+        if next_funding_s is not None and next_funding_s > self.clock.now():
+            self._next_funding_s = next_funding_s
 
     def set_leverage(self, leverage: int) -> None:
         """Leverage for the isolated margin of the position."""
@@ -192,14 +199,7 @@ class SimVenue:
 
     def slippage_bps(self, amount_base: Decimal) -> Decimal:
         """Slippage of a market order of ``amount_base`` against the mark, in bps."""
-        return self.params.slippage_bps_base + self.params.slippage_bps_per_base * amount_base
-
-    def _fill_price(self, side: Side, amount: Decimal) -> Decimal:
-        factor = self.slippage_bps(amount) / BPS
-        tick = self.params.price_tick
-        if side is Side.BUY:
-            return round_to(self._mark * (1 + factor), tick, ROUND_CEILING)
-        return round_to(self._mark * (1 - factor), tick, ROUND_FLOOR)
+        return slippage_bps(self.params, amount_base)
 
     def _validate(self, intent: OrderIntent) -> Decimal:
         """Checks the venue makes before accepting; returns the amount to fill."""
@@ -240,15 +240,15 @@ class SimVenue:
         """
         self.accrue_funding()
         amount = self._validate(intent)
-        price = self._fill_price(intent.side, amount)
         limit = intent.limit_price
-        crosses = limit is None or (price <= limit if intent.side is Side.BUY else price >= limit)
-        if not crosses and limit is not None and time_in_force == "GTC":
+        price, fill_amount = taker_fill(
+            self.book, self._mark, self.params, intent.side, amount, limit
+        )
+        if fill_amount == 0 and limit is not None and time_in_force == "GTC":
             return self._rest(intent, amount, limit)
-        fill_amount = amount if crosses else ZERO
-        if crosses and fill_fraction is not None:
+        if fill_amount > 0 and fill_fraction is not None:
             step = self.params.amount_step
-            fill_amount = round_to(amount * fill_fraction, step, ROUND_FLOOR)
+            fill_amount = round_to(fill_amount * fill_fraction, step, ROUND_FLOOR)
         if fill_amount > 0:
             self._check_margin(intent.side, fill_amount, price)
         a = self._account
@@ -256,7 +256,8 @@ class SimVenue:
         a.next_order_id += 1
         fee = ZERO
         if fill_amount > 0:
-            fee = self._execute(intent, order_id, fill_amount, price, self.params.taker_fee_bps)
+            taker_bps = self.params.taker_fee_bps
+            fee = a.apply_fill(intent, order_id, fill_amount, price, taker_bps, self._now_ms())
         if fill_amount == intent.amount_base:
             status = OrderStatus.FILLED
         elif fill_amount > 0:
@@ -319,7 +320,9 @@ class SimVenue:
                 client_id, order.symbol, order.side, order.amount_base, order.reduce_only, limit
             )
             maker_bps = self.params.maker_fee_bps
-            fee = self._execute(intent, order.exchange_order_id, amount, limit, maker_bps)
+            fee = a.apply_fill(
+                intent, order.exchange_order_id, amount, limit, maker_bps, self._now_ms()
+            )
             a.orders[client_id] = replace(
                 order,
                 filled_base=amount,
@@ -338,12 +341,6 @@ class SimVenue:
             raise errors.InsufficientMargin(
                 f"needs {needed:.2f} margin, {self.balance().available:.2f} available"
             )
-
-    def _execute(
-        self, intent: OrderIntent, order_id: str, amount: Decimal, price: Decimal, fee_bps: Decimal
-    ) -> Decimal:
-        """Apply one fill to the account; returns its fee."""
-        return self._account.apply_fill(intent, order_id, amount, price, fee_bps, self._now_ms())
 
     def _check_liquidation(self) -> None:
         a = self._account
