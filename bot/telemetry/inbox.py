@@ -18,6 +18,7 @@ from typing import Any, Literal, Protocol
 import structlog
 
 from bot.ports import Clock
+from bot.safety import MAX_COMMAND_BYTES, MAX_JSON_DEPTH, PayloadRejected, loads_bounded
 from bot.telemetry.command_text import MAX_REASON_CHARS, echo
 from bot.telemetry.commands import (
     Command,
@@ -52,6 +53,21 @@ def message_ref(payload: bytes) -> str:
     return hashlib.sha256(payload).hexdigest()
 
 
+MAX_COMMAND_NAME_CHARS = 32  # a command's name as an event shows it (the longest is 15)
+
+
+def command_name(payload: bytes) -> str | None:
+    """The ``command`` a message names (``pause``...), bounded and escaped for the ``command``
+    event, or None when it names none (not JSON, not an object, no string ``command``).
+    Never raises for what the message holds."""
+    try:
+        body = loads_bounded(payload, max_bytes=MAX_COMMAND_BYTES, max_depth=MAX_JSON_DEPTH)
+    except (PayloadRejected, ValueError, RecursionError):
+        return None
+    name = body.get("command") if isinstance(body, dict) else None
+    return echo(name, MAX_COMMAND_NAME_CHARS) if isinstance(name, str) else None
+
+
 class CommandInbox:
     """Validates what arrives on ``cmd``, queues commands and signs the acks.
 
@@ -82,6 +98,7 @@ class CommandInbox:
         self._wake = wake
         self._ledger = ledger
         self._refs: dict[str, str] = {}  # queued command id -> ref of the message that bore it
+        self._names: dict[str, str] = {}  # queued command id -> its command name
 
     async def receive(self, payload: bytes, *, retained: bool) -> None:
         """Handle one message from ``cmd`` (``retained``: the broker's retain flag). Never
@@ -89,22 +106,29 @@ class CommandInbox:
         ref = message_ref(payload)
         verdict = self.validator.validate(payload, self.topics.cmd)
         if retained:
-            await self._refuse_retained(verdict, ref, len(payload))
+            await self._refuse_retained(verdict, ref, payload)
             return
         if isinstance(verdict, Redelivery):
-            self._answer_copy(verdict, ref)
+            self._answer_copy(verdict, ref, command_name(payload))
             return
         if isinstance(verdict, Rejection):
             await self._record(verdict)
-            self._reject(verdict.command_id, verdict.reason, ref, size_bytes=len(payload))
+            self._reject(
+                verdict.command_id,
+                verdict.reason,
+                ref,
+                size_bytes=len(payload),
+                command=_rejected_name(verdict, payload),
+            )
             return
         try:
             self.commands.put_nowait(verdict)
         except asyncio.QueueFull:
             await self._use_up(verdict, QUEUE_FULL_REFUSAL)
-            self._reject(verdict.id, QUEUE_FULL_REFUSAL, ref)
+            self._reject(verdict.id, QUEUE_FULL_REFUSAL, ref, command=verdict.command)
             return
         self._refs[verdict.id] = ref
+        self._names[verdict.id] = verdict.command
         _log.info("command.received", id=verdict.id, command=verdict.command, ref=ref)
 
     async def ack(self, command_id: str, ok: bool, reason: str | None = None) -> None:
@@ -114,17 +138,19 @@ class CommandInbox:
         else:
             self.validator.mark_rejected(command_id, reason)
         status: Literal["ok", "rejected"] = "ok" if ok else "rejected"
-        self._answer(command_id, status, reason, self._refs.pop(command_id, None))
+        ref = self._refs.pop(command_id, None)
+        self._answer(command_id, status, reason, ref, self._names.pop(command_id, None))
 
     async def _refuse_retained(
-        self, verdict: Command | Rejection | Redelivery, ref: str, size_bytes: int
+        self, verdict: Command | Rejection | Redelivery, ref: str, payload: bytes
     ) -> None:
         """A retained command is refused whatever it holds; a signed one uses up its id."""
         if isinstance(verdict, Rejection):
             await self._record(verdict)
         elif not isinstance(verdict, Redelivery):
             await self._use_up(verdict, RETAINED_REFUSAL)
-        self._reject(None, RETAINED_REFUSAL, ref, size_bytes=size_bytes)
+        name = command_name(payload)
+        self._reject(None, RETAINED_REFUSAL, ref, size_bytes=len(payload), command=name)
 
     async def _use_up(self, command: Command, reason: str) -> None:
         self.validator.mark_refused(command.id, reason)
@@ -144,26 +170,34 @@ class CommandInbox:
         except Exception as exc:  # noqa: BLE001 - a store fault must not drop the channel
             _log.error("command.record_failed", id=verdict.command_id, error=type(exc).__name__)
 
-    def _answer_copy(self, copy: Redelivery, ref: str) -> None:
+    def _answer_copy(self, copy: Redelivery, ref: str, name: str | None) -> None:
         """Another copy of an accepted command: never a rejection of the command itself."""
-        _log.info("command.redelivered", id=copy.command_id, status=copy.status, ref=ref)
+        _log.info(
+            "command.redelivered", id=copy.command_id, command=name, status=copy.status, ref=ref
+        )
         if copy.status == "queued":
             return  # the engine's ack for the original is still to come
         status: Literal["ok", "rejected"] = "ok" if copy.status == "applied" else "rejected"
         self._queue_ack(CommandAck(id=copy.command_id, status=status, reason=copy.reason, ref=ref))
 
     def _reject(
-        self, command_id: str | None, reason: str, ref: str, size_bytes: int | None = None
+        self,
+        command_id: str | None,
+        reason: str,
+        ref: str,
+        size_bytes: int | None = None,
+        command: str | None = None,
     ) -> None:
         self.refused_commands += 1
         _log.warning(
             "command.rejected",
             id=None if command_id is None else echo(command_id),
+            command=command,
             reason=echo(reason, MAX_REASON_CHARS),
             ref=ref,
             size_bytes=size_bytes,
         )
-        self._answer(command_id, "rejected", reason, ref)
+        self._answer(command_id, "rejected", reason, ref, command)
 
     def _answer(
         self,
@@ -171,19 +205,30 @@ class CommandInbox:
         status: Literal["ok", "rejected"],
         reason: str | None,
         ref: str | None,
+        command: str | None,
     ) -> None:
+        """Queue the signed ack and publish the ``command`` event, which names the command
+        (``command``: its name, None when the message named none) and its id."""
         shown_id = None if command_id is None else echo(command_id)
         shown_reason = None if reason is None else echo(reason, MAX_REASON_CHARS)
+        shown_name = None if command is None else echo(command, MAX_COMMAND_NAME_CHARS)
         self._queue_ack(CommandAck(id=shown_id, status=status, reason=shown_reason, ref=ref))
         self._publish_event(
             EventMessage(
                 type="command",
                 ts=self._clock.now(),
-                data={"id": shown_id, "status": status, "reason": shown_reason, "ref": ref},
+                data={
+                    "id": shown_id,
+                    "command": shown_name,
+                    "status": status,
+                    "reason": shown_reason,
+                    "ref": ref,
+                },
             )
         )
 
     def _queue_ack(self, ack: CommandAck) -> None:
+        """Sign ``ack`` (when the bot has the operator key) and queue its wire form."""
         key = self.validator.operator_key
         if key is not None:
             ack = ack.model_copy(update={"sig": key.sign(self.topics.cmd_ack, ack.signed_body())})
@@ -191,3 +236,10 @@ class CommandInbox:
         while len(self.acks) > self._queue_size:
             self.acks.popleft()
         self._wake()
+
+
+def _rejected_name(verdict: Rejection, payload: bytes) -> str | None:
+    """The name of a refused command: the validator's when it read one, else the message's."""
+    if isinstance(verdict, Refusal) and verdict.command != "?":
+        return verdict.command
+    return command_name(payload)
