@@ -75,14 +75,16 @@ class GuardLimits:
 @dataclass(frozen=True, slots=True)
 class GuardState:
     """What the rules remember between ticks. ``active`` holds ``(rule, message)`` pairs of
-    the rules tripped now; ``orders_at`` the send times (unix s) of the last minute's
-    orders; ``prices`` the ``(unix s, pool price)`` samples of the TWAP window; ``day`` the
-    UTC date (ISO) whose PnL baseline is ``day_start_net`` (quote)."""
+    the rules tripped now and ``tripped_at`` ``(rule, unix s)`` when each of them tripped (a
+    rule tripped before a restart has none); ``orders_at`` the send times (unix s) of the
+    last minute's orders; ``prices`` the ``(unix s, pool price)`` samples of the TWAP
+    window; ``day`` the UTC date (ISO) whose PnL baseline is ``day_start_net`` (quote)."""
 
     last_block: int | None = None
     stalled_ticks: int = 0
     last_funding_rate: Decimal | None = None
     active: tuple[tuple[str, str], ...] = ()
+    tripped_at: tuple[tuple[str, float], ...] = ()
     orders_at: tuple[float, ...] = ()
     prices: tuple[tuple[float, Decimal], ...] = ()
     day: str | None = None
@@ -344,13 +346,18 @@ def check_order(
 
 
 def transitions(
-    state: GuardState, current: dict[str, str]
+    state: GuardState, current: dict[str, str], now_s: float | None = None
 ) -> tuple[dict[str, str], list[str], GuardState]:
-    """Rules newly tripped (rule -> message), rules cleared, and the state remembering now."""
+    """Rules newly tripped (rule -> message), rules cleared, and the state remembering now
+    (a newly tripped rule is stamped ``now_s``, unix s, when given)."""
     active = state.active_rules
     tripped = {rule: msg for rule, msg in current.items() if rule not in active}
     cleared = [rule for rule in active if rule not in current]
-    return tripped, cleared, replace(state, active=tuple(current.items()))
+    since = {rule: at for rule, at in state.tripped_at if rule in current}
+    if now_s is not None:
+        since.update((rule, now_s) for rule in tripped)
+    after = replace(state, active=tuple(current.items()), tripped_at=tuple(since.items()))
+    return tripped, cleared, after
 
 
 def day_pnl(state: GuardState, now_s: float, net_quote: Decimal) -> tuple[Decimal, GuardState]:

@@ -203,7 +203,7 @@ def _gate(
 
 
 def _risk_alerts(
-    view: RiskView, breaches: tuple[Breach, ...], state: GuardState
+    view: RiskView, breaches: tuple[Breach, ...], state: GuardState, now_s: float
 ) -> tuple[tuple[Alert, ...], GuardState]:
     """``risk.<rule>`` once when a rule trips and ``risk.cleared`` once when it clears."""
     current: dict[str, str] = {b.rule: b.message for b in view.data_breaches}
@@ -216,7 +216,7 @@ def _risk_alerts(
         current["counterparty_cap"] = view.counterparty.message
     if view.kill.engaged:
         current[f"kill_switch_{view.kill.mode}"] = view.kill.reason or view.kill.mode
-    tripped, cleared, state = transitions(state, current)
+    tripped, cleared, state = transitions(state, current, now_s)
     alerts = [
         Alert.of(f"risk.{rule}", message=message, blocks_trading=view.trading_blocked)
         for rule, message in tripped.items()
@@ -298,7 +298,7 @@ def plan_tick(
     decision, breaches, guard = _gate(wanted, gating, guard)
     if decision.action == "rebalance" and reads.pending:
         decision = replace(decision, action="skip", reason="order_pending")
-    alerts, guard = _risk_alerts(view, breaches, guard)
+    alerts, guard = _risk_alerts(view, breaches, guard, reads.now_s)
     limit_price = None
     if decision.action == "rebalance":
         assert decision.order_side is not None
