@@ -17,16 +17,26 @@ import aiosqlite
 
 from bot.errors import StoreError
 
-__all__ = ["MIGRATIONS", "Migration", "applied_versions", "migrate"]
+__all__ = ["MIGRATIONS", "VERSION_TABLE", "Migration", "applied_versions", "check_order", "migrate"]
 
 
 @dataclass(frozen=True, slots=True)
 class Migration:
-    """One schema step: ``sql`` (statements separated by ``;``) takes the store to ``version``."""
+    """One schema step: ``sql`` (statements separated by ``;``) takes the store to ``version``.
+
+    ``postgresql`` is the same step in PostgreSQL's SQL, where the dialects differ (types,
+    identity columns, ``bot_id`` in every key); None runs ``sql`` on both backends."""
 
     version: int
     description: str
     sql: str
+    postgresql: str | None = None
+
+    def sql_for(self, dialect: str) -> str:
+        """The step's SQL for ``dialect`` (``sqlite`` or ``postgresql``)."""
+        if dialect == "postgresql" and self.postgresql is not None:
+            return self.postgresql
+        return self.sql
 
 
 _V1 = """
@@ -55,9 +65,47 @@ CREATE TABLE IF NOT EXISTS events (
   id INTEGER PRIMARY KEY, ts REAL NOT NULL, type TEXT NOT NULL, body TEXT NOT NULL);
 """
 
-MIGRATIONS: tuple[Migration, ...] = (Migration(1, "records, intents and meta", _V1),)
+# PostgreSQL: one database for a fleet, so bot_id leads every key; DOUBLE PRECISION for the
+# record times (PostgreSQL's REAL is 4 bytes), BIGINT for blocks and venue milliseconds, and
+# an identity column where SQLite has its rowid.
+_V1_POSTGRESQL = """
+CREATE TABLE IF NOT EXISTS meta (
+  bot_id TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (bot_id, key));
+CREATE TABLE IF NOT EXISTS snapshots (
+  bot_id TEXT NOT NULL, id BIGINT GENERATED ALWAYS AS IDENTITY, ts DOUBLE PRECISION NOT NULL,
+  block BIGINT NOT NULL, price TEXT NOT NULL, delta_base TEXT NOT NULL, body TEXT NOT NULL,
+  PRIMARY KEY (bot_id, id));
+CREATE TABLE IF NOT EXISTS decisions (
+  bot_id TEXT NOT NULL, id BIGINT GENERATED ALWAYS AS IDENTITY, ts DOUBLE PRECISION NOT NULL,
+  block BIGINT NOT NULL, action TEXT NOT NULL, reason TEXT NOT NULL, body TEXT NOT NULL,
+  PRIMARY KEY (bot_id, id));
+CREATE TABLE IF NOT EXISTS intents (
+  bot_id TEXT NOT NULL, client_order_id TEXT NOT NULL, seq BIGINT GENERATED ALWAYS AS IDENTITY,
+  ts DOUBLE PRECISION NOT NULL, block BIGINT NOT NULL, status TEXT NOT NULL, body TEXT NOT NULL,
+  PRIMARY KEY (bot_id, client_order_id));
+CREATE TABLE IF NOT EXISTS order_updates (
+  bot_id TEXT NOT NULL, id BIGINT GENERATED ALWAYS AS IDENTITY, ts DOUBLE PRECISION NOT NULL,
+  client_order_id TEXT NOT NULL, status TEXT NOT NULL, filled_base TEXT NOT NULL,
+  body TEXT NOT NULL, PRIMARY KEY (bot_id, id));
+CREATE TABLE IF NOT EXISTS fills (
+  bot_id TEXT NOT NULL, trade_id TEXT NOT NULL, ts BIGINT NOT NULL,
+  client_order_id TEXT NOT NULL, body TEXT NOT NULL, PRIMARY KEY (bot_id, trade_id));
+CREATE TABLE IF NOT EXISTS funding (
+  bot_id TEXT NOT NULL, id TEXT NOT NULL, ts BIGINT NOT NULL, amount_quote TEXT NOT NULL,
+  body TEXT NOT NULL, PRIMARY KEY (bot_id, id));
+CREATE TABLE IF NOT EXISTS commands (
+  bot_id TEXT NOT NULL, id TEXT NOT NULL, ts DOUBLE PRECISION NOT NULL, command TEXT NOT NULL,
+  status TEXT NOT NULL, body TEXT NOT NULL, PRIMARY KEY (bot_id, id));
+CREATE TABLE IF NOT EXISTS events (
+  bot_id TEXT NOT NULL, id BIGINT GENERATED ALWAYS AS IDENTITY, ts DOUBLE PRECISION NOT NULL,
+  type TEXT NOT NULL, body TEXT NOT NULL, PRIMARY KEY (bot_id, id));
+"""
 
-_VERSION_TABLE = """
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "records, intents and meta", _V1, _V1_POSTGRESQL),
+)
+
+VERSION_TABLE = """
 CREATE TABLE IF NOT EXISTS schema_version (
   version INTEGER PRIMARY KEY, applied_at REAL NOT NULL, description TEXT NOT NULL)
 """
@@ -80,7 +128,7 @@ async def _legacy_version(db: aiosqlite.Connection) -> int:
     return int(rows[0][0]) if rows else 0
 
 
-def _check_order(migrations: Sequence[Migration]) -> None:
+def check_order(migrations: Sequence[Migration]) -> None:
     versions = [m.version for m in migrations]
     if versions != list(range(1, len(versions) + 1)):
         raise ValueError(f"migration versions must be 1, 2, ... in order, not {versions}")
@@ -90,8 +138,8 @@ async def migrate(db: aiosqlite.Connection, migrations: Sequence[Migration] = MI
     """Apply the migrations newer than the store, in order, each in its own transaction;
     returns the store's version. Raises ``StoreError`` for a store newer than ``migrations``
     and lets ``sqlite3.Error`` propagate (the caller names the file)."""
-    _check_order(migrations)
-    await db.execute(_VERSION_TABLE)
+    check_order(migrations)
+    await db.execute(VERSION_TABLE)
     await db.commit()
     applied = await applied_versions(db)
     current = applied[-1] if applied else await _legacy_version(db)
@@ -117,7 +165,7 @@ async def _record(db: aiosqlite.Connection, versions: range, description: str) -
 async def _apply(db: aiosqlite.Connection, migration: Migration) -> None:
     """One migration and its record, atomically (one explicit transaction)."""
     script = (
-        f"BEGIN;\n{migration.sql.strip().rstrip(';')};\n"
+        f"BEGIN;\n{migration.sql_for('sqlite').strip().rstrip(';')};\n"
         "INSERT INTO schema_version(version, applied_at, description) "
         f"VALUES({int(migration.version)}, {time.time()!r}, "
         f"'{migration.description.replace(chr(39), chr(39) * 2)}');\n"

@@ -1,14 +1,17 @@
-"""SQLite store: write-ahead intents, idempotent fills/funding, refusal when not writable,
-the migration list, transactions and typed meta keys."""
+"""The store contract on SQLite and PostgreSQL (``store_backend``): write-ahead intents,
+idempotent fills/funding, the migration list, transactions and typed meta keys; and the
+SQLite file's own cases (disk full, a directory for a path, stores from before migrations)."""
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
 from contextlib import closing
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from store_backends import BACKENDS, Backend, backend_for
 
 from bot.domain import Fill, FundingPayment, Order, OrderIntent, OrderStatus, Side
 from bot.errors import StoreError
@@ -19,13 +22,19 @@ from bot.store.sqlite import SqliteStore
 pytestmark = pytest.mark.integration
 
 
+@pytest.fixture(params=BACKENDS)
+def store_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
+    """The store contract on each backend (PostgreSQL: a schema of this test's own)."""
+    yield from backend_for(request.param, tmp_path)
+
+
 def intent(cid: str) -> OrderIntent:
     return OrderIntent(cid, "ETH/USDT:USDT", Side.SELL, Decimal("0.5"), False, Decimal(1990))
 
 
-async def test_unresolved_intents_until_outcome_recorded(tmp_path: Path) -> None:
+async def test_unresolved_intents_until_outcome_recorded(store_backend: Backend) -> None:
     """An intent stays unresolved until an order update with a terminal status arrives."""
-    store = await SqliteStore.open(tmp_path / "s.sqlite")
+    store = await store_backend.open()
     await store.record_intent(1.0, 10, intent("a"))
     await store.record_intent(1.0, 10, intent("b"))
     await store.mark_intent("b", OrderStatus.UNKNOWN)
@@ -43,7 +52,7 @@ async def test_unresolved_intents_until_outcome_recorded(tmp_path: Path) -> None
     )
     await store.record_order(2.0, order)
     await store.close()
-    reopened = await SqliteStore.open(tmp_path / "s.sqlite")
+    reopened = await store_backend.open()
     unresolved = await reopened.unresolved_intents()
     assert [i.client_order_id for i in unresolved] == ["b"]
     assert unresolved[0].limit_price == Decimal(1990)
@@ -51,9 +60,9 @@ async def test_unresolved_intents_until_outcome_recorded(tmp_path: Path) -> None
     await reopened.close()
 
 
-async def test_fills_and_funding_recorded_once(tmp_path: Path) -> None:
+async def test_fills_and_funding_recorded_once(store_backend: Backend) -> None:
     """Re-reading the same fills and funding from the venue never double counts."""
-    store = await SqliteStore.open(tmp_path / "s.sqlite")
+    store = await store_backend.open()
     fill = Fill(
         "t1",
         "a",
@@ -169,36 +178,35 @@ async def test_migrations_apply_in_order_once_each(tmp_path: Path) -> None:
     await again.close()
 
 
-async def test_store_newer_than_the_code_is_refused(tmp_path: Path) -> None:
+async def test_store_newer_than_the_code_is_refused(store_backend: Backend) -> None:
     """A store migrated by a newer hedgebot is refused with both versions named."""
-    path = tmp_path / "new.sqlite"
     later = (*MIGRATIONS, Migration(2, "later", "CREATE TABLE later (id INTEGER)"))
-    await (await SqliteStore.open(path, migrations=later)).close()
+    await (await store_backend.open(migrations=later)).close()
     with pytest.raises(StoreError, match="version 2 is newer than this hedgebot \\(1\\)"):
-        await SqliteStore.open(path)
+        await store_backend.open()
 
 
-async def test_failed_migration_leaves_the_store_at_the_previous_version(tmp_path: Path) -> None:
+async def test_failed_migration_leaves_the_store_at_the_previous_version(
+    store_backend: Backend,
+) -> None:
     """A migration that fails midway changes nothing: no half table, no version recorded."""
-    path = tmp_path / "s.sqlite"
-    await (await SqliteStore.open(path)).close()
+    await (await store_backend.open()).close()
     broken = (
         *MIGRATIONS,
         Migration(2, "broken", "CREATE TABLE half (id INTEGER); INSERT INTO nowhere VALUES(1)"),
     )
     with pytest.raises(StoreError, match="nowhere"):
-        await SqliteStore.open(path, migrations=broken)
-    with closing(sqlite3.connect(path)) as db:
-        versions = [row[0] for row in db.execute("SELECT version FROM schema_version")]
-        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
+        await store_backend.open(migrations=broken)
+    versions = [row[0] for row in store_backend.rows("SELECT version FROM schema_version")]
+    tables = store_backend.tables()
     assert versions == [1]
     assert "half" not in tables
 
 
-async def test_transaction_commits_all_or_nothing(tmp_path: Path) -> None:
+async def test_transaction_commits_all_or_nothing(store_backend: Backend) -> None:
     """Writes grouped in store.transaction() commit together; an error inside rolls all of
     them back (an intent and its status never apart)."""
-    store = await SqliteStore.open(tmp_path / "s.sqlite")
+    store = await store_backend.open()
 
     async def crash_between_writes() -> None:
         async with store.transaction():
@@ -214,15 +222,15 @@ async def test_transaction_commits_all_or_nothing(tmp_path: Path) -> None:
         await store.record_intent(1.0, 10, intent("a"))
         await store.mark_intent("a", OrderStatus.UNKNOWN)
     await store.close()
-    reopened = await SqliteStore.open(tmp_path / "s.sqlite")
+    reopened = await store_backend.open()
     assert [i.client_order_id for i in await reopened.unresolved_intents()] == ["a"]
     await reopened.close()
 
 
-async def test_meta_keys_are_one_enum_with_typed_values(tmp_path: Path) -> None:
+async def test_meta_keys_are_one_enum_with_typed_values(store_backend: Backend) -> None:
     """Typed meta fields round-trip in the text forms schema 1 used; a key outside MetaKey
     is refused; a value encoding to nothing deletes the key."""
-    store = await SqliteStore.open(tmp_path / "s.sqlite")
+    store = await store_backend.open()
     assert await store.get(Meta.PAUSED) is False  # default when absent
     await store.set(Meta.PAUSED, True)
     await store.set(Meta.HEDGE_RATIO, Decimal("0.75"))
