@@ -30,6 +30,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from bot.config_checks import address_role_clashes, non_finite_fields, same_position_clashes
 from bot.errors import ConfigError
+from bot.exchange.market_data_settings import MarketDataSettings
 from bot.policy_config import HedgeConfig
 from bot.risk_settings import RiskSettings
 from bot.safety import MAX_RESPONSE_BYTES, mask_url
@@ -169,6 +170,7 @@ class PaperVenueConfig(_Section):
     price_tick: PositiveDecimal = Decimal("0.01")
     min_amount: PositiveDecimal = Decimal("0.001")
     min_notional: NonNegativeDecimal = Decimal(5)
+    market_data: MarketDataSettings | None = None  # a live venue's public data; None: the pool
 
 
 class ExchangeConfig(_Section):

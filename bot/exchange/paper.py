@@ -5,15 +5,23 @@ venue's state is written atomically to ``state_path`` after every change, and re
 ``start``, so a restarted bot finds its position, orders, fills and funding again. A
 ``read_only`` venue (``hedgebot snapshot``) reads the state and never writes it: the daemon
 owns that file.
+
+With ``exchange.paper.market_data`` set, the venue trades on a real venue's live public data
+(:mod:`bot.exchange.paper_market`): its market rules at start, its mark, index, funding rate
+and next funding time at every quote, its order book right before every order (filled
+locally by walking the levels, with the configured taker fee). The pool price is then not
+the mark (``set_reference_price`` does nothing). A failed live read raises and changes
+nothing: no order is filled on a book that was not read.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot import errors
 from bot.config import ExchangeConfig
@@ -29,6 +37,9 @@ from bot.domain import (
 )
 from bot.exchange.venue import SimVenue, VenueParams
 from bot.ports import Clock
+
+if TYPE_CHECKING:  # ccxt is imported only when live market data is configured
+    from bot.exchange.paper_market import LiveMarketData
 
 __all__ = ["PaperExchange", "venue_params"]
 
@@ -64,11 +75,13 @@ class PaperExchange:
         basis_bps: Decimal = Decimal(0),
         *,
         read_only: bool = False,
+        market: LiveMarketData | None = None,
     ) -> None:
         self.venue = venue
         self.state_path = state_path
         self.basis_bps = basis_bps
         self.read_only = read_only
+        self.market = market
         self._started = False
         self._saved: dict[str, Any] | None = None
 
@@ -76,19 +89,44 @@ class PaperExchange:
     def from_config(
         cls, config: ExchangeConfig, clock: Clock, *, read_only: bool = False
     ) -> PaperExchange:
-        """A paper venue as configured (its state file from ``exchange.paper.state_path``);
-        ``read_only``: load the state, never write it (no file is created either)."""
+        """A paper venue as configured (its state file from ``exchange.paper.state_path``,
+        live market data from ``exchange.paper.market_data`` when set); ``read_only``: load
+        the state, never write it (no file is created either)."""
+        market = None
+        if config.paper.market_data is not None:
+            from bot.exchange.paper_market import LiveMarketData
+
+            market = LiveMarketData(config.paper.market_data, config.symbol, clock)
         return cls(
             SimVenue(venue_params(config), clock),
             config.paper.state_path,
             basis_bps=config.paper.basis_bps,
             read_only=read_only,
+            market=market,
         )
 
     def set_reference_price(self, price: Decimal) -> None:
-        """Mark = reference (pool) price plus the configured basis."""
+        """Mark = reference (pool) price plus the configured basis; ignored on live market
+        data (the live venue's mark is the mark)."""
+        if self.market is not None:
+            return
         self.venue.set_mark(price * (1 + self.basis_bps / Decimal(10_000)))
         self._save()
+
+    async def _read_live(self) -> MarketQuote:
+        """Read the live venue and move the simulated one to it: mark and index, the funding
+        rate due at the live venue's next funding time (funding already due settles first),
+        the book orders fill against. Raises the live read's ``ExchangeError``."""
+        assert self.market is not None
+        live = await self.market.read()
+        venue, quote = self.venue, live.quote
+        interval = self.market.funding_interval_s
+        if interval is not None and interval != venue.params.funding_interval_s:
+            venue.params = replace(venue.params, funding_interval_s=interval)
+        venue.set_mark(quote.mark_price, quote.index_price)
+        venue.set_funding_rate(quote.funding_rate, quote.next_funding_ts)
+        venue.book = live.book
+        return replace(venue.quote(), bid=quote.bid, ask=quote.ask)
 
     def _save(self) -> None:
         """Write the state atomically (fsync + rename) when it changed since the last write."""
@@ -120,20 +158,39 @@ class PaperExchange:
                 raise errors.ExchangeUnavailable(
                     f"paper venue state {self.state_path} is unreadable: {exc}"
                 ) from exc
+        if self.market is not None:
+            await self._start_live(self.market)
         self._started = True
         self._save()
 
+    async def _start_live(self, market: LiveMarketData) -> None:
+        """The live market's rules replace the configured ones; its first quote sets the
+        mark, so no order ever fills at a mark from an older run."""
+        rules = await market.start()
+        self.venue.params = replace(
+            self.venue.params,
+            amount_step=rules.amount_step,
+            price_tick=rules.price_tick,
+            min_amount=rules.min_amount,
+            min_notional=rules.min_notional,
+        )
+        await self._read_live()
+
     async def close(self) -> None:
-        """Persist the final state."""
-        self._save()
+        """Persist the final state; close the live market data client."""
+        try:
+            self._save()
+        finally:
+            if self.market is not None:
+                await self.market.close()
 
     async def market_rules(self) -> MarketRules:
         """Precision and limits."""
         return self.venue.rules()
 
     async def quote(self) -> MarketQuote:
-        """Mark, index and funding."""
-        quote = self.venue.quote()
+        """Mark, index and funding (read from the live venue first, when configured)."""
+        quote = self.venue.quote() if self.market is None else await self._read_live()
         self._save()
         return quote
 
@@ -146,7 +203,18 @@ class PaperExchange:
         return self.venue.balance()
 
     async def submit(self, intent: OrderIntent) -> Order:
-        """Execute at once; the state is on disk before the order is returned."""
+        """Execute at once; the state is on disk before the order is returned. On live
+        market data the book is read first: a failed read is ``ExchangeUnavailable`` and
+        nothing is placed."""
+        if self.market is not None:
+            try:
+                self.venue.book = await self.market.read_book()
+            except errors.ExchangeUnavailable:
+                raise
+            except errors.ExchangeError as exc:
+                raise errors.ExchangeUnavailable(
+                    f"live book of {self.market.source} unreadable, nothing placed: {exc}"
+                ) from exc
         order = self.venue.submit(intent)
         self._save()
         return order
