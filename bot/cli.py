@@ -81,6 +81,24 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_status(args: argparse.Namespace) -> int:
+    """Is my hedge OK? The store, the kill switch and one chain and venue read, on one
+    screen (``--json``: exact decimal strings). Needs no trading keys; writes nothing."""
+    import time
+
+    from bot.status import read_status
+
+    settings = _load(args.config, require_secrets=False)  # no venue key: hedge unknown
+    result = read_status(settings, now_s=time.time())
+    if args.json:
+        print(json.dumps(result, indent=2, default=str))
+    else:
+        from bot.status_render import render_status
+
+        render_status(result)
+    return EXIT_OK
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     """Run the whole offline world end to end and summarise."""
     from bot.sim.demo import DemoOptions, render_summary, run_demo
@@ -190,6 +208,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--json", action="store_true", help="one JSON object, exact decimal strings (stable)"
     )
     p.set_defaults(func=cmd_snapshot)
+
+    p = sub.add_parser(
+        "status",
+        help="is my hedge OK? positions, delta, hedge, drift, margin, PnL, trading state",
+    )
+    p.add_argument(
+        "--config", required=True, type=cli_args.config_path, help="the YAML config (required)"
+    )
+    p.add_argument(
+        "--json", action="store_true", help="one JSON object, exact decimal strings (stable)"
+    )
+    p.set_defaults(func=cmd_status)
 
     p = sub.add_parser("demo", help="local chain + simulated market + paper venue, end to end")
     p.add_argument(

@@ -12,8 +12,8 @@ from bot.cli_args import TeachingFormatter
 __all__ = ["COMMAND_GROUPS", "EXAMPLES", "teach"]
 
 COMMAND_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("run and operate", ("run", "monitor", "cmd", "kill", "dashboard", "status")),
-    ("inspect", ("check-config", "snapshot", "report", "plan")),
+    ("run and operate", ("run", "monitor", "cmd", "kill", "dashboard")),
+    ("inspect", ("status", "check-config", "snapshot", "report", "plan")),
     ("simulate", ("demo", "localnet", "backtest", "emulator")),
 )
 

@@ -1,0 +1,404 @@
+"""``hedgebot status --config F``: is my hedge OK? One read of everything, as one value.
+
+Sources, each read once and never written: the store (opened read-only: last tick, PnL since
+start and today, the operator's state, the risk guards tripped and not cleared), the
+kill-switch file, one chain read at the latest block (positions, delta) and one venue read
+(hedge, mark, funding, margin): the paper venue's state file read-only, a ccxt venue only
+when its keys are in the environment. What cannot be read is ``None`` with a note saying
+why (``hedge: unknown (no key)``), never zero. A missing store is a :class:`StatusError`:
+``status`` creates no file.
+
+The result is a JSON-ready dict (every number an exact decimal string);
+:mod:`bot.status_render` prints it for people.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from contextlib import AsyncExitStack
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from bot.core.killswitch import KillSwitchState
+from bot.core.operator import OperatorState, TradingState, effective_policy
+from bot.core.policy import PolicyInputs, PolicyState, decide
+from bot.errors import ChainError, ConfigError, ExchangeError, HedgebotError
+from bot.report import load_report
+from bot.safety import describe_exc, mask_url
+from bot.store.meta import MetaKey
+
+__all__ = ["StatusError", "guard_effect", "read_status", "trading_summary", "tripped_guards"]
+
+# rules that restrict to reduce-only (an emergency reduction or a funding pause); a warning
+# restricts nothing; every other tripped rule blocks orders (a data or order guard)
+_REDUCING_RULES = ("margin_critical", "funding_spike")
+_INFO_RULES = ("margin_warn",)
+_KILL_RULES = ("kill_switch_freeze", "kill_switch_flatten")
+
+
+class StatusError(HedgebotError):
+    """``status`` cannot answer (no store at the configured path, or an unreadable one)."""
+
+
+def _text(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+# --- pure: the store's records as trading state ---------------------------------------------
+
+
+def tripped_guards(alerts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The risk rules tripped and not cleared, from the stored ``alert`` events (oldest
+    first): ``risk.<rule>`` trips a rule (``since`` its time, unix s), ``risk.cleared``
+    with ``rule`` clears it. Each ``{"name", "since", "detail", "blocks_trading"}``."""
+    active: dict[str, dict[str, Any]] = {}
+    for event in alerts:
+        name = str(event.get("alert", ""))
+        if not name.startswith("risk."):
+            continue
+        if name == "risk.cleared":
+            active.pop(str(event.get("rule", "")), None)
+            continue
+        rule = name.removeprefix("risk.")
+        if rule not in active:
+            message = event.get("message")
+            active[rule] = {
+                "name": rule,
+                "since": float(event["ts"]),
+                "detail": None if message is None else str(message),
+                "blocks_trading": bool(event.get("blocks_trading", False)),
+            }
+    return list(active.values())
+
+
+def guard_effect(rule: str) -> TradingState:
+    """What a tripped rule allows: a warning nothing less than ``active``, an emergency
+    reduction or funding pause ``reducing``, any other (data or order) guard ``halted``."""
+    if rule.startswith(_INFO_RULES):
+        return TradingState.ACTIVE
+    if rule.startswith(_REDUCING_RULES):
+        return TradingState.REDUCING
+    return TradingState.HALTED
+
+
+_RANK = {TradingState.ACTIVE: 0, TradingState.REDUCING: 1, TradingState.HALTED: 2}
+
+
+def trading_summary(
+    operator: OperatorState, kill: KillSwitchState, guards: list[dict[str, Any]]
+) -> tuple[TradingState, list[str]]:
+    """The strictest of the operator (pause halts, flatten reduces), the kill switch (freeze
+    halts, flatten reduces) and the tripped guards (:func:`guard_effect`), with the reasons
+    in the state message's words (``paused by operator``, ``kill switch freeze (cli)``,
+    ``guard daily_loss``)."""
+    states = [operator.trading_state]
+    reasons = []
+    if operator.trading_state is TradingState.HALTED:
+        reasons.append("paused by operator")
+    elif operator.trading_state is TradingState.REDUCING:
+        reasons.append("flatten by operator")
+    if kill.engaged:
+        states.append(TradingState.HALTED if kill.mode == "freeze" else TradingState.REDUCING)
+        reasons.append(f"kill switch {kill.mode} ({kill.source or 'file'})")
+    for guard in guards:
+        effect = guard_effect(guard["name"])
+        if guard["name"] in _KILL_RULES or effect is TradingState.ACTIVE:
+            continue
+        states.append(effect)
+        reasons.append(f"guard {guard['name']}")
+    return max(states, key=_RANK.__getitem__), reasons
+
+
+def _utc_day(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d")
+
+
+# --- the store -----------------------------------------------------------------------------
+
+
+async def _read_store(path: Path, now_s: float) -> dict[str, Any]:
+    """Last tick, PnL, operator state and tripped guards from the store, opened read-only."""
+    from bot.store.sqlite import SqliteStore
+
+    store = await SqliteStore.open(path, read_only=True)
+    try:
+        record = await store.get_meta(MetaKey.OPERATOR_STATE)
+        decisions = await store.read_decisions()
+        alerts = await store.read_events("alert")
+        changes = await store.read_events("trading_state")
+        report = await load_report(store)
+    finally:
+        await store.close()
+    try:
+        operator = OperatorState.from_record(record)
+    except (ValueError, KeyError) as exc:
+        raise StatusError(f"store {path}: operator state unreadable ({exc})") from None
+    last = decisions[-1] if decisions else None
+    out: dict[str, Any] = {
+        "operator": operator,
+        "operator_since": changes[-1]["ts"] if changes else None,
+        "operator_cause": changes[-1].get("cause") if changes else None,
+        "guards": tripped_guards(alerts),
+        "last_tick": None
+        if last is None
+        else {"block": last[1], "at": last[0], "age_s": round(max(0.0, now_s - last[0]), 3)},
+        "last_hedge_base": None if last is None else _text(last[2].hedge_base),
+        "pnl": None,
+    }
+    if report is not None:
+        net = report.final.net_pnl_quote
+        today = _utc_day(now_s)
+        before = [p for p in report.points if _utc_day(p.timestamp_s) < today]
+        ticked_today = _utc_day(report.points[-1].timestamp_s) == today
+        start_of_day = before[-1].breakdown.net_pnl_quote if before else Decimal(0)
+        out["pnl"] = {
+            "net_since_start_quote": str(net),
+            "net_today_quote": str(net - start_of_day) if ticked_today else None,
+            "since": report.points[0].timestamp_s,
+            "parts": {name: str(value) for name, value in report.final.as_dict().items()},
+        }
+    return out
+
+
+# --- the chain and the venue, once ---------------------------------------------------------
+
+
+def _where(price: Decimal, lower: Decimal | None, upper: Decimal | None) -> str:
+    """Where ``price`` is in a range: ``below``, ``above`` or ``NN %`` of the way up."""
+    if lower is None or upper is None:
+        return "full range"
+    if price < lower:
+        return "below range"
+    if price > upper:
+        return "above range"
+    return f"{(price - lower) / (upper - lower) * 100:.0f} % up the range"
+
+
+def _pool_of(settings: Any, position_id: str) -> str | None:
+    """The configured pool (or position manager #token) of a position id."""
+    for cfg in settings.positions:
+        if position_id == cfg.id or position_id.startswith(f"{cfg.id}#"):
+            if cfg.pool is not None:
+                return str(cfg.pool)
+            manager = getattr(cfg, "position_manager", None)
+            token = getattr(cfg, "token_id", None)
+            return f"{manager}#{token}" if token is not None else str(manager)
+    return None
+
+
+async def _read_chain(settings: Any) -> dict[str, Any]:
+    """One chain read at the latest block: chain id, block, price and each position."""
+    from bot.chain.reader import LpChainReader, connect_web3
+    from bot.planner_cli import _pair_decimals as pair_decimals
+    from bot.planner_curves import v3_curve
+
+    w3 = connect_web3(
+        settings.chain.rpc_urls,
+        settings.chain.request_timeout_s,
+        max_lag_blocks=settings.chain.max_rpc_lag_blocks,
+        max_response_bytes=settings.chain.max_response_bytes,
+    )
+    reader = LpChainReader(w3, settings)
+    try:
+        await reader.start()
+        block = await reader.latest_block()
+        snap = await reader.snapshot(block)
+        chain_id = int(await w3.eth.chain_id)
+        pair = None
+        if any(p.kind == "v3" for p in snap.positions):
+            pair = await pair_decimals(reader, settings, snap.block_number)
+    finally:
+        await reader.close()
+    positions = []
+    for p in snap.positions:
+        lower = upper = None
+        if p.kind == "v3" and pair is not None and p.liquidity is not None:
+            curve = v3_curve(p, pair)
+            lower, upper = curve.lower, curve.upper
+        positions.append(
+            {
+                "id": p.id,
+                "kind": p.kind,
+                "pool": _pool_of(settings, p.id),
+                "range_lower": _text(lower),
+                "range_upper": _text(upper),
+                "price": str(p.price),
+                "where": _where(p.price, lower, upper),
+                "in_range": p.in_range,
+                "value_quote": str(p.value_quote),
+                "delta_base": str(p.delta_base),
+            }
+        )
+    return {"snapshot": snap, "chain_id": chain_id, "positions": positions}
+
+
+async def _read_venue(settings: Any, price: Decimal) -> dict[str, Any]:
+    """Mark, funding, position, margin and the amount step from the venue, or why not."""
+    from bot.app import build_exchange
+    from bot.clock import WallClock
+    from bot.core.gate import margin_view
+
+    if settings.exchange.missing_secrets():
+        return {"error": "no key"}
+    async with AsyncExitStack() as stack:
+        venue = build_exchange(settings, WallClock(), read_only=True)
+        stack.push_async_callback(venue.close)
+        await venue.start()
+        setter = getattr(venue, "set_reference_price", None)
+        if settings.exchange.kind == "paper" and setter is not None:
+            setter(price)
+        quote = await venue.quote()
+        position = await venue.position()
+        rules = await venue.market_rules()
+    margin = margin_view(position)
+    return {
+        "mark_price": quote.mark_price,
+        "funding_rate": quote.funding_rate,
+        "hedge_base": position.size_base,
+        "amount_step_base": rules.amount_step,
+        "rules": rules,
+        "margin_ratio": margin.ratio if margin.ratio is None or margin.ratio.is_finite() else None,
+        "liquidation_price": margin.liquidation_price,
+        "liquidation_distance_pct": margin.distance_pct,
+    }
+
+
+def _hedge_view(
+    settings: Any, operator: OperatorState, chain: dict[str, Any], venue: dict[str, Any]
+) -> dict[str, Any]:
+    """Delta, target, hedge, drift and band with the operator's overrides (the policy's own
+    ``decide``); hedge and drift ``None`` when the venue was not read."""
+    from bot.app import build_policy
+
+    snap = chain["snapshot"]
+    ratio = operator.hedge_ratio if operator.hedge_ratio is not None else settings.hedge.ratio
+    hedge = venue.get("hedge_base")
+    view: dict[str, Any] = {"delta_base": str(snap.delta_base), "hedge_ratio": str(ratio)}
+    view["target_base"] = str(-ratio * snap.delta_base)
+    if hedge is None:
+        return {**view, "hedge_base": None, "drift_base": None, "band_base": None}
+    inputs = PolicyInputs(
+        now_s=0.0,
+        price=venue["mark_price"],
+        delta_base=snap.delta_base,
+        gamma=sum((p.gamma for p in snap.positions), Decimal(0)),
+        hedge_base=hedge,
+        hedge_ratio=ratio,
+    )
+    policy = effective_policy(build_policy(settings), operator)
+    decision, _ = decide(policy, PolicyState(), inputs, venue["rules"])
+    drift = decision.hedge_base - decision.target_base
+    band = decision.band_base
+    return {
+        **view,
+        "target_base": str(decision.target_base),
+        "hedge_base": str(hedge),
+        "drift_base": str(drift),
+        "band_base": str(band),
+        "within_band": None if not band.is_finite() else abs(drift) <= band,
+    }
+
+
+async def _live(settings: Any, operator: OperatorState) -> dict[str, Any]:
+    """The chain and venue part of the status; each failure is a note, never a zero."""
+    out: dict[str, Any] = {"chain_error": None, "venue_error": None, "positions": []}
+    try:
+        chain = await _read_chain(settings)
+    except (ChainError, ConfigError, OSError, TimeoutError) as exc:
+        out["chain_error"] = describe_exc(exc)
+        return out
+    snap = chain["snapshot"]
+    out.update(
+        chain_id=chain["chain_id"],
+        block=snap.block_number,
+        block_timestamp=snap.block_timestamp,
+        price=str(snap.price),
+        positions=chain["positions"],
+        wallet_base=str(snap.wallet_base),
+    )
+    try:
+        venue = await _read_venue(settings, snap.price)
+    except (ExchangeError, ConfigError, OSError, TimeoutError) as exc:
+        venue = {"error": describe_exc(exc)}
+    out["venue_error"] = venue.get("error")
+    for key in ("mark_price", "funding_rate", "amount_step_base"):
+        out[key] = _text(venue.get(key))
+    for key in ("margin_ratio", "liquidation_price", "liquidation_distance_pct"):
+        out[key] = _text(venue.get(key))
+    out.update(_hedge_view(settings, operator, chain, venue))
+    return out
+
+
+def _endpoints(settings: Any) -> dict[str, Any]:
+    """Where the running bot publishes: MQTT broker and topics, metrics and health URLs."""
+    mqtt = settings.mqtt
+    metrics = settings.metrics
+    base = None if mqtt is None else mqtt.topic_prefix.format(bot_id=settings.bot_id)
+    http = f"http://{metrics.host}:{metrics.port}" if metrics.enabled else None
+    return {
+        "mqtt_url": None if mqtt is None else mask_url(mqtt.url),
+        "mqtt_topics": None if base is None else f"{base}/(status|state|events)",
+        "metrics_url": None if http is None else f"{http}/metrics",
+        "healthz_url": None if http is None else f"{http}/healthz",
+    }
+
+
+def _kill_view(kill: KillSwitchState, path: Path) -> dict[str, Any]:
+    return {
+        "mode": kill.mode,
+        "reason": kill.reason or None,
+        "source": kill.source,
+        "since": kill.set_at_s,
+        "file": str(path),
+    }
+
+
+def read_status(settings: Any, *, now_s: float) -> dict[str, Any]:
+    """Everything ``status`` shows, as one JSON-ready dict (module docstring). ``now_s``:
+    wall-clock unix seconds (ages and "today" are measured from it).
+
+    Raises :class:`StatusError` when there is no store at the configured path (nothing is
+    created), ``StoreError`` for a damaged one; chain and venue failures are notes in the
+    result.
+    """
+    from bot.clock import WallClock
+    from bot.killswitch import FileKillSwitch, kill_switch_path
+
+    if not math.isfinite(now_s):
+        raise ValueError("now_s must be finite")
+    path = settings.store.path
+    if not path.is_file():
+        raise StatusError(f"no store at {path}: has `hedgebot run` been started with this config?")
+    kill_path = kill_switch_path(settings.risk.kill_switch_file, path)
+    kill = FileKillSwitch(kill_path, WallClock()).read()
+    return asyncio.run(_gather(settings, now_s, kill, kill_path))
+
+
+async def _gather(
+    settings: Any, now_s: float, kill: KillSwitchState, kill_path: Path
+) -> dict[str, Any]:
+    stored = await _read_store(settings.store.path, now_s)
+    operator: OperatorState = stored["operator"]
+    state, reasons = trading_summary(operator, kill, stored["guards"])
+    live = await _live(settings, operator)
+    return {
+        "bot_id": settings.bot_id,
+        "now": now_s,
+        **live,
+        "pnl": stored["pnl"],
+        "last_tick": stored["last_tick"],
+        "last_hedge_base": stored["last_hedge_base"],
+        "trading": {
+            "state": state.value,
+            "reasons": reasons,
+            "operator": operator.trading_state.value,
+            "operator_since": stored["operator_since"],
+            "operator_cause": stored["operator_cause"],
+            "kill_switch": _kill_view(kill, kill_path),
+            "guards_tripped": stored["guards"],
+        },
+        "endpoints": _endpoints(settings),
+    }

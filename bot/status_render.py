@@ -1,0 +1,209 @@
+"""``hedgebot status`` for people: the :func:`bot.status.read_status` dict in 80 columns.
+
+Numbers are rounded for display like ``snapshot`` (:mod:`bot.display`: base to the venue's
+amount step, quote to cents, prices to significant digits); what could not be read prints
+as ``unknown (why)``, never as 0. ``--json`` prints the dict itself (exact decimal strings).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from rich import box
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from bot.display import fmt_base, fmt_price, fmt_signed_quote
+from bot.telemetry.command_text import echo
+
+__all__ = ["STATUS_WIDTH", "render_status"]
+
+STATUS_WIDTH = 80
+_STATE_STYLE = {"active": "green", "reducing": "yellow", "halted": "red"}
+
+
+def _step(status: dict[str, Any]) -> Decimal | None:
+    step = status.get("amount_step_base")
+    return None if step is None else Decimal(str(step))
+
+
+def _age(seconds: float) -> str:
+    """``42s``, ``12m``, ``3h05m``, ``2d04h``."""
+    s = int(max(0.0, seconds))
+    if s < 120:
+        return f"{s}s"
+    if s < 7200:
+        return f"{s // 60}m"
+    if s < 172_800:
+        return f"{s // 3600}h{s % 3600 // 60:02d}m"
+    return f"{s // 86_400}d{s % 86_400 // 3600:02d}h"
+
+
+def _when(ts: float | None, now_s: float) -> str:
+    """``since 14:02:11 UTC (5m ago)``; ``since ? `` for a time no clock has."""
+    if ts is None:
+        return "since before this process saw it"
+    try:
+        clock = datetime.fromtimestamp(ts, UTC).strftime("%m-%d %H:%M:%S")
+    except (ValueError, OverflowError, OSError):
+        return "since ?"
+    return f"since {clock} UTC ({_age(now_s - ts)} ago)"
+
+
+def _unknown(why: str | None) -> str:
+    return f"unknown ({echo(why or 'not read', 40)})"
+
+
+def _base(value: str | None, step: Decimal | None, why: str | None) -> str:
+    return _unknown(why) if value is None else fmt_base(value, step)
+
+
+def _positions(status: dict[str, Any], step: Decimal | None) -> Table:
+    table = Table(
+        title=f"LP positions (chain {status.get('chain_id', '?')}, block {status.get('block')})",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        padding=(0, 1),
+    )
+    for name, justify in (
+        ("position", "left"),
+        ("pool", "left"),
+        ("range", "right"),
+        ("price", "right"),
+        ("where", "left"),
+        ("delta", "right"),
+    ):
+        table.add_column(name, justify=justify, no_wrap=name != "where")  # type: ignore[arg-type]
+    for p in status["positions"]:
+        lower, upper = p["range_lower"], p["range_upper"]
+        span = "full" if lower is None else f"{fmt_price(lower, 5)}-{fmt_price(upper, 5)}"
+        pool = p["pool"] or "?"
+        table.add_row(
+            Text(echo(f"{p['id']} {p['kind']}", 16)),
+            Text(pool[:6] + "…" + pool[-4:] if len(pool) > 12 else pool),
+            span,
+            fmt_price(p["price"]),
+            p["where"],
+            fmt_base(p["delta_base"], step),
+        )
+    return table
+
+
+def _hedge_lines(status: dict[str, Any], step: Decimal | None) -> list[str]:
+    why = status.get("venue_error")
+    drift = status.get("drift_base")
+    band = status.get("band_base")
+    within = status.get("within_band")
+    verdict = "" if within is None else ("  within band" if within else "  OUTSIDE band")
+    drift_text = (
+        _unknown(why)
+        if drift is None
+        else f"{fmt_base(drift, step)} / band {fmt_base(band or '?', step)}{verdict}"
+    )
+    delta, target = status["delta_base"], status["target_base"]
+    lines = [
+        f"delta {fmt_base(delta, step)}   target {fmt_base(target, step)}"
+        f"   (ratio {status['hedge_ratio']})",
+        f"hedge {_base(status.get('hedge_base'), step, why)}",
+        f"drift {drift_text}",
+    ]
+    if status.get("hedge_base") is None and status.get("last_hedge_base") is not None:
+        lines[1] += f"; last tick {fmt_base(status['last_hedge_base'], step)}"
+    return lines
+
+
+def _venue_lines(status: dict[str, Any]) -> list[str]:
+    why = status.get("venue_error")
+    mark = status.get("mark_price")
+    funding = status.get("funding_rate")
+    margin = status.get("margin_ratio")
+    liq = status.get("liquidation_price")
+    distance = status.get("liquidation_distance_pct")
+    if mark is None:
+        return [f"mark, funding, margin: {_unknown(why)}"]
+    funding_text = "?" if funding is None else f"{Decimal(funding) * 100:.4f} % per interval"
+    if status.get("hedge_base") is not None and Decimal(status["hedge_base"]).is_zero():
+        margin_text = "no position (flat)"
+    else:
+        ratio = "?" if margin is None else f"{Decimal(margin) * 100:.2f} %"
+        where = "?" if liq is None else fmt_price(liq)
+        away = "?" if distance is None else f"{Decimal(distance):.1f} % away"
+        margin_text = f"ratio {ratio}, liquidation {where} ({away})"
+    return [f"mark {fmt_price(mark)}   funding {funding_text}", f"margin {margin_text}"]
+
+
+def _pnl_lines(status: dict[str, Any]) -> list[str]:
+    pnl = status.get("pnl")
+    if pnl is None:
+        return ["PnL: unknown (no tick recorded yet)"]
+    today = pnl["net_today_quote"]
+    today_text = "no tick today" if today is None else fmt_signed_quote(today)
+    return [
+        f"net PnL today {today_text}   since start {fmt_signed_quote(pnl['net_since_start_quote'])}"
+        f"   (quote)"
+    ]
+
+
+def _trading_lines(status: dict[str, Any]) -> list[Text]:
+    trading, now = status["trading"], status["now"]
+    state = trading["state"]
+    head = Text("trading ")
+    head.append(state.upper(), style=_STATE_STYLE.get(state, ""))
+    if trading["reasons"]:
+        head.append(": " + echo("; ".join(trading["reasons"]), 60))
+    lines = [head]
+    if trading["operator"] != "active":
+        cause = trading["operator_cause"] or "operator"
+        lines.append(
+            Text(f"  operator {trading['operator']} ({echo(str(cause), 24)}) ")
+            + Text(_when(trading["operator_since"], now))
+        )
+    kill = trading["kill_switch"]
+    if kill["mode"] != "off":
+        reason = f": {echo(kill['reason'], 30)}" if kill["reason"] else ""
+        lines.append(
+            Text(f"  kill switch {kill['mode']} ({kill['source']}){reason} ")
+            + Text(_when(kill["since"], now))
+        )
+    for guard in trading["guards_tripped"]:
+        if guard["name"].startswith("kill_switch_"):
+            continue  # shown as the kill switch above
+        lines.append(Text(f"  guard {echo(guard['name'], 28)} ") + Text(_when(guard["since"], now)))
+    return lines
+
+
+def _tail_lines(status: dict[str, Any]) -> list[str]:
+    tick = status.get("last_tick")
+    if tick is None:
+        last = "last tick: none recorded"
+    else:
+        last = f"last tick: block {tick['block']}, {_age(tick['age_s'])} ago"
+    ends = status["endpoints"]
+    mqtt = ends["mqtt_url"] or "not configured"
+    metrics = ends["metrics_url"] or "disabled"
+    return [last, f"MQTT {mqtt}  {ends['mqtt_topics'] or ''}".rstrip(), f"metrics {metrics}"]
+
+
+def render_status(status: dict[str, Any], console: Console | None = None) -> None:
+    """Print ``status`` (the dict :func:`bot.status.read_status` returns) in at most 80
+    columns, numbers rounded for display (module docstring)."""
+    console = console or Console(width=min(STATUS_WIDTH, Console().width))
+    step = _step(status)
+    console.print(Text(f"hedgebot status: {status['bot_id']}", style="bold"))
+    for line in _trading_lines(status):
+        console.print(line)
+    if status.get("chain_error") is not None:
+        console.print(Text(f"chain: {_unknown(status['chain_error'])}: delta unknown"))
+        if status.get("last_hedge_base") is not None:
+            console.print(Text(f"hedge at the last tick {fmt_base(status['last_hedge_base'])}"))
+    else:
+        console.print(_positions(status, step))
+        for text in (*_hedge_lines(status, step), *_venue_lines(status)):
+            console.print(Text(text))
+    for text in (*_pnl_lines(status), *_tail_lines(status)):
+        console.print(Text(text))
+    if step is not None:
+        console.print(Text(f"base rounded to the venue step {step.normalize()}; --json: exact"))
