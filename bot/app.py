@@ -30,7 +30,7 @@ from bot.instance_lock import InstanceLock, InstanceLocked, bot_lock_path, lock_
 from bot.logging import configure_logging
 from bot.ports import Clock, PerpExchange
 from bot.safety import restore_recursion_limit
-from bot.store.sqlite import SqliteStore
+from bot.store import RecordStore, open_store
 from bot.telemetry.auth import operator_key_from_env
 from bot.telemetry.dashboard.daemon import build_daemon_dashboard
 from bot.telemetry.settings import MqttSettings
@@ -66,7 +66,7 @@ class Bot:
     engine: Engine
     chain: LpChainReader
     exchange: PerpExchange
-    store: SqliteStore
+    store: RecordStore
     stack: AsyncExitStack
 
     async def close(self) -> None:
@@ -81,7 +81,7 @@ async def build_bot(
     exchange: PerpExchange | None = None,
     telemetry: EngineTelemetry | None = None,
     commands: CommandSource | None = None,
-    store: SqliteStore | None = None,
+    store: RecordStore | None = None,
 ) -> Bot:
     """Everything the engine needs, passed in (no globals).
 
@@ -92,7 +92,7 @@ async def build_bot(
     stack = AsyncExitStack()
     try:
         if store is None:
-            store = await SqliteStore.open(settings.store.path)
+            store = await open_store(settings)
         stack.push_async_callback(store.close)
         w3 = connect_web3(
             settings.chain.rpc_urls,
@@ -216,7 +216,7 @@ async def _run_locked(
         loop.add_signal_handler(sig, stop.set)
     clock = WallClock()
     async with AsyncExitStack() as telemetry_stack:
-        store = await SqliteStore.open(settings.store.path)
+        store = await open_store(settings)
         try:
             used_ids = await store.command_statuses()  # every id is used once, ever
             dashboard = build_daemon_dashboard(settings, store, used_ids, clock=clock)

@@ -23,7 +23,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from bot.config import load_config
+from bot.config import Settings, load_config
 from bot.core.pnl import (
     Attribution,
     PnlBreakdown,
@@ -34,7 +34,7 @@ from bot.core.pnl import (
 from bot.display import COSTS_NOTE, fmt_base, fmt_price, fmt_quote, pnl_contributions
 from bot.domain import ChainSnapshot, Decision, Fill, FundingPayment
 from bot.report_chart import plot_report
-from bot.store.sqlite import SqliteStore
+from bot.store import RecordStore, open_store
 
 __all__ = [
     "PnlReport",
@@ -202,7 +202,7 @@ def build_report(
     )
 
 
-async def load_report(store: SqliteStore) -> PnlReport | None:
+async def load_report(store: RecordStore) -> PnlReport | None:
     """The report over everything in ``store``; None when it holds no snapshot."""
     snapshots = await store.read_snapshots()
     if not snapshots:
@@ -261,8 +261,8 @@ def _utc(timestamp_s: float) -> str:
         return "?"
 
 
-async def _read(path: Path) -> PnlReport | None:
-    store = await SqliteStore.open(path, read_only=True)  # a report writes nothing
+async def _read(settings: Settings) -> PnlReport | None:
+    store = await open_store(settings, read_only=True)  # a report writes nothing
     try:
         return await load_report(store)
     finally:
@@ -273,10 +273,10 @@ def run_report(config: Path, out: Path | None = None, as_json: bool = False) -> 
     """Build, print and optionally plot the report of the store named in ``config``."""
     settings = load_config(config, require_secrets=False)  # reads the store only
     path = settings.store.path
-    if not path.is_file():
+    if settings.store.url is None and not path.is_file():
         print(f"report: no store at {path}: nothing to report", file=sys.stderr)  # noqa: T201
         return EXIT_NO_DATA
-    report = asyncio.run(_read(path))
+    report = asyncio.run(_read(settings))
     if report is None:
         print(f"report: store {path} has no snapshots yet: nothing to report", file=sys.stderr)  # noqa: T201
         return EXIT_NO_DATA

@@ -31,7 +31,7 @@ from bot.engine.tick import TickRunner
 from bot.errors import ChainError
 from bot.events import TradingStateChanged
 from bot.safety import describe_exc, safe_str
-from bot.store.sqlite import SqliteStore
+from bot.store.base import RecordStore
 from bot.telemetry.commands import Command
 
 __all__ = ["OPERATOR_META_KEY", "ChainFinding", "CheckedAtStart", "Engine"]
@@ -255,7 +255,7 @@ class Engine(TickRunner):
         )
 
 
-async def _restore_operator(store: SqliteStore) -> OperatorState:
+async def _restore_operator(store: RecordStore) -> OperatorState:
     """The stored operator record; a store written before it had one keeps its switches
     (``paused``, ``flattening``, ``hedge_ratio``, ``threshold`` meta keys)."""
     record = await store.get_meta(OPERATOR_META_KEY)

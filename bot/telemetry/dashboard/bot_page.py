@@ -22,7 +22,7 @@ from aiohttp import web
 from bot.errors import HedgebotError
 from bot.killswitch import FileKillSwitch
 from bot.safety import MAX_COMMAND_BYTES, PayloadRejected, describe_exc, loads_bounded
-from bot.store.sqlite import SqliteStore
+from bot.store.base import RecordStore
 from bot.telemetry.command_text import echo
 from bot.telemetry.dashboard.assets import add_asset_routes, render_page, security_headers
 from bot.telemetry.dashboard.command_hub import CommandHub
@@ -59,7 +59,7 @@ class BotDashboard:
 
     bot_id: str
     feed: DashboardFeed
-    store: SqliteStore
+    store: RecordStore
     gate: CommandGate
     commands: CommandHub | None = None
     kill_switch: FileKillSwitch | None = None

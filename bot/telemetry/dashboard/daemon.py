@@ -14,7 +14,7 @@ from bot.config import Settings
 from bot.engine import CommandSource
 from bot.killswitch import FileKillSwitch, kill_switch_path
 from bot.ports import Clock
-from bot.store.sqlite import SqliteStore
+from bot.store.base import RecordStore
 from bot.telemetry.dashboard.bot_page import BotDashboard, PlanSource
 from bot.telemetry.dashboard.command_hub import CommandHub
 from bot.telemetry.dashboard.feed import DashboardFeed
@@ -78,7 +78,7 @@ def _planner(settings: Settings) -> PlanSource:
 
 def build_daemon_dashboard(
     settings: Settings,
-    store: SqliteStore,
+    store: RecordStore,
     used_ids: Iterable[str] | Mapping[str, str],
     *,
     environ: Mapping[str, str] | None = None,

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 from bot.domain import Decision
 from bot.report import load_report
-from bot.store.sqlite import SqliteStore
+from bot.store.base import RecordStore
 
 __all__ = ["EVENT_KINDS", "RANGES_S", "event_log", "history_series", "window_start"]
 
@@ -56,7 +56,7 @@ def _decision_series(rows: Sequence[tuple[float, int, Decision]]) -> dict[str, l
     }
 
 
-async def history_series(store: SqliteStore, range_name: str = "all") -> dict[str, Any]:
+async def history_series(store: RecordStore, range_name: str = "all") -> dict[str, Any]:
     """``{"range", "positions": {t, block, delta, target, hedge, drift, band}, "pnl": {t,
     block, price, <part>...}}``: columns of equal length, time in unix seconds (record time),
     money in quote, sizes in base. Raises ``KeyError`` for an unknown range."""
