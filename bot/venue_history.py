@@ -14,8 +14,8 @@ import structlog
 
 from bot.domain import Fill, FundingPayment
 from bot.ports import PerpExchange
+from bot.store.base import RecordStore
 from bot.store.meta import Meta
-from bot.store.sqlite import SqliteStore
 
 __all__ = ["VenueHistory"]
 
@@ -33,7 +33,7 @@ class EventSink(Protocol):
 class VenueHistory:
     """Fills and funding since the cursors, stored once, handed out until attributed."""
 
-    def __init__(self, exchange: PerpExchange, store: SqliteStore, events: EventSink) -> None:
+    def __init__(self, exchange: PerpExchange, store: RecordStore, events: EventSink) -> None:
         self.exchange = exchange
         self.store = store
         self.events = events

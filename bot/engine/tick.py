@@ -43,7 +43,7 @@ from bot.exchange.ledger import OrderLedger
 from bot.guards import RiskGuard
 from bot.ports import ChainReader, Clock, PerpExchange
 from bot.safety import describe_exc
-from bot.store.sqlite import SqliteStore
+from bot.store.base import RecordStore
 from bot.tick_messages import range_transitions, state_message
 from bot.venue_history import VenueHistory
 
@@ -70,7 +70,7 @@ class TickRunner(ReadSteps, ActSteps):
         chain: ChainReader,
         exchange: PerpExchange,
         ledger: OrderLedger,
-        store: SqliteStore,
+        store: RecordStore,
         policy: HedgePolicy,
         settings: HedgeSettings,
         clock: Clock,
