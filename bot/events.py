@@ -2,20 +2,35 @@
 
 The engine builds these at the source and hands them to one :class:`bot.ports.EventSink`
 fan-out (log, MQTT, store, metrics, dashboard, notifier). Each type knows its stable MQTT
-``type`` (:attr:`Event.wire_type`) and its wire ``data`` (:meth:`Event.data`): the JSON
-bodies documented in ``docs/mqtt.md`` and the store's ``events`` rows are built from these
-values only, never from loose dicts travelling between layers.
+``type`` (:attr:`Event.kind`) and its wire ``data`` (:meth:`Event.data`): the JSON bodies
+documented in ``docs/mqtt.md`` and the store's ``events`` rows are built from these values
+only, never from loose dicts travelling between layers. :class:`TickState` is what a tick
+publishes as the retained ``state`` (the telemetry adapter turns it into the wire message
+once, :func:`bot.telemetry.wire.state_message`).
 
 Values in ``data()`` are JSON-ready: Decimals as strings (as on the wire), enums as values.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from bot.domain import Decision, Fill, FundingPayment, Order
+from bot.domain import (
+    ChainSnapshot,
+    Decision,
+    Fill,
+    FundingPayment,
+    MarketQuote,
+    Order,
+    PerpPosition,
+)
+
+if TYPE_CHECKING:
+    from bot.core.gate import MarginView
+    from bot.core.trading_status import TradingStatus
 
 __all__ = [
     "Alert",
@@ -27,6 +42,7 @@ __all__ = [
     "OrderEvent",
     "RangeChange",
     "TickFailed",
+    "TickState",
     "TradingStateChanged",
 ]
 
@@ -37,9 +53,15 @@ def _text(value: Decimal | None) -> str | None:
 
 @dataclass(frozen=True, slots=True)
 class Event:
-    """Base of every event: ``wire_type`` is the MQTT ``events`` ``type`` (or an alert)."""
+    """Base of every event: :attr:`kind` is the MQTT ``events`` ``type`` and the store's
+    ``events.type``."""
 
     wire_type: ClassVar[str] = ""
+
+    @property
+    def kind(self) -> str:
+        """The stable wire type (``alert``, ``order``, ``fill``, ``range.exited`` ...)."""
+        return self.wire_type
 
     def data(self) -> dict[str, Any]:
         """The wire ``data`` object."""
@@ -163,6 +185,10 @@ class RangeChange(Event):
         """``range.entered`` or ``range.exited`` (the MQTT type and the log event)."""
         return "range.entered" if self.entered else "range.exited"
 
+    @property
+    def kind(self) -> str:
+        return self.name
+
     def data(self) -> dict[str, Any]:
         return {
             "block": self.block,
@@ -192,6 +218,7 @@ class TickFailed(Event):
 class TradingStateChanged(Event):
     """The operator state changed (``trading_state.changed``), with what caused it."""
 
+    wire_type: ClassVar[str] = "trading_state"
     previous: str
     current: str
     cause: str
@@ -214,6 +241,7 @@ class TradingStateChanged(Event):
 class CommandEvent(Event):
     """An operator command applied or refused (the store's ``commands`` rows)."""
 
+    wire_type: ClassVar[str] = "command"
     command_id: str
     command: str
     status: str  # "ok" | "rejected"
@@ -222,3 +250,24 @@ class CommandEvent(Event):
 
     def data(self) -> dict[str, Any]:
         return {"params": self.params, "reason": self.reason}
+
+
+@dataclass(frozen=True, slots=True)
+class TickState:
+    """What one tick that read the chain publishes as the retained ``state``: the chain
+    snapshot, the venue's quote and hedge position (after the tick's order), the gated
+    decision, the PnL attribution (``PnlBreakdown.as_dict()`` names, quote), the hedge's
+    margin view, the operator's switches and the trading status (operator, kill switch and
+    guards together)."""
+
+    bot_id: str
+    block: int
+    snapshot: ChainSnapshot
+    quote: MarketQuote
+    position: PerpPosition
+    decision: Decision
+    pnl: Mapping[str, Decimal]
+    margin: MarginView
+    paused: bool
+    flattening: bool
+    trading: TradingStatus | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -119,6 +120,12 @@ class Store(Protocol):
         """Raise ``StoreError`` unless a write would succeed now."""
         ...
 
+    def transaction(self) -> AbstractAsyncContextManager[None]:
+        """Group the writes of the block: all commit at its end or none (rolled back when
+        the block raises); nested use joins the outer one. ``StoreError`` when the commit
+        fails. The engine writes a tick's account step in one."""
+        ...
+
     async def get_meta(self, key: str) -> str | None:
         """One meta value, or None when unset."""
         ...
@@ -149,6 +156,14 @@ class Store(Protocol):
 
     async def intent_count(self) -> int:
         """How many intents were ever written (the client-id sequence)."""
+        ...
+
+    async def record_fill(self, fill: Fill) -> bool:
+        """Store a fill once (by trade id); False when it was already known."""
+        ...
+
+    async def record_funding(self, payment: FundingPayment) -> bool:
+        """Store a funding payment once (by id); False when it was already known."""
         ...
 
     async def record_event(self, ts: float, event_type: str, body: dict[str, Any]) -> None:

@@ -2,44 +2,48 @@
 
 The venue is the truth for what was paid; the store keeps it (idempotently, by trade id and
 funding id) so PnL uses what was actually paid. Two cursors (persisted in the store's meta)
-say where to read from next. Records stored by a tick that then failed stay buffered until
-a tick completes, so the live attribution and the guards see each one exactly once.
+say where to read from next. A tick reads the venue first (:meth:`VenueHistory.fetch_fills`,
+:meth:`VenueHistory.fetch_funding`, no writes), stores the batch inside its one transaction
+(:meth:`VenueHistory.record`: the new records and both cursors) and, once that committed,
+advances the cursors in memory (:meth:`VenueHistory.committed`). A transaction rolled back
+leaves the cursors where they were, so the next tick reads and stores the same records
+again, and they count as new once. Records stored by a tick that then failed (its funding
+read) wait until a tick completes (:meth:`VenueHistory.take`), so the live attribution sees
+each exactly once. The engine emits the new ones as ``FillEvent``/``FundingEvent`` after
+the commit.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
-
-import structlog
+from dataclasses import dataclass, replace
 
 from bot.domain import Fill, FundingPayment
 from bot.ports import PerpExchange
 from bot.store.base import RecordStore
 from bot.store.meta import Meta
 
-__all__ = ["VenueHistory"]
-
-log = structlog.get_logger("hedgebot.history")
+__all__ = ["VenueBatch", "VenueHistory"]
 
 
-class EventSink(Protocol):
-    """Where fill and funding events go (the engine's telemetry)."""
+@dataclass(frozen=True, slots=True)
+class VenueBatch:
+    """What one read of the venue's history returned, and the cursors (venue ms) after it."""
 
-    def publish_event(self, event_type: str, data: dict[str, object]) -> None:
-        """One event."""
-        ...
+    fills: tuple[Fill, ...]
+    funding: tuple[FundingPayment, ...]
+    fills_since_ms: int
+    funding_since_ms: int
 
 
 class VenueHistory:
-    """Fills and funding since the cursors, stored once, handed out until attributed."""
+    """Fills and funding since the cursors: read, stored once, cursors advanced on commit."""
 
-    def __init__(self, exchange: PerpExchange, store: RecordStore, events: EventSink) -> None:
+    def __init__(self, exchange: PerpExchange, store: RecordStore) -> None:
         self.exchange = exchange
         self.store = store
-        self.events = events
         self.fills_since_ms = 0
         self.funding_since_ms = 0
-        self._fills: list[Fill] = []
+        self._fills: list[Fill] = []  # stored, not yet attributed
         self._funding: list[FundingPayment] = []
 
     async def load(self, now_s: float) -> None:
@@ -52,48 +56,45 @@ class VenueHistory:
         self.fills_since_ms = first_ms if fills_ms is None else fills_ms
         self.funding_since_ms = first_ms if funding_ms is None else funding_ms
 
-    async def sync(self) -> tuple[list[Fill], list[FundingPayment]]:
-        """Store new fills and funding; the ones not yet attributed (see :meth:`attributed`)."""
-        for fill in await self.exchange.fills(self.fills_since_ms):
-            if await self.store.record_fill(fill):
-                self._fills.append(fill)
-                self.events.publish_event(
-                    "fill",
-                    {
-                        "trade_id": fill.trade_id,
-                        "client_order_id": fill.client_order_id,
-                        "side": fill.side.value,
-                        "amount_base": str(fill.amount_base),
-                        "price": str(fill.price),
-                        "fee_quote": str(fill.fee_quote),
-                    },
-                )
-            self.fills_since_ms = max(self.fills_since_ms, fill.timestamp)
-        for payment in await self.exchange.funding_payments(self.funding_since_ms):
-            if await self.store.record_funding(payment):
-                self._funding.append(payment)
-                log.info(
-                    "funding.settled",
-                    amount_quote=str(payment.amount_quote),
-                    rate=str(payment.rate),
-                    position_base=str(payment.position_base),
-                )
-                self.events.publish_event(
-                    "funding",
-                    {
-                        "amount_quote": str(payment.amount_quote),
-                        "rate": str(payment.rate),
-                        "position_base": str(payment.position_base),
-                        "timestamp": payment.timestamp,
-                    },
-                )
-            self.funding_since_ms = max(self.funding_since_ms, payment.timestamp)
+    async def fetch_fills(self) -> VenueBatch:
+        """Our fills since the fills cursor (a venue read only; raises ``ExchangeError``)."""
+        fills = tuple(await self.exchange.fills(self.fills_since_ms))
+        newest = max((f.timestamp for f in fills), default=self.fills_since_ms)
+        return VenueBatch(fills, (), max(self.fills_since_ms, newest), self.funding_since_ms)
+
+    async def fetch_funding(self, batch: VenueBatch) -> VenueBatch:
+        """``batch`` with the funding payments since the funding cursor (a venue read only;
+        raises ``ExchangeError``)."""
+        funding = tuple(await self.exchange.funding_payments(self.funding_since_ms))
+        newest = max((p.timestamp for p in funding), default=self.funding_since_ms)
+        return replace(batch, funding=funding, funding_since_ms=max(self.funding_since_ms, newest))
+
+    async def record(self, batch: VenueBatch) -> tuple[list[Fill], list[FundingPayment]]:
+        """Store ``batch`` and both cursors (call inside the tick's transaction); the fills
+        and payments the store did not know before. ``StoreError`` propagates."""
+        new_fills = [f for f in batch.fills if await self.store.record_fill(f)]
+        new_funding = [p for p in batch.funding if await self.store.record_funding(p)]
         async with self.store.transaction():  # both cursors, or neither
-            await self.store.set(Meta.FILLS_SINCE_MS, self.fills_since_ms)
-            await self.store.set(Meta.FUNDING_SINCE_MS, self.funding_since_ms)
+            await self.store.set(Meta.FILLS_SINCE_MS, batch.fills_since_ms)
+            await self.store.set(Meta.FUNDING_SINCE_MS, batch.funding_since_ms)
+        return new_fills, new_funding
+
+    def committed(
+        self, batch: VenueBatch, fills: list[Fill], funding: list[FundingPayment]
+    ) -> None:
+        """The transaction that recorded ``batch`` committed: read on from its cursors; its
+        new ``fills`` and ``funding`` wait for the attribution (:meth:`take`)."""
+        self.fills_since_ms = batch.fills_since_ms
+        self.funding_since_ms = batch.funding_since_ms
+        self._fills.extend(fills)
+        self._funding.extend(funding)
+
+    def pending(self) -> tuple[list[Fill], list[FundingPayment]]:
+        """The stored records not yet attributed (a failed tick's included)."""
         return list(self._fills), list(self._funding)
 
-    def attributed(self) -> None:
-        """The last :meth:`sync`'s records reached the attribution: forget them."""
-        self._fills.clear()
-        self._funding.clear()
+    def take(self) -> tuple[list[Fill], list[FundingPayment]]:
+        """The stored records not yet attributed, handed out once."""
+        taken = (self._fills, self._funding)
+        self._fills, self._funding = [], []
+        return taken

@@ -2,9 +2,12 @@
 
 :class:`EventFanOut` implements :class:`bot.ports.EventSink`. An event goes, in the same tick,
 to the log (one line, the event's name), to the telemetry adapter (MQTT, metrics, dashboard,
-notifier, through ``EngineTelemetry``) and, for what operators read back later (alerts, range
-changes, trading-state changes), to a buffer the engine writes to the store within the tick
-(:meth:`EventFanOut.flush`).
+notifier, through ``EngineTelemetry``, as the typed event itself) and, for what operators read
+back later (alerts, range changes, trading-state changes), to a buffer the engine writes to
+the store within the tick's transaction (:meth:`EventFanOut.record`, then
+:meth:`EventFanOut.recorded` once it committed). Fills and funding payments have their own
+tables: the account step stores them and emits their events after the commit, so the store,
+the log and MQTT see each exactly once.
 """
 
 from __future__ import annotations
@@ -18,9 +21,12 @@ import structlog
 from bot.events import (
     Alert,
     Event,
+    FillEvent,
+    FundingEvent,
     OrderEvent,
     RangeChange,
     TickFailed,
+    TickState,
     TradingStateChanged,
 )
 from bot.ports import Clock, Store
@@ -31,13 +37,15 @@ log = structlog.get_logger("hedgebot.engine")
 
 
 class EngineTelemetry(Protocol):
-    """What the engine publishes; the MQTT adapter and the null sink implement it."""
+    """What the engine publishes; the MQTT adapter (``TelemetryBridge``) and the null sink
+    implement it. Both calls take the engine's typed values; the adapter builds the wire
+    payloads once (``bot.telemetry.wire``) and never raises into the tick."""
 
-    def publish_state(self, state: dict[str, Any]) -> None:
+    def publish_state(self, state: TickState) -> None:
         """Latest state (retained); only the newest is kept when the broker is down."""
         ...
 
-    def publish_event(self, event_type: str, data: dict[str, Any]) -> None:
+    def publish_event(self, event: Event) -> None:
         """One event; dropped (and counted) when it cannot be delivered."""
         ...
 
@@ -59,14 +67,18 @@ class CommandSource(Protocol):
 class NullTelemetry:
     """Publishes nothing."""
 
-    def publish_state(self, state: dict[str, Any]) -> None:
+    def publish_state(self, state: TickState) -> None:
         """Drop the state."""
 
-    def publish_event(self, event_type: str, data: dict[str, Any]) -> None:
+    def publish_event(self, event: Event) -> None:
         """Drop the event."""
 
     def observe_tick(self, latency_s: float, *, ok: bool, skipped_blocks: int = 0) -> None:
         """Drop the figures."""
+
+
+# the events operators read back from the store's ``events`` table
+_RECORDED = (Alert, RangeChange, TradingStateChanged)
 
 
 class EventFanOut:
@@ -85,38 +97,51 @@ class EventFanOut:
 
     def emit(self, event: Event) -> None:
         """Log, publish and (for operators' history) buffer ``event`` for the store."""
-        data = event.data()
-        telemetry = self._telemetry()
         if isinstance(event, Alert):
             self._alerts.append(event.name)
-            if event.logged:
-                log.warning(event.name, **dict(event.context))
-            telemetry.publish_event("alert", data)
-            self._unrecorded.append((self._clock.now(), "alert", data))
-        elif isinstance(event, RangeChange):
-            log.warning(event.name, **data)
-            telemetry.publish_event(event.name, data)
-            self._unrecorded.append((self._clock.now(), event.name, data))
-        elif isinstance(event, TradingStateChanged):
-            log.info("trading_state.changed", **data)
-            telemetry.publish_event("trading_state", data)
-            self._unrecorded.append((self._clock.now(), "trading_state", data))
-        else:
-            self._log_other(event, data)
-            telemetry.publish_event(event.wire_type, data)
+        _log_line(event)
+        self._telemetry().publish_event(event)
+        if isinstance(event, _RECORDED):
+            self._unrecorded.append((self._clock.now(), event.kind, event.data()))
 
-    @staticmethod
-    def _log_other(event: Event, data: dict[str, Any]) -> None:
-        if isinstance(event, OrderEvent):
-            fields = {k: v for k, v in data.items() if k != "fee_quote"}
-            log.info("order.completed", **fields)
-        elif isinstance(event, TickFailed) and event.logged:
-            log.warning("tick.failed", **data)
+    async def record(self, store: Store) -> int:
+        """Write the buffered events (in the caller's transaction); how many were written.
+        They stay buffered until :meth:`recorded` says the transaction committed."""
+        for ts, kind, body in self._unrecorded:
+            await store.record_event(ts, kind, body)
+        return len(self._unrecorded)
+
+    def recorded(self, count: int) -> None:
+        """The first ``count`` buffered events are committed: forget them."""
+        del self._unrecorded[:count]
 
     async def flush(self, store: Store) -> None:
-        """Write the buffered events to the store (``StoreError`` propagates; the events not
-        yet written stay buffered)."""
-        while self._unrecorded:
-            ts, kind, body = self._unrecorded[0]
-            await store.record_event(ts, kind, body)
-            self._unrecorded.pop(0)
+        """Write the buffered events in one transaction (``StoreError`` propagates and keeps
+        them all buffered)."""
+        if not self._unrecorded:
+            return
+        async with store.transaction():
+            count = await self.record(store)
+        self.recorded(count)
+
+
+def _log_line(event: Event) -> None:
+    """The one log line of an event (none for a decision: ``tick.completed`` says it)."""
+    if isinstance(event, Alert):
+        if event.logged:
+            log.warning(event.name, **dict(event.context))
+    elif isinstance(event, RangeChange):
+        log.warning(event.name, **event.data())
+    elif isinstance(event, TradingStateChanged):
+        log.info("trading_state.changed", **event.data())
+    elif isinstance(event, OrderEvent):
+        fields = {k: v for k, v in event.data().items() if k != "fee_quote"}
+        log.info("order.completed", **fields)
+    elif isinstance(event, FillEvent):
+        log.info("fill.recorded", **event.data())
+    elif isinstance(event, FundingEvent):
+        data = event.data()
+        del data["timestamp"]
+        log.info("funding.settled", **data)
+    elif isinstance(event, TickFailed) and event.logged:
+        log.warning("tick.failed", **event.data())

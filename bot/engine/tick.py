@@ -13,22 +13,23 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
 import structlog
 
-from bot.core.gate import GuardState, MarginView, VenueRead, day_pnl, margin_view
+from bot.core.gate import GuardState, MarginView, VenueRead, margin_view
 from bot.core.operator import OperatorState
 from bot.core.plan import HedgeSettings, PlanLimits, Reads, TickPlan, plan_tick
-from bot.core.pnl import Attribution, observation_from_snapshot, step
+from bot.core.pnl import Attribution
 from bot.core.policy import HedgePolicy, PolicyState
 from bot.core.protect import UnreadableEpisode
+from bot.core.trading_status import trading_status
 from bot.domain import (
     ChainSnapshot,
     MarketRules,
 )
+from bot.engine.account import AccountSteps
 from bot.engine.act import ActSteps
 from bot.engine.reads import ReadSteps
 from bot.engine.report import Acted, EngineStats, TickReport
@@ -38,13 +39,12 @@ from bot.errors import (
     HedgebotError,
     StoreError,
 )
-from bot.events import Alert, DecisionEvent, TickFailed
+from bot.events import Alert, DecisionEvent, TickFailed, TickState
 from bot.exchange.ledger import OrderLedger
 from bot.guards import RiskGuard
 from bot.ports import ChainReader, Clock, PerpExchange
 from bot.safety import describe_exc
 from bot.store.base import RecordStore
-from bot.tick_messages import range_transitions, state_message
 from bot.venue_history import VenueHistory
 
 log = structlog.get_logger("hedgebot.engine")
@@ -60,7 +60,7 @@ TICK_FAULTS: tuple[type[Exception], ...] = (
 )
 
 
-class TickRunner(ReadSteps, ActSteps):
+class TickRunner(ReadSteps, ActSteps, AccountSteps):
     """The state of one bot between ticks, and the tick itself."""
 
     def __init__(
@@ -91,7 +91,7 @@ class TickRunner(ReadSteps, ActSteps):
         self.telemetry: EngineTelemetry = telemetry or NullTelemetry()
         self.stats = EngineStats()
         self.events = EventFanOut(lambda: self.telemetry, clock, self.stats.alerts)
-        self.history = VenueHistory(exchange, store, self.telemetry)
+        self.history = VenueHistory(exchange, store)
         self.price_observers = price_observers or []
         self.guard = guard or RiskGuard.with_defaults(store.path, clock)
         self.read_timeout_s = read_timeout_s
@@ -177,6 +177,7 @@ class TickRunner(ReadSteps, ActSteps):
                 reads = self.reads_of(block, None, venue)
                 plan = self.plan(reads)
                 acted = await self.act(block, plan, reads)
+                await self.account(block, reads, plan, acted)
                 self.publish(reads, plan, acted, None)
         except StoreError as exc:
             self._fail("store", exc)
@@ -209,10 +210,8 @@ class TickRunner(ReadSteps, ActSteps):
 
     # act -------------------------------------------------------------------------------
     async def act(self, block: int, plan: TickPlan, reads: Reads) -> Acted:
-        """Record what the tick decided on and place the planned order (if any)."""
-        await RiskGuard.persist_day(self.store, self._guard_before, plan.guard_state)
-        if reads.snapshot is not None:
-            await self.store.record_snapshot(reads.now_s, reads.snapshot)
+        """Place the planned order (if any) through the ledger (its own write-ahead
+        records); the hedge position after it."""
         position = reads.venue.position
         if not plan.places_order or plan.limit_price is None:
             return Acted(None, position)
@@ -221,49 +220,6 @@ class TickRunner(ReadSteps, ActSteps):
         if acted.filled:
             acted = Acted(order, await self.exchange.position())
         return acted
-
-    # account ---------------------------------------------------------------------------
-    async def account(
-        self, block: int, reads: Reads, plan: TickPlan, acted: Acted
-    ) -> TickReport | None:
-        """Keep the decision, fills, funding and PnL of a tick that read the chain."""
-        snapshot = reads.snapshot
-        if snapshot is None:
-            return None
-        self.policy_state = plan.policy_state_after(filled=acted.filled)
-        self.operator = plan.operator_state  # a rebalance_now is used up
-        if acted.filled:
-            self.stats.rebalances += 1
-        now, quote = reads.now_s, reads.venue.quote
-        await self.store.record_decision(now, block, plan.decision)
-        new_fills, new_funding = await self.history.sync()
-        await self._check_position(acted.position.size_base)
-        self.range_changes(snapshot)
-        if new_funding:
-            last_rate = new_funding[-1].rate
-            self.guard_state = replace(self.guard_state, last_funding_rate=last_rate)
-        assert self.pnl is not None  # opened by plan()
-        observation = observation_from_snapshot(
-            snapshot, quote.mark_price, new_fills, new_funding, timestamp_s=now
-        )
-        self.pnl = step(self.pnl, observation)
-        self.history.attributed()
-        pnl = self.pnl.breakdown().as_dict()
-        await self._day_baseline(now, pnl["net_pnl_quote"])
-        report = TickReport(
-            block, snapshot, quote, acted.position, plan.decision, acted.order, pnl, plan.view
-        )
-        self.last_report = report
-        self.stats.ticks += 1
-        self.stats.last_block = block
-        self.stats.last_tick_ok_s = now
-        return report
-
-    async def _day_baseline(self, now: float, net_quote: Decimal) -> None:
-        """Every tick, so the first tick of a UTC day (not its first trade) sets the baseline."""
-        before = self.guard_state
-        _, self.guard_state = day_pnl(before, now, net_quote)
-        await RiskGuard.persist_day(self.store, before, self.guard_state)
 
     # publish ---------------------------------------------------------------------------
     def publish(
@@ -287,7 +243,7 @@ class TickRunner(ReadSteps, ActSteps):
             reason=decision.reason,
         )
         margin = margin_view(acted.position, self.guard.brackets) if acted.filled else plan.margin
-        self.telemetry.publish_state(self._state_message(report, margin))
+        self.telemetry.publish_state(self._tick_state(report, margin, plan, reads))
         if decision.action != "hold":
             self.events.emit(DecisionEvent(report.block, decision))
 
@@ -306,12 +262,14 @@ class TickRunner(ReadSteps, ActSteps):
             filled_base=None if acted.order is None else str(acted.order.filled_base),
         )
 
-    def state_message(self, report: TickReport) -> dict[str, object]:
-        """The per-tick state published on MQTT ``state``."""
-        return self._state_message(report, margin_view(report.position, self.guard.brackets))
-
-    def _state_message(self, report: TickReport, margin: MarginView) -> dict[str, object]:
-        return state_message(
+    def _tick_state(
+        self, report: TickReport, margin: MarginView, plan: TickPlan, reads: Reads
+    ) -> TickState:
+        """The typed ``state`` of a tick (the telemetry adapter builds the wire message)."""
+        trading = trading_status(
+            self.operator, reads.kill, plan.view, plan.breaches, self.guard_state
+        )
+        return TickState(
             bot_id=self.bot_id,
             block=report.block,
             snapshot=report.snapshot,
@@ -322,6 +280,7 @@ class TickRunner(ReadSteps, ActSteps):
             margin=margin,
             paused=self.paused,
             flattening=self.flattening,
+            trading=trading,
         )
 
     def _observe_tick(self, started: float, report: TickReport | None) -> None:
@@ -375,10 +334,3 @@ class TickRunner(ReadSteps, ActSteps):
             chain_error=self.stats.last_error or "chain unreadable",
             pending=self.ledger.pending,
         )
-
-    def range_changes(self, snapshot: ChainSnapshot) -> None:
-        """Positions leaving or re-entering their range, as events (logged, published,
-        recorded)."""
-        for change in range_transitions(self._in_range, snapshot.positions, snapshot.block_number):
-            self.events.emit(change)
-        self._in_range = {p.id: p.in_range for p in snapshot.positions}

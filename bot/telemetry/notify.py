@@ -24,6 +24,7 @@ import structlog
 from bot.ports import Clock
 from bot.safety import mask_url
 from bot.telemetry.alert_rules import DailySummary, Notice, RateLimiter, notice_for
+from bot.telemetry.messages import EventMessage, StateMessage
 from bot.telemetry.notify_settings import SEVERITY_RANK, AlertsSettings, ResolvedTarget
 
 __all__ = ["Notifier", "NotifierStats", "apprise_send", "build_notifier", "mask_notify_url"]
@@ -161,6 +162,15 @@ class Notifier:
         for target in self._targets:
             self._workers.append(asyncio.create_task(self._work(target)))
         log.info("alerts.started", targets=self.targets)
+
+    def publish_event(self, event: EventMessage) -> None:
+        """The bridge's ``events`` message: queued for people when it is one for them."""
+        self.submit(event.type, event.data)
+
+    def publish_state(self, state: StateMessage) -> None:
+        """The bridge's ``state`` message, folded into the daily summary (wire values)."""
+        if self._summary is not None:
+            self.observe_state(state.model_dump(mode="json"))
 
     def submit(self, event_type: str, data: Mapping[str, Any]) -> None:
         """Queue the notice for ``event_type`` (if it is one for people); never blocks."""

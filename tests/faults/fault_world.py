@@ -16,12 +16,14 @@ from bot.clock import ManualClock
 from bot.config import Settings
 from bot.domain import Order
 from bot.engine import TickReport
+from bot.events import Event, TickState
 from bot.exchange.ccxt import CcxtPerpExchange, CcxtPerpSettings
 from bot.exchange.emulators.binance_usdm import EmulatorHandle, start_emulator
 from bot.exchange.paper import venue_params
 from bot.guards import RiskGuard
 from bot.sim.anvil import Anvil
 from bot.sim.localnet import LocalWorld, local_config, start_world
+from bot.telemetry.wire import state_message
 
 KEY, SECRET = "fault-key", "fault-secret"
 
@@ -33,11 +35,11 @@ class Recorder:
     states: list[dict[str, Any]] = field(default_factory=list)
     events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
-    def publish_state(self, state: dict[str, Any]) -> None:
-        self.states.append(state)
+    def publish_state(self, state: TickState) -> None:
+        self.states.append(state_message(state).model_dump(mode="json"))
 
-    def publish_event(self, event_type: str, data: dict[str, Any]) -> None:
-        self.events.append((event_type, data))
+    def publish_event(self, event: Event) -> None:
+        self.events.append((event.kind, event.data()))
 
     def observe_tick(self, latency_s: float, *, ok: bool, skipped_blocks: int = 0) -> None:
         """Not recorded."""

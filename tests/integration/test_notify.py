@@ -23,6 +23,7 @@ from bot.killswitch import FileKillSwitch
 from bot.sim.anvil import Anvil
 from bot.sim.localnet import local_settings, start_world
 from bot.telemetry.bridge import TelemetryBridge
+from bot.telemetry.messages import EventMessage
 from bot.telemetry.notify import Notifier, build_notifier
 from bot.telemetry.notify_settings import AlertsSettings, ResolvedTarget
 
@@ -191,9 +192,10 @@ async def test_each_alert_kind_once_with_its_severity_and_filter(receiver: Recei
     await n.start()
     with structlog.testing.capture_logs() as logs:
         for event_type, data, _, _ in ENGINE_ALERTS:
-            bridge.publish_event(event_type, data)
+            bridge.deliver_event(EventMessage(type=event_type, ts=clock.now(), data=data))
             clock.advance(1)
-        bridge.publish_event("decision", {"action": "hold"})  # not for people
+        hold = EventMessage(type="decision", ts=clock.now(), data={"action": "hold"})
+        bridge.deliver_event(hold)  # not for people
         await receiver.wait_for("all", len(ENGINE_ALERTS))
         await n.stop()
     expected = [f"hedgebot nt: {kind} ({sev})" for _, _, kind, sev in ENGINE_ALERTS]

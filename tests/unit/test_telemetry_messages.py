@@ -3,14 +3,25 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any, ClassVar
 
 import pytest
 from pydantic import ValidationError
 from rich.console import Console
 
 from bot.clock import ManualClock
-from bot.domain import Decision, PositionExposure, Side
+from bot.core.gate import MarginView
+from bot.domain import (
+    ChainSnapshot,
+    Decision,
+    MarketQuote,
+    PerpPosition,
+    PositionExposure,
+    Side,
+)
+from bot.events import Event, TickFailed, TickState
 from bot.telemetry.bridge import TelemetryBridge
 from bot.telemetry.messages import (
     CommandAck,
@@ -24,6 +35,8 @@ from bot.telemetry.monitor import MonitorView, parse_params
 from bot.telemetry.mqtt import MqttSettings, Topics
 
 pytestmark = pytest.mark.unit
+
+D = Decimal
 
 
 def _state(**overrides: object) -> StateMessage:
@@ -227,37 +240,38 @@ def test_parse_params_reads_json_values() -> None:
         parse_params(["oops"])
 
 
-def _engine_state() -> dict[str, object]:
-    return {
-        "bot_id": "b1",
-        "block": 5,
-        "timestamp": 1_700_000_000,
-        "price": "2000",
-        "mark_price": "2001",
-        "positions": [
-            {
-                "id": "lp",
-                "kind": "v2",
-                "amount_base": "1",
-                "amount_quote": "2000",
-                "value_quote": "4000",
-                "delta_base": "1",
-                "in_range": True,
-            }
-        ],
-        "delta_base": "1",
-        "target_base": "-1",
-        "hedge_base": "-0.9",
-        "drift_base": "0.1",
-        "band_base": "0.05",
-        "liquidation_price": None,
-        "funding_rate": "0.0001",
-        "paused": False,
-    }
+def _engine_state(block: int = 5) -> TickState:
+    """The typed state of a tick as the engine hands it over (one V2 position)."""
+    lp = PositionExposure("lp", "v2", D(1), D(2000), D(4000), D(1), D(0), D(2000))
+    decision = Decision(
+        "hold", "within band", D(1), D(-1), D("-0.9"), D("0.1"), D("0.05"), notes=()
+    )
+    return TickState(
+        bot_id="b1",
+        block=block,
+        snapshot=ChainSnapshot(block, 1_700_000_000, "0xabc", D(2000), (lp,)),
+        quote=MarketQuote("ETH/USDT:USDT", D(2001), D(2001), D("0.0001"), 0, 0),
+        position=PerpPosition("ETH/USDT:USDT", D("-0.9"), D(2000), D(2001), D(0), D(100), None, 3),
+        decision=decision,
+        pnl={},
+        margin=MarginView(None, None, None),
+        paused=False,
+        flattening=False,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Exploded(Event):
+    """An event whose kind is outside the MQTT contract."""
+
+    wire_type: ClassVar[str] = "order.exploded"
+
+    def data(self) -> dict[str, Any]:
+        return {}
 
 
 def test_bridge_turns_engine_dicts_into_typed_payloads() -> None:
-    """The engine's state dict becomes a StateMessage and moves the gauges."""
+    """The engine's typed state becomes a StateMessage and moves the gauges."""
     metrics = Metrics()
     bridge = TelemetryBridge(metrics=metrics, clock=ManualClock())
     bridge.publish_state(_engine_state())
@@ -268,8 +282,8 @@ def test_bridge_turns_engine_dicts_into_typed_payloads() -> None:
 def test_bridge_drops_invalid_payloads_without_raising() -> None:
     """A malformed state or an unknown event type is counted, never raised into the tick."""
     bridge = TelemetryBridge(metrics=Metrics())
-    bridge.publish_state({**_engine_state(), "block": "not a block"})
-    bridge.publish_event("order.exploded", {})
+    bridge.publish_state(_engine_state(block=-1))
+    bridge.publish_event(_Exploded())
     assert bridge.invalid_payloads == 2
 
 
@@ -277,5 +291,5 @@ def test_bridge_counts_error_events_by_source() -> None:
     """Error events from the chain/exchange/broker feed errors_total."""
     metrics = Metrics()
     bridge = TelemetryBridge(metrics=metrics)
-    bridge.publish_event("error", {"source": "chain", "error": "timeout"})
+    bridge.publish_event(TickFailed("chain", "timeout"))
     assert 'hedgebot_errors_total{source="chain"} 1.0' in metrics.exposition().decode()
