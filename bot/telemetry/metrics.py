@@ -2,7 +2,11 @@
 
 Metrics live in a registry owned by one ``Metrics`` object (no global registry), so several
 bots or tests in one process never collide. ``/healthz`` answers 200 while the last
-successful tick is younger than ``max_tick_age_s`` and 503 with a JSON reason otherwise.
+successful tick is younger than ``max_tick_age_s`` and 503 with a JSON reason otherwise; its
+body also says what may trade (``trading_state``: active | reducing | halted, or null before
+the first state), why (``trading_reasons``) and which risk guards are tripped since when
+(``guards_tripped``), from the last published state. ``paused`` is true whenever the bot is
+not ``active`` (an operator pause, a kill-switch freeze or flatten, a blocking guard).
 """
 
 from __future__ import annotations
@@ -24,10 +28,10 @@ from prometheus_client import (
 
 from bot.clock import WallClock
 from bot.ports import Clock
-from bot.telemetry.messages import PnlParts, StateMessage
+from bot.telemetry.messages import GuardTrip, PnlParts, StateMessage, TradingStateName
 from bot.telemetry.settings import MetricsSettings
 
-__all__ = ["Health", "Metrics", "MetricsServer", "MetricsSettings", "assess_health"]
+__all__ = ["Health", "Metrics", "MetricsServer", "MetricsSettings", "TradingView", "assess_health"]
 
 _log = structlog.get_logger("bot.telemetry.metrics")
 
@@ -35,6 +39,9 @@ ErrorSource = Literal["chain", "exchange", "broker"]
 OrderOutcome = Literal["filled", "partially_filled", "rejected", "expired", "canceled", "unknown"]
 
 _TICK_BUCKETS_S = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+
+_TRADING_LEVEL = {"active": 0, "reducing": 1, "halted": 2}
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,14 +52,52 @@ class Health:
     body: dict[str, Any]
 
 
+@dataclass(frozen=True, slots=True)
+class TradingView:
+    """What may trade, as the last state said: ``state`` None before any state (or from a
+    bot older than the field: then ``paused`` is the state's own flag)."""
+
+    state: TradingStateName | None = None
+    reasons: tuple[str, ...] = ()
+    guards: tuple[GuardTrip, ...] = ()
+    paused: bool = False
+
+    @classmethod
+    def of(cls, message: StateMessage) -> TradingView:
+        """The trading fields of a state message; ``paused`` unless ``active``."""
+        state = message.trading_state
+        paused = message.paused if state is None else state != "active"
+        return cls(state, message.trading_reasons, message.guards_tripped, paused)
+
+    def body(self) -> dict[str, Any]:
+        """The ``/healthz`` fields: ``paused``, ``trading_state``, ``trading_reasons``,
+        ``guards_tripped`` (each ``{"name", "since" (unix s or null), "detail"}``)."""
+        return {
+            "paused": self.paused,
+            "trading_state": self.state,
+            "trading_reasons": list(self.reasons),
+            "guards_tripped": [g.model_dump(mode="json") for g in self.guards],
+        }
+
+
 def assess_health(
-    now_s: float, last_tick_s: float | None, max_tick_age_s: float, *, paused: bool = False
+    now_s: float,
+    last_tick_s: float | None,
+    max_tick_age_s: float,
+    *,
+    paused: bool = False,
+    trading: TradingView | None = None,
 ) -> Health:
-    """Healthy while the last successful tick is younger than ``max_tick_age_s``."""
+    """Healthy while the last successful tick is younger than ``max_tick_age_s``; the body
+    carries the trading state (``trading``, else only ``paused``). Trading that is halted
+    or reducing is still healthy: the bot is working, it is told not to hedge."""
+    view = trading if trading is not None else TradingView(paused=paused)
     if last_tick_s is None:
-        return Health(False, {"status": "unhealthy", "reason": "no successful tick yet"})
+        return Health(
+            False, {"status": "unhealthy", "reason": "no successful tick yet", **view.body()}
+        )
     age_s = max(0.0, now_s - last_tick_s)
-    body: dict[str, Any] = {"last_tick_age_s": round(age_s, 3), "paused": paused}
+    body: dict[str, Any] = {"last_tick_age_s": round(age_s, 3), **view.body()}
     if age_s > max_tick_age_s:
         reason = f"last successful tick {age_s:.1f}s ago (max {max_tick_age_s:g}s)"
         return Health(False, {"status": "unhealthy", "reason": reason, **body})
@@ -67,7 +112,7 @@ class Metrics:
         self.max_tick_age_s = max_tick_age_s
         self._clock: Clock = clock if clock is not None else WallClock()
         self.last_tick_s: float | None = None
-        self.paused = False
+        self.trading = TradingView()
         ns = "hedgebot"
         reg = self.registry
 
@@ -84,7 +129,13 @@ class Metrics:
         )
         self.price = gauge("price", "Pool price, quote per base")
         self.block = gauge("block", "Last processed block number")
-        self.paused_gauge = gauge("paused", "1 while trading is paused by command")
+        self.paused_gauge = gauge(
+            "paused", "1 while trading is not active (operator, kill switch or a guard)"
+        )
+        self.trading_state_gauge = gauge(
+            "trading_state", "0 active, 1 reducing (reduce-only), 2 halted; NaN unknown"
+        )
+        self.guards_tripped_gauge = gauge("guards_tripped", "Risk guards tripped now")
         self.pnl_quote = Gauge(
             "pnl_quote", "PnL attribution, quote units", ["part"], namespace=ns, registry=reg
         )
@@ -130,8 +181,11 @@ class Metrics:
         self.drift_base.set(float(state.drift_base))
         _set_optional(self.margin_ratio, state.margin_ratio)
         _set_optional(self.liquidation_distance_pct, state.liquidation_distance_pct)
-        self.paused = state.paused
-        self.paused_gauge.set(1 if state.paused else 0)
+        self.trading = TradingView.of(state)
+        self.paused_gauge.set(1 if self.trading.paused else 0)
+        level = _TRADING_LEVEL.get(state.trading_state or "")
+        self.trading_state_gauge.set(float("nan") if level is None else level)
+        self.guards_tripped_gauge.set(len(state.guards_tripped))
         for part, value in state.pnl.model_dump().items():
             self.pnl_quote.labels(part=part).set(float(value))
 
@@ -151,8 +205,13 @@ class Metrics:
     def health(self) -> Health:
         """What ``/healthz`` answers now."""
         return assess_health(
-            self._clock.now(), self.last_tick_s, self.max_tick_age_s, paused=self.paused
+            self._clock.now(), self.last_tick_s, self.max_tick_age_s, trading=self.trading
         )
+
+    @property
+    def paused(self) -> bool:
+        """True while the last state said trading is not active."""
+        return self.trading.paused
 
     def exposition(self) -> bytes:
         """The Prometheus text format of every metric."""

@@ -162,8 +162,8 @@ class MonitorView:
         if state is None:
             shown = [_text(bot_id, _BOT_ID_SHOWN), status, *[Text("-")] * 7]
             return [*shown, _text(view.problem or "no state", 24)]
-        if state.paused:
-            status = Text("paused", style="yellow")
+        if view.status == "online":
+            status = _trading_status(state) or status
         cells = [
             _int(state.block),
             Text(_block_time(state.timestamp)),
@@ -190,6 +190,24 @@ _BOT_COLUMNS = (
     "net pnl",
 )
 _BOT_ID_SHOWN = 16
+
+
+_PAUSED_ONLY = ("paused by operator",)
+
+
+def _trading_status(state: StateMessage) -> Text | None:
+    """What an online bot's status cell says when it is not hedging: ``paused`` (by the
+    operator alone), ``halted`` (kill switch freeze, a blocking guard), ``reducing``
+    (flatten, an emergency reduction); None while ``active``. A bot older than
+    ``trading_state`` is ``paused`` by its own flag."""
+    trading = state.trading_state
+    if trading is None:
+        return Text("paused", style="yellow") if state.paused else None
+    if trading == "active":
+        return None
+    if trading == "halted" and state.trading_reasons == _PAUSED_ONLY:
+        return Text("paused", style="yellow")
+    return Text(trading, style="red" if trading == "halted" else "yellow")
 
 
 def _text(value: str, limit: int = 64) -> Text:
