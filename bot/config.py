@@ -30,6 +30,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from bot.config_checks import address_role_clashes, non_finite_fields, same_position_clashes
 from bot.errors import ConfigError
+from bot.exchange.credentials_settings import BuilderConfig, venue_missing_secrets
 from bot.exchange.market_data_settings import MarketDataSettings
 from bot.policy_config import HedgeConfig
 from bot.risk_settings import RiskSettings
@@ -57,6 +58,7 @@ NonNegativeDecimal = Annotated[Decimal, Field(ge=0)]
 _SECRET_FIELDS = {
     ("exchange", "api_key"),
     ("exchange", "api_secret"),
+    ("exchange", "password"),  # okx's API passphrase
     ("mqtt", "password"),
     ("alerts", "urls"),  # notification URLs carry tokens
     ("store", "password"),
@@ -185,7 +187,11 @@ class ExchangeConfig(_Section):
     sandbox: bool = False
     demo_trading: bool = False
     api_key: SecretStr | None = None
-    api_secret: SecretStr | None = None
+    api_secret: SecretStr | None = None  # hyperliquid: the agent (API wallet) private key
+    password: SecretStr | None = None  # okx: the API passphrase
+    wallet_address: Address | None = None  # hyperliquid: the master account
+    vault_address: Address | None = None  # hyperliquid: a vault or sub-account to trade
+    builder: BuilderConfig | None = None  # hyperliquid: a builder fee the user opts into
     urls: dict[str, str] = Field(default_factory=dict)
     timeout_ms: Annotated[int, Field(gt=0)] = 10_000
     max_response_bytes: Annotated[int, Field(ge=1024)] = MAX_RESPONSE_BYTES  # larger: refused
@@ -197,12 +203,15 @@ class ExchangeConfig(_Section):
     def missing_secrets(self) -> list[str]:
         """``field: reason`` lines when a live venue lacks its keys (checked by ``load_config``
         for commands that trade and ``check-config``; ``kill``/``report`` touch no venue)."""
-        if self.kind == "ccxt" and (self.api_key is None or self.api_secret is None):
-            return [
-                "exchange: ccxt needs HEDGEBOT_EXCHANGE__API_KEY and HEDGEBOT_EXCHANGE__API_SECRET"
-                " in env"
-            ]
-        return []
+        if self.kind != "ccxt":
+            return []
+        return venue_missing_secrets(
+            self.exchange_id,
+            api_key=self.api_key is not None,
+            api_secret=self.api_secret is not None,
+            password=self.password is not None,
+            wallet_address=self.wallet_address is not None,
+        )
 
 
 class LoggingConfig(_Section):

@@ -1,4 +1,6 @@
-"""Shared set-up for tests that drive the real ccxt binanceusdm client through the emulator."""
+"""Shared set-up for tests that drive the real ccxt clients through the emulators:
+``binanceusdm`` (``running_emulator``, ``started_exchange``) and ``hyperliquid``
+(``running_hyperliquid``, ``hyperliquid_settings``, ``started_hyperliquid_exchange``)."""
 
 from __future__ import annotations
 
@@ -6,14 +8,18 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 import ccxt.async_support as ccxt_async
 import pytest
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
 
 from bot.clock import ManualClock
 from bot.exchange.ccxt import CcxtPerpExchange, CcxtPerpSettings
+from bot.exchange.ccxt.settings import BuilderFee
 from bot.exchange.emulators.binance_usdm import EmulatorHandle, start_emulator
+from bot.exchange.emulators.hyperliquid import HyperliquidHandle, start_hyperliquid_emulator
 from bot.exchange.venue import VenueParams
 
 API_KEY = "test-key-0123456789"
@@ -105,3 +111,77 @@ async def emulator(clock: ManualClock) -> AsyncIterator[EmulatorHandle]:
     """A fresh venue behind the emulator, one per test."""
     async with running_emulator(clock) as handle:
         yield handle
+
+
+# ------------------------------------------------------------------ Hyperliquid
+
+HL_SYMBOL = "ETH/USDC:USDC"
+HL_MASTER: LocalAccount = Account.from_key("0x" + "a1" * 32)  # the account (wallet address)
+HL_AGENT: LocalAccount = Account.from_key("0x" + "a2" * 32)  # its approved API wallet
+HL_STRANGER: LocalAccount = Account.from_key("0x" + "a3" * 32)  # neither
+
+
+@asynccontextmanager
+async def running_hyperliquid(
+    clock: ManualClock, *, mark: Decimal = MARK, venue_params: VenueParams | None = None
+) -> AsyncIterator[HyperliquidHandle]:
+    """A fresh Hyperliquid emulator on a free port: ``HL_MASTER``'s account with ``HL_AGENT``
+    approved, mark at ``mark``, the venue on ``clock``."""
+    handle = await start_hyperliquid_emulator(
+        "127.0.0.1",
+        0,
+        HL_MASTER.address,
+        clock,
+        agents=[HL_AGENT.address],
+        venue_params=venue_params,
+    )
+    handle.set_mark(mark)
+    try:
+        yield handle
+    finally:
+        await handle.close()
+
+
+def hyperliquid_settings(
+    handle: HyperliquidHandle,
+    *,
+    agent: LocalAccount = HL_AGENT,
+    timeout_ms: int = 3000,
+    leverage: int = 5,
+    margin_mode: Literal["isolated", "cross"] = "isolated",
+    builder: BuilderFee | None = None,
+) -> CcxtPerpSettings:
+    """Adapter settings for ccxt ``hyperliquid`` (sandbox) on ``handle``, trading
+    ``HL_MASTER``'s account with ``agent``'s key."""
+    return CcxtPerpSettings(
+        exchange_id="hyperliquid",
+        symbol=HL_SYMBOL,
+        wallet_address=HL_MASTER.address,
+        api_secret=agent.key.hex(),
+        sandbox=True,
+        leverage=leverage,
+        margin_mode=margin_mode,
+        urls=handle.ccxt_urls(),
+        timeout_ms=timeout_ms,
+        enable_rate_limit=False,
+        builder=builder,
+    )
+
+
+@asynccontextmanager
+async def started_hyperliquid_exchange(
+    handle: HyperliquidHandle,
+    clock: ManualClock,
+    *,
+    agent: LocalAccount = HL_AGENT,
+    timeout_ms: int = 3000,
+) -> AsyncIterator[CcxtPerpExchange]:
+    """A started ``CcxtPerpExchange`` (the real ccxt hyperliquid client) on ``handle``;
+    closed on exit."""
+    settings = hyperliquid_settings(handle, agent=agent, timeout_ms=timeout_ms)
+    exchange = CcxtPerpExchange(settings, clock)
+    await exchange.start()
+    try:
+        yield exchange
+    finally:
+        await exchange.close()

@@ -17,7 +17,7 @@ from bot.exchange.ccxt import parse
 from bot.exchange.ccxt.calls import CALL_FAILURES, CcxtCalls
 from bot.exchange.ccxt.errors import is_not_modified, is_setup_fatal, venue_code
 from bot.exchange.ccxt.fields import mapping, required
-from bot.exchange.ccxt.settings import AccountSetup
+from bot.exchange.ccxt.settings import MARGIN_MODE_WITH_LEVERAGE, AccountSetup
 from bot.safety import describe_exc, safe_str
 
 __all__ = ["apply_account_settings", "apply_leverage", "require_one_way_mode"]
@@ -99,7 +99,7 @@ async def _refused(
 
 async def _apply_margin_mode(calls: CcxtCalls, symbol: str) -> tuple[str | None, str]:
     s, api = calls.settings, calls.api()
-    if not api.has.get("setMarginMode"):
+    if not api.has.get("setMarginMode") or s.exchange_id in MARGIN_MODE_WITH_LEVERAGE:
         return s.margin_mode, ""
     try:
         await calls.request(api.set_margin_mode, s.margin_mode, symbol)
@@ -116,8 +116,9 @@ async def apply_leverage(calls: CcxtCalls, symbol: str) -> tuple[int, str]:
     """``(accepted leverage, note)``: the venue's answer, or its current leverage (with a
     note) after a refusal that is not "not modified"."""
     s, api = calls.settings, calls.api()
+    params = {"marginMode": s.margin_mode} if s.exchange_id in MARGIN_MODE_WITH_LEVERAGE else {}
     try:
-        response = await calls.request(api.set_leverage, s.leverage, symbol)
+        response = await calls.request(api.set_leverage, s.leverage, symbol, params)
     except CALL_FAILURES as exc:
         if is_not_modified(s.exchange_id, exc):
             return s.leverage, ""

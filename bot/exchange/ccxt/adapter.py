@@ -14,7 +14,6 @@ from typing import Any
 
 import ccxt
 import structlog
-from ccxt.base.decimal_to_precision import DECIMAL_PLACES, TICK_SIZE
 
 from bot import errors
 from bot.domain import (
@@ -31,13 +30,21 @@ from bot.exchange.ccxt import parse
 from bot.exchange.ccxt.account import apply_account_settings, require_one_way_mode
 from bot.exchange.ccxt.calls import CALL_FAILURES, CcxtCalls
 from bot.exchange.ccxt.client import build_client
+from bot.exchange.ccxt.dialect import VenueDialect, dialect_for
 from bot.exchange.ccxt.errors import is_duplicate_client_id, is_order_not_found
 from bot.exchange.ccxt.fields import mapping, required
 from bot.exchange.ccxt.history import fee_cost, fill_from_ccxt, funding_from_ccxt, order_from_ccxt
 from bot.exchange.ccxt.http import bounded_session
-from bot.exchange.ccxt.order_ids import VenueOrderIds, fee_in_quote
+from bot.exchange.ccxt.hyperliquid import (
+    approve_configured_builder,
+    builder_fee_quote,
+    funding_from_user_funding,
+)
+from bot.exchange.ccxt.market import read_market, rules_of
+from bot.exchange.ccxt.order_ids import VenueOrderIds, average_from_trades, fee_in_quote
 from bot.exchange.ccxt.paging import paged, rows, windowed
 from bot.exchange.ccxt.settings import (
+    FUNDING_IN_INCOME,
     RAW_SIZE_FIELDS,
     REALIZED_PNL_FIELDS,
     WALLET_IN_INFO,
@@ -63,7 +70,8 @@ class CcxtPerpExchange:
         self._symbol = settings.symbol  # ccxt's unified symbol once start() has read the market
         self._rules: MarketRules | None = None
         self._contract_size = Decimal(1)
-        self._order_ids = VenueOrderIds(self._calls)
+        self._order_ids = VenueOrderIds(self._calls, lambda cid: self._dialect.own_client_id(cid))
+        self._dialect = VenueDialect()  # the venue's ids, prices and statuses (after start)
         self.account_setup: AccountSetup | None = None
 
     # ----------------------------------------------------------------- lifecycle
@@ -82,7 +90,7 @@ class CcxtPerpExchange:
         try:
             await self._calls.call(self._calls.api().load_markets)
             await self.sync_time()
-            market = self._read_market()
+            market = read_market(self._calls.api(), self._settings)
             self._market = dict(market)
             # a market id ("ETHUSDT") is accepted by ccxt.market(), but ccxt reports positions,
             # orders and trades under the unified symbol: use that one everywhere
@@ -94,25 +102,14 @@ class CcxtPerpExchange:
                     symbol=self._symbol,
                 )
             self._contract_size = parse.contract_size_of(market, self._symbol)
-            self._rules = self._rules_from_market(market)
+            self._rules = rules_of(self._calls.api(), market, self._symbol, self._contract_size)
+            self._dialect = dialect_for(self._settings.exchange_id, market)
             await require_one_way_mode(self._calls, self._symbol)
             self.account_setup = await self.apply_account_settings()
+            await approve_configured_builder(self._calls)
         except BaseException:
             await self.close()
             raise
-
-    def _read_market(self) -> Mapping[str, Any]:
-        try:
-            market = mapping(self._calls.api().market(self._settings.symbol), "market")
-        except ccxt.BadSymbol as exc:
-            raise errors.ConfigError(
-                f"{self._settings.exchange_id} has no market {self._settings.symbol}"
-            ) from exc
-        if not (market.get("swap") and market.get("linear")):
-            raise errors.ConfigError(
-                f"{self._settings.symbol} is not a linear perpetual on {self._settings.exchange_id}"
-            )
-        return market
 
     async def sync_time(self) -> None:
         """Measure the venue's clock so signed requests carry its time (``CcxtCalls``)."""
@@ -146,17 +143,6 @@ class CcxtPerpExchange:
         if self._rules is None:
             raise errors.ExchangeError("market_rules() before start()")
         return self._rules
-
-    def _rules_from_market(self, market: Mapping[str, Any]) -> MarketRules:
-        mode = self._calls.api().precisionMode
-        if mode not in (TICK_SIZE, DECIMAL_PLACES):
-            raise errors.ExchangeError(f"unsupported ccxt precisionMode {mode}")
-        return parse.rules_from_market(
-            market,
-            symbol=self._symbol,
-            contract_size=self._contract_size,
-            precision_mode="tick" if mode == TICK_SIZE else "decimals",
-        )
 
     async def quote(self) -> MarketQuote:
         """Mark, index and funding from the funding-rate endpoint; best bid/ask from the book.
@@ -236,21 +222,22 @@ class CcxtPerpExchange:
                 f"amount {intent.amount_base} is not a multiple of the venue step"
             )
         params: dict[str, Any] = {
-            "clientOrderId": intent.client_order_id,
+            "clientOrderId": self._dialect.venue_client_id(intent.client_order_id),
             "reduceOnly": intent.reduce_only,
         }
-        order_type = "market"
-        price: float | None = None
-        if intent.limit_price is not None:
-            order_type, price = "limit", float(intent.limit_price)
+        order_type, price = "market", None
+        limit = self._dialect.limit_price(intent, (await self.market_rules()).price_tick)
+        if limit is not None:
+            order_type, price = "limit", float(limit)
             params["timeInForce"] = "IOC"
         _log.info(
             "order.submitting",
             client_order_id=intent.client_order_id,
             side=intent.side.value,
             amount_base=str(intent.amount_base),
-            limit_price=str(intent.limit_price) if intent.limit_price is not None else None,
+            limit_price=str(limit) if limit is not None else None,
             reduce_only=intent.reduce_only,
+            venue_client_id=params["clientOrderId"],
         )
         try:
             # a timestamp refusal (-1021) happens before any side effect: re-synced and re-sent
@@ -263,7 +250,8 @@ class CcxtPerpExchange:
                 price,
                 params,
             )
-            order = self._order_from_ccxt(mapping(raw, "order answer"), intent)
+            answer = self._dialect.settled_answer(mapping(raw, "order answer"), intent)
+            order = self._order_from_ccxt(answer, intent)
         except CALL_FAILURES as exc:
             mapped = self._calls.map_error(
                 exc, client_order_id=intent.client_order_id, order_sent=True
@@ -309,9 +297,13 @@ class CcxtPerpExchange:
         client = self._calls.api()
         try:
             raw = await self._calls.request(
-                client.fetch_order, None, self._symbol, {"clientOrderId": client_order_id}
+                client.fetch_order,
+                None,
+                self._symbol,
+                {"clientOrderId": self._dialect.venue_client_id(client_order_id)},
             )
-            return self._order_from_ccxt(mapping(raw, "order"))
+            order = await average_from_trades(self._calls, self._symbol, mapping(raw, "order"))
+            return self._order_from_ccxt(order)
         except CALL_FAILURES as exc:
             if is_order_not_found(exc):
                 return None
@@ -328,7 +320,7 @@ class CcxtPerpExchange:
             self._calls.api().cancel_order,
             None,
             self._symbol,
-            {"clientOrderId": client_order_id},
+            {"clientOrderId": self._dialect.venue_client_id(client_order_id)},
         )
 
     async def fills(self, since_ms: int) -> list[Fill]:
@@ -348,6 +340,7 @@ class CcxtPerpExchange:
                 realized_pnl_key=REALIZED_PNL_FIELDS.get(self._settings.exchange_id),
             )
             fee = self._fee_in_quote(fill.fee_quote, currency, ref=f"trade {fill.trade_id}")
+            fee += builder_fee_quote(self._settings, fill.amount_base, fill.price)
             result.append(replace(fill, fee_quote=fee))
         return sorted(result, key=lambda f: (f.timestamp, f.trade_id))
 
@@ -362,6 +355,9 @@ class CcxtPerpExchange:
         )
         if not incomes:
             return []
+        if self._settings.exchange_id in FUNDING_IN_INCOME:
+            funded = [funding_from_user_funding(i, symbol=self._symbol) for i in incomes]
+            return sorted(funded, key=lambda p: (p.timestamp, p.id))
         rates = await paged(
             self._calls, self._calls.api().fetch_funding_rate_history, self._symbol, since_ms - 1000
         )
@@ -373,6 +369,7 @@ class CcxtPerpExchange:
         return sorted(result, key=lambda p: (p.timestamp, p.id))
 
     def _order_from_ccxt(self, raw: Mapping[str, Any], intent: OrderIntent | None = None) -> Order:
+        raw = self._dialect.answer_ids(raw)
         self._order_ids.remember(raw)
         order, currency = order_from_ccxt(
             raw,

@@ -10,6 +10,7 @@ import ccxt.async_support as ccxt_async
 
 from bot import errors
 from bot.exchange.ccxt.http import bounded_json_parser
+from bot.exchange.ccxt.hyperliquid import hyperliquid_credentials, no_silent_builder
 from bot.exchange.ccxt.raw import checked_fetch
 from bot.exchange.ccxt.settings import (
     SANDBOX_RETIRED,
@@ -32,6 +33,8 @@ def build_client(settings: CcxtPerpSettings, clock: Clock | None = None) -> Any:
     if exchange_class is None:
         raise errors.ConfigError(f"ccxt has no exchange {s.exchange_id!r}")
     client = exchange_class(_client_config(s))
+    if s.exchange_id == "hyperliquid":
+        no_silent_builder(client)
     if clock is not None and s.exchange_id in TIMESTAMP_SIGNED:
         # the host clock: a test's ManualClock signs in venue time
         client.milliseconds = lambda: int(clock.now() * 1000)
@@ -59,11 +62,12 @@ def _client_config(s: CcxtPerpSettings) -> dict[str, Any]:
         "timeout": s.timeout_ms,
         "options": options,
     }
-    key, secret = secret_value(s.api_key), secret_value(s.api_secret)
     if s.exchange_id == "hyperliquid":
-        config.update(walletAddress=key, privateKey=secret)
+        credentials = hyperliquid_credentials(s)
+        options.update(credentials.pop("options"))
+        config.update(credentials)
     else:
-        config.update(apiKey=key, secret=secret)
+        config.update(apiKey=secret_value(s.api_key), secret=secret_value(s.api_secret))
     password = secret_value(s.password)
     if password is not None:
         config["password"] = password

@@ -169,7 +169,7 @@ def _map_known(
 ) -> errors.ExchangeError:
     if isinstance(exc, ccxt.DDoSProtection) or code in _RATE_LIMIT_CODES:
         return errors.RateLimited(text, retry_after_s=ctx.retry_after_s)
-    if isinstance(exc, ccxt.AuthenticationError) or code in _AUTH_CODES:
+    if isinstance(exc, ccxt.AuthenticationError) or code in _AUTH_CODES or _unknown_signer(text):
         return errors.AuthenticationError(text)
     refused = _order_refusal(exc, code, text)
     if refused is not None:
@@ -191,6 +191,13 @@ def _map_known(
     if isinstance(exc, ccxt.InvalidOrder | ccxt.BadRequest):
         return errors.InvalidOrder(text)
     return errors.ExchangeError(text)
+
+
+def _unknown_signer(text: str) -> bool:
+    """Hyperliquid's refusal of a key that is neither the account's nor an approved agent's
+    ("User or API Wallet 0x... does not exist."), which ccxt raises as ``InvalidOrder``."""
+    lowered = text.lower()
+    return "user or api wallet" in lowered and "does not exist" in lowered
 
 
 def _order_refusal(exc: ccxt.BaseError, code: int | None, text: str) -> errors.ExchangeError | None:

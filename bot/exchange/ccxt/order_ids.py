@@ -3,7 +3,7 @@ looked up by exchange id for an order only a fill names (e.g. after a restart)."
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -14,7 +14,7 @@ from bot.exchange.ccxt.calls import CALL_FAILURES, CcxtCalls
 from bot.exchange.ccxt.errors import is_order_not_found
 from bot.exchange.ccxt.fields import mapping
 
-__all__ = ["VenueOrderIds", "fee_in_quote"]
+__all__ = ["VenueOrderIds", "average_from_trades", "fee_in_quote"]
 
 _log = structlog.get_logger("bot.exchange.ccxt_perp")
 
@@ -22,14 +22,17 @@ _log = structlog.get_logger("bot.exchange.ccxt_perp")
 class VenueOrderIds:
     """Exchange order id -> client order id, for one symbol."""
 
-    def __init__(self, calls: CcxtCalls) -> None:
+    def __init__(
+        self, calls: CcxtCalls, own_client_id: Callable[[str], str] = lambda cid: cid
+    ) -> None:
         self._calls = calls
+        self._own_client_id = own_client_id  # the venue's client id as the ledger knows it
         self._client_ids: dict[str, str] = {}
 
     def remember(self, raw: Mapping[str, Any]) -> None:
         """Learn the ids of a ccxt order answer (one without both ids teaches nothing)."""
         if raw.get("id") is not None and raw.get("clientOrderId"):
-            self._client_ids[str(raw["id"])] = str(raw["clientOrderId"])
+            self._client_ids[str(raw["id"])] = self._own_client_id(str(raw["clientOrderId"]))
 
     async def learn(self, order_ids: Iterable[str], symbol: str) -> None:
         """Look up every order of ``order_ids`` not yet known, by id (not by a time window: the
@@ -72,3 +75,25 @@ def fee_in_quote(
     if cost:
         _log.warning("fill.fee_not_in_quote", currency=currency, amount=str(cost), ref=ref)
     return Decimal(0)
+
+
+async def average_from_trades(
+    calls: CcxtCalls, symbol: str, raw: Mapping[str, Any]
+) -> Mapping[str, Any]:
+    """``raw`` (a ccxt order) with its average price taken from its own trades when the venue
+    reports a fill but no average (Hyperliquid's ``orderStatus`` has none): the
+    amount-weighted mean of the trades of that order since its creation. Unchanged when an
+    average is there, nothing filled, or no trade of it is found (the parser then refuses)."""
+    filled = raw.get("filled")
+    if raw.get("average") is not None or not isinstance(filled, int | float) or filled <= 0:
+        return raw
+    since = raw.get("timestamp")
+    trades = await calls.call(
+        calls.api().fetch_my_trades, symbol, since if isinstance(since, int) else None
+    )
+    mine = [t for t in trades if isinstance(t, Mapping) and str(t.get("order")) == str(raw["id"])]
+    amount = sum((Decimal(str(t["amount"])) for t in mine), Decimal(0))
+    if not mine or amount <= 0:
+        return raw
+    cost = sum((Decimal(str(t["amount"])) * Decimal(str(t["price"])) for t in mine), Decimal(0))
+    return {**raw, "average": float(cost / amount)}

@@ -10,7 +10,10 @@ that reads an endpoint is covered:
 
 - shape, every venue and endpoint: no list holds ``null``, a list of objects holds only
   objects, a top-level list is a list of rows (objects), and no field other than an id or
-  a name holds non-finite number text (``"NaN"``, ``"Infinity"``);
+  a name holds non-finite number text (``"NaN"``, ``"Infinity"``). Hyperliquid's ``/info``
+  answers positional tuples (``metaAndAssetCtxs`` is ``[meta, [contexts]]``, ``perpDexs``
+  ``[null, ...]`` with null for the default dex): for it (``TUPLE_ANSWERS``) only the
+  non-finite text rule applies; its rows are judged by ``parse``/``history`` after ccxt;
 - per endpoint (``LIST_ENDPOINTS``, ``ROW_RULES``): the answer is a list, and each row meets
   the venue's field rules (Binance position rows: ``check_binance_position_row``).
 
@@ -45,6 +48,8 @@ _NON_FINITE = frozenset(
 _TEXT_KEYS = frozenset({"symbol", "pair", "asset", "marginasset", "accountalias", "status"})
 
 _BINANCE = ("binance", "binanceusdm")
+# venues whose answers are positional tuples and use null list entries on purpose
+TUPLE_ANSWERS = frozenset({"hyperliquid"})
 _BINANCE_POSITIONS = ("/fapi/v2/positionRisk", "/fapi/v3/positionRisk")
 # endpoints answering a list of rows: any other top-level shape is a read error (ccxt's
 # ``to_array`` would read an object's values as rows, or its keys as rows of None)
@@ -180,15 +185,15 @@ def check_answer(
     where = f"{exchange_id} {path}"
     if (exchange_id, path) in LIST_ENDPOINTS and not isinstance(answer, list):
         raise VenueDataError(f"{where}: expected a list of rows, got {type(answer).__name__}")
-    _check_shape(answer, where)
+    _check_shape(answer, where, tuples=exchange_id in TUPLE_ANSWERS)
     rule = ROW_RULES.get((exchange_id, path))
     if rule is not None and isinstance(answer, list):
         for index, row in enumerate(answer):
             rule(row, f"{where}[{index}]", market_ids)
 
 
-def _check_shape(answer: object, where: str) -> None:
-    if isinstance(answer, list):
+def _check_shape(answer: object, where: str, *, tuples: bool = False) -> None:
+    if isinstance(answer, list) and not tuples:
         for index, item in enumerate(answer):
             if not isinstance(item, Mapping):
                 raise VenueDataError(f"{where}: [{index}] is {short(item)}, not a row")
@@ -196,7 +201,8 @@ def _check_shape(answer: object, where: str) -> None:
     while stack:
         at, value = stack.pop()
         if isinstance(value, list):
-            _check_list(value, f"{where}: {at}")
+            if not tuples:
+                _check_list(value, f"{where}: {at}")
             stack.extend((f"{at}[{i}]", item) for i, item in enumerate(value))
         elif isinstance(value, Mapping):
             for key, item in value.items():

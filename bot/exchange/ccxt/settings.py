@@ -15,10 +15,13 @@ Exchanges (ccxt 4.5) and how their test environments are switched:
   ``x-simulated-trading: 1`` header (demo-trading keys); okx also needs ``password`` (the API
   passphrase). ``demo_trading`` is refused (ccxt has no ``urls['demo']`` for okx). Not
   verified offline.
-- ``hyperliquid``: ``sandbox=True`` -> ``set_sandbox_mode(True)`` (testnet). Credentials are a
-  wallet: ``api_key`` is passed as ``walletAddress``, ``api_secret`` as ``privateKey``; client
-  order ids must be 128-bit hex strings and market orders need a price, so send IOC limit
-  intents. Not verified offline.
+- ``hyperliquid``: ``sandbox=True`` -> ``set_sandbox_mode(True)`` (testnet). Verified end to end
+  offline against ``bot.exchange.emulators.hyperliquid``. Credentials are a wallet:
+  ``wallet_address`` (the master account; ``api_key`` is read as it when unset) goes to ccxt's
+  ``walletAddress``, ``api_secret`` (the agent / API-wallet private key) to ``privateKey``;
+  ``vault_address`` trades a vault or sub-account. Client ids, prices and statuses:
+  ``dialect.HyperliquidDialect``; no builder fee or referrer unless ``builder`` is set
+  (``hyperliquid``).
 
 ``sandbox`` and ``demo_trading`` are exclusive. ``urls`` overrides entries of ccxt's
 ``urls['api']`` after the environment switch (how tests point binanceusdm at the emulator).
@@ -29,6 +32,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -41,12 +45,15 @@ if TYPE_CHECKING:
     from bot.config import ExchangeConfig
 
 __all__ = [
+    "FUNDING_IN_INCOME",
+    "MARGIN_MODE_WITH_LEVERAGE",
     "RAW_SIZE_FIELDS",
     "REALIZED_PNL_FIELDS",
     "SANDBOX_RETIRED",
     "TIMESTAMP_SIGNED",
     "WALLET_IN_INFO",
     "AccountSetup",
+    "BuilderFee",
     "CcxtPerpSettings",
     "RawSize",
     "secret_value",
@@ -67,6 +74,12 @@ SANDBOX_RETIRED = {
     )
     for exchange_id in ("binance", "binanceusdm", "binancecoinm")
 }
+# venues that set the margin mode with the leverage (Hyperliquid's ``updateLeverage`` carries
+# ``isCross``): one ``set_leverage(leverage, symbol, {"marginMode": ...})`` at start sets both
+MARGIN_MODE_WITH_LEVERAGE = frozenset({"hyperliquid"})
+# venues whose funding income rows carry the rate and the position charged (Hyperliquid's
+# ``userFunding``): no rate history is read to derive the position
+FUNDING_IN_INCOME = frozenset({"hyperliquid"})
 # where a venue reports a trade's realized PnL in ccxt's ``info`` (not a unified field)
 REALIZED_PNL_FIELDS: dict[str, str] = {"binanceusdm": "realizedPnl", "binance": "realizedPnl"}
 
@@ -101,6 +114,32 @@ def secret_value(value: SecretStr | str | None) -> str | None:
 
 
 @dataclass(frozen=True, slots=True)
+class BuilderFee:
+    """A Hyperliquid builder the user chose to pay: its address and fee (basis points of each
+    order's notional; the venue's unit is tenths of a basis point, so a multiple of 0.1)."""
+
+    address: str
+    fee_bps: Decimal
+
+    def __post_init__(self) -> None:
+        tenths = self.fee_bps * 10
+        if not (0 <= self.fee_bps <= 10 and tenths == tenths.to_integral_value()):
+            raise errors.ConfigError(
+                f"exchange.builder.fee_bps {self.fee_bps}: 0..10 bps in steps of 0.1"
+            )
+
+    @property
+    def tenths_bps(self) -> int:
+        """The fee as an order's ``builder.f`` (tenths of a basis point)."""
+        return int(self.fee_bps * 10)
+
+    @property
+    def max_fee_rate(self) -> str:
+        """The fee as ``approveBuilderFee``'s ``maxFeeRate`` (a percentage, ``"0.01%"``)."""
+        return f"{(self.fee_bps / 100).normalize():f}%"
+
+
+@dataclass(frozen=True, slots=True)
 class CcxtPerpSettings:
     """Everything needed to build the ccxt client; secrets stay ``SecretStr`` until use.
 
@@ -122,6 +161,9 @@ class CcxtPerpSettings:
     options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     max_response_bytes: int = MAX_RESPONSE_BYTES  # a larger venue answer is refused unread
     sync_time: bool = True  # measure the venue's clock at start and sign with it
+    wallet_address: str | None = None  # hyperliquid: the master account (else api_key)
+    vault_address: str | None = None  # hyperliquid: a vault / sub-account to trade
+    builder: BuilderFee | None = None  # hyperliquid: a builder fee the user chose to pay
 
     def __post_init__(self) -> None:
         if self.sandbox and self.demo_trading:
@@ -139,6 +181,7 @@ class CcxtPerpSettings:
             symbol=config.symbol,
             api_key=config.api_key,
             api_secret=config.api_secret,
+            password=config.password,
             sandbox=config.sandbox,
             demo_trading=config.demo_trading,
             leverage=config.leverage,
@@ -147,6 +190,13 @@ class CcxtPerpSettings:
             timeout_ms=config.timeout_ms,
             max_response_bytes=config.max_response_bytes,
             sync_time=config.sync_time,
+            wallet_address=config.wallet_address,
+            vault_address=config.vault_address,
+            builder=(
+                BuilderFee(config.builder.address, config.builder.fee_bps)
+                if config.builder is not None
+                else None
+            ),
         )
 
 

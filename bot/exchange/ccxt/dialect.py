@@ -1,0 +1,144 @@
+"""What differs per venue in how the adapter sends and reads orders (its order "dialect").
+
+``VenueDialect`` is what every venue the adapter knows speaks: text client ids
+(``hb-<bot hash>-<block>-<seq>``), the core's IOC limit price as is, ccxt's own status.
+``HyperliquidDialect`` (``exchange_id: hyperliquid``):
+
+- client ids are 128-bit hex (``0x`` + 32 hex, ``bot.exchange.client_ids.hex_client_id``),
+  translated back to the text id on every answer, so the ledger and the store see one id;
+- an order needs a price (ccxt sends a market order as a limit 5 % away): a market intent is
+  refused, and the IOC cap is rounded to the venue's price rule, never looser: at most 5
+  significant figures and ``6 - szDecimals`` decimals (Hyperliquid API docs, "Tick and lot
+  size"), buys down and sells up;
+- an IOC answer that filled comes back from ccxt with ``status: None`` (the venue's
+  ``filled`` entry carries no status): filled in full is ``closed``, partly is ``canceled``
+  with its fill (the venue cancels an IOC's rest at once).
+
+``dialect_for(exchange_id)`` picks one; a new venue with another id rule is a new subclass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import ROUND_DOWN, ROUND_UP, Decimal
+from typing import Any
+
+from bot import errors
+from bot.domain import OrderIntent, Side
+from bot.exchange.client_ids import hex_client_id, text_client_id
+
+__all__ = ["HyperliquidDialect", "VenueDialect", "dialect_for", "hyperliquid_price"]
+
+_SIGNIFICANT_FIGURES = 5
+_MAX_PRICE_DECIMALS = 6  # perps: price decimals <= 6 - szDecimals
+
+
+class VenueDialect:
+    """Order ids, prices and statuses as most ccxt venues take and give them."""
+
+    def venue_client_id(self, client_id: str) -> str:
+        """The id sent to the venue for our ``client_id``."""
+        return client_id
+
+    def own_client_id(self, venue_id: str) -> str:
+        """The id the ledger knows for a venue's client id (a foreign id is kept as is)."""
+        return venue_id
+
+    def limit_price(self, intent: OrderIntent, tick: Decimal) -> Decimal | None:
+        """The price to send for ``intent`` (None: a market order)."""
+        del tick
+        return intent.limit_price
+
+    def settled_answer(self, raw: Mapping[str, Any], intent: OrderIntent) -> Mapping[str, Any]:
+        """ccxt's answer to our submit, with what the venue's answer implies filled in."""
+        del intent
+        return raw
+
+    def answer_ids(self, raw: Mapping[str, Any]) -> Mapping[str, Any]:
+        """A ccxt order answer with its client id turned into ours."""
+        venue_id = raw.get("clientOrderId")
+        if not isinstance(venue_id, str):
+            return raw
+        own = self.own_client_id(venue_id)
+        return raw if own == venue_id else {**raw, "clientOrderId": own}
+
+
+def hyperliquid_price(price: Decimal, side: Side, sz_decimals: int) -> Decimal:
+    """``price`` rounded to Hyperliquid's perp price rule: at most 5 significant figures and
+    ``6 - sz_decimals`` decimals; an integer price is always valid. Buys round down and sells
+    up, so a slippage cap is never looser than asked. ``ValueError`` for a price <= 0."""
+    if price <= 0:
+        raise ValueError(f"price {price} must be positive")
+    if price == price.to_integral_value():
+        return price
+    integer_digits = len(str(int(price))) if price >= 1 else 0
+    decimals = min(_MAX_PRICE_DECIMALS - sz_decimals, max(_SIGNIFICANT_FIGURES - integer_digits, 0))
+    if price < 1:  # leading zeros after the point do not count as significant
+        leading = -price.adjusted() - 1
+        decimals = min(_MAX_PRICE_DECIMALS - sz_decimals, leading + _SIGNIFICANT_FIGURES)
+    step = Decimal(1).scaleb(-max(decimals, 0))
+    rounding = ROUND_DOWN if side is Side.BUY else ROUND_UP
+    return (price / step).to_integral_value(rounding=rounding) * step
+
+
+class HyperliquidDialect(VenueDialect):
+    """Hyperliquid through ccxt: hex client ids, a price on every order, IOC statuses."""
+
+    def __init__(self, sz_decimals: int = 0) -> None:
+        self.sz_decimals = sz_decimals
+
+    def venue_client_id(self, client_id: str) -> str:
+        """``0x`` + 32 hex digits; ``InvalidOrder`` for an id that is not this bot's shape."""
+        try:
+            return hex_client_id(client_id)
+        except ValueError as exc:
+            raise errors.InvalidOrder(f"hyperliquid client id: {exc}") from exc
+
+    def own_client_id(self, venue_id: str) -> str:
+        return text_client_id(venue_id)
+
+    def limit_price(self, intent: OrderIntent, tick: Decimal) -> Decimal:
+        """The cap rounded to the venue's rule and to the market's tick, the coarser of the
+        two (ccxt rounds to its tick again); ``InvalidOrder`` for a market intent."""
+        if intent.limit_price is None:
+            raise errors.InvalidOrder(
+                "hyperliquid needs a price on every order: send an IOC limit (the slippage cap)"
+            )
+        price = hyperliquid_price(intent.limit_price, intent.side, self.sz_decimals)
+        rounding = ROUND_DOWN if intent.side is Side.BUY else ROUND_UP
+        return (price / tick).to_integral_value(rounding=rounding) * tick
+
+    def settled_answer(self, raw: Mapping[str, Any], intent: OrderIntent) -> Mapping[str, Any]:
+        """A filled IOC answer (``status`` None, ``filled`` > 0) as ``closed`` when all of it
+        filled, else ``canceled`` with its fill (``PARTIALLY_FILLED``)."""
+        if raw.get("status") is not None or intent.limit_price is None:
+            return raw
+        filled, amount = _number(raw.get("filled")), _number(raw.get("amount"))
+        if filled is None or filled <= 0:
+            return raw
+        ordered = amount if amount is not None else intent.amount_base
+        return {**raw, "status": "closed" if filled >= ordered else "canceled"}
+
+
+def _number(value: object) -> Decimal | None:
+    """A finite JSON number as Decimal; None for anything else (the parser judges it)."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return None
+    number = Decimal(str(value))
+    return number if number.is_finite() else None
+
+
+def dialect_for(exchange_id: str, market: Mapping[str, Any]) -> VenueDialect:
+    """The dialect of ``exchange_id``; Hyperliquid's reads ``szDecimals`` from the market's
+    ``info`` (``VenueDataError`` when it is missing)."""
+    if exchange_id != "hyperliquid":
+        return VenueDialect()
+    info = market.get("info")
+    sz = info.get("szDecimals") if isinstance(info, Mapping) else None
+    try:
+        sz_decimals = int(str(sz))
+    except ValueError:
+        raise errors.VenueDataError(f"hyperliquid market: szDecimals {sz!r} unreadable") from None
+    if not 0 <= sz_decimals <= _MAX_PRICE_DECIMALS:
+        raise errors.VenueDataError(f"hyperliquid market: szDecimals {sz_decimals} out of range")
+    return HyperliquidDialect(sz_decimals)
