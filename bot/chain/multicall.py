@@ -20,6 +20,7 @@ from eth_utils.abi import (
 )
 from web3 import AsyncWeb3
 
+from bot.chain.abi_words import decode_try_aggregate, encode_try_aggregate, static_decoder
 from bot.chain.rpc import checksum, eth_call, load_abi
 from bot.errors import ChainError
 from bot.safety import safe_str
@@ -41,9 +42,47 @@ class ContractCall:
         if not self.output_types:
             return (raw,)
         try:
-            return tuple(decode(list(self.output_types), raw))
+            fast = static_decoder(self.output_types)  # flat static words: exact, by slicing
+            return fast(raw) if fast is not None else tuple(decode(list(self.output_types), raw))
         except Exception as exc:
             raise ChainError(f"{self.label}: undecodable answer 0x{raw.hex()[:80]}") from exc
+
+
+@dataclass(frozen=True, slots=True)
+class _Function:
+    """What encoding a call of one ABI function needs, derived once per (ABI, name, arity)."""
+
+    abi: list[dict[str, Any]]  # kept so the cache key's id() cannot be reused while cached
+    selector: bytes
+    input_types: tuple[str, ...]
+    output_types: tuple[str, ...]
+
+
+_FUNCTIONS: dict[tuple[int, str, int], _Function] = {}
+
+
+def _function(abi: list[dict[str, Any]], fn_name: str, arity: int) -> _Function:
+    """The selector and types of ``fn_name`` with ``arity`` inputs in ``abi`` (cached)."""
+    key = (id(abi), fn_name, arity)
+    known = _FUNCTIONS.get(key)
+    if known is not None and known.abi is abi:
+        return known
+    candidates = [
+        entry
+        for entry in filter_abi_by_name(fn_name, cast(Any, abi))
+        if entry["type"] == "function" and len(entry.get("inputs", [])) == arity
+    ]
+    if len(candidates) != 1:
+        raise ValueError(f"{fn_name} with {arity} arguments is not unique in the ABI")
+    fn_abi = cast(Any, candidates[0])
+    function = _Function(
+        abi=abi,
+        selector=function_abi_to_4byte_selector(fn_abi),
+        input_types=tuple(get_abi_input_types(fn_abi)),
+        output_types=tuple(get_abi_output_types(fn_abi)),
+    )
+    _FUNCTIONS[key] = function
+    return function
 
 
 def encode_call(
@@ -56,26 +95,22 @@ def encode_call(
 ) -> ContractCall:
     """Encode ``fn_name(*args)`` of the contract at ``target`` described by ``abi``.
 
-    ``raw_output`` keeps the answer undecoded, for callers that decode leniently.
+    ``raw_output`` keeps the answer undecoded, for callers that decode leniently. Raises
+    ``ValueError`` when ``fn_name`` with that many arguments is not unique in ``abi`` or an
+    argument does not fit its type (eth_abi's checks).
     """
-    candidates = [
-        entry
-        for entry in filter_abi_by_name(fn_name, cast(Any, abi))
-        if entry["type"] == "function" and len(entry.get("inputs", [])) == len(args)
-    ]
-    if len(candidates) != 1:
-        raise ValueError(f"{fn_name} with {len(args)} arguments is not unique in the ABI")
-    fn_abi = cast(Any, candidates[0])
-    data = function_abi_to_4byte_selector(fn_abi) + encode(get_abi_input_types(fn_abi), args)
+    function = _function(abi, fn_name, len(args))
+    data = function.selector + encode(list(function.input_types), args)
     return ContractCall(
         label=label,
         target=checksum(target),
         data=data,
-        output_types=() if raw_output else tuple(get_abi_output_types(fn_abi)),
+        output_types=() if raw_output else function.output_types,
     )
 
 
 _TRY_AGGREGATE = "tryAggregate"
+_ENCODED_KEPT = 16  # chunk encodings a reader keeps (a plan of 16,000 calls)
 
 
 class BatchReader:
@@ -98,6 +133,10 @@ class BatchReader:
         self._multicall = checksum(multicall) if multicall is not None else None
         self._multicall_abi = load_abi("multicall")
         self._max_calls = max_calls_per_eth_call
+        # calldata of recent chunks by the identity of their calls (a reader's per-block plan
+        # is the same list of ContractCall objects every block); the calls are kept with it,
+        # so an id cannot be reused while cached
+        self._encoded: dict[tuple[int, ...], tuple[Sequence[ContractCall], bytes]] = {}
 
     @property
     def batched(self) -> bool:
@@ -150,20 +189,33 @@ class BatchReader:
                 return None
             raise ChainError(f"{call.label} at block {block_number}: {safe_str(exc)}") from exc
 
+    def _calldata(self, calls: Sequence[ContractCall]) -> bytes:
+        """``tryAggregate(false, calls)`` calldata, reused while the same calls come again."""
+        key = tuple(map(id, calls))
+        known = self._encoded.get(key)
+        if known is not None:
+            return known[1]
+        selector = _function(self._multicall_abi, _TRY_AGGREGATE, 2).selector
+        data = encode_try_aggregate(selector, False, [(c.target, c.data) for c in calls])
+        if len(self._encoded) >= _ENCODED_KEPT:
+            self._encoded.pop(next(iter(self._encoded)))  # the oldest
+        self._encoded[key] = (tuple(calls), data)
+        return data
+
     async def _batch(
         self, multicall: str, calls: Sequence[ContractCall], block_number: int
     ) -> list[bytes | None]:
-        payload = [(call.target, call.data) for call in calls]
-        batch = encode_call(
-            "multicall.tryAggregate", multicall, self._multicall_abi, _TRY_AGGREGATE, False, payload
-        )
+        data = self._calldata(calls)
         try:
-            raw = await eth_call(
-                self._w3, multicall, batch.data, block_number, timeout_s=self._timeout_s
-            )
+            raw = await eth_call(self._w3, multicall, data, block_number, timeout_s=self._timeout_s)
         except ChainError as exc:
             raise ChainError(f"multicall at block {block_number}: {safe_str(exc)}") from exc
-        (results,) = batch.decode(raw)
+        try:
+            results = decode_try_aggregate(raw)
+        except ValueError as exc:
+            raise ChainError(
+                f"multicall.tryAggregate: undecodable answer 0x{raw.hex()[:80]}: {exc}"
+            ) from exc
         if len(results) != len(calls):
             raise ChainError(f"multicall returned {len(results)} results for {len(calls)} calls")
-        return [bytes(data) if success else None for success, data in results]
+        return [data if success else None for success, data in results]

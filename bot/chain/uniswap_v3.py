@@ -16,7 +16,6 @@ block where it is found, so that tick does not trade and the alert is never sile
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
@@ -371,22 +370,23 @@ class V3PositionReader:
 
     async def _exposures(self, positions: list[TrackedState], block: int) -> V3Read:
         """Exposures with tokens owed split into principal and fees (``bot.chain.v3_owed``)."""
-        principals = await asyncio.gather(
-            *(
-                self._owed.principal(p.tracked.exposure_id, p.owed_source(), p.state, block)
-                for p in positions
-            )
+        principals = await self._owed.principals(
+            [(p.tracked.exposure_id, p.owed_source(), p.state) for p in positions], block
         )
-        exposures = [
-            v3_exposure(
-                p.tracked.exposure_id,
-                p.pool,
-                *p.ticks,
-                replace(p.state, principal_owed0=principal[0], principal_owed1=principal[1]),
-                self._pairs[p.tracked.pool],
-                include_fees_in_delta=self._fees_in_delta,
+        exposures = []
+        for p, owed in zip(positions, principals, strict=True):
+            state = p.state
+            if owed != (0, 0):
+                state = replace(state, principal_owed0=owed[0], principal_owed1=owed[1])
+            exposures.append(
+                v3_exposure(
+                    p.tracked.exposure_id,
+                    p.pool,
+                    *p.ticks,
+                    state,
+                    self._pairs[p.tracked.pool],
+                    include_fees_in_delta=self._fees_in_delta,
+                )
             )
-            for p, principal in zip(positions, principals, strict=True)
-        ]
         price = exposures[0].price if exposures else None
         return V3Read(block_number=block, positions=tuple(exposures), price=price)

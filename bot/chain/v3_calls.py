@@ -13,7 +13,6 @@ from bot.chain.multicall import ContractCall
 from bot.chain.rpc import checksum
 from bot.chain.v3_owed import OwedSource
 from bot.core.v3_position import V3PoolState, V3PositionState, V3TickState
-from bot.errors import ChainError
 
 __all__ = [
     "POOL_INIT_CODE_HASH",
@@ -44,29 +43,11 @@ def position_key(owner: str, tick_lower: int, tick_upper: int) -> bytes:
     return keccak(packed + tick_upper.to_bytes(3, "big", signed=True))
 
 
-_STATIC = ("uint", "int", "address", "bool")
-
-
 def decode_static(call: ContractCall, raw: bytes) -> tuple[Any, ...]:
-    """Static ABI words decoded by slicing (eth_abi is the bottleneck at 1000 positions).
-
-    Addresses come back lower-case; anything not a flat list of static types goes to eth_abi.
-    """
-    types = call.output_types
-    if not types or not all(t.startswith(_STATIC) and "[" not in t for t in types):
-        return call.decode(raw)
-    if len(raw) < 32 * len(types):
-        raise ChainError(f"{call.label}: short answer 0x{raw.hex()[:80]}")
-    out: list[Any] = []
-    for i, kind in enumerate(types):
-        word = raw[32 * i : 32 * i + 32]
-        if kind == "address":
-            out.append("0x" + word[12:].hex())
-        elif kind == "bool":
-            out.append(word[-1] == 1)
-        else:
-            out.append(int.from_bytes(word, "big", signed=kind.startswith("int")))
-    return tuple(out)
+    """``call``'s answer decoded: flat static words by slicing with eth_abi's range checks
+    (``bot.chain.abi_words.static_decoder``), anything else by eth_abi. Addresses come back
+    lower-case; ``ChainError`` when the answer is short or a value is out of its type."""
+    return call.decode(raw)
 
 
 @dataclass(frozen=True, slots=True)

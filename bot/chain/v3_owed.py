@@ -15,6 +15,7 @@ guessed.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
@@ -84,6 +85,17 @@ class _Split:
     block: int
 
 
+def _fingerprint(state: V3PositionState) -> tuple[int, ...]:
+    """What a split depends on: a change in any of these may mean a withdrawal or collect."""
+    return (
+        state.tokens_owed0,
+        state.tokens_owed1,
+        state.liquidity,
+        state.fee_growth_inside0_last_x128,
+        state.fee_growth_inside1_last_x128,
+    )
+
+
 class OwedSplitter:
     """Principal owed per position, cached while the position's state does not change."""
 
@@ -94,6 +106,20 @@ class OwedSplitter:
         self._anchors: dict[OwedSource, int] = {}  # last block read with tokensOwed == 0
         self._splits: dict[OwedSource, _Split] = {}
 
+    def known(
+        self, source: OwedSource, state: V3PositionState, block: int
+    ) -> tuple[int, int] | None:
+        """(principal0, principal1) at ``block`` when no log is needed (nothing owed, or the
+        state unchanged since the last split), else ``None``: then call :meth:`principal`."""
+        owed = (state.tokens_owed0, state.tokens_owed1)
+        if owed == (0, 0):
+            self._anchors[source] = max(block, self._anchors.get(source, block))
+            return 0, 0
+        known = self._splits.get(source)
+        if known is not None and known.fingerprint == _fingerprint(state) and known.block <= block:
+            return known.principal
+        return None
+
     async def principal(
         self, label: str, source: OwedSource, state: V3PositionState, block: int
     ) -> tuple[int, int]:
@@ -101,25 +127,28 @@ class OwedSplitter:
 
         Raises ``PositionReadError`` naming ``label`` when the logs cannot be read.
         """
+        cached = self.known(source, state, block)
+        if cached is not None:
+            return cached
         owed = (state.tokens_owed0, state.tokens_owed1)
-        if owed == (0, 0):
-            self._anchors[source] = max(block, self._anchors.get(source, block))
-            return 0, 0
-        fingerprint = (
-            *owed,
-            state.liquidity,
-            state.fee_growth_inside0_last_x128,
-            state.fee_growth_inside1_last_x128,
-        )
-        known = self._splits.get(source)
-        if known is not None and known.fingerprint == fingerprint and known.block <= block:
-            return known.principal
         anchor = self._anchors.get(source)
         start = anchor + 1 if anchor is not None and anchor < block else self._from_block
         events = await self._events(label, source, start, block)
         principal = principal_owed(events, owed)
-        self._splits[source] = _Split(fingerprint, principal, block)
+        self._splits[source] = _Split(_fingerprint(state), principal, block)
         return principal
+
+    async def principals(
+        self, positions: Sequence[tuple[str, OwedSource, V3PositionState]], block: int
+    ) -> list[tuple[int, int]]:
+        """:meth:`principal` of each ``(label, source, state)``; the logs of those that need
+        them are read concurrently, the rest costs no await."""
+        found = [self.known(source, state, block) for _, source, state in positions]
+        missing = [i for i, principal in enumerate(found) if principal is None]
+        fetched = await asyncio.gather(*(self.principal(*positions[i], block) for i in missing))
+        for i, principal in zip(missing, fetched, strict=True):
+            found[i] = principal
+        return [principal or (0, 0) for principal in found]
 
     async def _events(
         self, label: str, source: OwedSource, start: int, block: int

@@ -16,6 +16,7 @@ import math
 from dataclasses import dataclass
 from decimal import Decimal, localcontext
 from fractions import Fraction
+from functools import lru_cache
 from typing import TypeVar
 
 import numpy as np
@@ -72,8 +73,12 @@ def mul_div_rounding_up(a: int, b: int, denominator: int) -> int:
     return -(-(a * b) // denominator)
 
 
+@lru_cache(maxsize=1 << 16)
 def get_sqrt_ratio_at_tick(tick: int) -> int:
-    """TickMath.getSqrtRatioAtTick: sqrt(1.0001^tick) * 2^96, rounded up to a Q64.96."""
+    """TickMath.getSqrtRatioAtTick: sqrt(1.0001^tick) * 2^96, rounded up to a Q64.96.
+
+    Memoised (a position's range edges are read every block); ``ValueError`` outside
+    [MIN_TICK, MAX_TICK] (never cached)."""
     abs_tick = abs(tick)
     if abs_tick > MAX_TICK:
         raise ValueError(f"tick {tick} outside [{MIN_TICK}, {MAX_TICK}]")
