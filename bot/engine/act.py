@@ -63,13 +63,20 @@ class ActSteps:
         if isinstance(result, Rejected):
             if isinstance(result.error, ExchangeUnavailable):
                 raise result.error  # nothing was sent: a venue error of this tick
-            self.events.emit(
-                Alert.of("order.rejected", client_order_id=client_id, error=safe_str(result.error))
+            self.events.emit(  # logged once, by the ledger
+                Alert.of(
+                    "order.rejected",
+                    logged=False,
+                    client_order_id=client_id,
+                    error=safe_str(result.error),
+                )
             )
             return None
         if isinstance(result, NotPlaced):
-            self.events.emit(
-                Alert.of("order.not_placed", client_order_id=client_id, error=result.reason)
+            self.events.emit(  # logged once, by the ledger
+                Alert.of(
+                    "order.not_placed", logged=False, client_order_id=client_id, error=result.reason
+                )
             )
             return None
         self.events.emit(Alert.of("order.outcome_unknown", client_order_id=client_id))

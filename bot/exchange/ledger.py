@@ -62,6 +62,7 @@ from bot.exchange.place_results import NotPlaced, Placed, PlaceResult, Rejected,
 from bot.exchange.position_check import OnMismatch, PositionCheck, StartupReconciliation
 from bot.exchange.venue_calls import LedgerSettings, Sleep, VenueCalls
 from bot.ports import Clock, PerpExchange
+from bot.safety import safe_str
 
 __all__ = [
     "POSITION_CHECK_EVERY_TICKS",
@@ -210,7 +211,7 @@ class OrderLedger:
         except _REFUSED as exc:
             return await self._refused(intent, exc)
         except errors.OrderOutcomeUnknown:
-            log.warning("order.outcome_unknown", client_order_id=cid)
+            log.warning("order.unanswered", client_order_id=cid)  # confirmed by id next
             self.tracker.apply(cid, IntentState.UNKNOWN)
         except errors.ExchangeError as exc:  # failed after sending: unknown, not confirmed
             return await self._unknown(intent, errors.OrderOutcomeUnknown(str(exc), cid))
@@ -228,7 +229,7 @@ class OrderLedger:
         cid = intent.client_order_id
         self.tracker.apply(cid, IntentState.REJECTED)
         await self.store.mark_intent(cid, stored_status(IntentState.REJECTED))
-        log.warning("order.rejected", client_order_id=cid, error=type(exc).__name__)
+        log.warning("order.rejected", client_order_id=cid, error=safe_str(exc))
         return Rejected(intent, exc)
 
     async def _unknown(self, intent: OrderIntent, exc: errors.OrderOutcomeUnknown) -> Unknown:
