@@ -9,6 +9,13 @@ changes from a command, and every change is a ``trading_state.changed`` event in
 
 The kill-switch file stays its own source (it works while the bot is stopped): the state
 the gate sees is :func:`effective_mode`, the strictest of the two.
+
+One kill/clear story, whatever the channel (CLI ``hedgebot kill``, the flag file, the
+dashboard, MQTT): after a flatten nothing re-hedges until the operator says ``resume``.
+An MQTT ``flatten`` is ``reducing`` until ``resume``; a kill-switch flatten seen by the bot
+halts the operator (:func:`after_kill_switch`), so clearing the switch leaves the bot paused
+until ``resume``. A freeze only blocks orders while engaged: cleared, the bot returns to the
+state it was in before.
 """
 
 from __future__ import annotations
@@ -32,9 +39,11 @@ from bot.telemetry.commands import (
 )
 
 __all__ = [
+    "KILL_FLATTEN_CAUSE",
     "OperatorRejection",
     "OperatorState",
     "TradingState",
+    "after_kill_switch",
     "apply_command",
     "effective_mode",
     "effective_policy",
@@ -165,6 +174,27 @@ def _set_threshold(
         threshold_base=command.params.base,
         threshold_fraction=command.params.fraction,
     )
+
+
+KILL_FLATTEN_CAUSE = "kill_switch_flatten"
+"""The cause of the operator change :func:`after_kill_switch` makes (the event's ``cause``)."""
+
+
+def after_kill_switch(
+    state: OperatorState, kill: KillSwitchState, *, flatten_seen: bool = False
+) -> OperatorState:
+    """The operator state once the bot has seen the kill switch ``kill`` (as read now;
+    ``flatten_seen``: the last tick saw a flatten, e.g. the ``kill_switch_flatten`` rule is
+    still tripped, so a flatten cleared between two reads still counts).
+
+    A flatten halts an ``active`` operator (``reducing``/``halted`` stay as they are): the
+    switch reduces the hedge while engaged, and clearing it leaves the bot paused until
+    ``resume`` instead of re-selling the full hedge. A freeze, or no switch, changes nothing.
+    """
+    flatten = kill.mode == "flatten" or flatten_seen
+    if flatten and state.trading_state is TradingState.ACTIVE:
+        return replace(state, trading_state=TradingState.HALTED)
+    return state
 
 
 def effective_mode(state: OperatorState, kill: KillSwitchState) -> KillMode:

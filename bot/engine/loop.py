@@ -21,9 +21,11 @@ from typing import Protocol, runtime_checkable
 import structlog
 
 from bot.core.operator import (
+    KILL_FLATTEN_CAUSE,
     OperatorRejection,
     OperatorState,
     TradingState,
+    after_kill_switch,
     apply_command,
 )
 from bot.core.policy import ThresholdPolicy
@@ -219,7 +221,13 @@ class Engine(TickRunner):
         self.operator = replace(self.operator, rebalance_requested=True)
 
     async def apply_commands(self) -> int:
-        """Apply every queued operator command (between ticks); returns how many."""
+        """Apply every queued operator command (between ticks); returns how many. First, a
+        kill-switch flatten seen (now or by the last tick) halts the operator, so that
+        clearing it leaves the bot paused until ``resume`` (core/operator.py)."""
+        seen = "kill_switch_flatten" in self.guard_state.active_rules
+        latched = after_kill_switch(self.operator, self.guard.kill_switch.read(), flatten_seen=seen)
+        if latched is not self.operator:
+            await self.change_operator(latched, KILL_FLATTEN_CAUSE)
         if self.commands is None:
             return 0
         applied = 0
