@@ -149,7 +149,9 @@ class PaperExchange:
             raise errors.ExchangeUnavailable(f"paper venue state {path}: {exc}") from exc
 
     async def start(self) -> None:
-        """Restore the venue from ``state_path`` when it exists."""
+        """Restore the venue from ``state_path`` when it exists, then apply the configured
+        leverage and margin mode (as the ccxt adapter sets them at start: a state written
+        at another leverage does not keep it)."""
         if self.state_path.exists():
             try:
                 state = json.loads(self.state_path.read_text(encoding="utf-8"))
@@ -158,6 +160,9 @@ class PaperExchange:
                 raise errors.ExchangeUnavailable(
                     f"paper venue state {self.state_path} is unreadable: {exc}"
                 ) from exc
+        params = self.venue.params
+        self.venue.set_leverage(params.leverage)
+        self.venue.margin_mode = params.margin_mode
         if self.market is not None:
             await self._start_live(self.market)
         self._started = True
