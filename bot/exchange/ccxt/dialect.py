@@ -109,15 +109,18 @@ class HyperliquidDialect(VenueDialect):
         return (price / tick).to_integral_value(rounding=rounding) * tick
 
     def settled_answer(self, raw: Mapping[str, Any], intent: OrderIntent) -> Mapping[str, Any]:
-        """A filled IOC answer (``status`` None, ``filled`` > 0) as ``closed`` when all of it
-        filled, else ``canceled`` with its fill (``PARTIALLY_FILLED``)."""
+        """A filled IOC answer (``status`` None, ``filled`` > 0) for the intent's amount, as
+        ``closed`` when all of it filled, else ``canceled`` with its fill
+        (``PARTIALLY_FILLED``)."""
         if raw.get("status") is not None or intent.limit_price is None:
             return raw
-        filled, amount = _number(raw.get("filled")), _number(raw.get("amount"))
+        filled = _number(raw.get("filled"))
         if filled is None or filled <= 0:
             return raw
-        ordered = amount if amount is not None else intent.amount_base
-        return {**raw, "status": "closed" if filled >= ordered else "canceled"}
+        # the venue's "filled" entry has only totalSz, which ccxt also reports as the amount
+        ordered = intent.amount_base  # contract size 1 on Hyperliquid
+        status = "closed" if filled >= ordered else "canceled"
+        return {**raw, "amount": float(ordered), "status": status}
 
 
 def _number(value: object) -> Decimal | None:
