@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable
+from functools import lru_cache
 from importlib import resources
 from typing import Any, TypeVar
 
@@ -45,8 +46,11 @@ CHAIN_FAILURES: tuple[type[BaseException], ...] = (
 )
 
 
+@lru_cache(maxsize=4096)
 def checksum(address: str) -> ChecksumAddress:
-    """``address`` in EIP-55 form; ``ValueError`` when it is not an address."""
+    """``address`` in EIP-55 form; ``ValueError`` when it is not an address.
+
+    Memoised: the readers checksum the same few addresses every block (a keccak each)."""
     return AsyncWeb3.to_checksum_address(address)
 
 

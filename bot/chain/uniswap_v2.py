@@ -17,12 +17,14 @@ from eth_abi.abi import decode
 from web3 import AsyncWeb3
 
 from bot.chain.multicall import BatchReader, ContractCall, encode_call
-from bot.chain.rpc import load_abi
+from bot.chain.rpc import checksum, load_abi
 from bot.domain import TokenInfo, V2PoolRead
 from bot.errors import ChainError
 from bot.safety import safe_str
 
 __all__ = ["V2PoolReader"]
+
+_CALL_SETS_KEPT = 8  # encoded call lists a reader keeps (one per distinct list of owners)
 
 
 def _symbol(raw: bytes, address: str) -> str:
@@ -54,6 +56,7 @@ class V2PoolReader:
         self._factory_abi = load_abi("uniswap_v2_factory")
         self._tokens: tuple[TokenInfo, TokenInfo] | None = None
         self._factory: str | None = None
+        self._calls: dict[tuple[str, ...], list[ContractCall]] = {}  # owners -> a read's calls
 
     @property
     def tokens(self) -> tuple[TokenInfo, TokenInfo] | None:
@@ -116,9 +119,15 @@ class V2PoolReader:
         Raises ``ChainError`` when any call fails or does not decode.
         """
         token0, token1 = await self.load_tokens(block_number)
-        calls = self._state_calls(token0.address, token1.address)
-        state_count = len(calls)
-        calls += [self._pair_call("balanceOf", AsyncWeb3.to_checksum_address(o)) for o in owners]
+        key = tuple(owners)
+        calls = self._calls.get(key)
+        if calls is None:  # the same calls every block: encoded once per set of owners
+            calls = self._state_calls(token0.address, token1.address)
+            calls += [self._pair_call("balanceOf", checksum(o)) for o in owners]
+            if len(self._calls) >= _CALL_SETS_KEPT:
+                self._calls.clear()
+            self._calls[key] = calls
+        state_count = len(calls) - len(owners)
         results = await self._batch.run(calls, block_number)
         (reserve0, reserve1, _), (total_supply,), (k_last,), (fee_to,), (bal0,), (bal1,) = results[
             :state_count
