@@ -13,20 +13,23 @@ import json
 import os
 import signal
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 from fault_world import KEY, SECRET, fault_config
+from store_backends import BACKENDS, PG_URL, Backend, backend_for
 
 from bot.clock import WallClock
+from bot.config import load_config
 from bot.domain import OrderStatus
 from bot.exchange.emulators.binance_usdm import EmulatorHandle, start_emulator
 from bot.exchange.paper import venue_params
 from bot.sim.anvil import Anvil
 from bot.sim.localnet import local_config, start_world
-from bot.store.sqlite import SqliteStore
+from bot.store import open_store
 
 pytestmark = pytest.mark.faults
 
@@ -95,32 +98,39 @@ class Child:
         return await self.exit_code()
 
 
-async def check_books(emulator: EmulatorHandle, store_path: Path) -> None:
+async def check_books(emulator: EmulatorHandle, config: Path) -> None:
     """Venue log vs store: one order, every venue order known and resolved in the store."""
     venue_orders = emulator.venue.order_log()
     assert len(venue_orders) == 1, [o.client_order_id for o in venue_orders]
-    store = await SqliteStore.open(store_path)
+    store = await open_store(load_config(config, require_secrets=False))
     try:
         assert await store.unresolved_intents() == []
         blocks = await store.intent_blocks()
         for order in venue_orders:
             assert order.client_order_id in blocks  # no orphan: we know every venue order
-        async with store._db.execute(
-            "SELECT status FROM intents WHERE client_order_id = ?",
-            (venue_orders[0].client_order_id,),
-        ) as cur:
-            row = await cur.fetchone()
-        assert row is not None
-        assert row[0] == OrderStatus.FILLED.value
+        rows = await store._fetch(
+            "SELECT status FROM intents WHERE {bot_is}client_order_id = :cid",
+            cid=venue_orders[0].client_order_id,
+        )
+        assert rows
+        assert rows[0][0] == OrderStatus.FILLED.value
     finally:
         await store.close()
     assert emulator.venue.position().size_base < 0
 
 
+@pytest.fixture(params=BACKENDS)
+def store_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
+    """The bot's store: its SQLite file, or a PostgreSQL schema of this test's own."""
+    yield from backend_for(request.param, tmp_path)
+
+
 @pytest.mark.parametrize("point", ["before_submit", "after_submit", "after_fill", "after_store"])
-async def test_kill_9_mid_tick_then_restart(anvil_node: Anvil, tmp_path: Path, point: str) -> None:
-    """SIGKILL at ``point`` of the opening tick; the restarted bot re-adopts the position and
-    the venue has exactly one order, known to the store."""
+async def test_kill_9_mid_tick_then_restart(
+    anvil_node: Anvil, tmp_path: Path, point: str, store_backend: Backend
+) -> None:
+    """SIGKILL at ``point`` of the opening tick, with the store on each backend; the restarted
+    bot re-adopts the position and the venue has exactly one order, known to the store."""
     async with start_world(anvil_node.rpc_url, seed=13) as world:
         probe = fault_config(world, tmp_path, {})
         emulator = await start_emulator(
@@ -137,6 +147,8 @@ async def test_kill_9_mid_tick_then_restart(anvil_node: Anvil, tmp_path: Path, p
             }
             data["logging"] = {"level": "info", "format": "json"}
             data["metrics"] = {"enabled": False}
+            if store_backend.schema is not None:
+                data["store"] = {**data["store"], "url": PG_URL, "pg_schema": store_backend.schema}
             config = tmp_path / "config.yaml"
             config.write_text(yaml.safe_dump(data))
 
@@ -164,7 +176,7 @@ async def test_kill_9_mid_tick_then_restart(anvil_node: Anvil, tmp_path: Path, p
             assert Decimal_(tick["hedge_base"]) < 0
             if point != "before_submit":
                 assert tick["action"] == "hold"  # the position was re-adopted, not re-opened
-            await check_books(emulator, tmp_path / "hedgebot.sqlite")
+            await check_books(emulator, config)
         finally:
             await emulator.close()
 
