@@ -101,8 +101,14 @@ def cmd_kill(args: argparse.Namespace) -> int:
         kill_switch_path(settings.risk.kill_switch_file, settings.store.path), WallClock()
     )
     if args.mode == "clear":
+        before = switch.read()
         switch.clear()
         sys.stdout.write(f"kill switch cleared ({switch.path})\n")
+        if before.mode == "flatten":
+            sys.stdout.write(
+                f"after a flatten the bot stays paused until resumed: hedgebot cmd "
+                f"{settings.bot_id} resume\n"
+            )
         return 0
     if args.mode == "status":
         state = switch.read()
