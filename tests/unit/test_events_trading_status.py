@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from decimal import Decimal
 
@@ -24,6 +25,8 @@ from bot.core.killswitch import KillSwitchState
 from bot.core.operator import OperatorState, TradingState
 from bot.core.plan import TickPlan
 from bot.core.trading_status import TradingStatus, TrippedGuard, trading_status
+from bot.events import TickState
+from bot.telemetry.wire import state_message
 
 pytestmark = pytest.mark.unit
 
@@ -102,3 +105,30 @@ def test_a_guard_restored_without_a_time_shows_since_unknown() -> None:
     status, _ = status_of(D(-10), age_s=10_000, guard=guard)
     (trip,) = [g for g in status.guards if g.name == "stale_block"]
     assert trip.since is None
+
+
+def test_the_state_message_carries_the_trading_status_on_the_wire() -> None:
+    """A frozen, paused bot's TickState becomes a state message whose JSON says halted, why,
+    and which guard tripped when."""
+    status, p = status_of(D(-10), HALTED, kill=FREEZE)
+    r = reads(D(-10), snapshot(D(10)), kill=FREEZE)
+    tick = TickState(
+        bot_id="b1",
+        block=100,
+        snapshot=snapshot(D(10)),
+        quote=r.venue.quote,
+        position=r.venue.position,
+        decision=p.decision,
+        pnl={},
+        margin=p.margin,
+        paused=True,
+        flattening=False,
+        trading=status,
+    )
+    body = json.loads(state_message(tick).to_json())
+    assert body["trading_state"] == "halted"
+    assert body["trading_reasons"] == ["paused by operator", "kill switch freeze (cli)"]
+    assert body["guards_tripped"] == [
+        {"name": "kill_switch_freeze", "since": NOW, "detail": "test"}
+    ]
+    assert body["paused"] is True
