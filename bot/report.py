@@ -292,6 +292,19 @@ def run_report(config: Path, out: Path | None = None, as_json: bool = False) -> 
 
 
 def _command(args: argparse.Namespace) -> int:
+    if args.fleet_store is not None:
+        from bot.fleet_report import run_fleet_report
+
+        return run_fleet_report(
+            args.fleet_store,
+            schema=args.pg_schema,
+            bots=args.bot or (),
+            since=args.since,
+            as_json=args.json,
+        )
+    if args.config is None:
+        print("report: give --config F (one bot) or --store-url URL (a fleet)", file=sys.stderr)  # noqa: T201
+        return 2
     out: Path | None = None
     if not args.no_chart:
         out = (
@@ -309,7 +322,33 @@ def add_subcommand(subparsers: Any) -> None:
     p: argparse.ArgumentParser = subparsers.add_parser(
         "report", help="PnL attribution from the store: table, JSON, chart"
     )
-    p.add_argument("--config", required=True)
+    p.add_argument("--config", help="the YAML config whose store is reported (one bot)")
+    p.add_argument(
+        "--store-url",
+        dest="fleet_store",  # checked by StoreConfig (postgresql://, no password), not as a web URL
+        metavar="URL",
+        default=None,
+        help="a fleet's PostgreSQL store (postgresql://user@host:port/db, password from env): "
+        "each bot's PnL and the total (default: none, report --config's bot)",
+    )
+    p.add_argument(
+        "--bot",
+        action="append",
+        metavar="ID",
+        help="with --store-url: report this bot (repeat; default: every bot in the store)",
+    )
+    p.add_argument(
+        "--since",
+        metavar="WHEN",
+        default=None,
+        help="with --store-url: PnL from this UTC date/time or epoch seconds on "
+        "(default: since each bot's first tick)",
+    )
+    p.add_argument(
+        "--pg-schema",
+        default="public",
+        help="with --store-url: the schema of the tables (default: public)",
+    )
     p.add_argument(
         "--out",
         metavar="FILE.png",

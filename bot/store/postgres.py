@@ -128,6 +128,13 @@ class PostgresStore(RecordStore):
             raise
         return cls(pool, Dialect.postgresql(bot_id), where, path)
 
+    async def fleet_bot_ids(self) -> list[str]:
+        """Every bot with a snapshot in this database and schema, sorted (fleet queries:
+        the one read not scoped to this store's bot)."""
+        async with self._reader() as session:
+            rows = await session.fetchall("SELECT DISTINCT bot_id FROM snapshots ORDER BY 1", {})
+        return [str(row[0]) for row in rows]
+
     async def close(self) -> None:
         """Close the pool and its connections."""
         await self._pool.close()

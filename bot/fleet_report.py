@@ -1,0 +1,192 @@
+"""``hedgebot report --store-url``: PnL attribution per bot and in total from a shared store.
+
+Each bot's parts are exactly its own ``hedgebot report`` (:func:`bot.report.load_report` over
+that bot's records, read-only); the total is their sum, part by part, in ``Decimal``, so it
+equals the sum of the bots' own reports to the last digit. ``since`` narrows every bot to
+the change of its cumulative parts from its last tick before ``since`` to its last tick (the
+attribution is path-dependent, so the replay always starts at each bot's first tick).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import MAX_PREC, Context, Decimal, localcontext
+from typing import Any
+
+from pydantic import ValidationError
+
+from bot.display import COSTS_NOTE, fmt_quote, pnl_contributions
+from bot.errors import StoreError
+from bot.report import EXIT_NO_DATA, EXIT_OK, REPORT_WIDTH, PnlReport, load_report
+from bot.store.postgres import PostgresStore
+from bot.store.settings import StoreConfig
+
+__all__ = ["BotPnl", "FleetReport", "load_fleet_report", "parse_since", "run_fleet_report"]
+
+EXIT_ERROR = 2  # bad input, or a store that cannot be read
+EXACT = Context(prec=MAX_PREC)  # sums and differences of finite decimals, never rounded
+
+
+@dataclass(frozen=True, slots=True)
+class BotPnl:
+    """One bot's attribution: cumulative parts (quote) over its ticks in the window."""
+
+    bot_id: str
+    ticks: int
+    parts: dict[str, Decimal]
+
+
+@dataclass(frozen=True, slots=True)
+class FleetReport:
+    """Every reported bot, and the part-by-part total (quote)."""
+
+    bots: tuple[BotPnl, ...]
+    total: dict[str, Decimal]
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-ready: money as exact decimal strings."""
+        return {
+            "bots": {
+                b.bot_id: {"ticks": b.ticks, **{k: str(v) for k, v in b.parts.items()}}
+                for b in self.bots
+            },
+            "total": {k: str(v) for k, v in self.total.items()},
+        }
+
+
+def parse_since(text: str) -> float:
+    """``--since``: an ISO date or date-time (UTC unless it says otherwise) or epoch seconds;
+    ``ValueError`` naming the accepted forms."""
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(
+            f"--since {text!r}: give a UTC date (2026-11-29), date-time (2026-11-29T12:00) or "
+            "epoch seconds"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
+
+
+def _window(report: PnlReport, since_s: float | None) -> tuple[int, dict[str, Decimal]]:
+    """(ticks, parts) of ``report`` from ``since_s`` on (all of it when None)."""
+    final = report.final.as_dict()
+    if since_s is None:
+        return len(report.points), final
+    before = [p for p in report.points if p.timestamp_s < since_s]
+    inside = len(report.points) - len(before)
+    if not before:
+        return inside, final
+    base = before[-1].breakdown.as_dict()
+    with localcontext(EXACT):
+        return inside, {name: final[name] - base[name] for name in final}
+
+
+async def load_fleet_report(
+    config: StoreConfig, bots: Sequence[str] = (), since_s: float | None = None
+) -> FleetReport:
+    """Read every bot of the shared store (or only ``bots``), each read-only as itself.
+    ``StoreError`` when the database cannot be read or a named bot has no record."""
+    url = config.url
+    if url is None:
+        raise StoreError("a fleet report needs a PostgreSQL store URL")
+    password = None if config.password is None else config.password.get_secret_value()
+
+    async def open_as(bot_id: str) -> PostgresStore:
+        return await PostgresStore.open(
+            url,
+            bot_id,
+            path=config.path,
+            schema=config.pg_schema,
+            password=password,
+            timeout_s=config.timeout_s,
+            read_only=True,
+        )
+
+    if not bots:
+        probe = await open_as("fleet-report")
+        try:
+            bots = await probe.fleet_bot_ids()
+        finally:
+            await probe.close()
+    rows: list[BotPnl] = []
+    for bot_id in bots:
+        store = await open_as(bot_id)
+        try:
+            report = await load_report(store)
+        finally:
+            await store.close()
+        if report is None:
+            raise StoreError(f"bot {bot_id} has no snapshots in {store.where}")
+        ticks, parts = _window(report, since_s)
+        rows.append(BotPnl(bot_id, ticks, parts))
+    total: dict[str, Decimal] = {}
+    with localcontext(EXACT):  # no rounding: the total is the bots' sum to the last digit
+        for row in rows:
+            for name, value in row.parts.items():
+                total[name] = total.get(name, Decimal(0)) + value
+    return FleetReport(tuple(rows), total)
+
+
+def print_fleet(report: FleetReport, console: Any = None) -> None:
+    """Net PnL and its parts, one column per bot and the total, quote to cents."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="hedgebot fleet PnL attribution")
+    table.add_column("part")
+    for bot in report.bots:
+        table.add_column(bot.bot_id, justify="right")
+    table.add_column("total", justify="right")
+    columns = [*(b.parts for b in report.bots), report.total]
+    shown = [dict((name, c) for name, _, c in pnl_contributions(col)) for col in columns]
+    for name, label, _ in pnl_contributions(report.total):
+        table.add_row(label, *(fmt_quote(col[name]) for col in shown))
+    table.add_section()
+    table.add_row("net PnL", *(fmt_quote(col["net_pnl_quote"]) for col in columns))
+    table.add_row("ticks", *(str(b.ticks) for b in report.bots), "")
+    console = console or Console(width=max(REPORT_WIDTH, 24 + 14 * len(columns)))
+    console.print(table)
+    console.print(f"note: {COSTS_NOTE}")
+
+
+def run_fleet_report(
+    url: str,
+    *,
+    schema: str = "public",
+    bots: Sequence[str] = (),
+    since: str | None = None,
+    as_json: bool = False,
+) -> int:
+    """``hedgebot report --store-url``: print the fleet report; the exit code (0; 1: no bot to
+    report, as ``report``; 2: bad input or a store that cannot be read)."""
+    try:
+        password = os.environ.get("HEDGEBOT_STORE__PASSWORD")  # or libpq's PGPASSWORD
+        config = StoreConfig(url=url, pg_schema=schema, password=password)
+        since_s = None if since is None else parse_since(since)
+        report = asyncio.run(load_fleet_report(config, bots, since_s))
+    except ValidationError as exc:
+        print(f"report: {exc.errors()[0]['msg']}", file=sys.stderr)  # noqa: T201
+        return EXIT_ERROR
+    except (ValueError, StoreError) as exc:
+        print(f"report: {exc}", file=sys.stderr)  # noqa: T201
+        return EXIT_ERROR
+    if not report.bots:
+        print("report: no bot has a record in this store yet", file=sys.stderr)  # noqa: T201
+        return EXIT_NO_DATA
+    if as_json:
+        print(json.dumps(report.summary()))  # noqa: T201
+    else:
+        print_fleet(report)
+    return EXIT_OK
