@@ -34,6 +34,7 @@ demo: setup ## run the offline demo: anvil + Uniswap + simulated market + paper 
 test: setup ## the whole suite (unit, integration, faults, browser) against real anvil / emulator / mosquitto / chromium
 	scripts/ensure-broker.sh
 	scripts/ensure-chromium.sh
+	scripts/ensure-tmux.sh
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 test-browser: setup ## the dashboards in headless Debian chromium (Playwright)

@@ -152,8 +152,9 @@ def _trading_lines(status: dict[str, Any]) -> list[Text]:
     state = trading["state"]
     head = Text("trading ")
     head.append(state.upper(), style=_STATE_STYLE.get(state, ""))
-    if trading["reasons"]:
-        head.append(": " + echo("; ".join(trading["reasons"]), 60))
+    reasons = dict.fromkeys(echo(str(r), 40) for r in trading["reasons"][:8])
+    if reasons:
+        head.append(": " + "; ".join(reasons))  # wrapped at the width, never cut
     lines = [head]
     if trading["operator"] != "active":
         cause = trading["operator_cause"] or "operator"
