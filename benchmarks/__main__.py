@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-MODULES = ["bench_backtest", "bench_v3_read", "bench_latency"]
+MODULES = ["bench_backtest", "bench_v3_read", "bench_latency", "bench_store"]
 
 
 def main() -> int:
