@@ -167,14 +167,15 @@ async def _read_store(path: Path, now_s: float) -> dict[str, Any]:
 
 
 def _where(price: Decimal, lower: Decimal | None, upper: Decimal | None) -> str:
-    """Where ``price`` is in a range: ``below``, ``above`` or ``NN %`` of the way up."""
+    """Where ``price`` is in a range: ``below``, ``above``, ``NN %`` of the way up from the
+    lower edge, or ``full`` (V2)."""
     if lower is None or upper is None:
-        return "full range"
+        return "full"
     if price < lower:
-        return "below range"
+        return "below"
     if price > upper:
-        return "above range"
-    return f"{(price - lower) / (upper - lower) * 100:.0f} % up the range"
+        return "above"
+    return f"{(price - lower) / (upper - lower) * 100:.0f} %"
 
 
 def _pool_of(settings: Any, position_id: str) -> str | None:

@@ -76,7 +76,7 @@ def _positions(status: dict[str, Any], step: Decimal | None) -> Table:
         ("where", "left"),
         ("delta", "right"),
     ):
-        table.add_column(name, justify=justify, no_wrap=name != "where")  # type: ignore[arg-type]
+        table.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
     for p in status["positions"]:
         lower, upper = p["range_lower"], p["range_upper"]
         span = "full" if lower is None else f"{fmt_price(lower, 5)}-{fmt_price(upper, 5)}"
