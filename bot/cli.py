@@ -229,9 +229,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pool-kind", choices=["v2", "v3"], default="v2", help="Uniswap pool to hedge")
     p.add_argument(
         "--exchange",
-        choices=["paper", "emulator"],
+        choices=["paper", "emulator", "hyperliquid"],
         default="paper",
-        help="paper = in-process venue; emulator = ccxt over HTTP to the local emulator",
+        help="paper = in-process venue; emulator = ccxt binanceusdm over HTTP to the local "
+        "Binance emulator; hyperliquid = ccxt hyperliquid to the local Hyperliquid emulator",
     )
     p.add_argument(
         "--workdir",

@@ -37,6 +37,7 @@ from bot.ports import PerpExchange
 from bot.safety import mask_url
 from bot.sim.anvil import Anvil, AnvilOptions
 from bot.sim.demo_output import DemoProgress, render_summary
+from bot.sim.demo_venues import DemoVenue, demo_settings, open_demo_exchange
 from bot.sim.localnet import LocalWorld, local_settings, start_world
 from bot.sim.mosquitto import resolve_broker
 from bot.store.sqlite import SqliteStore
@@ -55,7 +56,7 @@ class DemoOptions:
     sigma: float = 0.9
     step_seconds: int = 600
     pool_kind: Literal["v2", "v3"] = "v2"
-    exchange: Literal["paper", "emulator"] = "paper"
+    exchange: DemoVenue = "paper"
     mqtt_url: str | None = None
     metrics_port: int | None = None
     workdir: Path | None = None
@@ -234,8 +235,9 @@ async def _run_world(options: DemoOptions, workdir: Path) -> dict[str, Any]:
                 seed=options.seed,
             )
         )
-        settings: Settings = local_settings(
-            world, workdir, bot_id="demo", template=_template(options.config)
+        settings: Settings = demo_settings(
+            local_settings(world, workdir, bot_id="demo", template=_template(options.config)),
+            options.exchange,
         )
         metrics_port = options.metrics_port or _metrics_port(settings)
         if metrics_port is not None:
@@ -264,8 +266,8 @@ async def _drive(
 ) -> dict[str, Any]:
     """Build the bot in ``stack`` and run every block with progress on stderr."""
     clock = ManualClock(float(world.start_timestamp))
-    exchange, set_mark = await world.open_exchange(
-        stack, options.exchange, settings, clock, workdir
+    exchange, set_mark = await open_demo_exchange(
+        stack, options.exchange, world, settings, clock, workdir
     )
     store = await SqliteStore.open(settings.store.path)
     stack.push_async_callback(store.close)

@@ -10,6 +10,8 @@
   refused, and the IOC cap is rounded to the venue's price rule, never looser: at most 5
   significant figures and ``6 - szDecimals`` decimals (Hyperliquid API docs, "Tick and lot
   size"), buys down and sells up;
+- funding is paid every hour on the hour and its time is not reported (ccxt derives it from
+  the host clock): the next funding time is the next full hour of the bot's clock;
 - an IOC answer that filled comes back from ccxt with ``status: None`` (the venue's
   ``filled`` entry carries no status): filled in full is ``closed``, partly is ``canceled``
   with its fill (the venue cancels an IOC's rest at once).
@@ -31,6 +33,7 @@ __all__ = ["HyperliquidDialect", "VenueDialect", "dialect_for", "hyperliquid_pri
 
 _SIGNIFICANT_FIGURES = 5
 _MAX_PRICE_DECIMALS = 6  # perps: price decimals <= 6 - szDecimals
+_HOUR_MS = 3_600_000
 
 
 class VenueDialect:
@@ -52,6 +55,11 @@ class VenueDialect:
     def settled_answer(self, raw: Mapping[str, Any], intent: OrderIntent) -> Mapping[str, Any]:
         """ccxt's answer to our submit, with what the venue's answer implies filled in."""
         del intent
+        return raw
+
+    def funding_answer(self, raw: Mapping[str, Any], now_ms: int) -> Mapping[str, Any]:
+        """ccxt's funding-rate answer as the venue means it at ``now_ms``."""
+        del now_ms
         return raw
 
     def answer_ids(self, raw: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -107,6 +115,12 @@ class HyperliquidDialect(VenueDialect):
         price = hyperliquid_price(intent.limit_price, intent.side, self.sz_decimals)
         rounding = ROUND_DOWN if intent.side is Side.BUY else ROUND_UP
         return (price / tick).to_integral_value(rounding=rounding) * tick
+
+    def funding_answer(self, raw: Mapping[str, Any], now_ms: int) -> Mapping[str, Any]:
+        """Hyperliquid pays funding every hour on the hour and does not report when: ccxt
+        derives ``fundingTimestamp`` from the host clock, here from the bot's (venue) clock,
+        the next full hour after ``now_ms``."""
+        return {**raw, "fundingTimestamp": (now_ms // _HOUR_MS + 1) * _HOUR_MS}
 
     def settled_answer(self, raw: Mapping[str, Any], intent: OrderIntent) -> Mapping[str, Any]:
         """A filled IOC answer (``status`` None, ``filled`` > 0) for the intent's amount, as
