@@ -10,6 +10,7 @@ server is back. The password comes from the environment only (``StoreConfig``).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -93,6 +94,9 @@ class PostgresStore(RecordStore):
         read-only. Raises ``StoreError`` naming the server when it cannot be reached within
         ``timeout_s`` seconds, refuses the login, or holds a newer schema."""
         where = describe_url(url, schema)
+        # the pool's reconnect warnings would reach stderr raw, beside the JSON log; what
+        # they say arrives as the StoreError of the write or read that needed the server
+        logging.getLogger("psycopg.pool").setLevel(logging.ERROR)
         options = f"-c search_path={schema}"
         if read_only:
             options += " -c default_transaction_read_only=on"
@@ -114,12 +118,13 @@ class PostgresStore(RecordStore):
             name=f"hedgebot-{bot_id}",
         )
         try:
-            await pool.open(wait=True, timeout=timeout_s)
-            async with pool.connection() as conn:
+            # one direct connection first: its error says why (refused, login, no database)
+            async with await psycopg.AsyncConnection.connect(url, **kwargs) as conn:
                 if read_only:
                     await conn.execute("SELECT version FROM schema_version LIMIT 1")
                 else:
                     await migrate_postgresql(conn, bot_id, migrations)
+            await pool.open(wait=True, timeout=timeout_s)
         except _DB_ERRORS as exc:
             await pool.close()
             raise StoreError(f"store {where} cannot be used: {_reason(exc)}") from None
@@ -157,7 +162,8 @@ class PostgresStore(RecordStore):
 
 
 def _reason(exc: BaseException) -> str:
-    """The driver's message, one line; a pool timeout says the server was not reached."""
+    """The driver's message, its first line; a pool timeout says the server was not reached."""
     if isinstance(exc, PoolTimeout):
         return f"no connection to the server ({safe_str(exc)})"
-    return safe_str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    lines = str(exc).strip().splitlines()
+    return safe_str(lines[0]) if lines else type(exc).__name__

@@ -304,3 +304,12 @@ async def test_config_selects_the_postgresql_store_with_its_password_from_env(
         assert (tmp_path / "one.sqlite").is_file()
     finally:
         await sqlite_store.close()
+
+
+async def test_a_database_that_does_not_exist_is_named_in_the_error(
+    schema: str, tmp_path: Path
+) -> None:
+    """The server's own reason reaches the one-line error (here: no such database)."""
+    url = urlsplit(PG_URL)._replace(path="/hedgebot_no_such_db").geturl()
+    with pytest.raises(StoreError, match='database "hedgebot_no_such_db" does not exist'):
+        await PostgresStore.open(url, "bot1", path=tmp_path / "s", schema=schema, timeout_s=2.0)
