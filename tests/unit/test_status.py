@@ -14,8 +14,8 @@ from rich.console import Console
 from bot.cli import main
 from bot.core.killswitch import KillSwitchState
 from bot.core.operator import OperatorState, TradingState
-from bot.status import guard_effect, trading_summary, tripped_guards
 from bot.status_render import render_status
+from bot.status_trading import guard_effect, trading_summary, tripped_guards
 
 pytestmark = pytest.mark.unit
 
