@@ -1,5 +1,9 @@
 """Tick-to-order-acknowledged latency against the local emulator, split by stage.
 
+``venue`` selects the path (``bench_venues`` compares them): ``binance`` (default, the figures
+below), ``paper`` (the in-process venue) or ``hyperliquid`` (ccxt ``hyperliquid`` against the
+Hyperliquid emulator, agent-signed, as ``hedgebot demo --exchange hyperliquid`` opens it).
+
 A real anvil with the real Uniswap V2 pair, the Binance USD-M emulator on localhost and the
 bot built as ``hedgebot run`` builds it, trading through the unmodified ccxt ``binanceusdm``
 client. Every tick follows a swap that moves the pool price, so every tick places an IOC order.
@@ -21,6 +25,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -28,12 +33,14 @@ from typing import Any
 
 from bot.app import build_bot
 from bot.clock import ManualClock
+from bot.config import Settings
 from bot.exchange.ccxt import CcxtPerpExchange, CcxtPerpSettings
 from bot.exchange.emulators.binance_usdm import start_emulator
 from bot.exchange.paper import venue_params
 from bot.logging import configure_logging
 from bot.sim.anvil import Anvil
-from bot.sim.localnet import local_settings, start_world
+from bot.sim.demo_venues import DemoVenue, demo_settings, open_demo_exchange
+from bot.sim.localnet import LocalWorld, local_settings, start_world
 
 TICKS = 200
 WARMUP = 5
@@ -81,7 +88,7 @@ class TimedChain:
 class TimedExchange:
     """A PerpExchange that records venue reads before the order and the order round trip."""
 
-    def __init__(self, inner: CcxtPerpExchange, recorder: Recorder) -> None:
+    def __init__(self, inner: Any, recorder: Recorder) -> None:
         self._inner = inner
         self._recorder = recorder
 
@@ -114,31 +121,51 @@ def _percentile(values: list[float], pct: int) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[pct - 1]
 
 
-async def _bench(ticks: int) -> list[TickTimes]:
+async def _open_venue(
+    stack: AsyncExitStack,
+    venue: DemoVenue,
+    world: LocalWorld,
+    settings: Settings,
+    clock: ManualClock,
+    workdir: Path,
+) -> tuple[Any, Callable[[Decimal], None]]:
+    """The venue of the benchmarked path and its mark setter (closed with ``stack``)."""
+    if venue != "emulator":
+        return await open_demo_exchange(stack, venue, world, settings, clock, workdir)
+    emulator = await start_emulator(
+        "127.0.0.1", 0, KEY, SECRET, venue_params(settings.exchange), clock
+    )
+    stack.push_async_callback(emulator.close)
+    exchange = CcxtPerpExchange(
+        CcxtPerpSettings(
+            symbol=settings.exchange.symbol,
+            api_key=KEY,
+            api_secret=SECRET,
+            leverage=settings.exchange.leverage,
+            urls=emulator.ccxt_urls(),
+            enable_rate_limit=False,
+        ),
+        clock,
+    )
+    return exchange, emulator.set_mark
+
+
+async def _bench(ticks: int, venue: DemoVenue = "emulator") -> list[TickTimes]:
     recorder = Recorder()
     samples: list[TickTimes] = []
     with tempfile.TemporaryDirectory(prefix="bench-latency-") as tmp:
-        async with Anvil() as node, start_world(node.rpc_url, seed=3) as world:
+        async with (
+            Anvil() as node,
+            start_world(node.rpc_url, seed=3) as world,
+            AsyncExitStack() as stack,
+        ):
             clock = ManualClock(float(world.start_timestamp))
-            settings = local_settings(world, Path(tmp), bot_id="bench")
-            emulator = await start_emulator(
-                "127.0.0.1", 0, KEY, SECRET, venue_params(settings.exchange), clock
-            )
-            exchange = CcxtPerpExchange(
-                CcxtPerpSettings(
-                    symbol=settings.exchange.symbol,
-                    api_key=KEY,
-                    api_secret=SECRET,
-                    leverage=settings.exchange.leverage,
-                    urls=emulator.ccxt_urls(),
-                    enable_rate_limit=False,
-                ),
-                clock,
-            )
+            settings = demo_settings(local_settings(world, Path(tmp), bot_id="bench"), venue)
+            exchange, set_mark = await _open_venue(stack, venue, world, settings, clock, Path(tmp))
             bot = await build_bot(settings, clock=clock, exchange=exchange)
             try:
                 await bot.engine.start()
-                emulator.set_mark(world.target_price)
+                set_mark(world.target_price)
                 engine = bot.engine
                 engine.chain = TimedChain(engine.chain, recorder)
                 timed = TimedExchange(exchange, recorder)
@@ -150,7 +177,7 @@ async def _bench(ticks: int) -> list[TickTimes]:
                     price = start * (1 + SWING if i % 2 == 0 else 1 - SWING)
                     step = await world.driver.move_to(price)
                     clock.set(float(step.block_timestamp))
-                    emulator.set_mark(step.target_price)
+                    set_mark(step.target_price)
                     recorder.current = TickTimes(started=time.perf_counter())
                     report = await engine.tick(step.block_number)
                     if report is None or report.order is None:
@@ -161,7 +188,6 @@ async def _bench(ticks: int) -> list[TickTimes]:
                         samples.append(recorder.current)
             finally:
                 await bot.close()
-                await emulator.close()
     return samples
 
 
