@@ -10,6 +10,7 @@ server is back. The password comes from the environment only (``StoreConfig``).
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -70,9 +71,11 @@ class PostgresStore(RecordStore):
         dialect: Dialect,
         where: str,
         path: Path,
+        owner: psycopg.AsyncConnection[Any] | None = None,
     ) -> None:
         super().__init__(dialect, path)
         self._pool = pool
+        self._owner = owner  # holds the bot's advisory lock while the store is open
         self.where = where  # the server, database and schema, for messages (no password)
 
     @classmethod
@@ -117,21 +120,27 @@ class PostgresStore(RecordStore):
             open=False,
             name=f"hedgebot-{bot_id}",
         )
+        owner: psycopg.AsyncConnection[Any] | None = None
         try:
             # one direct connection first: its error says why (refused, login, no database)
-            async with await psycopg.AsyncConnection.connect(url, **kwargs) as conn:
-                if read_only:
-                    await conn.execute("SELECT version FROM schema_version LIMIT 1")
-                else:
-                    await migrate_postgresql(conn, bot_id, migrations)
+            owner = await psycopg.AsyncConnection.connect(url, **kwargs)
+            if read_only:
+                await owner.execute("SELECT version FROM schema_version LIMIT 1")
+            else:
+                await migrate_postgresql(owner, bot_id, migrations)
+                await _take_bot_lock(owner, bot_id, schema, where)
             await pool.open(wait=True, timeout=timeout_s)
-        except _DB_ERRORS as exc:
+        except BaseException as exc:
+            if owner is not None:
+                await owner.close()
             await pool.close()
-            raise StoreError(f"store {where} cannot be used: {_reason(exc)}") from None
-        except BaseException:
-            await pool.close()
+            if isinstance(exc, _DB_ERRORS):
+                raise StoreError(f"store {where} cannot be used: {_reason(exc)}") from None
             raise
-        return cls(pool, Dialect.postgresql(bot_id), where, path)
+        if read_only:
+            await owner.close()
+            owner = None
+        return cls(pool, Dialect.postgresql(bot_id), where, path, owner)
 
     async def fleet_bot_ids(self) -> list[str]:
         """Every bot with a snapshot in this database and schema, sorted (fleet queries:
@@ -141,7 +150,9 @@ class PostgresStore(RecordStore):
         return [str(row[0]) for row in rows]
 
     async def close(self) -> None:
-        """Close the pool and its connections."""
+        """Close the pool and its connections (releasing the bot's lock)."""
+        if self._owner is not None:
+            await self._owner.close()
         await self._pool.close()
 
     @asynccontextmanager
@@ -159,6 +170,29 @@ class PostgresStore(RecordStore):
                 yield _PgSession(conn)
         except _DB_ERRORS as exc:
             raise StoreError(f"store read failed ({self.where}): {_reason(exc)}") from exc
+
+
+def bot_lock_key(bot_id: str, schema: str) -> int:
+    """The 64-bit advisory lock key of one bot in one schema (BLAKE2b of its name)."""
+    digest = hashlib.blake2b(f"hedgebot:{schema}:{bot_id}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+async def _take_bot_lock(
+    conn: psycopg.AsyncConnection[Any], bot_id: str, schema: str, where: str
+) -> None:
+    """Hold ``bot_id``'s session advisory lock on ``conn``, or ``StoreError``: two processes
+    of one bot, on any hosts, must not write one record (the host lock cannot see across
+    hosts). The server drops the lock with the connection, so a killed bot's lock goes with
+    its process."""
+    key = bot_lock_key(bot_id, schema)
+    cur = await conn.execute("SELECT pg_try_advisory_lock(%s)", (key,))
+    row = await cur.fetchone()
+    if row is None or row[0] is not True:
+        raise StoreError(
+            f"bot {bot_id} is already running against {where} (another process holds its "
+            f"lock {key}): stop it first, or give this bot its own bot_id"
+        )
 
 
 def _reason(exc: BaseException) -> str:

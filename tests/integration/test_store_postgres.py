@@ -313,3 +313,26 @@ async def test_a_database_that_does_not_exist_is_named_in_the_error(
     url = urlsplit(PG_URL)._replace(path="/hedgebot_no_such_db").geturl()
     with pytest.raises(StoreError, match='database "hedgebot_no_such_db" does not exist'):
         await PostgresStore.open(url, "bot1", path=tmp_path / "s", schema=schema, timeout_s=2.0)
+
+
+async def test_a_second_process_of_the_same_bot_is_refused_until_the_first_closes(
+    schema: str, tmp_path: Path
+) -> None:
+    """One bot id holds its lock in the shared database (hosts cannot see each other's lock
+    files): a second open of ``bot1`` is refused naming the bot, another bot id opens, and
+    once the first closes ``bot1`` opens again; a report (read-only) never needs the lock."""
+    first = await open_as("bot1", schema, tmp_path)
+    try:
+        with pytest.raises(StoreError, match="bot bot1 is already running against"):
+            await open_as("bot1", schema, tmp_path)
+        other = await open_as("bot2", schema, tmp_path)
+        await other.close()
+        reader = await PostgresStore.open(
+            PG_URL, "bot1", path=tmp_path / "s", schema=schema, read_only=True
+        )
+        assert await reader.intent_count() == 0
+        await reader.close()
+    finally:
+        await first.close()
+    again = await open_as("bot1", schema, tmp_path)
+    await again.close()
