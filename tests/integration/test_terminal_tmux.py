@@ -151,9 +151,7 @@ async def test_status_and_monitor_in_80_columns(
     _fits(screen)
     assert re.search(r"^trading REDUCING: .*guard margin_critical", screen, re.M), screen
     assert re.search(r"^  guard margin_critical since \d\d-\d\d \d\d:\d\d:\d\d UTC", screen, re.M)
-    assert re.search(
-        r"lp-v2 v2\s+0x\w{4}…\w{4}\s+full\s+\d+\.\d+\s+full\s+\d+\.\d{3}", screen
-    )
+    assert re.search(r"lp-v2 v2\s+0x\w{4}…\w{4}\s+full\s+\d+\.\d+\s+full\s+\d+\.\d{3}", screen)
     assert re.search(r"^delta \d+\.\d{3}\s+target -\d+\.\d{3}\s+\(ratio 1\)$", screen, re.M)
     assert re.search(r"^hedge -?\d+\.\d{3}$", screen, re.M)
     assert re.search(r"^drift -?\d+\.\d{3} / band \d+\.\d{3}", screen, re.M)
