@@ -31,8 +31,9 @@ setup: $(STAMP_PY) $(STAMP_NPM) build/contracts.json ## install Python deps, npm
 demo: setup ## run the offline demo: anvil + Uniswap + simulated market + paper venue + broker
 	$(HEDGEBOT) demo --config config/demo.yaml $(DEMO_ARGS)
 
-test: setup ## the whole suite (unit, integration, faults, browser) against real anvil / emulator / mosquitto / chromium
+test: setup ## the whole suite (unit, integration, faults, browser) against real anvil / emulator / mosquitto / nats-server / chromium
 	scripts/ensure-broker.sh
+	scripts/ensure-nats.sh
 	scripts/ensure-chromium.sh
 	scripts/ensure-tmux.sh
 	$(PY) -m pytest -q $(PYTEST_ARGS)

@@ -237,11 +237,10 @@ class MqttTelemetry:
 
     def _on_connection_error(self, exc: Exception, backoff_s: float) -> float:
         was_connected = self._connected.is_set()
-        self.connect_errors += 1
-        if self._errors is not None:
-            self._errors.observe_error("broker")
         code = getattr(getattr(exc, "rc", None), "value", getattr(exc, "rc", None))
         if not was_connected and self.mqtt5 and isinstance(code, int) and code in _VERSION_CODES:
+            # a broker speaking 3.1.1 only (NATS server, older brokers): a protocol choice,
+            # not an error; counted nowhere
             self.mqtt5 = False
             self.last_error = f"broker refused MQTT 5: {exc}"
             _log.warning(
@@ -253,6 +252,9 @@ class MqttTelemetry:
                 "until the next subscription clears it",
             )
             return self.settings.reconnect_min_s
+        self.connect_errors += 1
+        if self._errors is not None:
+            self._errors.observe_error("broker")
         if not was_connected and isinstance(code, int) and code in _AUTH_CODES:
             self.status = "auth_failed"
             self.last_error = f"broker refused credentials: {exc}"

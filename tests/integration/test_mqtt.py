@@ -1,7 +1,9 @@
-"""MqttTelemetry, ``hedgebot monitor`` and ``hedgebot cmd`` against a real Mosquitto broker.
+"""MqttTelemetry, ``hedgebot monitor`` and ``hedgebot cmd`` against real brokers.
 
-Uses ``MQTT_URL`` when it is set and reachable, else starts its own ``mosquitto`` on a free
-port. The restart and password tests always run their own broker.
+Every contract test runs twice: on Mosquitto (``MQTT_URL`` when it is set and reachable, else
+our own ``mosquitto`` on a free port) and on NATS server's MQTT listener (our own
+``nats-server`` with JetStream). The restart test runs its own broker of each kind, the
+password test its own Mosquitto.
 """
 
 from __future__ import annotations
@@ -26,16 +28,21 @@ import aiomqtt
 import pytest
 from mqtt_support import TEST_OPERATOR_KEY, Seen, ack_sig, recording, signed, stop_own
 from mqtt_support import own_broker as _own_broker
+from nats_support import both_brokers, nats_broker  # noqa: F401 - fixtures
 from rich.console import Console
 from structlog.testing import capture_logs
 
 from bot.sim.mosquitto import Broker, free_port
+from bot.sim.nats import nats_available, restart_nats, start_nats
 from bot.telemetry.commands import CommandValidator
 from bot.telemetry.messages import EventMessage, StateMessage
 from bot.telemetry.monitor import monitor, send_command
 from bot.telemetry.mqtt import MqttSettings, MqttTelemetry
 
 pytestmark = pytest.mark.integration
+
+# the MQTT contract holds on Mosquitto and on NATS server's MQTT listener
+mqtt_broker = both_brokers()
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -344,9 +351,28 @@ async def test_bad_commands_are_rejected_and_never_queued(mqtt_broker: Broker, p
         assert telemetry.commands.empty()
 
 
-async def test_broker_restart_resumes_publishing(prefix: str) -> None:
+@pytest.fixture
+def own_prefix() -> str:
+    """A topic prefix for a test that runs its own broker (thrown away with it)."""
+    return f"hedgebot-test/{uuid.uuid4().hex[:10]}"
+
+
+def _restartable(kind: str) -> tuple[Broker, Callable[[], None]]:
+    """A broker of our own of ``kind`` and how to start it again after ``stop``."""
+    if kind == "mosquitto":
+        broker = _own_broker()
+        return broker, broker.start
+    if not nats_available():
+        pytest.skip("nats-server is not installed (scripts/ensure-nats.sh installs it)")
+    nats = start_nats()
+    return nats, lambda: restart_nats(nats)
+
+
+@pytest.mark.parametrize("kind", ["mosquitto", "nats"])
+async def test_broker_restart_resumes_publishing(own_prefix: str, kind: str) -> None:
     """Broker stopped and restarted: the bot reconnects, republishes online and its state."""
-    broker = _own_broker()
+    prefix = own_prefix
+    broker, start_again = _restartable(kind)
     try:
         telemetry = MqttTelemetry(_settings(broker, prefix), "bot1")
         async with telemetry:
@@ -360,7 +386,7 @@ async def test_broker_restart_resumes_publishing(prefix: str) -> None:
             telemetry.publish_event(EventMessage(type="alert", ts=0.0))  # while down: dropped
             assert telemetry.dropped_events == 1
             await asyncio.sleep(0.3)
-            broker.start()
+            await asyncio.to_thread(start_again)
             await asyncio.to_thread(broker.wait_listening)
             assert await telemetry.wait_connected(10)
             assert telemetry.connect_errors >= 1
@@ -373,8 +399,9 @@ async def test_broker_restart_resumes_publishing(prefix: str) -> None:
         stop_own(broker)
 
 
-async def test_wrong_password_is_reported_as_auth_failure(prefix: str) -> None:
+async def test_wrong_password_is_reported_as_auth_failure(own_prefix: str) -> None:
     """A broker refusing our credentials: mqtt.auth_failed log, status and last_error; retries."""
+    prefix = own_prefix
     broker = _password_broker("bot", "right-pw")
     try:
         wrong = _settings(broker, prefix, username="bot", password="wrong-pw")

@@ -1,5 +1,6 @@
 """Acks bound to their message, ids used up once verified, retained commands seen as such
-(issue 12 follow-up, items 1, 2 and 6): a real Mosquitto, a real SQLite store, no mocks."""
+(issue 12 follow-up, items 1, 2 and 6): real Mosquitto and NATS server brokers, a real SQLite
+store, no mocks."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from pathlib import Path
 import aiomqtt
 import pytest
 from mqtt_support import TEST_OPERATOR_KEY, clear_retained, recording, signed
+from nats_support import both_brokers, nats_broker  # noqa: F401 - fixtures
 from rich.console import Console
 from structlog.testing import capture_logs
 
@@ -30,6 +32,9 @@ from bot.telemetry.mqtt import MqttSettings, MqttTelemetry
 from bot.telemetry.peers import find_live_instance
 
 pytestmark = pytest.mark.integration
+
+# the MQTT contract holds on Mosquitto and on NATS server's MQTT listener
+mqtt_broker = both_brokers()
 
 
 @pytest.fixture
@@ -210,10 +215,12 @@ async def test_refused_command_is_never_applied_later_not_even_after_a_restart(
 
 
 async def test_retained_command_published_while_online_is_refused_and_deleted(
-    mqtt_broker: Broker, prefix: str
+    mqtt_broker: Broker, prefix: str, request: pytest.FixtureRequest
 ) -> None:
     """MQTT 5 with retain-as-published: a signed command published retained while the bot is
     subscribed is refused at once (never queued, its id used up) and cleared from the broker."""
+    if request.node.callspec.params.get("mqtt_broker") == "nats":
+        pytest.skip("NATS server speaks MQTT 3.1.1 only: see the 3.1.1 replay test below")
     settings = _settings(mqtt_broker.host, mqtt_broker.port, prefix)
     validator = CommandValidator(operator_key=TEST_OPERATOR_KEY)
     cmd = f"{prefix}/bot1/cmd"
@@ -297,6 +304,43 @@ async def test_broker_refusing_mqtt5_falls_back_to_311_with_a_warning(
     warned = [e for e in logs if e["event"] == "mqtt.v5_refused"]
     assert len(warned) == 1
     assert "without its retain flag" in warned[0]["risk"]
+
+
+async def test_retained_command_on_mqtt311_is_applied_once_and_refused_on_replay(
+    mqtt_broker: Broker, prefix: str
+) -> None:
+    """MQTT 3.1.1 (NATS server; any broker without MQTT 5) forwards a retained command to a
+    live subscriber without its flag: it is handled as live, applied once, and the broker's
+    copy, replayed with the flag to the next subscription (a restarted bot, its id not in any
+    ledger), is refused, deleted and never applied twice."""
+    cmd = f"{prefix}/bot1/cmd"
+    raw = signed(cmd, {"id": "kept-311", "command": "pause"})
+    async with _v311_only_front(mqtt_broker) as port:
+        settings = _settings("127.0.0.1", port, prefix)
+        validator = CommandValidator(operator_key=TEST_OPERATOR_KEY)
+        async with MqttTelemetry(settings, "bot1", validator=validator) as telemetry:
+            assert await telemetry.wait_connected(10)
+            assert not telemetry.mqtt5
+            await _publish(mqtt_broker, cmd, raw, retain=True)
+            async with asyncio.timeout(5):
+                command = await telemetry.commands.get()
+            assert command.id == "kept-311"
+        restarted = CommandValidator(operator_key=TEST_OPERATOR_KEY)
+        with capture_logs() as logs:
+            async with (
+                MqttTelemetry(settings, "bot1", validator=restarted) as telemetry,
+                recording(mqtt_broker, telemetry.topics.cmd_ack) as acks,
+            ):
+                assert await telemetry.wait_connected(10)
+                refused = (await acks.wait_for(lambda s: s.json()["status"] == "rejected")).json()
+                assert refused["reason"] == "retained commands are refused"
+                assert refused["ref"] == hashlib.sha256(raw).hexdigest()
+                await asyncio.sleep(0.3)
+                assert telemetry.commands.empty()
+    assert any(e["event"] == "command.retained_cleared" for e in logs)
+    async with recording(mqtt_broker, cmd) as late:  # nothing retained is left
+        with pytest.raises(TimeoutError):
+            await late.wait_for(lambda s: s.retain, 1.0)
 
 
 async def _retain(broker: Broker, base: str, status: bytes, state: dict[str, object]) -> None:

@@ -1,4 +1,5 @@
-"""Hostile peers on the broker (issue 12.1, 12.3, 12.4, 12.5): a real Mosquitto, no mocks."""
+"""Hostile peers on the broker (issue 12.1, 12.3, 12.4, 12.5): real Mosquitto and NATS server
+brokers, no mocks."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from collections.abc import AsyncIterator
 import aiomqtt
 import pytest
 from mqtt_support import TEST_OPERATOR_KEY, ack_sig, clear_retained, recording, signed
+from nats_support import both_brokers, nats_broker  # noqa: F401 - fixtures
 from rich.console import Console
 from structlog.testing import capture_logs
 
@@ -24,6 +26,9 @@ from bot.telemetry.monitor import monitor, send_command
 from bot.telemetry.mqtt import MqttSettings, MqttTelemetry
 
 pytestmark = pytest.mark.integration
+
+# the MQTT contract holds on Mosquitto and on NATS server's MQTT listener
+mqtt_broker = both_brokers()
 
 SECRET = "s3cret-broker-pw"
 
