@@ -59,6 +59,7 @@ class _Function:
 
 
 _FUNCTIONS: dict[tuple[int, str, int], _Function] = {}
+_FUNCTIONS_KEPT = 1024
 
 
 def _function(abi: list[dict[str, Any]], fn_name: str, arity: int) -> _Function:
@@ -81,6 +82,8 @@ def _function(abi: list[dict[str, Any]], fn_name: str, arity: int) -> _Function:
         input_types=tuple(get_abi_input_types(fn_abi)),
         output_types=tuple(get_abi_output_types(fn_abi)),
     )
+    if len(_FUNCTIONS) >= _FUNCTIONS_KEPT:
+        _FUNCTIONS.clear()  # bounded: readers built over and over (tests) load fresh ABIs
     _FUNCTIONS[key] = function
     return function
 
