@@ -13,9 +13,9 @@ the gate sees is :func:`effective_mode`, the strictest of the two.
 One kill/clear story, whatever the channel (CLI ``hedgebot kill``, the flag file, the
 dashboard, MQTT): after a flatten nothing re-hedges until the operator says ``resume``.
 An MQTT ``flatten`` is ``reducing`` until ``resume``; a kill-switch flatten seen by the bot
-halts the operator (:func:`after_kill_switch`), so clearing the switch leaves the bot paused
-until ``resume``. A freeze only blocks orders while engaged: cleared, the bot returns to the
-state it was in before.
+halts the operator once per flatten episode (:func:`after_kill_switch`), so clearing the
+switch leaves the bot paused until ``resume``. A freeze only blocks orders while engaged:
+cleared, the bot returns to the state it was in before.
 """
 
 from __future__ import annotations
@@ -184,8 +184,10 @@ def after_kill_switch(
     state: OperatorState, kill: KillSwitchState, *, flatten_seen: bool = False
 ) -> OperatorState:
     """The operator state once the bot has seen the kill switch ``kill`` (as read now;
-    ``flatten_seen``: the last tick saw a flatten, e.g. the ``kill_switch_flatten`` rule is
-    still tripped, so a flatten cleared between two reads still counts).
+    ``flatten_seen``: a flatten episode began since the last call and was seen by a tick, so
+    a flatten cleared between two reads still counts; the shell passes it once per episode,
+    edge-triggered (``bot.engine.control``), never from a stale guard level, or a ``resume``
+    accepted after the clear would be undone).
 
     A flatten halts an ``active`` operator (``reducing``/``halted`` stay as they are): the
     switch reduces the hedge while engaged, and clearing it leaves the bot paused until

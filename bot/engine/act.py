@@ -16,6 +16,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from bot.domain import Decision, Order
+from bot.engine.control import OperatorControl
 from bot.engine.sink import EventFanOut
 from bot.errors import ExchangeUnavailable
 from bot.events import Alert, OrderEvent
@@ -37,6 +38,7 @@ class ActSteps:
 
     ledger: OrderLedger
     events: EventFanOut
+    control: OperatorControl
     _ticks_since_position_check: int
 
     async def _execute(self, block: int, decision: Decision, limit_price: Decimal) -> Order | None:
@@ -106,8 +108,4 @@ class ActSteps:
             )
         )
         if check.action == "paused":
-            await self.set_paused(True)
-
-    async def set_paused(self, paused: bool) -> None:
-        """Halt or resume trading (:class:`bot.engine.loop.Engine` implements it)."""
-        raise NotImplementedError
+            await self.control.set_paused(True, "position_mismatch")

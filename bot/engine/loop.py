@@ -21,26 +21,23 @@ from typing import Protocol, runtime_checkable
 import structlog
 
 from bot.core.operator import (
-    KILL_FLATTEN_CAUSE,
     OperatorRejection,
     OperatorState,
     TradingState,
-    after_kill_switch,
     apply_command,
 )
 from bot.core.policy import ThresholdPolicy
 from bot.engine.tick import TickRunner
 from bot.errors import ChainError
-from bot.events import TradingStateChanged
 from bot.safety import describe_exc, safe_str
-from bot.store.base import RecordStore
+from bot.store.meta import MetaKey
 from bot.telemetry.commands import Command
 
 __all__ = ["OPERATOR_META_KEY", "ChainFinding", "CheckedAtStart", "Engine"]
 
 log = structlog.get_logger("hedgebot.engine")
 
-OPERATOR_META_KEY = "operator_state"
+OPERATOR_META_KEY = MetaKey.OPERATOR_STATE  # the operator record's key (engine/control.py)
 
 
 class ChainFinding(Protocol):
@@ -77,7 +74,7 @@ class Engine(TickRunner):
         self._rules = await self.exchange.market_rules()
         await self.ledger.open()
         await self.history.load(self.clock.now())
-        self.operator = await _restore_operator(self.store)
+        await self.control.restore()
         from bot.report import load_report  # replay of the stored ticks
 
         replay = await load_report(self.store)
@@ -172,31 +169,11 @@ class Engine(TickRunner):
     async def change_operator(self, state: OperatorState, cause: str) -> None:
         """Adopt ``state``; a change is stored (one record) and a ``trading_state.changed``
         event."""
-        before, self.operator = self.operator, state
-        persisted = replace(state, rebalance_requested=False)
-        if persisted == replace(before, rebalance_requested=False):
-            return
-        await self.store.set_meta(OPERATOR_META_KEY, state.to_record())
-        threshold = (state.threshold_base, state.threshold_fraction)
-        self.events.emit(
-            TradingStateChanged(
-                previous=before.trading_state.value,
-                current=state.trading_state.value,
-                cause=cause,
-                hedge_ratio=state.hedge_ratio,
-                threshold=threshold if state.threshold_set else None,
-            )
-        )
+        await self.control.change(state, cause)
 
     async def set_paused(self, paused: bool) -> None:
         """Halt or resume trading (monitoring goes on); survives restarts."""
-        if not paused:
-            new = TradingState.ACTIVE
-        elif self.operator.flattening:
-            new = TradingState.REDUCING
-        else:
-            new = TradingState.HALTED
-        await self.change_operator(replace(self.operator, trading_state=new), "pause")
+        await self.control.set_paused(paused)
 
     async def set_flatten(self) -> None:
         """Close the hedge with reduce-only orders, then stay there; survives restarts."""
@@ -222,12 +199,9 @@ class Engine(TickRunner):
 
     async def apply_commands(self) -> int:
         """Apply every queued operator command (between ticks); returns how many. First, a
-        kill-switch flatten seen (now or by the last tick) halts the operator, so that
-        clearing it leaves the bot paused until ``resume`` (core/operator.py)."""
-        seen = "kill_switch_flatten" in self.guard_state.active_rules
-        latched = after_kill_switch(self.operator, self.guard.kill_switch.read(), flatten_seen=seen)
-        if latched is not self.operator:
-            await self.change_operator(latched, KILL_FLATTEN_CAUSE)
+        kill-switch flatten episode seen (now or by a tick since) halts the operator once, so
+        that clearing it leaves the bot paused until ``resume`` (engine/control.py)."""
+        await self.control.latch_kill_switch(self.guard.kill_switch.read())
         if self.commands is None:
             return 0
         applied = 0
@@ -261,26 +235,3 @@ class Engine(TickRunner):
             command=command.command,
             reason=reason,
         )
-
-
-async def _restore_operator(store: RecordStore) -> OperatorState:
-    """The stored operator record; a store written before it had one keeps its switches
-    (``paused``, ``flattening``, ``hedge_ratio``, ``threshold`` meta keys)."""
-    record = await store.get_meta(OPERATOR_META_KEY)
-    if record is not None:
-        return OperatorState.from_record(record)
-    trading = TradingState.ACTIVE
-    if await store.get_meta("flattening") == "1":
-        trading = TradingState.REDUCING
-    elif await store.get_meta("paused") == "1":
-        trading = TradingState.HALTED
-    ratio = await store.get_meta("hedge_ratio")
-    threshold = await store.get_meta("threshold")
-    base, _, fraction = (threshold or "").partition("|")
-    return OperatorState(
-        trading_state=trading,
-        hedge_ratio=None if ratio is None else Decimal(ratio),
-        threshold_set=threshold is not None,
-        threshold_base=Decimal(base) if base else None,
-        threshold_fraction=Decimal(fraction) if fraction else None,
-    )

@@ -31,6 +31,7 @@ from bot.domain import (
 )
 from bot.engine.account import AccountSteps
 from bot.engine.act import ActSteps
+from bot.engine.control import OperatorControl
 from bot.engine.reads import ReadSteps
 from bot.engine.report import Acted, EngineStats, TickReport
 from bot.engine.sink import CommandSource, EngineTelemetry, EventFanOut, NullTelemetry
@@ -40,6 +41,7 @@ from bot.errors import (
     StoreError,
 )
 from bot.events import Alert, DecisionEvent, TickFailed, TickState
+from bot.exchange.intent_tracker import IllegalVenueAnswer
 from bot.exchange.ledger import OrderLedger
 from bot.guards import RiskGuard
 from bot.ports import ChainReader, Clock, PerpExchange
@@ -99,7 +101,7 @@ class TickRunner(ReadSteps, ActSteps, AccountSteps):
         self.guard_state = GuardState()
         self._guard_before = self.guard_state
         self.policy_state = PolicyState()
-        self.operator = OperatorState()
+        self.control = OperatorControl(store, self.events)
         self._rules: MarketRules | None = None
         self._ticks_since_position_check = 0
         self._skipped_unreported = 0
@@ -108,6 +110,15 @@ class TickRunner(ReadSteps, ActSteps, AccountSteps):
         self.pnl: Attribution | None = None
         self._block_hashes: dict[int, str] = {}
         self._unreadable = UnreadableEpisode()
+
+    @property
+    def operator(self) -> OperatorState:
+        """The operator's state (held, stored and changed by ``control``)."""
+        return self.control.state
+
+    @operator.setter
+    def operator(self, state: OperatorState) -> None:
+        self.control.state = state  # a one-shot flag set or used up: not a stored change
 
     @property
     def paused(self) -> bool:
@@ -134,6 +145,9 @@ class TickRunner(ReadSteps, ActSteps, AccountSteps):
             report = await self._tick(block)
         except StoreError:
             raise
+        except IllegalVenueAnswer as exc:
+            await self._illegal_answer(block, exc)
+            report = None
         except TICK_FAULTS as exc:
             self._tick_crashed(block, exc)
             report = None
@@ -184,6 +198,8 @@ class TickRunner(ReadSteps, ActSteps, AccountSteps):
             raise
         except ExchangeError as exc:
             self._fail("exchange", exc)
+        except IllegalVenueAnswer as exc:
+            await self._illegal_answer(block, exc)
         except TICK_FAULTS as exc:
             self._tick_crashed(block, exc)
         await self.events.flush(self.store)
@@ -202,6 +218,7 @@ class TickRunner(ReadSteps, ActSteps, AccountSteps):
             self.rules,
         )
         self._guard_before, self.guard_state = self.guard_state, plan.guard_state
+        self.control.saw_kill(reads.kill)
         if reads.snapshot is not None and self.pnl is None:  # the attribution opens here
             self.pnl = Attribution.opening(reads.venue.position.size_base)
         for alert in plan.alerts:
@@ -305,6 +322,25 @@ class TickRunner(ReadSteps, ActSteps, AccountSteps):
         self.events.emit(
             Alert.of("tick.failed", logged=False, block=block, error=self.stats.last_error)
         )
+
+    async def _illegal_answer(self, block: int, exc: IllegalVenueAnswer) -> None:
+        """The venue answered what no venue should for an unsettled intent (the ledger left
+        it unsettled): the tick fails and trading halts until an operator resumes; one
+        alert names the intent and the answer."""
+        self.stats.errors += 1
+        self.stats.last_error = describe_exc(exc)
+        self.events.emit(TickFailed("exchange", self.stats.last_error, logged=False))
+        self.events.emit(
+            Alert.of(
+                "order.illegal_answer",
+                block=block,
+                client_order_id=exc.client_order_id,
+                answer=exc.answer,
+                error=self.stats.last_error,
+                action="halted",
+            )
+        )
+        await self.control.set_paused(True, "illegal_venue_answer")
 
     def _fail(self, source: str, exc: HedgebotError) -> None:
         self.stats.errors += 1

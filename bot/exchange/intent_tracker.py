@@ -2,18 +2,26 @@
 
 Hummingbot's ``ClientOrderTracker`` + ``InFlightOrder`` are the model: one tracker owns the
 state of every order this bot meant to place and applies every update to it; an update the
-table does not allow is a bug and is raised (``IllegalTransition``), never ignored. Unlike
-Hummingbot's time-nonce ids, our client ids are deterministic ``(bot, block, seq)``, so a
-retry after a crash finds the same order instead of creating a second one.
+table does not allow is never ignored. Unlike Hummingbot's time-nonce ids, our client ids
+are deterministic ``(bot, block, seq)``, so a retry after a crash finds the same order
+instead of creating a second one.
 
 ::
 
     intent ──> submitted ──> open ─────────> filled | partially_filled | canceled | expired
+                   │  │         │                 | rejected   (accepted, then refused)
                    │  │         └──> unknown
                    │  └──> filled | partially_filled | canceled | expired | rejected
                    └──> unknown ──> (found) open | filled | ... | rejected
                                 └──> not_placed     (confirmed absent: never re-sent)
     intent ──> rejected        (refused before anything was sent: rate limit, venue down)
+
+The venue may report any of its statuses for an order it has, at any look-up, while the
+intent is unsettled (a real venue can accept an order, then reject or expire it): every such
+answer is in the table. What is still outside it is an answer no venue should give (an order
+under another client id): :meth:`IntentTracker.apply_answer` raises
+:class:`IllegalVenueAnswer` for it, a domain error (the engine halts trading and alerts),
+while a move the ledger itself makes outside the table raises ``IllegalTransition`` (a bug).
 
 Pure: no I/O, no clock.
 """
@@ -25,12 +33,14 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from bot.domain import Order, OrderIntent, OrderStatus
+from bot.errors import HedgebotError
 
 __all__ = [
     "PENDING_STATES",
     "TERMINAL_STATES",
     "TRANSITIONS",
     "IllegalTransition",
+    "IllegalVenueAnswer",
     "IntentState",
     "IntentTracker",
     "TrackedIntent",
@@ -72,24 +82,18 @@ _VENUE_FINAL = frozenset(
         IntentState.PARTIALLY_FILLED,
         IntentState.CANCELED,
         IntentState.EXPIRED,
+        IntentState.REJECTED,
     }
 )
 
 TRANSITIONS: dict[IntentState, frozenset[IntentState]] = {
     IntentState.INTENT: frozenset({IntentState.SUBMITTED, IntentState.REJECTED}),
-    IntentState.SUBMITTED: frozenset(
-        {IntentState.OPEN, IntentState.UNKNOWN, IntentState.REJECTED, *_VENUE_FINAL}
-    ),
-    # an open order looked up again may still be open; one that cannot be looked up is unknown
+    IntentState.SUBMITTED: frozenset({IntentState.OPEN, IntentState.UNKNOWN, *_VENUE_FINAL}),
+    # an open order looked up again may still be open, or since filled, cancelled, expired or
+    # rejected by the venue; one that cannot be looked up is unknown
     IntentState.OPEN: frozenset({IntentState.OPEN, IntentState.UNKNOWN, *_VENUE_FINAL}),
     IntentState.UNKNOWN: frozenset(
-        {
-            IntentState.UNKNOWN,
-            IntentState.OPEN,
-            IntentState.REJECTED,
-            IntentState.NOT_PLACED,
-            *_VENUE_FINAL,
-        }
+        {IntentState.UNKNOWN, IntentState.OPEN, IntentState.NOT_PLACED, *_VENUE_FINAL}
     ),
     **{state: frozenset() for state in TERMINAL_STATES},
 }
@@ -130,7 +134,20 @@ def stored_status(state: IntentState) -> OrderStatus:
 
 
 class IllegalTransition(RuntimeError):
-    """An update the transition table does not allow: a bug in the ledger, never data."""
+    """A move of the ledger's own the transition table does not allow: a bug, never data."""
+
+
+class IllegalVenueAnswer(HedgebotError):
+    """The venue answered for an unsettled intent what no venue should (e.g. an order under
+    another client id). The intent stays unsettled (looked up again, nothing new is sent);
+    the engine fails the tick and halts trading (alert ``order.illegal_answer``).
+
+    ``client_order_id``: the intent's id; ``answer``: the venue's answer in words."""
+
+    def __init__(self, client_order_id: str, answer: str, detail: str) -> None:
+        super().__init__(f"intent {client_order_id}: the venue answered {answer}: {detail}")
+        self.client_order_id = client_order_id
+        self.answer = answer
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,6 +211,25 @@ class IntentTracker:
         else:
             self._tracked[client_order_id] = moved
         return moved
+
+    def apply_answer(
+        self, client_order_id: str, order: Order, state: IntentState | None = None
+    ) -> TrackedIntent:
+        """Move one intent to ``state`` (default: the state the venue's ``order`` reports) on
+        the venue's answer to a submit, a look-up or a cancel. Raises ``IllegalVenueAnswer``
+        (nothing moved) for an answer the table does not allow, ``IllegalTransition`` for an
+        untracked id."""
+        current = self._tracked.get(client_order_id)
+        if current is None:
+            raise IllegalTransition(f"intent {client_order_id} is not tracked")
+        state = state or state_of_order(order)
+        answer = f"{order.status.value} for order {order.client_order_id}"
+        if order.client_order_id != client_order_id:
+            raise IllegalVenueAnswer(client_order_id, answer, "another client id")
+        if state not in TRANSITIONS[current.state]:
+            detail = f"{current.state.value} -> {state.value} is not in the transition table"
+            raise IllegalVenueAnswer(client_order_id, answer, detail)
+        return self.apply(client_order_id, state, order)
 
     def get(self, client_order_id: str) -> TrackedIntent | None:
         """The tracked intent, or None (never tracked, or settled)."""

@@ -7,7 +7,10 @@ Rules (ARCHITECTURE.md, "Exchange truth" and "Idempotency"):
 * the intent is written to the store before it is sent (write-ahead), and every outcome is
   written in one store transaction (order update + intent status);
 * every state change goes through :class:`~bot.exchange.intent_tracker.IntentTracker`'s
-  transition table; a change the table does not allow raises ``IllegalTransition`` (a bug);
+  transition table; a move of the ledger's own the table does not allow raises
+  ``IllegalTransition`` (a bug); a venue answer it does not allow raises
+  ``IllegalVenueAnswer`` with the intent left unsettled (recorded ``unknown``, looked up
+  again, nothing new sent): the engine halts trading on it;
 * a submit that times out or disconnects after sending is *unknown*, never failed: it is looked
   up by client id over a grace period; confirmed absent it is :class:`NotPlaced` and never
   re-sent (the next tick decides again from the venue's position);
@@ -50,6 +53,7 @@ from bot.domain import Order, OrderIntent, Side
 from bot.exchange.client_ids import block_of, client_id_prefix, client_order_id
 from bot.exchange.intent_tracker import (
     TERMINAL_STATES,
+    IllegalVenueAnswer,
     IntentState,
     IntentTracker,
     TrackedIntent,
@@ -221,7 +225,7 @@ class OrderLedger:
         else:
             if state_of_order(order) in TERMINAL_STATES:
                 return await self._settled(intent, order)
-            self.tracker.apply(cid, IntentState.OPEN, order)
+            await self.apply_answer(cid, order, IntentState.OPEN)  # the venue has it
         return await self._confirm(intent)
 
     async def _refused(self, intent: OrderIntent, exc: errors.ExchangeError) -> Rejected:
@@ -240,7 +244,7 @@ class OrderLedger:
 
     async def _settled(self, intent: OrderIntent, order: Order) -> Placed:
         """The venue's final word: tracked and recorded (order update + intent status)."""
-        self.tracker.apply(intent.client_order_id, state_of_order(order), order)
+        await self.apply_answer(intent.client_order_id, order)
         crash_point("after_fill")
         await self.store.record_order(self.clock.now(), order)
         crash_point("after_store")
@@ -278,6 +282,20 @@ class OrderLedger:
         if tracked is not None and tracked.state is not IntentState.UNKNOWN:
             self.tracker.apply(cid, IntentState.UNKNOWN)
 
+    async def apply_answer(
+        self, cid: str, order: Order, state: IntentState | None = None
+    ) -> IntentState:
+        """Apply the venue's ``order`` to intent ``cid`` (as ``state``, default the one the
+        order reports); the intent's new state. An answer outside the transition table
+        leaves the intent unsettled (``unknown``, recorded) and raises
+        ``IllegalVenueAnswer``."""
+        try:
+            return self.tracker.apply_answer(cid, order, state).state
+        except IllegalVenueAnswer:
+            self._mark_unknown(cid)
+            await self.store.mark_intent(cid, stored_status(IntentState.UNKNOWN))
+            raise
+
     # settling ----------------------------------------------------------------------------
     async def settle_pending(self) -> tuple[PlaceResult, ...]:
         """Look every unsettled intent up by client id once (with retries): found in a final
@@ -300,10 +318,10 @@ class OrderLedger:
         if order is None:
             log.warning("order.never_seen", client_order_id=cid)
             return await self._absent(intent, f"order {cid} was never seen by the venue")
-        state = state_of_order(order)
-        self.tracker.apply(cid, state, order)
-        if state is IntentState.OPEN and open_is_pending:
-            return Unknown(intent, errors.OrderOutcomeUnknown(f"order {cid} is open", cid))
+        state = await self.apply_answer(cid, order)
+        if state is IntentState.UNKNOWN or (state is IntentState.OPEN and open_is_pending):
+            error = errors.OrderOutcomeUnknown(f"order {cid} is {order.status.value}", cid)
+            return Unknown(intent, error)
         await self.store.record_order(self.clock.now(), order)
         log.info("order.resolved", client_order_id=cid, status=order.status.value)
         return Placed(intent, order)

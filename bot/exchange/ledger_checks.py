@@ -15,7 +15,6 @@ import structlog
 
 from bot.domain import Fill, Order
 from bot.exchange.client_ids import client_id_prefix
-from bot.exchange.intent_tracker import state_of_order
 from bot.exchange.place_results import NotPlaced, Placed, PlaceResult
 from bot.exchange.position_check import (
     OnMismatch,
@@ -101,7 +100,7 @@ async def _cancel_own(
         final = await ledger.venue.cancel(order)
         cancelled.append(final)
         if ledger.tracker.get(cid) is not None:
-            ledger.tracker.apply(cid, state_of_order(final), final)
+            await ledger.apply_answer(cid, final)
         if cid in intent_ids:
             await ledger.store.record_order(ledger.clock.now(), final)
         log.warning(

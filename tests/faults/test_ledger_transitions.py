@@ -2,7 +2,12 @@
 against the real simulated venue (paper adapter), with a ``PerpExchange`` wrapper that
 answers with scripted faults. Any sequence of venue answers leaves every intent in exactly
 one terminal or pending state, the store agreeing with the ledger, and never two orders
-(nor a second send reaching the venue) for one intent."""
+(nor a second send reaching the venue) for one intent.
+
+Besides the venue's true state, a look-up may answer any status a real venue can report for
+an order it has (accepted then rejected or expired, open again, unknown, ...), and an answer
+no venue should give (the order of another client id): the latter raises
+``IllegalVenueAnswer`` with the intent left pending in the ledger and the store."""
 
 from __future__ import annotations
 
@@ -33,6 +38,7 @@ from bot.domain import (
     PerpPosition,
     Side,
 )
+from bot.exchange.intent_tracker import IllegalVenueAnswer
 from bot.exchange.ledger import LedgerSettings, NotPlaced, OrderLedger, Placed, Rejected, Unknown
 from bot.exchange.paper import PaperExchange
 from bot.exchange.venue import SimVenue, VenueParams
@@ -44,9 +50,11 @@ SubmitAnswer = Literal[
     "accepted", "partial", "expired", "resting", "rejected", "rate_limited",
     "timeout_after_send", "timeout_before_send", "duplicate_client_id",
 ]  # fmt: skip
-LookupAnswer = Literal["truth", "not_found", "unavailable", "rate_limited"]
+LookupFault = Literal["truth", "not_found", "unavailable", "rate_limited", "other_client_id"]
+# an OrderStatus: the venue reports the order it has in that status (not found if it has none)
+LookupAnswer = LookupFault | OrderStatus
 SUBMIT_ANSWERS: tuple[SubmitAnswer, ...] = SubmitAnswer.__args__  # type: ignore[attr-defined]
-LOOKUP_ANSWERS: tuple[LookupAnswer, ...] = LookupAnswer.__args__  # type: ignore[attr-defined]
+LOOKUP_ANSWERS: tuple[LookupAnswer, ...] = (*LookupFault.__args__, *OrderStatus)  # type: ignore[attr-defined]
 STORED_TERMINAL = {"filled", "partially_filled", "canceled", "expired", "rejected"}
 STORED_PENDING = {"new", "unknown", "open"}
 
@@ -60,6 +68,8 @@ class FaultyVenue:
     submits: list[SubmitAnswer] = field(default_factory=list)
     lookups: list[LookupAnswer] = field(default_factory=list)
     sent: Counter[str] = field(default_factory=Counter)
+    answered: dict[str, Order] = field(default_factory=dict)  # look-ups not the venue's truth
+    illegal: set[str] = field(default_factory=set)  # intents answered with another's order
 
     def _to_venue(self, intent: OrderIntent, **kwargs: object) -> Order:
         self.sent[intent.client_order_id] += 1
@@ -93,9 +103,22 @@ class FaultyVenue:
 
     async def fetch_order(self, client_order_id: str) -> Order | None:
         answer = self.lookups.pop(0) if self.lookups else "truth"
+        self.answered.pop(client_order_id, None)
+        if isinstance(answer, OrderStatus):  # a status a real venue may report for its order
+            true = await self.paper.fetch_order(client_order_id)
+            if true is None:
+                return None
+            self.answered[client_order_id] = replace(true, status=answer)
+            return self.answered[client_order_id]
         match answer:
             case "truth":
                 return await self.paper.fetch_order(client_order_id)
+            case "other_client_id":  # what no venue should answer
+                true = await self.paper.fetch_order(client_order_id)
+                if true is None:
+                    return None
+                self.illegal.add(client_order_id)
+                return replace(true, client_order_id="someone-else")
             case "not_found":
                 return None
             case "unavailable":
@@ -196,6 +219,16 @@ async def assert_one_state_each(
     assert all(count == 1 for count in log.values())
 
 
+def assert_left_pending(
+    exc: IllegalVenueAnswer, ledger: OrderLedger, venue: FaultyVenue, cid: str | None = None
+) -> None:
+    """An illegal answer names an intent the venue answered illegally (never one a real
+    venue's answer) and leaves it pending: looked up again, never re-sent."""
+    assert cid is None or exc.client_order_id == cid
+    assert exc.client_order_id in venue.illegal
+    assert exc.client_order_id in {i.client_order_id for i in ledger.pending_intents()}
+
+
 async def apply_step(
     step: Step, ledger: OrderLedger, venue: FaultyVenue, block: int, results: dict[str, object]
 ) -> str | None:
@@ -206,8 +239,11 @@ async def apply_step(
         return None
     venue.lookups = list(step.lookups)
     if isinstance(step, Settle):
-        for result in await ledger.settle_pending():
-            results[result.intent.client_order_id] = result
+        try:
+            for result in await ledger.settle_pending():
+                results[result.intent.client_order_id] = result
+        except IllegalVenueAnswer as exc:
+            assert_left_pending(exc, ledger, venue)
         return None
     venue.submits = [step.submit] * (3 if step.submit == "rate_limited" else 1)
     intent = ledger.next_intent(block, step.side, Decimal("0.1"), reduce_only=False,
@@ -216,12 +252,19 @@ async def apply_step(
         with pytest.raises(errors.OrderOutcomeUnknown, match="unresolved"):
             await ledger.place(intent)
         return None
-    result = await ledger.place(intent)
+    try:
+        result = await ledger.place(intent)
+    except IllegalVenueAnswer as exc:
+        event(f"{step.submit} -> IllegalVenueAnswer")
+        assert_left_pending(exc, ledger, venue, intent.client_order_id)
+        return intent.client_order_id
     assert isinstance(result, Placed | Rejected | NotPlaced | Unknown)
     results[intent.client_order_id] = result
     event(f"{step.submit} -> {type(result).__name__}")
     if isinstance(result, Placed):
-        assert result.order == await venue.paper.fetch_order(intent.client_order_id)
+        answered = venue.answered.get(intent.client_order_id)  # a status the venue reported
+        truth = await venue.paper.fetch_order(intent.client_order_id)
+        assert result.order == (truth if answered is None else answered)
     return intent.client_order_id
 
 
@@ -258,8 +301,9 @@ async def run(script: list[Step], workdir: Path) -> None:
 @given(steps)
 def test_any_venue_answers_leave_each_intent_in_one_state_and_one_order(script: list[Step]) -> None:
     """Accepted, partly filled, expired, resting, rejected, rate limited, lost responses,
-    timeouts, duplicate client ids, look-ups not found / found later / failing: every intent
-    ends pending or terminal (ledger and store agree), none is sent twice."""
+    timeouts, duplicate client ids, look-ups not found / found later / failing / answering
+    any venue status / answering another order: every intent ends pending or terminal
+    (ledger and store agree), none is sent twice."""
     with tempfile.TemporaryDirectory() as tmp:
         asyncio.run(run(script, Path(tmp)))
 
