@@ -29,9 +29,9 @@ __all__ = [
 
 Sign = Literal["any", "positive", "non_negative"]
 
-# notional against contracts x contractSize x (mark or entry): venues round each field to a
-# few decimals and some report the notional at the entry price; a swapped, corrupt or
-# estimated field is further off
+# notional against contracts x contractSize x the venue's notional price (the mark; the entry
+# where ``RawSize.notional_price`` says so): venues round each field to a few decimals; a
+# swapped, corrupt or estimated field is further off
 NOTIONAL_TOLERANCE = Decimal("0.002")
 # no venue number (price, size, balance, time in ms) comes near this; larger is corrupt
 MAX_MAGNITUDE = Decimal(10) ** 20

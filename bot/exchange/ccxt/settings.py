@@ -92,14 +92,17 @@ class RawSize:
     signed: bool
     # the venue's own liquidation price in ``info``: ccxt estimates one when it is missing
     liquidation_key: str | None = None
+    # the price the venue's ``notional`` is reported at (Bybit's positionValue: the entry)
+    notional_price: Literal["mark", "entry"] = "mark"
 
 
 # ccxt fills a missing ``contracts`` by estimating it from notional, mark or liquidation price;
 # the bot trusts only the venue's own size, so for these venues it must be in ``info``.
+_BINANCE_RAW = RawSize("positionAmt", signed=True, liquidation_key="liquidationPrice")
 RAW_SIZE_FIELDS: dict[str, RawSize] = {
-    "binanceusdm": RawSize("positionAmt", signed=True, liquidation_key="liquidationPrice"),
-    "binance": RawSize("positionAmt", signed=True, liquidation_key="liquidationPrice"),
-    "bybit": RawSize("size", signed=False),
+    "binanceusdm": _BINANCE_RAW,
+    "binance": _BINANCE_RAW,
+    "bybit": RawSize("size", signed=False, notional_price="entry"),
     "okx": RawSize("pos", signed=True),
 }
 
