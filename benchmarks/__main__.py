@@ -12,7 +12,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-MODULES = ["bench_backtest", "bench_v3_read", "bench_latency", "bench_venues", "bench_store"]
+MODULES = [
+    "bench_backtest",
+    "bench_v3_read",
+    "bench_latency",
+    "bench_venues",
+    "bench_store",
+    "bench_fleet_mqtt",
+]
 
 
 def main() -> int:
