@@ -12,7 +12,6 @@ writes its own rows.
 from __future__ import annotations
 
 from dataclasses import replace
-from decimal import Decimal
 
 from bot.core.gate import GuardState, day_pnl
 from bot.core.operator import OperatorState
@@ -20,6 +19,7 @@ from bot.core.plan import Reads, TickPlan
 from bot.core.pnl import Attribution, observation_from_snapshot, step
 from bot.core.policy import PolicyState
 from bot.domain import ChainSnapshot, Fill, FundingPayment
+from bot.engine.position_watch import PositionWatch
 from bot.engine.report import Acted, EngineStats, TickReport
 from bot.engine.sink import EventFanOut
 from bot.errors import ExchangeError
@@ -45,10 +45,8 @@ class AccountSteps:
     policy_state: PolicyState
     operator: OperatorState
     last_report: TickReport | None
+    position_watch: PositionWatch
     _in_range: dict[str, bool]
-
-    async def _check_position(self, venue_position_base: Decimal) -> None:
-        raise NotImplementedError
 
     async def account(
         self, block: int, reads: Reads, plan: TickPlan, acted: Acted
@@ -57,8 +55,8 @@ class AccountSteps:
         and funding with their cursors, the snapshot, the decision, the day baseline and the
         tick's buffered events (all or none: a ``StoreError`` leaves none of them and no
         state advanced, and the next tick writes its own). After the commit: PnL, states,
-        the ``fill``/``funding`` events, then the ledger's position check. A tick without a
-        snapshot keeps only its day baseline and events."""
+        the ``fill``/``funding`` events, then the position watch (the ledger's position
+        check when due). A tick without a snapshot keeps only its day baseline and events."""
         snapshot = reads.snapshot
         if snapshot is None:
             async with self.store.transaction():
@@ -92,7 +90,7 @@ class AccountSteps:
         self.pnl, self.guard_state, self._guard_before = pnl, guard, guard
         self.policy_state = plan.policy_state_after(filled=acted.filled)
         self.operator = plan.operator_state  # a rebalance_now is used up
-        await self._check_position(acted.position.size_base)
+        await self.position_watch.after_tick(acted.position.size_base)
         return self._completed(block, reads, plan, acted)
 
     async def _read_history(self) -> VenueBatch:

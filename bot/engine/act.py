@@ -16,12 +16,11 @@ from __future__ import annotations
 from decimal import Decimal
 
 from bot.domain import Decision, Order
-from bot.engine.control import OperatorControl
+from bot.engine.position_watch import PositionWatch
 from bot.engine.sink import EventFanOut
 from bot.errors import ExchangeUnavailable
 from bot.events import Alert, OrderEvent
 from bot.exchange.ledger import (
-    POSITION_CHECK_EVERY_TICKS,
     NotPlaced,
     OrderLedger,
     Placed,
@@ -38,8 +37,7 @@ class ActSteps:
 
     ledger: OrderLedger
     events: EventFanOut
-    control: OperatorControl
-    _ticks_since_position_check: int
+    position_watch: PositionWatch
 
     async def _execute(self, block: int, decision: Decision, limit_price: Decimal) -> Order | None:
         """Place the decision's order at ``limit_price`` (quote per base); the placed order,
@@ -61,6 +59,7 @@ class ActSteps:
         client_id = result.intent.client_order_id
         if isinstance(result, Placed):
             self.events.emit(OrderEvent(result.order))
+            self.position_watch.own_order(result.order)
             return result.order
         if isinstance(result, Rejected):
             if isinstance(result.error, ExchangeUnavailable):
@@ -83,29 +82,3 @@ class ActSteps:
             return None
         self.events.emit(Alert.of("order.outcome_unknown", client_order_id=client_id))
         raise result.error
-
-    async def _check_position(self, venue_position_base: Decimal) -> None:
-        """Every ``POSITION_CHECK_EVERY_TICKS`` ticks, the venue's position (base units, read
-        after the tick's orders settled and its fills were stored) against the ledger's
-        record. A new mismatch is the alert ``position.mismatch`` (logged by the ledger); it
-        pauses trading when ``exchange.on_mismatch`` is ``pause`` (``adopt``: the ledger
-        took the venue's position as its baseline)."""
-        self._ticks_since_position_check += 1
-        if self._ticks_since_position_check < POSITION_CHECK_EVERY_TICKS:
-            return
-        self._ticks_since_position_check = 0
-        check = await self.ledger.check_position(venue_position_base)
-        if check.ok or check.repeated:
-            return
-        self.events.emit(
-            Alert.of(
-                "position.mismatch",
-                logged=False,
-                venue_position_base=str(check.venue_position_base),
-                expected_position_base=str(check.expected_position_base),
-                foreign_fills=[f.trade_id for f in check.foreign_fills],
-                action=check.action,
-            )
-        )
-        if check.action == "paused":
-            await self.control.set_paused(True, "position_mismatch")

@@ -89,6 +89,7 @@ class Engine(TickRunner):
         if reconciled.action == "paused":
             await self.set_paused(True)
         position = await self.exchange.position()
+        self.position_watch.start(position.size_base)
         log.info(
             "engine.started",
             bot_id=self.bot_id,

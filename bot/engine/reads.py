@@ -16,6 +16,7 @@ from bot.core.gate import VenueRead
 from bot.core.plan import Reads
 from bot.core.protect import UnreadableEpisode
 from bot.domain import ChainSnapshot, MarketRules
+from bot.engine.position_watch import PositionWatch
 from bot.engine.sink import EventFanOut
 from bot.errors import (
     ChainError,
@@ -24,8 +25,8 @@ from bot.errors import (
     PositionReadError,
     VenueDataError,
 )
-from bot.events import Alert
-from bot.exchange.ledger import OrderLedger
+from bot.events import Alert, OrderEvent
+from bot.exchange.ledger import OrderLedger, Placed, PlaceResult
 from bot.ports import ChainReader, PerpExchange
 from bot.safety import safe_str
 
@@ -41,6 +42,7 @@ class ReadSteps:
     exchange: PerpExchange
     ledger: OrderLedger
     events: EventFanOut
+    position_watch: PositionWatch
     read_timeout_s: float
     price_observers: list[Callable[[Decimal], None]]
     _rules: MarketRules | None
@@ -116,7 +118,7 @@ class ReadSteps:
             async with asyncio.timeout_at(deadline):
                 quote = await self.exchange.quote()
                 if self.ledger.pending:
-                    await self.ledger.settle_pending()
+                    self.settled(await self.ledger.settle_pending())
                     self.ledger.raise_if_pending()
                 position = await self.exchange.position()
                 balance = await self.exchange.balance()
@@ -134,6 +136,14 @@ class ReadSteps:
             self._fail("exchange", exc)
             return None
         return VenueRead(quote, position, balance)
+
+    def settled(self, results: tuple[PlaceResult, ...]) -> None:
+        """Orders of earlier ticks settled now: an ``order`` event each, and their fills
+        counted as own by the position watch."""
+        for result in results:
+            if isinstance(result, Placed):
+                self.events.emit(OrderEvent(result.order))
+                self.position_watch.own_order(result.order)
 
     def _check_reorg(self, snapshot: ChainSnapshot) -> None:
         """Alert when a block we ticked on was replaced; the tick recomputes from fresh reads."""

@@ -32,6 +32,7 @@ from bot.domain import (
 from bot.engine.account import AccountSteps
 from bot.engine.act import ActSteps
 from bot.engine.control import OperatorControl
+from bot.engine.position_watch import PositionWatch
 from bot.engine.reads import ReadSteps
 from bot.engine.report import Acted, EngineStats, TickReport
 from bot.engine.sink import CommandSource, EngineTelemetry, EventFanOut, NullTelemetry
@@ -102,8 +103,8 @@ class TickRunner(ReadSteps, ActSteps, AccountSteps):
         self._guard_before = self.guard_state
         self.policy_state = PolicyState()
         self.control = OperatorControl(store, self.events)
+        self.position_watch = PositionWatch(ledger, self.events, self.control)
         self._rules: MarketRules | None = None
-        self._ticks_since_position_check = 0
         self._skipped_unreported = 0
         self.last_report: TickReport | None = None
         self._in_range: dict[str, bool] = {}
@@ -163,8 +164,9 @@ class TickRunner(ReadSteps, ActSteps, AccountSteps):
         reads = await self.read(block)
         if reads is None:
             return None
-        plan = self.plan(reads)
         try:
+            await self.position_watch.on_read(reads.venue.position.size_base)
+            plan = self.plan(reads)
             acted = await self.act(block, plan, reads)
             report = await self.account(block, reads, plan, acted)
         except StoreError as exc:

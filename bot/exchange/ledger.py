@@ -87,8 +87,9 @@ __all__ = [
 log = structlog.get_logger("hedgebot.ledger")
 
 
-# Recommended cadence of check_position: every this many ticks, and on any tick whose venue
-# position changed without an own fill (it reads every stored fill, so not on every tick).
+# Cadence of check_position (bot/engine/position_watch.py): every this many ticks, and on any
+# tick whose venue position changed without an own fill (it reads every stored fill, so not
+# on every tick).
 POSITION_CHECK_EVERY_TICKS = 20
 
 
@@ -349,9 +350,10 @@ class OrderLedger:
 
         A mismatch is logged once as ``position.mismatch`` (the engine alerts it and, when
         ``action`` is ``paused``, pauses); with ``adopt`` the venue's position becomes the
-        new baseline (recorded). Cadence: every ``POSITION_CHECK_EVERY_TICKS`` ticks and on
-        a tick whose venue position changed by more than its own fills, with the position
-        read after the tick's orders settled (see :mod:`bot.exchange.ledger_checks`).
+        new baseline (recorded). Cadence (:mod:`bot.engine.position_watch`): every
+        ``POSITION_CHECK_EVERY_TICKS`` ticks, and on a tick whose venue position changed by
+        more than its own fills (checked before that tick's plan), with the position read
+        after earlier orders settled (see :mod:`bot.exchange.ledger_checks`).
         """
         check = await check_running_position(self, venue_position_base, self._last_mismatch)
         numbers = (check.venue_position_base, check.expected_position_base)

@@ -10,10 +10,11 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import pytest
 from emulator_support import API_KEY, API_SECRET, raw_ccxt_client
+from structlog.testing import capture_logs
 
 from bot.app import Bot, build_bot
 from bot.clock import ManualClock
@@ -227,9 +228,11 @@ async def test_foreign_trade_while_down_is_an_alert_then_pause_or_adopt(
 async def test_foreign_trade_while_running_is_found_by_the_periodic_position_check(
     anvil_node: Anvil, tmp_path: Path, on_mismatch: OnMismatch
 ) -> None:
-    """Someone trades the account while the bot runs: the running position check (every
-    POSITION_CHECK_EVERY_TICKS ticks) alerts position.mismatch once; 'pause' halts trading,
-    'adopt' takes the venue's position and keeps trading."""
+    """Someone trades the account while the bot runs and trades back (the position is where
+    it was): the running position check (every POSITION_CHECK_EVERY_TICKS ticks) alerts
+    position.mismatch once; 'pause' halts trading, 'adopt' takes the venue's position and
+    keeps trading. (A foreign trade that moves the position is found on the next tick:
+    test_foreign_trade_that_moves_the_position_is_found_on_the_next_tick.)"""
     async with world(anvil_node, tmp_path, "emulator") as w:
         bot = await w.bot(on_mismatch)
         try:
@@ -239,6 +242,9 @@ async def test_foreign_trade_while_running_is_found_by_the_periodic_position_che
             symbol = w.settings.exchange.symbol
             await w.place_while_down(
                 OrderIntent("manual-sell-2", symbol, Side.SELL, Decimal(2), False), resting=False
+            )
+            await w.place_while_down(
+                OrderIntent("manual-buy-2", symbol, Side.BUY, Decimal(2), False), resting=False
             )
             for _ in range(POSITION_CHECK_EVERY_TICKS - 2):
                 await tick_at(w, bot)
@@ -255,3 +261,70 @@ async def test_foreign_trade_while_running_is_found_by_the_periodic_position_che
     assert after_check.count("position.mismatch") == 1
     assert paused_after_check is (on_mismatch == "pause")
     assert after_next_check.count("position.mismatch") == 1  # a known mismatch: not again
+
+
+async def quiet_tick_calls(w: World, bot: Bot) -> tuple[int, int]:
+    """(venue position reads, ledger position checks) of one quiet tick, counted on the
+    real adapter and ledger (each call goes through)."""
+    calls = {"position": 0, "check": 0}
+    exchange, ledger = bot.engine.exchange, bot.engine.ledger
+    read, check = exchange.position, ledger.check_position
+
+    async def counted_read() -> Any:
+        calls["position"] += 1
+        return await read()
+
+    async def counted_check(venue_position_base: Decimal) -> Any:
+        calls["check"] += 1
+        return await check(venue_position_base)
+
+    exchange.position, ledger.check_position = counted_read, counted_check  # type: ignore[method-assign]
+    try:
+        held = await tick_at(w, bot)
+    finally:
+        del exchange.position, ledger.check_position  # type: ignore[method-assign]
+    assert held.order is None
+    return calls["position"], calls["check"]
+
+
+@pytest.mark.parametrize("on_mismatch", ["pause", "adopt"])
+async def test_foreign_trade_that_moves_the_position_is_found_on_the_next_tick(
+    anvil_node: Anvil, tmp_path: Path, on_mismatch: OnMismatch
+) -> None:
+    """Someone sells 2 on the account while the bot runs: the next tick's venue position is
+    not the last one plus the bot's own fills, so that tick runs the position check before
+    its plan (ledger.py's documented cadence) and alerts position.mismatch naming the
+    foreign fill; 'pause' halts trading there (nothing traded back), 'adopt' trades on.
+    Quiet ticks make no extra venue call and the known mismatch is not alerted again, not
+    even by the periodic check."""
+    async with world(anvil_node, tmp_path, "emulator") as w:
+        bot = await w.bot(on_mismatch)
+        assert w.emulator is not None
+        try:
+            opened = await tick_at(w, bot)
+            assert opened.order is not None
+            quiet = await quiet_tick_calls(w, bot)
+            w.clock.set(w.clock.now() + 1)
+            symbol = w.settings.exchange.symbol
+            await w.place_while_down(
+                OrderIntent("manual-sell-3", symbol, Side.SELL, Decimal(2), False), resting=False
+            )
+            w.clock.set(w.clock.now() + 1)  # the bot's own fills come a second later
+            with capture_logs() as logs:
+                found = await tick_at(w, bot)
+            after_next_tick = list(bot.engine.stats.alerts)
+            paused = bot.engine.paused
+            for _ in range(POSITION_CHECK_EVERY_TICKS + 1):
+                await tick_at(w, bot)
+            later = list(bot.engine.stats.alerts)
+        finally:
+            await bot.close()
+    assert quiet == (1, 0)  # a quiet tick: one position read, no check
+    assert (found.order is None) is (on_mismatch == "pause")
+    assert after_next_tick.count("position.mismatch") == 1
+    mismatch = [e for e in logs if e["event"] == "position.mismatch"]
+    assert len(mismatch) == 1
+    assert len(mismatch[0]["foreign_fills"]) == 1
+    assert mismatch[0]["action"] == ("paused" if on_mismatch == "pause" else "adopted")
+    assert paused is (on_mismatch == "pause")
+    assert later.count("position.mismatch") == 1  # a known mismatch: not again
