@@ -314,14 +314,6 @@ class HyperliquidVenue(VenueUnderTest):
     a price carries an IOC cap 5 % past the mark, as the engine's always do."""
 
     name: ClassVar[str] = "hyperliquid-emulator"
-    known_bugs: ClassVar[Mapping[str, str]] = {
-        "test_open_grow_shrink_flatten": (
-            "the adapter books realized PnL 0 on every fill (closedPnl of userFills unread)"
-        ),
-        "test_order_below_min_notional_is_refused_and_leaves_nothing": (
-            "'Order must have minimum value of $10' is mapped to InvalidOrder, not MinNotionalError"
-        ),
-    }
     quote_precision: ClassVar[Decimal] = Decimal("0.000001")  # fees on the wire: 6 places
     handle: HyperliquidHandle | None = None
     _running: AbstractAsyncContextManager[HyperliquidHandle] | None = None

@@ -155,11 +155,12 @@ async def test_partial_ioc_is_partially_filled(
 
 
 async def test_refusals_map_to_domain_errors(exchange: CcxtPerpExchange) -> None:
-    """Reduce-only without a position, under $10 and an IOC that cannot match get the
+    """Reduce-only without a position, under $10 (MinNotionalError, from the one table of
+    Hyperliquid texts: ccxt raises it as InvalidOrder) and an IOC that cannot match get the
     domain errors the ledger branches on."""
     with pytest.raises(errors.ReduceOnlyRejected):
         await exchange.submit(intent(1, Side.BUY, "0.1", "2010", reduce_only=True))
-    with pytest.raises(errors.InvalidOrder, match=r"minimum value of \$10"):
+    with pytest.raises(errors.MinNotionalError, match=r"minimum value of \$10"):
         await exchange.submit(intent(2, Side.SELL, "0.004", "1990"))
     with pytest.raises(errors.InvalidOrder, match="could not immediately match"):
         await exchange.submit(intent(3, Side.BUY, "0.1", "1900"))
@@ -282,3 +283,33 @@ async def test_unknown_key_is_an_authentication_error_at_start(
     with pytest.raises(errors.AuthenticationError, match="does not exist"):
         await exchange.start()
     assert hl.emulator.venue.order_log() == []
+
+
+async def test_closing_fill_carries_the_venues_closed_pnl(
+    hl: HyperliquidHandle, exchange: CcxtPerpExchange
+) -> None:
+    """A short of 0.5 closed 10 lower: the closing fill's realized PnL is the venue's
+    userFills closedPnl ((entry - exit) x 0.5; fees are booked apart), the opening fill's
+    0 as the venue reports it, never a default."""
+    start_ms = int(hl.emulator.clock.now() * 1000) - 1000
+    await exchange.submit(intent(1, Side.SELL, "0.5", "1990"))
+    hl.set_mark(Decimal(1990))
+    await exchange.submit(intent(2, Side.BUY, "0.5", "2000", reduce_only=True))
+    fills = await exchange.fills(start_ms)
+    assert [f.realized_pnl for f in fills] == [v.realized_pnl for v in hl.emulator.venue.fills(0)]
+    opening, closing = fills
+    assert opening.realized_pnl == 0
+    assert closing.realized_pnl == (opening.price - closing.price) * Decimal("0.5") != 0
+
+
+async def test_next_funding_time_follows_the_venue_clock(hl: HyperliquidHandle) -> None:
+    """The next funding time is the next full hour of the venue's clock (its L2 book's
+    time), not the bot's: the venue is moved 3 h 20 min ahead of the adapter's clock."""
+    bot_clock = ManualClock(t=hl.emulator.clock.now())
+    hl.advance_clock(3 * 3600 + 1200)
+    async with started_hyperliquid_exchange(hl, bot_clock) as exchange:
+        quote = await exchange.quote()
+    venue_s = int(hl.emulator.clock.now())
+    assert quote.next_funding_ts == (venue_s // 3600 + 1) * 3600
+    assert quote.next_funding_ts > (int(bot_clock.now()) // 3600 + 3) * 3600
+    assert quote.timestamp == venue_s

@@ -155,9 +155,8 @@ class CcxtPerpExchange:
         book = mapping(
             await self._calls.call(self._calls.api().fetch_order_book, symbol, 5), "order book"
         )
-        now_ms = self._now_ms()
-        funding = self._dialect.funding_answer(funding, now_ms)
-        return parse.quote_from_ccxt(funding, book, symbol=symbol, now_ms=now_ms)
+        funding = self._dialect.funding_answer(funding, book)
+        return parse.quote_from_ccxt(funding, book, symbol=symbol, now_ms=self._now_ms())
 
     async def position(self) -> PerpPosition:
         """The signed position on the hedge symbol (base units, short < 0).

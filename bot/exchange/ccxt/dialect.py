@@ -11,7 +11,8 @@
   significant figures and ``6 - szDecimals`` decimals (Hyperliquid API docs, "Tick and lot
   size"), buys down and sells up;
 - funding is paid every hour on the hour and its time is not reported (ccxt derives it from
-  the host clock): the next funding time is the next full hour of the bot's clock;
+  the host clock): the next funding time is the next full hour of the venue's clock, the
+  time its L2 book answer carries;
 - an IOC answer that filled comes back from ccxt with ``status: None`` (the venue's
   ``filled`` entry carries no status): filled in full is ``closed``, partly is ``canceled``
   with its fill (the venue cancels an IOC's rest at once).
@@ -27,6 +28,7 @@ from typing import Any
 
 from bot import errors
 from bot.domain import OrderIntent, Side
+from bot.exchange.ccxt.fields import timestamp_ms
 from bot.exchange.client_ids import hex_client_id, text_client_id
 
 __all__ = ["HyperliquidDialect", "VenueDialect", "dialect_for", "hyperliquid_price"]
@@ -57,9 +59,10 @@ class VenueDialect:
         del intent
         return raw
 
-    def funding_answer(self, raw: Mapping[str, Any], now_ms: int) -> Mapping[str, Any]:
-        """ccxt's funding-rate answer as the venue means it at ``now_ms``."""
-        del now_ms
+    def funding_answer(self, raw: Mapping[str, Any], book: Mapping[str, Any]) -> Mapping[str, Any]:
+        """ccxt's funding-rate answer as the venue means it when it served ``book`` (ccxt's
+        order book, read just after it)."""
+        del book
         return raw
 
     def answer_ids(self, raw: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -116,11 +119,15 @@ class HyperliquidDialect(VenueDialect):
         rounding = ROUND_DOWN if intent.side is Side.BUY else ROUND_UP
         return (price / tick).to_integral_value(rounding=rounding) * tick
 
-    def funding_answer(self, raw: Mapping[str, Any], now_ms: int) -> Mapping[str, Any]:
+    def funding_answer(self, raw: Mapping[str, Any], book: Mapping[str, Any]) -> Mapping[str, Any]:
         """Hyperliquid pays funding every hour on the hour and does not report when: ccxt
-        derives ``fundingTimestamp`` from the host clock, here from the bot's (venue) clock,
-        the next full hour after ``now_ms``."""
-        return {**raw, "fundingTimestamp": (now_ms // _HOUR_MS + 1) * _HOUR_MS}
+        derives ``fundingTimestamp`` from the host clock. Here it is the next full hour of
+        the venue's clock, the ``time`` of its L2 book answer (ccxt's book ``timestamp``),
+        and that time is the quote's. ``VenueDataError`` when the book carries no time: the
+        host's or the bot's clock is not the venue's (a demo's simulated time runs ahead)."""
+        venue_ms = timestamp_ms(book.get("timestamp"), "hyperliquid l2Book time")
+        next_ms = (venue_ms // _HOUR_MS + 1) * _HOUR_MS
+        return {**raw, "fundingTimestamp": next_ms, "timestamp": venue_ms}
 
     def settled_answer(self, raw: Mapping[str, Any], intent: OrderIntent) -> Mapping[str, Any]:
         """A filled IOC answer (``status`` None, ``filled`` > 0) for the intent's amount, as

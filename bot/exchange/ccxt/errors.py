@@ -16,6 +16,7 @@ import ccxt
 
 from bot import errors
 from bot.exchange.binance_codes import CodeKind, codes_of
+from bot.exchange.hyperliquid_texts import HyperliquidText, text_of
 
 __all__ = [
     "PARSE_FAILURES",
@@ -41,6 +42,8 @@ _RATE_LIMIT_CODES = codes_of(CodeKind.RATE_LIMIT)
 _AUTH_CODES = codes_of(CodeKind.AUTH)
 _OUTCOME_UNKNOWN_CODES = codes_of(CodeKind.OUTCOME_UNKNOWN)
 _TIMESTAMP_CODES = codes_of(CodeKind.TIMESTAMP)  # timestamp outside recvWindow / ahead
+# venues without codes whose refusals are read from their text (``hyperliquid_texts``)
+_TEXT_VENUES = frozenset({"hyperliquid"})
 
 # Start-up settings the venue already has: success, whatever exception ccxt raised for them.
 # (exchange id, venue code) -> what was unchanged. Bybit: 110043 (ccxt BadRequest), 34036
@@ -128,10 +131,14 @@ def is_timestamp_error(exc: BaseException) -> bool:
 
 
 def is_duplicate_client_id(exc: BaseException) -> bool:
-    """Binance -4116 ``ClientOrderId is duplicated``."""
+    """Binance -4116 ``ClientOrderId is duplicated``; Hyperliquid ``Order has duplicate
+    cloid``."""
+    text = _text(exc)
+    venue_text = text_of(text)
     return (
         venue_code(exc) in _DUPLICATE_CLIENT_ID_CODES
-        or "clientorderid is duplicated" in _text(exc).lower()
+        or "clientorderid is duplicated" in text.lower()
+        or (venue_text is not None and venue_text.kind is CodeKind.DUPLICATE_CLIENT_ID)
     )
 
 
@@ -167,9 +174,12 @@ def map_ccxt_error(exc: BaseException, ctx: ErrorContext) -> errors.ExchangeErro
 def _map_known(
     exc: ccxt.BaseError, code: int | None, text: str, ctx: ErrorContext
 ) -> errors.ExchangeError:
+    venue_text = text_of(text) if ctx.exchange_id in _TEXT_VENUES else None
+    if venue_text is not None:
+        return _from_venue_text(venue_text, text, ctx)
     if isinstance(exc, ccxt.DDoSProtection) or code in _RATE_LIMIT_CODES:
         return errors.RateLimited(text, retry_after_s=ctx.retry_after_s)
-    if isinstance(exc, ccxt.AuthenticationError) or code in _AUTH_CODES or _unknown_signer(text):
+    if isinstance(exc, ccxt.AuthenticationError) or code in _AUTH_CODES:
         return errors.AuthenticationError(text)
     refused = _order_refusal(exc, code, text)
     if refused is not None:
@@ -193,11 +203,16 @@ def _map_known(
     return errors.ExchangeError(text)
 
 
-def _unknown_signer(text: str) -> bool:
-    """Hyperliquid's refusal of a key that is neither the account's nor an approved agent's
-    ("User or API Wallet 0x... does not exist."), which ccxt raises as ``InvalidOrder``."""
-    lowered = text.lower()
-    return "user or api wallet" in lowered and "does not exist" in lowered
+def _from_venue_text(entry: HyperliquidText, text: str, ctx: ErrorContext) -> errors.ExchangeError:
+    """A refusal the venue's text names (ccxt raises most as ``InvalidOrder``: the $10
+    minimum, an unknown signer), as its table entry maps it. Every text of the table is a
+    refusal of the whole request or of the order: nothing was placed, except a duplicate
+    client id, whose order may exist (only a look-up can tell)."""
+    if entry.kind is CodeKind.RATE_LIMIT:
+        return errors.RateLimited(text, retry_after_s=ctx.retry_after_s)
+    if entry.kind is CodeKind.DUPLICATE_CLIENT_ID and ctx.client_order_id is not None:
+        return errors.OrderOutcomeUnknown(f"duplicate client order id: {text}", ctx.client_order_id)
+    return entry.error(text)
 
 
 def _order_refusal(exc: ccxt.BaseError, code: int | None, text: str) -> errors.ExchangeError | None:

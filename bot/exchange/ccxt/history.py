@@ -137,14 +137,15 @@ def fill_from_ccxt(
     symbol: str,
     contract_size: Decimal,
     client_order_id: str,
-    realized_pnl_key: str | None = None,
+    realized_pnl_key: str | None,
 ) -> tuple[Fill, object]:
     """One execution from a ccxt trade, and its fee currency (for the caller to judge).
 
     Needs id, order, side, amount and price (positive), timestamp; ``cost`` must
     equal amount x price within ``NOTIONAL_TOLERANCE``; a taker fee is not negative. The
-    venue's realized PnL (``info[realized_pnl_key]``, required when a key is given; otherwise
-    ``info.realizedPnl`` when present, else 0) must be a number. Raises
+    venue's realized PnL is ``info[realized_pnl_key]`` (``settings.REALIZED_PNL_FIELDS``:
+    Binance ``realizedPnl``, Hyperliquid ``closedPnl``), required: a row without it, or a
+    venue whose field is not known (``None``), is unknown realized PnL, never 0. Raises
     ``VenueDataError``.
     """
     what = f"trade {short(trade.get('id'))}"
@@ -156,9 +157,9 @@ def fill_from_ccxt(
     ):
         raise VenueDataError(f"{what}: cost {cost} disagrees with {amount} x {price}")
     info = mapping(trade.get("info") or {}, f"{what} info")
-    realized = number(
-        info, realized_pnl_key or "realizedPnl", what, required=realized_pnl_key is not None
-    )
+    if realized_pnl_key is None:
+        raise VenueDataError(f"{what}: this venue's realized PnL field is not known (not 0)")
+    realized = required(info, realized_pnl_key, what)
     fee, currency = fee_cost(trade.get("fee"), what, needed=True)
     if fee < 0 and trade.get("takerOrMaker") == "taker":
         raise VenueDataError(f"{what}: negative fee {fee} on a taker trade")
@@ -171,7 +172,7 @@ def fill_from_ccxt(
         amount_base=amount * contract_size,
         price=price,
         fee_quote=fee,
-        realized_pnl=realized if realized is not None else Decimal(0),
+        realized_pnl=realized,
         timestamp=timestamp_ms(trade.get("timestamp"), f"{what} timestamp"),
     )
     return fill, currency

@@ -80,8 +80,17 @@ MARGIN_MODE_WITH_LEVERAGE = frozenset({"hyperliquid"})
 # venues whose funding income rows carry the rate and the position charged (Hyperliquid's
 # ``userFunding``): no rate history is read to derive the position
 FUNDING_IN_INCOME = frozenset({"hyperliquid"})
-# where a venue reports a trade's realized PnL in ccxt's ``info`` (not a unified field)
-REALIZED_PNL_FIELDS: dict[str, str] = {"binanceusdm": "realizedPnl", "binance": "realizedPnl"}
+# where a venue reports a trade's realized PnL in ccxt's ``info`` (not a unified field):
+# Binance userTrades ``realizedPnl``, Hyperliquid userFills ``closedPnl`` (both verified
+# offline), Bybit execution ``execPnl``, OKX fills ``fillPnl`` (from the venues' API docs). A
+# venue not listed has no known field: its fills are a read error, never realized PnL 0.
+REALIZED_PNL_FIELDS: dict[str, str] = {
+    "binanceusdm": "realizedPnl",
+    "binance": "realizedPnl",
+    "hyperliquid": "closedPnl",
+    "bybit": "execPnl",
+    "okx": "fillPnl",
+}
 
 
 @dataclass(frozen=True, slots=True)

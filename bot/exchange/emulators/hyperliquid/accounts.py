@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from bot.exchange.hyperliquid_texts import Refusal, hyperliquid_text
+
 __all__ = ["CCXT_BUILDER", "AccountRegistry", "VenueRefusal", "fee_rate_tenths_bps"]
 
 # the builder ccxt approves and attaches by default (its handle_builder_fee_approval)
@@ -84,7 +86,7 @@ class AccountRegistry:
         master does not lead."""
         signer = _norm(signer)
         if signer != self.master and signer not in self.agents:
-            raise VenueRefusal(f"User or API Wallet {signer} does not exist.")
+            raise VenueRefusal(hyperliquid_text(Refusal.UNKNOWN_SIGNER).message(signer=signer))
         if vault_address is None:
             return self.master
         vault = _norm(vault_address)
@@ -96,7 +98,7 @@ class AccountRegistry:
         """The user of a user-signed action: only the master has deposited."""
         signer = _norm(signer)
         if signer != self.master:
-            raise VenueRefusal(f"Must deposit before performing actions. User: {signer}")
+            raise VenueRefusal(hyperliquid_text(Refusal.NO_DEPOSIT).message(user=signer))
         return signer
 
     def approve_builder(self, builder: str, max_fee_rate: str) -> None:

@@ -28,6 +28,7 @@ from bot.exchange.emulators.hyperliquid.signing import (
     recover_l1_signer,
     recover_user_signer,
 )
+from bot.exchange.hyperliquid_texts import Refusal, hyperliquid_text
 
 __all__ = ["ExchangeActions", "ExchangeAnswer"]
 
@@ -159,7 +160,7 @@ class ExchangeActions:
         if expires_after is not None and expires_after < max(self._now_ms()):
             raise VenueRefusal("Action expired.")
         if account != self.registry.trading_address:
-            raise VenueRefusal(f"Must deposit before performing actions. User: {account}")
+            raise VenueRefusal(hyperliquid_text(Refusal.NO_DEPOSIT).message(user=account))
         return self._apply_l1(kind, action)
 
     def _apply_l1(self, kind: str, action: dict[str, Any]) -> ExchangeAnswer:

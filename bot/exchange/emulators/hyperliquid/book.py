@@ -22,6 +22,7 @@ from bot.exchange.emulators.hyperliquid.rules import (
     size_valid,
     wire,
 )
+from bot.exchange.hyperliquid_texts import Refusal, hyperliquid_text
 from bot.exchange.venue import SimVenue
 
 __all__ = ["OID_BASE", "HyperliquidBook", "MalformedAction", "OrderMeta", "OrderWire"]
@@ -146,27 +147,26 @@ class HyperliquidBook:
         if order.asset != self.asset:
             return f"Emulator trades only asset {self.asset} ({self.coin}).{suffix}"
         if order.size == 0:
-            return f"Order has zero size.{suffix}"
+            return _says(Refusal.ZERO_SIZE, suffix)
         if not size_valid(order.size, self.sz_decimals):
-            return f"Order has invalid size.{suffix}"
+            return _says(Refusal.INVALID_SIZE, suffix)
         if not price_valid(order.price, self.sz_decimals):
-            return f"Price must be divisible by tick size.{suffix}"
+            return _says(Refusal.TICK, suffix)
         mark = self.venue.quote().mark_price
         if abs(order.price - mark) > _PRICE_BAND * mark:
-            return f"Order price cannot be more than 80% away from the reference price{suffix}"
+            return _says(Refusal.PRICE_BAND, suffix)
         if not order.reduce_only and order.price * order.size < MIN_ORDER_VALUE:
-            return f"Order must have minimum value of $10.{suffix}"
+            return _says(Refusal.MIN_VALUE, suffix)
         if order.cloid is not None and self.venue.order(order.cloid) is not None:
-            return f"Order has duplicate cloid.{suffix}"
+            return _says(Refusal.DUPLICATE_CLOID, suffix)
         return None
 
     def _post_only_cross(self, order: OrderWire) -> str | None:
         quote = self.venue.quote()
         bid, ask = quote.bid or quote.mark_price, quote.ask or quote.mark_price
         if (order.is_buy and order.price >= ask) or (not order.is_buy and order.price <= bid):
-            return (
-                "Post only order would have immediately matched, bbo was "
-                f"{wire(bid)}@{wire(ask)}. asset={order.asset}"
+            return _says(
+                Refusal.POST_ONLY_CROSS, f" asset={order.asset}", bbo=f"{wire(bid)}@{wire(ask)}"
             )
         return None
 
@@ -195,13 +195,13 @@ class HyperliquidBook:
                 time_in_force="IOC" if order.tif == "Ioc" else "GTC",
             )
         except errors.ReduceOnlyRejected:
-            return {"error": f"Reduce only order would increase position.{suffix}"}
+            return {"error": _says(Refusal.REDUCE_ONLY, suffix)}
         except errors.MinNotionalError:
-            return {"error": f"Order must have minimum value of $10.{suffix}"}
+            return {"error": _says(Refusal.MIN_VALUE, suffix)}
         except errors.InsufficientMargin:
-            return {"error": f"Insufficient margin to place order.{suffix}"}
+            return {"error": _says(Refusal.INSUFFICIENT_MARGIN, suffix)}
         except errors.InvalidOrder:
-            return {"error": f"Order has invalid size.{suffix}"}
+            return {"error": _says(Refusal.INVALID_SIZE, suffix)}
         return self._answer(order, placed)
 
     def _answer(self, order: OrderWire, placed: Order) -> dict[str, Any]:
@@ -223,16 +223,13 @@ class HyperliquidBook:
             avg = placed.average_price or order.price
             return {"filled": {"totalSz": wire(placed.filled_base), "avgPx": wire(avg), **ids}}
         self._meta[placed.client_order_id] = replace(meta, status_override="iocCancelRejected")
-        return {
-            "error": "Order could not immediately match against any resting orders. "
-            f"asset={order.asset}"
-        }
+        return {"error": _says(Refusal.IOC_NO_MATCH, f" asset={order.asset}")}
 
     def cancel(self, asset: Any, oid_or_cloid: Any) -> str | dict[str, str]:
         """Cancel one resting order: ``"success"`` or ``{"error": ...}``."""
         order = self.find(oid_or_cloid) if asset == self.asset else None
         if order is None or order.status is not OrderStatus.OPEN:
-            return {"error": f"Order was never placed, already canceled, or filled. asset={asset}"}
+            return {"error": _says(Refusal.CANCEL_UNKNOWN, f" asset={asset}")}
         self.venue.cancel(order.client_order_id)
         return "success"
 
@@ -247,3 +244,8 @@ class HyperliquidBook:
         self.venue.set_leverage(leverage)
         self.venue.margin_mode = "cross" if is_cross else "isolated"
         return None
+
+
+def _says(refusal: Refusal, suffix: str, **fields: str) -> str:
+    """The venue's text for ``refusal`` (``bot.exchange.hyperliquid_texts``)."""
+    return hyperliquid_text(refusal).message(suffix=suffix, **fields)
