@@ -24,13 +24,16 @@ from bot.clock import WallClock
 from bot.config import Settings, secret_urls
 from bot.core.policy import HedgePolicy, PolicyInputs, PolicyState, decide
 from bot.engine import CommandSource, Engine, EngineTelemetry, HedgeSettings
+from bot.errors import StoreError
+from bot.events import Alert
 from bot.exchange.ledger import OrderLedger
 from bot.guards import RiskGuard
 from bot.instance_lock import InstanceLock, InstanceLocked, bot_lock_path, lock_path_for
 from bot.logging import configure_logging
 from bot.ports import Clock, PerpExchange
-from bot.safety import restore_recursion_limit
+from bot.safety import describe_exc, restore_recursion_limit
 from bot.store import RecordStore, open_store
+from bot.store_outage import SessionState, StoreRetry, supervise
 from bot.telemetry.auth import operator_key_from_env
 from bot.telemetry.dashboard.daemon import build_daemon_dashboard
 from bot.telemetry.settings import MqttSettings
@@ -139,6 +142,7 @@ async def run_daemon(
     mqtt_url: str | None = None,
     metrics_port: int | None = None,
     config_path: str | None = None,
+    store_retry: StoreRetry | None = None,
 ) -> int:
     """``hedgebot run``: tick on every new block until SIGINT/SIGTERM, then stop cleanly.
 
@@ -147,7 +151,9 @@ async def run_daemon(
     paper venue state, bot id on this host) and, with a broker, the broker is asked whether
     the bot id runs elsewhere: ``InstanceLocked`` naming the holder. Telemetry is opened
     before the bot and closed after it, so the last state goes out and ``offline`` is
-    published last. Command ids already used (stored) stay refused after a restart.
+    published last. Command ids already used (stored) stay refused after a restart. A store
+    that fails after start-up stops the engine (no orders) until it answers again, then a new
+    engine reconciles and trades (``bot.store_outage``; ``store_retry``: how long to wait).
     """
     configure_logging(settings.logging.level, settings.logging.format, secret_urls(settings))
     mqtt_url, source = mqtt_url_source(mqtt_url, os.environ)
@@ -160,7 +166,9 @@ async def run_daemon(
             locks.callback(lock.release)
         if mqtt_settings is not None:
             await refuse_if_running_elsewhere(settings, mqtt_settings)
-        return await _run_locked(settings, mqtt_url, source, metrics_port)
+        return await _run_locked(
+            settings, mqtt_url, source, metrics_port, store_retry or StoreRetry()
+        )
 
 
 def acquire_instance_locks(
@@ -208,12 +216,42 @@ async def refuse_if_running_elsewhere(settings: Settings, mqtt_settings: MqttSet
 
 
 async def _run_locked(
-    settings: Settings, mqtt_url: str | None, mqtt_source: str, metrics_port: int | None
+    settings: Settings,
+    mqtt_url: str | None,
+    mqtt_source: str,
+    metrics_port: int | None,
+    store_retry: StoreRetry,
 ) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+
+    async def session(state: SessionState) -> None:
+        await _run_session(settings, mqtt_url, mqtt_source, metrics_port, stop, state)
+
+    async def probe() -> None:
+        store = await open_store(settings)
+        try:
+            await store.check_writable()
+        finally:
+            await store.close()
+
+    await supervise(session, probe, store_retry, stop)
+    return 0
+
+
+async def _run_session(
+    settings: Settings,
+    mqtt_url: str | None,
+    mqtt_source: str,
+    metrics_port: int | None,
+    stop: asyncio.Event,
+    state: SessionState,
+) -> None:
+    """One engine session: store, telemetry and bot opened, ticks until ``stop``; a
+    ``StoreError`` is announced (``store.unreachable`` alert over MQTT and the log) and ends
+    it with everything closed (``offline`` published)."""
     clock = WallClock()
     async with AsyncExitStack() as telemetry_stack:
         store = await open_store(settings)
@@ -240,6 +278,7 @@ async def _run_locked(
         )
         try:
             await bot.engine.start()
+            state.started = True
             # the engine watches ``stop`` and cancels the pending poll itself; a poller that
             # also ended on ``stop`` could finish in the same loop step and end the engine's
             # iteration with StopAsyncIteration instead of a clean stop
@@ -250,11 +289,16 @@ async def _run_locked(
                 heartbeat_s=settings.chain.heartbeat_s,
             )
             await bot.engine.run(blocks, stop)
+        except StoreError as exc:
+            if telemetry is not None and state.started:
+                telemetry.publish_event(
+                    Alert.of("store.unreachable", error=describe_exc(exc), trading="stopped")
+                )
+            raise
         finally:
             log.info("engine.stopping", ticks=bot.engine.stats.ticks)
             await bot.close()
             log.info("engine.stopped")
-    return 0
 
 
 async def _with_notifier(

@@ -58,10 +58,15 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     """Run the daemon until SIGINT/SIGTERM."""
     from bot.app import run_daemon
+    from bot.store_outage import StoreRetry
 
     settings = _load(args.config)
     daemon = run_daemon(
-        settings, mqtt_url=args.mqtt_url, metrics_port=args.metrics_port, config_path=args.config
+        settings,
+        mqtt_url=args.mqtt_url,
+        metrics_port=args.metrics_port,
+        config_path=args.config,
+        store_retry=StoreRetry(max_attempts=args.store_retries),
     )
     return asyncio.run(daemon)
 
@@ -197,6 +202,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="serve /metrics, /healthz and the dashboard on this TCP port (default: the "
         "config's metrics.port when metrics.enabled)",
+    )
+    p.add_argument(
+        "--store-retries",
+        type=cli_args.non_negative_int,
+        default=20,
+        help="when the store fails while running: stop trading, probe it up to N times "
+        "(backoff 0.5 s doubling to 30 s), then reconcile and trade again; 0 exits at the "
+        "first store error (default: 20)",
     )
     p.set_defaults(func=cmd_run)
 
