@@ -174,13 +174,14 @@ async def _read_venue(settings: Any, price: Decimal) -> dict[str, Any]:
     from bot.app import build_exchange
     from bot.clock import WallClock
     from bot.core.gate import margin_view
+    from bot.exchange.read_only import start_for_reading
 
     if settings.exchange.missing_secrets():
         return {"error": "no key"}
     async with AsyncExitStack() as stack:
         venue = build_exchange(settings, WallClock(), read_only=True)
         stack.push_async_callback(venue.close)
-        await venue.start()
+        await start_for_reading(venue)  # no leverage, margin mode or file write: reads only
         setter = getattr(venue, "set_reference_price", None)
         if settings.exchange.kind == "paper" and setter is not None:
             setter(price)

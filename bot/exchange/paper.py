@@ -152,14 +152,7 @@ class PaperExchange:
         """Restore the venue from ``state_path`` when it exists, then apply the configured
         leverage and margin mode (as the ccxt adapter sets them at start: a state written
         at another leverage does not keep it)."""
-        if self.state_path.exists():
-            try:
-                state = json.loads(self.state_path.read_text(encoding="utf-8"))
-                self.venue.load_state(state)
-            except (OSError, ValueError, KeyError) as exc:
-                raise errors.ExchangeUnavailable(
-                    f"paper venue state {self.state_path} is unreadable: {exc}"
-                ) from exc
+        self._load_state()
         params = self.venue.params
         self.venue.set_leverage(params.leverage)
         self.venue.margin_mode = params.margin_mode
@@ -167,6 +160,30 @@ class PaperExchange:
             await self._start_live(self.market)
         self._started = True
         self._save()
+
+    async def start_read_only(self) -> None:
+        """Restore the venue from ``state_path`` as it is (its leverage and margin mode kept,
+        not the configured ones) and never write the file, not even on close: a read-only
+        command (``hedgebot status``) changes nothing. Live market data is read as at
+        ``start`` (its rules and first quote, in memory)."""
+        self.read_only = True
+        self._load_state()
+        if self.market is not None:
+            await self._start_live(self.market)
+        self._started = True
+
+    def _load_state(self) -> None:
+        """The venue as ``state_path`` holds it, when the file exists; ``ExchangeUnavailable``
+        when it cannot be read."""
+        if not self.state_path.exists():
+            return
+        try:
+            state = json.loads(self.state_path.read_text(encoding="utf-8"))
+            self.venue.load_state(state)
+        except (OSError, ValueError, KeyError) as exc:
+            raise errors.ExchangeUnavailable(
+                f"paper venue state {self.state_path} is unreadable: {exc}"
+            ) from exc
 
     async def _start_live(self, market: LiveMarketData) -> None:
         """The live market's rules replace the configured ones; its first quote sets the

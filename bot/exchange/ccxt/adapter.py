@@ -77,11 +77,23 @@ class CcxtPerpExchange:
     # ----------------------------------------------------------------- lifecycle
 
     async def start(self) -> None:
-        """Load markets, sync the clock, check one-way mode, apply margin mode and leverage.
+        """Load markets, sync the clock, check one-way mode, apply margin mode and leverage
+        (``account.apply_account_settings``; what was accepted is ``account_setup``), approve
+        a configured builder.
 
         Raises ``ConfigError`` for an unknown or non-linear-perpetual symbol or a hedge-mode
         account, and the mapped ``ExchangeError`` when the venue cannot be read.
         """
+        await self._open(read_only=False)
+
+    async def start_read_only(self) -> None:
+        """Load markets, sync the clock and read the market's rules, and nothing else: no
+        leverage, margin mode or builder approval is sent, so a read-only command
+        (``hedgebot status``) leaves the account as it is. ``account_setup`` stays None.
+        Raises as ``start``."""
+        await self._open(read_only=True)
+
+    async def _open(self, *, read_only: bool) -> None:
         self._calls.client = build_client(self._settings, self._clock)
         # ccxt reads through a session that refuses oversized answers; ccxt leaves it open
         client = self._calls.client
@@ -89,7 +101,7 @@ class CcxtPerpExchange:
         client.own_session = False
         try:
             await self._calls.call(self._calls.api().load_markets)
-            await self.sync_time()
+            await self._calls.sync_time()
             market = read_market(self._calls.api(), self._settings)
             self._market = dict(market)
             # a market id ("ETHUSDT") is accepted by ccxt.market(), but ccxt reports positions,
@@ -104,21 +116,13 @@ class CcxtPerpExchange:
             self._contract_size = parse.contract_size_of(market, self._symbol)
             self._rules = rules_of(self._calls.api(), market, self._symbol, self._contract_size)
             self._dialect = dialect_for(self._settings.exchange_id, market)
-            await require_one_way_mode(self._calls, self._symbol)
-            self.account_setup = await self.apply_account_settings()
-            await approve_configured_builder(self._calls)
+            if not read_only:
+                await require_one_way_mode(self._calls, self._symbol)
+                self.account_setup = await apply_account_settings(self._calls, self._symbol)
+                await approve_configured_builder(self._calls)
         except BaseException:
             await self.close()
             raise
-
-    async def sync_time(self) -> None:
-        """Measure the venue's clock so signed requests carry its time (``CcxtCalls``)."""
-        await self._calls.sync_time()
-
-    async def apply_account_settings(self) -> AccountSetup:
-        """Ask for the configured margin mode and leverage; return and log what was accepted
-        (``bot.exchange.ccxt.account.apply_account_settings``)."""
-        return await apply_account_settings(self._calls, self._symbol)
 
     def _now_ms(self) -> int:
         if self._clock is not None:

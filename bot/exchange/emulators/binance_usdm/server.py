@@ -144,7 +144,7 @@ class BinanceFuturesEmulator:
         return self.admin_table.run(action, body)
 
     def state(self) -> dict[str, Any]:
-        """Position, balance and order count, for humans and tests."""
+        """Position, balance, leverage, margin mode and order count, for humans and tests."""
         position, balance = self.venue.position(), self.venue.balance()
         return {
             "now_ms": self.ctx.now_ms(),
@@ -154,6 +154,8 @@ class BinanceFuturesEmulator:
             "mark_price": wire_decimal(position.mark_price),
             "wallet_balance": wire_decimal(balance.wallet_balance),
             "available": wire_decimal(balance.available),
+            "leverage": position.leverage,
+            "margin_mode": self.venue.margin_mode,
             "orders": len(self.venue.order_log()),
         }
 
