@@ -20,11 +20,12 @@ from bot.core.risk import RiskLimits
 from bot.killswitch import FileKillSwitch, kill_switch_path
 from bot.ports import Clock, Store
 from bot.risk_settings import RiskSettings
+from bot.store.meta import MetaKey
 
 __all__ = ["MarginView", "RiskGuard", "RiskView", "margin_view"]
 
-DAY_META_KEY = "risk_day"
-DAY_START_NET_META_KEY = "risk_day_start_net"
+DAY_META_KEY = MetaKey.RISK_DAY
+DAY_START_NET_META_KEY = MetaKey.RISK_DAY_START_NET
 
 
 @dataclass

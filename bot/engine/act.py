@@ -81,4 +81,4 @@ class ActSteps:
             )
             return None
         self.events.emit(Alert.of("order.outcome_unknown", client_order_id=client_id))
-        raise result.error
+        raise result.error  # the tick's failure, logged once: by this alert

@@ -39,6 +39,7 @@ from bot.engine.sink import CommandSource, EngineTelemetry, EventFanOut, NullTel
 from bot.errors import (
     ExchangeError,
     HedgebotError,
+    OrderOutcomeUnknown,
     StoreError,
 )
 from bot.events import Alert, DecisionEvent, TickFailed, TickState
@@ -172,6 +173,9 @@ class TickRunner(ReadSteps, ActSteps, AccountSteps):
         except StoreError as exc:
             self._fail("store", exc)
             raise
+        except OrderOutcomeUnknown as exc:  # alerted (and logged) by act: not logged twice
+            self._fail("exchange", exc, logged=False)
+            return None
         except ExchangeError as exc:
             self._fail("exchange", exc)
             return None
@@ -344,10 +348,12 @@ class TickRunner(ReadSteps, ActSteps, AccountSteps):
         )
         await self.control.set_paused(True, "illegal_venue_answer")
 
-    def _fail(self, source: str, exc: HedgebotError) -> None:
+    def _fail(self, source: str, exc: HedgebotError, *, logged: bool = True) -> None:
+        """A failed tick: counted, and a ``tick.failed`` line (unless ``logged`` is False:
+        the failure's own alert was its line) and ``error`` event."""
         self.stats.errors += 1
         self.stats.last_error = describe_exc(exc)
-        self.events.emit(TickFailed(source, self.stats.last_error))
+        self.events.emit(TickFailed(source, self.stats.last_error, logged=logged))
 
     def _alert(self, name: str, **context: Any) -> None:
         self.events.emit(Alert.of(name, **context))

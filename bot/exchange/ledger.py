@@ -216,7 +216,8 @@ class OrderLedger:
         except _REFUSED as exc:
             return await self._refused(intent, exc)
         except errors.OrderOutcomeUnknown:
-            log.warning("order.unanswered", client_order_id=cid)  # confirmed by id next
+            # confirmed by id next; a failure is reported once, by its outcome
+            log.debug("order.unanswered", client_order_id=cid)
             self.tracker.apply(cid, IntentState.UNKNOWN)
         except errors.ExchangeError as exc:  # failed after sending: unknown, not confirmed
             return await self._unknown(intent, errors.OrderOutcomeUnknown(str(exc), cid))
@@ -234,7 +235,10 @@ class OrderLedger:
         cid = intent.client_order_id
         self.tracker.apply(cid, IntentState.REJECTED)
         await self.store.mark_intent(cid, stored_status(IntentState.REJECTED))
-        log.warning("order.rejected", client_order_id=cid, error=safe_str(exc))
+        if isinstance(exc, errors.ExchangeUnavailable):  # the engine's tick.failed says it
+            log.debug("order.not_sent", client_order_id=cid, error=safe_str(exc))
+        else:
+            log.warning("order.rejected", client_order_id=cid, error=safe_str(exc))
         return Rejected(intent, exc)
 
     async def _unknown(self, intent: OrderIntent, exc: errors.OrderOutcomeUnknown) -> Unknown:

@@ -5,11 +5,12 @@
 is a ``bool`` and ``await store.set(Meta.HEDGE_RATIO, Decimal("0.8"))`` stores ``"0.8"``.
 The text forms are the ones schema 1 always stored, so old stores read the same.
 
-A component with its own value type defines its field next to the type, e.g. the operator
-state as one record::
+A component with its own value type may define its field next to the type, e.g. the
+operator state as one record (``bot.engine.control`` stores it under this key with these
+two methods)::
 
-    OPERATOR = MetaField(MetaKey.OPERATOR_STATE, OperatorState.from_json, OperatorState.to_json,
-                         None)
+    OPERATOR = MetaField(MetaKey.OPERATOR_STATE, OperatorState.from_record,
+                         OperatorState.to_record, OperatorState())
 """
 
 from __future__ import annotations

@@ -26,11 +26,15 @@ class ScriptedVenue:
     rest_next: bool = False
     lookups: list[LookupAnswer] = field(default_factory=list)
     down: bool = False
+    refuse_next_submit: bool = False  # the next submit is never sent (venue unavailable)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.paper, name)
 
     async def submit(self, intent: OrderIntent) -> Order:
+        if self.refuse_next_submit:
+            self.refuse_next_submit = False
+            raise errors.ExchangeUnavailable("scripted: 503 before the order was sent")
         if not self.rest_next:
             return await self.paper.submit(intent)
         self.rest_next = False

@@ -164,3 +164,30 @@ async def test_an_answer_no_venue_should_give_fails_the_tick_and_halts_trading(
     assert hedged.order is not None
     assert hedged.order.status is OrderStatus.FILLED
     assert hedged.position.size_base < 0
+
+
+def warnings_of(logs: list[dict[str, object]]) -> list[object]:
+    return [e["event"] for e in logs if e["log_level"] in {"warning", "error"}]
+
+
+async def test_each_order_failure_is_one_log_line(anvil_node: Anvil, tmp_path: Path) -> None:
+    """An order whose outcome stays unknown (accepted, still working after the grace period)
+    is one line, ``order.outcome_unknown`` (not also order.unanswered and tick.failed); a
+    submit the venue never received is one line, ``tick.failed`` (not also order.rejected).
+    Both still fail the tick (an ``error`` event each)."""
+    async with scripted_bot(anvil_node, tmp_path) as s:
+        s.venue.rest_next = True
+        with capture_logs() as unknown_logs:
+            unknown = await s.tick()
+        s.paper.venue.cancel(next(iter(s.intents())))  # settled (cancelled) at the next read
+        s.venue.refuse_next_submit = True
+        with capture_logs() as unsent_logs:
+            unsent = await s.tick("0.97")
+        errors = s.bot.engine.stats.errors
+    assert unknown is None
+    assert warnings_of(unknown_logs) == ["order.outcome_unknown"]
+    assert unsent is None
+    assert warnings_of(unsent_logs) == ["tick.failed"]
+    (failed,) = [e for e in unsent_logs if e["event"] == "tick.failed"]
+    assert "ExchangeUnavailable" in str(failed["error"])
+    assert errors == 2
