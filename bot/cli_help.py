@@ -13,7 +13,7 @@ __all__ = ["COMMAND_GROUPS", "EXAMPLES", "teach"]
 
 COMMAND_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("run and operate", ("run", "monitor", "cmd", "kill", "dashboard")),
-    ("inspect", ("status", "check-config", "snapshot", "report", "plan")),
+    ("inspect", ("status", "check-config", "snapshot", "report", "plan", "fleet")),
     ("simulate", ("demo", "localnet", "backtest", "emulator")),
 )
 
@@ -28,6 +28,7 @@ EXAMPLES: dict[str, str] = {
     "snapshot": "hedgebot snapshot --config var/localnet/config.yaml",
     "report": "hedgebot report --config var/demo/config.yaml --out pnl.png",
     "plan": "hedgebot plan --config config/paper.yaml --days 30",
+    "fleet": "hedgebot fleet status --store-url postgresql://bot@db/fleet --mqtt-url mqtt://mq",
     "demo": "hedgebot demo --config config/demo.yaml --blocks 400 --workdir var/demo",
     "localnet": "hedgebot localnet --out var/localnet --pool-kind v3",
     "backtest": "hedgebot backtest --gbm-sigma 0.8 --steps 20160 --policy band --fee-apr 0.1",

@@ -1,0 +1,353 @@
+"""``hedgebot fleet status``: every bot of a shared store, one line each, in 80 columns.
+
+From the database (read-only, each bot as itself): the last tick (block, record time), delta,
+hedge, drift and band of its last decision, net PnL (``bot.report``'s replay, as ``hedgebot
+report``) and the trading state of its operator state and tripped guards
+(``bot.status_trading``; the kill switch is a file on the bot's host, not in the store: only
+the live state includes it). With a broker, each bot's retained ``state`` message (and
+``status``) is read too; a bot's live values win and its row says ``mq`` instead of ``db``.
+Unknown values are shown as ``?`` and are ``null`` in ``--json``, never 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, replace
+from decimal import ROUND_HALF_EVEN, Decimal
+from pathlib import Path
+from typing import Any
+
+import aiomqtt
+from pydantic import ValidationError
+
+from bot.core.killswitch import KillSwitchState
+from bot.core.operator import OperatorState
+from bot.errors import ConfigError, StoreError
+from bot.report import load_report
+from bot.safety import mask_url
+from bot.status_trading import trading_summary, tripped_guards
+from bot.store.base import RecordStore
+from bot.store.meta import MetaKey
+from bot.store.postgres import PostgresStore
+from bot.store.sqlite import SqliteStore
+from bot.telemetry.cli_support import broker_client
+from bot.telemetry.messages import StateMessage
+
+__all__ = [
+    "BotStatus",
+    "add_subcommand",
+    "load_fleet_status",
+    "render_fleet",
+    "run_fleet_status",
+]
+
+EXIT_OK, EXIT_NO_BOTS, EXIT_ERROR = 0, 1, 2
+WIDTH = 80
+SQLITE_BOT = "sqlite"  # a SQLite store holds one bot and no bot id: its row's name
+
+
+@dataclass(frozen=True, slots=True)
+class BotStatus:
+    """One bot's line. Decimals are exact (base units for delta/hedge/drift/band, quote for
+    net PnL); ``age_s`` is seconds since the record (``db``: the decision's record time) or
+    since the bot published (``mq``: its ``published_at``); None is unknown."""
+
+    bot_id: str
+    source: str  # "db" or "mq"
+    block: int | None = None
+    age_s: float | None = None
+    delta_base: Decimal | None = None
+    hedge_base: Decimal | None = None
+    drift_base: Decimal | None = None
+    band_base: Decimal | None = None
+    net_pnl_quote: Decimal | None = None
+    trading_state: str | None = None
+    trading_reasons: tuple[str, ...] = ()
+    online: bool | None = None  # the retained status (mq only)
+
+    def as_json(self) -> dict[str, Any]:
+        """JSON-ready: decimals as exact strings, unknown as null."""
+        out = asdict(self)
+        for key, value in out.items():
+            if isinstance(value, Decimal):
+                out[key] = str(value)
+        out["trading_reasons"] = list(self.trading_reasons)
+        return out
+
+
+async def _from_store(store: RecordStore, bot_id: str, now_s: float) -> BotStatus:
+    """The bot's line from its own records (read-only)."""
+    decisions = await store.read_decisions()
+    record = await store.get_meta(MetaKey.OPERATOR_STATE)
+    alerts = await store.read_events("alert")
+    report = await load_report(store)
+    try:
+        operator = OperatorState.from_record(record)
+    except (ValueError, KeyError) as exc:
+        raise StoreError(f"bot {bot_id}: operator state unreadable ({exc})") from None
+    # the kill switch is a file on the bot's host: not in the store (the live state has it)
+    state, reasons = trading_summary(operator, KillSwitchState(), tripped_guards(alerts))
+    row = BotStatus(bot_id, "db", trading_state=state.value, trading_reasons=tuple(reasons))
+    if decisions:
+        ts, block, decision = decisions[-1]
+        row = replace(
+            row,
+            block=block,
+            age_s=round(max(0.0, now_s - ts), 3),
+            delta_base=decision.delta_base,
+            hedge_base=decision.hedge_base,
+            drift_base=decision.drift_base,
+            band_base=decision.band_base,
+        )
+    if report is not None:
+        row = replace(row, net_pnl_quote=report.final.net_pnl_quote)
+    return row
+
+
+async def _store_rows(target: str, schema: str, now_s: float, timeout_s: float) -> list[BotStatus]:
+    """Every bot of a PostgreSQL store (``postgresql://...``), or the one of a SQLite file."""
+    if not target.startswith(("postgresql://", "postgres://")):
+        sqlite = await SqliteStore.open(Path(target), read_only=True)
+        try:
+            return [await _from_store(sqlite, SQLITE_BOT, now_s)]
+        finally:
+            await sqlite.close()
+    password = os.environ.get("HEDGEBOT_STORE__PASSWORD")
+
+    async def open_as(bot_id: str) -> PostgresStore:
+        return await PostgresStore.open(
+            target,
+            bot_id,
+            path=Path("."),
+            schema=schema,
+            password=password,
+            timeout_s=timeout_s,
+            read_only=True,
+        )
+
+    probe = await open_as("fleet-status")
+    try:
+        bot_ids = await probe.fleet_bot_ids()
+    finally:
+        await probe.close()
+    rows = []
+    for bot_id in bot_ids:
+        store = await open_as(bot_id)
+        try:
+            rows.append(await _from_store(store, bot_id, now_s))
+        finally:
+            await store.close()
+    return rows
+
+
+async def _live_rows(
+    url: str, prefix: str, username: str | None, wait_s: float, now_s: float
+) -> dict[str, BotStatus]:
+    """Each bot's retained ``state`` (and ``status``) under ``prefix``; a message that is not
+    a valid state is skipped (a peer's text never crashes the listing)."""
+    password = os.environ.get("MQTT_PASSWORD") or None
+    states: dict[str, StateMessage] = {}
+    online: dict[str, bool] = {}
+    async with broker_client(url, username, password) as client:
+        await client.subscribe(f"{prefix}/+/state", qos=1)
+        await client.subscribe(f"{prefix}/+/status", qos=1)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(wait_s):
+                async for message in client.messages:
+                    _take(message, states, online)
+    rows = {}
+    for bot_id, state in states.items():
+        published = state.published_at
+        rows[bot_id] = BotStatus(
+            bot_id,
+            "mq",
+            block=state.block,
+            age_s=None if published is None else round(max(0.0, now_s - published), 3),
+            delta_base=state.delta_base,
+            hedge_base=state.hedge_base,
+            drift_base=state.drift_base,
+            band_base=state.band_base,
+            net_pnl_quote=state.pnl.net,
+            trading_state=state.trading_state,
+            trading_reasons=tuple(state.trading_reasons),
+            online=online.get(bot_id),
+        )
+    return rows
+
+
+def _take(
+    message: aiomqtt.Message, states: dict[str, StateMessage], online: dict[str, bool]
+) -> None:
+    """Keep one retained message: a valid state by its own bot id, or a status."""
+    payload = message.payload
+    if not message.retain or not isinstance(payload, bytes | bytearray) or not payload:
+        return
+    levels = str(message.topic).split("/")
+    if levels[-1] == "status":
+        online[levels[-2]] = bytes(payload) == b"online"
+        return
+    try:
+        state = StateMessage.model_validate_json(bytes(payload))
+    except ValidationError:
+        return
+    if state.bot_id == levels[-2]:  # a state under another bot's topic is not believed
+        states[state.bot_id] = state
+
+
+async def load_fleet_status(
+    store: str | None,
+    *,
+    schema: str = "public",
+    mqtt_url: str | None = None,
+    prefix: str = "hedgebot",
+    username: str | None = None,
+    wait_s: float = 1.0,
+    timeout_s: float = 5.0,
+    now_s: float | None = None,
+) -> list[BotStatus]:
+    """Every bot, sorted by id: the store's rows, each replaced by its live row when the
+    broker has one; bots only on the broker are listed too. ``StoreError`` when the store
+    cannot be read; ``aiomqtt.MqttError`` when the broker cannot be reached."""
+    now_s = time.time() if now_s is None else now_s
+    rows = (
+        {}
+        if store is None
+        else {r.bot_id: r for r in await _store_rows(store, schema, now_s, timeout_s)}
+    )
+    if mqtt_url is not None:
+        rows.update(await _live_rows(mqtt_url, prefix, username, wait_s, now_s))
+    return [rows[k] for k in sorted(rows)]
+
+
+def _fmt(value: Decimal | None, places: int) -> str:
+    if value is None:
+        return "?"
+    step = Decimal(1).scaleb(-places)
+    return f"{value.quantize(step, rounding=ROUND_HALF_EVEN):,}"
+
+
+def _age(age_s: float | None) -> str:
+    if age_s is None:
+        return "?"
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if age_s >= 2 * size:
+            return f"{int(age_s // size)}{unit}"
+    return f"{int(age_s)}s"
+
+
+def _name(bot_id: str, width: int = 13) -> str:
+    return bot_id if len(bot_id) <= width else bot_id[: width - 1] + "~"
+
+
+HEADER = (
+    f"{'bot':<13} {'src':<3} {'block':>8} {'age':>5} {'delta':>9} {'hedge':>9} "
+    f"{'drift':>7} {'net PnL':>10} {'state':<8}"
+)
+
+
+def render_fleet(rows: Sequence[BotStatus]) -> list[str]:
+    """The table's lines (each at most 80 columns): base to 3 places, quote to cents."""
+    lines = [HEADER]
+    for r in rows:
+        state = r.trading_state or "?"
+        if r.online is False:
+            state = "offline"
+        lines.append(
+            f"{_name(r.bot_id):<13} {r.source:<3} {'?' if r.block is None else r.block:>8} "
+            f"{_age(r.age_s):>5} {_fmt(r.delta_base, 3):>9} {_fmt(r.hedge_base, 3):>9} "
+            f"{_fmt(r.drift_base, 3):>7} {_fmt(r.net_pnl_quote, 2):>10} {state:<8}"[:WIDTH]
+        )
+    return lines
+
+
+def run_fleet_status(
+    store: str | None,
+    *,
+    schema: str = "public",
+    mqtt_url: str | None = None,
+    prefix: str = "hedgebot",
+    username: str | None = None,
+    as_json: bool = False,
+) -> int:
+    """``hedgebot fleet status``: print the table or JSON; exit 0, 1 (no bot found) or 2 (a
+    store or broker that cannot be read, bad input)."""
+    if store is None and mqtt_url is None:
+        print("fleet status: give --store-url and/or --mqtt-url", file=sys.stderr)  # noqa: T201
+        return EXIT_ERROR
+    is_file = store is not None and not store.startswith(("postgresql://", "postgres://"))
+    if is_file and not Path(str(store)).is_file():
+        print(f"fleet status: no SQLite store at {store}", file=sys.stderr)  # noqa: T201
+        return EXIT_ERROR
+    try:
+        rows = asyncio.run(
+            load_fleet_status(
+                store, schema=schema, mqtt_url=mqtt_url, prefix=prefix, username=username
+            )
+        )
+    except (StoreError, ConfigError) as exc:
+        print(f"fleet status: {exc}", file=sys.stderr)  # noqa: T201
+        return EXIT_ERROR
+    except aiomqtt.MqttError as exc:
+        where = mask_url(mqtt_url or "")
+        print(f"fleet status: broker {where} cannot be read: {exc}", file=sys.stderr)  # noqa: T201
+        return EXIT_ERROR
+    if as_json:
+        print(json.dumps({"bots": [r.as_json() for r in rows]}))  # noqa: T201
+    else:
+        for line in render_fleet(rows):
+            print(line)  # noqa: T201
+        print("src: db = the store's last tick, mq = live retained state (wins)")  # noqa: T201
+    if not rows:
+        print("fleet status: no bot found", file=sys.stderr)  # noqa: T201
+        return EXIT_NO_BOTS
+    return EXIT_OK
+
+
+def add_subcommand(subparsers: Any) -> None:
+    """Register ``fleet status`` on an argparse subparsers object; sets ``args.func``."""
+    fleet: argparse.ArgumentParser = subparsers.add_parser(
+        "fleet", help="a fleet of bots in one shared store and broker"
+    )
+    commands = fleet.add_subparsers(dest="fleet_command", required=True, metavar="status")
+    p = commands.add_parser("status", help="every bot: last tick, delta, hedge, drift, net PnL")
+    p.add_argument(
+        "--store-url",
+        dest="fleet_store",  # a postgresql:// URL or a SQLite path, not a web URL
+        metavar="URL",
+        default=None,
+        help="the shared store: postgresql://user@host:port/db (password from "
+        "$HEDGEBOT_STORE__PASSWORD) or a SQLite file (default: none, MQTT only)",
+    )
+    p.add_argument("--pg-schema", default="public", help="the PostgreSQL schema")
+    p.add_argument(
+        "--mqtt-url",
+        default=None,
+        help="also read each bot's retained state from this broker (mqtt://host:port; live "
+        "values win; default: none, the store only)",
+    )
+    p.add_argument("--prefix", default="hedgebot", help="topic prefix before the bot id")
+    p.add_argument(
+        "--username",
+        default=os.environ.get("MQTT_USERNAME") or None,
+        help="broker user (default $MQTT_USERNAME); the password from $MQTT_PASSWORD",
+    )
+    p.add_argument("--json", action="store_true", help="exact decimal strings, unknown as null")
+    p.set_defaults(func=_command)
+
+
+def _command(args: argparse.Namespace) -> int:
+    return run_fleet_status(
+        args.fleet_store,
+        schema=args.pg_schema,
+        mqtt_url=args.mqtt_url,
+        prefix=args.prefix,
+        username=args.username,
+        as_json=args.json,
+    )
