@@ -27,6 +27,7 @@ from bot.engine import CommandSource, Engine, EngineTelemetry, HedgeSettings
 from bot.errors import StoreError
 from bot.events import Alert
 from bot.exchange.ledger import OrderLedger
+from bot.exchange.read_only import start_for_reading
 from bot.guards import RiskGuard
 from bot.instance_lock import InstanceLock, InstanceLocked, bot_lock_path, lock_path_for
 from bot.logging import configure_logging
@@ -342,7 +343,7 @@ async def take_snapshot(settings: Settings) -> dict[str, Any]:
         await chain.start()  # the start-up checks of `run`: ConfigError for swapped tokens
         venue = build_exchange(settings, clock, read_only=True)
         stack.push_async_callback(venue.close)
-        await venue.start()
+        await start_for_reading(venue)  # leverage, margin mode untouched
         block = await chain.latest_block()
         snap = await chain.snapshot(block)
         setter = getattr(venue, "set_reference_price", None)
