@@ -27,6 +27,7 @@ from bot.config import Settings, load_config, secret_urls
 from bot.core.v3 import PairDecimals
 from bot.domain import ChainSnapshot
 from bot.errors import ChainError, ExchangeError
+from bot.exchange.read_only import start_for_reading
 from bot.logging import configure_logging
 from bot.planner import (
     ForecastModel,
@@ -123,7 +124,7 @@ async def _venue_view(
         venue = build_exchange(settings, WallClock(), read_only=True)
         stack.push_async_callback(venue.close)
         try:
-            await venue.start()
+            await start_for_reading(venue)  # sets nothing on the account
             setter = getattr(venue, "set_reference_price", None)
             if settings.exchange.kind == "paper" and setter is not None:
                 setter(price)
