@@ -30,6 +30,7 @@ from bot.exchange.ccxt import parse
 from bot.exchange.ccxt.account import apply_account_settings, require_one_way_mode
 from bot.exchange.ccxt.calls import CALL_FAILURES, CcxtCalls
 from bot.exchange.ccxt.client import build_client
+from bot.exchange.ccxt.closing import close_client
 from bot.exchange.ccxt.dialect import VenueDialect, dialect_for
 from bot.exchange.ccxt.errors import is_duplicate_client_id, is_order_not_found
 from bot.exchange.ccxt.fields import mapping, required
@@ -130,15 +131,10 @@ class CcxtPerpExchange:
         return int(self._calls.api().milliseconds())
 
     async def close(self) -> None:
-        """Close the HTTP session."""
+        """Close the client and its HTTP session; no SSL grace for plain http (closing.py)."""
         client, self._calls.client = self._calls.client, None
         session, self._session = self._session, None
-        try:
-            if client is not None:
-                await client.close()
-        finally:
-            if session is not None:
-                await session.close()
+        await close_client(client, session, self._settings.urls)
 
     # ------------------------------------------------------------------- reads
 
