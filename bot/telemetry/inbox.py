@@ -32,7 +32,7 @@ from bot.telemetry.settings import Topics
 
 __all__ = ["RETAINED_REFUSAL", "CommandInbox", "CommandLedger", "message_ref"]
 
-_log = structlog.get_logger("bot.telemetry.inbox")
+_log = structlog.get_logger("hedgebot.telemetry.inbox")
 
 RETAINED_REFUSAL = "retained commands are refused"
 QUEUE_FULL_REFUSAL = "command queue full: resend with a new id later"

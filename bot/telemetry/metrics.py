@@ -33,7 +33,7 @@ from bot.telemetry.settings import MetricsSettings
 
 __all__ = ["Health", "Metrics", "MetricsServer", "MetricsSettings", "TradingView", "assess_health"]
 
-_log = structlog.get_logger("bot.telemetry.metrics")
+_log = structlog.get_logger("hedgebot.telemetry.metrics")
 
 ErrorSource = Literal["chain", "exchange", "broker"]
 OrderOutcome = Literal["filled", "partially_filled", "rejected", "expired", "canceled", "unknown"]

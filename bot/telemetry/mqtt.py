@@ -32,7 +32,7 @@ from bot.telemetry.settings import MqttSettings, Topics, broker_url_problem
 
 __all__ = ["ConnectionStatus", "ErrorCounter", "MqttSettings", "MqttTelemetry", "Topics"]
 
-_log = structlog.get_logger("bot.telemetry.mqtt")
+_log = structlog.get_logger("hedgebot.telemetry.mqtt")
 
 # CONNACK refusals that mean "fix the credentials", as MQTT 3.1.1 codes and MQTT 5 reason codes
 _AUTH_CODES = frozenset({4, 5, 134, 135})

@@ -29,7 +29,7 @@ from bot.telemetry.notify_settings import SEVERITY_RANK, AlertsSettings, Resolve
 
 __all__ = ["Notifier", "NotifierStats", "apprise_send", "build_notifier", "mask_notify_url"]
 
-log = structlog.get_logger("bot.telemetry.notify")
+log = structlog.get_logger("hedgebot.telemetry.notify")
 
 Sender = Callable[[str, Notice], bool]
 STOP_DRAIN_S = 2.0  # at most this long at shutdown for the queues to empty

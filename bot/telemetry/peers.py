@@ -29,7 +29,7 @@ from bot.telemetry.settings import MqttSettings, Topics
 
 __all__ = ["LiveInstance", "find_live_instance"]
 
-_log = structlog.get_logger("bot.telemetry.peers")
+_log = structlog.get_logger("hedgebot.telemetry.peers")
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,7 @@ from bot.safety import describe_exc, safe_str
 
 __all__ = ["apply_account_settings", "apply_leverage", "require_one_way_mode"]
 
-_log = structlog.get_logger("bot.exchange.ccxt_perp")
+_log = structlog.get_logger("hedgebot.exchange.ccxt_perp")
 _Setting = TypeVar("_Setting")
 
 

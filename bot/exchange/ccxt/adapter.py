@@ -56,7 +56,7 @@ from bot.ports import Clock
 
 __all__ = ["CcxtPerpExchange"]
 
-_log = structlog.get_logger("bot.exchange.ccxt_perp")
+_log = structlog.get_logger("hedgebot.exchange.ccxt_perp")
 
 
 class CcxtPerpExchange:

@@ -20,7 +20,7 @@ from bot.exchange.ccxt.settings import CcxtPerpSettings
 
 __all__ = ["CALL_FAILURES", "CcxtCalls"]
 
-_log = structlog.get_logger("bot.exchange.ccxt_perp")
+_log = structlog.get_logger("hedgebot.exchange.ccxt_perp")
 _T = TypeVar("_T")
 # what a failed ccxt call can raise: ccxt's own errors, and parse failures of a hostile answer
 CALL_FAILURES: tuple[type[BaseException], ...] = (ccxt.BaseError, *PARSE_FAILURES)

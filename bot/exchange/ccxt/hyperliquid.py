@@ -32,7 +32,7 @@ __all__ = [
 ]
 
 _MARK_PLACES = Decimal("1e-8")
-_log = structlog.get_logger("bot.exchange.ccxt_perp")
+_log = structlog.get_logger("hedgebot.exchange.ccxt_perp")
 
 
 def hyperliquid_credentials(s: CcxtPerpSettings) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from bot.exchange.ccxt.fields import mapping
 
 __all__ = ["VenueOrderIds", "average_from_trades", "fee_in_quote"]
 
-_log = structlog.get_logger("bot.exchange.ccxt_perp")
+_log = structlog.get_logger("hedgebot.exchange.ccxt_perp")
 
 
 class VenueOrderIds:

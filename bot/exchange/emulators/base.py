@@ -13,7 +13,7 @@ from aiohttp import web
 
 __all__ = ["RunningServer", "serve_app", "serve_until_signal"]
 
-_log = structlog.get_logger("bot.exchange.emulators")
+_log = structlog.get_logger("hedgebot.exchange.emulators")
 
 
 @dataclass

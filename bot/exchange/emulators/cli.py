@@ -25,7 +25,7 @@ from bot.exchange.venue import VenueParams
 
 __all__ = ["ENV_API_KEY", "ENV_API_SECRET", "add_subcommand", "run_emulator_command"]
 
-_log = structlog.get_logger("bot.exchange.emulator")
+_log = structlog.get_logger("hedgebot.exchange.emulator")
 
 ENV_API_KEY = "HEDGEBOT_EMULATOR_API_KEY"
 ENV_API_SECRET = "HEDGEBOT_EMULATOR_API_SECRET"  # noqa: S105 - an env var name, not a secret

@@ -35,7 +35,7 @@ from bot.telemetry.dashboard.sse import stream_feed
 
 __all__ = ["FLATTEN_WORD", "BotDashboard", "flatten_confirmed"]
 
-_log = structlog.get_logger("bot.telemetry.dashboard")
+_log = structlog.get_logger("hedgebot.telemetry.dashboard")
 
 FLATTEN_WORD = "FLATTEN"
 PAGE_COMMANDS = ("pause", "resume", "rebalance_now", "set_hedge_ratio", "set_threshold", "flatten")

@@ -27,7 +27,7 @@ from bot.telemetry.commands import Command, CommandValidator, Redelivery, Reject
 
 __all__ = ["CommandHub", "PageAck"]
 
-_log = structlog.get_logger("bot.telemetry.dashboard")
+_log = structlog.get_logger("hedgebot.telemetry.dashboard")
 
 DEFAULT_QUEUE_SIZE = 16
 DASHBOARD_TOPIC = "dashboard/{bot_id}/cmd"

@@ -29,7 +29,7 @@ from bot.telemetry.operator_cmd import send_command
 
 __all__ = ["FleetBoard", "FleetCommander", "watch_broker"]
 
-_log = structlog.get_logger("bot.telemetry.dashboard")
+_log = structlog.get_logger("hedgebot.telemetry.dashboard")
 
 MAX_HISTORY_POINTS = 2000  # per bot
 MAX_BOT_EVENTS = 100  # per bot

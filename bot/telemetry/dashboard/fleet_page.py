@@ -34,7 +34,7 @@ from bot.telemetry.settings import broker_url_problem
 
 __all__ = ["FleetApp", "add_subcommand", "serve_fleet"]
 
-_log = structlog.get_logger("bot.telemetry.dashboard")
+_log = structlog.get_logger("hedgebot.telemetry.dashboard")
 
 
 def _json(body: Any, status: int = 200) -> web.Response:

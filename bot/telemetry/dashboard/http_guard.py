@@ -15,7 +15,7 @@ from bot.telemetry.dashboard.security import CommandGate
 
 __all__ = ["host_guard"]
 
-_log = structlog.get_logger("bot.telemetry.dashboard")
+_log = structlog.get_logger("hedgebot.telemetry.dashboard")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

@@ -23,7 +23,7 @@ from bot.errors import HedgebotError
 
 __all__ = ["DaemonThreadSlots", "PlanService", "PlannerUnavailable"]
 
-_log = structlog.get_logger("bot.telemetry.dashboard")
+_log = structlog.get_logger("hedgebot.telemetry.dashboard")
 
 T = TypeVar("T")
 PLAN_TTL_S = 30.0

@@ -26,7 +26,7 @@ from bot.exchange.emulators.binance_usdm.wire import (
 
 __all__ = ["OrderEntry"]
 
-_log = structlog.get_logger("bot.exchange.emulator")
+_log = structlog.get_logger("hedgebot.exchange.emulator")
 _CLIENT_ID = re.compile(r"^[.A-Z:/a-z0-9_-]{1,36}$")
 # numeric order parameters the emulator does not act on: still only Binance-legal text
 _OTHER_DECIMAL_ORDER_PARAMS = ("stopPrice", "activationPrice", "callbackRate", "priceRate")

@@ -39,7 +39,7 @@ __all__ = [
     "request_fault",
 ]
 
-_log = structlog.get_logger("bot.exchange.emulator")
+_log = structlog.get_logger("hedgebot.exchange.emulator")
 
 
 # Binance's 5xx bodies: 503 is "execution status unknown", anything else an internal error

@@ -38,7 +38,7 @@ from bot.ports import Clock
 
 __all__ = ["BinanceFuturesEmulator", "start_emulator"]
 
-_log = structlog.get_logger("bot.exchange.emulator")
+_log = structlog.get_logger("hedgebot.exchange.emulator")
 
 _Handler = Callable[[web.Request, dict[str, str]], Awaitable[web.StreamResponse]]
 _Route = Callable[[dict[str, str]], Any]

@@ -32,7 +32,7 @@ from bot.exchange.hyperliquid_texts import Refusal, hyperliquid_text
 
 __all__ = ["ExchangeActions", "ExchangeAnswer"]
 
-_log = structlog.get_logger("bot.exchange.emulators.hyperliquid")
+_log = structlog.get_logger("hedgebot.exchange.emulators.hyperliquid")
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,7 +29,7 @@ __all__ = [
     "start_hyperliquid_emulator",
 ]
 
-_log = structlog.get_logger("bot.exchange.emulators.hyperliquid")
+_log = structlog.get_logger("hedgebot.exchange.emulators.hyperliquid")
 
 ENV_MASTER = "HEDGEBOT_HL_EMULATOR_MASTER"
 ENV_AGENTS = "HEDGEBOT_HL_EMULATOR_AGENTS"  # comma-separated agent (API wallet) addresses

@@ -37,7 +37,7 @@ from bot.safety import MAX_JSON_DEPTH, PayloadRejected, describe_exc, loads_boun
 
 __all__ = ["HyperliquidEmulator", "hyperliquid_venue_params"]
 
-_log = structlog.get_logger("bot.exchange.emulators.hyperliquid")
+_log = structlog.get_logger("hedgebot.exchange.emulators.hyperliquid")
 
 MAX_REQUEST_BYTES = 256 * 1024
 _UNDESERIALIZABLE = "Failed to deserialize the JSON body into the target type"
