@@ -5,15 +5,17 @@ schema is the same migration list in PostgreSQL's SQL with ``bot_id`` leading ev
 many bots share one database and none sees another's intents, fills, commands or meta. A
 database that cannot be reached raises ``StoreError`` on every read or write (the engine does
 not trade without its record); the pool reconnects on its own, so the bot resumes when the
-server is back. The password comes from the environment only (``StoreConfig``).
+server is back. Reads use the pool; writes run on the connection that holds the bot's
+advisory lock, re-taken after that connection was lost (``bot.store.postgres_lock``), so no
+write commits without the lock. The password comes from the environment only
+(``StoreConfig``).
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -26,9 +28,10 @@ from bot.safety import safe_str
 from bot.store.base import RecordStore, SqlSession
 from bot.store.dialect import Dialect
 from bot.store.migrations import MIGRATIONS, Migration
+from bot.store.postgres_lock import BotLock, bot_lock_key
 from bot.store.postgres_schema import migrate_postgresql
 
-__all__ = ["PostgresStore", "describe_url"]
+__all__ = ["PostgresStore", "bot_lock_key", "describe_url"]
 
 _POOL_SIZE = 4  # the engine writes one at a time; dashboards and reports read beside it
 _DB_ERRORS = (psycopg.Error, PoolTimeout)
@@ -71,11 +74,11 @@ class PostgresStore(RecordStore):
         dialect: Dialect,
         where: str,
         path: Path,
-        owner: psycopg.AsyncConnection[Any] | None = None,
+        lock: BotLock | None = None,
     ) -> None:
         super().__init__(dialect, path)
         self._pool = pool
-        self._owner = owner  # holds the bot's advisory lock while the store is open
+        self._lock_conn = lock  # the bot's advisory lock and its connection (None: read-only)
         self.where = where  # the server, database and schema, for messages (no password)
 
     @classmethod
@@ -120,15 +123,17 @@ class PostgresStore(RecordStore):
             open=False,
             name=f"hedgebot-{bot_id}",
         )
+        lock = None if read_only else BotLock(url, kwargs, bot_id, schema, where)
         owner: psycopg.AsyncConnection[Any] | None = None
         try:
             # one direct connection first: its error says why (refused, login, no database)
-            owner = await psycopg.AsyncConnection.connect(url, **kwargs)
-            if read_only:
+            owner_kwargs = kwargs if lock is None else lock.connect_kwargs
+            owner = await psycopg.AsyncConnection.connect(url, **owner_kwargs)
+            if lock is None:
                 await owner.execute("SELECT version FROM schema_version LIMIT 1")
             else:
                 await migrate_postgresql(owner, bot_id, migrations)
-                await _take_bot_lock(owner, bot_id, schema, where)
+                await lock.take(owner)  # this connection stays open: the bot's writes run on it
             await pool.open(wait=True, timeout=timeout_s)
         except BaseException as exc:
             if owner is not None:
@@ -137,10 +142,9 @@ class PostgresStore(RecordStore):
             if isinstance(exc, _DB_ERRORS):
                 raise StoreError(f"store {where} cannot be used: {_reason(exc)}") from None
             raise
-        if read_only:
+        if lock is None:
             await owner.close()
-            owner = None
-        return cls(pool, Dialect.postgresql(bot_id), where, path, owner)
+        return cls(pool, Dialect.postgresql(bot_id), where, path, lock)
 
     async def fleet_bot_ids(self) -> list[str]:
         """Every bot with a snapshot in this database and schema, sorted (fleet queries:
@@ -151,17 +155,45 @@ class PostgresStore(RecordStore):
 
     async def close(self) -> None:
         """Close the pool and its connections (releasing the bot's lock)."""
-        if self._owner is not None:
-            await self._owner.close()
+        if self._lock_conn is not None:
+            await self._lock_conn.close()
         await self._pool.close()
+
+    @property
+    def lock_retakes(self) -> int:
+        """How often the bot's lock was taken again after its connection was lost."""
+        return 0 if self._lock_conn is None else self._lock_conn.retakes
 
     @asynccontextmanager
     async def _begin(self) -> AsyncIterator[SqlSession]:
         try:
-            async with self._pool.connection() as conn, conn.transaction():
+            async with AsyncExitStack() as stack:
+                if self._lock_conn is None:  # read-only: the server refuses any write
+                    conn = await stack.enter_async_context(self._pool.connection())
+                    await stack.enter_async_context(conn.transaction())
+                else:
+                    conn = await self._begin_holding_lock(self._lock_conn, stack)
                 yield _PgSession(conn)
         except _DB_ERRORS as exc:
             raise StoreError(f"store write failed ({self.where}): {_reason(exc)}") from exc
+
+    @staticmethod
+    async def _begin_holding_lock(
+        lock: BotLock, stack: AsyncExitStack
+    ) -> psycopg.AsyncConnection[Any]:
+        """BEGIN on the lock's connection. A connection found lost only now (its BEGIN fails
+        and it is broken) is replaced, re-taking the lock, and BEGIN is sent again: nothing
+        of the transaction had run. ``StoreError`` when the lock cannot be taken again."""
+        conn = await lock.connection()
+        try:
+            await stack.enter_async_context(conn.transaction())
+        except psycopg.OperationalError:
+            if not conn.broken:
+                raise
+            await lock.forget()
+            conn = await lock.connection()
+            await stack.enter_async_context(conn.transaction())
+        return conn
 
     @asynccontextmanager
     async def _reader(self) -> AsyncIterator[SqlSession]:
@@ -170,29 +202,6 @@ class PostgresStore(RecordStore):
                 yield _PgSession(conn)
         except _DB_ERRORS as exc:
             raise StoreError(f"store read failed ({self.where}): {_reason(exc)}") from exc
-
-
-def bot_lock_key(bot_id: str, schema: str) -> int:
-    """The 64-bit advisory lock key of one bot in one schema (BLAKE2b of its name)."""
-    digest = hashlib.blake2b(f"hedgebot:{schema}:{bot_id}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big", signed=True)
-
-
-async def _take_bot_lock(
-    conn: psycopg.AsyncConnection[Any], bot_id: str, schema: str, where: str
-) -> None:
-    """Hold ``bot_id``'s session advisory lock on ``conn``, or ``StoreError``: two processes
-    of one bot, on any hosts, must not write one record (the host lock cannot see across
-    hosts). The server drops the lock with the connection, so a killed bot's lock goes with
-    its process."""
-    key = bot_lock_key(bot_id, schema)
-    cur = await conn.execute("SELECT pg_try_advisory_lock(%s)", (key,))
-    row = await cur.fetchone()
-    if row is None or row[0] is not True:
-        raise StoreError(
-            f"bot {bot_id} is already running against {where} (another process holds its "
-            f"lock {key}): stop it first, or give this bot its own bot_id"
-        )
 
 
 def _reason(exc: BaseException) -> str:

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import yaml
-from store_backends import PG_URL, unique_schema
+from store_backends import PG_URL, pg_sql, unique_schema
 from tcp_proxy import TcpProxy
 
 from bot.config import load_config
@@ -19,7 +19,7 @@ from bot.domain import Fill, FundingPayment, OrderIntent, OrderStatus, Side
 from bot.errors import ConfigError, StoreError
 from bot.store import open_store
 from bot.store.meta import Meta
-from bot.store.postgres import PostgresStore
+from bot.store.postgres import PostgresStore, bot_lock_key
 
 pytestmark = pytest.mark.integration
 
@@ -284,3 +284,88 @@ async def test_a_second_process_of_the_same_bot_is_refused_until_the_first_close
         await first.close()
     again = await open_as("bot1", schema, tmp_path)
     await again.close()
+
+
+async def test_a_write_after_the_lock_connection_dropped_retakes_the_lock_or_is_refused(
+    schema: str, tmp_path: Path, proxy: TcpProxy
+) -> None:
+    """``bot1`` writes through a relay that is then cut (its lock connection with it); a second
+    ``bot1`` opens directly and takes the lock. The first one's next write is refused with
+    ``StoreError`` naming the new holder, and nothing of it is stored; once the second
+    closes, the first takes its lock again and writes on."""
+    first = await PostgresStore.open(
+        via(proxy), "bot1", path=tmp_path / "s", schema=schema, timeout_s=2.0
+    )
+    try:
+        await first.record_intent(1.0, 10, intent("before"))
+        await proxy.stop()
+        await proxy.start()  # the same port: only the connections were lost
+        second = await _open_once_the_lock_is_free("bot1", schema, tmp_path)
+        try:
+            with pytest.raises(StoreError) as refused:
+                await first.record_intent(2.0, 11, intent("without-lock"))
+            message = str(refused.value)
+            assert "bot bot1 lost its lock on" in message
+            assert "another process holds it now" in message
+            second_pid = await _lock_holder_pid(second)
+            assert f"server pid {second_pid}" in message
+            assert "application 'hedgebot-lock " in message
+            with pytest.raises(StoreError, match="bot bot1 lost its lock"):
+                await first.check_writable()
+            await second.record_intent(3.0, 12, intent("second"))
+        finally:
+            await second.close()
+        await first.record_intent(4.0, 13, intent("after"))
+        assert first.lock_retakes == 1
+        rows = pg_sql("SELECT client_order_id FROM intents ORDER BY ts", schema=schema)
+        assert [row[0] for row in rows] == ["before", "second", "after"]
+    finally:
+        await first.close()
+
+
+async def test_a_lock_session_ended_by_the_server_is_retaken_before_the_next_write(
+    schema: str, tmp_path: Path
+) -> None:
+    """Only the lock's session is ended (``pg_terminate_backend``, as an idle timeout or an
+    operator would), the pool's connections stay up: the next write takes the lock again on
+    a new session before it commits, so the lock is held by this store again afterwards."""
+    store = await open_as("bot1", schema, tmp_path)
+    try:
+        await store.record_intent(1.0, 10, intent("before"))
+        old_pid = await _lock_holder_pid(store)
+        pg_sql("SELECT pg_terminate_backend(%s)", (old_pid,))
+        await store.record_intent(2.0, 11, intent("after"))
+        new_pid = await _lock_holder_pid(store)
+        assert new_pid != old_pid
+        assert store.lock_retakes == 1
+        with pytest.raises(StoreError, match="bot bot1 is already running against"):
+            await open_as("bot1", schema, tmp_path)
+        ids = [i.client_order_id for i in await store.unresolved_intents()]
+        assert ids == ["before", "after"]
+    finally:
+        await store.close()
+
+
+async def _open_once_the_lock_is_free(bot_id: str, schema: str, tmp_path: Path) -> PostgresStore:
+    """Open ``bot_id`` directly once the server has ended the cut session (it releases the
+    lock when it notices the connection is gone)."""
+    for _ in range(100):
+        try:
+            return await open_as(bot_id, schema, tmp_path)
+        except StoreError as exc:
+            if "already running" not in str(exc):
+                raise
+            await asyncio.sleep(0.05)
+    raise AssertionError("the cut lock session was never released by the server")
+
+
+async def _lock_holder_pid(store: PostgresStore) -> int:
+    """The server pid holding ``store``'s bot lock, read from ``pg_locks`` by the store."""
+    key = bot_lock_key("bot1", store.where.rsplit("schema ", 1)[1].rstrip(")"))
+    rows = pg_sql(
+        "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1 "
+        "AND classid = %s::bigint::oid AND objid = %s::bigint::oid",
+        ((key >> 32) & 0xFFFF_FFFF, key & 0xFFFF_FFFF),
+    )
+    assert len(rows) == 1, rows
+    return int(rows[0][0])
