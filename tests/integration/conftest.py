@@ -59,4 +59,5 @@ async def fresh_chain(
 # V3 deployments (both token orders) and their per-test fixtures live in v3_support.py.
 from emulator_support import clock, emulator  # noqa: E402, F401 - per-test emulator fixtures
 from mqtt_support import mqtt_broker  # noqa: E402, F401 - a session fixture
+from nats_support import nats_broker  # noqa: E402, F401 - one nats-server per session
 from v3_support import v3, v3_driver, v3_worlds  # noqa: E402, F401

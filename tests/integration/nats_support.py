@@ -3,8 +3,12 @@ and ``both_brokers``: the contract's tests run once on Mosquitto and once on NAT
 
 A test module opts in by overriding the session's ``mqtt_broker`` with both brokers::
 
-    from nats_support import both_brokers, nats_broker  # noqa: F401 - fixtures
+    from nats_support import both_brokers
     mqtt_broker = both_brokers()
+
+``nats_broker`` is wired once, in ``tests/integration/conftest.py``, so one nats-server
+serves the whole session (a module importing the fixture itself would start its own: pytest
+scopes a fixture per place it is defined). Tests keep apart by their own topic prefixes.
 
 NATS speaks MQTT 3.1.1 only (the bot falls back from MQTT 5 with a warning), QoS 0 and 1
 (no QoS 2), and keeps retained messages in a JetStream stream (docs/mqtt.md, "Clustered

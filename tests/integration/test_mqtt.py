@@ -28,7 +28,7 @@ import aiomqtt
 import pytest
 from mqtt_support import TEST_OPERATOR_KEY, Seen, ack_sig, recording, signed, stop_own
 from mqtt_support import own_broker as _own_broker
-from nats_support import both_brokers, nats_broker  # noqa: F401 - fixtures
+from nats_support import both_brokers
 from rich.console import Console
 from structlog.testing import capture_logs
 

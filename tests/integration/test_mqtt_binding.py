@@ -19,7 +19,7 @@ from pathlib import Path
 import aiomqtt
 import pytest
 from mqtt_support import TEST_OPERATOR_KEY, clear_retained, recording, signed
-from nats_support import both_brokers, nats_broker  # noqa: F401 - fixtures
+from nats_support import both_brokers
 from rich.console import Console
 from structlog.testing import capture_logs
 

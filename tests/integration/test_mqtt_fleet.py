@@ -6,7 +6,7 @@ Runs on Mosquitto and on NATS server. The messages/s figure is ``make bench``'s
 from __future__ import annotations
 
 import pytest
-from nats_support import both_brokers, nats_broker  # noqa: F401 - fixtures
+from nats_support import both_brokers
 
 from benchmarks.bench_fleet_mqtt import fleet_bot_id, fleet_round
 from bot.sim.mosquitto import Broker

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 import aiomqtt
 import pytest
 from mqtt_support import TEST_OPERATOR_KEY, ack_sig, clear_retained, recording, signed
-from nats_support import both_brokers, nats_broker  # noqa: F401 - fixtures
+from nats_support import both_brokers
 from rich.console import Console
 from structlog.testing import capture_logs
 
