@@ -92,6 +92,10 @@ class PositionExposure:
     tick_lower: int | None = None
     tick_upper: int | None = None
     liquidity: int | None = None
+    # the contracts' dialect, e.g. "uniswap_v4" (None: Uniswap of ``kind``, "uniswap_v3");
+    # ``kind`` stays the curve (v2: constant product, v3: concentrated, V4 included)
+    protocol: str | None = None
+    hooked: bool | None = None  # V4: the pool calls a hooks contract; None: not a V4 pool
 
 
 @dataclass(frozen=True, slots=True)

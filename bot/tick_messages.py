@@ -39,7 +39,10 @@ def position_view(p: PositionExposure, *, detail: bool = False) -> dict[str, Any
             tick_lower=p.tick_lower,
             tick_upper=p.tick_upper,
             liquidity=None if p.liquidity is None else str(p.liquidity),
+            protocol=p.protocol or f"uniswap_{p.kind}",
         )
+        if p.hooked is not None:
+            view["hooked"] = p.hooked
     return view
 
 
