@@ -3,7 +3,13 @@
 Pure functions shared by ``snapshot``, ``report``, the demo summary and the console log
 format. Base amounts round to the venue's amount step, quote amounts to cents, prices to
 significant digits; a value that rounds to zero prints as ``0`` (never ``-0``/``0E-18``).
-``--json`` outputs never pass through here: they keep exact decimal strings.
+No human output prints a number in exponent form or cut: a value too wide for its column
+keeps fewer decimals, then switches to a ``k``/``M``/``B``/``T`` suffix (:func:`fit_number`).
+
+``--json`` outputs keep exact decimal strings through :func:`json_decimal`: plain notation,
+trailing zeros removed, an exact zero ``"0"`` (never ``0E-18``/``-0``), rounded at
+``JSON_PLACES`` decimals only (digits past 1e-18 are artefacts of 120-digit division, finer
+than any token's smallest unit).
 """
 
 from __future__ import annotations
@@ -17,21 +23,35 @@ from bot.core.pnl import PARTS
 __all__ = [
     "COSTS_NOTE",
     "DEFAULT_BASE_STEP",
+    "JSON_PLACES",
     "PNL_LABELS",
     "PRICE_DIGITS",
     "as_decimal",
+    "fit_number",
     "fmt_base",
+    "fmt_compact",
     "fmt_for_key",
+    "fmt_pct",
+    "fmt_plain",
     "fmt_price",
     "fmt_quote",
     "fmt_signed_quote",
+    "json_decimal",
+    "json_decimals",
     "pnl_contributions",
 ]
 
 DEFAULT_BASE_STEP = Decimal("0.0001")  # when the venue's step is unknown (log lines)
 PRICE_DIGITS = 6  # significant digits of a price: 2024.71, 0.0123456
 _CENT = Decimal("0.01")
-_HUGE_EXPONENT = 15  # from 1e15 on a display value is shown in scientific notation
+_HUGE_EXPONENT = 15  # from 1e15 on a display value is shown with a suffix (T), never 1e15
+JSON_PLACES = 18  # decimals kept in JSON decimal strings (module docstring)
+_SUFFIXES = (
+    (Decimal("1e12"), "T"),
+    (Decimal("1e9"), "B"),
+    (Decimal("1e6"), "M"),
+    (Decimal("1e3"), "k"),
+)
 
 
 def as_decimal(value: Decimal | str | float | int) -> Decimal:
@@ -47,7 +67,7 @@ def _plain(value: Decimal, places: int, grouping: bool) -> str:
     if not value.is_finite():
         return str(value)
     if value.adjusted() >= _HUGE_EXPONENT:
-        return f"{value:.3e}"
+        return fmt_compact(value)
     quantum = Decimal(1).scaleb(-places)
     rounded = value.quantize(quantum, rounding=ROUND_HALF_EVEN)
     if rounded.is_zero():
@@ -80,6 +100,79 @@ def fmt_signed_quote(value: Decimal | str) -> str:
     return (
         text if text.startswith("-") or as_decimal(text.replace(",", "")).is_zero() else "+" + text
     )
+
+
+def fmt_compact(value: Decimal | str, places: int = 2) -> str:
+    """``value`` with a thousands suffix and ``places`` decimals: ``123.46B``, ``-1.50M``,
+    ``12.35k``; below 1,000 plain (``999.50``); never an exponent (``1,234,567.00T``)."""
+    number = as_decimal(value)
+    if not number.is_finite():
+        return str(number)
+    for scale, suffix in _SUFFIXES:
+        if abs(number) >= scale:
+            return _plain(number / scale, places, grouping=True) + suffix
+    return _plain(number, places, grouping=False)
+
+
+def fit_number(value: Decimal | str, places: int, width: int) -> str:
+    """``value`` in at most ``width`` characters without cutting a digit: ``places`` decimals,
+    fewer when too wide, then :func:`fmt_compact` (``123.46B``). A number that fits nowhere
+    is returned whole (a table wraps it, never cuts it)."""
+    number = as_decimal(value)
+    for keep in range(max(0, places), -1, -1):
+        text = _plain(number, keep, grouping=False)
+        if len(text) <= width:
+            return text
+    for keep in (2, 1, 0):
+        text = fmt_compact(number, keep)
+        if len(text) <= width:
+            return text
+    return fmt_compact(number, 0)
+
+
+def fmt_plain(value: Decimal | str, digits: int = PRICE_DIGITS) -> str:
+    """A ratio or rate to ``digits`` significant digits, trailing zeros dropped, never in
+    exponent form: ``1E-7`` -> ``0.0000001``, ``0.5`` -> ``0.5``, ``2`` -> ``2``."""
+    number = as_decimal(value)
+    if not number.is_finite():
+        return str(number)
+    if number.is_zero():
+        return "0"
+    text = fmt_price(number, digits)
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def fmt_pct(ratio: Decimal | str, places: int = 2) -> str:
+    """A fraction as a percentage: ``0.0249`` -> ``2.49 %`` (margin ratio, funding)."""
+    return f"{_plain(as_decimal(ratio) * 100, places, grouping=False)} %"
+
+
+def json_decimal(value: Decimal | str | int) -> str:
+    """The exact decimal string of ``value`` for JSON (module docstring): plain notation,
+    at most ``JSON_PLACES`` decimals, trailing zeros removed, zero as ``"0"``; ``-3.1E-23``
+    is ``"0"``, ``"0E-18"`` is ``"0"``, ``1E+2`` is ``"100"``. A non-finite value keeps its
+    name (``"NaN"``); raises ``InvalidOperation`` for text that is not a number."""
+    number = value if isinstance(value, Decimal) else Decimal(str(value))
+    if not number.is_finite():
+        return str(number)
+    if number.as_tuple().exponent < -JSON_PLACES:  # type: ignore[operator]
+        number = number.quantize(Decimal(1).scaleb(-JSON_PLACES), rounding=ROUND_HALF_EVEN)
+    if number.is_zero():
+        return "0"
+    text = f"{number:f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def json_decimals(value: Any) -> Any:
+    """``value`` with every ``Decimal`` inside (dicts, lists, tuples) as :func:`json_decimal`
+    text; everything else unchanged."""
+    if isinstance(value, Decimal):
+        return json_decimal(value)
+    if isinstance(value, dict):
+        return {key: json_decimals(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_decimals(item) for item in value]
+    return value
 
 
 def fmt_price(value: Decimal | str, digits: int = PRICE_DIGITS) -> str:

@@ -8,7 +8,12 @@ when its keys are in the environment. What cannot be read is ``None`` with a not
 why (``hedge: unknown (no key)``), never zero. A missing store is a :class:`StatusError`:
 ``status`` creates no file.
 
-The result is a JSON-ready dict (every number an exact decimal string);
+The daemon's liveness comes from its instance lock (:mod:`bot.status_daemon`: ``running``
+with its pid, or not, with when its last tick was recorded). Ages are the store's wall ``ts``
+of a record against ``now_s``, unclamped: a negative age is a clock skew and is shown as one.
+
+The result is a JSON-ready dict (every number an exact decimal string,
+:func:`bot.display.json_decimal`: no exponent, no trailing zeros, zero as ``"0"``);
 :mod:`bot.status_render` prints it for people.
 """
 
@@ -25,9 +30,11 @@ from typing import Any
 from bot.core.killswitch import KillSwitchState
 from bot.core.operator import OperatorState, effective_policy
 from bot.core.policy import PolicyInputs, PolicyState, decide
+from bot.display import json_decimal
 from bot.errors import ChainError, ConfigError, ExchangeError, HedgebotError
 from bot.report import load_report
 from bot.safety import describe_exc, mask_url
+from bot.status_daemon import daemon_view
 from bot.status_trading import trading_summary, tripped_guards
 from bot.store.meta import MetaKey
 
@@ -39,7 +46,7 @@ class StatusError(HedgebotError):
 
 
 def _text(value: Decimal | None) -> str | None:
-    return None if value is None else str(value)
+    return None if value is None else json_decimal(value)
 
 
 # --- pure: the store's records as trading state ---------------------------------------------
@@ -77,7 +84,7 @@ async def _read_store(path: Path, now_s: float) -> dict[str, Any]:
         "guards": tripped_guards(alerts),
         "last_tick": None
         if last is None
-        else {"block": last[1], "at": last[0], "age_s": round(max(0.0, now_s - last[0]), 3)},
+        else {"block": last[1], "at": last[0], "age_s": round(now_s - last[0], 3)},
         "last_hedge_base": None if last is None else _text(last[2].hedge_base),
         "pnl": None,
     }
@@ -88,10 +95,10 @@ async def _read_store(path: Path, now_s: float) -> dict[str, Any]:
         ticked_today = _utc_day(report.points[-1].timestamp_s) == today
         start_of_day = before[-1].breakdown.net_pnl_quote if before else Decimal(0)
         out["pnl"] = {
-            "net_since_start_quote": str(net),
-            "net_today_quote": str(net - start_of_day) if ticked_today else None,
+            "net_since_start_quote": json_decimal(net),
+            "net_today_quote": json_decimal(net - start_of_day) if ticked_today else None,
             "since": report.points[0].timestamp_s,
-            "parts": {name: str(value) for name, value in report.final.as_dict().items()},
+            "parts": {name: json_decimal(value) for name, value in report.final.as_dict().items()},
         }
     return out
 
@@ -159,11 +166,11 @@ async def _read_chain(settings: Any) -> dict[str, Any]:
                 "pool": _pool_of(settings, p.id),
                 "range_lower": _text(lower),
                 "range_upper": _text(upper),
-                "price": str(p.price),
+                "price": json_decimal(p.price),
                 "where": _where(p.price, lower, upper),
                 "in_range": p.in_range,
-                "value_quote": str(p.value_quote),
-                "delta_base": str(p.delta_base),
+                "value_quote": json_decimal(p.value_quote),
+                "delta_base": json_decimal(p.delta_base),
             }
         )
     return {"snapshot": snap, "chain_id": chain_id, "positions": positions}
@@ -211,8 +218,8 @@ def _hedge_view(
     snap = chain["snapshot"]
     ratio = operator.hedge_ratio if operator.hedge_ratio is not None else settings.hedge.ratio
     hedge = venue.get("hedge_base")
-    view: dict[str, Any] = {"delta_base": str(snap.delta_base), "hedge_ratio": str(ratio)}
-    view["target_base"] = str(-ratio * snap.delta_base)
+    view: dict[str, Any] = {"delta_base": _text(snap.delta_base), "hedge_ratio": _text(ratio)}
+    view["target_base"] = _text(-ratio * snap.delta_base)
     if hedge is None:
         return {**view, "hedge_base": None, "drift_base": None, "band_base": None}
     inputs = PolicyInputs(
@@ -229,10 +236,10 @@ def _hedge_view(
     band = decision.band_base
     return {
         **view,
-        "target_base": str(decision.target_base),
-        "hedge_base": str(hedge),
-        "drift_base": str(drift),
-        "band_base": str(band),
+        "target_base": _text(decision.target_base),
+        "hedge_base": _text(hedge),
+        "drift_base": _text(drift),
+        "band_base": _text(band) if band.is_finite() else str(band),
         "within_band": None if not band.is_finite() else abs(drift) <= band,
     }
 
@@ -250,9 +257,9 @@ async def _live(settings: Any, operator: OperatorState) -> dict[str, Any]:
         chain_id=chain["chain_id"],
         block=snap.block_number,
         block_timestamp=snap.block_timestamp,
-        price=str(snap.price),
+        price=_text(snap.price),
         positions=chain["positions"],
-        wallet_base=str(snap.wallet_base),
+        wallet_base=_text(snap.wallet_base),
     )
     try:
         venue = await _read_venue(settings, snap.price)
@@ -317,11 +324,15 @@ async def _gather(
 ) -> dict[str, Any]:
     stored = await _read_store(settings.store.path, now_s)
     operator: OperatorState = stored["operator"]
-    state, reasons = trading_summary(operator, kill, stored["guards"])
+    state, reasons = trading_summary(
+        operator, kill, stored["guards"], operator_cause=stored["operator_cause"]
+    )
     live = await _live(settings, operator)
+    tick = stored["last_tick"]
     return {
         "bot_id": settings.bot_id,
         "now": now_s,
+        "daemon": daemon_view(settings.store.path, None if tick is None else tick["at"]),
         **live,
         "pnl": stored["pnl"],
         "last_tick": stored["last_tick"],

@@ -11,9 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 from bot.core.killswitch import KillSwitchState
-from bot.core.operator import OperatorState, TradingState
+from bot.core.operator import KILL_FLATTEN_CAUSE, OperatorState, TradingState
+from bot.safety import printable
 
-__all__ = ["guard_effect", "trading_summary", "tripped_guards"]
+__all__ = ["guard_effect", "guard_reason", "trading_summary", "tripped_guards"]
 
 # rules that restrict to reduce-only (an emergency reduction or a funding pause); a warning
 # restricts nothing; every other tripped rule blocks orders (a data or order guard)
@@ -59,26 +60,50 @@ def guard_effect(rule: str) -> TradingState:
 _RANK = {TradingState.ACTIVE: 0, TradingState.REDUCING: 1, TradingState.HALTED: 2}
 
 
+def _operator_reason(operator: OperatorState, kill: KillSwitchState, cause: str | None) -> str:
+    """Why the operator state is not active, in words that say what to do: a pause the kill
+    switch's flatten made is not an operator's pause (clear the switch, then resume)."""
+    if operator.trading_state is TradingState.REDUCING:
+        return "flatten by operator"
+    if cause != KILL_FLATTEN_CAUSE:
+        return "paused by operator"
+    if kill.mode == "flatten":
+        return f"kill switch flatten ({kill.source or 'file'}) — clear, then resume"
+    return "paused after a kill switch flatten — resume to trade"
+
+
+def guard_reason(guard: dict[str, Any]) -> str:
+    """``guard max_order_notional: order notional 77641.36 exceeds 1000`` (the detail the
+    guard tripped with, as ``/healthz`` shows it), or ``guard <name>`` without one."""
+    detail = guard.get("detail")
+    name = printable(str(guard["name"]), 40)
+    return f"guard {name}" if not detail else f"guard {name}: {printable(str(detail), 120)}"
+
+
 def trading_summary(
-    operator: OperatorState, kill: KillSwitchState, guards: list[dict[str, Any]]
+    operator: OperatorState,
+    kill: KillSwitchState,
+    guards: list[dict[str, Any]],
+    operator_cause: str | None = None,
 ) -> tuple[TradingState, list[str]]:
     """The strictest of the operator (pause halts, flatten reduces), the kill switch (freeze
     halts, flatten reduces) and the tripped guards (:func:`guard_effect`), with the reasons
     in the state message's words (``paused by operator``, ``kill switch freeze (cli)``,
-    ``guard daily_loss``)."""
+    ``guard daily_loss: <detail>``); ``operator_cause`` (the last trading-state change's
+    cause) tells a kill-switch flatten's pause from an operator's."""
     states = [operator.trading_state]
     reasons = []
-    if operator.trading_state is TradingState.HALTED:
-        reasons.append("paused by operator")
-    elif operator.trading_state is TradingState.REDUCING:
-        reasons.append("flatten by operator")
+    if operator.trading_state is not TradingState.ACTIVE:
+        reasons.append(_operator_reason(operator, kill, operator_cause))
+    flatten_named = bool(reasons) and reasons[0].startswith("kill switch flatten")
     if kill.engaged:
         states.append(TradingState.HALTED if kill.mode == "freeze" else TradingState.REDUCING)
-        reasons.append(f"kill switch {kill.mode} ({kill.source or 'file'})")
+        if not flatten_named:
+            reasons.append(f"kill switch {kill.mode} ({kill.source or 'file'})")
     for guard in guards:
         effect = guard_effect(guard["name"])
         if guard["name"] in _KILL_RULES or effect is TradingState.ACTIVE:
             continue
         states.append(effect)
-        reasons.append(f"guard {guard['name']}")
+        reasons.append(guard_reason(guard))
     return max(states, key=_RANK.__getitem__), reasons

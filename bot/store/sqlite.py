@@ -65,6 +65,18 @@ class _SqliteSession:
             raise StoreError(f"store read failed: {exc}") from exc
 
 
+def _read_only_uri(path: Path) -> str:
+    """The URI of a read-only open: ``mode=ro``, plus ``immutable=1`` when no ``-wal`` file is
+    beside the store. A writer (the daemon) keeps its ``-wal`` for as long as it has the store
+    open, and a stopped one leaves none after a clean close, so with no ``-wal`` nothing is
+    being written and SQLite need not create ``-wal``/``-shm`` (which a read-only connection
+    would leave behind). A ``-wal`` left by a crash holds committed rows: then the WAL is read
+    (plain ``mode=ro``)."""
+    uri = f"file:{quote(str(path))}?mode=ro"
+    wal = path.with_name(path.name + "-wal")
+    return uri if wal.exists() else uri + "&immutable=1"
+
+
 class SqliteStore(RecordStore):
     """The bot's record in one SQLite file. Open with ``await SqliteStore.open(path)``."""
 
@@ -85,12 +97,14 @@ class SqliteStore(RecordStore):
         is corrupt or not a database, it cannot be written, or its schema is newer than
         ``migrations``. ``read_only`` (reports) opens an existing store with SQLite's
         ``mode=ro``: no directory, file, schema or WAL change, so a read-only file or
-        directory can be reported on. On failure the connection (and its thread) is closed
+        directory can be reported on; a store no process has open (no ``-wal`` beside it) is
+        opened ``immutable`` too, so that no ``-wal``/``-shm`` files are left beside a stopped
+        bot's store (:func:`_read_only_uri`). On failure the connection (and its thread) is closed
         before raising, so a process that gives up exits promptly instead of hanging on a
         live connection thread."""
         try:
             if read_only:
-                db = await aiosqlite.connect(f"file:{quote(str(path))}?mode=ro", uri=True)
+                db = await aiosqlite.connect(_read_only_uri(path), uri=True)
             else:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 db = await aiosqlite.connect(path)
