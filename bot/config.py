@@ -53,6 +53,8 @@ def _checksummed(address: str) -> str:
 
 Address = Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{40}$"), AfterValidator(_checksummed)]
 PositiveDecimal = Annotated[Decimal, Field(gt=0)]
+V3Protocol = Literal["uniswap_v3", "sushiswap_v3", "pancakeswap_v3", "slipstream"]
+_STAKING = ("pancakeswap_v3", "slipstream")  # where staked_in is read
 NonNegativeDecimal = Annotated[Decimal, Field(ge=0)]
 
 _SECRET_FIELDS = {
@@ -110,9 +112,13 @@ class V3PositionConfig(_Section):
     discover: bool = False
     tick_lower: int | None = None
     tick_upper: int | None = None
+    protocol: V3Protocol = "uniswap_v3"  # the V3 dialect (bot.chain.v3_dialects)
+    staked_in: tuple[Address, ...] = ()  # MasterChefV3 or gauges holding owner's NFTs
 
     @model_validator(mode="after")
     def _one_way_to_find_it(self) -> V3PositionConfig:
+        if self.staked_in and (not self.owner or self.protocol not in _STAKING):
+            raise ValueError(f"staked_in needs owner and protocol {' or '.join(_STAKING)}")
         nft = self.position_manager is not None and self.token_id is not None
         discovered = self.position_manager is not None and self.owner is not None and self.discover
         direct = (
