@@ -96,6 +96,21 @@ class PositionExposure:
     # ``kind`` stays the curve (v2: constant product, v3: concentrated, V4 included)
     protocol: str | None = None
     hooked: bool | None = None  # V4: the pool calls a hooks contract; None: not a V4 pool
+    location: str = "wallet"  # or "staked:<MasterChefV3 or gauge address>"
+    earns: str = "fees"  # staked: "emissions" (fees_* 0, known) or "fees+emissions"; unread
+
+
+@dataclass(frozen=True, slots=True)
+class PositionMove:
+    """An LP position that arrived at or left a ``location`` (``wallet``, ``staked:<addr>``)
+    at ``block``: found, staked, unstaked, transferred or burned."""
+
+    block: int
+    position: str  # the exposure id
+    arrived: bool
+    location: str
+    protocol: str
+    token_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +134,7 @@ class ChainSnapshot:
     positions: tuple[PositionExposure, ...]
     wallet_base: Decimal = Decimal(0)
     notices: tuple[ChainNotice, ...] = ()  # each raised once, on the snapshot that found it
+    moves: tuple[PositionMove, ...] = ()  # likewise: positions arrived or left since the last
 
     @property
     def delta_base(self) -> Decimal:

@@ -26,6 +26,7 @@ from bot.domain import (
     MarketQuote,
     Order,
     PerpPosition,
+    PositionMove,
 )
 
 if TYPE_CHECKING:
@@ -40,6 +41,7 @@ __all__ = [
     "FillEvent",
     "FundingEvent",
     "OrderEvent",
+    "PositionMoved",
     "RangeChange",
     "TickFailed",
     "TickState",
@@ -197,6 +199,28 @@ class RangeChange(Event):
             "tick_lower": self.tick_lower,
             "tick_upper": self.tick_upper,
             "delta_base": str(self.delta_base),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class PositionMoved(Event):
+    """A position arrived at (``position.arrived``) or left (``position.left``) a location:
+    the wallet or a staker (``staked:<address>``); a move is one of each."""
+
+    move: PositionMove
+
+    @property
+    def kind(self) -> str:
+        return "position.arrived" if self.move.arrived else "position.left"
+
+    def data(self) -> dict[str, Any]:
+        m = self.move
+        return {
+            "block": m.block,
+            "position": m.position,
+            "location": m.location,
+            "protocol": m.protocol,
+            "token_id": m.token_id,
         }
 
 

@@ -102,6 +102,6 @@ def decision_from(body: Mapping[str, Any]) -> Decision:
 
 
 def snapshot_from(body: Mapping[str, Any]) -> ChainSnapshot:
-    """A ``ChainSnapshot`` from its JSON form. Its notices are not read back: each is raised
-    once, on the snapshot that found it."""
-    return decode(ChainSnapshot, {k: v for k, v in body.items() if k != "notices"})
+    """A ``ChainSnapshot`` from its JSON form. Its notices and moves are not read back: each
+    is raised once, on the snapshot that found it."""
+    return decode(ChainSnapshot, {k: v for k, v in body.items() if k not in ("notices", "moves")})

@@ -40,6 +40,8 @@ def position_view(p: PositionExposure, *, detail: bool = False) -> dict[str, Any
             tick_upper=p.tick_upper,
             liquidity=None if p.liquidity is None else str(p.liquidity),
             protocol=p.protocol or f"uniswap_{p.kind}",
+            location=p.location,
+            earns=p.earns,
         )
         if p.hooked is not None:
             view["hooked"] = p.hooked
