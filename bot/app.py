@@ -18,8 +18,8 @@ from typing import Any
 
 import structlog
 
-from bot.chain.heads import poll_heads
 from bot.chain.reader import LpChainReader, connect_web3
+from bot.chain.ws_heads import open_heads
 from bot.clock import WallClock
 from bot.config import Settings, secret_urls
 from bot.core.policy import HedgePolicy, PolicyInputs, PolicyState, decide
@@ -283,13 +283,8 @@ async def _run_session(
             # the engine watches ``stop`` and cancels the pending poll itself; a poller that
             # also ended on ``stop`` could finish in the same loop step and end the engine's
             # iteration with StopAsyncIteration instead of a clean stop
-            blocks = poll_heads(
-                bot.chain.w3,
-                settings.chain.poll_interval_s,
-                request_timeout_s=settings.chain.request_timeout_s,
-                heartbeat_s=settings.chain.heartbeat_s,
-            )
-            await bot.engine.run(blocks, stop)
+            async with open_heads(bot.chain.w3, settings.chain) as blocks:
+                await bot.engine.run(blocks, stop)
         except StoreError as exc:
             if telemetry is not None and state.started:
                 telemetry.publish_event(

@@ -75,12 +75,12 @@ class ChainConfig(_Section):
     """Where and how to read the chain."""
 
     rpc_urls: list[str] = Field(min_length=1)
+    ws_urls: list[Annotated[str, Field(pattern=r"^wss?://[^\s/?#]+")]] = Field([], max_length=8)
     poll_interval_s: Annotated[float, Field(gt=0)] = 1.0
     request_timeout_s: Annotated[float, Field(gt=0)] = 10.0
     multicall: Address | None = None
     max_block_age_s: Annotated[float, Field(gt=0)] = 600.0
-    # no new block for this long: tick again on the last one, so the stale-chain guards alert
-    # and venue-side protection (kill switch, margin actions) keeps running
+    # no new block for this long: the last one again (stale-chain guards, venue protection)
     heartbeat_s: Annotated[float, Field(gt=0)] = 30.0  # older: stale, no trading
     max_rpc_lag_blocks: Annotated[int, Field(ge=0)] = 3  # an RPC this far behind is skipped
     max_response_bytes: Annotated[int, Field(ge=1024)] = MAX_RESPONSE_BYTES  # larger: refused
@@ -376,7 +376,7 @@ def load_config(
 
 def secret_urls(settings: Settings) -> list[str]:
     """Every configured URL that may carry a credential (RPC, MQTT, venue overrides)."""
-    urls = list(settings.chain.rpc_urls) + list(settings.exchange.urls.values())
+    urls = [*settings.chain.rpc_urls, *settings.chain.ws_urls, *settings.exchange.urls.values()]
     if settings.mqtt is not None:
         urls.append(settings.mqtt.url)
     urls += [u.get_secret_value() for u in settings.alerts.urls]
@@ -392,7 +392,7 @@ def masked_dump(settings: Settings) -> dict[str, Any]:
         if isinstance(block, dict) and block.get(key) is not None:
             block[key] = "**********"
     chain = dumped["chain"]
-    chain["rpc_urls"] = [mask_url(url) for url in chain["rpc_urls"]]
+    chain.update({key: [mask_url(u) for u in chain[key]] for key in ("rpc_urls", "ws_urls")})
     venue_urls = dumped["exchange"]["urls"]
     dumped["exchange"]["urls"] = {name: mask_url(url) for name, url in venue_urls.items()}
     if isinstance(dumped.get("mqtt"), dict):

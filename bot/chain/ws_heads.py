@@ -1,0 +1,421 @@
+"""New block heads streamed over WebSocket (``newHeads``), with the HTTP poller as fallback.
+
+:class:`StreamedHeads` merges three sources into one ``async for number in heads`` iterator:
+a ``newHeads`` subscription on every ``chain.ws_urls`` endpoint (web3's persistent
+``WebSocketProvider``), the HTTP poller at ``poll_interval_s`` (so a silent or dead WebSocket
+never stalls the bot), and one HTTP ``eth_blockNumber`` after each (re)subscription (so a
+block mined while the socket was down is never lost). The first source to report a number
+wins; an older or equal number from any source is dropped; when several arrive between two
+ticks only the newest is handed out and the ones passed over are counted in ``skipped``. The
+heartbeat is the poller's: no new block for ``heartbeat_s`` hands the last one out again.
+
+A WebSocket peer is not trusted: each frame is bounded (``max_message_bytes``, 1 MiB), parsed
+depth-limited (``bot.safety.loads_bounded``), each head range-checked (number, timestamp,
+32-byte hash: ``bot.chain.answers``). A head more than ``MAX_UNVERIFIED_LEAD_BLOCKS`` past
+the newest block the HTTP node has confirmed is ticked on only after the HTTP node returns
+the same hash for that number (one ``eth_getBlockByNumber``): a hostile peer cannot push a
+far-future block that would hide every real one, and a head the HTTP node (which the tick
+reads from, pinned to the block) cannot serve yet is left to the poller. Within the lead a
+forged head costs at most a failed tick per block of lead. A peer that errs is logged
+(``heads.ws_dropped``, ``heads.ws_rejected``, URL masked) and re-subscribed with exponential
+backoff (0.5 s doubling to 30 s, reset once the endpoint delivers a valid head).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Coroutine, Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, Self, cast
+
+import structlog
+from web3 import AsyncWeb3, WebSocketProvider
+from web3.types import RPCResponse
+
+from bot.chain.answers import AnswerRejected, hex_bytes, quantity
+from bot.chain.heads import BlockInfo, HeadPoller, block_info, latest_block
+from bot.errors import ChainError
+from bot.safety import MAX_JSON_DEPTH, PayloadRejected, describe_exc, loads_bounded, mask_url
+
+if TYPE_CHECKING:
+    from bot.config import ChainConfig
+
+__all__ = [
+    "MAX_UNVERIFIED_LEAD_BLOCKS",
+    "WS_MAX_MESSAGE_BYTES",
+    "BoundedWebSocketProvider",
+    "HeadSource",
+    "StreamedHeads",
+    "open_heads",
+    "parse_head",
+]
+
+log = structlog.get_logger("hedgebot.chain.heads")
+
+MAX_UNVERIFIED_LEAD_BLOCKS = 4  # past the HTTP-confirmed head: checked by hash first
+WS_MAX_MESSAGE_BYTES = 1024 * 1024  # a newHeads header is ~1 KB
+_PING_S = 20.0  # keep-alive ping; no pong within as long: the connection is dropped
+
+
+class HeadSource(StrEnum):
+    """Where a head was seen first."""
+
+    WS = "ws"  # a newHeads notification
+    POLL = "poll"  # the HTTP poller
+    RESYNC = "resync"  # the one HTTP read after a (re)subscription
+
+
+def parse_head(header: Any) -> BlockInfo:
+    """Number, timestamp and hash of one ``newHeads`` header (web3-formatted or raw hex).
+
+    Raises ``AnswerRejected`` for anything else: not a mapping, a number or timestamp
+    outside ``0..2**63-1``, a hash that is not 32 bytes."""
+    if not isinstance(header, Mapping):
+        raise AnswerRejected(f"newHeads: not a header object: {type(header).__name__}")
+    try:
+        return BlockInfo(
+            number=quantity(header["number"], "head number"),
+            timestamp=quantity(header["timestamp"], "head timestamp"),
+            hash="0x" + hex_bytes(header["hash"], "head hash", length=32).hex(),
+        )
+    except KeyError as exc:
+        raise AnswerRejected(f"newHeads: header without {exc}") from None
+
+
+class BoundedWebSocketProvider(WebSocketProvider):
+    """web3's ``WebSocketProvider`` with bounded frames and answers and a masked URL.
+
+    Frames over ``max_message_bytes`` close the connection (``websockets``' ``max_size``);
+    each message is parsed by ``loads_bounded`` (depth ``MAX_JSON_DEPTH``) and must be a JSON
+    object, else ``PayloadRejected`` ends web3's listener and with it the subscription. One
+    connection attempt per ``connect`` (the caller owns the retry policy); a keep-alive ping
+    every 20 s, a peer silent to it for 20 s more is dropped."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        request_timeout_s: float = 10.0,
+        max_message_bytes: int = WS_MAX_MESSAGE_BYTES,
+    ) -> None:
+        super().__init__(
+            url,
+            websocket_kwargs={
+                "max_size": max_message_bytes,
+                "ping_interval": _PING_S,
+                "ping_timeout": _PING_S,
+                "open_timeout": request_timeout_s,
+            },
+            request_timeout=request_timeout_s,
+            max_connection_retries=1,
+        )
+        self.label = mask_url(url)
+        self.max_message_bytes = max_message_bytes
+
+    def __str__(self) -> str:
+        return f"WebSocket connection {self.label}"
+
+    async def socket_recv(self) -> RPCResponse:
+        """The next message, size- and depth-bounded; ``PayloadRejected`` otherwise."""
+        if self._ws is None:
+            raise ConnectionError(f"{self.label}: not connected")
+        raw = await self._ws.recv()
+        answer = loads_bounded(raw, max_bytes=self.max_message_bytes, max_depth=MAX_JSON_DEPTH)
+        if not isinstance(answer, dict):
+            raise PayloadRejected(f"{self.label}: a message that is not a JSON object")
+        return cast(RPCResponse, answer)
+
+
+def _mute_web3_socket_logs() -> None:
+    """web3 and websockets log endpoint URLs (with any key in the path) and raw messages;
+    our own lines say what happened, masked."""
+    for name in (
+        "web3.providers.WebSocketProvider",
+        "web3.providers.PersistentConnectionProvider",
+        "web3.providers.persistent.subscription_manager",
+        "web3.manager.RequestManager",
+        "websockets",
+    ):
+        logger = logging.getLogger(name)
+        logger.propagate = False
+        if not any(isinstance(h, logging.NullHandler) for h in logger.handlers):
+            logger.addHandler(logging.NullHandler())
+
+
+@dataclass
+class _Endpoint:
+    """One WebSocket endpoint's state; only ``label`` is ever shown."""
+
+    url: str
+    label: str
+    index: int
+    heads: int = 0  # valid heads received on the current connection
+    rejected: int = 0  # heads refused, ever
+    connects: int = 0
+    live: bool = False  # subscribed now
+
+
+class StreamedHeads:
+    """``async with StreamedHeads(w3, ws_urls, ...) as heads: async for number in heads``.
+
+    ``w3`` is the HTTP connection the ticks read from. Each yielded number is newer than the
+    one before (the heartbeat's repeat excepted); ``last_source`` says which source saw it
+    first. A failed HTTP poll raises ``ChainError`` from ``__anext__`` once, when no newer head
+    is waiting, as :class:`bot.chain.heads.HeadPoller` does; the iterator stays usable.
+    WebSocket failures never reach the caller: they are logged and retried.
+    """
+
+    def __init__(
+        self,
+        w3: AsyncWeb3[Any],
+        ws_urls: Sequence[str],
+        *,
+        poll_interval_s: float = 1.0,
+        request_timeout_s: float = 10.0,
+        heartbeat_s: float | None = None,
+        max_message_bytes: int = WS_MAX_MESSAGE_BYTES,
+        reconnect_min_s: float = 0.5,
+        reconnect_max_s: float = 30.0,
+    ) -> None:
+        if poll_interval_s <= 0:
+            raise ValueError("poll_interval_s must be positive")
+        if heartbeat_s is not None and heartbeat_s <= 0:
+            raise ValueError("heartbeat_s must be positive")
+        if not 0 < reconnect_min_s <= reconnect_max_s:
+            raise ValueError("need 0 < reconnect_min_s <= reconnect_max_s")
+        self._w3 = w3
+        self._endpoints = [
+            _Endpoint(url=url, label=mask_url(url), index=i) for i, url in enumerate(ws_urls)
+        ]
+        self._interval_s = poll_interval_s
+        self._timeout_s = request_timeout_s
+        self._heartbeat_s = heartbeat_s
+        self._max_message_bytes = max_message_bytes
+        self._backoff = (reconnect_min_s, reconnect_max_s)
+        self._changed = asyncio.Event()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._newest: int | None = None
+        self._newest_source = HeadSource.POLL
+        self._confirmed: int | None = None  # newest block the HTTP node is known to have
+        self._poll_error: ChainError | None = None
+        self._last: int | None = None
+        self._yielded_at = time.monotonic()
+        self.last_source: HeadSource | None = None  # of the last number handed out
+        self.first_seen: Counter[HeadSource] = Counter()  # heads each source reported first
+        self.skipped = 0  # newer heads passed over because a newer one was waiting
+        self.repeats = 0  # heartbeat repeats of the last block
+        self.reconnects = 0  # subscriptions lost (and retried)
+
+    @property
+    def last_yielded(self) -> int | None:
+        """The newest block number handed out."""
+        return self._last
+
+    @property
+    def subscriptions(self) -> int:
+        """Endpoints with a live ``newHeads`` subscription now."""
+        return sum(e.live for e in self._endpoints)
+
+    @property
+    def rejected(self) -> int:
+        """WebSocket heads refused (malformed, or past the lead and not confirmed)."""
+        return sum(e.rejected for e in self._endpoints)
+
+    # lifecycle -------------------------------------------------------------------------
+    async def __aenter__(self) -> Self:
+        self.start()
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.aclose()
+
+    def start(self) -> None:
+        """Start the poller and one subscriber per endpoint (idempotent)."""
+        if self._tasks:
+            return
+        _mute_web3_socket_logs()
+        self._spawn(self._poll_loop())
+        for endpoint in self._endpoints:
+            self._spawn(self._endpoint_loop(endpoint))
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+
+    async def aclose(self) -> None:
+        """Stop every background task and close the sockets."""
+        tasks, self._tasks = self._tasks, set()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    # the iterator ------------------------------------------------------------------------
+    def __aiter__(self) -> Self:
+        return self
+
+    async def __anext__(self) -> int:
+        self.start()
+        while True:
+            newest = self._newest
+            if newest is not None and (self._last is None or newest > self._last):
+                if self._last is not None:
+                    self.skipped += newest - self._last - 1
+                self._last, self.last_source = newest, self._newest_source
+                self._yielded_at = time.monotonic()
+                return newest
+            if self._poll_error is not None:
+                error, self._poll_error = self._poll_error, None
+                raise error
+            wait_s = None
+            if self._heartbeat_s is not None and self._last is not None:
+                wait_s = self._heartbeat_s - (time.monotonic() - self._yielded_at)
+                if wait_s <= 0:
+                    self.repeats += 1
+                    self._yielded_at = time.monotonic()
+                    return self._last
+            self._changed.clear()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(wait_s):
+                    await self._changed.wait()
+
+    def _offer(self, number: int, source: HeadSource) -> bool:
+        """Take ``number`` as the newest head when it is newer than every one seen."""
+        if self._newest is not None and number <= self._newest:
+            return False
+        self._newest, self._newest_source = number, source
+        self.first_seen[source] += 1
+        self._changed.set()
+        return True
+
+    def _confirm(self, number: int) -> None:
+        if self._confirmed is None or number > self._confirmed:
+            self._confirmed = number
+
+    # HTTP -------------------------------------------------------------------------------
+    async def _poll_loop(self) -> None:
+        while True:
+            await self._poll_once(HeadSource.POLL)
+            await asyncio.sleep(self._interval_s)
+
+    async def _poll_once(self, source: HeadSource) -> None:
+        try:
+            number = await latest_block(self._w3, timeout_s=self._timeout_s)
+        except ChainError as exc:
+            if source is HeadSource.POLL:
+                self._poll_error = exc
+                self._changed.set()
+            else:
+                log.warning("heads.resync_failed", error=describe_exc(exc))
+            return
+        if source is HeadSource.POLL:
+            self._poll_error = None
+        self._confirm(number)
+        self._offer(number, source)
+
+    # WebSocket --------------------------------------------------------------------------
+    async def _endpoint_loop(self, endpoint: _Endpoint) -> None:
+        """Subscribe, stream, and after any failure subscribe again with backoff."""
+        delay_s = self._backoff[0]
+        while True:
+            endpoint.heads = 0
+            try:
+                await self._stream(endpoint)
+                error = "the subscription stream ended"
+            except Exception as exc:  # noqa: BLE001 - a peer's failure of any kind, logged
+                error = describe_exc(exc).replace(endpoint.url, endpoint.label)
+            self.reconnects += 1
+            if endpoint.heads:
+                delay_s = self._backoff[0]
+            log.warning(
+                "heads.ws_dropped",
+                endpoint=endpoint.label,
+                index=endpoint.index,
+                error=error,
+                heads=endpoint.heads,
+                retry_in_s=delay_s,
+            )
+            await asyncio.sleep(delay_s)
+            delay_s = min(delay_s * 2, self._backoff[1])
+
+    async def _stream(self, endpoint: _Endpoint) -> None:
+        provider = BoundedWebSocketProvider(
+            endpoint.url,
+            request_timeout_s=self._timeout_s,
+            max_message_bytes=self._max_message_bytes,
+        )
+        async with AsyncWeb3(provider) as ws:
+            async with asyncio.timeout(self._timeout_s):
+                await ws.eth.subscribe("newHeads")
+            endpoint.connects += 1
+            endpoint.live = True
+            try:
+                log.info("heads.ws_subscribed", endpoint=endpoint.label, index=endpoint.index)
+                await self._poll_once(HeadSource.RESYNC)  # what was mined while we were away
+                async for message in ws.socket.process_subscriptions():
+                    await self._take(endpoint, message.get("result"))
+            finally:
+                endpoint.live = False
+
+    async def _take(self, endpoint: _Endpoint, header: Any) -> None:
+        """Check one streamed header and offer its number; a bad one is counted and logged."""
+        try:
+            head = parse_head(header)
+            if self._newest is not None and head.number <= self._newest:
+                endpoint.heads += 1
+                return  # another source was first: nothing to check
+            if self._confirmed is None or head.number > self._confirmed + (
+                MAX_UNVERIFIED_LEAD_BLOCKS
+            ):
+                await self._confirm_by_hash(head)
+        except (AnswerRejected, ChainError) as exc:
+            endpoint.rejected += 1
+            if endpoint.rejected & (endpoint.rejected - 1) == 0:  # 1st, 2nd, 4th, 8th, ...
+                log.warning(
+                    "heads.ws_rejected",
+                    endpoint=endpoint.label,
+                    index=endpoint.index,
+                    error=describe_exc(exc),
+                    rejected=endpoint.rejected,
+                )
+            return
+        endpoint.heads += 1
+        self._offer(head.number, HeadSource.WS)
+
+    async def _confirm_by_hash(self, head: BlockInfo) -> None:
+        """``ChainError`` unless the HTTP node has block ``head.number`` with ``head.hash``."""
+        known = await block_info(self._w3, head.number, timeout_s=self._timeout_s)
+        if known.hash != head.hash:
+            raise ChainError(
+                f"head {head.number} is {known.hash} on the HTTP node, not {head.hash}"
+            )
+        self._confirm(head.number)
+
+
+@contextlib.asynccontextmanager
+async def open_heads(
+    w3: AsyncWeb3[Any], chain: ChainConfig
+) -> AsyncIterator[HeadPoller | StreamedHeads]:
+    """The daemon's head source for ``chain``: :class:`StreamedHeads` over ``chain.ws_urls``
+    with the poller as fallback, or the poller alone when no ``ws_urls`` are configured.
+    Background tasks and sockets are closed on exit."""
+    if not chain.ws_urls:
+        yield HeadPoller(
+            w3,
+            poll_interval_s=chain.poll_interval_s,
+            request_timeout_s=chain.request_timeout_s,
+            heartbeat_s=chain.heartbeat_s,
+        )
+        return
+    async with StreamedHeads(
+        w3,
+        chain.ws_urls,
+        poll_interval_s=chain.poll_interval_s,
+        request_timeout_s=chain.request_timeout_s,
+        heartbeat_s=chain.heartbeat_s,
+    ) as heads:
+        yield heads
