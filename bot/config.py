@@ -142,6 +142,34 @@ class V3PositionConfig(_Section):
         return self
 
 
+class V4PositionConfig(_Section):
+    """A Uniswap V4 position: an NFT of the V4 ``position_manager``, read through
+    ``state_view``.
+
+    One of: ``token_id`` (``owner``, when given, is the holder it must stay with); or every
+    NFT ``owner`` holds (``discover: true``), found from the PositionManager's ``Transfer``
+    logs from ``from_block`` on (V4 has no enumeration), in ``eth_getLogs`` ranges of at most
+    ``log_chunk_blocks`` blocks.
+    """
+
+    id: str = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_.-]+$")
+    kind: Literal["v4"]
+    position_manager: Address
+    state_view: Address
+    token_id: Annotated[int, Field(ge=0)] | None = None
+    owner: Address | None = None
+    discover: bool = False
+    from_block: Annotated[int, Field(ge=0)] = 0
+    log_chunk_blocks: Annotated[int, Field(ge=1, le=1_000_000)] = 10_000
+
+    @model_validator(mode="after")
+    def _one_way_to_find_it(self) -> V4PositionConfig:
+        discovered = self.owner is not None and self.discover
+        if (self.token_id is not None) == discovered or (self.discover and not discovered):
+            raise ValueError("give exactly one of: token_id; owner + discover: true")
+        return self
+
+
 def _position_kind(value: Any) -> str:
     if isinstance(value, dict):
         return str(value.get("kind", "v2"))
@@ -149,7 +177,9 @@ def _position_kind(value: Any) -> str:
 
 
 PositionConfig = Annotated[
-    Annotated[V2PositionConfig, Tag("v2")] | Annotated[V3PositionConfig, Tag("v3")],
+    Annotated[V2PositionConfig, Tag("v2")]
+    | Annotated[V3PositionConfig, Tag("v3")]
+    | Annotated[V4PositionConfig, Tag("v4")],
     Discriminator(_position_kind),
 ]
 
@@ -307,7 +337,7 @@ def format_validation_error(exc: ValidationError) -> list[str]:
         parts = [
             str(part)
             for i, part in enumerate(error["loc"])
-            if not (i > 0 and part in ("v2", "v3") and isinstance(error["loc"][i - 1], int))
+            if not (i > 0 and part in ("v2", "v3", "v4") and isinstance(error["loc"][i - 1], int))
         ]
         where = ".".join(parts) or "(root)"
         lines.append(f"{where}: {_describe(error)}")
