@@ -10,8 +10,8 @@ ticks only the newest is handed out and the ones passed over are counted in ``sk
 heartbeat is the poller's: no new block for ``heartbeat_s`` hands the last one out again.
 
 A WebSocket peer is not trusted: each frame is bounded (``max_message_bytes``, 1 MiB), parsed
-depth-limited (``bot.safety.loads_bounded``), each head range-checked (number, timestamp,
-32-byte hash: ``bot.chain.answers``). A head more than ``MAX_UNVERIFIED_LEAD_BLOCKS`` past
+depth-limited, each head range-checked (number, timestamp, 32-byte hash: see
+``bot.chain.ws_provider``). A head more than ``MAX_UNVERIFIED_LEAD_BLOCKS`` past
 the newest block the HTTP node has confirmed is ticked on only after the HTTP node returns
 the same hash for that number (one ``eth_getBlockByNumber``): a hostile peer cannot push a
 far-future block that would hide every real one, and a head the HTTP node (which the tick
@@ -25,41 +25,35 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Coroutine, Mapping, Sequence
+from collections.abc import AsyncIterator, Coroutine, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Self, cast
+from typing import TYPE_CHECKING, Any, Self
 
 import structlog
-from web3 import AsyncWeb3, WebSocketProvider
-from web3.types import RPCResponse
+from web3 import AsyncWeb3
 
-from bot.chain.answers import AnswerRejected, hex_bytes, quantity
+from bot.chain.answers import AnswerRejected
 from bot.chain.heads import BlockInfo, HeadPoller, block_info, latest_block
+from bot.chain.ws_provider import (
+    WS_MAX_MESSAGE_BYTES,
+    BoundedWebSocketProvider,
+    mute_web3_socket_logs,
+    parse_head,
+)
 from bot.errors import ChainError
-from bot.safety import MAX_JSON_DEPTH, PayloadRejected, describe_exc, loads_bounded, mask_url
+from bot.safety import describe_exc, mask_url
 
 if TYPE_CHECKING:
     from bot.config import ChainConfig
 
-__all__ = [
-    "MAX_UNVERIFIED_LEAD_BLOCKS",
-    "WS_MAX_MESSAGE_BYTES",
-    "BoundedWebSocketProvider",
-    "HeadSource",
-    "StreamedHeads",
-    "open_heads",
-    "parse_head",
-]
+__all__ = ["MAX_UNVERIFIED_LEAD_BLOCKS", "HeadSource", "StreamedHeads", "open_heads"]
 
 log = structlog.get_logger("hedgebot.chain.heads")
 
 MAX_UNVERIFIED_LEAD_BLOCKS = 4  # past the HTTP-confirmed head: checked by hash first
-WS_MAX_MESSAGE_BYTES = 1024 * 1024  # a newHeads header is ~1 KB
-_PING_S = 20.0  # keep-alive ping; no pong within as long: the connection is dropped
 
 
 class HeadSource(StrEnum):
@@ -68,83 +62,6 @@ class HeadSource(StrEnum):
     WS = "ws"  # a newHeads notification
     POLL = "poll"  # the HTTP poller
     RESYNC = "resync"  # the one HTTP read after a (re)subscription
-
-
-def parse_head(header: Any) -> BlockInfo:
-    """Number, timestamp and hash of one ``newHeads`` header (web3-formatted or raw hex).
-
-    Raises ``AnswerRejected`` for anything else: not a mapping, a number or timestamp
-    outside ``0..2**63-1``, a hash that is not 32 bytes."""
-    if not isinstance(header, Mapping):
-        raise AnswerRejected(f"newHeads: not a header object: {type(header).__name__}")
-    try:
-        return BlockInfo(
-            number=quantity(header["number"], "head number"),
-            timestamp=quantity(header["timestamp"], "head timestamp"),
-            hash="0x" + hex_bytes(header["hash"], "head hash", length=32).hex(),
-        )
-    except KeyError as exc:
-        raise AnswerRejected(f"newHeads: header without {exc}") from None
-
-
-class BoundedWebSocketProvider(WebSocketProvider):
-    """web3's ``WebSocketProvider`` with bounded frames and answers and a masked URL.
-
-    Frames over ``max_message_bytes`` close the connection (``websockets``' ``max_size``);
-    each message is parsed by ``loads_bounded`` (depth ``MAX_JSON_DEPTH``) and must be a JSON
-    object, else ``PayloadRejected`` ends web3's listener and with it the subscription. One
-    connection attempt per ``connect`` (the caller owns the retry policy); a keep-alive ping
-    every 20 s, a peer silent to it for 20 s more is dropped."""
-
-    def __init__(
-        self,
-        url: str,
-        *,
-        request_timeout_s: float = 10.0,
-        max_message_bytes: int = WS_MAX_MESSAGE_BYTES,
-    ) -> None:
-        super().__init__(
-            url,
-            websocket_kwargs={
-                "max_size": max_message_bytes,
-                "ping_interval": _PING_S,
-                "ping_timeout": _PING_S,
-                "open_timeout": request_timeout_s,
-            },
-            request_timeout=request_timeout_s,
-            max_connection_retries=1,
-        )
-        self.label = mask_url(url)
-        self.max_message_bytes = max_message_bytes
-
-    def __str__(self) -> str:
-        return f"WebSocket connection {self.label}"
-
-    async def socket_recv(self) -> RPCResponse:
-        """The next message, size- and depth-bounded; ``PayloadRejected`` otherwise."""
-        if self._ws is None:
-            raise ConnectionError(f"{self.label}: not connected")
-        raw = await self._ws.recv()
-        answer = loads_bounded(raw, max_bytes=self.max_message_bytes, max_depth=MAX_JSON_DEPTH)
-        if not isinstance(answer, dict):
-            raise PayloadRejected(f"{self.label}: a message that is not a JSON object")
-        return cast(RPCResponse, answer)
-
-
-def _mute_web3_socket_logs() -> None:
-    """web3 and websockets log endpoint URLs (with any key in the path) and raw messages;
-    our own lines say what happened, masked."""
-    for name in (
-        "web3.providers.WebSocketProvider",
-        "web3.providers.PersistentConnectionProvider",
-        "web3.providers.persistent.subscription_manager",
-        "web3.manager.RequestManager",
-        "websockets",
-    ):
-        logger = logging.getLogger(name)
-        logger.propagate = False
-        if not any(isinstance(h, logging.NullHandler) for h in logger.handlers):
-            logger.addHandler(logging.NullHandler())
 
 
 @dataclass
@@ -238,7 +155,7 @@ class StreamedHeads:
         """Start the poller and one subscriber per endpoint (idempotent)."""
         if self._tasks:
             return
-        _mute_web3_socket_logs()
+        mute_web3_socket_logs()
         self._spawn(self._poll_loop())
         for endpoint in self._endpoints:
             self._spawn(self._endpoint_loop(endpoint))
