@@ -78,7 +78,9 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
     settings = _load(args.config)
     result = asyncio.run(take_snapshot(settings))
     if args.json:
-        print(json.dumps(result, indent=2))
+        from bot.display import json_numbers
+
+        print(json.dumps(json_numbers(result), indent=2))  # exact, "0" never "0E-18"
     else:
         from bot.render import render_snapshot
 

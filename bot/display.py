@@ -38,6 +38,7 @@ __all__ = [
     "fmt_signed_quote",
     "json_decimal",
     "json_decimals",
+    "json_numbers",
     "pnl_contributions",
 ]
 
@@ -173,6 +174,30 @@ def json_decimals(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [json_decimals(item) for item in value]
     return value
+
+
+def json_numbers(value: Any) -> Any:
+    """``value`` (a JSON-ready dict/list) with every amount, price and PnL field
+    (``*_base``, ``*_quote``, ``*price*``, ``pnl*``) that holds a Decimal or decimal text
+    rewritten by :func:`json_decimal` (``"0E-18"`` -> ``"0"``); other fields unchanged."""
+    if isinstance(value, list | tuple):
+        return [json_numbers(item) for item in value]
+    if not isinstance(value, dict):
+        return json_decimal(value) if isinstance(value, Decimal) else value
+    out: dict[Any, Any] = {}
+    for key, item in value.items():
+        if isinstance(item, dict | list | tuple):
+            out[key] = json_numbers(item)
+        elif isinstance(item, Decimal) or (
+            isinstance(item, str) and _kind_of_key(str(key)) is not None and len(item) <= 200
+        ):
+            try:
+                out[key] = json_decimal(item)
+            except (InvalidOperation, ValueError):
+                out[key] = item
+        else:
+            out[key] = item
+    return out
 
 
 def fmt_price(value: Decimal | str, digits: int = PRICE_DIGITS) -> str:

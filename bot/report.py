@@ -31,7 +31,7 @@ from bot.core.pnl import (
     signed_amount_base,
     step,
 )
-from bot.display import COSTS_NOTE, fmt_base, fmt_price, fmt_quote, pnl_contributions
+from bot.display import COSTS_NOTE, fmt_base, fmt_price, fmt_quote, json_decimal
 from bot.domain import ChainSnapshot, Decision, Fill, FundingPayment
 from bot.report_chart import plot_report
 from bot.store import RecordStore, open_store
@@ -80,22 +80,26 @@ class PnlReport:
         return self.points[-1].breakdown
 
     def summary(self) -> dict[str, Any]:
-        """Flat JSON-ready summary; money as exact decimal strings."""
+        """Flat JSON-ready summary; money as exact decimal strings (``json_decimal``: no
+        exponent, zero ``"0"``). Each PnL part is its own magnitude as attributed, in the
+        sign of ``bot.core.pnl.PARTS``: gains and losses signed, costs (``trading_fees_quote``,
+        ``slippage_quote``, ``gas_quote``) positive amounts paid that ``net_pnl_quote``
+        subtracts; the table shows every part as its signed contribution instead."""
         first, last = self.points[0], self.points[-1]
         head: dict[str, Any] = {
             "ticks": len(self.points),
             "first_block": first.block,
             "last_block": last.block,
-            "start_price": str(first.price),
-            "end_price": str(last.price),
-            "start_lp_value_quote": str(first.lp_value_quote),
-            "end_lp_value_quote": str(last.lp_value_quote),
-            "opening_hedge_base": str(self.opening_hedge_base),
-            "hedge_base": str(last.hedge_base),
+            "start_price": json_decimal(first.price),
+            "end_price": json_decimal(last.price),
+            "start_lp_value_quote": json_decimal(first.lp_value_quote),
+            "end_lp_value_quote": json_decimal(last.lp_value_quote),
+            "opening_hedge_base": json_decimal(self.opening_hedge_base),
+            "hedge_base": json_decimal(last.hedge_base),
             "fills": self.fills_used,
             "funding_payments": self.funding_used,
         }
-        parts = {name: str(value) for name, value in self.final.as_dict().items()}
+        parts = {name: json_decimal(value) for name, value in self.final.as_dict().items()}
         return {**head, **parts, "notes": list(self.notes)}
 
 
@@ -225,17 +229,13 @@ def print_table(report: PnlReport, console: Any = None) -> None:
     """Cumulative parts as a table in 80 columns, quote amounts to cents; every part is shown
     as its signed contribution to net PnL (costs negative, ``bot.display.COSTS_NOTE``)."""
     from rich.console import Console
-    from rich.table import Table
+
+    from bot.pnl_table import pnl_table
 
     first, last = report.points[0], report.points[-1]
     final = report.final
-    table = Table(title=f"hedgebot PnL attribution, blocks {first.block}..{last.block}")
-    table.add_column("part")
-    table.add_column("quote", justify="right")
-    for _, label, contribution in pnl_contributions(final.as_dict()):
-        table.add_row(label, fmt_quote(contribution))
-    table.add_section()
-    table.add_row("net PnL", fmt_quote(final.net_pnl_quote))
+    title = f"hedgebot PnL attribution, blocks {first.block}..{last.block}"
+    table = pnl_table(title, final.as_dict(), final.net_pnl_quote)
     table.add_section()
     table.add_row("ticks", str(len(report.points)))
     table.add_row("time (UTC)", f"{_utc(first.timestamp_s)} -> {_utc(last.timestamp_s)}")

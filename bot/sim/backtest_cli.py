@@ -23,6 +23,9 @@ from bot.cli_args import (
     positive_float,
     positive_int,
 )
+from bot.core.pnl import PARTS
+from bot.display import COSTS_NOTE, fmt_base, fmt_compact, fmt_plain, fmt_quote
+from bot.pnl_table import pnl_table
 from bot.policy_config import parse_policy
 from bot.safety import safe_str
 from bot.sim.backtest import (
@@ -175,8 +178,11 @@ def parameters(args: argparse.Namespace) -> dict[str, str]:
     policy, hedge ratio and venue costs; printed above the results so a run can be read
     (and repeated) from its output alone."""
     fees = f"{args.fee_apr:.2%} APR on value"
-    if args.fee_tier_bps or args.volume_per_day:
-        fees += f" + {args.fee_tier_bps:g} bps x {args.volume_per_day:,.0f} quote/day volume"
+    if args.fee_tier_bps:
+        fees += (
+            f" + {args.fee_tier_bps:g} bps x ({args.volume_per_day:,.0f} quote/day volume"
+            " + the arbitrage volume of the price path)"
+        )
     return {
         "price path": _path_text(args),
         "pool": _pool_text(args),
@@ -222,7 +228,30 @@ def _raw_parameters(args: argparse.Namespace) -> dict[str, Any]:
     return {name: getattr(args, name) for name in _PARAMETER_ARGS}
 
 
+_PNL_NAMES = frozenset(name for name, _ in PARTS)
+
+
+def _exact(value: float) -> Decimal:
+    """A float figure as the Decimal of its shortest repr (``0.1`` is ``0.1``)."""
+    return Decimal(repr(value))
+
+
+def _figure(name: str, value: float | int) -> str:
+    """A non-PnL figure for people, rounded like ``report`` (``bot.display``): counts with
+    separators, days to 2 decimals, base to 4, quote to cents; never ``-0.0000``."""
+    if isinstance(value, int):
+        return f"{value:,}"
+    if name.endswith("_base"):
+        return fmt_base(_exact(value))
+    if name.endswith("_quote"):
+        return fmt_quote(_exact(value))
+    return fmt_compact(_exact(value)) if abs(value) >= 1e6 else fmt_plain(_exact(value), 4)
+
+
 def _print_table(result: BacktestResult, args: argparse.Namespace) -> None:
+    """Parameters, then the attribution with ``report``'s rows, labels and rounding
+    (:mod:`bot.pnl_table`: each part its signed contribution, costs negative), then the
+    other figures."""
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
@@ -234,11 +263,16 @@ def _print_table(result: BacktestResult, args: argparse.Namespace) -> None:
     for name, text in parameters(args).items():
         setup.add_row(name, Text(text))  # a CSV path is shown literally, never as markup
     console.print(setup)
-    table = Table(title="hedgebot backtest: results")
+    summary = result.summary()
+    parts = {name: _exact(value) for name, value in summary.items() if name in _PNL_NAMES}
+    console.print(pnl_table("hedgebot backtest: PnL", parts, _exact(result.net_pnl_quote)))
+    console.print(f"note: {COSTS_NOTE}")
+    table = Table(title="hedgebot backtest: run")
     table.add_column("figure")
     table.add_column("value", justify="right")
-    for name, value in result.summary().items():
-        table.add_row(name, f"{value:,}" if isinstance(value, int) else f"{value:,.4f}")
+    for name, value in summary.items():
+        if name not in _PNL_NAMES and name != "net_pnl_quote":
+            table.add_row(name, _figure(name, value))
     console.print(table)
 
 
@@ -314,10 +348,20 @@ def add_subcommand(subparsers: Any) -> None:
         "APR; 0 = no fee income)",
     )
     pool.add_argument(
-        "--fee-tier-bps", type=non_negative_float, default=0.0, help="volume model fee tier"
+        "--fee-tier-bps",
+        type=non_negative_float,
+        default=0.0,
+        help="volume model: the pool's fee tier in bps, earned on --volume-per-day AND on "
+        "the arbitrage volume that moves the pool with the price (the position's own "
+        "rebalancing, |change in base| x price each step; added even when "
+        "--volume-per-day is 0)",
     )
     pool.add_argument(
-        "--volume-per-day", type=non_negative_float, default=0.0, help="position's share, quote"
+        "--volume-per-day",
+        type=non_negative_float,
+        default=0.0,
+        help="volume model: the position's share of the pool's non-arbitrage volume, quote "
+        "per day (the arbitrage volume is added on top, see --fee-tier-bps)",
     )
     hedge = p.add_argument_group("hedge policy")
     hedge.add_argument("--policy", choices=["threshold", "interval", "band"], default="threshold")

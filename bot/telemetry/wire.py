@@ -40,6 +40,12 @@ _PNL_PARTS = {
 }
 
 
+def _wire_pnl(value: Decimal) -> Decimal:
+    """``value`` rounded to 1e-10 quote; a zero as ``0`` (never ``0E-10``), the same number."""
+    rounded = value.quantize(_PNL_PLACES)
+    return Decimal(0) if rounded.is_zero() else rounded
+
+
 class UnknownEventType(ValueError):
     """An event whose kind is no ``EventType`` of the wire contract."""
 
@@ -58,9 +64,7 @@ def state_message(
     margin, trading = tick.margin, tick.trading
     ratio = margin.ratio if margin.ratio is None or margin.ratio.is_finite() else None
     pnl = {
-        short: tick.pnl[name].quantize(_PNL_PLACES)
-        for short, name in _PNL_PARTS.items()
-        if name in tick.pnl
+        short: _wire_pnl(tick.pnl[name]) for short, name in _PNL_PARTS.items() if name in tick.pnl
     }
     return StateMessage(
         bot_id=tick.bot_id,

@@ -50,10 +50,10 @@ def test_table_prints_every_parameter(capsys: pytest.CaptureFixture[str]) -> Non
         "0.8 x delta",
         "funding 0.0001 per 8 h",
         "taker 5 bps, slippage 1 bps",
-        "net_pnl_quote",
+        "net PnL",  # the results' net, under report's row name (bot.pnl_table)
     ):
         assert shown in out, shown
-    assert out.index("parameters") < out.index("net_pnl_quote")
+    assert out.index("parameters") < out.index("net PnL")
 
 
 def test_json_parameters_name_the_policy_and_band(capsys: pytest.CaptureFixture[str]) -> None:
