@@ -27,7 +27,7 @@ from bot.chain.heads import latest_block
 from bot.chain.multicall import encode_call
 from bot.chain.rpc import checksum, eth_call, load_abi, rpc_request
 from bot.chain.uniswap_v3 import pool_address, position_key
-from bot.config import Settings, V2PositionConfig, V3PositionConfig
+from bot.config import Settings, V2PositionConfig, V3PositionConfig, V4PositionConfig
 from bot.errors import ChainError
 
 __all__ = ["REFUSES_START", "Finding", "FindingKind", "inspect_chain", "preflight"]
@@ -130,6 +130,8 @@ async def inspect_chain(
     for index, position in enumerate(settings.positions):
         if isinstance(position, V2PositionConfig):
             findings += await _v2(probe, pair, index, position)
+        elif isinstance(position, V4PositionConfig):
+            findings += await _v4(probe, pair, index, position)
         else:
             findings += await _v3(probe, pair, index, position)
     return findings
@@ -145,7 +147,7 @@ async def _contracts(probe: _Probe, settings: Settings) -> list[Finding]:
     return [
         _error(field, f"no contract at {checksum(address)} (block {probe.block})", "no_contract")
         for field, address in addresses.items()
-        if not await probe.has_code(address)
+        if int(address, 16) != 0 and not await probe.has_code(address)  # 0: native ETH (V4)
     ]
 
 
@@ -322,3 +324,25 @@ async def _v3_pool_state(probe: _Probe, pool: str, field: str) -> list[Finding]:
             _error(field, f"pool {pool} is not initialised (sqrtPriceX96 = 0): it cannot be valued")
         ]
     return []
+
+
+async def _v4(
+    probe: _Probe, pair: tuple[str, str], index: int, config: V4PositionConfig
+) -> list[Finding]:
+    """V4: both contracts exist; a listed NFT exists, holds the configured pair and liquidity."""
+    where = f"positions.{index}"
+    for field in ("position_manager", "state_view"):
+        address = checksum(getattr(config, field))
+        if not await probe.has_code(address):
+            return [_no_contract(f"{where}.{field}", address, probe.block)]
+    if config.token_id is None:
+        return []  # discovery: the reader scans the Transfer logs
+    posm, abi = checksum(config.position_manager), "uniswap_v4_position_manager"
+    info = await probe.call(posm, abi, "getPoolAndPositionInfo", config.token_id)
+    liquidity = await probe.call(posm, abi, "getPositionLiquidity", config.token_id)
+    if info is None or liquidity is None or int(info[0][3]) == 0:
+        return [_error(f"{where}.token_id", f"V4 NFT {config.token_id} does not exist on {posm}")]
+    findings = _pair_findings(pair, info[0][:2], f"V4 pool of NFT {config.token_id}", where)
+    if liquidity[0] == 0:
+        findings.append(_empty(f"{where}.token_id", f"V4 NFT {config.token_id} holds nothing"))
+    return findings

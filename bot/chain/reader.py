@@ -26,7 +26,8 @@ from bot.chain.preflight import REFUSES_START, Finding, inspect_chain
 from bot.chain.rpc import checksum, connect, rpc_request
 from bot.chain.uniswap_v2 import V2PoolReader
 from bot.chain.uniswap_v3 import V3PositionReader
-from bot.config import Settings, V2PositionConfig, V3PositionConfig
+from bot.chain.uniswap_v4 import V4PositionReader
+from bot.config import Settings, V2PositionConfig, V3PositionConfig, V4PositionConfig
 from bot.core.amm import v2_exposure
 from bot.domain import ChainSnapshot, PositionExposure, TokenInfo
 from bot.errors import ChainError, ConfigError, PositionReadError
@@ -112,6 +113,24 @@ class LpChainReader:
             if v3_positions
             else None
         )
+        v4_positions = [p for p in settings.positions if isinstance(p, V4PositionConfig)]
+        self._v4_ids = [p.id for p in v4_positions]
+        self._v4_addresses = sorted(
+            {checksum(a) for p in v4_positions for a in (p.position_manager, p.state_view)}
+        )
+        self._v4 = (
+            V4PositionReader(
+                w3,
+                v4_positions,
+                base_token=self._base,
+                quote_token=self._quote,
+                multicall=settings.chain.multicall,
+                include_fees_in_delta=settings.hedge.include_fees_in_delta,
+                request_timeout_s=self._timeout_s,
+            )
+            if v4_positions
+            else None
+        )
         for position in settings.positions:
             if not isinstance(position, V2PositionConfig):
                 continue
@@ -167,6 +186,8 @@ class LpChainReader:
             exposures += await self._v2_pool(pool, configs, block_number)
         if self._v3 is not None:
             exposures += await self._v3_positions(block_number)
+        if self._v4 is not None:
+            exposures += await self._v4_positions(block_number)
         if not exposures:
             raise PositionReadError(f"no position left to price the pool at block {block_number}")
         return ChainSnapshot(
@@ -208,6 +229,18 @@ class LpChainReader:
             raise
         except ChainError as exc:
             raise await self._classify(what, self._v3_addresses, block, exc) from exc
+        except DATA_FAULTS as exc:
+            raise _cannot_value(what, block, exc) from exc
+
+    async def _v4_positions(self, block: int) -> list[PositionExposure]:
+        assert self._v4 is not None
+        what = f"V4 position {', '.join(self._v4_ids)}"
+        try:
+            return list((await self._v4.read(block)).positions)
+        except PositionReadError:
+            raise
+        except ChainError as exc:
+            raise await self._classify(what, self._v4_addresses, block, exc) from exc
         except DATA_FAULTS as exc:
             raise _cannot_value(what, block, exc) from exc
 
