@@ -5,7 +5,8 @@ The :class:`~bot.exchange.ledger.OrderLedger` writes the intent ahead (determini
 id), records every outcome and hits the crash points; this step only turns its
 :data:`~bot.exchange.place_results.PlaceResult` into what the tick does: a placed order is
 an ``order`` event; a refusal (``InvalidOrder``, ``InsufficientMargin``) is the alert
-``order.rejected``; a submit never sent (``ExchangeUnavailable``, rate limits included)
+``order.rejected``; a refused key (``AuthenticationError``, nothing placed) halts trading
+(:mod:`bot.engine.halts`); a submit never sent (``ExchangeUnavailable``, rate limits included)
 fails the tick as a venue error; an order confirmed absent is ``order.not_placed``; an
 unknown outcome is ``order.outcome_unknown`` and fails the tick (settled by client id before
 any new order, never re-sent).
@@ -18,7 +19,7 @@ from decimal import Decimal
 from bot.domain import Decision, Order
 from bot.engine.position_watch import PositionWatch
 from bot.engine.sink import EventFanOut
-from bot.errors import ExchangeUnavailable
+from bot.errors import AuthenticationError, ExchangeUnavailable
 from bot.events import Alert, OrderEvent
 from bot.exchange.ledger import (
     NotPlaced,
@@ -42,7 +43,8 @@ class ActSteps:
     async def _execute(self, block: int, decision: Decision, limit_price: Decimal) -> Order | None:
         """Place the decision's order at ``limit_price`` (quote per base); the placed order,
         or None when nothing was placed (alerted). Raises ``ExchangeUnavailable`` when the
-        order was never sent and ``OrderOutcomeUnknown`` when its outcome is unknown."""
+        order was never sent, ``AuthenticationError`` when the venue refused the key and
+        ``OrderOutcomeUnknown`` when its outcome is unknown."""
         assert decision.order_side is not None
         intent = self.ledger.next_intent(
             block,
@@ -62,8 +64,8 @@ class ActSteps:
             self.position_watch.own_order(result.order)
             return result.order
         if isinstance(result, Rejected):
-            if isinstance(result.error, ExchangeUnavailable):
-                raise result.error  # nothing was sent: a venue error of this tick
+            if isinstance(result.error, ExchangeUnavailable | AuthenticationError):
+                raise result.error  # a venue error of this tick; the key refused halts trading
             self.events.emit(  # logged once, by the ledger
                 Alert.of(
                     "order.rejected",

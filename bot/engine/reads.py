@@ -19,6 +19,7 @@ from bot.domain import ChainSnapshot, MarketRules
 from bot.engine.position_watch import PositionWatch
 from bot.engine.sink import EventFanOut
 from bot.errors import (
+    AuthenticationError,
     ChainError,
     ExchangeError,
     HedgebotError,
@@ -113,7 +114,8 @@ class ReadSteps:
 
     async def read_venue(self, deadline: float) -> VenueRead | None:
         """Quote, position and balance by ``deadline`` (loop time), or None when they failed
-        (reported). Unknown orders are settled before the position is read."""
+        (reported). Unknown orders are settled before the position is read. Raises
+        ``AuthenticationError`` (the venue refused the key: the tick halts trading)."""
         try:
             async with asyncio.timeout_at(deadline):
                 quote = await self.exchange.quote()
@@ -127,6 +129,8 @@ class ReadSteps:
                 "exchange", ExchangeError(f"exchange reads took over {self.read_timeout_s:g}s")
             )
             return None
+        except AuthenticationError:
+            raise  # the key refused: trading halts (engine/halts.py), not a failed read
         except VenueDataError as exc:
             # a venue row the adapter cannot trust (e.g. contracts null): never read as flat
             self.events.emit(Alert.of("venue.unreadable", error=safe_str(exc)))

@@ -6,7 +6,8 @@ is pure; ``act`` places the planned order; ``account`` keeps the decision, fills
 PnL; ``publish`` sends the state and the tick's events through the one fan-out. A failed
 chain read is the same pipeline with no snapshot (only emergency reductions may trade). A
 store that cannot be written stops the bot (``StoreError`` propagates). Bad data of one tick
-(any of ``TICK_FAULTS``) fails that tick only.
+(any of ``TICK_FAULTS``) fails that tick only; a venue that refuses the key or answers what
+no venue should also halts trading until an operator resumes (:mod:`bot.engine.halts`).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from bot.domain import (
 from bot.engine.account import AccountSteps
 from bot.engine.act import ActSteps
 from bot.engine.control import OperatorControl
+from bot.engine.halts import HALTING_FAULTS, HaltingFault, VenueHalts, venue_name
 from bot.engine.position_watch import PositionWatch
 from bot.engine.reads import ReadSteps
 from bot.engine.report import Acted, EngineStats, TickReport
@@ -43,7 +45,6 @@ from bot.errors import (
     StoreError,
 )
 from bot.events import Alert, DecisionEvent, TickFailed, TickState
-from bot.exchange.intent_tracker import IllegalVenueAnswer
 from bot.exchange.ledger import OrderLedger
 from bot.guards import RiskGuard
 from bot.ports import ChainReader, Clock, PerpExchange
@@ -105,6 +106,7 @@ class TickRunner(ReadSteps, ActSteps, AccountSteps):
         self.policy_state = PolicyState()
         self.control = OperatorControl(store, self.events)
         self.position_watch = PositionWatch(ledger, self.events, self.control)
+        self.halts = VenueHalts(self.events, self.control, venue_name(exchange))
         self._rules: MarketRules | None = None
         self._skipped_unreported = 0
         self.last_report: TickReport | None = None
@@ -147,8 +149,8 @@ class TickRunner(ReadSteps, ActSteps, AccountSteps):
             report = await self._tick(block)
         except StoreError:
             raise
-        except IllegalVenueAnswer as exc:
-            await self._illegal_answer(block, exc)
+        except HALTING_FAULTS as exc:
+            await self._halt(block, exc)
             report = None
         except TICK_FAULTS as exc:
             self._tick_crashed(block, exc)
@@ -173,6 +175,8 @@ class TickRunner(ReadSteps, ActSteps, AccountSteps):
         except StoreError as exc:
             self._fail("store", exc)
             raise
+        except HALTING_FAULTS:
+            raise  # trading halts (tick)
         except OrderOutcomeUnknown as exc:  # alerted (and logged) by act: not logged twice
             self._fail("exchange", exc, logged=False)
             return None
@@ -202,10 +206,10 @@ class TickRunner(ReadSteps, ActSteps, AccountSteps):
         except StoreError as exc:
             self._fail("store", exc)
             raise
+        except HALTING_FAULTS as exc:
+            await self._halt(block, exc)
         except ExchangeError as exc:
             self._fail("exchange", exc)
-        except IllegalVenueAnswer as exc:
-            await self._illegal_answer(block, exc)
         except TICK_FAULTS as exc:
             self._tick_crashed(block, exc)
         await self.events.flush(self.store)
@@ -329,24 +333,13 @@ class TickRunner(ReadSteps, ActSteps, AccountSteps):
             Alert.of("tick.failed", logged=False, block=block, error=self.stats.last_error)
         )
 
-    async def _illegal_answer(self, block: int, exc: IllegalVenueAnswer) -> None:
-        """The venue answered what no venue should for an unsettled intent (the ledger left
-        it unsettled): the tick fails and trading halts until an operator resumes; one
-        alert names the intent and the answer."""
+    async def _halt(self, block: int, exc: HaltingFault) -> None:
+        """A fault that halts trading until an operator resumes (:mod:`bot.engine.halts`):
+        the tick fails, counted; its alert is its log line, else ``tick.failed`` is."""
         self.stats.errors += 1
         self.stats.last_error = describe_exc(exc)
-        self.events.emit(TickFailed("exchange", self.stats.last_error, logged=False))
-        self.events.emit(
-            Alert.of(
-                "order.illegal_answer",
-                block=block,
-                client_order_id=exc.client_order_id,
-                answer=exc.answer,
-                error=self.stats.last_error,
-                action="halted",
-            )
-        )
-        await self.control.set_paused(True, "illegal_venue_answer")
+        alerted = await self.halts.halt(block, exc, self.stats.last_error)
+        self.events.emit(TickFailed("exchange", self.stats.last_error, logged=not alerted))
 
     def _fail(self, source: str, exc: HedgebotError, *, logged: bool = True) -> None:
         """A failed tick: counted, and a ``tick.failed`` line (unless ``logged`` is False:

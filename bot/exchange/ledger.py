@@ -27,7 +27,8 @@ What :meth:`place` returns (the engine branches on these; exceptions are for wha
 not branch on: ``StoreError``, cancellation, bugs):
 
 * :class:`Placed` - the venue has the order (filled, partly filled, or an IOC that expired);
-* :class:`Rejected` - refused (``InvalidOrder``, ``InsufficientMargin``) or never sent
+* :class:`Rejected` - refused (``InvalidOrder``, ``InsufficientMargin``, and
+  ``AuthenticationError``: the key refused, the engine halts trading) or never sent
   (``ExchangeUnavailable``/``RateLimited``: the engine fails the tick as a venue error, as
   before); nothing was placed;
 * :class:`NotPlaced` - an unknown outcome confirmed absent after the grace period;
@@ -93,7 +94,14 @@ log = structlog.get_logger("hedgebot.ledger")
 POSITION_CHECK_EVERY_TICKS = 20
 
 
-_REFUSED = (errors.InvalidOrder, errors.InsufficientMargin, errors.ExchangeUnavailable)
+# Nothing was placed: the venue refused the order or the request (a refused key is refused
+# before any order is made), or the request never left.
+_REFUSED = (
+    errors.InvalidOrder,
+    errors.InsufficientMargin,
+    errors.AuthenticationError,
+    errors.ExchangeUnavailable,
+)
 
 
 class OrderLedger:
@@ -237,6 +245,8 @@ class OrderLedger:
         await self.store.mark_intent(cid, stored_status(IntentState.REJECTED))
         if isinstance(exc, errors.ExchangeUnavailable):  # the engine's tick.failed says it
             log.debug("order.not_sent", client_order_id=cid, error=safe_str(exc))
+        elif isinstance(exc, errors.AuthenticationError):  # the engine's halt alert says it
+            log.debug("order.rejected", client_order_id=cid, error=safe_str(exc))
         else:
             log.warning("order.rejected", client_order_id=cid, error=safe_str(exc))
         return Rejected(intent, exc)

@@ -2,7 +2,8 @@
 summary. Pure: values in, values out; ``bot.telemetry.notify`` sends them.
 
 Sources are the engine's telemetry events: ``alert`` (``risk.<rule>`` trips, ``risk.cleared``,
-``order.rejected``, ``order.outcome_unknown``, ``position.unreadable`` …) and
+``order.rejected``, ``order.outcome_unknown``, ``order.illegal_answer``, ``position.mismatch``,
+``venue.authentication_refused``, ``position.unreadable`` …) and
 ``range.exited``/``range.entered``; ``daemon.stopped`` is raised by the notifier itself.
 """
 
@@ -24,12 +25,25 @@ _CRITICAL = frozenset(
         "risk.kill_switch_freeze",
         "risk.kill_switch_flatten",
         "order.outcome_unknown",
+        "order.illegal_answer",
+        "position.mismatch",
         "position.unreadable",
         "venue.unreadable",
+        "venue.authentication_refused",
     }
 )
 _INFO = frozenset({"range.entered", "position.readable", "daily.summary", "daemon.started"})
-_BODY_KEYS = ("message", "error", "rule", "position", "id", "client_order_id", "block", "detail")
+_BODY_KEYS = (
+    "message",
+    "venue",
+    "error",
+    "rule",
+    "position",
+    "id",
+    "client_order_id",
+    "block",
+    "detail",
+)
 _MAX_BODY = 1_000
 PNL_PARTS = ("lp_hold", "il", "lp_fees", "hedge", "funding", "trading_fees", "slippage", "gas")
 
@@ -47,8 +61,10 @@ class Notice:
 
 
 def severity_of(kind: str) -> Severity:
-    """critical: margin critical, kill switch, unknown order outcome, unreadable position or
-    venue; info: clears, re-entries, summaries; everything else warning."""
+    """critical: margin critical, kill switch, unknown order outcome, an answer no venue
+    should give, a position not what the bot's own fills make it, unreadable position or
+    venue, the venue refusing the key; info: clears, re-entries, summaries; everything else
+    warning."""
     if kind in _CRITICAL:
         return "critical"
     if kind in _INFO or kind.endswith(".cleared"):

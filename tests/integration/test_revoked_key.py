@@ -3,14 +3,15 @@ order, and the adapter says so with ``AuthenticationError`` (never an unknown ou
 both ccxt paths (real ``binanceusdm`` and ``hyperliquid`` clients against the emulators). The
 emulators' own order logs are the witness that nothing was placed.
 
-The ledger part is marked xfail(strict): ``OrderLedger`` does not yet count
-``AuthenticationError`` as a refusal (``ledger._REFUSED``), so the order ends as unknown and
-is looked up by client id on every tick. When the ledger takes it, the strict xfail fails:
-remove the marker.
+The ledger books it as a refusal (``Rejected``, the intent stored rejected, nothing left
+to look up); the engine's part (trading halted, one critical alert) is in
+``test_revoked_key_engine.py``.
 """
 
 from __future__ import annotations
 
+import sqlite3
+from contextlib import closing
 from decimal import Decimal
 from pathlib import Path
 
@@ -84,13 +85,6 @@ async def test_hyperliquid_revoked_agent_is_an_authentication_error_and_no_order
         assert len(handle.emulator.venue.order_log()) == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "OrderLedger does not count AuthenticationError as a refusal (ledger._REFUSED): "
-        "the order ends Unknown and is looked up by client id each tick"
-    ),
-)
 async def test_ledger_books_a_revoked_key_as_a_refusal(tmp_path: Path) -> None:
     """The ledger's place() after the key was revoked: Rejected with the AuthenticationError
     (the intent stored as rejected, nothing to look up), and no order on the venue."""
@@ -105,5 +99,10 @@ async def test_ledger_books_a_revoked_key_as_a_refusal(tmp_path: Path) -> None:
             assert handle.venue.order_log() == []
             assert isinstance(result, Rejected), result
             assert isinstance(result.error, errors.AuthenticationError)
+            assert not ledger.pending
+            assert await store.unresolved_intents() == []
+            with closing(sqlite3.connect(tmp_path / "store.sqlite")) as db:
+                statuses = db.execute("SELECT status FROM intents").fetchall()
+            assert statuses == [("rejected",)]
     finally:
         await store.close()

@@ -75,6 +75,11 @@ class CcxtPerpExchange:
         self._dialect = VenueDialect()  # the venue's ids, prices and statuses (after start)
         self.account_setup: AccountSetup | None = None
 
+    @property
+    def venue_id(self) -> str:
+        """The venue's ccxt id (``binanceusdm``, ``hyperliquid``), for alerts."""
+        return self._settings.exchange_id
+
     # ----------------------------------------------------------------- lifecycle
 
     async def start(self) -> None:
