@@ -1,0 +1,142 @@
+"""A hostile WebSocket endpoint behind ``chain.ws_urls``: the heads go on from the poller.
+
+A tiny ``websockets`` server answers ``eth_subscribe`` and then, one scenario per connection,
+sends bad heads (a far-future block, a block past the lead with a hash the node does not
+know, a number or timestamp past 2**63, a short hash, no number, not an object), text that is
+not JSON, a 2 MiB frame, JSON nested 100,000 deep, a JSON array, a notification whose params
+are a string and an error without an id. A bad head the checks refuse is logged and the
+connection kept; anything web3 or the bounded parser refuses ends the connection (logged,
+re-subscribed with backoff). No bogus number is ever handed out, and blocks mined on anvil
+keep arriving through the HTTP poller. The endpoint's path (an RPC key) is never logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import pytest
+from structlog.testing import capture_logs
+from websockets.asyncio.server import ServerConnection, serve
+
+from bot.chain.rpc import connect, rpc_request
+from bot.chain.ws_heads import MAX_UNVERIFIED_LEAD_BLOCKS, HeadSource, StreamedHeads
+from bot.safety import restore_recursion_limit
+from bot.sim.anvil import Anvil
+
+pytestmark = pytest.mark.faults
+
+SECRET = "SECRETKEY123"
+SUB = "0x5ca1ab1e"
+HANG_S = 20.0  # a guard against a hang, never a speed assertion
+
+
+def note(result: Any) -> str:
+    """One ``eth_subscription`` notification carrying ``result``."""
+    params = {"subscription": SUB, "result": result}
+    return json.dumps({"jsonrpc": "2.0", "method": "eth_subscription", "params": params})
+
+
+def header(
+    number: int, *, hash_hex: str = "ab" * 32, timestamp: int = 1_700_000_000
+) -> dict[str, Any]:
+    return {
+        "number": hex(number),
+        "hash": "0x" + hash_hex,
+        "parentHash": "0x" + "cd" * 32,
+        "timestamp": hex(timestamp),
+    }
+
+
+def scenarios(head: int) -> list[list[str | bytes]]:
+    """What the server sends on its 1st, 2nd, ... connection after the subscription; then it
+    closes that connection (code 1000)."""
+    far = head + 1000
+    return [
+        [
+            note(header(far)),  # a far-future block: the HTTP node has no such block
+            note(header(head + MAX_UNVERIFIED_LEAD_BLOCKS + 1, hash_hex="ee" * 32)),
+            note(header(2**64)),  # a number past 2**63-1
+            note(header(far, timestamp=2**64)),
+        ],
+        [note(header(far, hash_hex="ab" * 31))],  # a hash of 31 bytes
+        [note({"hash": "0x" + "ab" * 32, "timestamp": "0x1"})],  # no number
+        [note("0x" + "f" * 200_000)],  # not a header object
+        ["this is not JSON {"],
+        [b"\x00" * (2 * 1024 * 1024)],  # over the 1 MiB frame limit
+        ["[" * 100_000],
+        [json.dumps([1, 2, 3])],
+        [json.dumps({"jsonrpc": "2.0", "method": "eth_subscription", "params": "x"})],
+        [json.dumps({"jsonrpc": "2.0", "error": {"code": -1, "message": "boom"}})],
+    ]
+
+
+@asynccontextmanager
+async def hostile_endpoint(head: int) -> AsyncIterator[tuple[str, Callable[[], int]]]:
+    """The server's URL (its path a secret) and how many connections it has served."""
+    plans = scenarios(head)
+    served = 0
+
+    async def handler(conn: ServerConnection) -> None:
+        nonlocal served
+        plan = plans[served] if served < len(plans) else []
+        served += 1
+        request = json.loads(await conn.recv())
+        await conn.send(json.dumps({"jsonrpc": "2.0", "id": request["id"], "result": SUB}))
+        for message in plan:
+            await conn.send(message)
+        if plan:
+            await conn.close()
+        await conn.wait_closed()
+
+    async with serve(handler, "127.0.0.1", 0, max_size=None) as server:
+        port = next(iter(server.sockets)).getsockname()[1]
+        yield f"ws://127.0.0.1:{port}/v2/{SECRET}", lambda: served
+
+
+async def until(condition: Callable[[], bool], what: str) -> None:
+    async with asyncio.timeout(HANG_S):
+        while not condition():  # noqa: ASYNC110 - counters of background tasks, not an event
+            await asyncio.sleep(0.01)
+    assert condition(), what
+
+
+async def test_hostile_ws_endpoint_is_logged_and_retried_while_the_poller_carries_on(
+    anvil_node: Anvil,
+) -> None:
+    """Every bad message is refused or ends the connection (logged, masked, retried); no
+    bogus head is handed out; a block mined meanwhile arrives through the poller."""
+    restore_recursion_limit()
+    w3 = connect(anvil_node.rpc_url)
+    try:
+        start = int(await rpc_request(w3, "eth_blockNumber"), 16)
+        async with hostile_endpoint(start) as (url, served):
+            with capture_logs() as logs:
+                async with StreamedHeads(
+                    w3, [url], poll_interval_s=0.05, reconnect_min_s=0.01, reconnect_max_s=0.05
+                ) as heads:
+                    assert await asyncio.wait_for(anext(heads), HANG_S) == start
+                    await until(lambda: served() > len(scenarios(start)), "scenarios not served")
+                    await rpc_request(w3, "evm_mine")
+                    assert await asyncio.wait_for(anext(heads), HANG_S) == start + 1
+                    # over HTTP: the poller (or the read after the last reconnect)
+                    assert heads.last_source in {HeadSource.POLL, HeadSource.RESYNC}
+                    assert heads.first_seen[HeadSource.WS] == 0
+                    assert heads.rejected == 6  # the first connection's four, no number, a string
+                    assert heads.reconnects == len(scenarios(start))  # each connection ended
+    finally:
+        await w3.provider.disconnect()
+    rejected = [e for e in logs if e["event"] == "heads.ws_rejected"]
+    dropped = [e for e in logs if e["event"] == "heads.ws_dropped"]
+    assert "does not have block" in rejected[0]["error"]  # the far-future block
+    assert "does not have block" in rejected[1]["error"]  # past the lead: checked, refused
+    assert "head timestamp" in rejected[2]["error"]  # the 4th refusal (1st, 2nd, 4th logged)
+    assert [e["rejected"] for e in rejected] == [1, 2, 4]  # a flood is not logged line by line
+    errors = " | ".join(str(e["error"]) for e in dropped)
+    for cause in ("not JSON", "1009", "nested deeper", "not a JSON object", "as field 'hash'"):
+        assert cause in errors, errors
+    assert {e["endpoint"] for e in dropped} == {url.removesuffix(f"/v2/{SECRET}") + "/…"}
+    assert SECRET not in repr(logs)
