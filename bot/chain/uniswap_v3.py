@@ -9,9 +9,17 @@ fee growth, the ticks of every range, NPM/pool positions, owners and discovery c
 eth_calls, all pinned to the same block, since one call would exceed nodes' eth_call gas cap.
 Only a changed NFT set of a discovered owner costs extra round trips (same block).
 
+Forks are read by dialect (``bot.chain.v3_dialects``: ABI shapes, pool addressing, stakers):
+each tracked position carries its protocol, the reader never branches on one. An NFT may sit in
+the owner's wallet or, when the config names them, staked in a MasterChefV3 or a gauge
+(``bot.chain.staked``): each block checks where it is (``ownerOf`` and the staker's depositor),
+each exposure says so (``location``, ``earns``), and every move is a ``PositionMove``
+(``take_moves``).
+
 Failure stance: any failed sub-call raises ``PositionReadError``; a burned NFT or one no longer
-owned by its owner is removed from the hedge and reported by a ``PositionReadError`` on the
-block where it is found, so that tick does not trade and the alert is never silent.
+owned (nor staked) by its owner is removed from the hedge and reported by a
+``PositionReadError`` on the block where it is found, so that tick does not trade and the alert
+is never silent.
 """
 
 from __future__ import annotations
@@ -25,21 +33,26 @@ import structlog
 from web3 import AsyncWeb3
 
 from bot.chain.multicall import BatchReader, ContractCall, encode_call
-from bot.chain.rpc import checksum, load_abi
+from bot.chain.rpc import checksum
+from bot.chain.staked import Holder, location_of
 from bot.chain.v3_calls import (
     POOL_INIT_CODE_HASH,
     CallPlan,
+    DuplicateNotices,
     Tracked,
     TrackedState,
     decode_static,
+    pair_decimals,
     pool_address,
     position_key,
 )
+from bot.chain.v3_dialects import dialect, placed, pool_creators, stakers_of
+from bot.chain.v3_discovery import OwnerNfts, Whereabouts
 from bot.chain.v3_owed import OwedSplitter
 from bot.config import V3PositionConfig
 from bot.core.v3 import PairDecimals
 from bot.core.v3_position import V3PoolState, V3PositionState, V3TickState, v3_exposure
-from bot.domain import ChainNotice, PositionExposure
+from bot.domain import ChainNotice, PositionExposure, PositionMove
 from bot.errors import PositionReadError
 
 __all__ = ["POOL_INIT_CODE_HASH", "V3PositionReader", "V3Read", "pool_address", "position_key"]
@@ -63,7 +76,10 @@ class V3Read:
 def _checksummed(config: V3PositionConfig) -> V3PositionConfig:
     """The config with EIP-55 addresses, so reads compare and key without re-hashing."""
     fields = ("pool", "owner", "position_manager")
-    update = {f: checksum(getattr(config, f)) for f in fields if getattr(config, f) is not None}
+    update: dict[str, Any] = {
+        f: checksum(getattr(config, f)) for f in fields if getattr(config, f) is not None
+    }
+    update["staked_in"] = tuple(checksum(s) for s in config.staked_in)
     return config.model_copy(update=update)
 
 
@@ -95,16 +111,24 @@ class V3PositionReader:
         self._fees_in_delta = include_fees_in_delta
         self._timeout_s = request_timeout_s
         self._owed = OwedSplitter(w3, from_block=owed_logs_from_block, timeout_s=request_timeout_s)
-        self._npm_abi = load_abi("uniswap_v3_position_manager")
-        self._pool_abi = load_abi("uniswap_v3_pool")
-        self._erc20_abi = load_abi("erc20")
-        self._factories: dict[str, str] = {}  # npm -> factory
+        # (npm, protocol) -> the pools' CREATE2 deployer and clone implementation
+        self._creators: dict[tuple[str, str], tuple[str, str | None]] = {}
+        self._pool_dialects = {c.pool: dialect(c.protocol) for c in self._configs if c.pool}
         self._pairs: dict[str, PairDecimals] = {}  # pool -> ordering and decimals
         self._nfts: dict[tuple[str, int], Tracked] = {}
-        self._discovered: dict[str, list[int]] = {}  # config id -> token ids, index order
+        self._owners = {  # config id -> the owner's NFTs in the wallet and the stakers
+            c.id: OwnerNfts(
+                [
+                    Holder.wallet(c.position_manager, c.owner, dialect(c.protocol).npm_abi),
+                    *stakers_of(c.protocol, c.owner, c.staked_in),
+                ]
+            )
+            for c in self._configs
+            if c.discover and c.position_manager and c.owner
+        }
+        self._where = Whereabouts()
         self._removed: set[str] = set()
-        self._duplicates: set[tuple[str, str, tuple[Any, ...]]] = set()
-        self._notices: list[ChainNotice] = []
+        self._duplicates = DuplicateNotices()
         self._plan_cache: tuple[Any, CallPlan] | None = None
         self._ready = False  # immutable facts of every tracked position loaded
 
@@ -122,119 +146,100 @@ class V3PositionReader:
             raise PositionReadError(f"reverted at block {block}: {', '.join(failed[:5])}")
         return [r for r in results if r is not None]
 
-    def _npm(self, npm: str, fn: str, *args: Any) -> ContractCall:
-        return encode_call(f"npm.{fn}{args!r}", npm, self._npm_abi, fn, *args)
+    def _npm(self, npm: str, protocol: str, fn: str, *args: Any) -> ContractCall:
+        return encode_call(f"npm.{fn}{args!r}", npm, dialect(protocol).npm_abi, fn, *args)
 
     def _pool(self, pool: str, fn: str, *args: Any) -> ContractCall:
-        return encode_call(f"pool {pool}.{fn}", pool, self._pool_abi, fn, *args)
+        abi = self._pool_dialects[pool].pool_abi
+        return encode_call(f"pool {pool}.{fn}", pool, abi, fn, *args)
 
     # --- immutable facts, read once ------------------------------------------------------
 
     async def _load_metadata(self, block: int) -> None:
         if self._ready:
             return
-        npms = {c.position_manager for c in self._configs if c.position_manager}
-        missing = sorted(npms - self._factories.keys())
-        for npm, (factory,) in zip(
-            missing,
-            await self._run_all([self._npm(n, "factory") for n in missing], block),
-            strict=True,
-        ):
-            self._factories[npm] = checksum(factory)
+        npms = {(c.position_manager, c.protocol) for c in self._configs if c.position_manager}
+        missing = sorted(npms - self._creators.keys())
+        self._creators.update(await pool_creators(self._run_all, missing, block))
         for config in self._configs:
-            if config.discover and config.id not in self._discovered:
+            if config.id in self._owners and not self._owners[config.id].known:
                 await self._discover(config, block)
-        wanted = [
-            (c.position_manager, c.token_id, c.id, c.owner)
-            for c in self._configs
-            if c.position_manager is not None and c.token_id is not None
-        ]
+        wanted = [(c, c.token_id, c.id) for c in self._configs if c.token_id is not None]
         for config in self._configs:
-            if config.discover and config.position_manager and config.owner:
-                npm = config.position_manager
-                wanted += [
-                    (npm, i, f"{config.id}-{i}", config.owner) for i in self._discovered[config.id]
-                ]
-        unknown: dict[tuple[str, int], tuple[str, int, str, str | None]] = {}
-        for w in wanted:  # listed NFTs come first: an NFT also discovered keeps the listed id
-            if (w[0], w[1]) not in self._nfts:
-                unknown.setdefault((w[0], w[1]), w)
+            if config.id in self._owners:
+                wanted += [(config, i, f"{config.id}-{i}") for i in self._owners[config.id].ids]
+        unknown: dict[tuple[str, int], tuple[V3PositionConfig, int, str]] = {}
+        for c, token_id, exposure_id in wanted:  # listed first: an NFT also discovered keeps
+            key = (c.position_manager or "", token_id)  # the listed id
+            if c.position_manager is not None and key not in self._nfts:
+                unknown.setdefault(key, (c, token_id, exposure_id))
         new = list(unknown.values())
         reads = await self._run(
-            [self._npm(n, fn, i) for n, i, _, _ in new for fn in ("positions", "ownerOf")], block
+            [
+                self._npm(c.position_manager or "", c.protocol, fn, i)
+                for c, i, _ in new
+                for fn in ("positions", "ownerOf")
+            ],
+            block,
         )
-        answers, owners = reads[0::2], reads[1::2]
-        for (npm, token_id, exposure_id, owner), pos, held in zip(
-            new, answers, owners, strict=True
+        for (c, token_id, exposure_id), pos, held in zip(
+            new, reads[0::2], reads[1::2], strict=True
         ):
             if pos is None or held is None:
                 raise PositionReadError(f"position {exposure_id}: NFT {token_id} does not exist")
-            token0, token1, fee, lower, upper = pos[2:7]
-            pool = pool_address(self._factories[npm], token0, token1, int(fee))
-            first_owner = checksum(owner) if owner else checksum(held[0])
-            self._nfts[(npm, token_id)] = Tracked(
-                exposure_id, pool, int(lower), int(upper), npm, token_id, first_owner
-            )
+            self._track(c, token_id, exposure_id, pos, checksum(held[0]))
         pools = {t.pool for t in self._nfts.values()}
         pools |= {c.pool for c in self._configs if c.pool is not None}
-        await self._load_pairs(sorted(pools - self._pairs.keys()), block)
+        missing_pairs = sorted(pools - self._pairs.keys())
+        tokens = (self._base, self._quote)
+        self._pairs.update(
+            await pair_decimals(self._run_all, self._pool, missing_pairs, tokens, block)
+        )
         self._ready = True
 
-    async def _load_pairs(self, pools: list[str], block: int) -> None:
-        calls = [self._pool(p, fn) for p in pools for fn in ("token0", "token1")]
-        tokens = [checksum(t[0]) for t in await self._run_all(calls, block)]
-        decimals = await self._run_all(
-            [encode_call("token.decimals", t, self._erc20_abi, "decimals") for t in tokens], block
-        )
-        for i, pool in enumerate(pools):
-            token0, token1 = tokens[2 * i], tokens[2 * i + 1]
-            if {token0, token1} != {self._base, self._quote}:
-                raise PositionReadError(
-                    f"pool {pool} holds ({token0}, {token1}), not the configured base/quote "
-                    f"({self._base}, {self._quote})"
-                )
-            dec0, dec1 = int(decimals[2 * i][0]), int(decimals[2 * i + 1][0])
-            base_is_token0 = token0 == self._base
-            self._pairs[pool] = PairDecimals(
-                base_is_token0=base_is_token0,
-                base_decimals=dec0 if base_is_token0 else dec1,
-                quote_decimals=dec1 if base_is_token0 else dec0,
-            )
+    def _track(
+        self, c: V3PositionConfig, token_id: int, exposure_id: str, pos: tuple[Any, ...], held: str
+    ) -> None:
+        """Follow NFT ``token_id`` from its ``positions`` answer: its pool by the dialect."""
+        npm, d = c.position_manager or "", dialect(c.protocol)
+        token0, token1, key, lower, upper = pos[2:7]
+        pool = d.pool_address(*self._creators[(npm, c.protocol)], token0, token1, int(key))
+        self._pool_dialects.setdefault(pool, d)
+        owner = c.owner or held
+        self._nfts[(npm, token_id)] = Tracked(
+            exposure_id, pool, int(lower), int(upper), npm, token_id, owner, c.protocol,
+            stakers_of(c.protocol, c.owner, c.staked_in),
+        )  # fmt: skip
 
-    async def _discover(self, config: V3PositionConfig, block: int) -> list[int]:
-        """Every token id of the config's owner, in index order; removes vanished ones."""
-        assert config.position_manager is not None
-        assert config.owner is not None
-        npm, owner = config.position_manager, config.owner
-        ((count,),) = await self._run_all([self._npm(npm, "balanceOf", owner)], block)
-        ids = [
-            int(r[0])
-            for r in await self._run_all(
-                [self._npm(npm, "tokenOfOwnerByIndex", owner, i) for i in range(int(count))], block
-            )
-        ]
-        gone = sorted(set(self._discovered.get(config.id, [])) - set(ids))
-        if ids != self._discovered.get(config.id):
+    async def _discover(self, config: V3PositionConfig, block: int) -> None:
+        """Every token id of the config's owner, wallet and stakers; removes vanished ones,
+        records the ones that arrived after the first look."""
+        owners = self._owners[config.id]
+        npm, owner, first = config.position_manager or "", config.owner, not owners.known
+        before = owners.ids
+        gone, new = await owners.refresh(self._run_all, block)
+        if owners.ids != before:
             self._ready = False  # new token ids need their pool and ticks
-        self._discovered[config.id] = ids
         for token_id in gone:
             self._nfts.pop((npm, token_id), None)
+        self._where.refreshed(config.id, config.protocol, owners, gone, [] if first else new, block)
         if gone:
             raise PositionReadError(
                 f"position {config.id}: NFTs {gone} no longer owned by {owner} at block {block} "
                 "(transferred or burned); removed from the hedge"
             )
-        return ids
 
     # --- one block -----------------------------------------------------------------------
 
     def _config_positions(self, c: V3PositionConfig) -> list[Tracked]:
         if c.pool is not None and c.owner is not None and c.tick_lower is not None:
             assert c.tick_upper is not None
-            return [Tracked(c.id, c.pool, c.tick_lower, c.tick_upper, owner=c.owner)]
+            return [
+                Tracked(c.id, c.pool, c.tick_lower, c.tick_upper, None, None, c.owner, c.protocol)
+            ]
         assert c.position_manager is not None
         npm = c.position_manager
-        ids = self._discovered[c.id] if c.discover else [c.token_id or 0]
+        ids = self._owners[c.id].ids if c.id in self._owners else [c.token_id or 0]
         return [self._nfts[(npm, i)] for i in ids if (npm, i) in self._nfts]
 
     def _tracked(self) -> list[Tracked]:
@@ -244,30 +249,16 @@ class V3PositionReader:
             for t in self._config_positions(c):
                 first = seen.setdefault(t.identity, (c.id, t))
                 if first[0] != c.id:
-                    self._report_duplicate(first[0], c.id, t)
+                    self._duplicates.report(first[0], c.id, t)
         return [t for _, t in seen.values() if t.exposure_id not in self._removed]
-
-    def _report_duplicate(self, first: str, second: str, t: Tracked) -> None:
-        """Queue one ``position.duplicate`` notice per pair of entries (``take_notices``)."""
-        if (first, second, t.identity) in self._duplicates:
-            return
-        self._duplicates.add((first, second, t.identity))
-        where = (
-            f"NFT {t.token_id} of {t.npm}"
-            if t.npm is not None
-            else f"pool {t.pool} owner {t.owner} ticks [{t.tick_lower}, {t.tick_upper}]"
-        )
-        detail = (
-            f"config entries {first} and {second} both reach {where}; it is counted once "
-            f"(as {t.exposure_id})"
-        )
-        log.warning("position.duplicate", entries=[first, second], position=where)
-        self._notices.append(ChainNotice("position.duplicate", detail, (first, second)))
 
     def take_notices(self) -> tuple[ChainNotice, ...]:
         """The notices found since the last call (each duplicate is reported once)."""
-        notices, self._notices = tuple(self._notices), []
-        return notices
+        return self._duplicates.take()
+
+    def take_moves(self) -> tuple[PositionMove, ...]:
+        """Positions that arrived or left since the last call (``bot.chain.v3_discovery``)."""
+        return self._where.take_moves()
 
     def _plan(self, tracked: list[Tracked]) -> CallPlan:
         plan = CallPlan()
@@ -284,21 +275,22 @@ class V3PositionReader:
                 key = position_key(t.owner, t.tick_lower, t.tick_upper)
                 plan.positions[t.exposure_id] = plan.add(self._pool(t.pool, "positions", key))
             else:
-                plan.positions[t.exposure_id] = plan.add(self._npm(t.npm, "positions", t.token_id))
-                plan.owners[t.exposure_id] = plan.add(self._npm(t.npm, "ownerOf", t.token_id))
-        for c in self._configs:
-            if c.discover and c.position_manager and c.owner:
-                npm, owner = c.position_manager, c.owner
-                plan.counts[c.id] = plan.add(self._npm(npm, "balanceOf", owner))
-                for index in range(len(self._discovered[c.id])):
-                    plan.add(self._npm(npm, "tokenOfOwnerByIndex", owner, index))
+                npm, p, token_id = t.npm, t.protocol, t.token_id
+                plan.positions[t.exposure_id] = plan.add(self._npm(npm, p, "positions", token_id))
+                plan.owners[t.exposure_id] = plan.add(self._npm(npm, p, "ownerOf", token_id))
+                for staker in t.stakers:
+                    plan.add(staker.depositor_call(token_id or 0))
+        for config_id, owners in self._owners.items():
+            plan.counts[config_id] = len(plan.calls)
+            for call in owners.check_calls():
+                plan.add(call)
         return plan
 
     async def read(self, block_number: int) -> V3Read:
         """Every tracked V3 position at ``block_number`` (one eth_call once caches are warm)."""
         await self._load_metadata(block_number)
         tracked = self._tracked()
-        key = (tuple(t.exposure_id for t in tracked), tuple(map(len, self._discovered.values())))
+        key = (tuple(t.exposure_id for t in tracked), tuple(o.shape for o in self._owners.values()))
         if self._plan_cache is None or self._plan_cache[0] != key:
             self._plan_cache = (key, self._plan(tracked))  # encoding is the costly part
         plan = self._plan_cache[1]
@@ -318,17 +310,25 @@ class V3PositionReader:
     def _discovery_changed(
         self, config: V3PositionConfig, plan: CallPlan, results: list[tuple[Any, ...] | None]
     ) -> bool:
-        start = plan.counts[config.id]
-        known = self._discovered[config.id]
-        answers = results[start : start + 1 + len(known)]
-        if any(a is None for a in answers):
-            return True
-        count, *ids = (int(a[0]) for a in answers if a is not None)
-        return count != len(known) or ids != known
+        start, owners = plan.counts[config.id], self._owners[config.id]
+        return not owners.unchanged(results[start : start + owners.check_size()])
 
-    def _check_owner(self, t: Tracked, held: tuple[Any, ...] | None, block: int) -> None:
-        if held is None or str(held[0]).lower() != str(t.owner).lower():
+    def _locate(
+        self,
+        t: Tracked,
+        held: tuple[Any, ...] | None,
+        deposits: list[tuple[Any, ...] | None],
+        block: int,
+    ) -> None:
+        """Where NFT ``t`` sits at ``block`` (wallet or a staker of its owner), or raise."""
+        at = None if held is None else location_of(str(held[0]), str(t.owner), t.stakers, deposits)
+        if at is not None:
+            self._where.seen(
+                t.exposure_id, at, block=block, protocol=t.protocol, token_id=t.token_id
+            )
+        else:
             self._removed.add(t.exposure_id)
+            self._where.left(t.exposure_id, block=block, protocol=t.protocol, token_id=t.token_id)
             where = "burned" if held is None else f"transferred to {checksum(held[0])}"
             raise PositionReadError(
                 f"position {t.exposure_id}: NFT {t.token_id} {where} at block {block} "
@@ -344,7 +344,8 @@ class V3PositionReader:
     ) -> list[TrackedState]:
         for t in tracked:
             if t.exposure_id in plan.owners:
-                self._check_owner(t, results[plan.owners[t.exposure_id]], block)
+                at = plan.owners[t.exposure_id]
+                self._locate(t, results[at], results[at + 1 : at + 1 + len(t.stakers)], block)
         failed = [c.label for c, r in zip(plan.calls, results, strict=True) if r is None]
         if failed:
             raise PositionReadError(f"reverted at block {block}: {', '.join(failed[:5])}")
@@ -361,9 +362,10 @@ class V3PositionReader:
             fields = raw[7:12] if t.npm is not None else raw[0:5]
             state = V3PositionState(t.tick_lower, t.tick_upper, *(int(v) for v in fields))
             lower, upper = (answers[plan.ticks[(t.pool, k)]] for k in (t.tick_lower, t.tick_upper))
+            g0, g1 = self._pool_dialects[t.pool].tick_fee_growth
             ticks = (
-                V3TickState(int(lower[2]), int(lower[3])),
-                V3TickState(int(upper[2]), int(upper[3])),
+                V3TickState(int(lower[g0]), int(lower[g1])),
+                V3TickState(int(upper[g0]), int(upper[g1])),
             )
             out.append(TrackedState(t, pools[t.pool], ticks, state))
         return out
@@ -378,15 +380,15 @@ class V3PositionReader:
             state = p.state
             if owed != (0, 0):
                 state = replace(state, principal_owed0=owed[0], principal_owed1=owed[1])
-            exposures.append(
-                v3_exposure(
-                    p.tracked.exposure_id,
-                    p.pool,
-                    *p.ticks,
-                    state,
-                    self._pairs[p.tracked.pool],
-                    include_fees_in_delta=self._fees_in_delta,
-                )
+            exposure = v3_exposure(
+                p.tracked.exposure_id,
+                p.pool,
+                *p.ticks,
+                state,
+                self._pairs[p.tracked.pool],
+                include_fees_in_delta=self._fees_in_delta,
             )
+            at = self._where.location(p.tracked.exposure_id)
+            exposures.append(placed(exposure, p.tracked.protocol, at))
         price = exposures[0].price if exposures else None
         return V3Read(block_number=block, positions=tuple(exposures), price=price)

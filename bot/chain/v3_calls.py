@@ -1,25 +1,36 @@
 """The V3 reader's parts: pool and position addressing, fast answer decoding, what it tracks
-and the plan of one block's calls."""
+and the plan of one block's calls. Forks address their pools by dialect
+(``bot.chain.v3_dialects``); :func:`pool_address` is Uniswap's (and SushiSwap's)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import structlog
 from eth_abi.abi import encode
 from eth_utils.crypto import keccak
 
-from bot.chain.multicall import ContractCall
-from bot.chain.rpc import checksum
+from bot.chain.multicall import ContractCall, encode_call
+from bot.chain.rpc import checksum, load_abi
+from bot.chain.staked import Holder, RunAll
 from bot.chain.v3_owed import OwedSource
+from bot.core.v3 import PairDecimals
 from bot.core.v3_position import V3PoolState, V3PositionState, V3TickState
+from bot.domain import ChainNotice
+from bot.errors import PositionReadError
+
+log = structlog.get_logger("hedgebot.chain.uniswap_v3")
 
 __all__ = [
     "POOL_INIT_CODE_HASH",
     "CallPlan",
+    "DuplicateNotices",
     "Tracked",
     "TrackedState",
     "decode_static",
+    "pair_decimals",
     "pool_address",
     "position_key",
 ]
@@ -50,6 +61,40 @@ def decode_static(call: ContractCall, raw: bytes) -> tuple[Any, ...]:
     return call.decode(raw)
 
 
+async def pair_decimals(
+    run_all: RunAll,
+    pool_call: Callable[[str, str], ContractCall],
+    pools: Sequence[str],
+    base_quote: tuple[str, str],
+    block: int,
+) -> dict[str, PairDecimals]:
+    """Token order and decimals of each pool (``pool_call(pool, fn)`` encodes its calls);
+    ``PositionReadError`` when a pool does not hold exactly the configured (base, quote)."""
+    calls = [pool_call(p, fn) for p in pools for fn in ("token0", "token1")]
+    tokens = [checksum(t[0]) for t in await run_all(calls, block)]
+    erc20 = load_abi("erc20")
+    decimals = await run_all(
+        [encode_call("token.decimals", t, erc20, "decimals") for t in tokens], block
+    )
+    base, quote = base_quote
+    out: dict[str, PairDecimals] = {}
+    for i, pool in enumerate(pools):
+        token0, token1 = tokens[2 * i], tokens[2 * i + 1]
+        if {token0, token1} != {base, quote}:
+            raise PositionReadError(
+                f"pool {pool} holds ({token0}, {token1}), not the configured base/quote "
+                f"({base}, {quote})"
+            )
+        dec0, dec1 = int(decimals[2 * i][0]), int(decimals[2 * i + 1][0])
+        base_is_token0 = token0 == base
+        out[pool] = PairDecimals(
+            base_is_token0=base_is_token0,
+            base_decimals=dec0 if base_is_token0 else dec1,
+            quote_decimals=dec1 if base_is_token0 else dec0,
+        )
+    return out
+
+
 @dataclass(frozen=True, slots=True)
 class Tracked:
     """A position being followed: where it lives and its immutable range."""
@@ -61,6 +106,8 @@ class Tracked:
     npm: str | None = None  # NFT positions
     token_id: int | None = None
     owner: str | None = None  # NFT: expected owner (None: whoever held it first); direct: owner
+    protocol: str = "uniswap_v3"  # its dialect (bot.chain.v3_dialects)
+    stakers: tuple[Holder, ...] = ()  # where the owner may have staked the NFT
 
     @property
     def identity(self) -> tuple[Any, ...]:
@@ -97,8 +144,38 @@ class CallPlan:
     ticks: dict[tuple[str, int], int] = field(default_factory=dict)
     positions: dict[str, int] = field(default_factory=dict)  # exposure id -> positions call
     owners: dict[str, int] = field(default_factory=dict)  # exposure id -> ownerOf call
-    counts: dict[str, int] = field(default_factory=dict)  # config id -> balanceOf call
+    counts: dict[str, int] = field(default_factory=dict)  # config id -> first discovery check
 
     def add(self, call: ContractCall) -> int:
         self.calls.append(call)
         return len(self.calls) - 1
+
+
+class DuplicateNotices:
+    """One ``position.duplicate`` notice per pair of config entries reaching one position."""
+
+    def __init__(self) -> None:
+        self._seen: set[tuple[str, str, tuple[Any, ...]]] = set()
+        self._notices: list[ChainNotice] = []
+
+    def report(self, first: str, second: str, t: Tracked) -> None:
+        """Entries ``first`` and ``second`` both reach ``t`` (counted once, as ``first``'s)."""
+        if (first, second, t.identity) in self._seen:
+            return
+        self._seen.add((first, second, t.identity))
+        where = (
+            f"NFT {t.token_id} of {t.npm}"
+            if t.npm is not None
+            else f"pool {t.pool} owner {t.owner} ticks [{t.tick_lower}, {t.tick_upper}]"
+        )
+        detail = (
+            f"config entries {first} and {second} both reach {where}; it is counted once "
+            f"(as {t.exposure_id})"
+        )
+        log.warning("position.duplicate", entries=[first, second], position=where)
+        self._notices.append(ChainNotice("position.duplicate", detail, (first, second)))
+
+    def take(self) -> tuple[ChainNotice, ...]:
+        """The notices queued since the last call."""
+        notices, self._notices = tuple(self._notices), []
+        return notices
