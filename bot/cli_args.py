@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
+import shutil
 import sys
+import textwrap
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, NoReturn
@@ -41,9 +44,25 @@ _NUMERIC_TEXT_ARGS = ("mark_price", "funding_rate")
 _DECIMAL_MAX = Decimal("1e15")  # larger than any price a command line sets
 
 
+HELP_WIDTH_NOT_A_TTY = 80  # help piped or captured wraps at 80 columns at most
+
+
 class TeachingFormatter(argparse.RawDescriptionHelpFormatter):
     """Help that shows every option's default (``(default: 200)``; flags ``(default: off)``)
-    unless its text already names it, and keeps descriptions and examples as written."""
+    unless its text already names it, and keeps descriptions and examples as written, except
+    that a line wider than the help's width (the terminal's, 78 when not a terminal) is
+    wrapped under its own indent (a ``name  text`` listing line under its text column)."""
+
+    def __init__(self, prog: str, **kwargs: Any) -> None:
+        if "width" not in kwargs and not sys.stdout.isatty():
+            columns = shutil.get_terminal_size().columns
+            kwargs["width"] = min(columns, HELP_WIDTH_NOT_A_TTY) - 2
+        super().__init__(prog, **kwargs)
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        return "\n".join(
+            wrapped for line in text.splitlines() for wrapped in _wrap_line(line, width, indent)
+        )
 
     def _get_help_string(self, action: argparse.Action) -> str | None:
         text = action.help or ""
@@ -56,6 +75,24 @@ class TeachingFormatter(argparse.RawDescriptionHelpFormatter):
         if action.default is None:
             return f"{text} (default: not set)".strip()
         return f"{text} (default: %(default)s)".strip()
+
+
+def _wrap_line(line: str, width: int, indent: str) -> list[str]:
+    """``indent + line`` within ``width`` columns (a word longer than the width stays whole);
+    continuation lines hang under the text of a ``  name   text`` line, else its indent."""
+    if len(indent) + len(line) <= width or not line.strip():
+        return [indent + line]
+    listing = re.match(r"^(\s*\S+\s{2,})", line)
+    lead = re.match(r"^\s*", line)
+    hang = listing.group(1) if listing else (lead.group(0) if lead else "") + "  "
+    return textwrap.wrap(
+        line,
+        width=max(width, len(indent) + len(hang) + 20),
+        initial_indent=indent,
+        subsequent_indent=indent + " " * len(hang),
+        break_long_words=False,
+        break_on_hyphens=False,
+    )
 
 
 class OneLineParser(argparse.ArgumentParser):

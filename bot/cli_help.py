@@ -28,7 +28,7 @@ EXAMPLES: dict[str, str] = {
     "snapshot": "hedgebot snapshot --config var/localnet/config.yaml",
     "report": "hedgebot report --config var/demo/config.yaml --out pnl.png",
     "plan": "hedgebot plan --config config/paper.yaml --days 30",
-    "fleet": "hedgebot fleet status --store-url postgresql://bot@db/fleet --mqtt-url mqtt://mq",
+    "fleet": "hedgebot fleet status --store-url postgresql://db/fleet --mqtt-url mqtt://mq",
     "demo": "hedgebot demo --config config/demo.yaml --blocks 400 --workdir var/demo",
     "localnet": "hedgebot localnet --out var/localnet --pool-kind v3",
     "backtest": "hedgebot backtest --gbm-sigma 0.8 --steps 20160 --policy band --fee-apr 0.1",
@@ -92,6 +92,7 @@ def teach(parser: argparse.ArgumentParser) -> None:
     sub._choices_actions = []  # listed in groups in the epilog instead
     sub.help = argparse.SUPPRESS
     parser.usage = f"{parser.prog} [-h] COMMAND ..."
+    parser.formatter_class = TeachingFormatter  # the grouped listing wraps at the width
     parser.epilog = f"{listing}\n\n`hedgebot COMMAND --help` shows a command's options."
     for name, command in sub.choices.items():
         for action in command._actions:

@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from bot.core.killswitch import MAX_REASON, SOURCES, KillSource, KillSwitchState, parse_flag
 from bot.ports import Clock
+from bot.safety import printable
 
 __all__ = ["FileKillSwitch", "add_subcommand", "kill_switch_path"]
 
@@ -112,7 +113,8 @@ def cmd_kill(args: argparse.Namespace) -> int:
         return 0
     if args.mode == "status":
         state = switch.read()
-        sys.stdout.write(f"kill switch {state.mode} ({switch.path}) {state.reason}".rstrip() + "\n")
+        shown = f"kill switch {state.mode} ({switch.path}) {state.reason}".rstrip()
+        sys.stdout.write(printable(shown, 400) + "\n")  # the file's text, escaped like status
         return 0
     state = switch.engage(args.mode, args.reason, "cli")
     sys.stdout.write(f"kill switch engaged: {state.mode} ({switch.path})\n")
@@ -127,6 +129,11 @@ def add_subcommand(subparsers: Any) -> None:
         "clear, or status; survives restarts until cleared",
     )
     parser.add_argument("--config", required=True)
-    parser.add_argument("mode", choices=["freeze", "flatten", "clear", "status"])
+    parser.add_argument(
+        "mode",
+        choices=["freeze", "flatten", "clear", "status"],
+        help="freeze: no new orders; flatten: close the hedge reduce-only, then stay paused; "
+        "clear: remove the switch (after a flatten, resume to trade); status: show it",
+    )
     parser.add_argument("--reason", default="operator request (cli)")
     parser.set_defaults(func=cmd_kill)

@@ -58,3 +58,22 @@ def test_top_level_help_groups_the_commands() -> None:
     inspect = text[text.index("inspect:\n") : text.index("simulate:\n")]
     for name in ("snapshot", "report", "check-config"):
         assert f"\n  {name} " in inspect
+
+
+@pytest.mark.parametrize("columns", ["200", "80"])
+def test_help_wraps_at_80_columns_when_not_a_terminal(
+    columns: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Piped help (not a tty) is at most 80 columns even in a wide COLUMNS, for the grouped
+    listing and every command's description and example (was 135 and 92)."""
+    monkeypatch.setenv("COLUMNS", columns)
+    parser = build_parser()
+    texts = {"hedgebot": parser.format_help()}
+    texts.update({name: command.format_help() for name, command in _commands(parser).items()})
+    for name, text in texts.items():
+        wide = [line for line in text.splitlines() if len(line) > 80]
+        assert not wide, (name, wide)
+    assert (
+        "kill          kill switch: freeze (no new orders), flatten (close the hedge\n"
+        in (texts["hedgebot"])
+    )
