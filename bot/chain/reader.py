@@ -198,6 +198,7 @@ class LpChainReader:
             positions=tuple(exposures),
             wallet_base=self._wallet_base,
             notices=self._v3.take_notices() if self._v3 is not None else (),
+            moves=self._v3.take_moves() if self._v3 is not None else (),
         )
 
     async def _v2_pool(
