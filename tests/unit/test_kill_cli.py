@@ -68,7 +68,8 @@ def test_kill_status_escapes_the_files_text(
     assert run(["kill", "--config", str(config), "status"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("kill switch freeze (")
-    assert "\x1b" not in out and "\x07" not in out and "\r" not in out
+    for raw in ("\x1b", "\x07", "\r"):
+        assert raw not in out
     assert "\\x1b[2J" in out
 
 
