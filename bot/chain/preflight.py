@@ -239,6 +239,8 @@ async def _v3(
                 "no_contract",
             )
         ]
+    if config.protocol in ("pancakeswap_v3", "slipstream"):
+        return []  # other ABI shapes and pool addresses: the reader's first read checks them
     if config.token_id is not None:
         return await _v3_nft(probe, pair, where, npm, config.token_id)
     assert config.owner is not None  # discover: validated by the config model
