@@ -19,6 +19,7 @@ MODULES = [
     "bench_venues",
     "bench_store",
     "bench_fleet_mqtt",
+    "bench_fleet_positions",
 ]
 
 
