@@ -4,11 +4,13 @@ anvil (npm) + real Uniswap contracts + a seeded GBM market that trades through t
 block + the simulated perp venue (in-process paper adapter, or the HTTP emulator driven through
 the real ccxt client) + the engine + optional MQTT/metrics. The venue's mark follows the same
 price path as the pool; the venue clock follows block timestamps, so funding accrues in chain
-time.
+time. The chain starts at a fixed time (``DEMO_EPOCH``), not the wall clock's, so one seed
+gives one output whatever the time of day (the funding times crossed are the same).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import secrets
@@ -67,6 +69,10 @@ class DemoOptions:
 
 
 DEMO_MARKER = "# the demo's effective config"
+DEMO_EPOCH = 1_704_088_800
+"""The demo chain's genesis time: 2024-01-01 06:00 UTC, two hours before a funding time
+(8-hourly, 00/08/16 UTC), so a 40-block run at 600 s a block settles one funding payment."""
+_CLEAR_TIMEOUT_S = 5.0  # clearing retained messages at exit gives up after this
 _MASK = "**********"  # bot.config.masked_dump's stand-in for a secret
 _DEMO_FILES = ("config.yaml", "demo.log", "report.png", "venue.json", "hedgebot.sqlite")
 
@@ -223,9 +229,23 @@ async def run_demo(options: DemoOptions) -> dict[str, Any]:
 
 async def _run_world(options: DemoOptions, workdir: Path) -> dict[str, Any]:
     """Start the world, run the blocks, summarise; everything is closed before returning
-    and the demo's retained messages are cleared from the broker."""
+    and the demo's retained messages are cleared from the broker, also when the run is
+    interrupted (Ctrl-C) or fails."""
+    cleanup: dict[str, Any] = {}
+    try:
+        return await _run_world_in(options, workdir, cleanup)
+    finally:
+        if cleanup.get("broker_url") is not None:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(_CLEAR_TIMEOUT_S):
+                    await clear_retained(cleanup["broker_url"], cleanup["settings"])
+
+
+async def _run_world_in(
+    options: DemoOptions, workdir: Path, cleanup: dict[str, Any]
+) -> dict[str, Any]:
     async with AsyncExitStack() as stack:
-        node = await stack.enter_async_context(Anvil(AnvilOptions()))
+        node = await stack.enter_async_context(Anvil(AnvilOptions(genesis_timestamp=DEMO_EPOCH)))
         world: LocalWorld = await stack.enter_async_context(
             start_world(
                 node.rpc_url,
@@ -249,10 +269,8 @@ async def _run_world(options: DemoOptions, workdir: Path) -> dict[str, Any]:
             encoding="utf-8",
         )
         broker_url = await resolve_broker(stack, options.mqtt_url, quiet=options.quiet)
-        summary = await _drive(stack, options, world, settings, broker_url, metrics_port, workdir)
-    if broker_url is not None:
-        await clear_retained(broker_url, settings)
-    return summary
+        cleanup.update(broker_url=broker_url, settings=settings)
+        return await _drive(stack, options, world, settings, broker_url, metrics_port, workdir)
 
 
 async def _drive(

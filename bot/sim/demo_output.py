@@ -1,6 +1,7 @@
 """What ``hedgebot demo`` shows a person: progress on stderr and the summary on stdout.
 
-Progress: one line per ``blocks // 20`` blocks and one per rebalance (marked ``*``), above a
+Progress: one line per ``blocks // 20`` blocks and one per rebalance (marked ``*``, with the
+hedge before and after: ``0.000>-75.038``; the drift is always after the tick), above a
 progress bar for the run (the bar only in a terminal). The summary is a table in 80 columns,
 numbers rounded for display (``bot.display``); the URLs, the work dir and the full
 ``hedgebot report`` command are printed after it, whole, never cut to the table's width.
@@ -27,17 +28,24 @@ SUMMARY_WIDTH = 80
 
 
 def progress_line(report: TickReport, step: Decimal | None) -> str:
-    """One block in at most 80 columns; ``*`` marks a rebalance, and a hold for a reason
-    other than being inside the band names it (``paused``, a guard...)."""
+    """One block in at most 80 columns, every figure as the tick left it: the hedge (a
+    rebalance shows ``before>after``) and the drift from target after the tick's order;
+    ``*`` marks a rebalance, and a hold for a reason other than being inside the band names
+    it (``paused``, a guard...)."""
     d = report.decision
-    mark = "*" if d.action == "rebalance" else " "
-    hedge = fmt_base(report.position.size_base, step)
+    rebalanced = d.action == "rebalance"
+    after = report.position.size_base
+    hedge = fmt_base(after, step)
+    if rebalanced:
+        hedge = f"{fmt_base(d.hedge_base, step)}>{hedge}"
+    drift = fmt_base(after - d.target_base, step)
     line = (
-        f"{mark} block {report.block:>5} price {fmt_price(report.snapshot.price):>8} "
-        f"delta {fmt_base(d.delta_base, step):>8} hedge {hedge:>8} "
-        f"drift {fmt_base(d.drift_base, step):>7}/{fmt_base(d.band_base, step)}"
+        f"{'*' if rebalanced else ' '} block {report.block:>5} "
+        f"price {fmt_price(report.snapshot.price):>8} "
+        f"delta {fmt_base(d.delta_base, step):>7} hedge {hedge:>8} "
+        f"drift {drift:>6}/{fmt_base(d.band_base, step)}"
     )
-    if d.action != "rebalance" and d.reason != "inside_band":
+    if not rebalanced and d.reason != "inside_band":
         line += f" {d.action}: {d.reason}"
     return line
 

@@ -28,6 +28,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from bot.display import fmt_pct
 from bot.errors import ConfigError
 from bot.safety import MAX_COMMAND_BYTES, MAX_JSON_DEPTH, PayloadRejected, loads_bounded, mask_url
 from bot.telemetry.cli_support import (
@@ -171,7 +172,7 @@ class MonitorView:
             Text(_num(state.delta_base, places=4)),
             Text(_num(state.hedge_base, places=4)),
             Text(_num(state.drift_base, places=4)),
-            Text(_num(state.margin_ratio, places=3)),
+            Text(_margin(state.margin_ratio)),
             Text(_num(state.pnl.net, places=2)),
         ]
         return [_text(bot_id, _BOT_ID_SHOWN), status, *cells]
@@ -247,6 +248,13 @@ def _data(event: EventMessage) -> Text:
     except (ValueError, TypeError, RecursionError):
         data = "(unprintable)"
     return _text(data, 100)
+
+
+def _margin(ratio: Decimal | None) -> str:
+    """The margin ratio as ``status`` shows it: a percentage to 2 decimals (``2.49 %``)."""
+    if ratio is None or not ratio.is_finite() or abs(ratio) >= 10**6:
+        return _num(ratio)
+    return fmt_pct(ratio)
 
 
 def _num(value: Decimal | None, places: int = 4) -> str:

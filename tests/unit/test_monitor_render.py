@@ -81,3 +81,12 @@ def test_oversized_payload_is_refused_not_parsed() -> None:
     view.apply(f"{PREFIX}/b/state", b"{" + b" " * (2 * 1024 * 1024) + b"}", time.time())
     assert view.bots["b"].problem == "bad state payload: 2097154 bytes"
     assert "bad state payload" in _render(view)
+
+
+def test_margin_is_a_percentage_like_status() -> None:
+    """The margin column says ``2.49 %`` (status's units), not the raw ratio ``0.025``."""
+    view = MonitorView(prefix=PREFIX)
+    view.apply(f"{PREFIX}/m/state", _state(margin_ratio="0.0249"), time.time())
+    text = _render(view)
+    assert "2.49 %" in text
+    assert "0.025" not in text
