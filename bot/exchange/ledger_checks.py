@@ -2,11 +2,13 @@
 
 I/O around the pure comparisons of :mod:`bot.exchange.position_check`. Both record what they
 saw in one store transaction: the newest fill checked (so a foreign fill is reported once) and,
-when adopting, the venue's position as the new baseline with the venue time it counts from.
+when adopting, the venue's position as the new baseline with the venue millisecond it counts
+from and the trade ids of that millisecond it already contains (``BASELINE_TRADE_IDS``).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Literal
@@ -25,14 +27,33 @@ from bot.exchange.position_check import (
     compare,
     counted_fills,
 )
-from bot.store.meta import Meta
+from bot.store.meta import Meta, MetaField, MetaKey
 
 if TYPE_CHECKING:
     from bot.exchange.ledger import OrderLedger
 
-__all__ = ["check_running_position", "reconcile_venue"]
+__all__ = ["BASELINE_TRADE_IDS", "check_running_position", "reconcile_venue"]
 
 log = structlog.get_logger("hedgebot.ledger")
+
+
+def _trade_ids(text: str) -> frozenset[str]:
+    """A stored JSON list of trade ids; ``ValueError`` when it is not a list of strings."""
+    value = json.loads(text) if text else []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError("position_baseline_trade_ids is not a JSON list of trade ids")
+    return frozenset(value)
+
+
+def _trade_ids_text(ids: frozenset[str]) -> str:
+    return json.dumps(sorted(ids)) if ids else ""  # none: the key is deleted
+
+
+# The fills of the adopted baseline's own millisecond that it already contains
+# (position_check.adopted_baseline); absent in stores adopted before it was kept: none.
+BASELINE_TRADE_IDS: MetaField[frozenset[str]] = MetaField(
+    MetaKey.POSITION_BASELINE_TRADE_IDS, _trade_ids, _trade_ids_text, frozenset()
+)
 
 
 async def reconcile_venue(
@@ -50,6 +71,7 @@ async def reconcile_venue(
     cancelled = await _cancel_own(ledger, open_orders, intent_ids)
     cursor = fills_since_ms if fills_since_ms is not None else await _fill_cursor(ledger)
     after_ms = await store.get(Meta.POSITION_BASELINE_AFTER_MS)
+    inside = await store.get(BASELINE_TRADE_IDS)
     position = await exchange.position()
     stored, venue_fills = await store.read_fills(), await exchange.fills(cursor)
     findings = compare(
@@ -61,8 +83,9 @@ async def reconcile_venue(
         venue_open_orders=open_orders,
         venue_fills=venue_fills,
         baseline_after_ms=after_ms,
+        baseline_trade_ids=inside,
     )
-    seen, _ = counted_fills(stored, venue_fills, after_ms)
+    seen, _ = counted_fills(stored, venue_fills, after_ms, inside)
     action: Literal["ok", "adopted", "paused"] = "ok"
     if not findings.ok:
         action = "adopted" if rule == "adopt" else "paused"
@@ -122,9 +145,10 @@ async def check_running_position(
     store = ledger.store
     cursor = await _fill_cursor(ledger)
     after_ms = await store.get(Meta.POSITION_BASELINE_AFTER_MS)
+    inside = await store.get(BASELINE_TRADE_IDS)
     checked_ms = await store.get(Meta.POSITION_CHECKED_MS)
     stored, venue_fills = await store.read_fills(), await ledger.exchange.fills(cursor)
-    counted, _ = counted_fills(stored, venue_fills, after_ms)
+    counted, _ = counted_fills(stored, venue_fills, after_ms, inside)
     check = check_running(
         baseline_base=await store.get(Meta.POSITION_BASELINE),
         counted=counted,
@@ -171,6 +195,7 @@ async def _record_check(
         if newest is not None:
             await store.set(Meta.POSITION_CHECKED_MS, newest)
         if adopt:
-            baseline, after_ms = adopted_baseline(venue_position_base, seen, cursor)
+            baseline, after_ms, inside = adopted_baseline(venue_position_base, seen, cursor)
             await store.set(Meta.POSITION_BASELINE, baseline)
             await store.set(Meta.POSITION_BASELINE_AFTER_MS, after_ms)
+            await store.set(BASELINE_TRADE_IDS, inside)

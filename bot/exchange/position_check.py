@@ -3,8 +3,9 @@
 The venue is the truth for positions and orders, the store for intents (ARCHITECTURE.md,
 "Exchange truth"). The store expects the position ``baseline + Σ signed fills``: the fills
 counted are the stored ones plus the venue's recent fills not stored yet (the next sync
-records them), each at most once, and only those at or after ``baseline_after_ms`` when a
-baseline was adopted (the adopted position already contains everything before it).
+records them), each trade id at most once, and, when a baseline was adopted, only those the
+adopted position does not contain: after ``baseline_after_ms``, or at that very millisecond
+and not among ``baseline_trade_ids`` (the fills of that millisecond the adoption saw).
 
 * :func:`compare` (start-up): anything the store cannot explain is a mismatch: the position
   differs from that expectation; a recent fill whose client id is no intent of this bot; an
@@ -16,7 +17,7 @@ baseline was adopted (the adopted position already contains everything before it
 
 A reported foreign fill stays in the record afterwards (it is stored like any other fill):
 ``pause`` leaves the baseline alone and the bot waits for an operator; ``adopt`` takes the
-venue's position as the new baseline from the newest fill seen on (:func:`adopted_baseline`).
+venue's position as the new baseline, containing exactly the fills seen (:func:`adopted_baseline`).
 """
 
 from __future__ import annotations
@@ -50,14 +51,22 @@ def signed_amount(fill: Fill) -> Decimal:
 
 
 def counted_fills(
-    stored_fills: Sequence[Fill], venue_fills: Sequence[Fill], baseline_after_ms: int | None
+    stored_fills: Sequence[Fill],
+    venue_fills: Sequence[Fill],
+    baseline_after_ms: int | None,
+    baseline_trade_ids: frozenset[str] = frozenset(),
 ) -> tuple[list[Fill], list[Fill]]:
     """(fills the expectation counts, the venue's fills not stored yet): stored first, each
-    trade id once, none before ``baseline_after_ms``."""
+    trade id once, none before ``baseline_after_ms`` (venue ms) and none of that very
+    millisecond whose trade id is in ``baseline_trade_ids`` (already in the baseline)."""
     stored_ids = {f.trade_id for f in stored_fills}
     unstored = [f for f in venue_fills if f.trade_id not in stored_ids]
     after = baseline_after_ms or 0
-    counted = [f for f in (*stored_fills, *unstored) if f.timestamp >= after]
+    counted = [
+        f
+        for f in (*stored_fills, *unstored)
+        if f.timestamp > after or (f.timestamp == after and f.trade_id not in baseline_trade_ids)
+    ]
     return counted, unstored
 
 
@@ -92,10 +101,13 @@ def compare(
     venue_open_orders: Sequence[Order],
     venue_fills: Sequence[Fill],
     baseline_after_ms: int | None = None,
+    baseline_trade_ids: frozenset[str] = frozenset(),
 ) -> Findings:
     """The venue's state against the store's record at start-up (see the module doc)."""
     known_intents = frozenset(intent_ids)
-    counted, unstored = counted_fills(stored_fills, venue_fills, baseline_after_ms)
+    counted, unstored = counted_fills(
+        stored_fills, venue_fills, baseline_after_ms, baseline_trade_ids
+    )
     expected = baseline_base + _total(counted)
     own = tuple(o for o in venue_open_orders if o.client_order_id.startswith(own_prefix))
     foreign = tuple(o for o in venue_open_orders if not o.client_order_id.startswith(own_prefix))
@@ -175,11 +187,16 @@ def check_running(
 
 def adopted_baseline(
     venue_position_base: Decimal, seen: Sequence[Fill], fills_cursor_ms: int
-) -> tuple[Decimal, int]:
-    """(new baseline, counted from this venue time on): the venue's position contains every
-    fill seen so far, so later expectations count only fills after the newest of them."""
-    newest = max((f.timestamp + 1 for f in seen), default=0)
-    return venue_position_base, max(newest, fills_cursor_ms)
+) -> tuple[Decimal, int, frozenset[str]]:
+    """(new baseline in base units, its millisecond, the trade ids of that millisecond in it).
+
+    The venue's position contains every fill ``seen`` so far: later expectations count the
+    fills after the newest of them (or after the fill cursor, the later of the two), and of
+    that very millisecond only the trade ids not seen, so an own fill in the same
+    millisecond as the adopted foreign one is counted, never dropped and re-alerted."""
+    boundary_ms = max(max((f.timestamp for f in seen), default=0), fills_cursor_ms)
+    inside = frozenset(f.trade_id for f in seen if f.timestamp == boundary_ms)
+    return venue_position_base, boundary_ms, inside
 
 
 @dataclass(frozen=True, slots=True)

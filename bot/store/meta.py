@@ -42,6 +42,7 @@ class MetaKey(StrEnum):
     RISK_DAY_START_NET = "risk_day_start_net"  # net PnL (quote) at the start of that day
     POSITION_BASELINE = "position_baseline_base"  # position not explained by own fills
     POSITION_BASELINE_AFTER_MS = "position_baseline_after_ms"  # fills counted from here on
+    POSITION_BASELINE_TRADE_IDS = "position_baseline_trade_ids"  # in it at that very ms
     POSITION_CHECKED_MS = "position_checked_ms"  # fills before this were checked
     FILLS_SINCE_MS = "fills_since_ms"  # venue fill cursor
     FUNDING_SINCE_MS = "funding_since_ms"  # venue funding cursor
