@@ -74,6 +74,7 @@ class _Probe:
                 "uniswap_v2_pair",
                 "uniswap_v3_pool",
                 "uniswap_v3_position_manager",
+                "uniswap_v4_position_manager",
             )
         }
 
