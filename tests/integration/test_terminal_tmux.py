@@ -163,6 +163,7 @@ async def test_status_and_monitor_in_80_columns(
         r"^net PnL today [+-]?[\d,]+\.\d\d\s+since start [+-]?[\d,]+\.\d\d", screen, re.M
     )
     assert re.search(r"^last tick: block \d+, \d+s ago$", screen, re.M)
+    assert re.search(r"^daemon: running \(pid \d+", screen, re.M)
     assert re.search(
         rf"^MQTT mqtt://127\.0\.0\.1:{mqtt_broker.port}\s+hedgebot/{bot_id}/", screen, re.M
     )
@@ -177,8 +178,11 @@ async def test_status_and_monitor_in_80_columns(
             screen = await pane.wait_for(r"^<done>$")
     _fits(screen)
     assert re.search(r"^trading HALTED: .*kill switch freeze \(cli\)", screen, re.M), screen
-    assert re.search(
-        r"^  kill switch freeze \(cli\): operator request \(cli\) since ", screen, re.M
+    assert re.search(  # the time phrase is kept whole on its own line, never "(5s\nago)"
+        r"^  kill switch freeze \(cli\): operator request \(cli\)\n"
+        r"    since \d\d-\d\d \d\d:\d\d:\d\d UTC \(\d+s ago\)$",
+        screen,
+        re.M,
     )
     assert "guard margin_critical" in screen  # still tripped, still shown
 
@@ -194,4 +198,4 @@ async def test_status_and_monitor_in_80_columns(
         re.M,
     )
     line = next(x for x in screen.splitlines() if x.startswith(bot_id))
-    assert re.search(r"\s-?[\d.]+\s+-?\d+\.\d\d$", line), line  # margin and net PnL, not cut
+    assert re.search(r"\s-?[\d.]+ %\s+-?\d+\.\d\d$", line), line  # margin % and net PnL, whole
