@@ -241,7 +241,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--blocks", type=cli_args.positive_int, default=200, help="market steps to run (blocks)"
     )
     _add_price_path_options(p, step_help="market time per block (seconds)")
-    p.add_argument("--pool-kind", choices=["v2", "v3"], default="v2", help="Uniswap pool to hedge")
+    p.add_argument(
+        "--pool-kind", choices=["v2", "v3", "v4"], default="v2", help="Uniswap pool to hedge"
+    )
     p.add_argument(
         "--exchange",
         choices=["paper", "emulator", "hyperliquid"],
@@ -279,7 +281,9 @@ def build_parser() -> argparse.ArgumentParser:
         required=True,
         help="directory for config.yaml, operator.env and localnet.json (required)",
     )
-    p.add_argument("--pool-kind", choices=["v2", "v3"], default="v2", help="Uniswap pool to deploy")
+    p.add_argument(
+        "--pool-kind", choices=["v2", "v3", "v4"], default="v2", help="Uniswap pool to deploy"
+    )
     p.add_argument(
         "--port", type=cli_args.port_or_zero, default=0, help="anvil port (0: a free one)"
     )

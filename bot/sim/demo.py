@@ -57,7 +57,7 @@ class DemoOptions:
     seed: int = 7
     sigma: float = 0.9
     step_seconds: int = 600
-    pool_kind: Literal["v2", "v3"] = "v2"
+    pool_kind: Literal["v2", "v3", "v4"] = "v2"
     exchange: DemoVenue = "paper"
     mqtt_url: str | None = None
     metrics_port: int | None = None

@@ -29,7 +29,7 @@ from bot.sim.anvil import Anvil, AnvilOptions
 from bot.sim.deploy import DeploymentSpec, LocalDeployment, deploy_local
 from bot.sim.market import MarketDriver
 
-PoolKind = Literal["v2", "v3"]
+PoolKind = Literal["v2", "v3", "v4"]
 EMULATOR_KEY = "demo-key"
 EMULATOR_SECRET = "demo-secret"  # noqa: S105 - local emulator only, never a real key
 
@@ -125,8 +125,10 @@ async def start_world(
     """Deploy the pool and the market driver on the node at ``rpc_url``."""
     if pool_kind != "v2":
         from bot.sim.localnet_v3 import start_world_v3
+        from bot.sim.localnet_v4 import start_world_v4
 
-        async with start_world_v3(
+        start = start_world_v4 if pool_kind == "v4" else start_world_v3
+        async with start(
             rpc_url,
             sigma=sigma,
             step_seconds=step_seconds,

@@ -186,7 +186,7 @@ class V3MarketDriver:
         self, sqrt_price_x96: int, target_price: Decimal | None = None
     ) -> V3MarketStep:
         """Swap the pool to exactly ``sqrt_price_x96`` (e.g. a tick boundary) in one new block."""
-        d, w3 = self._d, self._w3
+        w3 = self._w3
         target = min(max(sqrt_price_x96, MIN_SQRT_RATIO + 1), MAX_SQRT_RATIO - 1)
         self._target = target_price if target_price is not None else self._price(target)
         _, _, current = await self.pool_state()
@@ -197,19 +197,7 @@ class V3MarketDriver:
             await rpc_request(w3, "evm_setAutomine", False)
         try:
             if target != current:
-                zero_for_one = target < current
-                token_in, token_out = (d.token0, d.token1) if zero_for_one else (d.token1, d.token0)
-                params = (
-                    token_in, token_out, d.fee, d.trader_account, DEADLINE, _TRADER_FUNDS // 2,
-                    0, target,
-                )  # fmt: skip
-                tx_hash = await guarded(
-                    "router.exactInputSingle",
-                    self._router.functions.exactInputSingle(params).transact(
-                        {"from": d.trader_account, "gas": _GAS_SWAP}
-                    ),
-                    _TIMEOUT_S,
-                )
+                tx_hash = await self._send_swap(target < current, target)
             await rpc_request(
                 w3, "anvil_setNextBlockTimestamp", int(latest["timestamp"]) + self._step_s
             )
@@ -233,6 +221,21 @@ class V3MarketDriver:
             pool_price=price,
             tick=tick,
             swapped=tx_hash is not None,
+        )
+
+    async def _send_swap(self, zero_for_one: bool, target: int) -> Any:
+        """Send (not mine) the trader's swap that stops at ``target``; its tx hash."""
+        d = self._d
+        token_in, token_out = (d.token0, d.token1) if zero_for_one else (d.token1, d.token0)
+        params = (
+            token_in, token_out, d.fee, d.trader_account, DEADLINE, _TRADER_FUNDS // 2, 0, target,
+        )  # fmt: skip
+        return await guarded(
+            "router.exactInputSingle",
+            self._router.functions.exactInputSingle(params).transact(
+                {"from": d.trader_account, "gas": _GAS_SWAP}
+            ),
+            _TIMEOUT_S,
         )
 
     async def close(self) -> None:
