@@ -16,6 +16,7 @@ MODULES = [
     "bench_backtest",
     "bench_v3_read",
     "bench_latency",
+    "bench_block_ack",
     "bench_venues",
     "bench_store",
     "bench_fleet_mqtt",
