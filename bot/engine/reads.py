@@ -26,7 +26,7 @@ from bot.errors import (
     PositionReadError,
     VenueDataError,
 )
-from bot.events import Alert, OrderEvent
+from bot.events import Alert, OrderEvent, PositionMoved
 from bot.exchange.ledger import OrderLedger, Placed, PlaceResult
 from bot.ports import ChainReader, PerpExchange
 from bot.safety import safe_str
@@ -108,6 +108,8 @@ class ReadSteps:
             self.events.emit(
                 Alert.of(notice.alert, block=block, entries=notice.entries, detail=notice.detail)
             )
+        for move in snapshot.moves:
+            self.events.emit(PositionMoved(move))
         for observe in self.price_observers:
             observe(snapshot.price)
         return snapshot

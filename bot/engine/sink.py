@@ -24,6 +24,7 @@ from bot.events import (
     FillEvent,
     FundingEvent,
     OrderEvent,
+    PositionMoved,
     RangeChange,
     TickFailed,
     TickState,
@@ -78,7 +79,7 @@ class NullTelemetry:
 
 
 # the events operators read back from the store's ``events`` table
-_RECORDED = (Alert, RangeChange, TradingStateChanged)
+_RECORDED = (Alert, RangeChange, TradingStateChanged, PositionMoved)
 
 
 class EventFanOut:
@@ -132,6 +133,8 @@ def _log_line(event: Event) -> None:
             log.warning(event.name, **dict(event.context))
     elif isinstance(event, RangeChange):
         log.warning(event.name, **event.data())
+    elif isinstance(event, PositionMoved):
+        log.warning(event.kind, **event.data())
     elif isinstance(event, TradingStateChanged):
         log.info("trading_state.changed", **event.data())
     elif isinstance(event, OrderEvent):
