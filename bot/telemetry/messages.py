@@ -27,6 +27,8 @@ EventType = Literal[
     "funding",
     "range.exited",
     "range.entered",
+    "position.arrived",
+    "position.left",
     "alert",
     "error",
     "command",

@@ -20,6 +20,7 @@ from bot.chain.v3_dialects import (
 from bot.chain.v3_discovery import Whereabouts
 from bot.domain import PositionExposure, PositionMove
 from bot.events import PositionMoved
+from bot.telemetry.wire import event_message
 
 T0, T1 = "0x" + "11" * 20, "0x" + "22" * 20
 CREATOR, IMPL = "0x" + "aa" * 20, "0x" + "bb" * 20
@@ -127,3 +128,10 @@ def test_position_moved_events_have_stable_types() -> None:
         "block": 9, "position": "lp-1", "location": "staked:g", "protocol": "pancakeswap_v3",
         "token_id": 1,
     }  # fmt: skip
+
+
+def test_position_moves_are_in_the_mqtt_contract() -> None:
+    """Both move types pass the wire contract (an unknown type would be refused)."""
+    move = PositionMove(9, "lp-1", False, "staked:g", "slipstream", 1)
+    message = event_message(PositionMoved(move), 1.5)
+    assert (message.type, message.data["location"]) == ("position.left", "staked:g")
