@@ -30,7 +30,7 @@ REPO = Path(__file__).resolve().parents[2]
 COMPOSE = REPO / "docker-compose.yml"
 DOCKERFILE = REPO / "Dockerfile"
 MOSQUITTO_DIR = REPO / "config" / "mosquitto"
-PROFILES = {"paper", "testnet"}
+PROFILES = {"paper", "testnet", "fleet"}
 
 
 @pytest.fixture(scope="module")
