@@ -13,9 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from eth_utils.address import is_checksum_address, to_checksum_address
 from pydantic import (
-    AfterValidator,
     BaseModel,
     ConfigDict,
     Discriminator,
@@ -28,7 +26,9 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from bot.config_address import Address as Address
 from bot.config_checks import address_role_clashes, non_finite_fields, same_position_clashes
+from bot.config_v4 import V4PositionConfig as V4PositionConfig
 from bot.errors import ConfigError
 from bot.exchange.credentials_settings import BuilderConfig, venue_missing_secrets
 from bot.exchange.market_data_settings import MarketDataSettings
@@ -39,19 +39,6 @@ from bot.store.settings import StoreConfig
 from bot.telemetry.notify_settings import AlertsSettings
 from bot.telemetry.settings import MetricsSettings, MqttSettings
 
-
-def _checksummed(address: str) -> str:
-    """EIP-55: mixed case must be the address's checksum; one-case hex is normalised to it."""
-    digits = address[2:]
-    if digits != digits.lower() and digits != digits.upper() and not is_checksum_address(address):
-        raise ValueError(
-            "mixed-case address fails its EIP-55 checksum (a typo?): write it all lowercase "
-            "or copy the checksummed form"
-        )
-    return str(to_checksum_address(address))
-
-
-Address = Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{40}$"), AfterValidator(_checksummed)]
 PositiveDecimal = Annotated[Decimal, Field(gt=0)]
 V3Protocol = Literal["uniswap_v3", "sushiswap_v3", "pancakeswap_v3", "slipstream"]
 _STAKING = ("pancakeswap_v3", "slipstream")  # where staked_in is read
@@ -139,34 +126,6 @@ class V3PositionConfig(_Section):
             and self.tick_lower >= self.tick_upper
         ):
             raise ValueError("tick_lower must be < tick_upper")
-        return self
-
-
-class V4PositionConfig(_Section):
-    """A Uniswap V4 position: an NFT of the V4 ``position_manager``, read through
-    ``state_view``.
-
-    One of: ``token_id`` (``owner``, when given, is the holder it must stay with); or every
-    NFT ``owner`` holds (``discover: true``), found from the PositionManager's ``Transfer``
-    logs from ``from_block`` on (V4 has no enumeration), in ``eth_getLogs`` ranges of at most
-    ``log_chunk_blocks`` blocks.
-    """
-
-    id: str = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_.-]+$")
-    kind: Literal["v4"]
-    position_manager: Address
-    state_view: Address
-    token_id: Annotated[int, Field(ge=0)] | None = None
-    owner: Address | None = None
-    discover: bool = False
-    from_block: Annotated[int, Field(ge=0)] = 0
-    log_chunk_blocks: Annotated[int, Field(ge=1, le=1_000_000)] = 10_000
-
-    @model_validator(mode="after")
-    def _one_way_to_find_it(self) -> V4PositionConfig:
-        discovered = self.owner is not None and self.discover
-        if (self.token_id is not None) == discovered or (self.discover and not discovered):
-            raise ValueError("give exactly one of: token_id; owner + discover: true")
         return self
 
 

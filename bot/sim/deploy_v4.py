@@ -40,7 +40,6 @@ from bot.chain.rpc import checksum, connect, guarded, rpc_request
 from bot.chain.v4_calls import NATIVE, PoolKey, pool_id
 from bot.core.v3 import (
     MAX_TICK,
-    get_sqrt_ratio_at_tick,
     price_to_tick,
     sqrt_price_x96_from_price,
 )
@@ -48,6 +47,13 @@ from bot.sim.anvil import ANVIL_DEV_KEYS
 from bot.sim.compile import Artifact, CompileError, compiled_contracts, project_root
 from bot.sim.deploy import DEPLOYER, LP, TRADER, DeploymentError, Transactor
 from bot.sim.deploy_v3 import V3DeploymentSpec, _deploy_tokens
+from bot.sim.v4_actions import (
+    Actions,
+    liquidity_for_amounts,
+    mint_params,
+    modify_liquidities_data,
+    pair_params,
+)
 
 __all__ = [
     "HOOK_FLAGS",
@@ -55,7 +61,6 @@ __all__ = [
     "Actions",
     "V4Deployment",
     "V4DeploymentSpec",
-    "V4Pool",
     "deploy_v4",
     "liquidity_for_amounts",
     "mint_position",
@@ -73,7 +78,6 @@ HOOK_ADDRESS = checksum("0x" + f"{(0xB00C << 144) | (0xF0 << 14) | HOOK_FLAGS:04
 UNSUBSCRIBE_GAS_LIMIT = 300_000
 _MAX_UINT = 2**256 - 1
 _MAX_U160 = 2**160 - 1
-_MAX_U128 = 2**128 - 1
 _MAX_U48 = 2**48 - 1
 _FUNDS = 10**40  # raw units of each test token given to an account that mints or swaps
 _TIMEOUT_S = 10.0
@@ -88,19 +92,6 @@ _ARTIFACTS = {
     ),
 }
 _PERMIT2_SOURCE = "v4-periphery/lib/permit2/test/utils/DeployPermit2.sol"
-
-
-class Actions:
-    """v4-periphery ``Actions`` library: the action bytes of ``modifyLiquidities``."""
-
-    INCREASE_LIQUIDITY = 0x00
-    DECREASE_LIQUIDITY = 0x01
-    MINT_POSITION = 0x02
-    BURN_POSITION = 0x03
-    SETTLE_PAIR = 0x0D
-    TAKE_PAIR = 0x11
-    CLOSE_CURRENCY = 0x12
-    SWEEP = 0x14
 
 
 def _uniswap_json(relative: str, root: Path | None) -> dict[str, Any]:
@@ -164,14 +155,6 @@ class V4DeploymentSpec(V3DeploymentSpec):
 
 
 @dataclass(frozen=True, slots=True)
-class V4Pool:
-    """One initialized V4 pool."""
-
-    key: PoolKey
-    pool_id: str  # 0x-hex keccak(abi.encode(key))
-
-
-@dataclass(frozen=True, slots=True)
 class V4Deployment:
     """Addresses and accounts of a local V4 deployment (fields as ``V3Deployment`` where
     they mean the same; ``base_token`` is ``NATIVE`` for a native-ETH pool)."""
@@ -231,54 +214,6 @@ class V4Deployment:
     def to_json(self) -> str:
         """Pretty JSON of every field."""
         return json.dumps(asdict(self), indent=2) + "\n"
-
-
-def liquidity_for_amounts(
-    sqrt_price_x96: int, tick_lower: int, tick_upper: int, amount0: int, amount1: int
-) -> int:
-    """v4-periphery ``LiquidityAmounts.getLiquidityForAmounts``: the most liquidity that
-    ``amount0``/``amount1`` (raw units) pay for in ``[tick_lower, tick_upper)`` at the price."""
-    sqrt_a, sqrt_b = get_sqrt_ratio_at_tick(tick_lower), get_sqrt_ratio_at_tick(tick_upper)
-    q96 = 1 << 96
-
-    def for0(a: int, b: int) -> int:
-        return amount0 * (a * b // q96) // (b - a)
-
-    def for1(a: int, b: int) -> int:
-        return amount1 * q96 // (b - a)
-
-    if sqrt_price_x96 <= sqrt_a:
-        return for0(sqrt_a, sqrt_b)
-    if sqrt_price_x96 < sqrt_b:
-        return min(for0(sqrt_price_x96, sqrt_b), for1(sqrt_a, sqrt_price_x96))
-    return for1(sqrt_a, sqrt_b)
-
-
-def modify_liquidities_data(actions: list[tuple[int, bytes]]) -> bytes:
-    """``unlockData`` of ``modifyLiquidities``: ``abi.encode(bytes actions, bytes[] params)``."""
-    return encode(["bytes", "bytes[]"], [bytes(a for a, _ in actions), [p for _, p in actions]])
-
-
-def mint_params(key: PoolKey, lower: int, upper: int, liquidity: int, owner: str) -> bytes:
-    """MINT_POSITION params: (PoolKey, int24, int24, uint256 liquidity, uint128 amount0Max,
-    uint128 amount1Max, address owner, bytes hookData)."""
-    return encode(
-        ["(address,address,uint24,int24,address)", "int24", "int24", "uint256", "uint128",
-         "uint128", "address", "bytes"],
-        [key.as_tuple(), lower, upper, liquidity, _MAX_U128, _MAX_U128, owner, b""],
-    )  # fmt: skip
-
-
-def pair_params(key: PoolKey, *extra: str) -> bytes:
-    """SETTLE_PAIR (currency0, currency1) or TAKE_PAIR (currency0, currency1, recipient)."""
-    return encode(["address"] * (2 + len(extra)), [key.currency0, key.currency1, *extra])
-
-
-def decrease_params(token_id: int, liquidity: int) -> bytes:
-    """DECREASE_LIQUIDITY params: (tokenId, liquidity, amount0Min, amount1Min, hookData)."""
-    return encode(
-        ["uint256", "uint256", "uint128", "uint128", "bytes"], [token_id, liquidity, 0, 0, b""]
-    )
 
 
 async def _approve_all(tx: Transactor, d: V4Deployment, account: str) -> None:

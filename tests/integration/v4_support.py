@@ -13,16 +13,8 @@ from bot.chain.rpc import checksum, rpc_request
 from bot.core.v3 import MAX_SQRT_RATIO, MIN_SQRT_RATIO
 from bot.sim.compile import compiled_contracts
 from bot.sim.deploy import Transactor
-from bot.sim.deploy_v4 import (
-    DEADLINE,
-    Actions,
-    V4Deployment,
-    V4DeploymentSpec,
-    decrease_params,
-    modify_liquidities_data,
-    pair_params,
-    uniswap_v4_artifact,
-)
+from bot.sim.deploy_v4 import DEADLINE, V4Deployment, V4DeploymentSpec, uniswap_v4_artifact
+from bot.sim.v4_actions import Actions, decrease_params, modify_liquidities_data, pair_params
 
 WORLDS = {
     "base0": V4DeploymentSpec(base_is_token0=True),

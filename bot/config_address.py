@@ -1,0 +1,28 @@
+"""The config's address type: ``0x`` + 40 hex digits, EIP-55 checked, stored checksummed.
+
+Its own module so that position sections kept apart from ``bot/config.py`` (``bot/config_v4``)
+share it without importing the whole config.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from eth_utils.address import is_checksum_address, to_checksum_address
+from pydantic import AfterValidator, Field
+
+__all__ = ["Address"]
+
+
+def _checksummed(address: str) -> str:
+    """EIP-55: mixed case must be the address's checksum; one-case hex is normalised to it."""
+    digits = address[2:]
+    if digits != digits.lower() and digits != digits.upper() and not is_checksum_address(address):
+        raise ValueError(
+            "mixed-case address fails its EIP-55 checksum (a typo?): write it all lowercase "
+            "or copy the checksummed form"
+        )
+    return str(to_checksum_address(address))
+
+
+Address = Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{40}$"), AfterValidator(_checksummed)]
