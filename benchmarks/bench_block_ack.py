@@ -12,7 +12,8 @@ running its own loop (``Engine.run``) on the daemon's head source (``open_heads`
 Each sample queues a swap that moves the pool by ±1 % (threshold 0.01 base, so every block
 calls for an order) and mines it with ``evm_mine`` (automine off); the clock starts when
 ``evm_mine`` is sent and stops when ``submit`` returns the venue's acknowledgement of that
-block's order. Nothing else runs in the harness meanwhile (the swap's receipts are checked
+block's order. Each block is mined once the engine has finished the previous tick and waits
+for a head, and nothing else runs in the harness meanwhile (the swap's receipts are checked
 after the ack). In polling mode each swap first waits a seeded random fraction of the poll
 interval, so the blocks fall at every phase of the poller. Also printed: block -> head handed
 to the engine, and the share of streamed heads the subscription saw first. Both modes run in
@@ -100,6 +101,7 @@ class Acks:
     heads: dict[int, float] = field(default_factory=dict)
     sources: dict[int, HeadSource | None] = field(default_factory=dict)
     changed: asyncio.Event = field(default_factory=asyncio.Event)
+    idle: asyncio.Event = field(default_factory=asyncio.Event)  # the engine awaits a head
 
 
 class AckedExchange:
@@ -131,7 +133,11 @@ class TimedHeads:
         return self
 
     async def __anext__(self) -> int:
-        number = await anext(self._inner)
+        self._acks.idle.set()
+        try:
+            number = await anext(self._inner)
+        finally:
+            self._acks.idle.clear()
         self._acks.heads.setdefault(number, time.perf_counter())
         source = self._inner.last_source if isinstance(self._inner, StreamedHeads) else None
         self._acks.sources.setdefault(number, source)
@@ -165,11 +171,13 @@ class Rig:
         """One swap in a new block, waited for until its order is acknowledged."""
         up = len(self.acks.acked) % 2 == 0
         self.price *= 1 + SWING if up else 1 - SWING
+        async with asyncio.timeout(HANG_S):
+            await self.acks.idle.wait()  # the last tick is over: the next block finds it idle
+        if mode == "polling":
+            await asyncio.sleep(self.rng.uniform(0, DEFAULT_POLL_S))
         self.timestamp += STEP_S
         self.clock.set(float(self.timestamp))  # the block's own time, set before it exists
         self.set_mark(self.price)
-        if mode == "polling":
-            await asyncio.sleep(self.rng.uniform(0, DEFAULT_POLL_S))
         mined = await self.driver.mine_swap(self.price, self.timestamp)
         async with asyncio.timeout(HANG_S):
             while mined.block not in self.acks.acked:
