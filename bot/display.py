@@ -27,7 +27,9 @@ __all__ = [
     "PNL_LABELS",
     "PRICE_DIGITS",
     "as_decimal",
+    "fit_base",
     "fit_number",
+    "fit_quote",
     "fmt_base",
     "fmt_compact",
     "fmt_for_key",
@@ -129,6 +131,22 @@ def fit_number(value: Decimal | str, places: int, width: int) -> str:
         if len(text) <= width:
             return text
     return fmt_compact(number, 0)
+
+
+def fit_base(value: Decimal | str, step: Decimal | str | None, width: int) -> str:
+    """A base amount as :func:`fmt_base` shows it when that fits ``width`` characters, else
+    :func:`fit_number` from the step's decimals (fewer decimals, then ``120.00B``)."""
+    text = fmt_base(value, step)
+    if len(text) <= width:
+        return text
+    return fit_number(value, len(text.partition(".")[2]), width)
+
+
+def fit_quote(value: Decimal | str, width: int) -> str:
+    """A quote amount as :func:`fmt_quote` shows it (``299,848.43``) when that fits ``width``
+    characters, else :func:`fit_number` from cents (``299848``, ``1.20M``)."""
+    text = fmt_quote(value)
+    return text if len(text) <= width else fit_number(value, 2, width)
 
 
 def fmt_plain(value: Decimal | str, digits: int = PRICE_DIGITS) -> str:

@@ -2,23 +2,29 @@
 
 Base amounts are rounded to the venue's amount step (``amount_step_base`` in the snapshot),
 quote amounts to cents, prices to significant digits (``bot.display``); the JSON output keeps
-the exact decimal strings.
+the exact decimal strings. No number is cut: a table cell too narrow for a number keeps
+fewer decimals, then a ``k``/``M``/``B``/``T`` suffix (:func:`bot.display.fit_number`).
+Base held outside the pools (``wallet_base``) has its own row, so the positions' deltas and
+the wallet add up to the total delta.
 """
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from bot.display import fmt_base, fmt_price, fmt_quote
+from bot.display import as_decimal, fit_base, fit_quote, fmt_base, fmt_price
 
 __all__ = ["SNAPSHOT_WIDTH", "render_snapshot"]
 
 SNAPSHOT_WIDTH = 80
+_NUMBER_MIN, _NUMBER_MAX = 7, 13  # characters of a number cell (the width shares them out)
+_HEDGE_KEYS = ("delta_base", "target_base", "hedge_base", "drift_base", "band_base")
 
 
 def _step(result: dict[str, Any]) -> Decimal | None:
@@ -26,20 +32,69 @@ def _step(result: dict[str, Any]) -> Decimal | None:
     return None if step is None else Decimal(str(step))
 
 
-def _positions_table(result: dict[str, Any], step: Decimal | None) -> Table:
-    table = Table(title="LP positions", title_justify="left")
+def _number_width(width: int, fixed: int, numbers: int) -> int:
+    """Characters per number cell: what ``width`` leaves after ``fixed`` characters (text
+    columns and separators), shared by ``numbers`` cells, within 7..13."""
+    share = (width - fixed) // numbers
+    return max(_NUMBER_MIN, min(_NUMBER_MAX, share))
+
+
+def _table(title: str | None) -> Table:
+    """A borderless table, one space between columns, folding (never cutting) any cell."""
+    return Table(
+        title=title,
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        padding=(0, 0),
+        show_edge=False,
+        pad_edge=False,
+    )
+
+
+def _wallet(result: dict[str, Any]) -> Decimal | None:
+    """``wallet_base`` when it is a nonzero number (the row is shown), else None."""
+    try:
+        wallet = as_decimal(result.get("wallet_base") or "0")
+    except (InvalidOperation, ValueError):
+        return None
+    return None if not wallet.is_finite() or wallet.is_zero() else wallet
+
+
+def _positions_table(result: dict[str, Any], step: Decimal | None, width: int) -> Table:
+    table = _table("LP positions")
     for name in ("position", "kind", "base", "quote", "value", "delta", "in range"):
-        table.add_column(name, justify="left" if name in ("position", "kind") else "right")
+        justify = "left" if name in ("position", "kind") else "right"
+        table.add_column(name, justify=justify, overflow="fold")  # type: ignore[arg-type]
+    n = _number_width(width, 16 + 6 + 8 + 6, 4)  # position, kind, in range, separators
     for p in result["positions"]:
         table.add_row(
             Text(str(p["id"])),
             Text(str(p["kind"])),
-            fmt_base(p["amount_base"], step),
-            fmt_quote(p["amount_quote"]),
-            fmt_quote(p["value_quote"]),
-            fmt_base(p["delta_base"], step),
+            fit_base(p["amount_base"], step, n),
+            fit_quote(p["amount_quote"], n),
+            fit_quote(p["value_quote"], n),
+            fit_base(p["delta_base"], step, n),
             "yes" if p["in_range"] else "no",
         )
+    wallet = _wallet(result)
+    if wallet is not None:  # base held outside the pools: valued at the pool price
+        value = wallet * as_decimal(result["price"])
+        table.add_row(
+            "wallet", "base", fit_base(wallet, step, n), "-", fit_quote(value, n),
+            fit_base(wallet, step, n), "-",
+        )  # fmt: skip
+    if wallet is not None or len(result["positions"]) > 1:
+        table.add_section()
+        table.add_row("total", "", "", "", "", fit_base(result["delta_base"], step, n), "")
+    return table
+
+
+def _hedge_table(result: dict[str, Any], step: Decimal | None, width: int) -> Table:
+    table = _table("hedge (base)")
+    for name in ("delta", "target", "hedge", "drift", "band"):
+        table.add_column(name, justify="right", overflow="fold")
+    n = _number_width(width, 4, len(_HEDGE_KEYS))
+    table.add_row(*(fit_base(result[key], step, n) for key in _HEDGE_KEYS))
     return table
 
 
@@ -54,8 +109,9 @@ def _decision_line(result: dict[str, Any], step: Decimal | None) -> str:
 
 def render_snapshot(result: dict[str, Any], console: Console | None = None) -> None:
     """Print the snapshot (the dict ``take_snapshot`` returns) for a person, at most
-    80 columns wide; numbers rounded for display (module docstring)."""
+    80 columns wide; numbers rounded for display, never cut (module docstring)."""
     console = console or Console(width=min(SNAPSHOT_WIDTH, Console().width))
+    width = console.width
     step = _step(result)
     console.print(
         Text(
@@ -63,17 +119,8 @@ def render_snapshot(result: dict[str, Any], console: Console | None = None) -> N
             f"mark {fmt_price(result['mark_price'])}"
         )
     )
-    console.print(_positions_table(result, step))
-    hedge = Table(show_header=True, title="hedge (base)", title_justify="left")
-    for name in ("delta", "target", "hedge", "drift", "band"):
-        hedge.add_column(name, justify="right")
-    hedge.add_row(
-        *(
-            fmt_base(result[key], step)
-            for key in ("delta_base", "target_base", "hedge_base", "drift_base", "band_base")
-        )
-    )
-    console.print(hedge)
+    console.print(_positions_table(result, step, width))
+    console.print(_hedge_table(result, step, width))
     console.print(Text(_decision_line(result, step)))
     if step is not None:
         console.print(
