@@ -4,12 +4,14 @@ parsed depth-limited, heads range-checked (``bot.chain.answers``), the URL shown
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping
 from typing import Any, cast
 
 from web3 import WebSocketProvider
-from web3.types import RPCResponse
+from web3._utils.caching.caching_utils import generate_cache_key
+from web3.types import RPCId, RPCResponse
 
 from bot.chain.answers import AnswerRejected, hex_bytes, quantity
 from bot.chain.heads import BlockInfo
@@ -24,6 +26,7 @@ __all__ = [
 
 WS_MAX_MESSAGE_BYTES = 1024 * 1024  # a newHeads header is ~1 KB
 _PING_S = 20.0  # keep-alive ping; no pong within as long: the connection is dropped
+_ANSWER_CHECK_S = 0.001
 
 
 def parse_head(header: Any) -> BlockInfo:
@@ -75,6 +78,24 @@ class BoundedWebSocketProvider(WebSocketProvider):
 
     def __str__(self) -> str:
         return f"WebSocket connection {self.label}"
+
+    async def _get_response_for_request_id(
+        self,
+        request_id: RPCId | list[RPCId],
+        timeout: float | None = None,  # noqa: ASYNC109 - web3's signature, overridden
+    ) -> RPCResponse:
+        """web3's wait for the answer to one request (here only ``eth_subscribe``), checking
+        every millisecond instead of spinning the event loop with ``sleep(0)``: a peer that
+        never answers costs no CPU until ``TimeoutError`` after ``request_timeout``."""
+        key = generate_cache_key(request_id)
+        processor = self._request_processor
+        async with asyncio.timeout(self.request_timeout if timeout is None else timeout):
+            while True:
+                self._handle_listener_task_exceptions()
+                if key in processor._request_response_cache:
+                    answer: RPCResponse = await processor.pop_raw_response(cache_key=key)
+                    return answer
+                await asyncio.sleep(_ANSWER_CHECK_S)
 
     async def socket_recv(self) -> RPCResponse:
         """The next message, size- and depth-bounded; ``PayloadRejected`` otherwise."""

@@ -4,10 +4,11 @@ A tiny ``websockets`` server answers ``eth_subscribe`` and then, one scenario pe
 sends bad heads (a far-future block, a block past the lead with a hash the node does not
 know, a number or timestamp past 2**63, a short hash, no number, not an object), text that is
 not JSON, a 2 MiB frame, JSON nested 100,000 deep, a JSON array, a notification whose params
-are a string and an error without an id. A bad head the checks refuse is logged and the
-connection kept; anything web3 or the bounded parser refuses ends the connection (logged,
-re-subscribed with backoff). No bogus number is ever handed out, and blocks mined on anvil
-keep arriving through the HTTP poller. The endpoint's path (an RPC key) is never logged.
+are a string, an error without an id, and no answer to the subscription at all. A bad head
+the checks refuse is logged and the connection kept; anything web3 or the bounded parser
+refuses ends the connection (logged, re-subscribed with backoff). No bogus number is ever
+handed out, and blocks mined on anvil keep arriving through the HTTP poller. The endpoint's
+path (an RPC key) is never logged.
 """
 
 from __future__ import annotations
@@ -51,9 +52,9 @@ def header(
     }
 
 
-def scenarios(head: int) -> list[list[str | bytes]]:
+def scenarios(head: int) -> list[list[str | bytes] | None]:
     """What the server sends on its 1st, 2nd, ... connection after the subscription; then it
-    closes that connection (code 1000)."""
+    closes that connection (code 1000). ``None``: the subscription is never answered."""
     far = head + 1000
     return [
         [
@@ -71,6 +72,7 @@ def scenarios(head: int) -> list[list[str | bytes]]:
         [json.dumps([1, 2, 3])],
         [json.dumps({"jsonrpc": "2.0", "method": "eth_subscription", "params": "x"})],
         [json.dumps({"jsonrpc": "2.0", "error": {"code": -1, "message": "boom"}})],
+        None,
     ]
 
 
@@ -85,6 +87,9 @@ async def hostile_endpoint(head: int) -> AsyncIterator[tuple[str, Callable[[], i
         plan = plans[served] if served < len(plans) else []
         served += 1
         request = json.loads(await conn.recv())
+        if plan is None:
+            await conn.wait_closed()  # silent: the client gives up after its request timeout
+            return
         await conn.send(json.dumps({"jsonrpc": "2.0", "id": request["id"], "result": SUB}))
         for message in plan:
             await conn.send(message)
@@ -116,7 +121,12 @@ async def test_hostile_ws_endpoint_is_logged_and_retried_while_the_poller_carrie
         async with hostile_endpoint(start) as (url, served):
             with capture_logs() as logs:
                 async with StreamedHeads(
-                    w3, [url], poll_interval_s=0.05, reconnect_min_s=0.01, reconnect_max_s=0.05
+                    w3,
+                    [url],
+                    poll_interval_s=0.05,
+                    request_timeout_s=0.5,
+                    reconnect_min_s=0.01,
+                    reconnect_max_s=0.05,
                 ) as heads:
                     assert await asyncio.wait_for(anext(heads), HANG_S) == start
                     await until(lambda: served() > len(scenarios(start)), "scenarios not served")
@@ -136,7 +146,8 @@ async def test_hostile_ws_endpoint_is_logged_and_retried_while_the_poller_carrie
     assert "head timestamp" in rejected[2]["error"]  # the 4th refusal (1st, 2nd, 4th logged)
     assert [e["rejected"] for e in rejected] == [1, 2, 4]  # a flood is not logged line by line
     errors = " | ".join(str(e["error"]) for e in dropped)
-    for cause in ("not JSON", "1009", "nested deeper", "not a JSON object", "as field 'hash'"):
+    causes = ("not JSON", "1009", "nested deeper", "not a JSON object", "hash", "TimeoutError")
+    for cause in causes:
         assert cause in errors, errors
     assert {e["endpoint"] for e in dropped} == {url.removesuffix(f"/v2/{SECRET}") + "/…"}
     assert SECRET not in repr(logs)
