@@ -359,8 +359,9 @@ class OrderLedger:
         return await reconcile_venue(self, results, on_mismatch or self.on_mismatch, fills_since_ms)
 
     async def check_position(self, venue_position_base: Decimal) -> PositionCheck:
-        """The venue's position against ``baseline + fills``, and anyone else's fills since
-        the last check (both numbers in base units).
+        """The venue's position against ``baseline + fills``, and anyone else's fills no
+        check classified before (each fill is classified once, by trade id; both numbers in
+        base units).
 
         A mismatch is logged once as ``position.mismatch`` (the engine alerts it and, when
         ``action`` is ``paused``, pauses); with ``adopt`` the venue's position becomes the

@@ -1,9 +1,11 @@
 """The ledger's comparisons with the venue: start-up reconciliation and the running check.
 
 I/O around the pure comparisons of :mod:`bot.exchange.position_check`. Both record what they
-saw in one store transaction: the newest fill checked (so a foreign fill is reported once) and,
-when adopting, the venue's position as the new baseline with the venue millisecond it counts
-from and the trade ids of that millisecond it already contains (``BASELINE_TRADE_IDS``).
+saw in one store transaction: the fills they classified (a :class:`CheckedMark`: the venue
+millisecond ``POSITION_CHECKED_MS`` and the trade ids from it on, ``CHECKED_TRADE_IDS``, so
+each fill is classified once and a foreign one reported once) and, when adopting, the venue's
+position as the new baseline with the venue millisecond it counts from and the trade ids of
+that millisecond it already contains (``BASELINE_TRADE_IDS``).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from bot.domain import Fill, Order
 from bot.exchange.client_ids import client_id_prefix
 from bot.exchange.place_results import NotPlaced, Placed, PlaceResult
 from bot.exchange.position_check import (
+    CheckedMark,
     OnMismatch,
     PositionCheck,
     StartupReconciliation,
@@ -32,28 +35,38 @@ from bot.store.meta import Meta, MetaField, MetaKey
 if TYPE_CHECKING:
     from bot.exchange.ledger import OrderLedger
 
-__all__ = ["BASELINE_TRADE_IDS", "check_running_position", "reconcile_venue"]
+__all__ = [
+    "BASELINE_TRADE_IDS",
+    "CHECKED_TRADE_IDS",
+    "check_running_position",
+    "reconcile_venue",
+]
 
 log = structlog.get_logger("hedgebot.ledger")
 
 
-def _trade_ids(text: str) -> frozenset[str]:
-    """A stored JSON list of trade ids; ``ValueError`` when it is not a list of strings."""
-    value = json.loads(text) if text else []
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ValueError("position_baseline_trade_ids is not a JSON list of trade ids")
-    return frozenset(value)
+def _trade_ids_field(key: MetaKey) -> MetaField[frozenset[str]]:
+    """A set of trade ids stored under ``key`` as a sorted JSON list (none: the key is
+    deleted); reading raises ``ValueError`` naming the key when it is not a list of strings."""
 
+    def decode(text: str) -> frozenset[str]:
+        value = json.loads(text) if text else []
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ValueError(f"{key.value} is not a JSON list of trade ids")
+        return frozenset(value)
 
-def _trade_ids_text(ids: frozenset[str]) -> str:
-    return json.dumps(sorted(ids)) if ids else ""  # none: the key is deleted
+    def encode(ids: frozenset[str]) -> str:
+        return json.dumps(sorted(ids)) if ids else ""
+
+    return MetaField(key, decode, encode, frozenset())
 
 
 # The fills of the adopted baseline's own millisecond that it already contains
 # (position_check.adopted_baseline); absent in stores adopted before it was kept: none.
-BASELINE_TRADE_IDS: MetaField[frozenset[str]] = MetaField(
-    MetaKey.POSITION_BASELINE_TRADE_IDS, _trade_ids, _trade_ids_text, frozenset()
-)
+BASELINE_TRADE_IDS = _trade_ids_field(MetaKey.POSITION_BASELINE_TRADE_IDS)
+# The fills from POSITION_CHECKED_MS on that a check classified (CheckedMark.after_check);
+# absent in stores checked before they were kept: none (the older mark reads as it did).
+CHECKED_TRADE_IDS = _trade_ids_field(MetaKey.POSITION_CHECKED_TRADE_IDS)
 
 
 async def reconcile_venue(
@@ -72,6 +85,7 @@ async def reconcile_venue(
     cursor = fills_since_ms if fills_since_ms is not None else await _fill_cursor(ledger)
     after_ms = await store.get(Meta.POSITION_BASELINE_AFTER_MS)
     inside = await store.get(BASELINE_TRADE_IDS)
+    checked = await _checked_mark(ledger, cursor)
     position = await exchange.position()
     stored, venue_fills = await store.read_fills(), await exchange.fills(cursor)
     findings = compare(
@@ -82,6 +96,7 @@ async def reconcile_venue(
         venue_position_base=position.size_base,
         venue_open_orders=open_orders,
         venue_fills=venue_fills,
+        checked=checked,
         baseline_after_ms=after_ms,
         baseline_trade_ids=inside,
     )
@@ -89,7 +104,9 @@ async def reconcile_venue(
     action: Literal["ok", "adopted", "paused"] = "ok"
     if not findings.ok:
         action = "adopted" if rule == "adopt" else "paused"
-    await _record_check(ledger, seen, position.size_base, cursor, adopt=action == "adopted")
+    await _record_check(
+        ledger, seen, position.size_base, checked, cursor, adopt=action == "adopted"
+    )
     log.info(
         "orders.reconciled_at_start",
         resolved=sum(isinstance(r, Placed) for r in settled),
@@ -146,14 +163,14 @@ async def check_running_position(
     cursor = await _fill_cursor(ledger)
     after_ms = await store.get(Meta.POSITION_BASELINE_AFTER_MS)
     inside = await store.get(BASELINE_TRADE_IDS)
-    checked_ms = await store.get(Meta.POSITION_CHECKED_MS)
+    checked = await _checked_mark(ledger, cursor)
     stored, venue_fills = await store.read_fills(), await ledger.exchange.fills(cursor)
     counted, _ = counted_fills(stored, venue_fills, after_ms, inside)
     check = check_running(
         baseline_base=await store.get(Meta.POSITION_BASELINE),
         counted=counted,
         intent_ids=(await store.intent_blocks()).keys(),
-        checked_after_ms=cursor if checked_ms is None else checked_ms,
+        checked=checked,
         venue_position_base=venue_position_base,
         on_mismatch=ledger.on_mismatch,
     )
@@ -170,7 +187,7 @@ async def check_running_position(
                 action=check.action,
             )
     await _record_check(
-        ledger, counted, venue_position_base, cursor, adopt=check.action == "adopted"
+        ledger, counted, venue_position_base, checked, cursor, adopt=check.action == "adopted"
     )
     return check
 
@@ -180,20 +197,29 @@ async def _fill_cursor(ledger: OrderLedger) -> int:
     return await ledger.store.get(Meta.FILLS_SINCE_MS) or 0
 
 
+async def _checked_mark(ledger: OrderLedger, cursor: int) -> CheckedMark:
+    """The fills a check already classified; before any check: those before the cursor."""
+    checked_ms = await ledger.store.get(Meta.POSITION_CHECKED_MS)
+    ids = await ledger.store.get(CHECKED_TRADE_IDS)
+    return CheckedMark(cursor if checked_ms is None else checked_ms, ids)
+
+
 async def _record_check(
     ledger: OrderLedger,
     seen: Sequence[Fill],
     venue_position_base: Decimal,
+    checked: CheckedMark,
     cursor: int,
     *,
     adopt: bool,
 ) -> None:
-    """Record what a check saw (and an adopted baseline) in one transaction."""
+    """Record what a check classified (every fill ``seen``) and an adopted baseline, in one
+    transaction."""
     store = ledger.store
-    newest = max((f.timestamp + 1 for f in seen), default=None)
+    mark = checked.after_check(seen, cursor)
     async with store.transaction():
-        if newest is not None:
-            await store.set(Meta.POSITION_CHECKED_MS, newest)
+        await store.set(Meta.POSITION_CHECKED_MS, mark.after_ms)
+        await store.set(CHECKED_TRADE_IDS, mark.trade_ids)
         if adopt:
             baseline, after_ms, inside = adopted_baseline(venue_position_base, seen, cursor)
             await store.set(Meta.POSITION_BASELINE, baseline)

@@ -8,12 +8,18 @@ adopted position does not contain: after ``baseline_after_ms``, or at that very 
 and not among ``baseline_trade_ids`` (the fills of that millisecond the adoption saw).
 
 * :func:`compare` (start-up): anything the store cannot explain is a mismatch: the position
-  differs from that expectation; a recent fill whose client id is no intent of this bot; an
+  differs from that expectation; a fill no check classified yet whose client id is no
+  intent of this bot; an
   open order of this bot the store never recorded, or anyone else's open order.
-* :func:`check_running` (every few ticks): fills since the last check whose client id is no
-  intent of this bot are someone else's trades; they and any unexplained position change
+* :func:`check_running` (every few ticks): fills no check classified yet whose client id is
+  no intent of this bot are someone else's trades; they and any unexplained position change
   make a mismatch. ``expected_position_base`` is what the bot's own record predicts, so the
   alert shows the venue's number against the bot's.
+
+Every fill is classified once, as the bot's own or as someone else's: a :class:`CheckedMark`
+says which fills a check already classified, by venue millisecond and, from that
+millisecond on, by trade id (a fill the venue reports late in a millisecond a check already
+saw is still classified, :meth:`CheckedMark.after_check`).
 
 A reported foreign fill stays in the record afterwards (it is stored like any other fill):
 ``pause`` leaves the baseline alone and the bot waits for an operator; ``adopt`` takes the
@@ -30,6 +36,7 @@ from typing import Literal
 from bot.domain import Fill, Order, OrderIntent, Side
 
 __all__ = [
+    "CheckedMark",
     "Findings",
     "OnMismatch",
     "PositionCheck",
@@ -70,6 +77,36 @@ def counted_fills(
     return counted, unstored
 
 
+@dataclass(frozen=True, slots=True)
+class CheckedMark:
+    """Which fills a check already classified (as own or foreign): every fill before
+    ``after_ms`` (venue ms), and of ``after_ms`` on those whose trade id is in ``trade_ids``.
+
+    A mark stored before the trade ids were kept (``after_ms`` = newest fill checked + 1, no
+    ids) reads the same as it did: fills before it checked, the rest not.
+    """
+
+    after_ms: int
+    trade_ids: frozenset[str] = frozenset()
+
+    def classified(self, fill: Fill) -> bool:
+        """True when a check already classified ``fill``."""
+        return fill.timestamp < self.after_ms or fill.trade_id in self.trade_ids
+
+    def after_check(self, seen: Sequence[Fill], fills_cursor_ms: int) -> CheckedMark:
+        """The mark once a check classified every fill ``seen``.
+
+        It moves to the fill cursor (venue ms): the venue's fills are read from the cursor
+        on, by the history and by the checks alike, so no fill before it can still arrive.
+        From there every fill seen is listed by trade id, so one the venue reports later in
+        a millisecond already seen (or between two seen) is still classified, never counted
+        as the bot's own unseen. A mark already past the cursor (a store of the older form)
+        stays where it is.
+        """
+        after_ms = max(self.after_ms, fills_cursor_ms)
+        return CheckedMark(after_ms, frozenset(f.trade_id for f in seen if f.timestamp >= after_ms))
+
+
 def _total(fills: Iterable[Fill]) -> Decimal:
     return sum((signed_amount(f) for f in fills), Decimal(0))
 
@@ -100,18 +137,20 @@ def compare(
     venue_position_base: Decimal,
     venue_open_orders: Sequence[Order],
     venue_fills: Sequence[Fill],
+    checked: CheckedMark,
     baseline_after_ms: int | None = None,
     baseline_trade_ids: frozenset[str] = frozenset(),
 ) -> Findings:
-    """The venue's state against the store's record at start-up (see the module doc)."""
+    """The venue's state against the store's record at start-up (see the module doc);
+    ``checked``: the fills the running checks already classified (not reported again)."""
     known_intents = frozenset(intent_ids)
-    counted, unstored = counted_fills(
-        stored_fills, venue_fills, baseline_after_ms, baseline_trade_ids
-    )
+    counted, _ = counted_fills(stored_fills, venue_fills, baseline_after_ms, baseline_trade_ids)
     expected = baseline_base + _total(counted)
     own = tuple(o for o in venue_open_orders if o.client_order_id.startswith(own_prefix))
     foreign = tuple(o for o in venue_open_orders if not o.client_order_id.startswith(own_prefix))
-    unknown_fills = tuple(f for f in unstored if f.client_order_id not in known_intents)
+    unknown_fills = tuple(
+        f for f in counted if not checked.classified(f) and f.client_order_id not in known_intents
+    )
     mismatches: list[str] = []
     if expected != venue_position_base:
         mismatches.append(f"position: venue {venue_position_base}, store expects {expected}")
@@ -144,7 +183,8 @@ def compare(
 class PositionCheck:
     """One running check: the venue's position against the bot's own record (base units).
 
-    ``foreign_fills``: fills since the last check of orders that are no intent of this bot.
+    ``foreign_fills``: fills no check classified before, of orders that are no intent of
+    this bot.
     ``action``: ``ok``, ``adopted`` (the venue's position is the new baseline) or ``paused``
     (the engine must stop trading until an operator resumes). ``repeated``: the same mismatch
     as the previous check (already alerted).
@@ -167,15 +207,15 @@ def check_running(
     baseline_base: Decimal,
     counted: Sequence[Fill],
     intent_ids: Iterable[str],
-    checked_after_ms: int,
+    checked: CheckedMark,
     venue_position_base: Decimal,
     on_mismatch: OnMismatch,
 ) -> PositionCheck:
-    """Someone else's fills since ``checked_after_ms`` and the position the bot's record
-    predicts without them (``counted`` from :func:`counted_fills`)."""
+    """Someone else's fills among those not ``checked`` before, and the position the bot's
+    record predicts without them (``counted`` from :func:`counted_fills`)."""
     known = frozenset(intent_ids)
     foreign = tuple(
-        f for f in counted if f.timestamp >= checked_after_ms and f.client_order_id not in known
+        f for f in counted if not checked.classified(f) and f.client_order_id not in known
     )
     foreign_ids = {f.trade_id for f in foreign}
     own_record = [f for f in counted if f.trade_id not in foreign_ids]

@@ -44,6 +44,7 @@ class MetaKey(StrEnum):
     POSITION_BASELINE_AFTER_MS = "position_baseline_after_ms"  # fills counted from here on
     POSITION_BASELINE_TRADE_IDS = "position_baseline_trade_ids"  # in it at that very ms
     POSITION_CHECKED_MS = "position_checked_ms"  # fills before this were checked
+    POSITION_CHECKED_TRADE_IDS = "position_checked_trade_ids"  # and these from it on
     FILLS_SINCE_MS = "fills_since_ms"  # venue fill cursor
     FUNDING_SINCE_MS = "funding_since_ms"  # venue funding cursor
 
