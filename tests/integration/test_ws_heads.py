@@ -19,9 +19,10 @@ from tcp_proxy import TcpProxy
 from web3 import AsyncWeb3
 
 from bot.app import build_bot
-from bot.chain.rpc import rpc_request
+from bot.chain.rpc import connect, rpc_request
 from bot.chain.ws_heads import HeadSource, StreamedHeads, open_heads
 from bot.clock import ManualClock
+from bot.errors import ChainError
 from bot.exchange.paper import PaperExchange, venue_params
 from bot.exchange.venue import SimVenue
 from bot.sim.anvil import Anvil
@@ -183,3 +184,36 @@ async def test_engine_ticks_every_newest_block_across_a_cut_subscription(
         finally:
             stop.set()
             await bot.close()
+
+
+async def test_heartbeat_repeats_the_last_block_while_every_source_is_silent(
+    fresh_chain: LocalDeployment, w3: AsyncWeb3[Any]
+) -> None:
+    """No new block from the subscription or the poller for heartbeat_s: the last block is
+    handed out again (so the stale-chain guards can trip); a mined block ends the repeats."""
+    start = await w3.eth.block_number
+    async with StreamedHeads(
+        w3, [ws_url(fresh_chain.rpc_url)], poll_interval_s=600, heartbeat_s=0.2
+    ) as heads:
+        assert (await next_head(heads))[0] == start
+        assert (await next_head(heads))[0] == start
+        assert heads.repeats == 1
+        await until(lambda: heads.subscriptions == 1, "never subscribed")
+        await rpc_request(w3, "evm_mine")
+        assert await next_head(heads) == (start + 1, HeadSource.WS)
+
+
+async def test_a_failed_poll_is_a_chain_error_and_the_stream_stays_usable() -> None:
+    """HTTP node down and no WebSocket answering: each failed poll raises ChainError from the
+    iterator once, as the plain poller does; the iterator keeps working."""
+    dead = connect("http://127.0.0.1:9", request_timeout_s=1.0)
+    try:
+        async with StreamedHeads(
+            dead, ["ws://127.0.0.1:9"], poll_interval_s=0.01, request_timeout_s=1.0
+        ) as heads:
+            for _ in range(2):
+                with pytest.raises(ChainError, match="eth_blockNumber"):
+                    await asyncio.wait_for(anext(heads), HANG_S)
+            assert heads.subscriptions == 0
+    finally:
+        await dead.provider.disconnect()
