@@ -214,7 +214,8 @@ async def _record_check(
     adopt: bool,
 ) -> None:
     """Record what a check classified (every fill ``seen``) and an adopted baseline, in one
-    transaction."""
+    transaction. The mark is written even when nothing was seen: absent, it would read as
+    the cursor of a later check, past fills stored in between and never classified."""
     store = ledger.store
     mark = checked.after_check(seen, cursor)
     async with store.transaction():

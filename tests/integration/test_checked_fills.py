@@ -147,3 +147,29 @@ async def test_a_foreign_fill_stored_but_never_checked_is_reported_at_start(
     assert [f.trade_id for f in reconciled.findings.unknown_fills] == [foreign.trade_id]
     assert reconciled.action == "paused"
     assert any("someone-1" in m for m in reconciled.findings.mismatches)
+
+
+async def test_a_check_that_saw_no_fill_still_marks_where_it_looked(
+    exchange: CcxtPerpExchange, emulator: EmulatorHandle, store: SqliteStore, clock: ManualClock
+) -> None:
+    """A first check sees no fill; someone sells 0.3, then the bot sells 0.5 a second later,
+    and the history stores both (its cursor passes the foreign fill): the next check still
+    reports the foreign fill, since the first check recorded where it looked."""
+    await store.set(Meta.FILLS_SINCE_MS, int(clock.now() * 1000))
+    ledger = await opened_ledger(exchange, store, clock, on_mismatch="pause")
+    quiet = await ledger.check_position((await exchange.position()).size_base)
+    assert quiet.ok, quiet
+    assert await store.get(Meta.POSITION_CHECKED_MS) == int(clock.now() * 1000)
+
+    clock.advance(1.0)
+    await someone_sells_now(emulator, 0.3)
+    clock.advance(1.0)
+    placed_order(await ledger.place(intent(1, Side.SELL, "0.5")))
+    await sync_fills(exchange, store)
+    foreign = next(f for f in await store.read_fills() if f.client_order_id == "someone-1")
+    assert foreign.timestamp < (await store.get(Meta.FILLS_SINCE_MS) or 0)
+
+    found = await ledger.check_position((await exchange.position()).size_base)
+    assert [f.trade_id for f in found.foreign_fills] == [foreign.trade_id]
+    assert found.expected_position_base == Decimal("-0.5")
+    assert found.action == "paused"
