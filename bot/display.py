@@ -38,6 +38,7 @@ __all__ = [
     "fmt_price",
     "fmt_quote",
     "fmt_signed_quote",
+    "fmt_span",
     "json_decimal",
     "json_decimals",
     "json_numbers",
@@ -48,6 +49,8 @@ DEFAULT_BASE_STEP = Decimal("0.0001")  # when the venue's step is unknown (log l
 PRICE_DIGITS = 6  # significant digits of a price: 2024.71, 0.0123456
 _CENT = Decimal("0.01")
 _HUGE_EXPONENT = 15  # from 1e15 on a display value is shown with a suffix (T), never 1e15
+_BOUND_EXPONENT = 18  # from 1e18 on (a hostile or broken value) only a bound is shown
+_BOUND_TEXT = "999,999T"  # ">999,999T": more than 999,999 trillion, in 10 characters at most
 JSON_PLACES = 18  # decimals kept in JSON decimal strings (module docstring)
 _SUFFIXES = (
     (Decimal("1e12"), "T"),
@@ -107,10 +110,14 @@ def fmt_signed_quote(value: Decimal | str) -> str:
 
 def fmt_compact(value: Decimal | str, places: int = 2) -> str:
     """``value`` with a thousands suffix and ``places`` decimals: ``123.46B``, ``-1.50M``,
-    ``12.35k``; below 1,000 plain (``999.50``); never an exponent (``1,234,567.00T``)."""
+    ``12.35k``; below 1,000 plain (``999.50``); never an exponent (``1,200.00T``). From 1e18
+    on (no real amount, a hostile or broken one) only its bound, without arithmetic on it:
+    ``>999,999T`` / ``<-999,999T``."""
     number = as_decimal(value)
     if not number.is_finite():
         return str(number)
+    if number.adjusted() >= _BOUND_EXPONENT:
+        return ("<-" if number.is_signed() else ">") + _BOUND_TEXT
     for scale, suffix in _SUFFIXES:
         if abs(number) >= scale:
             return _plain(number / scale, places, grouping=True) + suffix
@@ -147,6 +154,21 @@ def fit_quote(value: Decimal | str, width: int) -> str:
     characters, else :func:`fit_number` from cents (``299848``, ``1.20M``)."""
     text = fmt_quote(value)
     return text if len(text) <= width else fit_number(value, 2, width)
+
+
+def fmt_span(seconds: float) -> str:
+    """A duration for a narrow cell, whole units: ``42s``, ``12m``, ``3h05m``, ``2d04h``; a
+    negative one (a clock ahead of ours) as ``5s ahead``, never clamped to 0."""
+    if seconds < 0:
+        return f"{fmt_span(-seconds)} ahead"
+    whole = int(seconds)
+    if whole < 120:
+        return f"{whole}s"
+    if whole < 7200:
+        return f"{whole // 60}m"
+    if whole < 172_800:
+        return f"{whole // 3600}h{whole % 3600 // 60:02d}m"
+    return f"{whole // 86_400}d{whole % 86_400 // 3600:02d}h"
 
 
 def fmt_plain(value: Decimal | str, digits: int = PRICE_DIGITS) -> str:

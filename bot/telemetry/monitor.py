@@ -4,7 +4,8 @@
 It subscribes to ``<prefix>/+/status``, ``/state`` and ``/events`` and shows one line per bot
 plus the last events. Everything shown came from the broker: it is rendered as plain ``Text``
 (``[/evil]`` is shown, never parsed as markup), bounded, and formatted so that no value a peer
-can send makes rendering fail.
+can send makes rendering fail. The bots table fits the terminal's width
+(:mod:`bot.telemetry.monitor_layout`: fewer columns below 80, numbers never cut).
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
 import aiomqtt
@@ -28,7 +28,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from bot.display import fmt_pct
+from bot.display import fmt_span
 from bot.errors import ConfigError
 from bot.safety import MAX_COMMAND_BYTES, MAX_JSON_DEPTH, PayloadRejected, loads_bounded, mask_url
 from bot.telemetry.cli_support import (
@@ -42,6 +42,7 @@ from bot.telemetry.cli_support import (
 )
 from bot.telemetry.command_text import echo
 from bot.telemetry.messages import EventMessage, StateMessage
+from bot.telemetry.monitor_layout import BOT_COLUMNS, MONITOR_WIDTH, Cells, layout
 from bot.telemetry.operator_cmd import add_cmd_parser, parse_params, send_command
 
 __all__ = ["BotView", "MonitorView", "add_subcommands", "monitor", "parse_params", "send_command"]
@@ -49,7 +50,6 @@ __all__ = ["BotView", "MonitorView", "add_subcommands", "monitor", "parse_params
 MAX_EVENTS = 10
 MAX_COMMAND_NAMES = 256  # command ids remembered to name the command in its event
 MAX_MONITOR_PAYLOAD_BYTES = 1024 * 1024  # a state is a few KB; larger is hostile
-_SHOWN_EXPONENT = 15  # from 1e15 on, numbers are shown in scientific notation
 
 
 @dataclass
@@ -127,21 +127,30 @@ class MonitorView:
             name = self.command_names.get(str(event.data.get("id")))
         return "command" if not isinstance(name, str) else f"command {echo(name, 24)}"
 
-    def render(self, now_s: float) -> Group:
-        """The bots table and the last events, each within 80 columns for ids up to 16
-        characters: ``time`` is the block's chain time (UTC), ``age`` the seconds since the
-        bot published the state by its own clock (``published_at``)."""
+    def render(self, now_s: float, width: int = MONITOR_WIDTH) -> Group:
+        """The bots table and the last events for a ``width``-column terminal: ``time`` is
+        the block's chain time (UTC), ``age`` the time since the bot published the state by
+        its own clock (``published_at``; ``5s ahead`` when that clock is ahead of ours).
+        Below 80 columns the block and its time are left out; every number is fitted to
+        its cell (fewer decimals, then k/M/B/T), never cut."""
+        rows = [self._bot_cells(bot_id, now_s) for bot_id in sorted(self.bots)]
+        columns, fit = layout(rows, width)
         bots = Table(
             title="hedgebot", box=box.SIMPLE_HEAD, padding=(0, 0), show_edge=False, expand=False
         )
-        for name in _BOT_COLUMNS:
+        for name in columns:
             bots.add_column(
-                name, justify="left" if name in ("bot", "status") else "right", no_wrap=True
+                name, justify="left" if name in ("bot", "status") else "right", overflow="fold"
             )
-        for bot_id in sorted(self.bots):
-            bots.add_row(*self._bot_row(bot_id, now_s))
+        for cells in rows:
+            bots.add_row(*fit.row(cells, columns))
         if not self.bots:
-            bots.add_row("(no bots seen)", *[""] * (len(_BOT_COLUMNS) - 1))
+            bots.add_row("(no bots seen)", *[""] * (len(columns) - 1))
+        notes = [  # below the table: a problem is text, it would crowd the number columns
+            Text(f"{echo(bot_id, _BOT_ID_SHOWN)}: {echo(view.problem or 'no state', 64)}")
+            for bot_id, view in sorted(self.bots.items())
+            if view.state is None
+        ]
         events = Table(title=f"last {MAX_EVENTS} events", box=box.SIMPLE_HEAD, expand=False)
         for name in ("time", "bot", "type", "data"):
             events.add_column(name)
@@ -152,44 +161,35 @@ class MonitorView:
                 Text(self.event_type(event)),
                 _data(event),
             )
-        return Group(bots, events)
+        return Group(bots, *notes, events)
 
-    def _bot_row(self, bot_id: str, now_s: float) -> list[Text]:
-        """One table row; every cell is ``Text`` (peer strings are never markup)."""
+    def _bot_cells(self, bot_id: str, now_s: float) -> Cells:
+        """One bot's cells by column name: text cells as ``Text`` (peer strings are never
+        markup), numbers as Decimals fitted later (:class:`_NumberFit`)."""
         view = self.bots[bot_id]
         status = _text(view.status)
         status.stylize("green" if view.status == "online" else "red")
+        bot = _text(bot_id, _BOT_ID_SHOWN)
         state = view.state
         if state is None:
-            shown = [_text(bot_id, _BOT_ID_SHOWN), status, *[Text("-")] * 7]
-            return [*shown, _text(view.problem or "no state", 24)]
+            dashes: Cells = {n: Text("-") for n in BOT_COLUMNS[2:]}
+            return {**dashes, "bot": bot, "status": status}
         if view.status == "online":
             status = _trading_status(state) or status
-        cells = [
-            _int(state.block),
-            Text(_block_time(state.timestamp)),
-            Text(_age(now_s, state.published_at, state.timestamp)),
-            Text(_num(state.delta_base, places=4)),
-            Text(_num(state.hedge_base, places=4)),
-            Text(_num(state.drift_base, places=4)),
-            Text(_margin(state.margin_ratio)),
-            Text(_num(state.pnl.net, places=2)),
-        ]
-        return [_text(bot_id, _BOT_ID_SHOWN), status, *cells]
+        return {
+            "bot": bot,
+            "status": status,
+            "block": _int(state.block),
+            "time": Text(_block_time(state.timestamp)),
+            "age": Text(_age(now_s, state.published_at, state.timestamp)),
+            "delta": state.delta_base,
+            "hedge": state.hedge_base,
+            "drift": state.drift_base,
+            "margin": state.margin_ratio,
+            "net pnl": state.pnl.net,
+        }
 
 
-_BOT_COLUMNS = (
-    "bot",
-    "status",
-    "block",
-    "time",
-    "age",
-    "delta",
-    "hedge",
-    "drift",
-    "margin",
-    "net pnl",
-)
 _BOT_ID_SHOWN = 16
 
 
@@ -227,7 +227,7 @@ def _age(now_s: float, published_at: float | None, block_timestamp: int) -> str:
     stamp = float(block_timestamp) if published_at is None else published_at
     if not 0 <= stamp < 10**12:
         return "?"
-    return f"{max(0.0, now_s - stamp):.0f}s"
+    return fmt_span(now_s - stamp)  # a state stamped ahead of this host: "5s ahead"
 
 
 def _block_time(timestamp: int) -> str:
@@ -248,26 +248,6 @@ def _data(event: EventMessage) -> Text:
     except (ValueError, TypeError, RecursionError):
         data = "(unprintable)"
     return _text(data, 100)
-
-
-def _margin(ratio: Decimal | None) -> str:
-    """The margin ratio as ``status`` shows it: a percentage to 2 decimals (``2.49 %``)."""
-    if ratio is None or not ratio.is_finite() or abs(ratio) >= 10**6:
-        return _num(ratio)
-    return fmt_pct(ratio)
-
-
-def _num(value: Decimal | None, places: int = 4) -> str:
-    if value is None:
-        return "-"
-    if not value.is_finite():
-        return str(value)
-    if value.adjusted() >= _SHOWN_EXPONENT:  # no arithmetic: it could overflow the context
-        try:
-            return f"{value:.3e}"
-        except ArithmeticError:  # past the decimal context's exponent range
-            return ("-" if value.is_signed() else "") + f"~1e{value.adjusted()}"
-    return f"{value:.{places}f}"
 
 
 async def monitor(
@@ -292,14 +272,16 @@ async def monitor(
                 await client.subscribe(f"{prefix}/+/{kind}", qos=1)
             if once:
                 await _collect(client, view, collect_s)
-                console.print(view.render(time.time()))
+                console.print(view.render(time.time(), console.width))
                 return EXIT_OK
-            with Live(view.render(time.time()), console=console, refresh_per_second=2) as live:
+            with Live(
+                view.render(time.time(), console.width), console=console, refresh_per_second=2
+            ) as live:
 
                 async def refresh() -> None:
                     while True:
                         await asyncio.sleep(0.5)
-                        live.update(view.render(time.time()))
+                        live.update(view.render(time.time(), console.width))
 
                 async with asyncio.TaskGroup() as group:
                     refresher = group.create_task(refresh())

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from bot.display import fit_base, fit_quote
+from bot.display import fit_base, fit_quote, fmt_compact
 from bot.render import render_snapshot
 from tests.unit.test_display import SNAPSHOT
 
@@ -83,3 +83,12 @@ def test_fit_base_and_fit_quote_keep_the_usual_form_when_it_fits() -> None:
     assert fit_quote("299848.4312", 8) == "299848.4"
     assert fit_quote("299848.4312", 7) == "299848"
     assert fit_quote("1200000000", 8) == "1.20B"
+
+
+def test_a_hostile_number_shows_only_its_bound() -> None:
+    """From 1e18 on no amount is real: ``>999,999T``, in plain text, without arithmetic (so
+    1e999999999 cannot overflow the decimal context)."""
+    assert fmt_compact("1e999999999") == ">999,999T"
+    assert fmt_compact("-1e20") == "<-999,999T"
+    assert fit_base("1e999999999", "0.001", 9) == ">999,999T"
+    assert fmt_compact("9.99e17") == "999,000.00T"
