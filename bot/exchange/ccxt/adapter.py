@@ -267,7 +267,8 @@ class CcxtPerpExchange:
                 if existing is not None:
                     _log.info("order.duplicate_client_id", client_order_id=intent.client_order_id)
                     return existing
-            _log.warning(
+            # the caller reports the failure once (order.rejected, tick.failed, an alert)
+            _log.debug(
                 "order.failed",
                 client_order_id=intent.client_order_id,
                 error=type(mapped).__name__,
@@ -289,8 +290,8 @@ class CcxtPerpExchange:
         (the caller then reports the outcome unknown: the order may well exist)."""
         try:
             return await self.fetch_order(client_order_id)
-        except errors.ExchangeError as exc:
-            _log.warning(
+        except errors.ExchangeError as exc:  # the caller reports the outcome unknown
+            _log.debug(
                 "order.duplicate_lookup_failed",
                 client_order_id=client_order_id,
                 error=type(exc).__name__,
