@@ -30,7 +30,7 @@ from bot.exchange.ledger import OrderLedger
 from bot.exchange.read_only import start_for_reading
 from bot.guards import RiskGuard
 from bot.instance_lock import InstanceLock, InstanceLocked, bot_lock_path, lock_path_for
-from bot.logging import configure_logging
+from bot.logging import configure_logging, set_console_base_step
 from bot.ports import Clock, PerpExchange
 from bot.safety import describe_exc, restore_recursion_limit
 from bot.store import RecordStore, open_store
@@ -279,6 +279,7 @@ async def _run_session(
         )
         try:
             await bot.engine.start()
+            set_console_base_step(bot.engine.rules.amount_step)  # console logs: venue step
             state.started = True
             # the engine watches ``stop`` and cancels the pending poll itself; a poller that
             # also ended on ``stop`` could finish in the same loop step and end the engine's

@@ -6,6 +6,7 @@ import logging
 import re
 import sys
 from collections.abc import Iterable, MutableMapping
+from decimal import Decimal
 from typing import Any, Literal, TextIO
 
 import structlog
@@ -71,13 +72,29 @@ class UrlMasker:
         return event_dict
 
 
+class _ConsoleDisplay:
+    """What the console format knows of the market: the venue's amount step once read."""
+
+    base_step: Decimal | None = None
+
+
+def set_console_base_step(step: Decimal | None) -> None:
+    """Round base amounts in console log lines to the venue's amount ``step`` (``0.001``:
+    3 decimals, as ``status`` and ``snapshot`` show them); None: ``DEFAULT_BASE_STEP`` (4
+    decimals) until the market is known. Set by ``bot.app`` once the venue has started;
+    :func:`configure_logging` resets it. JSON lines are never rounded."""
+    _ConsoleDisplay.base_step = step
+
+
 def display_numbers(
     _logger: Any, _name: str, event_dict: MutableMapping[str, Any]
 ) -> MutableMapping[str, Any]:
     """Console format only: ``*_base``, ``*_quote`` and price values rounded for display as
-    in ``snapshot`` and ``report`` (``bot.display``); JSON lines keep exact values."""
+    in ``snapshot`` and ``report`` (``bot.display``; base to the venue step given to
+    :func:`set_console_base_step`); JSON lines keep exact values."""
+    step = _ConsoleDisplay.base_step
     for key in list(event_dict):
-        event_dict[key] = fmt_for_key(key, event_dict[key])
+        event_dict[key] = fmt_for_key(key, event_dict[key], step)
     return event_dict
 
 
@@ -105,6 +122,7 @@ def configure_logging(
     line; ``secret_urls`` are masked wherever they appear in an event (see
     :class:`UrlMasker`). The console format rounds numbers for display (:func:`display_numbers`)."""
     use_json = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
+    set_console_base_step(None)  # the market is not known yet
     stream: Any = _CurrentStderr() if file is None else file
     renderer: Any = (
         structlog.processors.JSONRenderer()
