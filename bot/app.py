@@ -18,8 +18,8 @@ from typing import Any
 
 import structlog
 
-from bot.chain.reader import LpChainReader, connect_web3
-from bot.chain.ws_heads import open_heads
+from bot.chain.multichain import MultiChainReader, build_chain_reader, open_chain_heads
+from bot.chain.reader import LpChainReader
 from bot.clock import WallClock
 from bot.config import Settings, secret_urls
 from bot.core.policy import HedgePolicy, PolicyInputs, PolicyState, decide
@@ -68,7 +68,7 @@ class Bot:
     """A built bot and what must be closed with it."""
 
     engine: Engine
-    chain: LpChainReader
+    chain: LpChainReader | MultiChainReader
     exchange: PerpExchange
     store: RecordStore
     stack: AsyncExitStack
@@ -98,13 +98,7 @@ async def build_bot(
         if store is None:
             store = await open_store(settings)
         stack.push_async_callback(store.close)
-        w3 = connect_web3(
-            settings.chain.rpc_urls,
-            settings.chain.request_timeout_s,
-            max_lag_blocks=settings.chain.max_rpc_lag_blocks,
-            max_response_bytes=settings.chain.max_response_bytes,
-        )
-        chain = LpChainReader(w3, settings)
+        chain = build_chain_reader(settings, clock)
         stack.push_async_callback(chain.close)
         venue = exchange or build_exchange(settings, clock)
         stack.push_async_callback(venue.close)
@@ -284,7 +278,7 @@ async def _run_session(
             # the engine watches ``stop`` and cancels the pending poll itself; a poller that
             # also ended on ``stop`` could finish in the same loop step and end the engine's
             # iteration with StopAsyncIteration instead of a clean stop
-            async with open_heads(bot.chain.w3, settings.chain) as blocks:
+            async with open_chain_heads(bot.chain, settings.chain) as blocks:
                 await bot.engine.run(blocks, stop)
         except StoreError as exc:
             if telemetry is not None and state.started:
@@ -328,13 +322,7 @@ async def take_snapshot(settings: Settings) -> dict[str, Any]:
     restore_recursion_limit()
     clock = WallClock()
     async with AsyncExitStack() as stack:
-        w3 = connect_web3(
-            settings.chain.rpc_urls,
-            settings.chain.request_timeout_s,
-            max_lag_blocks=settings.chain.max_rpc_lag_blocks,
-            max_response_bytes=settings.chain.max_response_bytes,
-        )
-        chain = LpChainReader(w3, settings)
+        chain = build_chain_reader(settings, clock)
         stack.push_async_callback(chain.close)
         await chain.start()  # the start-up checks of `run`: ConfigError for swapped tokens
         venue = build_exchange(settings, clock, read_only=True)
@@ -357,12 +345,16 @@ async def take_snapshot(settings: Settings) -> dict[str, Any]:
             hedge_ratio=settings.hedge.ratio,
         )
         decision, _ = decide(build_policy(settings), PolicyState(), inputs, rules)
+    primary = next(iter(settings.chains))
     return {
-        "block": snap.block_number,
+        "block": snap.block_number,  # the primary chain's
+        "blocks": dict(snap.blocks) or {primary: snap.block_number},
         "block_timestamp": snap.block_timestamp,
         "price": str(snap.price),
         "mark_price": str(quote.mark_price),
-        "positions": [position_view(p, detail=True) for p in snap.positions],
+        "positions": [
+            {**position_view(p, detail=True), "chain": p.chain or primary} for p in snap.positions
+        ],
         "wallet_base": str(snap.wallet_base),
         "delta_base": str(decision.delta_base),
         "target_base": str(decision.target_base),

@@ -27,6 +27,9 @@ from pydantic import (
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from bot.config_address import Address as Address
+from bot.config_chains import ChainName, chain_problems, chain_urls, mask_chain_urls
+from bot.config_chains import HedgeAssetConfig as HedgeAssetConfig
+from bot.config_chains import normalise_chains as normalise_chains
 from bot.config_checks import address_role_clashes, non_finite_fields, same_position_clashes
 from bot.config_v4 import V4PositionConfig as V4PositionConfig
 from bot.errors import ConfigError
@@ -59,7 +62,7 @@ class _Section(BaseModel):
 
 
 class ChainConfig(_Section):
-    """Where and how to read the chain."""
+    """Where and how to read one chain (``chain:``, or each entry of ``chains:``)."""
 
     rpc_urls: list[str] = Field(min_length=1)
     ws_urls: list[Annotated[str, Field(pattern=r"^wss?://[^\s/?#]+")]] = Field([], max_length=8)
@@ -71,6 +74,7 @@ class ChainConfig(_Section):
     heartbeat_s: Annotated[float, Field(gt=0)] = 30.0  # older: stale, no trading
     max_rpc_lag_blocks: Annotated[int, Field(ge=0)] = 3  # an RPC this far behind is skipped
     max_response_bytes: Annotated[int, Field(ge=1024)] = MAX_RESPONSE_BYTES  # larger: refused
+    read_timeout_s: Annotated[float, Field(gt=0)] = 20.0  # one tick's snapshot of this chain
 
 
 class V2PositionConfig(_Section):
@@ -78,6 +82,7 @@ class V2PositionConfig(_Section):
 
     id: str = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_.-]+$")
     kind: Literal["v2"] = "v2"
+    chain: ChainName | None = None  # None: the primary chain (bot.config_chains)
     pool: Address
     owner: Address
 
@@ -92,6 +97,7 @@ class V3PositionConfig(_Section):
 
     id: str = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_.-]+$")
     kind: Literal["v3"]
+    chain: ChainName | None = None  # None: the primary chain (bot.config_chains)
     pool: Address | None = None
     owner: Address | None = None
     position_manager: Address | None = None
@@ -141,14 +147,6 @@ PositionConfig = Annotated[
     | Annotated[V4PositionConfig, Tag("v4")],
     Discriminator(_position_kind),
 ]
-
-
-class HedgeAssetConfig(_Section):
-    """The asset the perp hedges; ordering and decimals are read from chain."""
-
-    base_token: Address
-    quote_token: Address
-    wallet_base: Decimal = Decimal(0)
 
 
 class PaperVenueConfig(_Section):
@@ -228,7 +226,8 @@ class Settings(BaseSettings):
     )
 
     bot_id: str = Field(default="hedgebot", pattern=r"^[A-Za-z0-9_-]{1,32}$")
-    chain: ChainConfig
+    chain: ChainConfig  # the primary chain: the first of ``chains``
+    chains: dict[ChainName, ChainConfig] = Field(min_length=1)
     positions: list[PositionConfig] = Field(min_length=1)
     hedge_asset: HedgeAssetConfig
     hedge: HedgeConfig = HedgeConfig()
@@ -239,6 +238,11 @@ class Settings(BaseSettings):
     mqtt: MqttSettings | None = None
     metrics: MetricsSettings = MetricsSettings()
     alerts: AlertsSettings = AlertsSettings()  # apprise URLs from env only
+
+    @model_validator(mode="before")
+    @classmethod
+    def _named_chains(cls, data: Any) -> Any:
+        return normalise_chains(data)
 
     @field_validator("positions")
     @classmethod
@@ -356,6 +360,7 @@ def load_config(
     if settings is not None:
         problems.extend(non_finite_fields(settings))
         problems.extend(address_role_clashes(settings))
+        problems.extend(chain_problems(settings))
         if require_secrets:
             problems.extend(settings.exchange.missing_secrets())
     if problems or settings is None:
@@ -365,7 +370,7 @@ def load_config(
 
 def secret_urls(settings: Settings) -> list[str]:
     """Every configured URL that may carry a credential (RPC, MQTT, venue overrides)."""
-    urls = [*settings.chain.rpc_urls, *settings.chain.ws_urls, *settings.exchange.urls.values()]
+    urls = [*chain_urls(settings), *settings.exchange.urls.values()]
     if settings.mqtt is not None:
         urls.append(settings.mqtt.url)
     urls += [u.get_secret_value() for u in settings.alerts.urls]
@@ -380,8 +385,7 @@ def masked_dump(settings: Settings) -> dict[str, Any]:
         block = dumped.get(section)
         if isinstance(block, dict) and block.get(key) is not None:
             block[key] = "**********"
-    chain = dumped["chain"]
-    chain.update({key: [mask_url(u) for u in chain[key]] for key in ("rpc_urls", "ws_urls")})
+    mask_chain_urls(dumped)
     venue_urls = dumped["exchange"]["urls"]
     dumped["exchange"]["urls"] = {name: mask_url(url) for name, url in venue_urls.items()}
     if isinstance(dumped.get("mqtt"), dict):

@@ -51,6 +51,8 @@ def _same(a: PositionEntry, b: PositionEntry, *names: str) -> bool:
 
 def _clash_reason(a: PositionEntry, b: PositionEntry) -> str | None:
     """Why ``a`` and ``b`` can resolve to the same on-chain position, or None."""
+    if _get(a, "chain") != _get(b, "chain"):
+        return None  # the same addresses on two chains are two contracts
     ways = {_way(a), _way(b)}
     if ways == {"v2"} and _same(a, b, "pool", "owner"):
         return "the same V2 pair and owner"
@@ -132,18 +134,22 @@ _CONTRACT_ROLES = ("token", "pool", "position_manager", "multicall")
 
 
 def _roles(settings: Any) -> list[tuple[str, str, str]]:
-    """``(address lowercased, role, field path)`` for every address of ``settings``."""
+    """``(chain/address lowercased, role, field path)`` for every address of ``settings``
+    (one address on two chains is two contracts)."""
+    primary = next(iter(settings.chains))
     found = [
         (settings.hedge_asset.base_token, "token", "hedge_asset.base_token"),
         (settings.hedge_asset.quote_token, "token", "hedge_asset.quote_token"),
     ]
     if settings.chain.multicall is not None:
         found.append((settings.chain.multicall, "multicall", "chain.multicall"))
+    found = [(f"{primary}/{address}", role, path) for address, role, path in found]
     for i, position in enumerate(settings.positions):
+        chain = getattr(position, "chain", None) or primary
         for name in ("pool", "position_manager", "owner"):
             value = getattr(position, name, None)
             if value is not None:
-                found.append((value, name, f"positions.{i}.{name}"))
+                found.append((f"{chain}/{value}", name, f"positions.{i}.{name}"))
     return [(address.lower(), role, path) for address, role, path in found]
 
 

@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from bot.config_address import Address
+from bot.config_chains import ChainName
 
 __all__ = ["V4PositionConfig"]
 
@@ -29,6 +30,7 @@ class V4PositionConfig(BaseModel):
 
     id: str = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_.-]+$")
     kind: Literal["v4"]
+    chain: ChainName | None = None  # None: the primary chain (bot.config_chains)
     position_manager: Address
     state_view: Address
     token_id: Annotated[int, Field(ge=0)] | None = None

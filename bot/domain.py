@@ -98,6 +98,7 @@ class PositionExposure:
     hooked: bool | None = None  # V4: the pool calls a hooks contract; None: not a V4 pool
     location: str = "wallet"  # or "staked:<MasterChefV3 or gauge address>"
     earns: str = "fees"  # staked: "emissions" (fees_* 0, known) or "fees+emissions"; unread
+    chain: str | None = None  # the config's chain name (bot.config_chains); None: the one chain
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +136,8 @@ class ChainSnapshot:
     wallet_base: Decimal = Decimal(0)
     notices: tuple[ChainNotice, ...] = ()  # each raised once, on the snapshot that found it
     moves: tuple[PositionMove, ...] = ()  # likewise: positions arrived or left since the last
+    # several chains: the block each chain was read at (block_* above: the primary chain's)
+    blocks: tuple[tuple[str, int], ...] = ()
 
     @property
     def delta_base(self) -> Decimal:

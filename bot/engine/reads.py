@@ -15,7 +15,7 @@ from decimal import Decimal
 from bot.core.gate import VenueRead
 from bot.core.plan import Reads
 from bot.core.protect import UnreadableEpisode
-from bot.domain import ChainSnapshot, MarketRules
+from bot.domain import ChainNotice, ChainSnapshot, MarketRules
 from bot.engine.position_watch import PositionWatch
 from bot.engine.sink import EventFanOut
 from bot.errors import (
@@ -94,25 +94,32 @@ class ReadSteps:
             return None
         except PositionReadError as exc:
             # a burned, transferred or unreadable position: never hedge on partial data
+            self._tell(block, getattr(exc, "notices", ()))  # several chains: which one
             if self._unreadable.failed(safe_str(exc)):
                 self.events.emit(Alert.of("position.unreadable", block=block, error=safe_str(exc)))
             self._fail("chain", exc)
             return None
         except ChainError as exc:
+            self._tell(block, getattr(exc, "notices", ()))  # chain.unreadable naming the chain
             self._fail("chain", exc)
             return None
         ended = self._unreadable.read()
         if ended is not None:
             self.events.emit(Alert.of("position.readable", block=block, cause=ended))
-        for notice in snapshot.notices:
-            self.events.emit(
-                Alert.of(notice.alert, block=block, entries=notice.entries, detail=notice.detail)
-            )
+        self._tell(block, snapshot.notices)
         for move in snapshot.moves:
             self.events.emit(PositionMoved(move))
         for observe in self.price_observers:
             observe(snapshot.price)
         return snapshot
+
+    def _tell(self, block: int, notices: tuple[ChainNotice, ...]) -> None:
+        """Each notice of a chain read as an alert (``entries``: the config entries or the
+        chain concerned)."""
+        for notice in notices:
+            self.events.emit(
+                Alert.of(notice.alert, block=block, entries=notice.entries, detail=notice.detail)
+            )
 
     async def read_venue(self, deadline: float) -> VenueRead | None:
         """Quote, position and balance by ``deadline`` (loop time), or None when they failed

@@ -1,0 +1,170 @@
+"""The ``chains:`` section: several named chains in one bot, and what belongs to each.
+
+A config names its chains in ``chains:`` (a mapping ``name -> chain section``, or a list of
+sections each with a ``name``); the first is the primary chain (its block is the tick's
+``block``). The old single ``chain:`` section keeps working: it becomes the one chain, named
+``default``, and positions without ``chain`` belong to it. ``settings.chain`` is always the
+primary chain's section, so code that reads one chain reads the primary.
+
+``hedge_asset.chains`` maps a chain to its own base/quote token addresses (WETH on Base is
+not WETH on Arbitrum); a chain not listed there uses ``hedge_asset.base_token/quote_token``.
+Kept apart from ``bot/config.py`` (the field declarations) so each stays one idea.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from bot.config_address import Address
+from bot.safety import mask_url
+
+__all__ = [
+    "CHAIN_NAME_PATTERN",
+    "DEFAULT_CHAIN",
+    "ChainName",
+    "HedgeAssetConfig",
+    "TokenPairConfig",
+    "chain_of",
+    "chain_problems",
+    "chain_tokens",
+    "chain_urls",
+    "mask_chain_urls",
+    "normalise_chains",
+    "primary_chain",
+]
+
+DEFAULT_CHAIN = "default"  # the name of the one chain of a config with a ``chain:`` section
+CHAIN_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$"
+ChainName = Annotated[str, Field(pattern=CHAIN_NAME_PATTERN)]
+
+
+class TokenPairConfig(BaseModel):
+    """The hedged asset's base and quote token addresses on one chain."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    base_token: Address
+    quote_token: Address
+
+
+class HedgeAssetConfig(BaseModel):
+    """The asset the perp hedges; ordering and decimals are read from chain.
+
+    ``base_token``/``quote_token`` are the primary chain's (and any chain's not listed in
+    ``chains``); ``chains`` maps a chain name to its own pair. ``wallet_base`` (base units,
+    held outside the pools) counts once, whatever the chains."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    base_token: Address
+    quote_token: Address
+    wallet_base: Decimal = Decimal(0)
+    chains: dict[ChainName, TokenPairConfig] = Field(default_factory=dict)
+
+
+def _chains_mapping(chains: Any) -> Any:
+    """A list of sections with ``name`` becomes the mapping ``name -> section``."""
+    if not isinstance(chains, list):
+        return chains
+    mapping: dict[Any, Any] = {}
+    for i, section in enumerate(chains):
+        if not isinstance(section, dict) or not isinstance(section.get("name"), str):
+            raise ValueError(f"chains.{i}.name: required (each listed chain is named)")
+        name = section["name"]
+        if name in mapping:
+            raise ValueError(f"chains.{i}.name: chain {name!r} is listed twice")
+        mapping[name] = {k: v for k, v in section.items() if k != "name"}
+    return mapping
+
+
+def normalise_chains(data: Any) -> Any:
+    """Raw settings data with both ``chain`` (the primary's section) and ``chains`` (every
+    chain by name) filled in; ``ValueError`` when both or neither are given.
+
+    ``hedge_asset`` without ``base_token``/``quote_token`` takes the primary chain's entry
+    of ``hedge_asset.chains``."""
+    if not isinstance(data, dict):
+        return data
+    if "chains" not in data:
+        if "chain" not in data:
+            raise ValueError("chains: required (or the single-chain section chain:)")
+        return {**data, "chains": {DEFAULT_CHAIN: data["chain"]}}
+    if "chain" in data:
+        raise ValueError("give either chain: (one chain) or chains: (named chains), not both")
+    chains = _chains_mapping(data["chains"])
+    if not isinstance(chains, dict) or not chains:
+        raise ValueError("chains: name at least one chain")
+    primary = next(iter(chains))
+    data = {**data, "chains": chains, "chain": chains[primary]}
+    asset = data.get("hedge_asset")
+    if isinstance(asset, dict) and isinstance(asset.get("chains"), dict):
+        own = asset["chains"].get(primary)
+        if isinstance(own, dict):
+            data["hedge_asset"] = {**own, **asset}
+    return data
+
+
+def primary_chain(settings: Any) -> str:
+    """The name of the primary (first) chain of validated ``settings``."""
+    return str(next(iter(settings.chains)))
+
+
+def chain_of(settings: Any, position: Any) -> str:
+    """The chain ``position`` (a position config) belongs to: its ``chain``, else the
+    primary."""
+    name = getattr(position, "chain", None)
+    return str(name) if name is not None else primary_chain(settings)
+
+
+def chain_tokens(settings: Any, chain: str) -> tuple[str, str]:
+    """``(base_token, quote_token)`` addresses of the hedged asset on ``chain``."""
+    own = settings.hedge_asset.chains.get(chain)
+    if own is not None:
+        return own.base_token, own.quote_token
+    return settings.hedge_asset.base_token, settings.hedge_asset.quote_token
+
+
+def chain_problems(settings: Any) -> list[str]:
+    """``field: reason`` for every position or token entry naming a chain the config does not
+    have, and for positions without ``chain`` when several chains are configured (which one
+    they belong to would be a guess)."""
+    names = list(settings.chains)
+    known = ", ".join(names)
+    problems = []
+    for i, position in enumerate(settings.positions):
+        name = getattr(position, "chain", None)
+        if name is None and len(names) > 1:
+            problems.append(f"positions.{i}.chain: required with several chains ({known})")
+        elif name is not None and name not in settings.chains:
+            problems.append(f"positions.{i}.chain: unknown chain {name!r} (chains: {known})")
+    primary = names[0]
+    if len(names) > 1 and not any(chain_of(settings, p) == primary for p in settings.positions):
+        problems.append(
+            f"chains.{primary}: the first chain is the primary (its block is the tick's block) "
+            "and holds no position: list a chain that holds positions first"
+        )
+    for name in settings.hedge_asset.chains:
+        if name not in settings.chains:
+            problems.append(f"hedge_asset.chains.{name}: unknown chain {name!r} (chains: {known})")
+    return problems
+
+
+def chain_urls(settings: Any) -> list[str]:
+    """Every RPC and WebSocket URL of every chain (they may carry keys in their paths)."""
+    return [url for c in settings.chains.values() for url in (*c.rpc_urls, *c.ws_urls)]
+
+
+def mask_chain_urls(dumped: dict[str, Any]) -> None:
+    """Mask the URLs of a dumped config's chains in place (scheme, host and port kept); the
+    implied ``chains: {default: ...}`` of a single-chain config is not shown twice."""
+    chains = dumped.get("chains") or {}
+    if list(chains) == [DEFAULT_CHAIN] and chains[DEFAULT_CHAIN] == dumped.get("chain"):
+        del dumped["chains"]
+    else:
+        del dumped["chain"]
+    sections = [dumped["chain"]] if "chain" in dumped else list(dumped["chains"].values())
+    for section in sections:
+        section.update({k: [mask_url(u) for u in section[k]] for k in ("rpc_urls", "ws_urls")})
