@@ -1,12 +1,13 @@
 """The account step of a tick: what it saw and did, kept in one store transaction.
 
-The venue's new fills and funding (with their cursors), the chain snapshot, the gated
-decision, the day baseline and the tick's buffered events are written together by
-:meth:`AccountSteps.account` (all or none; the order ledger's write-ahead records of the act
-step are its own, committed before the venue call). Only after the commit do the PnL
-attribution and the states advance and the ``fill``/``funding`` events go out, so the store,
-the log and MQTT see each record exactly once; a ``StoreError`` propagates and the next tick
-writes its own rows.
+The venue's new fills and funding (with their cursors), the chain snapshot and the gated
+decision (each when the store's snapshot policy keeps it: on change, trades, fills and at an
+interval, ``bot.store.snapshot_policy``), the day baseline and the tick's buffered events
+are written together by :meth:`AccountSteps.account` (all or none; the order ledger's
+write-ahead records of the act step are its own, committed before the venue call). Only
+after the commit do the PnL attribution and the states advance and the ``fill``/``funding``
+events go out, so the store, the log and MQTT see each record exactly once; a
+``StoreError`` propagates and the next tick writes its own rows.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from bot.errors import ExchangeError
 from bot.events import FillEvent, FundingEvent
 from bot.guards import RiskGuard
 from bot.store.base import RecordStore
+from bot.store.snapshot_policy import KeptTick
 from bot.tick_messages import range_transitions
 from bot.venue_history import VenueBatch, VenueHistory
 
@@ -47,6 +49,7 @@ class AccountSteps:
     last_report: TickReport | None
     position_watch: PositionWatch
     _in_range: dict[str, bool]
+    _kept_tick: KeptTick = KeptTick()  # the last snapshot and decision the store kept
 
     async def account(
         self, block: int, reads: Reads, plan: TickPlan, acted: Acted
@@ -71,9 +74,8 @@ class AccountSteps:
         earlier_fills, earlier_funding = self.history.pending()  # a failed tick's
         async with self.store.transaction():
             new_fills, new_funding = await self.history.record(batch)
-            await self.store.record_snapshot(now, snapshot)
-            await self.store.record_decision(now, block, plan.decision)
             fills, funding = [*earlier_fills, *new_fills], [*earlier_funding, *new_funding]
+            kept = await self._keep_records(block, now, snapshot, plan, bool(fills or funding))
             observation = observation_from_snapshot(
                 snapshot, quote.mark_price, fills, funding, timestamp_s=now
             )
@@ -87,11 +89,29 @@ class AccountSteps:
         self.events.recorded(recorded)
         self._stored(batch, new_fills, new_funding)
         self.history.take()
+        self._kept_tick = kept
         self.pnl, self.guard_state, self._guard_before = pnl, guard, guard
         self.policy_state = plan.policy_state_after(filled=acted.filled)
         self.operator = plan.operator_state  # a rebalance_now is used up
         await self.position_watch.after_tick(acted.position.size_base)
         return self._completed(block, reads, plan, acted)
+
+    async def _keep_records(
+        self, block: int, now: float, snapshot: ChainSnapshot, plan: TickPlan, booked: bool
+    ) -> KeptTick:
+        """The tick's snapshot and decision rows, as the store's snapshot policy keeps them
+        (``bot.store.snapshot_policy``: on change, on trades and fills, at an interval);
+        the comparison base once the transaction commits."""
+        kept, policy, decision = self._kept_tick, self.store.snapshot_policy, plan.decision
+        traded = booked or decision.action == "rebalance"
+        reason = policy.snapshot_reason(kept, snapshot, now, traded=traded)
+        if reason is not None:
+            await self.store.record_snapshot(now, snapshot)
+            kept = KeptTick(snapshot, now, kept.decision)
+        if policy.keeps_decision(kept, decision, snapshot_kept=reason is not None):
+            await self.store.record_decision(now, block, decision)
+            kept = KeptTick(kept.snapshot, kept.recorded_s, decision)
+        return kept
 
     async def _read_history(self) -> VenueBatch:
         """The venue's fills and funding since the cursors. When the funding read fails

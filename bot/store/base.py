@@ -32,6 +32,7 @@ from bot.records import intent_from, to_json
 from bot.store.dialect import Dialect
 from bot.store.meta import MetaField, MetaKey
 from bot.store.reads import RecordReads
+from bot.store.snapshot_policy import SnapshotPolicy
 
 __all__ = ["RecordStore", "SqlSession"]
 
@@ -56,6 +57,8 @@ class RecordStore(RecordReads):
     """The bot's record over one backend. Open a backend's subclass with its ``open``."""
 
     path: Path  # where local files beside the store go (the kill switch file's default)
+    # which ticks' snapshots and decisions the engine keeps (store.snapshot_*; open_store)
+    snapshot_policy: SnapshotPolicy = SnapshotPolicy()
 
     def __init__(self, dialect: Dialect, path: Path) -> None:
         self._dialect = dialect

@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import parse_qs, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-__all__ = ["StoreConfig"]
+__all__ = ["RetentionConfig", "StoreConfig"]
+
+
+class RetentionConfig(BaseModel):
+    """How ``hedgebot store compact`` thins old snapshots: every snapshot of the last
+    ``full_days`` days is kept; older ones are thinned to one per ``interval_s`` seconds
+    (plus those the PnL replay needs: the first, the last, each one a fill or funding
+    payment is attributed to). Decisions, intents, orders, fills, funding, commands and
+    events are never removed."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    full_days: Annotated[float, Field(ge=0, le=36500)] = 7.0
+    interval_s: Annotated[float, Field(gt=0, le=86400 * 31)] = 3600.0
 
 
 class StoreConfig(BaseModel):
@@ -19,7 +33,13 @@ class StoreConfig(BaseModel):
     only (``HEDGEBOT_STORE__PASSWORD``, or libpq's ``PGPASSWORD``): a URL carrying one is
     refused. With ``url`` set, ``path`` still names where local files go (the kill switch
     file defaults to beside it). ``pg_schema`` is the PostgreSQL schema of the tables;
-    ``timeout_s`` bounds connecting and waiting for a pooled connection (seconds)."""
+    ``timeout_s`` bounds connecting and waiting for a pooled connection (seconds).
+
+    A tick's snapshot is kept when the total delta or LP value moved by more than
+    ``snapshot_tolerance`` (relative) since the last kept one, on trades and position
+    changes, and at least every ``snapshot_interval_s`` seconds
+    (:mod:`bot.store.snapshot_policy`; both 0: every tick). ``retention`` is what
+    ``hedgebot store compact`` thins."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
@@ -28,6 +48,9 @@ class StoreConfig(BaseModel):
     password: SecretStr | None = None
     pg_schema: str = Field(default="public", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
     timeout_s: Annotated[float, Field(gt=0, le=300)] = 5.0
+    snapshot_tolerance: Annotated[Decimal, Field(ge=0, le=1)] = Decimal("0.0001")
+    snapshot_interval_s: Annotated[float, Field(ge=0, le=86400)] = 60.0
+    retention: RetentionConfig = RetentionConfig()
 
     @field_validator("url")
     @classmethod
