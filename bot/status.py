@@ -30,6 +30,7 @@ from typing import Any
 from bot.core.killswitch import KillSwitchState
 from bot.core.operator import OperatorState, effective_policy
 from bot.core.policy import PolicyInputs, PolicyState, decide
+from bot.core.trading_status import last_state_cause
 from bot.display import json_decimal
 from bot.errors import ChainError, ConfigError, ExchangeError, HedgebotError
 from bot.report import load_report
@@ -80,7 +81,7 @@ async def _read_store(path: Path, now_s: float) -> dict[str, Any]:
     out: dict[str, Any] = {
         "operator": operator,
         "operator_since": changes[-1]["ts"] if changes else None,
-        "operator_cause": changes[-1].get("cause") if changes else None,
+        "operator_cause": last_state_cause(changes),
         "guards": tripped_guards(alerts),
         "last_tick": None
         if last is None

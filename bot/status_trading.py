@@ -3,7 +3,8 @@
 The running bot publishes its trading state in MQTT ``state`` (``bot.core.trading_status``);
 ``status`` works without it, from what the store kept: the operator's state record, the
 kill-switch file and the ``alert`` events of the risk guards (``risk.<rule>`` when a rule
-trips, ``risk.cleared`` when it clears). Reasons use the state message's words.
+trips, ``risk.cleared`` when it clears). Reasons are the state message's words, from the
+same function (:func:`bot.core.trading_status.control_reasons`).
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 from bot.core.killswitch import KillSwitchState
-from bot.core.operator import KILL_FLATTEN_CAUSE, OperatorState, TradingState
+from bot.core.operator import OperatorState, TradingState
+from bot.core.trading_status import control_reasons
 from bot.safety import printable
 
 __all__ = ["guard_effect", "guard_reason", "trading_summary", "tripped_guards"]
@@ -60,18 +62,6 @@ def guard_effect(rule: str) -> TradingState:
 _RANK = {TradingState.ACTIVE: 0, TradingState.REDUCING: 1, TradingState.HALTED: 2}
 
 
-def _operator_reason(operator: OperatorState, kill: KillSwitchState, cause: str | None) -> str:
-    """Why the operator state is not active, in words that say what to do: a pause the kill
-    switch's flatten made is not an operator's pause (clear the switch, then resume)."""
-    if operator.trading_state is TradingState.REDUCING:
-        return "flatten by operator"
-    if cause != KILL_FLATTEN_CAUSE:
-        return "paused by operator"
-    if kill.mode == "flatten":
-        return f"kill switch flatten ({kill.source or 'file'}) — clear, then resume"
-    return "paused after a kill switch flatten — resume to trade"
-
-
 def guard_reason(guard: dict[str, Any]) -> str:
     """``guard max_order_notional: order notional 77641.36 exceeds 1000`` (the detail the
     guard tripped with, as ``/healthz`` shows it), or ``guard <name>`` without one."""
@@ -88,18 +78,15 @@ def trading_summary(
 ) -> tuple[TradingState, list[str]]:
     """The strictest of the operator (pause halts, flatten reduces), the kill switch (freeze
     halts, flatten reduces) and the tripped guards (:func:`guard_effect`), with the reasons
-    in the state message's words (``paused by operator``, ``kill switch freeze (cli)``,
-    ``guard daily_loss: <detail>``); ``operator_cause`` (the last trading-state change's
-    cause) tells a kill-switch flatten's pause from an operator's."""
+    in the state message's words (``paused by operator``, ``venue refused authentication —
+    fix keys, then resume``, ``kill switch freeze (cli)``, ``guard daily_loss: <detail>``);
+    ``operator_cause`` (the cause of the trading state's last change,
+    :func:`bot.core.trading_status.last_state_cause`) names why the operator state is not
+    active (:func:`bot.core.trading_status.operator_reason`)."""
     states = [operator.trading_state]
-    reasons = []
-    if operator.trading_state is not TradingState.ACTIVE:
-        reasons.append(_operator_reason(operator, kill, operator_cause))
-    flatten_named = bool(reasons) and reasons[0].startswith("kill switch flatten")
+    reasons = control_reasons(operator, kill, operator_cause)
     if kill.engaged:
         states.append(TradingState.HALTED if kill.mode == "freeze" else TradingState.REDUCING)
-        if not flatten_named:
-            reasons.append(f"kill switch {kill.mode} ({kill.source or 'file'})")
     for guard in guards:
         effect = guard_effect(guard["name"])
         if guard["name"] in _KILL_RULES or effect is TradingState.ACTIVE:

@@ -7,25 +7,101 @@ state (NautilusTrader's terms): ``halted`` (no order can pass), ``reducing`` (on
 orders toward flat or a safe size) or ``active``, with the reasons in words and every tripped
 guard. It decides nothing: :func:`bot.core.plan.plan_tick` gates the orders; this is what the
 state message shows (``trading_state``, ``trading_reasons``, ``guards_tripped``).
+
+The reasons' words live here, once, for MQTT ``state``, ``/healthz``, the monitor and
+``hedgebot status`` (:mod:`bot.status_trading`): an operator state that is not ``active``
+is explained by the cause of the change that set it (the ``trading_state`` event's
+``cause``, :func:`last_state_cause`), naming the way out: ``paused by operator``, ``flatten
+by operator``, ``venue refused authentication — fix keys, then resume``, ``kill switch
+flatten (file) — clear, then resume`` (:func:`operator_reason`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from bot.core.gate import GuardState, RiskView
 from bot.core.killswitch import KillSwitchState
-from bot.core.operator import OperatorState, TradingState
+from bot.core.operator import KILL_FLATTEN_CAUSE, OperatorState, TradingState
 from bot.core.risk import Breach
 
-__all__ = ["TradingStatus", "TrippedGuard", "trading_status"]
+__all__ = [
+    "HALT_CAUSE_REASONS",
+    "OPERATOR_PAUSE_REASON",
+    "TradingStatus",
+    "TrippedGuard",
+    "control_reasons",
+    "kill_reason",
+    "last_state_cause",
+    "operator_reason",
+    "trading_status",
+]
 
 _RANK = {TradingState.ACTIVE: 0, TradingState.REDUCING: 1, TradingState.HALTED: 2}
-_OPERATOR_REASON = {
-    TradingState.HALTED: "paused by operator",
-    TradingState.REDUCING: "flatten by operator",
-}
 _KILL_RULES = ("kill_switch_freeze", "kill_switch_flatten")
+
+OPERATOR_PAUSE_REASON = "paused by operator"
+HALT_CAUSE_REASONS: dict[str, str] = {
+    "authentication_refused": "venue refused authentication — fix keys, then resume",
+    "illegal_venue_answer": "illegal venue answer — check the account, then resume",
+    "position_mismatch": "position mismatch — check the account, then resume",
+}
+"""The reason of a halt the bot made itself, by the ``trading_state`` change's cause
+(``bot.engine.halts``, ``bot.engine.position_watch``); any other cause of a halt is an
+operator's pause (``pause`` over MQTT, the dashboard, ``hedgebot cmd``)."""
+
+
+def kill_reason(kill: KillSwitchState) -> str:
+    """``kill switch freeze (cli)``: the engaged switch's mode and source (``file`` when the
+    flag file names none)."""
+    return f"kill switch {kill.mode} ({kill.source or 'file'})"
+
+
+def operator_reason(
+    operator: OperatorState, kill: KillSwitchState, cause: str | None
+) -> str | None:
+    """Why the operator's state is not ``active``, naming the way out, from ``cause`` (the
+    cause of the change that set it, :func:`last_state_cause`); None while ``active``.
+
+    ``reducing``: ``flatten by operator``. ``halted``: a kill-switch flatten's pause is
+    ``kill switch flatten (<source>) — clear, then resume`` while the switch is engaged,
+    ``paused after a kill switch flatten — resume to trade`` once cleared; a halt the bot
+    made is :data:`HALT_CAUSE_REASONS`; anything else ``paused by operator``."""
+    if operator.trading_state is TradingState.ACTIVE:
+        return None
+    if operator.trading_state is TradingState.REDUCING:
+        return "flatten by operator"
+    if cause == KILL_FLATTEN_CAUSE:
+        if kill.engaged and kill.mode == "flatten":
+            return f"{kill_reason(kill)} — clear, then resume"
+        return "paused after a kill switch flatten — resume to trade"
+    return HALT_CAUSE_REASONS.get(cause or "", OPERATOR_PAUSE_REASON)
+
+
+def last_state_cause(changes: Iterable[Mapping[str, Any]]) -> str | None:
+    """The cause of the last change of the trading state among ``changes`` (the stored
+    ``trading_state`` events, oldest first: ``previous``, ``current``, ``cause``); a change
+    of the hedge ratio or the threshold alone keeps the state's cause. None when no change
+    of the state is recorded."""
+    cause = None
+    for change in changes:
+        if change.get("previous") != change.get("current"):
+            found = change.get("cause")
+            cause = None if found is None else str(found)
+    return cause
+
+
+def control_reasons(operator: OperatorState, kill: KillSwitchState, cause: str | None) -> list[str]:
+    """The operator's (:func:`operator_reason`) and the engaged kill switch's
+    (:func:`kill_reason`) reasons; a switch already named by the operator's reason (a
+    flatten's pause) is not named twice."""
+    reason = operator_reason(operator, kill, cause)
+    reasons = [] if reason is None else [reason]
+    if kill.engaged and not (reason or "").startswith(kill_reason(kill)):
+        reasons.append(kill_reason(kill))
+    return reasons
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,18 +144,16 @@ def trading_status(
     view: RiskView,
     breaches: tuple[Breach, ...],
     guard: GuardState,
+    cause: str | None = None,
 ) -> TradingStatus:
     """The strictest of the operator's state, the kill switch (``freeze`` halts, ``flatten``
     reduces) and the guards (a blocking data or order guard halts, an emergency reduction or
-    a funding pause reduces). Reasons: ``paused by operator``, ``flatten by operator``,
-    ``kill switch <mode> (<source>)``, ``guard <rule>``."""
+    a funding pause reduces). Reasons: :func:`operator_reason` (``cause``: the cause of the
+    operator state's last change), ``kill switch <mode> (<source>)``, ``guard <rule>``."""
     states = [operator.trading_state]
-    reasons = []
-    if operator.trading_state in _OPERATOR_REASON:
-        reasons.append(_OPERATOR_REASON[operator.trading_state])
+    reasons = control_reasons(operator, kill, cause)
     if kill.engaged:
         states.append(TradingState.HALTED if kill.mode == "freeze" else TradingState.REDUCING)
-        reasons.append(f"kill switch {kill.mode} ({kill.source or 'file'})")
     guard_state, rules = _guard_state(view, breaches)
     if guard_state is not TradingState.ACTIVE:
         states.append(guard_state)

@@ -25,6 +25,7 @@ from bot.core.operator import (
     TradingState,
     after_kill_switch,
 )
+from bot.core.trading_status import last_state_cause
 from bot.engine.sink import EventFanOut
 from bot.events import TradingStateChanged
 from bot.store.base import RecordStore
@@ -38,19 +39,24 @@ class OperatorControl:
 
     def __init__(self, store: RecordStore, events: EventFanOut) -> None:
         self.state = OperatorState()
+        self.cause: str | None = None  # the cause of the trading state's last change
         self._store = store
         self._events = events
         self._kill_was_flatten = False  # the last read of the switch was a flatten
         self._flatten_unlatched = False  # a flatten episode began and has not halted us yet
 
     async def restore(self) -> None:
-        """Adopt the stored record (see :func:`restore_operator`)."""
+        """Adopt the stored record (see :func:`restore_operator`) and the cause of its
+        trading state (the last stored change of it)."""
         self.state = await restore_operator(self._store)
+        self.cause = last_state_cause(await self._store.read_events("trading_state"))
 
     async def change(self, state: OperatorState, cause: str) -> None:
         """Adopt ``state``; a change is stored (one record) and a ``trading_state.changed``
         event with ``cause``. ``StoreError`` propagates."""
         before, self.state = self.state, state
+        if state.trading_state is not before.trading_state:
+            self.cause = cause
         persisted = replace(state, rebalance_requested=False)
         if persisted == replace(before, rebalance_requested=False):
             return

@@ -87,7 +87,7 @@ class Engine(TickRunner):
         for mismatch in reconciled.findings.mismatches:
             self._alert("reconcile.mismatch", detail=mismatch, action=reconciled.action)
         if reconciled.action == "paused":
-            await self.set_paused(True)
+            await self.control.set_paused(True, "position_mismatch")  # its reason says so
         position = await self.exchange.position()
         self.position_watch.start(position.size_base)
         log.info(

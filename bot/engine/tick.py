@@ -294,7 +294,12 @@ class TickRunner(ReadSteps, ActSteps, AccountSteps):
     ) -> TickState:
         """The typed ``state`` of a tick (the telemetry adapter builds the wire message)."""
         trading = trading_status(
-            self.operator, reads.kill, plan.view, plan.breaches, self.guard_state
+            self.operator,
+            reads.kill,
+            plan.view,
+            plan.breaches,
+            self.guard_state,
+            cause=self.control.cause,
         )
         return TickState(
             bot_id=self.bot_id,

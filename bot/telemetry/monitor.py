@@ -28,6 +28,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from bot.core.trading_status import OPERATOR_PAUSE_REASON
 from bot.display import fmt_span
 from bot.errors import ConfigError
 from bot.safety import MAX_COMMAND_BYTES, MAX_JSON_DEPTH, PayloadRejected, loads_bounded, mask_url
@@ -146,11 +147,7 @@ class MonitorView:
             bots.add_row(*fit.row(cells, columns))
         if not self.bots:
             bots.add_row("(no bots seen)", *[""] * (len(columns) - 1))
-        notes = [  # below the table: a problem is text, it would crowd the number columns
-            Text(f"{echo(bot_id, _BOT_ID_SHOWN)}: {echo(view.problem or 'no state', 64)}")
-            for bot_id, view in sorted(self.bots.items())
-            if view.state is None
-        ]
+        notes = [_note(bot_id, view) for bot_id, view in sorted(self.bots.items())]
         events = Table(title=f"last {MAX_EVENTS} events", box=box.SIMPLE_HEAD, expand=False)
         for name in ("time", "bot", "type", "data"):
             events.add_column(name)
@@ -161,7 +158,7 @@ class MonitorView:
                 Text(self.event_type(event)),
                 _data(event),
             )
-        return Group(bots, *notes, events)
+        return Group(bots, *(note for note in notes if note is not None), events)
 
     def _bot_cells(self, bot_id: str, now_s: float) -> Cells:
         """One bot's cells by column name: text cells as ``Text`` (peer strings are never
@@ -193,7 +190,24 @@ class MonitorView:
 _BOT_ID_SHOWN = 16
 
 
-_PAUSED_ONLY = ("paused by operator",)
+_PAUSED_ONLY = (OPERATOR_PAUSE_REASON,)
+_NOTE_REASONS = 3  # reasons shown per bot below the table
+
+
+def _note(bot_id: str, view: BotView) -> Text | None:
+    """The line below the table for a bot: its problem when it has no valid state, else
+    why it is not ``active`` (the state's ``trading_reasons``, which name the way out:
+    ``halted: venue refused authentication — fix keys, then resume``); None otherwise.
+    Text from the peer, escaped and bounded; wrapped by the console, never cut."""
+    name = echo(bot_id, _BOT_ID_SHOWN)
+    state = view.state
+    if state is None:
+        return Text(f"{name}: {echo(view.problem or 'no state', 64)}")
+    if state.trading_state in (None, "active") or not state.trading_reasons:
+        return None
+    reasons = "; ".join(echo(r, 96) for r in state.trading_reasons[:_NOTE_REASONS])
+    more = len(state.trading_reasons) - _NOTE_REASONS
+    return Text(f"{name}: {state.trading_state}: {reasons}" + (f" (+{more})" if more > 0 else ""))
 
 
 def _trading_status(state: StateMessage) -> Text | None:
