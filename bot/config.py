@@ -33,7 +33,11 @@ from bot.config_chains import normalise_chains as normalise_chains
 from bot.config_checks import address_role_clashes, non_finite_fields, same_position_clashes
 from bot.config_v4 import V4PositionConfig as V4PositionConfig
 from bot.errors import ConfigError
-from bot.exchange.credentials_settings import BuilderConfig, venue_missing_secrets
+from bot.exchange.credentials_settings import (
+    BuilderConfig,
+    venue_credential_problems,
+    venue_missing_secrets,
+)
 from bot.exchange.market_data_settings import MarketDataSettings
 from bot.policy_config import HedgeConfig
 from bot.risk_settings import RiskSettings
@@ -194,8 +198,9 @@ class ExchangeConfig(_Section):
     on_mismatch: Literal["adopt", "pause"] = "pause"
 
     def missing_secrets(self) -> list[str]:
-        """``field: reason`` lines when a live venue lacks its keys (checked by ``load_config``
-        for commands that trade and ``check-config``; ``kill``/``report`` touch no venue)."""
+        """``field: reason`` lines when a live venue lacks its keys, or has keys of a form that
+        cannot work (Hyperliquid: ``venue_credential_problems``), checked by ``load_config``
+        for commands that trade and ``check-config``; ``kill``/``report`` touch no venue."""
         if self.kind != "ccxt":
             return []
         return venue_missing_secrets(
@@ -204,6 +209,13 @@ class ExchangeConfig(_Section):
             api_secret=self.api_secret is not None,
             password=self.password is not None,
             wallet_address=self.wallet_address is not None,
+        ) + venue_credential_problems(
+            self.exchange_id,
+            api_key=self.api_key,
+            api_secret=self.api_secret,
+            wallet_address=self.wallet_address,
+            vault_address=self.vault_address,
+            builder=self.builder,
         )
 
 

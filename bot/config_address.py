@@ -11,17 +11,26 @@ from typing import Annotated
 from eth_utils.address import is_checksum_address, to_checksum_address
 from pydantic import AfterValidator, Field
 
-__all__ = ["Address"]
+__all__ = ["Address", "checksum_problem"]
+
+
+def checksum_problem(address: str) -> str | None:
+    """Why ``address`` (``0x`` + 40 hex) fails EIP-55, or None: mixed case must be the
+    address's checksum; one-case hex carries none and passes."""
+    digits = address[2:]
+    if digits != digits.lower() and digits != digits.upper() and not is_checksum_address(address):
+        return (
+            "mixed-case address fails its EIP-55 checksum (a typo?): write it all lowercase "
+            "or copy the checksummed form"
+        )
+    return None
 
 
 def _checksummed(address: str) -> str:
     """EIP-55: mixed case must be the address's checksum; one-case hex is normalised to it."""
-    digits = address[2:]
-    if digits != digits.lower() and digits != digits.upper() and not is_checksum_address(address):
-        raise ValueError(
-            "mixed-case address fails its EIP-55 checksum (a typo?): write it all lowercase "
-            "or copy the checksummed form"
-        )
+    problem = checksum_problem(address)
+    if problem is not None:
+        raise ValueError(problem)
     return str(to_checksum_address(address))
 
 

@@ -41,6 +41,7 @@ class Refusal(Enum):
     CANCEL_UNKNOWN = "cancel_unknown"
     UNKNOWN_SIGNER = "unknown_signer"
     NO_DEPOSIT = "no_deposit"
+    VAULT_UNKNOWN = "vault_unknown"
     RATE_LIMIT = "rate_limit"
 
 
@@ -97,6 +98,7 @@ _TABLE = (
        "User or API Wallet {signer} does not exist."),
     _t(_R.NO_DEPOSIT, _K.AUTH, _E.AuthenticationError,
        "Must deposit before performing actions. User: {user}"),
+    _t(_R.VAULT_UNKNOWN, _K.AUTH, _E.AuthenticationError, "Vault not registered: {vault}"),
     _t(_R.RATE_LIMIT, _K.RATE_LIMIT, _E.RateLimited,
        "Too many cumulative requests sent {detail}"),
 )  # fmt: skip
