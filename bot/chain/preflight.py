@@ -18,11 +18,12 @@ finding.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from web3 import AsyncWeb3
 
+from bot.chain.chain_parts import chain_parts
 from bot.chain.heads import latest_block
 from bot.chain.multicall import encode_call
 from bot.chain.rpc import checksum, eth_call, load_abi, rpc_request
@@ -99,22 +100,34 @@ class _Probe:
 
 
 async def preflight(settings: Settings) -> list[Finding]:
-    """Every finding for ``settings`` at the chain's newest block (one connection, closed).
+    """Every finding for ``settings`` at each chain's newest block (one connection per chain
+    holding positions, closed), fields named as in the whole config (``positions.3.owner``,
+    ``chains.arbitrum.multicall``).
 
-    Raises ``ChainError`` when no RPC endpoint answers.
+    Raises ``ChainError`` (naming the chain when there are several) when no RPC endpoint of
+    a chain answers.
     """
     from bot.chain.reader import connect_web3  # the reader imports this module
 
-    w3 = connect_web3(
-        settings.chain.rpc_urls,
-        settings.chain.request_timeout_s,
-        max_lag_blocks=settings.chain.max_rpc_lag_blocks,
-        max_response_bytes=settings.chain.max_response_bytes,
-    )
-    try:
-        return await inspect_chain(w3, settings)
-    finally:
-        await w3.provider.disconnect()
+    findings: list[Finding] = []
+    for part in chain_parts(settings):
+        chain = part.settings.chain
+        w3 = connect_web3(
+            chain.rpc_urls,
+            chain.request_timeout_s,
+            max_lag_blocks=chain.max_rpc_lag_blocks,
+            max_response_bytes=chain.max_response_bytes,
+        )
+        try:
+            found = await inspect_chain(w3, part.settings)
+        except ChainError as exc:
+            if part.several:
+                raise ChainError(f"chain {part.name}: {exc}") from exc
+            raise
+        finally:
+            await w3.provider.disconnect()
+        findings += [replace(f, field=part.config_field(f.field)) for f in found]
+    return findings
 
 
 async def inspect_chain(

@@ -75,6 +75,7 @@ class V3DeploymentSpec:
     quote_symbol: str = "USDT"
     base_decimals: int = 18
     quote_decimals: int = 6
+    tokens: tuple[str, str] | None = None  # (base, quote) already deployed: reused, not deployed
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,7 +168,10 @@ async def deploy_v3(rpc_url: str, spec: V3DeploymentSpec | None = None) -> V3Dep
 
 
 async def _deploy_tokens(tx: Transactor, deployer: str, spec: V3DeploymentSpec) -> tuple[str, str]:
-    """(base, quote), deployed in the order that gives the asked-for token ordering."""
+    """(base, quote), deployed in the order that gives the asked-for token ordering (or the
+    spec's ``tokens``, reused: their order is their addresses')."""
+    if spec.tokens is not None:
+        return spec.tokens
     token = compiled_contracts()["TestToken"]
     nonce = int(
         await guarded(
