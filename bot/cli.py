@@ -319,19 +319,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _plugin_registrars() -> list[Callable[[Any], None]]:
     """Subcommands that live beside their feature (emulator, backtest, report, monitor, cmd,
-    kill, plan, dashboard, fleet)."""
+    kill, plan, dashboard, fleet, store)."""
     from bot.exchange.emulators.cli import add_subcommand as add_emulator
     from bot.fleet_status import add_subcommand as add_fleet
     from bot.killswitch import add_subcommand as add_kill
     from bot.planner_cli import add_subcommand as add_plan
     from bot.report import add_subcommand as add_report
     from bot.sim.backtest import add_subcommand as add_backtest
+    from bot.store.compact import add_subcommand as add_store
     from bot.telemetry.dashboard.fleet_page import add_subcommand as add_dashboard
     from bot.telemetry.monitor import add_subcommands as add_monitor
 
     return [
         *(add_emulator, add_backtest, add_report, add_monitor, add_kill, add_plan),
-        *(add_dashboard, add_fleet),
+        *(add_dashboard, add_fleet, add_store),
     ]
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 from abc import abstractmethod
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -38,6 +38,7 @@ __all__ = ["RecordStore", "SqlSession"]
 
 T = TypeVar("T")
 
+_DELETE_CHUNK = 500  # row ids per DELETE statement (SQLite's parameter limit is 32,766)
 _UNRESOLVED = (OrderStatus.NEW.value, OrderStatus.UNKNOWN.value, OrderStatus.OPEN.value)
 
 
@@ -168,6 +169,28 @@ class RecordStore(RecordReads):
             delta_base=str(snapshot.delta_base),
             body=to_json(snapshot),
         )
+
+    async def snapshot_index(self) -> list[tuple[int, float, int]]:
+        """Every stored snapshot as (row id, record time in seconds, block), oldest first."""
+        rows = await self._fetch(
+            "SELECT id, ts, block FROM snapshots WHERE {bot_is}1 = 1 ORDER BY id"
+        )
+        return [(int(row[0]), float(row[1]), int(row[2])) for row in rows]
+
+    async def delete_snapshots(self, ids: Sequence[int]) -> int:
+        """Remove the snapshots with these row ids (``store compact``; nothing else is ever
+        deleted), in the caller's transaction or one of its own; how many were removed."""
+        removed = 0
+        async with self.transaction():
+            for start in range(0, len(ids), _DELETE_CHUNK):
+                chunk = ids[start : start + _DELETE_CHUNK]
+                names = {f"i{n}": int(row_id) for n, row_id in enumerate(chunk)}
+                placeholders = ", ".join(f":{name}" for name in names)
+                removed += await self._execute(
+                    "DELETE FROM snapshots WHERE {bot_is}id IN (" + placeholders + ")",  # noqa: S608 (named parameters only)
+                    **names,
+                )
+        return removed
 
     async def record_decision(self, ts: float, block: int, decision: Decision) -> None:
         """Append the policy decision of one tick."""
