@@ -85,20 +85,47 @@ async def _build(store: RecordStore) -> None:
                 )
                 fill_price = _price(k) - D("0.75")
                 await store.record_fill(
-                    Fill(f"t{k}", cid, f"x{k}", SYMBOL, Side.SELL, D("0.3"), fill_price,
-                         D("0.0413"), D(0), int(ts * 1000) + 700)  # fmt: skip
+                    Fill(
+                        f"t{k}",
+                        cid,
+                        f"x{k}",
+                        SYMBOL,
+                        Side.SELL,
+                        D("0.3"),
+                        fill_price,
+                        D("0.0413"),
+                        D(0),
+                        int(ts * 1000) + 700,
+                    )
                 )
                 hedge -= D("0.3")
             if k % 150 == 75:
                 await store.record_fill(
-                    Fill(f"m{k}", "manual", f"y{k}", SYMBOL, Side.BUY, D("0.07"), _price(k),
-                         D("0.011"), D("0.5"), int(ts * 1000) + 120_000)  # fmt: skip
+                    Fill(
+                        f"m{k}",
+                        "manual",
+                        f"y{k}",
+                        SYMBOL,
+                        Side.BUY,
+                        D("0.07"),
+                        _price(k),
+                        D("0.011"),
+                        D("0.5"),
+                        int(ts * 1000) + 120_000,
+                    )
                 )
                 hedge += D("0.07")
             if k % 96 == 50:
                 await store.record_funding(
-                    FundingPayment(f"f{k}", SYMBOL, D("0.0123") * k, D("0.0001"), hedge,
-                                   _price(k), int(ts * 1000) + 30_000)  # fmt: skip
+                    FundingPayment(
+                        f"f{k}",
+                        SYMBOL,
+                        D("0.0123") * k,
+                        D("0.0001"),
+                        hedge,
+                        _price(k),
+                        int(ts * 1000) + 30_000,
+                    )
                 )
 
 
