@@ -4,7 +4,8 @@ Numbers are rounded for display like ``snapshot`` (:mod:`bot.display`: base to t
 amount step, quote to cents, prices to significant digits); what could not be read prints
 as ``unknown (why)``, never as 0, the why wrapped onto the next line rather than cut. No
 number is cut or printed in exponent form; below 80 columns the positions table drops its
-pool and range columns first. ``--json`` prints the dict itself (exact decimal strings).
+pool and range columns first. Base held outside the pools (``wallet_base``) is named beside
+the delta it is part of. ``--json`` prints the dict itself (exact decimal strings).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from bot.display import fmt_base, fmt_pct, fmt_plain, fmt_price, fmt_signed_quote
+from bot.display import fit_base, fmt_base, fmt_pct, fmt_plain, fmt_price, fmt_signed_quote
 from bot.safety import printable
 from bot.status_daemon import age_text
 from bot.telemetry.command_text import echo
@@ -26,6 +27,7 @@ from bot.telemetry.command_text import echo
 __all__ = ["STATUS_WIDTH", "render_status"]
 
 STATUS_WIDTH = 80
+_DELTA_WIDTH = 12  # a position's delta cell: fewer decimals, then k/M/B/T, never cut
 _STATE_STYLE = {"active": "green", "reducing": "yellow", "halted": "red"}
 
 
@@ -87,7 +89,7 @@ def _positions(status: dict[str, Any], step: Decimal | None, width: int) -> Tabl
             *cells[: len(columns)],
             fmt_price(p["price"]),
             p["where"],
-            fmt_base(p["delta_base"], step),
+            fit_base(p["delta_base"], step, _DELTA_WIDTH),
         )
     return table
 
@@ -104,8 +106,12 @@ def _hedge_lines(status: dict[str, Any], step: Decimal | None) -> list[str]:
         else f"{fmt_base(drift, step)} / band {fmt_base(band or '?', step)}{verdict}"
     )
     delta, target = status["delta_base"], status["target_base"]
+    wallet = status.get("wallet_base")
+    held = (
+        "" if wallet is None or Decimal(wallet).is_zero() else f" (wallet {fmt_base(wallet, step)})"
+    )
     lines = [
-        f"delta {fmt_base(delta, step)}   target {fmt_base(target, step)}"
+        f"delta {fmt_base(delta, step)}{held}   target {fmt_base(target, step)}"
         f"   (ratio {fmt_plain(status['hedge_ratio'])})",
         f"hedge {_base(status.get('hedge_base'), step, why)}",
         f"drift {drift_text}",
