@@ -71,6 +71,11 @@ class PerpExchange(Protocol):
         """Mark, index, funding rate, best bid/ask when known."""
         ...
 
+    async def mark_quote(self) -> MarketQuote:
+        """Mark, index and funding rate with the fewest requests (bid/ask may be None): the
+        read of every tick; ``quote`` adds the book before an order is sized."""
+        ...
+
     async def position(self) -> PerpPosition:
         """The open position (size 0 when flat)."""
         ...

@@ -20,6 +20,7 @@ from bot.core.plan import Reads, TickPlan
 from bot.core.pnl import Attribution, observation_from_snapshot, step
 from bot.core.policy import PolicyState
 from bot.domain import ChainSnapshot, Fill, FundingPayment
+from bot.engine.cadence import VenueCadence
 from bot.engine.position_watch import PositionWatch
 from bot.engine.report import Acted, EngineStats, TickReport
 from bot.engine.sink import EventFanOut
@@ -48,6 +49,7 @@ class AccountSteps:
     operator: OperatorState
     last_report: TickReport | None
     position_watch: PositionWatch
+    cadence: VenueCadence
     _in_range: dict[str, bool]
     _kept_tick: KeptTick = KeptTick()  # the last snapshot and decision the store kept
 
@@ -67,7 +69,7 @@ class AccountSteps:
                 recorded = await self.events.record(self.store)
             self.events.recorded(recorded)
             return None
-        batch = await self._read_history()  # venue reads before the transaction
+        batch = await self._read_history(reads, acted)  # venue reads before the transaction
         self.range_changes(snapshot)
         now, quote = reads.now_s, reads.venue.quote
         assert self.pnl is not None  # opened by plan()
@@ -113,18 +115,30 @@ class AccountSteps:
             kept = KeptTick(kept.snapshot, kept.recorded_s, decision)
         return kept
 
-    async def _read_history(self) -> VenueBatch:
-        """The venue's fills and funding since the cursors. When the funding read fails
-        after the fills were read, the fills are kept (one transaction, their events out)
-        before the venue's error propagates: they wait for the next completed tick."""
-        fills = await self.history.fetch_fills()
+    async def _read_history(self, reads: Reads, acted: Acted) -> VenueBatch:
+        """The venue's fills and funding since the cursors, each read only when due
+        (:mod:`bot.engine.cadence`; not due, none and the cursors kept). When the funding
+        read fails after the fills were read, the fills are kept (one transaction, their
+        events out) before the venue's error propagates: they wait for the next completed
+        tick."""
+        now, position = reads.now_s, acted.position.size_base
+        history = self.history
+        fills = VenueBatch((), (), history.fills_since_ms, history.funding_since_ms)
+        read_fills = self.cadence.fills_due(now, position)
+        if read_fills:
+            fills = await history.fetch_fills()
+        self.cadence.saw_fills(now, position, read=read_fills)
+        if not self.cadence.funding_due(now):
+            return fills
         try:
-            return await self.history.fetch_funding(fills)
+            batch = await history.fetch_funding(fills)
         except ExchangeError:
             async with self.store.transaction():
-                stored = await self.history.record(fills)
+                stored = await history.record(fills)
             self._stored(fills, *stored)
             raise
+        self.cadence.saw_funding(now, reads.venue.quote.next_funding_ts)
+        return batch
 
     def _stored(self, batch: VenueBatch, fills: list[Fill], funding: list[FundingPayment]) -> None:
         """A batch committed: cursors on, records wait for the attribution, events out."""

@@ -17,6 +17,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from bot.domain import Decision, Order
+from bot.engine.cadence import VenueCadence
 from bot.engine.position_watch import PositionWatch
 from bot.engine.sink import EventFanOut
 from bot.errors import AuthenticationError, ExchangeUnavailable
@@ -39,6 +40,7 @@ class ActSteps:
     ledger: OrderLedger
     events: EventFanOut
     position_watch: PositionWatch
+    cadence: VenueCadence
 
     async def _execute(self, block: int, decision: Decision, limit_price: Decimal) -> Order | None:
         """Place the decision's order at ``limit_price`` (quote per base); the placed order,
@@ -62,6 +64,7 @@ class ActSteps:
         if isinstance(result, Placed):
             self.events.emit(OrderEvent(result.order))
             self.position_watch.own_order(result.order)
+            self.cadence.own_order()
             return result.order
         if isinstance(result, Rejected):
             if isinstance(result.error, ExchangeUnavailable | AuthenticationError):

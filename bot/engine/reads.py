@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import replace
 from decimal import Decimal
 
-from bot.core.gate import VenueRead
-from bot.core.plan import Reads
+from bot.core.gate import GuardState, VenueRead
+from bot.core.operator import OperatorState
+from bot.core.plan import HedgeSettings, PlanLimits, Reads, plan_tick
+from bot.core.policy import HedgePolicy, PolicyState
 from bot.core.protect import UnreadableEpisode
-from bot.domain import ChainNotice, ChainSnapshot, MarketRules
+from bot.domain import AccountBalance, ChainNotice, ChainSnapshot, MarketRules
+from bot.engine.cadence import VenueCadence
 from bot.engine.position_watch import PositionWatch
 from bot.engine.sink import EventFanOut
 from bot.errors import (
@@ -28,7 +32,8 @@ from bot.errors import (
 )
 from bot.events import Alert, OrderEvent, PositionMoved
 from bot.exchange.ledger import OrderLedger, Placed, PlaceResult
-from bot.ports import ChainReader, PerpExchange
+from bot.guards import RiskGuard
+from bot.ports import ChainReader, Clock, PerpExchange
 from bot.safety import safe_str
 
 __all__ = ["ReadSteps"]
@@ -49,6 +54,14 @@ class ReadSteps:
     _rules: MarketRules | None
     _block_hashes: dict[int, str]
     _unreadable: UnreadableEpisode
+    cadence: VenueCadence
+    clock: Clock
+    guard: RiskGuard
+    settings: HedgeSettings
+    policy: HedgePolicy
+    guard_state: GuardState
+    policy_state: PolicyState
+    operator: OperatorState
 
     def _fail(self, source: str, exc: HedgebotError) -> None:
         raise NotImplementedError
@@ -127,12 +140,12 @@ class ReadSteps:
         ``AuthenticationError`` (the venue refused the key: the tick halts trading)."""
         try:
             async with asyncio.timeout_at(deadline):
-                quote = await self.exchange.quote()
+                quote = await self.exchange.mark_quote()
                 if self.ledger.pending:
                     self.settled(await self.ledger.settle_pending())
                     self.ledger.raise_if_pending()
                 position = await self.exchange.position()
-                balance = await self.exchange.balance()
+                balance = await self._balance(quote.mark_price)
         except TimeoutError:
             self._fail(
                 "exchange", ExchangeError(f"exchange reads took over {self.read_timeout_s:g}s")
@@ -150,6 +163,42 @@ class ReadSteps:
             return None
         return VenueRead(quote, position, balance)
 
+    async def _balance(self, mark: Decimal) -> AccountBalance:
+        """The kept balance while the cadence allows it, else read now (``cadence``)."""
+        now = self.clock.now()
+        balance = self.cadence.kept_balance(now, mark)
+        if balance is None:
+            balance = await self.exchange.balance()
+            self.cadence.saw_balance(balance, now, mark)
+        return balance
+
+    async def sharpen(self, reads: Reads) -> Reads:
+        """``reads`` made fit to size an order: when the side-effect-free plan of ``reads``
+        places one, the quote with the book (best bid/ask for the slippage cap) and a balance
+        read now replace the lean ones; else ``reads`` unchanged. Raises ``ExchangeError``
+        (the tick fails, nothing placed)."""
+        if self._rules is None:  # loaded by read(); without them nothing is sized
+            return reads
+        dry = plan_tick(
+            reads,
+            self.guard_state,
+            self.policy_state,
+            self.operator,
+            PlanLimits(self.guard.config, self.settings),
+            self.policy,
+            self._rules,
+        )
+        if not dry.places_order or reads.venue.quote.bid is not None:
+            return reads
+        try:
+            async with asyncio.timeout_at(self.read_deadline()):
+                quote = await self.exchange.quote()
+                balance = await self.exchange.balance()
+        except TimeoutError:
+            raise ExchangeError(f"order reads took over {self.read_timeout_s:g}s") from None
+        self.cadence.saw_balance(balance, reads.now_s, quote.mark_price)
+        return replace(reads, venue=VenueRead(quote, reads.venue.position, balance))
+
     def settled(self, results: tuple[PlaceResult, ...]) -> None:
         """Orders of earlier ticks settled now: an ``order`` event each, and their fills
         counted as own by the position watch."""
@@ -157,6 +206,7 @@ class ReadSteps:
             if isinstance(result, Placed):
                 self.events.emit(OrderEvent(result.order))
                 self.position_watch.own_order(result.order)
+                self.cadence.own_order()
 
     def _check_reorg(self, snapshot: ChainSnapshot) -> None:
         """Alert when a block we ticked on was replaced; the tick recomputes from fresh reads."""

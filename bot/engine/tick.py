@@ -32,6 +32,7 @@ from bot.domain import (
 )
 from bot.engine.account import AccountSteps
 from bot.engine.act import ActSteps
+from bot.engine.cadence import VenueCadence
 from bot.engine.control import OperatorControl
 from bot.engine.halts import HALTING_FAULTS, HaltingFault, VenueHalts, venue_name
 from bot.engine.position_watch import PositionWatch
@@ -114,6 +115,7 @@ class TickRunner(ReadSteps, ActSteps, AccountSteps):
         self.pnl: Attribution | None = None
         self._block_hashes: dict[int, str] = {}
         self._unreadable = UnreadableEpisode()
+        self.cadence = VenueCadence()  # what the venue is asked when (engine/cadence.py)
 
     @property
     def operator(self) -> OperatorState:
@@ -169,6 +171,7 @@ class TickRunner(ReadSteps, ActSteps, AccountSteps):
             return None
         try:
             await self.position_watch.on_read(reads.venue.position.size_base)
+            reads = await self.sharpen(reads)  # book and balance before an order
             plan = self.plan(reads)
             acted = await self.act(block, plan, reads)
             report = await self.account(block, reads, plan, acted)

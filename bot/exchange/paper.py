@@ -216,6 +216,10 @@ class PaperExchange:
         self._save()
         return quote
 
+    async def mark_quote(self) -> MarketQuote:
+        """The quote (in process: the book costs nothing)."""
+        return await self.quote()
+
     async def position(self) -> PerpPosition:
         """The open position."""
         return self.venue.position()

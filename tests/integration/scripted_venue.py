@@ -55,6 +55,9 @@ class ScriptedVenue:
             raise errors.ExchangeUnavailable("scripted: venue down")
         return await self.paper.quote()
 
+    async def mark_quote(self) -> MarketQuote:
+        return await self.quote()
+
 
 def rejected_by_the_venue(paper: PaperExchange) -> LookupAnswer:
     """The venue drops the accepted order and reports it REJECTED (as real venues may)."""

@@ -42,6 +42,7 @@ from bot.exchange.ccxt.hyperliquid import (
     funding_from_user_funding,
 )
 from bot.exchange.ccxt.market import read_market, rules_of
+from bot.exchange.ccxt.marks import SeenMark, flat_position
 from bot.exchange.ccxt.order_ids import VenueOrderIds, average_from_trades, fee_in_quote
 from bot.exchange.ccxt.paging import paged, rows, windowed
 from bot.exchange.ccxt.settings import (
@@ -74,6 +75,9 @@ class CcxtPerpExchange:
         self._order_ids = VenueOrderIds(self._calls, lambda cid: self._dialect.own_client_id(cid))
         self._dialect = VenueDialect()  # the venue's ids, prices and statuses (after start)
         self.account_setup: AccountSetup | None = None
+        self._mark_seen = SeenMark()  # a flat position's mark: the quote's of this tick
+
+    rest_calls = property(lambda self: self._calls.rest, doc="HTTP requests sent (RestCalls)")
 
     @property
     def venue_id(self) -> str:
@@ -151,27 +155,32 @@ class CcxtPerpExchange:
 
     async def quote(self) -> MarketQuote:
         """Mark, index and funding from the funding-rate endpoint; best bid/ask from the book.
-
         Raises ``VenueDataError`` when a field is missing or invalid (``ccxt_parse``)."""
-        symbol = self._symbol
-        funding = mapping(
-            await self._calls.call(self._calls.api().fetch_funding_rate, symbol), "funding rate"
-        )
+        funding = await self._funding_answer()
         book = mapping(
-            await self._calls.call(self._calls.api().fetch_order_book, symbol, 5), "order book"
+            await self._calls.call(self._calls.api().fetch_order_book, self._symbol, 5), "book"
         )
         funding = self._dialect.funding_answer(funding, book)
-        return parse.quote_from_ccxt(funding, book, symbol=symbol, now_ms=self._now_ms())
+        return parse.quote_from_ccxt(funding, book, symbol=self._symbol, now_ms=self._now_ms())
+
+    async def mark_quote(self) -> MarketQuote:
+        """``quote`` without bid/ask: one request (Hyperliquid dates funding by its book)."""
+        if type(self._dialect).funding_answer is not VenueDialect.funding_answer:
+            return await self.quote()
+        funding = await self._funding_answer()
+        return parse.mark_quote_from_ccxt(funding, symbol=self._symbol, now_ms=self._now_ms())
+
+    async def _funding_answer(self) -> Mapping[str, Any]:
+        funding = await self._calls.call(self._calls.api().fetch_funding_rate, self._symbol)
+        self._mark_seen.saw(
+            required(mapping(funding, "funding"), "markPrice", "mark", sign="positive")
+        )
+        return mapping(funding, "funding")
 
     async def position(self) -> PerpPosition:
-        """The signed position on the hedge symbol (base units, short < 0).
-
-        Flat only when the venue lists no row for it or a row of zero contracts. The raw
-        answer is checked before ccxt filters it (``ccxt_raw``: a non-object element, an open
-        row with entry price 0 or of no known market), and a row it cannot size (contracts
-        null, side against sign, notional off) raises ``VenueDataError``; rows open on other
-        symbols only raise ``ExchangeError``.
-        """
+        """The signed position (base units, short < 0); flat when no row or zero contracts,
+        then at the mark this tick's quote read (``marks``). Raw rows checked (``ccxt_raw``);
+        an unsizable row is ``VenueDataError``, rows open on other symbols ``ExchangeError``."""
         symbol = self._symbol
         raw_positions = await self._calls.call(self._calls.api().fetch_positions, [symbol])
         raw_size = RAW_SIZE_FIELDS.get(self._settings.exchange_id)
@@ -185,19 +194,10 @@ class CcxtPerpExchange:
                 default_leverage=leverage,
                 raw_size=raw_size,
             )
-        funding = mapping(
-            await self._calls.call(self._calls.api().fetch_funding_rate, symbol), "funding rate"
-        )
-        return PerpPosition(
-            symbol=symbol,
-            size_base=Decimal(0),
-            entry_price=Decimal(0),
-            mark_price=required(funding, "markPrice", f"{symbol} funding rate", sign="positive"),
-            unrealized_pnl=Decimal(0),
-            margin=Decimal(0),
-            liquidation_price=None,
-            leverage=leverage,
-        )
+        mark = self._mark_seen.fresh()  # the quote's of this tick, else read now
+        if mark is None:
+            mark = required(await self._funding_answer(), "markPrice", "funding", sign="positive")
+        return flat_position(symbol, mark, leverage)
 
     async def balance(self) -> AccountBalance:
         """Settlement-currency collateral: wallet balance (no unrealized PnL) and available."""

@@ -1,10 +1,12 @@
 """The adapter's I/O core: one ccxt client, every call through ``request``/``call``, every
-failure mapped once to ``bot.errors`` (``map_error``), the venue clock measured (``sync_time``)."""
+failure mapped once to ``bot.errors`` (``map_error``), the venue clock measured (``sync_time``),
+every HTTP request the client sends counted by endpoint (``rest``, a :class:`RestCalls`)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import ccxt
 import structlog
@@ -18,7 +20,7 @@ from bot.exchange.ccxt.errors import (
 )
 from bot.exchange.ccxt.settings import CcxtPerpSettings
 
-__all__ = ["CALL_FAILURES", "CcxtCalls"]
+__all__ = ["CALL_FAILURES", "REST_ENDPOINTS", "CcxtCalls", "RestCalls", "endpoint_of"]
 
 _log = structlog.get_logger("hedgebot.exchange.ccxt_perp")
 _T = TypeVar("_T")
@@ -26,12 +28,86 @@ _T = TypeVar("_T")
 CALL_FAILURES: tuple[type[BaseException], ...] = (ccxt.BaseError, *PARSE_FAILURES)
 
 
+# The endpoint label of a counted request: the last path segment of a known REST route
+# (Binance USD-M ``/fapi/v*/...``), or the ``type`` of a Hyperliquid ``/info`` / ``/exchange``
+# body; anything else is ``other``, so the label set is bounded whatever the venue answers.
+REST_ENDPOINTS = frozenset(
+    {
+        # Binance USD-M
+        "premiumIndex", "depth", "positionRisk", "balance", "account", "userTrades",
+        "income", "fundingRate", "order", "openOrders", "allOrders", "time", "exchangeInfo",
+        "leverage", "marginType", "positionSide", "listenKey", "ticker",
+        # Hyperliquid (body type)
+        "clearinghouseState", "metaAndAssetCtxs", "allMids", "l2Book", "userFills",
+        "userFillsByTime", "userFunding", "fundingHistory", "orderStatus", "frontendOpenOrders",
+        "meta", "spotMeta", "spotMetaAndAssetCtxs", "exchange",
+    }
+)  # fmt: skip
+
+
+def endpoint_of(url: str, body: object = None) -> str:
+    """The bounded endpoint label of one request (see ``REST_ENDPOINTS``)."""
+    path = urlsplit(url).path.rstrip("/")
+    name = path.rsplit("/", 1)[-1]
+    if name == "info" and isinstance(body, str):
+        marker = '"type":'
+        at = body.find(marker)
+        if at >= 0:
+            name = body[at + len(marker) :].lstrip(' "').split('"', 1)[0]
+    return name if name in REST_ENDPOINTS else "other"
+
+
+class RestCalls:
+    """HTTP requests one ccxt client sent: ``total`` and per endpoint label (a bounded set,
+    ``REST_ENDPOINTS`` + ``other``). Counts only grow; a reader takes differences."""
+
+    def __init__(self) -> None:
+        self.total = 0
+        self._by_endpoint: dict[str, int] = {}
+
+    def record(self, url: str, body: object = None) -> None:
+        """One request to ``url`` (with its ``body``, for Hyperliquid's typed posts)."""
+        label = endpoint_of(url, body)
+        self.total += 1
+        self._by_endpoint[label] = self._by_endpoint.get(label, 0) + 1
+
+    def by_endpoint(self) -> Mapping[str, int]:
+        """Requests so far per endpoint label (a copy)."""
+        return dict(self._by_endpoint)
+
+
+def _counted(client: Any, rest: RestCalls) -> Any:
+    """``client`` with its one HTTP entry point (ccxt async ``fetch``) counting requests."""
+    fetch = client.fetch
+
+    async def counted_fetch(url: str, *args: Any, **kwargs: Any) -> Any:
+        body = kwargs.get("body", args[2] if len(args) > 2 else None)
+        rest.record(url, body)
+        return await fetch(url, *args, **kwargs)
+
+    client.fetch = counted_fetch
+    return client
+
+
 class CcxtCalls:
-    """The ccxt client of one adapter (``client`` is None before start and after close)."""
+    """The ccxt client of one adapter (``client`` is None before start and after close).
+
+    Every HTTP request of the client is counted in ``rest`` (retries and re-sends included),
+    across restarts of the client."""
 
     def __init__(self, settings: CcxtPerpSettings) -> None:
         self.settings = settings
-        self.client: Any = None
+        self.rest = RestCalls()
+        self._client: Any = None
+
+    @property
+    def client(self) -> Any:
+        """The ccxt client, or None."""
+        return self._client
+
+    @client.setter
+    def client(self, client: Any) -> None:
+        self._client = None if client is None else _counted(client, self.rest)
 
     def api(self) -> Any:
         """The started client; ``ExchangeError`` before start() or after close()."""

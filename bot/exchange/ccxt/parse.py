@@ -10,6 +10,7 @@ otherwise be taken for a flat one and the whole hedge opened again on every tick
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -34,6 +35,7 @@ __all__ = [
     "hedge_position_row",
     "leverage_from_ccxt",
     "margin_mode_from_ccxt",
+    "mark_quote_from_ccxt",
     "position_from_ccxt",
     "position_size_base",
     "quote_from_ccxt",
@@ -145,6 +147,20 @@ def quote_from_ccxt(
     """Mark, index, funding rate and next funding time from a ccxt funding-rate structure,
     best bid/ask from the book. ``indexPrice`` absent means the mark. Raises
     ``VenueDataError``."""
+    default_now = timestamp_ms(book.get("timestamp"), f"{symbol} book timestamp", default=now_ms)
+    quote = mark_quote_from_ccxt(funding, symbol=symbol, now_ms=default_now)
+    bid, ask = best_prices(book, f"{symbol} order book")
+    if not agrees(quote.mark_price, (bid + ask) / 2, _MARK_TO_BOOK):
+        raise VenueDataError(
+            f"{symbol} funding rate: mark {quote.mark_price} far from the book {bid}/{ask}"
+        )
+    return replace(quote, bid=bid, ask=ask)
+
+
+def mark_quote_from_ccxt(funding: Mapping[str, Any], *, symbol: str, now_ms: int) -> MarketQuote:
+    """Mark, index, funding rate and next funding time from a ccxt funding-rate structure
+    alone (no bid/ask: the lean read of a quiet tick); its time is the answer's ``timestamp``,
+    else ``now_ms``. Raises ``VenueDataError``."""
     what = f"{symbol} funding rate"
     mark = required(funding, "markPrice", what, sign="positive")
     index = number(funding, "indexPrice", what, sign="positive", required=False)
@@ -153,13 +169,9 @@ def quote_from_ccxt(
     if next_raw is None:
         next_raw = funding.get("nextFundingTimestamp")
     next_ms = timestamp_ms(next_raw, f"{what} fundingTimestamp")
-    default_now = timestamp_ms(book.get("timestamp"), f"{symbol} book timestamp", default=now_ms)
-    now = timestamp_ms(funding.get("timestamp"), f"{what} timestamp", default=default_now)
+    now = timestamp_ms(funding.get("timestamp"), f"{what} timestamp", default=now_ms)
     if next_ms < now - _FUNDING_SLACK_MS:
         raise VenueDataError(f"{what}: next funding time {next_ms} before the quote's {now}")
-    bid, ask = best_prices(book, f"{symbol} order book")
-    if not agrees(mark, (bid + ask) / 2, _MARK_TO_BOOK):
-        raise VenueDataError(f"{what}: mark {mark} far from the book {bid}/{ask}")
     return MarketQuote(
         symbol=symbol,
         mark_price=mark,
@@ -167,8 +179,6 @@ def quote_from_ccxt(
         funding_rate=rate,
         next_funding_ts=next_ms // 1000,
         timestamp=now // 1000,
-        bid=bid,
-        ask=ask,
     )
 
 

@@ -1,0 +1,108 @@
+"""What the venue is asked on a tick, and when: the lean cadence.
+
+A quiet tick reads only what the decision needs: the mark (``PerpExchange.mark_quote``, one
+request, no book) and the position. The rest is read when it can have changed:
+
+* balance: when ``balance_interval_s`` passed since the last read, when the mark moved more
+  than ``balance_refresh_move`` (a fraction) since then, and always before an order is sized
+  (:meth:`bot.engine.reads.ReadSteps.sharpen`);
+* the order book: only before an order is sized (``sharpen``: the slippage cap's bid/ask);
+* fills: on the first tick, on the tick of an own order (placed or settled) and the one
+  after it (a venue may list a trade late), when the position changed since the last tick,
+  and at least every ``fills_interval_s``;
+* funding history: on the first tick, then once the funding time the last read saw
+  (``MarketQuote.next_funding_ts``) has passed, every ``funding_retry_s`` until
+  ``funding_grace_s`` after it (a venue posts the payment late).
+
+A kept balance older than its allowed age is never used: it is read again, and a failed read
+fails the tick (unknown is not zero).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from bot.domain import AccountBalance
+
+__all__ = ["CadenceSettings", "VenueCadence"]
+
+
+@dataclass(frozen=True, slots=True)
+class CadenceSettings:
+    """The lean cadence's settings (``_s`` seconds; ``balance_refresh_move`` a fraction of
+    the mark, 0.005 = 0.5 %)."""
+
+    balance_interval_s: float = 30.0
+    balance_refresh_move: Decimal = Decimal("0.005")
+    fills_interval_s: float = 60.0
+    funding_retry_s: float = 10.0
+    funding_grace_s: float = 120.0
+
+
+class VenueCadence:
+    """When the balance, fills and funding history are due (see the module doc)."""
+
+    def __init__(self, settings: CadenceSettings | None = None) -> None:
+        self.settings = settings or CadenceSettings()
+        self._balance: AccountBalance | None = None
+        self._balance_s = 0.0
+        self._balance_mark = Decimal(0)
+        self._fills_s: float | None = None
+        self._own_ticks = 0  # ticks whose fills are read for an own order
+        self._position: Decimal | None = None
+        self._funding_s: float | None = None
+        self._funding_at: int | None = None  # the funding time (unix s) the reads wait for
+
+    # balance ------------------------------------------------------------------------
+    def kept_balance(self, now_s: float, mark: Decimal) -> AccountBalance | None:
+        """The kept balance while neither its age nor the mark's move calls for a read;
+        None when it must be read now."""
+        s = self.settings
+        if self._balance is None or now_s - self._balance_s >= s.balance_interval_s:
+            return None
+        if now_s < self._balance_s:  # the clock went back: the age is unknown
+            return None
+        if abs(mark - self._balance_mark) > s.balance_refresh_move * self._balance_mark:
+            return None
+        return self._balance
+
+    def saw_balance(self, balance: AccountBalance, now_s: float, mark: Decimal) -> None:
+        """A balance just read at ``now_s`` (unix s) with the mark at ``mark``."""
+        self._balance, self._balance_s, self._balance_mark = balance, now_s, mark
+
+    # fills --------------------------------------------------------------------------
+    def own_order(self) -> None:
+        """An own order was placed or settled: read fills this tick and the next."""
+        self._own_ticks = 2
+
+    def fills_due(self, now_s: float, position_base: Decimal) -> bool:
+        """Whether this tick reads the venue's fills (``position_base`` after its order)."""
+        if self._fills_s is None or self._own_ticks > 0 or position_base != self._position:
+            return True
+        return not 0 <= now_s - self._fills_s < self.settings.fills_interval_s
+
+    def saw_fills(self, now_s: float, position_base: Decimal, *, read: bool) -> None:
+        """A tick completed its history step (``read``: the fills were read)."""
+        if read:
+            self._fills_s = now_s
+            self._own_ticks = max(0, self._own_ticks - 1)
+        self._position = position_base
+
+    # funding ------------------------------------------------------------------------
+    def funding_due(self, now_s: float) -> bool:
+        """Whether this tick reads the funding history."""
+        if self._funding_s is None or self._funding_at is None:
+            return True
+        if now_s < self._funding_at:
+            return False
+        return self._funding_s < self._funding_at or (
+            now_s - self._funding_s >= self.settings.funding_retry_s
+        )
+
+    def saw_funding(self, now_s: float, next_funding_ts: int) -> None:
+        """The funding history was read at ``now_s``; the venue's next funding time (unix s)."""
+        waiting = self._funding_at
+        if waiting is None or now_s >= waiting + self.settings.funding_grace_s:
+            self._funding_at = next_funding_ts
+        self._funding_s = now_s
