@@ -154,6 +154,10 @@ class MarketRules:
     price_tick: Decimal
     min_amount: Decimal
     min_notional: Decimal  # quote
+    # the price the venue multiplies the size by for ``min_notional``: the mark (the paper
+    # venue, the Binance emulator) or the order's own limit price, the IOC cap (Hyperliquid's
+    # "minimum value of $10" is size x limit price)
+    min_notional_price: Literal["mark", "limit"] = "mark"
 
 
 @dataclass(frozen=True, slots=True)

@@ -268,6 +268,10 @@ def _decide(
         gamma=sum((p.gamma for p in snapshot.positions), _ZERO),
         hedge_base=position.size_base,
         hedge_ratio=view.gate.hedge_ratio_override or ratio,
+        limit_prices=(
+            slippage_cap(Side.BUY, quote, limits.hedge.max_slippage_bps, rules.price_tick),
+            slippage_cap(Side.SELL, quote, limits.hedge.max_slippage_bps, rules.price_tick),
+        ),
     )
     return decide(
         effective_policy(policy, operator),

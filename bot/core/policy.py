@@ -72,6 +72,9 @@ class PolicyInputs:
     gamma: Decimal  # total d(delta)/d(price), base per (quote per base); LP gamma is <= 0
     hedge_base: Decimal  # signed perp position, short < 0
     hedge_ratio: Decimal = Decimal(1)
+    # (buy, sell) IOC limit prices an order would carry (``plan.slippage_cap``), for a venue
+    # that values its minimum order at the limit price; None: the mark stands in
+    limit_prices: tuple[Decimal, Decimal] | None = None
 
     def __post_init__(self) -> None:
         if not self.price > 0:
@@ -309,7 +312,9 @@ def _act(
     if drift == 0:
         state = state.evolve(resume_to_target=False)
         return _decision(inputs, band, notes, "hold", "on_target"), state
-    sizing = size_order(drift, inputs.hedge_base, inputs.price, rules)
+    sizing = size_order(
+        drift, inputs.hedge_base, inputs.price, rules, limit_prices=inputs.limit_prices
+    )
     if sizing.capped_at_zero:
         notes = (*notes, "capped_at_zero")
     if sizing.refusal is not None:

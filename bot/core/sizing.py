@@ -11,7 +11,7 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 from bot.domain import MarketRules, Side
 
-__all__ = ["OrderSizing", "min_tradeable_base", "size_order"]
+__all__ = ["OrderSizing", "min_tradeable_base", "notional_price", "size_order"]
 
 
 def _floor_to_step(amount: Decimal, step: Decimal) -> Decimal:
@@ -38,14 +38,30 @@ class OrderSizing:
 def _refusal(
     amount: Decimal, price: Decimal, rules: MarketRules, *, reduce_only: bool
 ) -> str | None:
-    """Why the venue would refuse the order, or None. Reduce-only orders are exempt from the
-    minimum notional, as on Binance USD-M ("unless you choose reduce only"), so a hedge can
-    always be closed down to its last step."""
+    """Why the venue would refuse the order, or None. ``price`` is the one the venue values
+    the order at (``notional_price``). Reduce-only orders are exempt from the minimum
+    notional, as on Binance USD-M ("unless you choose reduce only"), so a hedge can always be
+    closed down to its last step."""
     if amount <= 0 or amount < rules.min_amount:
         return "below_min_amount"
     if not reduce_only and amount * price < rules.min_notional:
         return "below_min_notional"
     return None
+
+
+def notional_price(
+    side: Side,
+    mark: Decimal,
+    rules: MarketRules,
+    limit_prices: tuple[Decimal, Decimal] | None,
+) -> Decimal:
+    """The price (quote per base) the venue multiplies an order's size by for its minimum
+    order value: the ``(buy, sell)`` limit price of ``side`` when the venue checks the limit
+    price (``rules.min_notional_price == "limit"``, Hyperliquid) and they are known, else the
+    mark."""
+    if rules.min_notional_price == "limit" and limit_prices is not None:
+        return limit_prices[0] if side is Side.BUY else limit_prices[1]
+    return mark
 
 
 def min_tradeable_base(rules: MarketRules) -> Decimal:
@@ -58,9 +74,18 @@ def min_tradeable_base(rules: MarketRules) -> Decimal:
 
 
 def size_order(
-    drift_base: Decimal, hedge_base: Decimal, price: Decimal, rules: MarketRules
+    drift_base: Decimal,
+    hedge_base: Decimal,
+    price: Decimal,
+    rules: MarketRules,
+    *,
+    limit_prices: tuple[Decimal, Decimal] | None = None,
 ) -> OrderSizing:
     """Order that removes ``drift_base``, rounded down to the step, never overshooting.
+
+    ``price`` is the mark; the minimum notional is checked at the price the venue checks it
+    at (:func:`notional_price`: the order's limit price on Hyperliquid, given as
+    ``limit_prices`` ``(buy, sell)``).
 
     Zero-crossing choice: an order that would take the hedge through zero is capped at
     ``|hedge|`` and sent reduce-only (it closes the position); :func:`decide` then sets
@@ -69,6 +94,7 @@ def size_order(
     since a close that can never be placed would leave the hedge stuck.
     """
     side = Side.SELL if drift_base > 0 else Side.BUY
+    price = notional_price(side, price, rules, limit_prices)
     amount = _floor_to_step(abs(drift_base), rules.amount_step)
     order_sign = -1 if side is Side.SELL else 1
     hedge_sign = _sign(hedge_base)
