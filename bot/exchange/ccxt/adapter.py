@@ -317,9 +317,9 @@ class CcxtPerpExchange:
             raise self._calls.map_error(exc) from exc
 
     async def open_orders(self) -> list[Order]:
-        """Resting orders on the hedge symbol."""
+        """Resting orders on the hedge symbol (one placed by hand: ``NO_CLIENT_ID``)."""
         raw_orders = await self._calls.call(self._calls.api().fetch_open_orders, self._symbol)
-        return [self._order_from_ccxt(mapping(raw, "open order")) for raw in rows(raw_orders)]
+        return [self._order_from_ccxt(self._order_ids.named(r)) for r in rows(raw_orders)]
 
     async def cancel(self, client_order_id: str) -> None:
         """Cancel a resting order; ``bot.errors.OrderNotFound`` when none is resting."""

@@ -1,5 +1,10 @@
 """Which client order id each venue order carries: learned from every order answer, and
-looked up by exchange id for an order only a fill names (e.g. after a restart)."""
+looked up by exchange id for an order only a fill names (e.g. after a restart).
+
+An order the venue knows but that carries no client id (a manual trade in the venue's web
+app, another tool's order) is someone else's: its fills and the order itself carry
+:data:`NO_CLIENT_ID`, which is never an intent of this bot, so the position check reports
+them as foreign (``exchange.on_mismatch``) instead of every read failing."""
 
 from __future__ import annotations
 
@@ -14,9 +19,13 @@ from bot.exchange.ccxt.calls import CALL_FAILURES, CcxtCalls
 from bot.exchange.ccxt.errors import is_order_not_found
 from bot.exchange.ccxt.fields import mapping
 
-__all__ = ["VenueOrderIds", "average_from_trades", "fee_in_quote"]
+__all__ = ["NO_CLIENT_ID", "VenueOrderIds", "average_from_trades", "fee_in_quote"]
 
 _log = structlog.get_logger("hedgebot.exchange.ccxt_perp")
+
+# The client id of a venue order that has none: not an id any bot sends (no ``hb-`` prefix,
+# not hex), so never an intent of this bot.
+NO_CLIENT_ID = "(no client id)"
 
 
 class VenueOrderIds:
@@ -33,6 +42,20 @@ class VenueOrderIds:
         """Learn the ids of a ccxt order answer (one without both ids teaches nothing)."""
         if raw.get("id") is not None and raw.get("clientOrderId"):
             self._client_ids[str(raw["id"])] = self._own_client_id(str(raw["clientOrderId"]))
+
+    @staticmethod
+    def named(raw: object) -> Mapping[str, Any]:
+        """A ccxt open order read from the venue (not our submit's answer), its client id
+        :data:`NO_CLIENT_ID` when it carries none (an order placed by hand);
+        ``VenueDataError`` when it is not an object."""
+        row = mapping(raw, "open order")
+        return row if row.get("clientOrderId") else {**row, "clientOrderId": NO_CLIENT_ID}
+
+    def _remember_looked_up(self, order_id: str, raw: Mapping[str, Any]) -> None:
+        """Learn an order looked up by id: one without a client id is someone else's."""
+        self.remember(raw)
+        if order_id not in self._client_ids and not raw.get("clientOrderId"):
+            self._client_ids[order_id] = NO_CLIENT_ID
 
     async def learn(self, order_ids: Iterable[str], symbol: str) -> None:
         """Look up every order of ``order_ids`` not yet known, by id (not by a time window: the
@@ -52,10 +75,11 @@ class VenueOrderIds:
                         f"not found: {exc}"
                     ) from exc
                 raise self._calls.map_error(exc) from exc
-            self.remember(raw)
+            self._remember_looked_up(order_id, raw)
 
     def client_id_of(self, trade: Mapping[str, Any]) -> str:
-        """The client order id of a ccxt trade's order; ``ExchangeError`` when unknown."""
+        """The client order id of a ccxt trade's order (:data:`NO_CLIENT_ID` for an order
+        the venue reports without one); ``ExchangeError`` when the order was never learned."""
         order_id = str(trade.get("order"))
         client_id = self._client_ids.get(order_id)
         if client_id is None:
