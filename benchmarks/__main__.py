@@ -19,6 +19,7 @@ MODULES = [
     "bench_block_ack",
     "bench_venues",
     "bench_store",
+    "bench_store_growth",
     "bench_fleet_mqtt",
     "bench_fleet_positions",
 ]

@@ -48,7 +48,7 @@ class StoreConfig(BaseModel):
     password: SecretStr | None = None
     pg_schema: str = Field(default="public", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
     timeout_s: Annotated[float, Field(gt=0, le=300)] = 5.0
-    snapshot_tolerance: Annotated[Decimal, Field(ge=0, le=1)] = Decimal("0.0001")
+    snapshot_tolerance: Annotated[Decimal, Field(ge=0, le=1)] = Decimal("0.001")
     snapshot_interval_s: Annotated[float, Field(ge=0, le=86400)] = 60.0
     retention: RetentionConfig = RetentionConfig()
 

@@ -58,11 +58,11 @@ def _moved(before: Decimal, after: Decimal, tolerance: Decimal) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class SnapshotPolicy:
-    """Keep a snapshot on change beyond ``tolerance`` (relative, e.g. ``1e-4``), on trades,
+    """Keep a snapshot on change beyond ``tolerance`` (relative, e.g. ``1e-3``), on trades,
     and at least every ``interval_s`` seconds (module docstring). ``tolerance`` 0 and
     ``interval_s`` 0 keep every tick's snapshot, as before this policy."""
 
-    tolerance: Decimal = Decimal("0.0001")
+    tolerance: Decimal = Decimal("0.001")
     interval_s: float = 60.0
 
     def snapshot_reason(
