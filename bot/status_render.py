@@ -103,7 +103,8 @@ def _hedge_lines(status: dict[str, Any], step: Decimal | None) -> list[str]:
     drift_text = (
         _unknown(why)
         if drift is None
-        else f"{fmt_base(drift, step)} / band {fmt_base(band or '?', step)}{verdict}"
+        else f"{fmt_base(drift, step)} / band "
+        f"{'unknown' if band is None else fmt_base(band, step)}{verdict}"
     )
     delta, target = status["delta_base"], status["target_base"]
     wallet = status.get("wallet_base")

@@ -57,3 +57,10 @@ def test_a_halt_for_a_refused_key_says_fix_keys_then_resume() -> None:
     text = _screen(_status(trading=trading))
     assert f"trading HALTED: {AUTH}" in text.replace("\n", " ")
     assert "operator halted (authentication_refused)" in text
+
+
+def test_a_known_drift_with_an_unknown_band_says_unknown() -> None:
+    """The band may be unread while the drift is known: the screen says so (it used to
+    format ``'?'`` as a number and raise)."""
+    text = _screen(_status(drift_base="1.5", band_base=None))
+    assert "drift 1.5000 / band unknown" in text
