@@ -44,8 +44,6 @@ FALLBACK_HELP: dict[tuple[str, str], str] = {
     ("plan", "config"): "the YAML config of the bot to plan for (required)",
     ("emulator", "host"): "address to listen on",
     ("emulator", "port"): "TCP port to listen on",
-    ("emulator", "api_key"): "the API key clients must send (required)",
-    ("emulator", "api_secret"): "the API secret clients sign with (required)",
     ("backtest", "step_seconds"): "seconds of market time per step",
     ("backtest", "seed"): "price path seed (integer)",
     ("backtest", "start_price"): "first price of the GBM path (quote per base)",

@@ -2,8 +2,9 @@
 
 An ``AdminTable`` maps an action name to an ``AdminAction`` (its handler and a one-line
 help). ``POST /_emulator/{action}`` with a JSON object body runs it; ``GET /_emulator/state``
-answers the emulator's state. A malformed body (``KeyError``/``ValueError``/``TypeError``/
-``InvalidOperation`` from the handler or the number parsers below) is HTTP 400
+answers the emulator's state; ``GET /_emulator`` answers ``{"actions": {name: help}, "state":
+...}``, the switches there are and the state. A malformed body (``KeyError``/``ValueError``/
+``TypeError``/``InvalidOperation`` from the handler or the number parsers below) is HTTP 400
 ``{"ok": false, "error": ...}``; success is ``{"ok": true, **result}``.
 """
 
@@ -55,6 +56,10 @@ class AdminTable:
         self._actions = {action.name: action for action in actions}
         self._result = result
 
+    def help_of(self, name: str) -> str:
+        """The one-line help of action ``name`` (``KeyError`` for an unknown name)."""
+        return self._actions[name].help
+
     @property
     def names(self) -> tuple[str, ...]:
         """The action names, sorted."""
@@ -94,8 +99,14 @@ def add_admin_routes(
     async def get_state(_request: web.Request) -> web.StreamResponse:
         return web.json_response(dict(state()))
 
+    async def get_index(_request: web.Request) -> web.StreamResponse:
+        actions = {name: table.help_of(name) for name in table.names}
+        return web.json_response({"actions": actions, "state": dict(state())})
+
     app.router.add_post(ADMIN_PREFIX + "{action}", post)
     app.router.add_get(ADMIN_PREFIX + "state", get_state)
+    app.router.add_get(ADMIN_PREFIX.rstrip("/"), get_index)
+    app.router.add_get(ADMIN_PREFIX, get_index)
 
 
 _NO_DEFAULT: Any = object()

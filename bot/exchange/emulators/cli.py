@@ -36,13 +36,21 @@ DEFAULT_DIALECT = "binance_usdm"
 class Dialect:
     """A dialect's extra options and its serve function (exit code)."""
 
-    add_options: Callable[[argparse.ArgumentParser], None]
+    add_options: Callable[[Any], None]  # adds to a parser or an argument group
     serve: Callable[[argparse.Namespace], int]
 
 
-def _binance_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--api-key", default=os.environ.get(ENV_API_KEY))
-    parser.add_argument("--api-secret", default=os.environ.get(ENV_API_SECRET))
+def _binance_options(parser: Any) -> None:
+    parser.add_argument(
+        "--api-key",
+        default=os.environ.get(ENV_API_KEY),
+        help=f"the API key clients must send (required; or {ENV_API_KEY})",
+    )
+    parser.add_argument(
+        "--api-secret",
+        default=os.environ.get(ENV_API_SECRET),
+        help=f"the API secret clients sign with (required; or {ENV_API_SECRET})",
+    )
 
 
 def _serve_binance(args: argparse.Namespace) -> int:
@@ -114,8 +122,8 @@ def add_subcommand(subparsers: Any) -> None:
         default=None,
         help="funding rate per interval, a fraction in (-1, 1)",
     )
-    for dialect in dialects.values():
-        dialect.add_options(parser)
+    for name, dialect in dialects.items():  # each dialect's options in its own help section
+        dialect.add_options(parser.add_argument_group(f"--dialect {name} only"))
     parser.set_defaults(func=run_emulator_command)
 
 

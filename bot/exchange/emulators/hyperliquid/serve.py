@@ -101,10 +101,14 @@ async def start_hyperliquid_emulator(
     return HyperliquidHandle(server=server, emulator=emulator)
 
 
-def add_hyperliquid_dialect(parser: argparse.ArgumentParser) -> None:
+def add_hyperliquid_dialect(parser: Any) -> None:
     """Add the Hyperliquid options to ``hedgebot emulator`` (used with ``--dialect
     hyperliquid``): ``--master``, ``--agent`` (repeatable), ``--vault``, ``--mainnet``."""
-    parser.add_argument("--master", default=os.environ.get(ENV_MASTER), help="master address")
+    parser.add_argument(
+        "--master",
+        default=os.environ.get(ENV_MASTER),
+        help=f"the master account's address (required; or {ENV_MASTER})",
+    )
     parser.add_argument(
         "--agent",
         action="append",
