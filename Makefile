@@ -8,7 +8,7 @@ STAMP_PY := $(VENV)/.installed
 STAMP_NPM := node_modules/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help setup demo test test-browser test-unit test-integration test-faults lint format bench bench-policy broker clean
+.PHONY: help setup demo test test-browser test-unit test-integration test-faults lint format bench soak bench-policy broker clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -60,6 +60,9 @@ format: setup ## apply ruff format and autofixes
 
 bench: setup ## benchmarks: print a table, write bench/results.json
 	$(PY) -m benchmarks
+
+soak: setup ## soak: the engine for 100,000 ticks on anvil + paper venue, RSS every 1,000 (long)
+	$(PY) -m benchmarks.bench_soak 100000
 
 bench-policy: setup ## policy study: cost vs tracking error frontier
 	$(PY) benchmarks/bench_policy.py

@@ -20,6 +20,7 @@ MODULES = [
     "bench_venues",
     "bench_store",
     "bench_store_growth",
+    "bench_soak",  # SHORT_TICKS here; `make soak` runs the 100,000-tick soak
     "bench_fleet_mqtt",
     "bench_fleet_positions",
 ]

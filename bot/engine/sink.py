@@ -80,6 +80,8 @@ class NullTelemetry:
 
 # the events operators read back from the store's ``events`` table
 _RECORDED = (Alert, RangeChange, TradingStateChanged, PositionMoved)
+MAX_UNRECORDED = 10_000  # events waiting for the store (it is down): the oldest go first
+MAX_ALERT_NAMES = 1_000  # the engine's stats.alerts: the newest alert names
 
 
 class EventFanOut:
@@ -95,15 +97,31 @@ class EventFanOut:
         self._clock = clock
         self._alerts = alerts  # the engine's stats.alerts
         self._unrecorded: list[tuple[float, str, dict[str, Any]]] = []
+        self.dropped_unrecorded = 0  # events never stored: the buffer was full (store down)
+        self._dropping = False
 
     def emit(self, event: Event) -> None:
         """Log, publish and (for operators' history) buffer ``event`` for the store."""
         if isinstance(event, Alert):
             self._alerts.append(event.name)
+            if len(self._alerts) > MAX_ALERT_NAMES:
+                del self._alerts[: len(self._alerts) - MAX_ALERT_NAMES]
         _log_line(event)
         self._telemetry().publish_event(event)
         if isinstance(event, _RECORDED):
+            if len(self._unrecorded) >= MAX_UNRECORDED:
+                self._drop_oldest()
             self._unrecorded.append((self._clock.now(), event.kind, event.data()))
+
+    def _drop_oldest(self) -> None:
+        """The buffer is full (the store has been down for a long time): the oldest event
+        goes unrecorded (it was logged and published when it happened); counted, and logged
+        once per outage."""
+        del self._unrecorded[0]
+        self.dropped_unrecorded += 1
+        if not self._dropping:
+            self._dropping = True
+            log.warning("events.unrecorded_dropped", buffered=MAX_UNRECORDED)
 
     async def record(self, store: Store) -> int:
         """Write the buffered events (in the caller's transaction); how many were written.
@@ -115,6 +133,7 @@ class EventFanOut:
     def recorded(self, count: int) -> None:
         """The first ``count`` buffered events are committed: forget them."""
         del self._unrecorded[:count]
+        self._dropping = False  # the store writes again: a later overflow is logged anew
 
     async def flush(self, store: Store) -> None:
         """Write the buffered events in one transaction (``StoreError`` propagates and keeps
