@@ -51,29 +51,32 @@ async def soak(ticks: int) -> list[tuple[int, int]]:
     samples: list[tuple[int, int]] = []
     rng = random.Random(16)
     with tempfile.TemporaryDirectory(prefix="bench-soak-") as tmp:
-        async with Anvil() as node, start_world(node.rpc_url, seed=5) as world:
-            async with AsyncExitStack() as stack:
-                clock = ManualClock(float(world.start_timestamp))
-                base = local_settings(world, Path(tmp), bot_id="soak")
-                settings = demo_settings(base, "paper")
-                exchange, set_mark = await open_demo_exchange(
-                    stack, "paper", world, settings, clock, Path(tmp)
-                )
-                bot = await build_bot(settings, clock=clock, exchange=exchange)
-                try:
-                    await bot.engine.start()
-                    start = world.target_price
-                    level = 1.0
-                    for n in range(1, ticks + 1):
-                        level = min(1.05, max(0.95, level * (1 + rng.gauss(0.0, STEP))))
-                        step = await world.driver.move_to(start * Decimal(str(round(level, 6))))
-                        clock.set(float(step.block_timestamp))
-                        set_mark(step.target_price)
-                        await bot.engine.tick(step.block_number)
-                        if n % SAMPLE_EVERY == 0:
-                            samples.append((n, rss_bytes()))
-                finally:
-                    await bot.close()
+        async with (
+            Anvil() as node,
+            start_world(node.rpc_url, seed=5) as world,
+            AsyncExitStack() as stack,
+        ):
+            clock = ManualClock(float(world.start_timestamp))
+            base = local_settings(world, Path(tmp), bot_id="soak")
+            settings = demo_settings(base, "paper")
+            exchange, set_mark = await open_demo_exchange(
+                stack, "paper", world, settings, clock, Path(tmp)
+            )
+            bot = await build_bot(settings, clock=clock, exchange=exchange)
+            try:
+                await bot.engine.start()
+                start = world.target_price
+                level = 1.0
+                for n in range(1, ticks + 1):
+                    level = min(1.05, max(0.95, level * (1 + rng.gauss(0.0, STEP))))
+                    step = await world.driver.move_to(start * Decimal(str(round(level, 6))))
+                    clock.set(float(step.block_timestamp))
+                    set_mark(step.target_price)
+                    await bot.engine.tick(step.block_number)
+                    if n % SAMPLE_EVERY == 0:
+                        samples.append((n, rss_bytes()))
+            finally:
+                await bot.close()
     return samples
 
 
