@@ -21,7 +21,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from bot.display import COSTS_NOTE, fmt_quote, pnl_contributions
+from bot.display import COSTS_NOTE, fmt_quote, json_decimal, pnl_contributions
 from bot.errors import StoreError
 from bot.report import EXIT_NO_DATA, EXIT_OK, REPORT_WIDTH, PnlReport, load_report
 from bot.store.postgres import PostgresStore
@@ -53,10 +53,10 @@ class FleetReport:
         """JSON-ready: money as exact decimal strings."""
         return {
             "bots": {
-                b.bot_id: {"ticks": b.ticks, **{k: str(v) for k, v in b.parts.items()}}
+                b.bot_id: {"ticks": b.ticks, **{k: json_decimal(v) for k, v in b.parts.items()}}
                 for b in self.bots
             },
-            "total": {k: str(v) for k, v in self.total.items()},
+            "total": {k: json_decimal(v) for k, v in self.total.items()},
         }
 
 

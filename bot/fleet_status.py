@@ -29,6 +29,8 @@ from pydantic import ValidationError
 
 from bot.core.killswitch import KillSwitchState
 from bot.core.operator import OperatorState
+from bot.core.trading_status import last_state_cause
+from bot.display import json_decimal
 from bot.errors import ConfigError, StoreError
 from bot.report import load_report
 from bot.safety import mask_url
@@ -77,7 +79,7 @@ class BotStatus:
         out = asdict(self)
         for key, value in out.items():
             if isinstance(value, Decimal):
-                out[key] = str(value)
+                out[key] = json_decimal(value)  # as `report --json` writes it
         out["trading_reasons"] = list(self.trading_reasons)
         return out
 
@@ -87,13 +89,19 @@ async def _from_store(store: RecordStore, bot_id: str, now_s: float) -> BotStatu
     decisions = await store.read_decisions()
     record = await store.get_meta(MetaKey.OPERATOR_STATE)
     alerts = await store.read_events("alert")
+    changes = await store.read_events("trading_state")
     report = await load_report(store)
     try:
         operator = OperatorState.from_record(record)
     except (ValueError, KeyError) as exc:
         raise StoreError(f"bot {bot_id}: operator state unreadable ({exc})") from None
     # the kill switch is a file on the bot's host: not in the store (the live state has it)
-    state, reasons = trading_summary(operator, KillSwitchState(), tripped_guards(alerts))
+    state, reasons = trading_summary(
+        operator,
+        KillSwitchState(),
+        tripped_guards(alerts),
+        operator_cause=last_state_cause(changes),
+    )
     row = BotStatus(bot_id, "db", trading_state=state.value, trading_reasons=tuple(reasons))
     if decisions:
         ts, block, decision = decisions[-1]

@@ -60,11 +60,13 @@ def _utc_day(ts: float) -> str:
 # --- the store -----------------------------------------------------------------------------
 
 
-async def _read_store(path: Path, now_s: float) -> dict[str, Any]:
-    """Last tick, PnL, operator state and tripped guards from the store, opened read-only."""
-    from bot.store.sqlite import SqliteStore
+async def _read_store(settings: Any, now_s: float) -> dict[str, Any]:
+    """Last tick, PnL, operator state and tripped guards from the store (SQLite file or
+    PostgreSQL, whichever ``settings.store`` names), opened read-only."""
+    from bot.store import open_store
 
-    store = await SqliteStore.open(path, read_only=True)
+    path = settings.store.url or settings.store.path
+    store = await open_store(settings, read_only=True)
     try:
         record = await store.get_meta(MetaKey.OPERATOR_STATE)
         decisions = await store.read_decisions()
@@ -313,7 +315,7 @@ def read_status(settings: Any, *, now_s: float) -> dict[str, Any]:
     if not math.isfinite(now_s):
         raise ValueError("now_s must be finite")
     path = settings.store.path
-    if not path.is_file():
+    if settings.store.url is None and not path.is_file():
         raise StatusError(f"no store at {path}: has `hedgebot run` been started with this config?")
     kill_path = kill_switch_path(settings.risk.kill_switch_file, path)
     kill = FileKillSwitch(kill_path, WallClock()).read()
@@ -323,7 +325,7 @@ def read_status(settings: Any, *, now_s: float) -> dict[str, Any]:
 async def _gather(
     settings: Any, now_s: float, kill: KillSwitchState, kill_path: Path
 ) -> dict[str, Any]:
-    stored = await _read_store(settings.store.path, now_s)
+    stored = await _read_store(settings, now_s)
     operator: OperatorState = stored["operator"]
     state, reasons = trading_summary(
         operator, kill, stored["guards"], operator_cause=stored["operator_cause"]

@@ -155,3 +155,19 @@ def test_no_source_or_an_unreachable_store_is_exit_2(tmp_path: Path, capsys: Any
     dead = "postgresql://postgres@127.0.0.1:1/postgres"
     assert main(["fleet", "status", "--store-url", dead]) == 2
     assert "cannot be used" in capsys.readouterr().err
+
+
+def test_status_of_one_bot_reads_its_postgresql_store(
+    fleet: str, tmp_path: Path, capsys: Any
+) -> None:
+    """``hedgebot status --config`` of a bot whose store is the shared PostgreSQL database:
+    its own last tick and net PnL (as its own ``report``), not another bot's, and no SQLite
+    file is created at the configured path."""
+    own = own_report(tmp_path, fleet, "beta", capsys)
+    config = tmp_path / "beta.yaml"  # written by own_report: store.url + pg_schema
+    assert main(["status", "--config", str(config), "--json"]) == 0
+    status = json.loads(capsys.readouterr().out)
+    assert status["bot_id"] == "beta"
+    assert status["last_tick"]["block"] == 102
+    assert status["pnl"]["net_since_start_quote"] == own["net_pnl_quote"]
+    assert not (tmp_path / "beta").exists()
