@@ -27,12 +27,14 @@ from pydantic import (
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from bot.config_address import Address as Address
+from bot.config_chains import ChainConfig as ChainConfig
 from bot.config_chains import ChainName, chain_problems, chain_urls, mask_chain_urls
 from bot.config_chains import HedgeAssetConfig as HedgeAssetConfig
 from bot.config_chains import normalise_chains as normalise_chains
 from bot.config_checks import address_role_clashes, non_finite_fields, same_position_clashes
 from bot.config_v4 import V4PositionConfig as V4PositionConfig
 from bot.errors import ConfigError
+from bot.exchange.cadence_settings import VenueCadenceFields
 from bot.exchange.credentials_settings import (
     BuilderConfig,
     venue_credential_problems,
@@ -63,22 +65,6 @@ _SECRET_FIELDS = {
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
-
-
-class ChainConfig(_Section):
-    """Where and how to read one chain (``chain:``, or each entry of ``chains:``)."""
-
-    rpc_urls: list[str] = Field(min_length=1)
-    ws_urls: list[Annotated[str, Field(pattern=r"^wss?://[^\s/?#]+")]] = Field([], max_length=8)
-    poll_interval_s: Annotated[float, Field(gt=0)] = 1.0
-    request_timeout_s: Annotated[float, Field(gt=0)] = 10.0
-    multicall: Address | None = None
-    max_block_age_s: Annotated[float, Field(gt=0)] = 600.0
-    # no new block for this long: the last one again (stale-chain guards, venue protection)
-    heartbeat_s: Annotated[float, Field(gt=0)] = 30.0  # older: stale, no trading
-    max_rpc_lag_blocks: Annotated[int, Field(ge=0)] = 3  # an RPC this far behind is skipped
-    max_response_bytes: Annotated[int, Field(ge=1024)] = MAX_RESPONSE_BYTES  # larger: refused
-    read_timeout_s: Annotated[float, Field(gt=0)] = 20.0  # one tick's snapshot of this chain
 
 
 class V2PositionConfig(_Section):
@@ -172,8 +158,9 @@ class PaperVenueConfig(_Section):
     market_data: MarketDataSettings | None = None  # a live venue's public data; None: the pool
 
 
-class ExchangeConfig(_Section):
-    """The perp venue: the paper venue, or a real exchange through ccxt."""
+class ExchangeConfig(_Section, VenueCadenceFields):
+    """The perp venue: the paper venue, or a real exchange through ccxt (and the lean
+    cadence's ``balance_interval_s``/``balance_refresh_move``: ``exchange.cadence_settings``)."""
 
     kind: Literal["paper", "ccxt"] = "paper"
     symbol: str = "ETH/USDT:USDT"

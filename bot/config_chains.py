@@ -19,11 +19,12 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot.config_address import Address
-from bot.safety import mask_url
+from bot.safety import MAX_RESPONSE_BYTES, mask_url
 
 __all__ = [
     "CHAIN_NAME_PATTERN",
     "DEFAULT_CHAIN",
+    "ChainConfig",
     "ChainName",
     "HedgeAssetConfig",
     "TokenPairConfig",
@@ -39,6 +40,24 @@ __all__ = [
 DEFAULT_CHAIN = "default"  # the name of the one chain of a config with a ``chain:`` section
 CHAIN_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$"
 ChainName = Annotated[str, Field(pattern=CHAIN_NAME_PATTERN)]
+
+
+class ChainConfig(BaseModel):
+    """Where and how to read one chain (``chain:``, or each entry of ``chains:``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    rpc_urls: list[str] = Field(min_length=1)
+    ws_urls: list[Annotated[str, Field(pattern=r"^wss?://[^\s/?#]+")]] = Field([], max_length=8)
+    poll_interval_s: Annotated[float, Field(gt=0)] = 1.0
+    request_timeout_s: Annotated[float, Field(gt=0)] = 10.0
+    multicall: Address | None = None
+    max_block_age_s: Annotated[float, Field(gt=0)] = 600.0
+    # no new block for this long: the last one again (stale-chain guards, venue protection)
+    heartbeat_s: Annotated[float, Field(gt=0)] = 30.0  # older: stale, no trading
+    max_rpc_lag_blocks: Annotated[int, Field(ge=0)] = 3  # an RPC this far behind is skipped
+    max_response_bytes: Annotated[int, Field(ge=1024)] = MAX_RESPONSE_BYTES  # larger: refused
+    read_timeout_s: Annotated[float, Field(gt=0)] = 20.0  # one tick's snapshot of this chain
 
 
 class TokenPairConfig(BaseModel):
