@@ -126,6 +126,7 @@ async def build_bot(
             guard=RiskGuard.from_settings(settings, clock),
             read_timeout_s=settings.risk.read_timeout_s,
         )
+        engine.cadence.settings = settings.exchange.cadence_settings()  # engine/cadence.py
     except BaseException:
         await stack.aclose()
         raise

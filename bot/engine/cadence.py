@@ -5,7 +5,7 @@ request, no book) and the position. The rest is read when it can have changed:
 
 * balance: when ``balance_interval_s`` passed since the last read, when the mark moved more
   than ``balance_refresh_move`` (a fraction) since then, and always before an order is sized
-  (:meth:`bot.engine.reads.ReadSteps.sharpen`);
+  (:meth:`bot.engine.reads.ReadSteps.sharpen`) unless this very tick already read it;
 * the order book: only before an order is sized (``sharpen``: the slippage cap's bid/ask);
 * fills: on the first tick, on the tick of an own order (placed or settled) and the one
   after it (a venue may list a trade late), when the position changed since the last tick,
@@ -20,24 +20,12 @@ fails the tick (unknown is not zero).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Decimal
 
 from bot.domain import AccountBalance
+from bot.exchange.cadence_settings import CadenceSettings
 
 __all__ = ["CadenceSettings", "VenueCadence"]
-
-
-@dataclass(frozen=True, slots=True)
-class CadenceSettings:
-    """The lean cadence's settings (``_s`` seconds; ``balance_refresh_move`` a fraction of
-    the mark, 0.005 = 0.5 %)."""
-
-    balance_interval_s: float = 30.0
-    balance_refresh_move: Decimal = Decimal("0.005")
-    fills_interval_s: float = 60.0
-    funding_retry_s: float = 10.0
-    funding_grace_s: float = 120.0
 
 
 class VenueCadence:
@@ -48,6 +36,7 @@ class VenueCadence:
         self._balance: AccountBalance | None = None
         self._balance_s = 0.0
         self._balance_mark = Decimal(0)
+        self._balance_this_tick = False  # read since new_tick(): as fresh as an order needs
         self._fills_s: float | None = None
         self._own_ticks = 0  # ticks whose fills are read for an own order
         self._position: Decimal | None = None
@@ -55,6 +44,16 @@ class VenueCadence:
         self._funding_at: int | None = None  # the funding time (unix s) the reads wait for
 
     # balance ------------------------------------------------------------------------
+    def new_tick(self) -> None:
+        """A tick's venue reads begin: no balance of this tick read yet."""
+        self._balance_this_tick = False
+
+    @property
+    def balance_read_this_tick(self) -> bool:
+        """Whether the balance was read from the venue since :meth:`new_tick` (then an order
+        of this tick needs no second read)."""
+        return self._balance_this_tick
+
     def kept_balance(self, now_s: float, mark: Decimal) -> AccountBalance | None:
         """The kept balance while neither its age nor the mark's move calls for a read;
         None when it must be read now."""
@@ -70,6 +69,7 @@ class VenueCadence:
     def saw_balance(self, balance: AccountBalance, now_s: float, mark: Decimal) -> None:
         """A balance just read at ``now_s`` (unix s) with the mark at ``mark``."""
         self._balance, self._balance_s, self._balance_mark = balance, now_s, mark
+        self._balance_this_tick = True
 
     # fills --------------------------------------------------------------------------
     def own_order(self) -> None:

@@ -140,6 +140,7 @@ class ReadSteps:
         ``AuthenticationError`` (the venue refused the key: the tick halts trading)."""
         try:
             async with asyncio.timeout_at(deadline):
+                self.cadence.new_tick()
                 quote = await self.exchange.mark_quote()
                 if self.ledger.pending:
                     self.settled(await self.ledger.settle_pending())
@@ -175,8 +176,8 @@ class ReadSteps:
     async def sharpen(self, reads: Reads) -> Reads:
         """``reads`` made fit to size an order: when the side-effect-free plan of ``reads``
         places one, the quote with the book (best bid/ask for the slippage cap) and a balance
-        read now replace the lean ones; else ``reads`` unchanged. Raises ``ExchangeError``
-        (the tick fails, nothing placed)."""
+        read now (unless this tick's read step just read it) replace the lean ones; else
+        ``reads`` unchanged. Raises ``ExchangeError`` (the tick fails, nothing placed)."""
         if self._rules is None:  # loaded by read(); without them nothing is sized
             return reads
         dry = plan_tick(
@@ -193,6 +194,8 @@ class ReadSteps:
         try:
             async with asyncio.timeout_at(self.read_deadline()):
                 quote = await self.exchange.quote()
+                if self.cadence.balance_read_this_tick:
+                    return replace(reads, venue=replace(reads.venue, quote=quote))
                 balance = await self.exchange.balance()
         except TimeoutError:
             raise ExchangeError(f"order reads took over {self.read_timeout_s:g}s") from None

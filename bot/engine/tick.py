@@ -201,7 +201,7 @@ class TickRunner(ReadSteps, ActSteps, AccountSteps):
             if venue is not None and self._rules is None:
                 self._rules = await self.exchange.market_rules()
             if venue is not None:
-                reads = self.reads_of(block, None, venue)
+                reads = await self.sharpen(self.reads_of(block, None, venue))  # book, balance
                 plan = self.plan(reads)
                 acted = await self.act(block, plan, reads)
                 await self.account(block, reads, plan, acted)

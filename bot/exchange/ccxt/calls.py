@@ -4,6 +4,7 @@ every HTTP request the client sends counted by endpoint (``rest``, a :class:`Res
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -59,17 +60,22 @@ def endpoint_of(url: str, body: object = None) -> str:
 
 class RestCalls:
     """HTTP requests one ccxt client sent: ``total`` and per endpoint label (a bounded set,
-    ``REST_ENDPOINTS`` + ``other``). Counts only grow; a reader takes differences."""
+    ``REST_ENDPOINTS`` + ``other``). Counts only grow; a reader takes differences.
+    ``recent`` holds the labels of the last ``RECENT`` requests in order (bounded)."""
+
+    RECENT = 64
 
     def __init__(self) -> None:
         self.total = 0
         self._by_endpoint: dict[str, int] = {}
+        self.recent: deque[str] = deque(maxlen=self.RECENT)
 
     def record(self, url: str, body: object = None) -> None:
         """One request to ``url`` (with its ``body``, for Hyperliquid's typed posts)."""
         label = endpoint_of(url, body)
         self.total += 1
         self._by_endpoint[label] = self._by_endpoint.get(label, 0) + 1
+        self.recent.append(label)
 
     def by_endpoint(self) -> Mapping[str, int]:
         """Requests so far per endpoint label (a copy)."""
