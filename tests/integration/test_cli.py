@@ -124,11 +124,20 @@ async def test_shipped_configs_are_valid() -> None:
     shipped = sorted(root.glob("*.yaml"))
     assert shipped
     keys = {"HEDGEBOT_EXCHANGE__API_KEY": "dummy-key", "HEDGEBOT_EXCHANGE__API_SECRET": "dummy"}
+    # Hyperliquid's credentials are checked for their form: a wallet address and an agent
+    # wallet's private key (dummy, but well-formed)
+    hl_secret = "0x" + "d1" * 32
+    hl_keys = {
+        "HEDGEBOT_EXCHANGE__API_KEY": "0x" + "0" * 39 + "1",
+        "HEDGEBOT_EXCHANGE__API_SECRET": hl_secret,
+    }
     for path in shipped:
-        code, out, err = await run_cli("check-config", str(path), env=keys)
+        env = hl_keys if "hyperliquid" in path.read_text() else keys
+        code, out, err = await run_cli("check-config", str(path), env=env)
         assert code == 0, f"{path.name}: {err}"
         assert "bot_id:" in out
         assert "dummy" not in out  # secrets are masked
+        assert hl_secret[2:] not in out
     code, _, err = await run_cli("check-config", str(root / "testnet.yaml"))
     assert code == 2
     assert "HEDGEBOT_EXCHANGE__API_KEY" in err
