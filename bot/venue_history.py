@@ -49,12 +49,20 @@ class VenueHistory:
     async def load(self, now_s: float) -> None:
         """Restore the cursors; a new store's history starts now, since earlier venue fills
         are already in the position the attribution opens with (counting them would double
-        them)."""
+        them). A cursor the store does not have yet is written at once (both in one
+        transaction), before the first order can be placed: a crash after that order's
+        submit and before any tick stored a fill then still books its fill (and fee) at the
+        restart, and the restart's reconciliation counts it, instead of starting the history
+        after it. ``StoreError`` propagates."""
         first_ms = int(now_s * 1000)
         fills_ms = await self.store.get(Meta.FILLS_SINCE_MS)
         funding_ms = await self.store.get(Meta.FUNDING_SINCE_MS)
         self.fills_since_ms = first_ms if fills_ms is None else fills_ms
         self.funding_since_ms = first_ms if funding_ms is None else funding_ms
+        if fills_ms is None or funding_ms is None:
+            async with self.store.transaction():
+                await self.store.set(Meta.FILLS_SINCE_MS, self.fills_since_ms)
+                await self.store.set(Meta.FUNDING_SINCE_MS, self.funding_since_ms)
 
     async def fetch_fills(self) -> VenueBatch:
         """Our fills since the fills cursor (a venue read only; raises ``ExchangeError``)."""

@@ -119,6 +119,30 @@ async def check_books(emulator: EmulatorHandle, config: Path) -> None:
     assert emulator.venue.position().size_base < 0
 
 
+async def check_booked(child: Child, config: Path) -> None:
+    """The restarted ``child`` found nothing to reconcile (no mismatch, not paused) and
+    booked the fill of the one order, its fee included: the fill cursor was stored at the
+    first start, before that order could be placed."""
+    events = child.events()
+    details = [e.get("detail") for e in events if e.get("event") == "reconcile.mismatch"]
+    assert details == []
+    [reconciled] = [e for e in events if e.get("event") == "orders.reconciled_at_start"]
+    assert reconciled["mismatches"] == 0
+    assert reconciled["action"] == "ok"
+    [started] = [e for e in events if e.get("event") == "engine.started"]
+    assert started["paused"] is False
+    store = await open_store(load_config(config, require_secrets=False))
+    try:
+        intents = (await store.intent_blocks()).keys()
+        fills = await store.read_fills()
+        assert fills
+        [client_id] = {f.client_order_id for f in fills}  # the one order the venue has
+        assert client_id in intents
+        assert sum(f.fee_quote for f in fills) > 0
+    finally:
+        await store.close()
+
+
 @pytest.fixture(params=BACKENDS)
 def store_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
     """The bot's store: its SQLite file, or a PostgreSQL schema of this test's own."""
@@ -177,6 +201,7 @@ async def test_kill_9_mid_tick_then_restart(
             if point != "before_submit":
                 assert tick["action"] == "hold"  # the position was re-adopted, not re-opened
             await check_books(emulator, config)
+            await check_booked(second, config)
         finally:
             await emulator.close()
 

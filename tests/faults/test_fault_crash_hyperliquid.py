@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 import yaml
 from eth_account import Account
-from test_fault_crash import Child
+from test_fault_crash import Child, check_booked
 
 from bot.clock import WallClock
 from bot.domain import OrderStatus
@@ -114,6 +114,7 @@ async def test_kill_9_after_submit_then_restart_finds_the_order_by_cloid(
         assert await second.stop() == 0
         assert Decimal(tick["hedge_base"]) < 0
         assert tick["action"] == "hold"  # re-adopted, not re-opened
+        await check_booked(second, config)  # fill and fee booked, no mismatch, not paused
 
         venue_orders = handle.emulator.venue.order_log()
         assert len(venue_orders) == 1, [o.client_order_id for o in venue_orders]
