@@ -37,6 +37,7 @@ from bot.store import RecordStore, open_store
 from bot.store_outage import SessionState, StoreRetry, supervise
 from bot.telemetry.auth import operator_key_from_env
 from bot.telemetry.dashboard.daemon import build_daemon_dashboard
+from bot.telemetry.metrics import count_venue_calls
 from bot.telemetry.settings import MqttSettings
 from bot.telemetry.wiring import build_telemetry as build_telemetry
 from bot.telemetry.wiring import mqtt_url_source, resolve_mqtt
@@ -272,6 +273,7 @@ async def _run_session(
         bot = await build_bot(
             settings, clock=clock, telemetry=telemetry, commands=commands, store=store
         )
+        count_venue_calls(telemetry, bot.exchange)  # hedgebot_venue_rest_calls_total
         try:
             await bot.engine.start()
             set_console_base_step(bot.engine.rules.amount_step)  # console logs: venue step

@@ -25,7 +25,7 @@ from decimal import Decimal
 from bot.domain import AccountBalance
 from bot.exchange.cadence_settings import CadenceSettings
 
-__all__ = ["CadenceSettings", "VenueCadence"]
+__all__ = ["CadenceSettings", "VenueCadence", "rest_total"]
 
 
 class VenueCadence:
@@ -106,3 +106,11 @@ class VenueCadence:
         if waiting is None or now_s >= waiting + self.settings.funding_grace_s:
             self._funding_at = next_funding_ts
         self._funding_s = now_s
+
+
+def rest_total(exchange: object) -> int | None:
+    """REST requests ``exchange`` sent so far (its ``rest_calls.total``: ccxt venues), or
+    None for a venue that counts none (unknown, not zero)."""
+    calls = getattr(exchange, "rest_calls", None)
+    total = getattr(calls, "total", None)
+    return total if isinstance(total, int) else None

@@ -32,7 +32,7 @@ from bot.domain import (
 )
 from bot.engine.account import AccountSteps
 from bot.engine.act import ActSteps
-from bot.engine.cadence import VenueCadence
+from bot.engine.cadence import VenueCadence, rest_total
 from bot.engine.control import OperatorControl
 from bot.engine.halts import HALTING_FAULTS, HaltingFault, VenueHalts, venue_name
 from bot.engine.position_watch import PositionWatch
@@ -116,6 +116,7 @@ class TickRunner(ReadSteps, ActSteps, AccountSteps):
         self._block_hashes: dict[int, str] = {}
         self._unreadable = UnreadableEpisode()
         self.cadence = VenueCadence()  # what the venue is asked when (engine/cadence.py)
+        self._calls_at: int | None = None  # the venue's REST count when this tick began
 
     @property
     def operator(self) -> OperatorState:
@@ -146,6 +147,7 @@ class TickRunner(ReadSteps, ActSteps, AccountSteps):
         tick (``tick.failed``, alert, error event); ``StoreError`` propagates.
         """
         started = time.perf_counter()
+        self._calls_at = rest_total(self.exchange)  # the log line's venue_calls
         structlog.contextvars.bind_contextvars(bot_id=self.bot_id, block=block)
         try:
             report = await self._tick(block)
@@ -271,11 +273,17 @@ class TickRunner(ReadSteps, ActSteps, AccountSteps):
             band_base=str(decision.band_base),
             action=decision.action,
             reason=decision.reason,
+            venue_calls=self._venue_calls(),
         )
         margin = margin_view(acted.position, self.guard.brackets) if acted.filled else plan.margin
         self.telemetry.publish_state(self._tick_state(report, margin, plan, reads))
         if decision.action != "hold":
             self.events.emit(DecisionEvent(report.block, decision))
+
+    def _venue_calls(self) -> int | None:
+        """REST requests this tick sent to the venue; None when the venue counts none."""
+        now = rest_total(self.exchange)
+        return None if now is None or self._calls_at is None else now - self._calls_at
 
     def _log_protect_only(self, reads: Reads, plan: TickPlan, acted: Acted) -> None:
         decision, view = plan.decision, plan.view

@@ -11,6 +11,7 @@ not ``active`` (an operator pause, a kill-switch freeze or flatten, a blocking g
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Literal, Protocol
@@ -25,13 +26,24 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.registry import Collector
 
 from bot.clock import WallClock
 from bot.ports import Clock
 from bot.telemetry.messages import GuardTrip, PnlParts, StateMessage, TradingStateName
 from bot.telemetry.settings import MetricsSettings
 
-__all__ = ["Health", "Metrics", "MetricsServer", "MetricsSettings", "TradingView", "assess_health"]
+__all__ = [
+    "Health",
+    "Metrics",
+    "MetricsServer",
+    "MetricsSettings",
+    "RestCallCounts",
+    "TradingView",
+    "assess_health",
+    "count_venue_calls",
+]
 
 _log = structlog.get_logger("hedgebot.telemetry.metrics")
 
@@ -104,6 +116,36 @@ def assess_health(
     return Health(True, {"status": "ok", **body})
 
 
+class RestCallCounts(Protocol):
+    """REST requests a venue client sent so far, per endpoint label (a bounded set; counts
+    only grow): ``bot.exchange.ccxt.calls.RestCalls``."""
+
+    def by_endpoint(self) -> Mapping[str, int]:
+        """Requests so far per endpoint label."""
+        ...
+
+
+class _VenueCallsCollector(Collector):
+    """``hedgebot_venue_rest_calls_total{endpoint}``, read from the client's own counts at
+    each scrape (never reset, so a Prometheus counter as is)."""
+
+    def __init__(self, calls: RestCallCounts) -> None:
+        self._calls = calls
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        family = CounterMetricFamily(
+            "hedgebot_venue_rest_calls",
+            "REST requests sent to the venue, by endpoint (retries included)",
+            labels=["endpoint"],
+        )
+        for endpoint, count in sorted(self._calls.by_endpoint().items()):
+            family.add_metric([endpoint], count)
+        yield family
+
+    def describe(self) -> Iterator[CounterMetricFamily]:
+        return iter(())  # collected at scrape time: the label set is not known up front
+
+
 class Metrics:
     """The bot's Prometheus metrics; the engine calls the ``observe_*`` methods."""
 
@@ -113,6 +155,7 @@ class Metrics:
         self._clock: Clock = clock if clock is not None else WallClock()
         self.last_tick_s: float | None = None
         self.trading = TradingView()
+        self._venue_calls: _VenueCallsCollector | None = None
         ns = "hedgebot"
         reg = self.registry
 
@@ -163,6 +206,13 @@ class Metrics:
             self.errors_total.labels(source=source)
         for part in PnlParts.model_fields:
             self.pnl_quote.labels(part=part)
+
+    def count_venue_calls(self, calls: RestCallCounts) -> None:
+        """Expose ``calls`` as ``hedgebot_venue_rest_calls_total{endpoint}`` (once per
+        registry; a second call is ignored)."""
+        if self._venue_calls is None:
+            self._venue_calls = _VenueCallsCollector(calls)
+            self.registry.register(self._venue_calls)
 
     def observe_tick(self, latency_s: float, *, ok: bool = True) -> None:
         """One tick finished (failed ones count too); a successful one refreshes ``/healthz``."""
@@ -216,6 +266,16 @@ class Metrics:
     def exposition(self) -> bytes:
         """The Prometheus text format of every metric."""
         return generate_latest(self.registry)
+
+
+def count_venue_calls(telemetry: object, exchange: object) -> None:
+    """Count ``exchange``'s REST requests (its ``rest_calls``, ccxt venues only) in the
+    metrics of ``telemetry`` (its ``metrics``, when it has any); otherwise nothing: a venue
+    that counts nothing has no series (unknown is not zero)."""
+    metrics = getattr(telemetry, "metrics", None)
+    calls = getattr(exchange, "rest_calls", None)
+    if isinstance(metrics, Metrics) and calls is not None:
+        metrics.count_venue_calls(calls)
 
 
 def _set_optional(gauge: Gauge, value: Decimal | None) -> None:

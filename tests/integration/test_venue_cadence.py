@@ -16,9 +16,13 @@ from pathlib import Path
 import pytest
 from cadence_support import CadenceRig, cadence_rig
 from emulator_support import raw_ccxt_client
+from prometheus_client.parser import text_string_to_metric_families
+from structlog.testing import capture_logs
 
 from bot.killswitch import FileKillSwitch
 from bot.sim.anvil import Anvil
+from bot.telemetry.bridge import TelemetryBridge
+from bot.telemetry.metrics import Metrics, count_venue_calls
 
 pytestmark = pytest.mark.integration
 
@@ -201,3 +205,49 @@ async def test_protect_blind_sizes_its_order_with_the_book_and_a_fresh_balance(
     assert len(orders) == 2
     assert orders[-1].reduce_only
     assert position.size_base == 0
+
+
+def venue_call_samples(metrics: Metrics) -> dict[str, float]:
+    """``hedgebot_venue_rest_calls_total`` per endpoint, parsed from the exposition."""
+    text = metrics.exposition().decode()
+    return {
+        sample.labels["endpoint"]: sample.value
+        for family in text_string_to_metric_families(text)
+        if family.name == "hedgebot_venue_rest_calls"
+        for sample in family.samples
+        if sample.name == "hedgebot_venue_rest_calls_total"
+    }
+
+
+async def test_rest_calls_are_a_prometheus_counter_and_a_figure_of_the_tick_line(
+    anvil_node: Anvil, tmp_path: Path
+) -> None:
+    """The daemon's wiring (``count_venue_calls`` on its telemetry bridge) exposes the
+    client's own counts per endpoint, which grow by exactly a quiet tick's two requests; the
+    ``tick.completed`` line carries ``venue_calls``, the tick's count."""
+    async with cadence_rig(anvil_node, tmp_path) as rig:
+        metrics = Metrics()
+        count_venue_calls(TelemetryBridge(metrics=metrics), rig.exchange)
+        count_venue_calls(TelemetryBridge(metrics=metrics), rig.exchange)  # once only
+        await opened(rig)
+        before = venue_call_samples(metrics)
+        client_counts = dict(rig.rest.by_endpoint())
+        with capture_logs() as logs:
+            calls = await rig.tick(await rig.quiet_block(3))
+        after = venue_call_samples(metrics)
+    assert before == {k: float(v) for k, v in client_counts.items()}
+    assert after["premiumIndex"] == before["premiumIndex"] + 1
+    assert after["positionRisk"] == before["positionRisk"] + 1
+    assert {k: v for k, v in after.items() if k not in ("premiumIndex", "positionRisk")} == {
+        k: v for k, v in before.items() if k not in ("premiumIndex", "positionRisk")
+    }
+    completed = [line for line in logs if line["event"] == "tick.completed"]
+    assert [line["venue_calls"] for line in completed] == [len(calls)] == [2]
+
+
+def test_a_venue_that_counts_nothing_has_no_series() -> None:
+    """The paper venue has no REST client: no series at all (unknown is not zero)."""
+    metrics = Metrics()
+    count_venue_calls(TelemetryBridge(metrics=metrics), object())
+    count_venue_calls(None, object())
+    assert venue_call_samples(metrics) == {}
