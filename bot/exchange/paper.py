@@ -11,7 +11,13 @@ With ``exchange.paper.market_data`` set, the venue trades on a real venue's live
 and next funding time at every quote, its order book right before every order (filled
 locally by walking the levels, with the configured taker fee). The pool price is then not
 the mark (``set_reference_price`` does nothing). A failed live read raises and changes
-nothing: no order is filled on a book that was not read.
+nothing: no order is filled on a book that was not read. The simulated venue then runs on the
+live venue's clock (``paper_market.VenueClock``, the time of its last book), not the host's:
+funding settles when a read shows the live venue past its funding time, at the rate it
+quoted for that time, on the position held then (``-size × mark × rate``: a short receives
+a positive rate), once (the next funding time is in the state file). Fills are stamped with
+that clock too, as the live venue would stamp them. A read that shows several funding times
+passed at once (the bot was down) settles each at the last rate read: the one known.
 """
 
 from __future__ import annotations
@@ -97,8 +103,9 @@ class PaperExchange:
             from bot.exchange.paper_market import LiveMarketData
 
             market = LiveMarketData(config.paper.market_data, config.symbol, clock)
+        venue_clock = clock if market is None else market.clock  # the live venue's time
         return cls(
-            SimVenue(venue_params(config), clock),
+            SimVenue(venue_params(config), venue_clock),
             config.paper.state_path,
             basis_bps=config.paper.basis_bps,
             read_only=read_only,

@@ -11,6 +11,12 @@ an order larger than the book is a partial fill, the rest expires).
 Unknown is never zero: a failed or implausible read raises (``ExchangeUnavailable``,
 ``RateLimited``, ``VenueDataError``) and the paper venue keeps its last state; the engine
 trades nothing that tick and reports the failure.
+
+The live venue's clock is not the host's: ``VenueClock`` is the time the live venue's last
+answer carried (its order book's timestamp), and the paper venue runs on it, so funding
+settles at the live venue's funding times whatever the host clock says. Hyperliquid's next
+funding time is the next full hour of that time (``HyperliquidDialect.funding_answer``, the
+same correction the ccxt adapter applies; ccxt derives it from the host clock).
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from bot.domain import MarketQuote, MarketRules
 from bot.exchange.ccxt import parse
 from bot.exchange.ccxt.calls import CcxtCalls
 from bot.exchange.ccxt.client import build_client
+from bot.exchange.ccxt.dialect import VenueDialect, dialect_for
 from bot.exchange.ccxt.fields import mapping, required
 from bot.exchange.ccxt.http import bounded_session
 from bot.exchange.ccxt.settings import CcxtPerpSettings
@@ -36,9 +43,27 @@ from bot.exchange.market_data_settings import MarketDataSettings
 from bot.exchange.venue_book import OrderBook
 from bot.ports import Clock
 
-__all__ = ["LiveMarket", "LiveMarketData", "book_from_ccxt"]
+__all__ = ["LiveMarket", "LiveMarketData", "VenueClock", "book_from_ccxt"]
 
 _INTERVALS_S = {"1h": 3600, "4h": 4 * 3600, "8h": 8 * 3600}
+
+
+class VenueClock:
+    """The live venue's time (``bot.ports.Clock``): the timestamp of its last answer read
+    whole (ms precision), never moving back; before any answer, the host ``fallback``."""
+
+    def __init__(self, fallback: Clock) -> None:
+        self._fallback = fallback
+        self._ms: int | None = None
+
+    def now(self) -> float:
+        """Unix seconds of the live venue's last answer (the host's before the first)."""
+        return self._fallback.now() if self._ms is None else self._ms / 1000
+
+    def saw(self, venue_ms: int) -> None:
+        """The live venue answered at ``venue_ms`` (Unix ms); an older time is ignored."""
+        if self._ms is None or venue_ms > self._ms:
+            self._ms = venue_ms
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +120,8 @@ class LiveMarketData:
         self._symbol = self._ccxt.symbol
         self._contract_size = Decimal(1)
         self.funding_interval_s: int | None = None  # the venue's, once a quote said it
+        self.clock = VenueClock(clock)  # the live venue's time, moved by every read
+        self._dialect = VenueDialect()  # how the venue dates funding (after start)
 
     @property
     def source(self) -> str:
@@ -120,6 +147,7 @@ class LiveMarketData:
             if not (market.get("swap") and market.get("linear")):
                 raise errors.ConfigError(f"market_data: {self.source} is not a linear perpetual")
             self._symbol = str(market["symbol"])
+            self._dialect = dialect_for(self._ccxt.exchange_id, market)
             self._contract_size = parse.contract_size_of(market, self._symbol)
             return parse.rules_from_market(
                 market,
@@ -148,23 +176,31 @@ class LiveMarketData:
 
     async def read_book(self) -> OrderBook:
         """The order book now, ``book_depth`` levels a side. Raises ``VenueDataError`` for a
-        one-sided or crossed book or a bad level."""
-        return self._book(await self._raw_book())
+        one-sided or crossed book or a bad level. Moves ``clock`` to the book's time."""
+        book = self._book(await self._raw_book())
+        self.clock.saw(book.timestamp_ms)
+        return book
 
     async def read(self) -> LiveMarket:
         """Mark, index, funding rate, next funding time and the book, read one after the
         other (a failed read leaves no request in flight).
 
         Raises ``VenueDataError`` for a missing or implausible field (``parse.quote_from_ccxt``:
-        a mark far from the book, a one-sided or crossed book, a funding time long past)."""
+        a mark far from the book, a one-sided or crossed book, a funding time long past;
+        Hyperliquid: a book without a time). The venue's dialect dates the funding
+        (``VenueDialect.funding_answer``); once all of it parsed, ``clock`` moves to the
+        book's time."""
         client = self._calls.api()
         funding = mapping(
             await self._calls.call(client.fetch_funding_rate, self._symbol), "funding rate"
         )
         raw_book = await self._raw_book()
+        funding = self._dialect.funding_answer(funding, raw_book)
         quote = parse.quote_from_ccxt(funding, raw_book, symbol=self._symbol, now_ms=self._now_ms())
+        book = self._book(raw_book)
         self.funding_interval_s = _INTERVALS_S.get(str(funding.get("interval")))
-        return LiveMarket(quote, self._book(raw_book))
+        self.clock.saw(book.timestamp_ms)
+        return LiveMarket(quote, book)
 
     async def close(self) -> None:
         """Close the client and its session."""
