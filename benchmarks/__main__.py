@@ -18,6 +18,7 @@ MODULES = [
     "bench_latency",
     "bench_block_ack",
     "bench_venues",
+    "bench_venue_calls",
     "bench_store",
     "bench_store_growth",
     "bench_soak",  # SHORT_TICKS here; `make soak` runs the 100,000-tick soak
