@@ -39,6 +39,7 @@ from bot.exchange.ccxt.http import bounded_session
 from bot.exchange.ccxt.hyperliquid import (
     approve_configured_builder,
     builder_fee_quote,
+    check_signer,
     funding_from_user_funding,
 )
 from bot.exchange.ccxt.market import read_market, rules_of
@@ -127,6 +128,7 @@ class CcxtPerpExchange:
             self._rules = rules_of(self._calls.api(), market, self._symbol, self._contract_size)
             self._dialect = dialect_for(self._settings.exchange_id, market)
             if not read_only:
+                await check_signer(self._calls)  # before any signed action
                 await require_one_way_mode(self._calls, self._symbol)
                 self.account_setup = await apply_account_settings(self._calls, self._symbol)
                 await approve_configured_builder(self._calls)

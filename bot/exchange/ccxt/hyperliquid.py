@@ -7,6 +7,11 @@ or pays a builder, nor sets a referrer, unless the user configures one
 (``exchange.builder: {address, fee_bps}``): then the approval is one explicit, logged call at
 start (``approve_configured_builder``) and the fee, ``fee_bps`` of each fill's notional, is
 booked as a trading cost (``builder_fee_quote``).
+
+The venue acts for whichever master approved the signing agent, whatever wallet the client
+reads: an agent key of another account would trade that account while the bot reads its own
+(flat) one. ``check_signer`` refuses to start unless the key is the wallet's own or an API
+wallet approved for it (the venue's ``/info`` ``userRole`` of the signer).
 """
 
 from __future__ import annotations
@@ -16,9 +21,10 @@ from decimal import Decimal
 from typing import Any
 
 import structlog
+from eth_account import Account
 
 from bot.domain import FundingPayment
-from bot.errors import VenueDataError
+from bot.errors import AuthenticationError, VenueDataError
 from bot.exchange.ccxt.calls import CcxtCalls
 from bot.exchange.ccxt.fields import mapping, required, timestamp_ms
 from bot.exchange.ccxt.settings import CcxtPerpSettings, secret_value
@@ -26,6 +32,7 @@ from bot.exchange.ccxt.settings import CcxtPerpSettings, secret_value
 __all__ = [
     "approve_configured_builder",
     "builder_fee_quote",
+    "check_signer",
     "funding_from_user_funding",
     "hyperliquid_credentials",
     "no_silent_builder",
@@ -78,6 +85,41 @@ async def approve_configured_builder(calls: CcxtCalls) -> None:
         builder=builder.address,
         fee_bps=str(builder.fee_bps),
         note="every order pays this builder fee, booked as a trading cost",
+    )
+
+
+async def check_signer(calls: CcxtCalls) -> None:
+    """Refuse a signing key that may not trade the configured wallet's account.
+
+    Nothing for another venue or when the key's address is the wallet itself; otherwise the
+    venue's ``/info`` ``{"type": "userRole", "user": <signer>}`` must answer
+    ``{"role": "agent", "data": {"user": <wallet>}}`` (Hyperliquid API docs, info endpoint,
+    "Query a user's role": ``missing``, ``user``, ``agent``, ``vault`` or ``subAccount``).
+    A key the venue does not know (``missing``) is left to the venue's own refusal of the
+    first signed action ("User or API Wallet … does not exist", ``AuthenticationError``).
+    Raises ``AuthenticationError`` naming both addresses for an agent of another master or
+    another account's own key (``user``, ``vault``, ``subAccount``), the mapped
+    ``ExchangeError`` when the venue cannot be asked, ``VenueDataError`` for an answer that
+    is not an object."""
+    s = calls.settings
+    if s.exchange_id != "hyperliquid":
+        return
+    wallet = str(s.wallet_address or secret_value(s.api_key)).lower()
+    signer = str(Account.from_key(secret_value(s.api_secret)).address).lower()
+    if signer == wallet:
+        return
+    api = calls.api()
+    raw = await calls.call(api.publicPostInfo, {"type": "userRole", "user": signer})
+    answer = mapping(raw, "hyperliquid userRole")
+    role, data = answer.get("role"), answer.get("data")
+    master = data.get("user") if role == "agent" and isinstance(data, Mapping) else None
+    if role == "missing" or (isinstance(master, str) and master.lower() == wallet):
+        return  # an unknown key trades nothing: the venue refuses its first signed action
+    what = f"an API wallet of {master}" if isinstance(master, str) else f"role {role!r}"
+    raise AuthenticationError(
+        f"hyperliquid: the signing key's address {signer} is {what}, not the wallet "
+        f"{wallet} nor an API wallet approved for it: its orders would trade another "
+        "account. Use the wallet's own key or an API wallet it approved"
     )
 
 

@@ -6,6 +6,11 @@ L1 actions for it; user-signed actions must be signed by the master itself. The 
 keeps what the venue keeps about builders (approved maximum fee per builder, builders funded
 enough to be approved) and the referral code set, and records every builder field an order
 carried so tests can assert "no builder unless configured".
+
+Other master accounts may be registered with their own agents (``other_masters``): the venue
+then answers ``userRole`` and ``extraAgents`` for several masters, as the real one does, so
+an agent key approved for another account is told apart from the master's own agents. Only
+the master's account is simulated: an action signed by another master's agent is refused.
 """
 
 from __future__ import annotations
@@ -57,6 +62,7 @@ class AccountRegistry:
     master: str
     vault: str | None = None
     agents: set[str] = field(default_factory=set)
+    other_masters: dict[str, set[str]] = field(default_factory=dict)  # master -> its agents
     funded_builders: set[str] = field(default_factory=lambda: {CCXT_BUILDER})
     referral_codes: set[str] = field(default_factory=lambda: {"CCXT1"})
     builder_approvals: dict[str, int] = field(default_factory=dict)  # builder -> max tenths bps
@@ -68,6 +74,9 @@ class AccountRegistry:
         self.master = _norm(self.master)
         self.vault = _norm(self.vault) if self.vault else None
         self.agents = {_norm(a) for a in self.agents}
+        self.other_masters = {
+            _norm(m): {_norm(a) for a in agents} for m, agents in self.other_masters.items()
+        }
         self.funded_builders = {_norm(b) for b in self.funded_builders}
 
     @property
@@ -78,6 +87,27 @@ class AccountRegistry:
     def approve_agent(self, agent: str) -> None:
         """Let ``agent`` sign L1 actions for the master."""
         self.agents.add(_norm(agent))
+
+    def role(self, user: Any) -> dict[str, Any]:
+        """The ``userRole`` answer for ``user``: ``{"role": "user"}`` for a master,
+        ``{"role": "agent", "data": {"user": <its master>}}`` for an approved agent,
+        ``{"role": "vault"}`` for the vault, ``{"role": "missing"}`` otherwise."""
+        address = _norm(user) if isinstance(user, str) else ""
+        masters = {self.master: self.agents, **self.other_masters}
+        if address in masters:
+            return {"role": "user"}
+        if address and address == self.vault:
+            return {"role": "vault"}
+        for master, agents in masters.items():
+            if address in agents:
+                return {"role": "agent", "data": {"user": master}}
+        return {"role": "missing"}
+
+    def extra_agents(self, user: Any) -> list[dict[str, Any]]:
+        """The ``extraAgents`` answer: the API wallets approved by master ``user``."""
+        address = _norm(user) if isinstance(user, str) else ""
+        agents = self.agents if address == self.master else self.other_masters.get(address, ())
+        return [{"name": "", "address": a, "validUntil": None} for a in sorted(agents)]
 
     def acting_account(self, signer: str, vault_address: str | None) -> str:
         """The account an L1 action signed by ``signer`` acts on.

@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -83,6 +83,7 @@ async def start_hyperliquid_emulator(
     clock: AdvancingClock,
     *,
     agents: Iterable[str] = (),
+    other_masters: Mapping[str, Iterable[str]] | None = None,
     vault: str | None = None,
     venue_params: VenueParams | None = None,
     venue: SimVenue | None = None,
@@ -90,12 +91,14 @@ async def start_hyperliquid_emulator(
 ) -> HyperliquidHandle:
     """Serve a fresh ``SimVenue`` (or ``venue``) for ``master`` on ``host:port`` (0: free port).
 
-    Raises ``ConfigError`` without a master address."""
+    ``other_masters``: further accounts (no simulated state) and their API wallets, known to
+    ``userRole`` / ``extraAgents``. Raises ``ConfigError`` without a master address."""
     if not master:
         raise errors.ConfigError("the Hyperliquid emulator needs a master account address")
     params = venue_params or hyperliquid_venue_params()
     venue = venue if venue is not None else SimVenue(params, clock)
-    registry = AccountRegistry(master=master, vault=vault, agents=set(agents))
+    others = {m: set(a) for m, a in (other_masters or {}).items()}
+    registry = AccountRegistry(master=master, vault=vault, agents=set(agents), other_masters=others)
     emulator = HyperliquidEmulator(venue, clock, registry, mainnet=mainnet)
     server = await serve_app(emulator.app(), host, port, name="emulator.hyperliquid")
     return HyperliquidHandle(server=server, emulator=emulator)

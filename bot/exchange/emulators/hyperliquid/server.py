@@ -119,6 +119,8 @@ class HyperliquidEmulator:
             "userFunding": self._funding,
             "l2Book": self._l2_book,
             "maxBuilderFee": self._max_builder_fee,
+            "userRole": lambda b: self.registry.role(b.get("user")),
+            "extraAgents": lambda b: self.registry.extra_agents(b.get("user")),
         }
         self.admin_table = self._admin_table()
 
