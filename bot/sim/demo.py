@@ -39,7 +39,7 @@ from bot.ports import PerpExchange
 from bot.safety import mask_url
 from bot.sim.anvil import Anvil, AnvilOptions
 from bot.sim.demo_output import DemoProgress, render_summary
-from bot.sim.demo_venues import DemoVenue, demo_settings, open_demo_exchange
+from bot.sim.demo_venues import DemoVenue, demo_settings, open_demo_venue
 from bot.sim.localnet import LocalWorld, local_settings, start_world
 from bot.sim.mosquitto import resolve_broker
 from bot.store.sqlite import SqliteStore
@@ -263,11 +263,6 @@ async def _run_world_in(
         if metrics_port is not None:
             metrics = settings.metrics.model_copy(update={"port": metrics_port})
             settings = settings.model_copy(update={"metrics": metrics})
-        (workdir / "config.yaml").write_text(
-            f"{DEMO_MARKER}: `hedgebot report --config` this file\n"
-            + yaml.safe_dump(loadable_dump(settings), sort_keys=False),
-            encoding="utf-8",
-        )
         broker_url = await resolve_broker(stack, options.mqtt_url, quiet=options.quiet)
         cleanup.update(broker_url=broker_url, settings=settings)
         return await _drive(stack, options, world, settings, broker_url, metrics_port, workdir)
@@ -284,8 +279,16 @@ async def _drive(
 ) -> dict[str, Any]:
     """Build the bot in ``stack`` and run every block with progress on stderr."""
     clock = ManualClock(float(world.start_timestamp))
-    exchange, set_mark = await open_demo_exchange(
+    exchange, set_mark, ran = await open_demo_venue(
         stack, options.exchange, world, settings, clock, workdir
+    )
+    # the config of what ran (the venue, its fees, its emulator's unmasked loopback URLs)
+    written = loadable_dump(settings.model_copy(update={"exchange": ran}))
+    written["exchange"]["urls"] = dict(ran.urls)
+    (workdir / "config.yaml").write_text(
+        f"{DEMO_MARKER}: `hedgebot report --config` this file\n"
+        + yaml.safe_dump(written, sort_keys=False),
+        encoding="utf-8",
     )
     store = await SqliteStore.open(settings.store.path)
     stack.push_async_callback(store.close)
