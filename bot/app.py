@@ -149,8 +149,10 @@ async def run_daemon(
     the bot id runs elsewhere: ``InstanceLocked`` naming the holder. Telemetry is opened
     before the bot and closed after it, so the last state goes out and ``offline`` is
     published last. Command ids already used (stored) stay refused after a restart. A store
-    that fails after start-up stops the engine (no orders) until it answers again, then a new
-    engine reconciles and trades (``bot.store_outage``; ``store_retry``: how long to wait).
+    that fails after start-up, or whose server cannot be reached at start, stops the engine
+    (no orders) until it answers again, then a new engine reconciles and trades
+    (``bot.store_outage``; ``store_retry``: how long to wait); meanwhile the metrics port
+    answers ``/healthz`` 200 and ``/readyz`` 503 (``bot.telemetry.outage_health``).
     """
     configure_logging(settings.logging.level, settings.logging.format, secret_urls(settings))
     mqtt_url, source = mqtt_url_source(mqtt_url, os.environ)
@@ -234,7 +236,13 @@ async def _run_locked(
         finally:
             await store.close()
 
-    await supervise(session, probe, store_retry, stop)
+    watch = None  # /healthz and /readyz between sessions (bot.telemetry.outage_health)
+    if settings.metrics.enabled or metrics_port is not None:
+        from bot.telemetry.outage_health import StoreOutageHealth
+
+        port = settings.metrics.port if metrics_port is None else metrics_port
+        watch = StoreOutageHealth(settings.metrics.host, port)
+    await supervise(session, probe, store_retry, stop, watch)
     return 0
 
 

@@ -87,3 +87,8 @@ class AuthenticationError(ExchangeError):
 
 class StoreError(HedgebotError):
     """The store cannot be written: the bot refuses to trade without it."""
+
+
+class StoreUnreachable(StoreError):
+    """The store's server cannot be reached now (connection refused, timed out or lost, no
+    pooled connection): it may come back, so ``hedgebot run`` waits for it, also at start."""

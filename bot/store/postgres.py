@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 import psycopg
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from bot.errors import StoreError
+from bot.errors import StoreError, StoreUnreachable
 from bot.safety import safe_str
 from bot.store.base import RecordStore, SqlSession
 from bot.store.dialect import Dialect
@@ -140,7 +140,7 @@ class PostgresStore(RecordStore):
                 await owner.close()
             await pool.close()
             if isinstance(exc, _DB_ERRORS):
-                raise StoreError(f"store {where} cannot be used: {_reason(exc)}") from None
+                raise _store_error(f"store {where} cannot be used: {_reason(exc)}", exc) from None
             raise
         if lock is None:
             await owner.close()
@@ -175,7 +175,7 @@ class PostgresStore(RecordStore):
                     conn = await self._begin_holding_lock(self._lock_conn, stack)
                 yield _PgSession(conn)
         except _DB_ERRORS as exc:
-            raise StoreError(f"store write failed ({self.where}): {_reason(exc)}") from exc
+            raise _store_error(f"store write failed ({self.where}): {_reason(exc)}", exc) from exc
 
     @staticmethod
     async def _begin_holding_lock(
@@ -201,7 +201,15 @@ class PostgresStore(RecordStore):
             async with self._pool.connection() as conn:
                 yield _PgSession(conn)
         except _DB_ERRORS as exc:
-            raise StoreError(f"store read failed ({self.where}): {_reason(exc)}") from exc
+            raise _store_error(f"store read failed ({self.where}): {_reason(exc)}", exc) from exc
+
+
+def _store_error(message: str, exc: BaseException) -> StoreError:
+    """``StoreUnreachable`` when the server was not reached or the connection was lost
+    (``psycopg.OperationalError``, a pool timeout: it may come back), else ``StoreError``."""
+    if isinstance(exc, psycopg.OperationalError | PoolTimeout):
+        return StoreUnreachable(message)
+    return StoreError(message)
 
 
 def _reason(exc: BaseException) -> str:

@@ -1,4 +1,4 @@
-"""Prometheus exposition and ``/healthz``.
+"""Prometheus exposition, ``/healthz`` (liveness) and ``/readyz`` (readiness).
 
 Metrics live in a registry owned by one ``Metrics`` object (no global registry), so several
 bots or tests in one process never collide. ``/healthz`` answers 200 while the last
@@ -7,6 +7,8 @@ body also says what may trade (``trading_state``: active | reducing | halted, or
 the first state), why (``trading_reasons``) and which risk guards are tripped since when
 (``guards_tripped``), from the last published state. ``paused`` is true whenever the bot is
 not ``active`` (an operator pause, a kill-switch freeze or flatten, a blocking guard).
+While an engine session runs ``/readyz`` answers as ``/healthz``; during a store outage the
+port is served by ``bot.telemetry.outage_health`` instead (``/healthz`` 200, ``/readyz`` 503).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from bot.telemetry.settings import MetricsSettings
 
 __all__ = [
     "Health",
+    "HealthSource",
     "Metrics",
     "MetricsServer",
     "MetricsSettings",
@@ -258,6 +261,10 @@ class Metrics:
             self._clock.now(), self.last_tick_s, self.max_tick_age_s, trading=self.trading
         )
 
+    def readiness(self) -> Health:
+        """What ``/readyz`` answers now: the same as ``/healthz`` while a session runs."""
+        return self.health()
+
     @property
     def paused(self) -> bool:
         """True while the last state said trading is not active."""
@@ -294,12 +301,30 @@ class Pages(Protocol):
         ...
 
 
+class HealthSource(Protocol):
+    """What a ``MetricsServer`` serves: ``Metrics`` in a session, the outage's answer between
+    sessions (``bot.telemetry.outage_health.StoreOutageHealth``)."""
+
+    def health(self) -> Health:
+        """``/healthz`` (liveness): 200 when ``ok``, else 503."""
+        ...
+
+    def readiness(self) -> Health:
+        """``/readyz`` (readiness): 200 when ``ok``, else 503."""
+        ...
+
+    def exposition(self) -> bytes:
+        """``/metrics``: the Prometheus text format."""
+        ...
+
+
 class MetricsServer:
-    """A tiny aiohttp server for ``/metrics`` and ``/healthz``, and ``pages`` (the dashboard)."""
+    """A tiny aiohttp server for ``/metrics``, ``/healthz`` and ``/readyz``, and ``pages``
+    (the dashboard)."""
 
     def __init__(
         self,
-        metrics: Metrics,
+        metrics: HealthSource,
         host: str = "127.0.0.1",
         port: int = 9108,
         pages: Pages | None = None,
@@ -323,6 +348,7 @@ class MetricsServer:
         app = web.Application()
         app.router.add_get("/metrics", self._metrics)
         app.router.add_get("/healthz", self._healthz)
+        app.router.add_get("/readyz", self._readyz)
         if self.pages is not None:
             self.pages.mount(app)
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
@@ -353,3 +379,7 @@ class MetricsServer:
     async def _healthz(self, _request: web.Request) -> web.Response:
         health = self.metrics.health()
         return web.json_response(health.body, status=200 if health.ok else 503)
+
+    async def _readyz(self, _request: web.Request) -> web.Response:
+        ready = self.metrics.readiness()
+        return web.json_response(ready.body, status=200 if ready.ok else 503)
