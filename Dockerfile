@@ -1,5 +1,6 @@
 # hedgebot: one image for the bot, the exchange emulator and the market simulator.
-# Build: docker build -t hedgebot:local .     Run: docker run --rm hedgebot:local --help
+# Build: docker build -t hedgebot:0.1.0 .   (the tag compose and deploy/k8s use; the package version)
+# Run:   docker run --rm hedgebot:0.1.0 --help
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \

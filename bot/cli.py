@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -17,6 +18,7 @@ from bot.cli_help import teach
 from bot.config import Settings, load_config, masked_dump
 from bot.errors import ConfigError, HedgebotError
 from bot.safety import MAX_PEER_TEXT, describe_exc, printable, restore_recursion_limit
+from bot.telemetry.auth import operator_key_from_env
 
 # after the imports above (py_ecc, brought by the web3 stack, raises the limit to 100 000 at
 # import): the C JSON decoder must raise RecursionError on deep input, not overflow the C stack
@@ -42,6 +44,8 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     ``--online``, also read the chain once: warnings print (exit 0), errors exit 2."""
     try:
         settings = _load(args.config)  # keys too: it answers "will this config start?"
+        if settings.mqtt is not None:  # `run` refuses a short or placeholder operator key
+            operator_key_from_env(os.environ)
     except ConfigError as exc:
         print(f"config {args.config} is invalid:", file=sys.stderr)
         print(f"  {_config_text(exc, '  ')}", file=sys.stderr)

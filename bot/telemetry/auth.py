@@ -23,6 +23,7 @@ from bot.errors import ConfigError
 __all__ = [
     "MIN_KEY_CHARS",
     "OPERATOR_KEY_ENV",
+    "PLACEHOLDER_PREFIX",
     "OperatorKey",
     "canonical_json",
     "operator_key_from_env",
@@ -30,6 +31,8 @@ __all__ = [
 
 OPERATOR_KEY_ENV = "HEDGEBOT_OPERATOR_KEY"
 MIN_KEY_CHARS = 32
+# the examples' secret values (deploy/k8s Secrets) begin so; such a key is public, not secret
+PLACEHOLDER_PREFIX = "replace-with-"
 _HEX_DIGEST = re.compile(r"[0-9a-f]{64}")
 
 
@@ -53,6 +56,11 @@ class OperatorKey:
             raise ConfigError(
                 f"{OPERATOR_KEY_ENV} must be at least {MIN_KEY_CHARS} characters; generate one "
                 'with: python -c "import secrets; print(secrets.token_hex(32))"'
+            )
+        if secret.startswith(PLACEHOLDER_PREFIX):
+            raise ConfigError(
+                f"{OPERATOR_KEY_ENV} is the example's placeholder ({PLACEHOLDER_PREFIX}...), "
+                "known to anyone: set your own key in the Secret or .env"
             )
         self._secret = secret.encode("utf-8", "surrogatepass")
 
@@ -83,7 +91,8 @@ class OperatorKey:
 def operator_key_from_env(environ: Mapping[str, str]) -> OperatorKey | None:
     """The operator key from ``HEDGEBOT_OPERATOR_KEY``; None when unset or empty.
 
-    Raises ``ConfigError`` when it is set but shorter than ``MIN_KEY_CHARS``.
+    Raises ``ConfigError`` when it is set but shorter than ``MIN_KEY_CHARS`` or is an
+    example's placeholder (begins ``replace-with-``).
     """
     secret = environ.get(OPERATOR_KEY_ENV, "")
     return OperatorKey(secret) if secret else None

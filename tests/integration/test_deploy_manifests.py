@@ -33,7 +33,16 @@ DOTENV = {  # what a fleet operator's .env holds (values of the right shape)
     "MQTT_FLEET_B_PASSWORD": "b-password",
     "MQTT_OPERATOR_PASSWORD": "operator-password",
     "HEDGEBOT_DASHBOARD_TOKEN": "t" * 24,
+    "HEDGEBOT_OPERATOR_KEY": "k" * 64,
 }
+OPERATOR_KEY = "HEDGEBOT_OPERATOR_KEY"
+PLACEHOLDER = "replace-with-"  # every example Secret value begins so (bot.telemetry.auth)
+
+
+def _package_version() -> str:
+    match = re.search(r'^version = "([^"]+)"', (REPO / "pyproject.toml").read_text(), re.M)
+    assert match is not None
+    return match.group(1)
 
 
 def _k8s_documents() -> list[Any]:
@@ -98,8 +107,10 @@ def test_each_bot_is_one_deployment_with_its_secret_config_probes_and_metrics(bo
     assert claim == docs["PersistentVolumeClaim"]["metadata"]["name"]
     port = container["ports"][0]
     assert port == {"name": "metrics", "containerPort": config["metrics"]["port"]}
-    for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
+    for probe in ("livenessProbe", "startupProbe"):  # 200 while waiting for the store
         assert container[probe]["httpGet"] == {"path": "/healthz", "port": "metrics"}, probe
+    # 503 while the store is unreachable (bot.telemetry.outage_health)
+    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "metrics"}
     assert set(container["resources"]) == {"requests", "limits"}
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
@@ -111,6 +122,35 @@ def test_each_bot_is_one_deployment_with_its_secret_config_probes_and_metrics(bo
     secret_keys = set(docs["Secret"]["stringData"])
     assert {"HEDGEBOT_EXCHANGE__API_KEY", "HEDGEBOT_EXCHANGE__API_SECRET"} <= secret_keys
     assert all(key.startswith("HEDGEBOT_") for key in secret_keys)
+
+
+@pytest.mark.parametrize("bot", FLEET_BOTS)
+def test_each_kubernetes_bot_gets_its_operator_key_from_its_secret(bot: str) -> None:
+    """Commands reach the bot: HEDGEBOT_OPERATOR_KEY is a key of the Secret the container
+    takes its environment from (envFrom secretRef), never in the ConfigMap or plain env, and
+    every committed Secret value is a recognisable placeholder (refused by the bot)."""
+    docs = {d["kind"]: d for d in _docs(f"{bot}.yaml")}
+    (container,) = docs["Deployment"]["spec"]["template"]["spec"]["containers"]
+    secret = docs["Secret"]
+    refs = [e["secretRef"]["name"] for e in container["envFrom"] if "secretRef" in e]
+    assert refs == [secret["metadata"]["name"]]
+    assert OPERATOR_KEY in secret["stringData"]
+    assert OPERATOR_KEY not in docs["ConfigMap"]["data"]["config.yaml"]
+    assert "env" not in container
+    for key, value in secret["stringData"].items():
+        assert value.startswith(PLACEHOLDER), key
+
+
+def test_the_kubernetes_image_is_the_one_compose_builds(compose: dict[str, Any]) -> None:
+    """Every Deployment runs ``hedgebot:<package version>``, the tag compose's ``build``
+    gives the Dockerfile's image (docs/deploy.md: docker build -t hedgebot:<version> .)."""
+    tag = f"hedgebot:{_package_version()}"
+    built = {s["image"] for s in compose["services"].values() if "build" in s}
+    assert built == {tag}
+    for bot in FLEET_BOTS:
+        deployment = next(d for d in _docs(f"{bot}.yaml") if d["kind"] == "Deployment")
+        (container,) = deployment["spec"]["template"]["spec"]["containers"]
+        assert container["image"] == tag
 
 
 def _check_config(config_file: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -132,7 +172,7 @@ def test_each_kubernetes_bot_config_passes_check_config(bot: str, tmp_path: Path
     docs = {d["kind"]: d for d in _docs(f"{bot}.yaml")}
     config_file = tmp_path / "config.yaml"
     config_file.write_text(docs["ConfigMap"]["data"]["config.yaml"])
-    secrets = docs["Secret"]["stringData"]
+    secrets = {**docs["Secret"]["stringData"], OPERATOR_KEY: "k" * 64}  # one of your own
     done = _check_config(config_file, secrets)
     assert done.returncode == 0, done.stderr
     assert "store:" in done.stdout
@@ -142,6 +182,9 @@ def test_each_kubernetes_bot_config_passes_check_config(bot: str, tmp_path: Path
     without_keys = _check_config(config_file, {})
     assert without_keys.returncode == 2  # a ccxt venue needs its keys: they come from the Secret
     assert "HEDGEBOT_EXCHANGE__API_KEY" in without_keys.stderr
+    as_committed = _check_config(config_file, docs["Secret"]["stringData"])
+    assert as_committed.returncode == 2  # the example's operator key is public: refused
+    assert f"{OPERATOR_KEY} is the example's placeholder" in as_committed.stderr
 
 
 # ---- docker-compose.yml: the fleet profile -------------------------------------------------
@@ -226,6 +269,23 @@ def test_each_compose_fleet_bot_config_passes_check_config(
     assert DOTENV["FLEET_RPC_URL"].rsplit("/", 1)[0] in done.stdout.replace("'", "")
     assert f"username: {bot}" in done.stdout
     assert DOTENV["POSTGRES_PASSWORD"] not in done.stdout
+
+
+def test_every_compose_bot_gets_the_operator_key_from_the_env_file(
+    compose: dict[str, Any],
+) -> None:
+    """Every `hedgebot run` service and the fleet dashboard pass HEDGEBOT_OPERATOR_KEY, taken
+    from .env by interpolation (no value committed), so `hedgebot cmd` reaches the bots."""
+    runs = [
+        name
+        for name, service in compose["services"].items()
+        if "build" in service and (service.get("command") or [])[:1] in (["run"], ["dashboard"])
+    ]
+    assert {"bot", "bot-testnet", "bot-fleet-a", "bot-fleet-b", "fleet-dashboard"} <= set(runs)
+    for name in runs:
+        value = str(compose["services"][name]["environment"].get(OPERATOR_KEY))
+        assert value == "${HEDGEBOT_OPERATOR_KEY:-}", name
+        assert _interpolate(value, DOTENV) == DOTENV[OPERATOR_KEY], name
 
 
 def test_a_bot_bound_beyond_loopback_has_its_dashboard_token(compose: dict[str, Any]) -> None:

@@ -111,6 +111,15 @@ def test_operator_key_comes_from_the_environment_and_must_be_long() -> None:
         operator_key_from_env({"HEDGEBOT_OPERATOR_KEY": "short"})
 
 
+def test_the_examples_placeholder_operator_key_is_refused() -> None:
+    """deploy/k8s's committed value (``replace-with-...``, long enough) is public: refused with
+    a ConfigError saying so, never used to verify commands."""
+    placeholder = "replace-with-the-operator-key-64-hex-characters"
+    assert len(placeholder) >= 32
+    with pytest.raises(ConfigError, match="placeholder"):
+        operator_key_from_env({"HEDGEBOT_OPERATOR_KEY": placeholder})
+
+
 def test_signature_is_hmac_sha256_over_topic_and_canonical_json() -> None:
     """The documented scheme (docs/mqtt.md): hex HMAC-SHA256 of topic, newline, canonical JSON."""
     import hashlib
