@@ -1,4 +1,11 @@
-"""Reading a venue's history endpoints page by page (trades, funding income and rates)."""
+"""Reading a venue's history endpoints page by page (trades, funding income and rates).
+
+The cursors they are read from are venue time (the timestamps of the venue's own records), so
+the windows follow the venue's clock too (``venue_now_ms``: the host clock less the offset
+``CcxtCalls.sync_time`` measured), never the host's alone: a venue whose clock runs behind
+the host's (a skewed host, an emulator on a simulated chain's time) still has every record
+since the cursor read.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +16,7 @@ from bot import errors
 from bot.exchange.ccxt.calls import CcxtCalls
 from bot.exchange.ccxt.fields import mapping, timestamp_ms
 
-__all__ = ["paged", "rows", "windowed"]
+__all__ = ["paged", "rows", "venue_now_ms", "windowed"]
 
 _HISTORY_MS = 180 * 86_400_000  # venues keep about six months of trade history
 _WEEK_MS = 7 * 24 * 3600 * 1000
@@ -20,14 +27,17 @@ HistoryMethod = Callable[..., Awaitable[list[dict[str, Any]]]]
 async def windowed(
     calls: CcxtCalls, method: HistoryMethod, symbol: str, since_ms: int
 ) -> list[Mapping[str, Any]]:
-    """Rows since ``since_ms`` (at most ~180 days back), deduplicated by ``id``, through 7-day
-    windows (binance caps each query at 7 days); the last window is open-ended."""
+    """Rows since ``since_ms`` (venue ms; at most ~180 days of the venue's clock back, what
+    venues keep), deduplicated by ``id``, through 7-day windows (binance caps each query at 7
+    days); the last window, the one reaching the venue's now (``venue_now_ms``), is
+    open-ended. Raises what ``CcxtCalls.call`` raises; ``VenueDataError`` for a malformed
+    page."""
     out: list[Mapping[str, Any]] = []
     seen: set[str] = set()
-    now = calls.api().milliseconds()
+    now = venue_now_ms(calls)
     start = max(since_ms, now - _HISTORY_MS)
     while True:
-        # the last window is open-ended: the venue's clock may run ahead of ours
+        # the last window is open-ended: the venue's clock may run ahead of the estimate
         end = start + _WEEK_MS - 1
         last = end >= now
         params = {} if last else {"until": end}
@@ -57,6 +67,17 @@ async def paged(
         if len(page) < _PAGE:
             return out
         start = _latest_ms(page) + 1
+
+
+def venue_now_ms(calls: CcxtCalls) -> int:
+    """The venue's clock now (unix ms), as measured: the client's clock less ccxt's
+    ``timeDifference`` (host minus venue, set by ``CcxtCalls.sync_time``; 0 when never
+    measured). A history read anchored on the host clock alone would start its walk after
+    every record of a venue running more than ~180 days behind it, and never read them."""
+    client = calls.api()
+    offset = client.options.get("timeDifference") if isinstance(client.options, dict) else None
+    skew_ms = int(offset) if isinstance(offset, int | float) else 0
+    return int(client.milliseconds()) - skew_ms
 
 
 def rows(page: object) -> list[Mapping[str, Any]]:
