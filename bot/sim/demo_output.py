@@ -40,8 +40,8 @@ def progress_line(report: TickReport, step: Decimal | None) -> str:
         hedge = f"{fmt_base(d.hedge_base, step)}>{hedge}"
     drift = fmt_base(after - d.target_base, step)
     line = (
-        f"{'*' if rebalanced else ' '} block {report.block:>5} "
-        f"price {fmt_price(report.snapshot.price):>8} "
+        f"{'*' if rebalanced else ' '} block {report.block:>4} "
+        f"price {fmt_price(report.snapshot.price):>7} "
         f"delta {fmt_base(d.delta_base, step):>7} hedge {hedge:>8} "
         f"drift {drift:>6}/{fmt_base(d.band_base, step)}"
     )
