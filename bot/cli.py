@@ -16,6 +16,7 @@ import yaml
 from bot import cli_args
 from bot.cli_help import teach
 from bot.config import Settings, load_config, masked_dump
+from bot.config_checks import topic_warnings
 from bot.errors import ConfigError, HedgebotError
 from bot.safety import MAX_PEER_TEXT, describe_exc, printable, restore_recursion_limit
 from bot.telemetry.auth import operator_key_from_env
@@ -51,6 +52,10 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         print(f"  {_config_text(exc, '  ')}", file=sys.stderr)
         return EXIT_CONFIG
     print(yaml.safe_dump(masked_dump(settings), sort_keys=False), end="")
+    if settings.mqtt is not None:  # characters a NATS broker cluster cannot carry
+        prefix = settings.mqtt.topic_prefix.format(bot_id=settings.bot_id)
+        for warning in topic_warnings(prefix):
+            print(f"warning: {warning}", file=sys.stderr)
     if args.online:
         from bot.preflight_cli import run_preflight
 

@@ -31,7 +31,12 @@ from bot.config_chains import ChainConfig as ChainConfig
 from bot.config_chains import ChainName, chain_problems, chain_urls, mask_chain_urls
 from bot.config_chains import HedgeAssetConfig as HedgeAssetConfig
 from bot.config_chains import normalise_chains as normalise_chains
-from bot.config_checks import address_role_clashes, non_finite_fields, same_position_clashes
+from bot.config_checks import (
+    BOT_ID_PATTERN,
+    address_role_clashes,
+    non_finite_fields,
+    same_position_clashes,
+)
 from bot.config_v4 import V4PositionConfig as V4PositionConfig
 from bot.errors import ConfigError
 from bot.exchange.cadence_settings import VenueCadenceFields
@@ -224,7 +229,7 @@ class Settings(BaseSettings):
         allow_inf_nan=False,
     )
 
-    bot_id: str = Field(default="hedgebot", pattern=r"^[A-Za-z0-9_-]{1,32}$")
+    bot_id: str = Field(default="hedgebot", pattern=BOT_ID_PATTERN)
     chain: ChainConfig  # the primary chain: the first of ``chains``
     chains: dict[ChainName, ChainConfig] = Field(min_length=1)
     positions: list[PositionConfig] = Field(min_length=1)

@@ -1,5 +1,6 @@
 """Whole-config checks that look across fields: positions reached twice, non-finite numbers,
-one address in two roles that cannot be the same contract.
+one address in two roles that cannot be the same contract; the bot id rule; MQTT topic
+characters a broker cluster cannot carry (warnings).
 
 Kept apart from ``bot/config.py`` (the field declarations) so each stays one idea. Pure
 functions of validated values; ``bot.config`` turns what they return into ``ConfigError`` lines.
@@ -15,7 +16,23 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, SecretStr
 
-__all__ = ["PositionEntry", "address_role_clashes", "non_finite_fields", "same_position_clashes"]
+__all__ = [
+    "BOT_ID_PATTERN",
+    "PositionEntry",
+    "address_role_clashes",
+    "non_finite_fields",
+    "same_position_clashes",
+    "topic_warnings",
+]
+
+# A bot id: letters, digits, '_' and '-' (1-32). It is an MQTT topic level, a PostgreSQL key
+# and a lock file name, so it never holds '/', '.', ' ' or an MQTT wildcard ('+', '#').
+BOT_ID_PATTERN = r"^[A-Za-z0-9_-]{1,32}$"
+
+# Topic characters NATS server's MQTT listener cannot carry as they are: ' ' is refused (the
+# publish closes the connection) and '.' (a NATS subject separator) is refused by 2.9 and
+# rewritten to '//' by 2.10+ (docs/mqtt.md, "Clustered brokers").
+_NATS_UNSAFE = {" ": "a space", ".": "'.'"}
 
 # the largest magnitude a number may have and still be a finite float where the bot needs one
 _FLOAT_MAX = Decimal(sys.float_info.max)
@@ -184,3 +201,18 @@ def address_role_clashes(settings: Any) -> list[str]:
             if reason is not None:
                 problems.append(f"{b[2]}: {reason}")
     return problems
+
+
+def topic_warnings(topic_prefix: str) -> list[str]:
+    """``mqtt.topic_prefix: reason`` for each character of the effective prefix (``{bot_id}``
+    filled in) that NATS server's MQTT listener cannot carry ('.', ' '): such a bot has no
+    telemetry and no commands on NATS, while Mosquitto and EMQX carry it. Warnings, not
+    errors (the broker is not known offline); wildcards are already refused by the config."""
+    found = [name for char, name in _NATS_UNSAFE.items() if char in topic_prefix]
+    if not found:
+        return []
+    return [
+        f"mqtt.topic_prefix: {topic_prefix!r} holds {' and '.join(found)}, which NATS server's "
+        "MQTT listener cannot carry (the publish closes the connection: no telemetry, no "
+        "commands); fine on Mosquitto/EMQX, use '/', '-' or '_' for a broker cluster on NATS"
+    ]

@@ -1,7 +1,9 @@
 """``hedgebot cmd``: send one signed command to a bot and wait for its signed ack.
 
-Exit 0 when applied, 1 when rejected, 2 when no (validly signed) ack came in time, 3 when the
-broker cannot be reached, 4 when no usable operator key or broker URL was given.
+Exit 0 when applied, 1 when rejected, 2 when no (validly signed) ack came in time or the
+arguments are unusable (argparse: a BOT that is not a bot id, checked before connecting), 3
+when the broker cannot be reached or drops the connection, 4 when no usable operator key,
+broker URL or topic prefix was given. Never a traceback.
 """
 
 from __future__ import annotations
@@ -10,14 +12,17 @@ import argparse
 import asyncio
 import json
 import os
+import re
 import time
 import uuid
+from collections.abc import Coroutine
 from typing import Any
 
 import aiomqtt
 from pydantic import ValidationError
 from rich.console import Console
 
+from bot.config_checks import BOT_ID_PATTERN
 from bot.errors import ConfigError
 from bot.safety import MAX_COMMAND_BYTES, loads_bounded, mask_url
 from bot.telemetry.auth import OPERATOR_KEY_ENV, OperatorKey, operator_key_from_env
@@ -53,9 +58,36 @@ carries ref = SHA-256 of the exact bytes of the command it answers: acks without
 signature, or bound to another copy of the command, are ignored. Details: docs/mqtt.md,
 "Signing".
 
-Exit codes: 0 applied, 1 rejected, 2 no valid ack in time, 3 broker unreachable,
-4 no operator key or an unusable --mqtt-url.
+BOT is a bot id as in the config (1-32 of A-Z a-z 0-9 _ -): anything else, a topic
+wildcard ('#', '+') or a '.' included, is refused before connecting (exit 2).
+
+Exit codes: 0 applied, 1 rejected, 2 no valid ack in time or a bad argument, 3 broker
+unreachable or connection dropped, 4 no operator key or an unusable --mqtt-url / --prefix.
 """
+
+_BOT_ID = re.compile(BOT_ID_PATTERN)
+
+
+def bot_id_arg(text: str) -> str:
+    """argparse ``type`` of BOT: the config's ``bot_id`` rule (``BOT_ID_PATTERN``), so a
+    wildcard or a '.' never reaches the broker. ``ArgumentTypeError`` naming the rule."""
+    if _BOT_ID.fullmatch(text) is None:
+        raise argparse.ArgumentTypeError(
+            f"{echo(text, 64)!r} is not a bot id: 1-32 characters of A-Z a-z 0-9 _ - "
+            "(the config's bot_id rule)"
+        )
+    return text
+
+
+def prefix_problem(prefix: str) -> str | None:
+    """Why ``prefix`` cannot be a topic prefix (the config's ``mqtt.topic_prefix`` rule: not
+    empty, no '+' or '#', no '/' at either end, no NUL), or None."""
+    if not prefix or any(ch in prefix for ch in "+#\0") or prefix[0] == "/" or prefix[-1] == "/":
+        return (
+            f"--prefix {echo(prefix, 64)!r}: must be non-empty, without + # or NUL, not "
+            "starting or ending with /"
+        )
+    return None
 
 
 async def send_command(
@@ -88,8 +120,10 @@ async def send_command(
     base = f"{prefix}/{bot_id}"
     body = {"id": command_id, "command": command, "params": params, "ts": int(time.time())}
     payload = json.dumps(operator_key.signed(f"{base}/cmd", body)).encode()
+    connected = False
     try:
         async with broker_client(url, username, password, url_source) as client:
+            connected = True
             await client.subscribe(f"{base}/cmd/ack", qos=1)
             await client.publish(f"{base}/cmd", payload, qos=1)
             ack = await _wait_ack(
@@ -99,7 +133,7 @@ async def send_command(
         say(errors, str(exc))
         return EXIT_USAGE
     except aiomqtt.MqttError as exc:
-        say(errors, f"cannot reach MQTT broker {mask_url(url)}: {exc}")
+        say(errors, _broker_failure(url, base, exc, connected=connected))
         return EXIT_UNREACHABLE
     if ack is None:
         say(console, f"timeout: no ack from {bot_id} within {timeout_s:g}s (id {command_id})")
@@ -109,6 +143,34 @@ async def send_command(
         return EXIT_OK
     say(console, f"rejected: {echo(ack.reason or '', 300)} (id {command_id})")
     return EXIT_REJECTED
+
+
+def _broker_failure(url: str, base: str, exc: Exception, *, connected: bool) -> str:
+    """One line for a broker that could not be reached, or that dropped us once connected
+    (NATS's MQTT listener closes the connection on a topic holding '.' or ' ')."""
+    if not connected:
+        return f"cannot reach MQTT broker {mask_url(url)}: {exc}"
+    line = (
+        f"MQTT broker {mask_url(url)} dropped the connection ({exc}) on topic {echo(base, 80)}/cmd"
+    )
+    if any(ch in base for ch in ". "):
+        line += ": NATS's MQTT listener refuses '.' and ' ' in topics (docs/mqtt.md)"
+    return line
+
+
+def _quiet_mqtt_futures(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """Loop exception handler: a broker error left in a future nobody awaits (aiomqtt, after
+    the broker dropped the connection) is already reported as one line; anything else goes to
+    the default handler."""
+    if isinstance(context.get("exception"), aiomqtt.MqttError):
+        return
+    loop.default_exception_handler(context)
+
+
+async def _quietly(coro: Coroutine[Any, Any, int]) -> int:
+    asyncio.get_running_loop().set_exception_handler(_quiet_mqtt_futures)
+    code: int = await coro
+    return code
 
 
 async def _wait_ack(
@@ -173,19 +235,25 @@ def _run_cmd(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         say(Console(stderr=True), str(exc))
         return EXIT_USAGE
+    problem = prefix_problem(args.prefix)
+    if problem is not None:
+        say(Console(stderr=True), problem)
+        return EXIT_USAGE
     url, source = broker_url(args.mqtt_url)
     return asyncio.run(
-        send_command(
-            url,
-            args.prefix,
-            args.bot,
-            args.command,
-            params,
-            timeout_s=args.timeout,
-            operator_key=operator_key,
-            username=args.username,
-            password=os.environ.get("MQTT_PASSWORD") or None,
-            url_source=source,
+        _quietly(
+            send_command(
+                url,
+                args.prefix,
+                args.bot,
+                args.command,
+                params,
+                timeout_s=args.timeout,
+                operator_key=operator_key,
+                username=args.username,
+                password=os.environ.get("MQTT_PASSWORD") or None,
+                url_source=source,
+            )
         )
     )
 
@@ -198,7 +266,9 @@ def add_cmd_parser(subparsers: Any) -> None:
         description=CMD_DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    cmd.add_argument("bot", metavar="BOT", help="bot id")
+    cmd.add_argument(
+        "bot", metavar="BOT", type=bot_id_arg, help="bot id (the config's bot_id: A-Z a-z 0-9 _ -)"
+    )
     cmd.add_argument(
         "command", metavar="COMMAND", choices=COMMAND_NAMES, help=" | ".join(COMMAND_NAMES)
     )
