@@ -13,26 +13,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import bisect
 import json
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from bot.config import Settings, load_config
-from bot.core.pnl import (
-    Attribution,
-    PnlBreakdown,
-    observation_from_snapshot,
-    signed_amount_base,
-    step,
-)
-from bot.display import COSTS_NOTE, fmt_base, fmt_price, fmt_quote, json_decimal
+from bot.display import COSTS_NOTE, fmt_base, fmt_price, fmt_quote
 from bot.domain import ChainSnapshot, Decision, Fill, FundingPayment
+from bot.replay import PnlReport, ReplayInputs, ReportPoint, fold_lists
 from bot.report_chart import plot_report
 from bot.store import RecordStore, open_store
 
@@ -50,93 +42,6 @@ EXIT_OK = 0
 EXIT_NO_DATA = 1
 
 
-@dataclass(frozen=True, slots=True)
-class ReportPoint:
-    """One tick of the rebuilt attribution (cumulative parts)."""
-
-    timestamp_s: float
-    block: int
-    price: Decimal
-    lp_value_quote: Decimal
-    fees_uncollected_quote: Decimal
-    hedge_base: Decimal
-    breakdown: PnlBreakdown
-
-
-@dataclass(frozen=True, slots=True)
-class PnlReport:
-    """The attribution over every stored tick, plus what the window left out."""
-
-    points: tuple[ReportPoint, ...]
-    opening_hedge_base: Decimal
-    fills_used: int
-    funding_used: int
-    notes: tuple[str, ...]
-    final_state: Attribution  # to resume live attribution after a restart
-
-    @property
-    def final(self) -> PnlBreakdown:
-        """Cumulative parts at the last tick."""
-        return self.points[-1].breakdown
-
-    def summary(self) -> dict[str, Any]:
-        """Flat JSON-ready summary; money as exact decimal strings (``json_decimal``: no
-        exponent, zero ``"0"``). Each PnL part is its own magnitude as attributed, in the
-        sign of ``bot.core.pnl.PARTS``: gains and losses signed, costs (``trading_fees_quote``,
-        ``slippage_quote``, ``gas_quote``) positive amounts paid that ``net_pnl_quote``
-        subtracts; the table shows every part as its signed contribution instead."""
-        first, last = self.points[0], self.points[-1]
-        head: dict[str, Any] = {
-            "ticks": len(self.points),
-            "first_block": first.block,
-            "last_block": last.block,
-            "start_price": json_decimal(first.price),
-            "end_price": json_decimal(last.price),
-            "start_lp_value_quote": json_decimal(first.lp_value_quote),
-            "end_lp_value_quote": json_decimal(last.lp_value_quote),
-            "opening_hedge_base": json_decimal(self.opening_hedge_base),
-            "hedge_base": json_decimal(last.hedge_base),
-            "fills": self.fills_used,
-            "funding_payments": self.funding_used,
-        }
-        parts = {name: json_decimal(value) for name, value in self.final.as_dict().items()}
-        return {**head, **parts, "notes": list(self.notes)}
-
-
-def _opening_hedge(
-    first: ChainSnapshot, decisions: Sequence[tuple[float, int, Decision]], prior: Sequence[Fill]
-) -> tuple[Decimal, str | None]:
-    for _, block, decision in decisions:
-        if block == first.block_number:
-            return decision.hedge_base, None
-    opening = sum((signed_amount_base(f) for f in prior), Decimal(0))
-    return opening, (
-        f"no decision for block {first.block_number}: opening hedge {opening} from earlier fills"
-    )
-
-
-def _notes(
-    snapshots: Sequence[tuple[float, ChainSnapshot]],
-    marks_missing: bool,
-    opening_note: str | None,
-    prior_fills: int,
-    early_funding: int,
-) -> list[str]:
-    """What the replay could not attribute, said in the report rather than guessed."""
-    notes = ["gas not recorded (no on-chain actions yet)"]
-    if marks_missing:
-        notes.append("ticks without a recorded mark are valued at the pool price")
-    if opening_note is not None:
-        notes.append(opening_note)
-    if prior_fills:
-        notes.append(f"{prior_fills} fill(s) before the first snapshot left out of the window")
-    if early_funding:
-        notes.append(f"{early_funding} funding payment(s) before the first snapshot left out")
-    if any(snap.wallet_base != 0 for _, snap in snapshots):
-        notes.append("base held outside the pools (wallet_base) is not attributed")
-    return notes
-
-
 def build_report(
     snapshots: Sequence[tuple[float, ChainSnapshot]],
     decisions: Sequence[tuple[float, int, Decision]],
@@ -144,80 +49,32 @@ def build_report(
     funding: Sequence[FundingPayment],
     intent_blocks: dict[str, int],
 ) -> PnlReport:
-    """Replay the attribution over stored records; ``snapshots`` must not be empty."""
+    """Replay the attribution over in-memory records (every point kept; the same fold as
+    :func:`load_report`, :class:`bot.replay.ReplayFold`); ``snapshots`` must not be empty.
+    ``fills`` are the ones that count."""
     if not snapshots:
         raise ValueError("no snapshots to report on")
-    times_ms = [ts * 1000.0 for ts, _ in snapshots]
-    index_of_block: dict[int, int] = {}
+    first_at: dict[int, int] = {}
     for i, (_, snap) in enumerate(snapshots):
-        index_of_block.setdefault(snap.block_number, i)
-
-    def tick_of(cid: str | None, timestamp_ms: int) -> int:
-        if cid is not None and intent_blocks.get(cid) in index_of_block:
-            return index_of_block[intent_blocks[cid]]
-        return bisect.bisect_right(times_ms, float(timestamp_ms)) - 1
-
-    fills_at: dict[int, list[Fill]] = {}
-    prior: list[Fill] = []
-    for fill in fills:
-        i = tick_of(fill.client_order_id, fill.timestamp)
-        if i < 0:
-            prior.append(fill)
-        else:
-            fills_at.setdefault(i, []).append(fill)
-    funding_at: dict[int, list[FundingPayment]] = {}
-    early_funding = 0
-    for payment in funding:
-        i = tick_of(None, payment.timestamp)
-        if i < 0:
-            early_funding += 1
-        else:
-            funding_at.setdefault(i, []).append(payment)
-
+        first_at.setdefault(snap.block_number, i)
     marks = {block: d.mark_price for _, block, d in decisions if d.mark_price is not None}
-    opening, note = _opening_hedge(snapshots[0][1], decisions, prior)
-    notes = _notes(snapshots, len(marks) < len(index_of_block), note, len(prior), early_funding)
-    state = Attribution.opening(opening)
-    points = []
-    for i, (ts, snap) in enumerate(snapshots):
-        mark = marks.get(snap.block_number, snap.price)
-        obs = observation_from_snapshot(
-            snap, mark, fills_at.get(i, ()), funding_at.get(i, ()), timestamp_s=ts
-        )
-        state = step(state, obs)
-        points.append(
-            ReportPoint(
-                timestamp_s=ts,
-                block=snap.block_number,
-                price=snap.price,
-                lp_value_quote=obs.lp_value_quote,
-                fees_uncollected_quote=obs.fees_uncollected_quote,
-                hedge_base=state.position_base,
-                breakdown=state.breakdown(),
-            )
-        )
-    return PnlReport(
-        points=tuple(points),
-        opening_hedge_base=opening,
-        fills_used=sum(len(v) for v in fills_at.values()),
-        funding_used=sum(len(v) for v in funding_at.values()),
-        notes=tuple(notes),
-        final_state=state,
-    )
+    openings: dict[int, Decimal] = {}
+    for _, block, decision in decisions:
+        openings.setdefault(block, decision.hedge_base)
+    inputs = ReplayInputs(fills, funding, intent_blocks, first_at)
+    report = fold_lists(snapshots, marks, openings, inputs)
+    assert report is not None  # snapshots is not empty
+    return report
 
 
-async def load_report(store: RecordStore) -> PnlReport | None:
-    """The report over everything in ``store``; None when it holds no snapshot."""
-    snapshots = await store.read_snapshots()
-    if not snapshots:
-        return None
-    return build_report(
-        snapshots,
-        await store.read_decisions(),
-        await store.read_fills(),
-        await store.read_funding(),
-        await store.intent_blocks(),
-    )
+async def load_report(store: RecordStore, *, cut_s: float | None = None) -> PnlReport | None:
+    """The report over everything in ``store``, streamed a page of rows at a time (memory
+    bounded whatever the history: ``points`` is a sample with the first and last tick and
+    each UTC day's last; ``cut`` the last tick before ``cut_s``); None when it holds no
+    snapshot. The fills it counts are ``bot.replay_store.replay_inputs``'s."""
+    from bot.replay_store import stream_report
+
+    return await stream_report(store, cut_s=cut_s)
 
 
 # --- output -------------------------------------------------------------------------------
@@ -237,7 +94,7 @@ def print_table(report: PnlReport, console: Any = None) -> None:
     title = f"hedgebot PnL attribution, blocks {first.block}..{last.block}"
     table = pnl_table(title, final.as_dict(), final.net_pnl_quote)
     table.add_section()
-    table.add_row("ticks", str(len(report.points)))
+    table.add_row("ticks", str(report.ticks or len(report.points)))
     table.add_row("time (UTC)", f"{_utc(first.timestamp_s)} -> {_utc(last.timestamp_s)}")
     table.add_row("price", f"{fmt_price(first.price)} -> {fmt_price(last.price)}")
     table.add_row(

@@ -27,8 +27,9 @@ from bot.core.operator import (
     apply_command,
 )
 from bot.core.policy import ThresholdPolicy
-from bot.engine.tick import TickRunner
+from bot.engine.tick import TICK_FAULTS, TickRunner
 from bot.errors import ChainError
+from bot.replay_store import resume_report, save_checkpoint
 from bot.safety import describe_exc, safe_str
 from bot.store.meta import MetaKey
 from bot.telemetry.commands import Command
@@ -38,6 +39,7 @@ __all__ = ["OPERATOR_META_KEY", "ChainFinding", "CheckedAtStart", "Engine"]
 log = structlog.get_logger("hedgebot.engine")
 
 OPERATOR_META_KEY = MetaKey.OPERATOR_STATE  # the operator record's key (engine/control.py)
+PNL_CHECKPOINT_INTERVAL_S = 900.0  # how often the running engine moves the PnL checkpoint
 
 
 class ChainFinding(Protocol):
@@ -65,6 +67,8 @@ class CheckedAtStart(Protocol):
 class Engine(TickRunner):
     """Runs the hedge loop for one strategy."""
 
+    _checkpoint_at = 0.0  # clock time the PnL checkpoint was last moved
+
     # lifecycle -------------------------------------------------------------------------
     async def start(self) -> None:
         """Connect the venue, reconcile unresolved intents, restore the kept state."""
@@ -75,10 +79,7 @@ class Engine(TickRunner):
         await self.ledger.open()
         await self.history.load(self.clock.now())
         await self.control.restore()
-        from bot.report import load_report  # replay of the stored ticks
-
-        replay = await load_report(self.store)
-        self.pnl = None if replay is None else replay.final_state
+        await self._restore_pnl()
         self.guard_state = await self.guard.restore(self.store)
         # the venue's position, open orders and recent fills against the store, before trading
         reconciled = await self.ledger.reconcile_at_start(
@@ -97,6 +98,31 @@ class Engine(TickRunner):
             paused=self.paused,
             symbol=self._rules.symbol,
         )
+
+    async def _restore_pnl(self) -> None:
+        """The attribution of the stored ticks: from the kept checkpoint, folding only the
+        snapshots after it a page at a time (``bot.replay_store``), never every row; the
+        checkpoint is then moved to the newest tick it can cover."""
+        report, checkpoint = await resume_report(self.store)
+        self.pnl = None if report is None else report.final_state
+        if checkpoint is not None:
+            await save_checkpoint(self.store, checkpoint)
+        self._checkpoint_at = self.clock.now()
+
+    async def keep_pnl_checkpoint(self) -> None:
+        """Move the PnL replay's checkpoint up to the newest ticks (between ticks, every
+        ``PNL_CHECKPOINT_INTERVAL_S``), so a restart folds at most that much history. A store
+        that cannot be read or written now is logged and tried at the next interval."""
+        now = self.clock.now()
+        if now - self._checkpoint_at < PNL_CHECKPOINT_INTERVAL_S:
+            return
+        self._checkpoint_at = now
+        try:
+            _, checkpoint = await resume_report(self.store)
+            if checkpoint is not None:
+                await save_checkpoint(self.store, checkpoint)
+        except TICK_FAULTS as exc:
+            log.warning("replay.checkpoint_failed", error=describe_exc(exc))
 
     async def _check_chain(self) -> None:
         """The chain reader's start-up check: a config the chain contradicts stops the start
@@ -140,6 +166,7 @@ class Engine(TickRunner):
                 self._skipped_unreported += skipped
             await self.apply_commands()
             await self.tick(block)
+            await self.keep_pnl_checkpoint()
 
     @staticmethod
     async def _next_block(iterator: AsyncIterator[int], stop: asyncio.Event) -> int | None:

@@ -47,6 +47,7 @@ class MetaKey(StrEnum):
     POSITION_CHECKED_TRADE_IDS = "position_checked_trade_ids"  # and these from it on
     FILLS_SINCE_MS = "fills_since_ms"  # venue fill cursor
     FUNDING_SINCE_MS = "funding_since_ms"  # venue funding cursor
+    PNL_CHECKPOINT = "pnl_checkpoint"  # the PnL replay folded so far (bot.replay_store)
 
 
 @dataclass(frozen=True, slots=True)

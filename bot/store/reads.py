@@ -98,3 +98,59 @@ class RecordReads(ABC):
         """Every recorded command id with its status (``ok``/``rejected``): ids are used once."""
         rows = await self._fetch("SELECT id, status FROM commands WHERE {bot_is}1 = 1")
         return {str(row[0]): str(row[1]) for row in rows}
+
+    # bounded reads: a page, a row, or an aggregate; never a whole tick table -----------
+    async def snapshot_page(
+        self, after_id: int, limit: int
+    ) -> list[tuple[int, float, ChainSnapshot]]:
+        """Up to ``limit`` snapshots with a row id above ``after_id`` as (row id, record
+        time in seconds, snapshot), oldest first (keyset paging: the streamed replay)."""
+        rows = await self._fetch(
+            "SELECT id, ts, body FROM snapshots WHERE {bot_is}id > :after ORDER BY id LIMIT :limit",
+            after=after_id,
+            limit=limit,
+        )
+        return [(int(r[0]), float(r[1]), snapshot_from(json.loads(r[2]))) for r in rows]
+
+    async def decision_page(self, after_id: int, limit: int) -> list[tuple[int, int, Decision]]:
+        """Up to ``limit`` decisions with a row id above ``after_id`` as (row id, block,
+        decision), oldest first."""
+        rows = await self._fetch(
+            "SELECT id, block, body FROM decisions WHERE {bot_is}id > :after ORDER BY id "
+            "LIMIT :limit",
+            after=after_id,
+            limit=limit,
+        )
+        return [(int(r[0]), int(r[1]), decision_from(json.loads(r[2]))) for r in rows]
+
+    async def last_decision(self) -> tuple[float, int, Decision] | None:
+        """The newest stored decision as (record time, block, decision); None: none yet."""
+        rows = await self._fetch(
+            "SELECT ts, block, body FROM decisions WHERE {bot_is}1 = 1 ORDER BY id DESC LIMIT 1"
+        )
+        if not rows:
+            return None
+        return float(rows[0][0]), int(rows[0][1]), decision_from(json.loads(rows[0][2]))
+
+    async def first_snapshot_at_intent_blocks(self) -> dict[int, int]:
+        """For each block an intent was created at and a snapshot was kept at: the row id of
+        its first snapshot (one row per intent block)."""
+        rows = await self._fetch(
+            "SELECT block, MIN(id) FROM snapshots WHERE {bot_is}block IN "
+            "(SELECT block FROM intents WHERE {bot_is}1 = 1) GROUP BY block"
+        )
+        return {int(r[0]): int(r[1]) for r in rows}
+
+    async def snapshots_through(self, snapshot_id: int) -> int:
+        """How many snapshots have a row id up to ``snapshot_id`` (an aggregate)."""
+        rows = await self._fetch(
+            "SELECT COUNT(*) FROM snapshots WHERE {bot_is}id <= :id", id=snapshot_id
+        )
+        return int(rows[0][0]) if rows else 0
+
+    async def next_snapshot_time(self, snapshot_id: int) -> float | None:
+        """Record time (seconds) of the first snapshot after row id ``snapshot_id``."""
+        rows = await self._fetch(
+            "SELECT ts FROM snapshots WHERE {bot_is}id > :id ORDER BY id LIMIT 1", id=snapshot_id
+        )
+        return float(rows[0][0]) if rows else None
