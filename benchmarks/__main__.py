@@ -15,6 +15,7 @@ from typing import Any
 MODULES = [
     "bench_backtest",
     "bench_v3_read",
+    "bench_multichain",
     "bench_latency",
     "bench_block_ack",
     "bench_venues",
