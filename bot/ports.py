@@ -163,8 +163,9 @@ class Store(Protocol):
         """How many intents were ever written (the client-id sequence)."""
         ...
 
-    async def record_fill(self, fill: Fill) -> bool:
-        """Store a fill once (by trade id); False when it was already known."""
+    async def record_fill(self, fill: Fill, *, own: bool = True) -> bool:
+        """Store a fill once (by trade id), as the bot's own or someone else's (``own``);
+        False when it was already known."""
         ...
 
     async def record_funding(self, payment: FundingPayment) -> bool:

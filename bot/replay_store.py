@@ -43,7 +43,7 @@ async def replay_inputs(store: RecordStore) -> ReplayInputs:
     the first snapshots at those blocks."""
     intent_blocks = await store.intent_blocks()
     return ReplayInputs(
-        fills=await store.read_fills(),
+        fills=await store.read_fills(own=True),  # someone else's fills are no PnL of ours
         funding=await store.read_funding(),
         intent_blocks=intent_blocks,
         first_snapshot_at=await store.first_snapshot_at_intent_blocks(),

@@ -10,12 +10,15 @@ leaves the cursors where they were, so the next tick reads and stores the same r
 again, and they count as new once. Records stored by a tick that then failed (its funding
 read) wait until a tick completes (:meth:`VenueHistory.take`), so the live attribution sees
 each exactly once. The engine emits the new ones as ``FillEvent``/``FundingEvent`` after
-the commit.
+the commit. Someone else's fills on the account are stored as foreign and logged
+(``fill.foreign``) once committed, never handed to the attribution.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+
+import structlog
 
 from bot.domain import Fill, FundingPayment
 from bot.ports import PerpExchange
@@ -23,6 +26,8 @@ from bot.store.base import RecordStore
 from bot.store.meta import Meta
 
 __all__ = ["VenueBatch", "VenueHistory"]
+
+log = structlog.get_logger("hedgebot.history")
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +50,7 @@ class VenueHistory:
         self.funding_since_ms = 0
         self._fills: list[Fill] = []  # stored, not yet attributed
         self._funding: list[FundingPayment] = []
+        self._foreign: list[Fill] = []  # someone else's fills the last record() stored
 
     async def load(self, now_s: float) -> None:
         """Restore the cursors; a new store's history starts now, since earlier venue fills
@@ -78,14 +84,26 @@ class VenueHistory:
         return replace(batch, funding=funding, funding_since_ms=max(self.funding_since_ms, newest))
 
     async def record(self, batch: VenueBatch) -> tuple[list[Fill], list[FundingPayment]]:
-        """Store ``batch`` and both cursors (call inside the tick's transaction); the fills
-        and payments the store did not know before. ``StoreError`` propagates."""
-        new_fills = [f for f in batch.fills if await self.store.record_fill(f)]
+        """Store ``batch`` and both cursors (call inside the tick's transaction); the bot's
+        own fills and the payments the store did not know before. ``StoreError`` propagates.
+
+        Someone else's fills on the account (client id no intent of this bot: another
+        bot's, a manual trade; intents are written before their order is sent, so an own
+        fill always finds its intent) are stored as foreign (``record_fill(own=False)``) and
+        not returned: they are no trade of the bot's, so they never reach its PnL or its
+        ``fill`` events; the position check reports them (``position.mismatch``)."""
+        intents = await self.store.intent_blocks() if batch.fills else {}
+        own: list[Fill] = []
+        self._foreign = []
+        for fill in batch.fills:
+            is_own = fill.client_order_id in intents
+            if await self.store.record_fill(fill, own=is_own):
+                (own if is_own else self._foreign).append(fill)
         new_funding = [p for p in batch.funding if await self.store.record_funding(p)]
         async with self.store.transaction():  # both cursors, or neither
             await self.store.set(Meta.FILLS_SINCE_MS, batch.fills_since_ms)
             await self.store.set(Meta.FUNDING_SINCE_MS, batch.funding_since_ms)
-        return new_fills, new_funding
+        return own, new_funding
 
     def committed(
         self, batch: VenueBatch, fills: list[Fill], funding: list[FundingPayment]
@@ -94,6 +112,16 @@ class VenueHistory:
         new ``fills`` and ``funding`` wait for the attribution (:meth:`take`)."""
         self.fills_since_ms = batch.fills_since_ms
         self.funding_since_ms = batch.funding_since_ms
+        for fill in self._foreign:
+            log.warning(
+                "fill.foreign",
+                trade_id=fill.trade_id,
+                client_order_id=fill.client_order_id,
+                side=fill.side.value,
+                amount_base=str(fill.amount_base),
+                price=str(fill.price),
+            )
+        self._foreign = []
         self._fills.extend(fills)
         self._funding.extend(funding)
 

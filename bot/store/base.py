@@ -256,16 +256,23 @@ class RecordStore(RecordReads):
         rows = await self._fetch("SELECT COUNT(*) FROM intents WHERE {bot_is}1 = 1")
         return int(rows[0][0]) if rows else 0
 
-    async def record_fill(self, fill: Fill) -> bool:
-        """Store a fill once; returns False when it was already known."""
+    async def record_fill(self, fill: Fill, *, own: bool = True) -> bool:
+        """Store a fill once; returns False when it was already known (its row unchanged).
+
+        ``own``: the bot's own fill (its client id is an intent of this bot), or someone
+        else's on the account (another bot's, a manual trade, a fill without client id:
+        ``own=False``). The venue history classifies each (``bot.venue_history``); a foreign
+        fill is kept for the position checks but never counts in PnL (:meth:`totals`,
+        ``read_fills(own=True)``)."""
         added = await self._execute(
-            "INSERT INTO fills({bot_col}trade_id, ts, client_order_id, body) "
-            "VALUES({bot_val}:trade_id, :ts, :cid, :body) "
+            "INSERT INTO fills({bot_col}trade_id, ts, client_order_id, body, own) "
+            "VALUES({bot_val}:trade_id, :ts, :cid, :body, :own) "
             "ON CONFLICT({bot_col}trade_id) DO NOTHING",
             trade_id=fill.trade_id,
             ts=fill.timestamp,
             cid=fill.client_order_id,
             body=to_json(fill),
+            own=int(own),
         )
         return added > 0
 

@@ -101,8 +101,27 @@ CREATE TABLE IF NOT EXISTS events (
   type TEXT NOT NULL, body TEXT NOT NULL, PRIMARY KEY (bot_id, id));
 """
 
+# Version 2: each fill says whether it is the bot's own (its client id is an intent of this
+# bot) or someone else's (another bot's or a manual trade on the account): only own fills
+# count in PnL and in the position the bot's record expects. Existing rows are classified
+# by the same rule, against the intents already stored (position_check; docs/store.md).
+_V2 = """
+ALTER TABLE fills ADD COLUMN own INTEGER NOT NULL DEFAULT 1;
+UPDATE fills SET own = CASE WHEN EXISTS (
+  SELECT 1 FROM intents WHERE intents.client_order_id = fills.client_order_id)
+  THEN 1 ELSE 0 END
+"""
+
+_V2_POSTGRESQL = """
+ALTER TABLE fills ADD COLUMN IF NOT EXISTS own INTEGER NOT NULL DEFAULT 1;
+UPDATE fills SET own = CASE WHEN EXISTS (
+  SELECT 1 FROM intents WHERE intents.bot_id = fills.bot_id
+  AND intents.client_order_id = fills.client_order_id) THEN 1 ELSE 0 END
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "records, intents and meta", _V1, _V1_POSTGRESQL),
+    Migration(2, "fills: own (an intent of this bot) or foreign", _V2, _V2_POSTGRESQL),
 )
 
 VERSION_TABLE = """

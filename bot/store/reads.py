@@ -42,10 +42,11 @@ class RecordReads(ABC):
         return [{**json.loads(row[2]), "type": row[1], "ts": float(row[0])} for row in rows]
 
     async def totals(self) -> dict[str, Decimal]:
-        """Cumulative fees, funding and realized PnL from stored fills and funding (quote)."""
+        """Cumulative fees, funding and realized PnL from the bot's own stored fills (someone
+        else's fills on the account are not its trades) and funding (quote)."""
         fees = Decimal(0)
         realized = Decimal(0)
-        for row in await self._fetch("SELECT body FROM fills WHERE {bot_is}1 = 1"):
+        for row in await self._fetch("SELECT body FROM fills WHERE {bot_is}own = 1"):
             body = json.loads(row[0])
             fees += Decimal(body["fee_quote"])
             realized += Decimal(body["realized_pnl"])
@@ -74,9 +75,18 @@ class RecordReads(ABC):
         )
         return [(float(row[0]), int(row[1]), decision_from(json.loads(row[2]))) for row in rows]
 
-    async def read_fills(self) -> list[Fill]:
-        """Every stored fill, by venue time."""
-        rows = await self._fetch("SELECT body FROM fills WHERE {bot_is}1 = 1 ORDER BY ts, trade_id")
+    async def read_fills(self, *, own: bool | None = None) -> list[Fill]:
+        """Stored fills by venue time: every one (``own`` None), only the bot's own (True:
+        client id an intent of this bot, what PnL counts) or only someone else's (False)."""
+        if own is None:
+            rows = await self._fetch(
+                "SELECT body FROM fills WHERE {bot_is}1 = 1 ORDER BY ts, trade_id"
+            )
+        else:
+            rows = await self._fetch(
+                "SELECT body FROM fills WHERE {bot_is}own = :own ORDER BY ts, trade_id",
+                own=int(own),
+            )
         return [fill_from(json.loads(row[0])) for row in rows]
 
     async def read_funding(self) -> list[FundingPayment]:

@@ -114,6 +114,8 @@ async def test_store_path_is_a_directory_refused(tmp_path: Path) -> None:
 
 
 HEAD_STORE_SQL = Path(__file__).parent.parent / "data" / "store_v1_head.sql"
+LATEST = MIGRATIONS[-1].version  # the schema this code writes
+ALL_VERSIONS = list(range(1, LATEST + 1))
 
 
 def head_store(path: Path) -> Path:
@@ -126,10 +128,12 @@ def head_store(path: Path) -> Path:
 
 async def test_store_from_before_the_migration_list_opens_at_version_1(tmp_path: Path) -> None:
     """A schema-1 store written by the previous code migrates cleanly: version 1 recorded,
-    every record and meta value read back as it was, and it takes new writes."""
+    the later versions applied, every record and meta value read back as it was (its fill,
+    of a stored intent, classified as the bot's own), and it takes new writes."""
     store = await SqliteStore.open(head_store(tmp_path / "old.sqlite"))
-    assert await applied_versions(store._db) == [1]
-    assert await store.get(Meta.SCHEMA_VERSION) == 1
+    assert await applied_versions(store._db) == ALL_VERSIONS
+    assert await store.get(Meta.SCHEMA_VERSION) == LATEST
+    assert [f.trade_id for f in await store.read_fills(own=True)] == ["t1"]
     assert [i.client_order_id for i in await store.unresolved_intents()] == ["hb-aaaa-11-2"]
     assert await store.intent_count() == 2
     assert await store.intent_blocks() == {"hb-aaaa-10-1": 10, "hb-aaaa-11-2": 11}
@@ -153,7 +157,7 @@ async def test_store_from_before_the_migration_list_opens_at_version_1(tmp_path:
     await store.record_intent(5.0, 12, intent("hb-aaaa-12-3"))
     await store.close()
     reopened = await SqliteStore.open(tmp_path / "old.sqlite")
-    assert await applied_versions(reopened._db) == [1]  # recorded once, not re-applied
+    assert await applied_versions(reopened._db) == ALL_VERSIONS  # once, not re-applied
     assert await reopened.intent_count() == 3
     await reopened.close()
 
@@ -164,25 +168,29 @@ async def test_migrations_apply_in_order_once_each(tmp_path: Path) -> None:
     path = head_store(tmp_path / "old.sqlite")
     later = (
         *MIGRATIONS,
-        Migration(2, "fill index", "CREATE INDEX fills_by_order ON fills(client_order_id)"),
-        Migration(3, "notes", "CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT)"),
+        Migration(
+            LATEST + 1, "fill index", "CREATE INDEX fills_by_order ON fills(client_order_id)"
+        ),
+        Migration(LATEST + 2, "notes", "CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT)"),
     )
     store = await SqliteStore.open(path, migrations=later)
-    assert await applied_versions(store._db) == [1, 2, 3]
-    assert await store.get(Meta.SCHEMA_VERSION) == 3
+    assert await applied_versions(store._db) == [*ALL_VERSIONS, LATEST + 1, LATEST + 2]
+    assert await store.get(Meta.SCHEMA_VERSION) == LATEST + 2
     assert await store.intent_count() == 2
     await store._db.execute("INSERT INTO notes(text) VALUES('x')")
     await store.close()
     again = await SqliteStore.open(path, migrations=later)
-    assert await applied_versions(again._db) == [1, 2, 3]
+    assert await applied_versions(again._db) == [*ALL_VERSIONS, LATEST + 1, LATEST + 2]
     await again.close()
 
 
 async def test_store_newer_than_the_code_is_refused(store_backend: Backend) -> None:
     """A store migrated by a newer hedgebot is refused with both versions named."""
-    later = (*MIGRATIONS, Migration(2, "later", "CREATE TABLE later (id INTEGER)"))
+    later = (*MIGRATIONS, Migration(LATEST + 1, "later", "CREATE TABLE later (id INTEGER)"))
     await (await store_backend.open(migrations=later)).close()
-    with pytest.raises(StoreError, match="version 2 is newer than this hedgebot \\(1\\)"):
+    with pytest.raises(
+        StoreError, match=f"version {LATEST + 1} is newer than this hedgebot \\({LATEST}\\)"
+    ):
         await store_backend.open()
 
 
@@ -193,13 +201,15 @@ async def test_failed_migration_leaves_the_store_at_the_previous_version(
     await (await store_backend.open()).close()
     broken = (
         *MIGRATIONS,
-        Migration(2, "broken", "CREATE TABLE half (id INTEGER); INSERT INTO nowhere VALUES(1)"),
+        Migration(
+            LATEST + 1, "broken", "CREATE TABLE half (id INTEGER); INSERT INTO nowhere VALUES(1)"
+        ),
     )
     with pytest.raises(StoreError, match="nowhere"):
         await store_backend.open(migrations=broken)
     versions = [row[0] for row in store_backend.rows("SELECT version FROM schema_version")]
     tables = store_backend.tables()
-    assert versions == [1]
+    assert versions == ALL_VERSIONS
     assert "half" not in tables
 
 
