@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import os
 import sys
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,6 +26,7 @@ from pydantic import ValidationError
 from bot.display import COSTS_NOTE, fmt_quote, json_decimal, pnl_contributions
 from bot.errors import StoreError
 from bot.report import EXIT_NO_DATA, EXIT_OK, REPORT_WIDTH, PnlReport, load_report
+from bot.store.pg_names import pg_schema_name
 from bot.store.postgres import PostgresStore
 from bot.store.settings import StoreConfig
 
@@ -60,37 +63,50 @@ class FleetReport:
         }
 
 
-def parse_since(text: str) -> float:
-    """``--since``: an ISO date or date-time (UTC unless it says otherwise) or epoch seconds;
-    ``ValueError`` naming the accepted forms."""
+SINCE_AHEAD_S = 86400.0  # --since may be at most a day ahead of this host's clock
+
+
+def parse_since(text: str, now_s: float | None = None) -> float:
+    """``--since``: an ISO date or date-time (UTC unless it says otherwise) or epoch
+    seconds, as epoch seconds. ``ValueError`` naming the accepted forms for anything else:
+    unparsable text, ``nan``/``inf``, or a moment more than a day after ``now_s`` (default:
+    this host's clock), which would report nothing."""
+    now_s = time.time() if now_s is None else now_s
     try:
-        return float(text)
+        since = float(text)
     except ValueError:
-        pass
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
+        since = None
+    if since is None:
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            raise ValueError(
+                f"--since {text[:80]!r}: give a UTC date (2026-11-29), date-time "
+                "(2026-11-29T12:00) or epoch seconds"
+            ) from None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        since = moment.timestamp()
+    if not math.isfinite(since):
+        raise ValueError(f"--since {text[:80]!r}: not a finite time")
+    if since > now_s + SINCE_AHEAD_S:
         raise ValueError(
-            f"--since {text!r}: give a UTC date (2026-11-29), date-time (2026-11-29T12:00) or "
-            "epoch seconds"
-        ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.timestamp()
+            f"--since {text[:80]!r}: more than a day in the future (this host's clock says "
+            f"{datetime.fromtimestamp(now_s, UTC):%Y-%m-%d %H:%M} UTC)"
+        )
+    return since
 
 
 def _window(report: PnlReport, since_s: float | None) -> tuple[int, dict[str, Decimal]]:
-    """(ticks, parts) of ``report`` from ``since_s`` on (all of it when None)."""
+    """(ticks, parts) of ``report`` from ``since_s`` on (all of it when None); ``report``
+    was read with ``cut_s=since_s`` (its ``cut``: the last tick before it)."""
     final = report.final.as_dict()
-    if since_s is None:
-        return len(report.points), final
-    before = [p for p in report.points if p.timestamp_s < since_s]
-    inside = len(report.points) - len(before)
-    if not before:
-        return inside, final
-    base = before[-1].breakdown.as_dict()
+    ticks = report.ticks or len(report.points)
+    if since_s is None or report.cut is None:
+        return ticks - report.ticks_before_cut, final
+    base = report.cut.breakdown.as_dict()
     with localcontext(EXACT):
-        return inside, {name: final[name] - base[name] for name in final}
+        return ticks - report.ticks_before_cut, {name: final[name] - base[name] for name in final}
 
 
 async def load_fleet_report(
@@ -124,7 +140,7 @@ async def load_fleet_report(
     for bot_id in bots:
         store = await open_as(bot_id)
         try:
-            report = await load_report(store)
+            report = await load_report(store, cut_s=since_s)  # streamed: bounded memory
         finally:
             await store.close()
         if report is None:
@@ -173,7 +189,7 @@ def run_fleet_report(
     report, as ``report``; 2: bad input or a store that cannot be read)."""
     try:
         password = os.environ.get("HEDGEBOT_STORE__PASSWORD")  # or libpq's PGPASSWORD
-        config = StoreConfig(url=url, pg_schema=schema, password=password)
+        config = StoreConfig(url=url, pg_schema=pg_schema_name(schema), password=password)
         since_s = None if since is None else parse_since(since)
         report = asyncio.run(load_fleet_report(config, bots, since_s))
     except ValidationError as exc:

@@ -15,12 +15,12 @@ import argparse
 import asyncio
 import contextlib
 import json
+import math
 import os
 import sys
 import time
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -32,11 +32,13 @@ from bot.core.operator import OperatorState
 from bot.core.trading_status import last_state_cause
 from bot.display import json_decimal
 from bot.errors import ConfigError, StoreError
-from bot.report import load_report
+from bot.fleet_render import render_fleet
+from bot.replay_store import resume_report
 from bot.safety import mask_url
 from bot.status_trading import trading_summary, tripped_guards
 from bot.store.base import RecordStore
 from bot.store.meta import MetaKey
+from bot.store.pg_names import pg_schema_name
 from bot.store.postgres import PostgresStore
 from bot.store.sqlite import SqliteStore
 from bot.telemetry.cli_support import broker_client
@@ -51,6 +53,7 @@ __all__ = [
 ]
 
 EXIT_OK, EXIT_NO_BOTS, EXIT_ERROR = 0, 1, 2
+STALE_AFTER_S = 120.0  # default --stale-after: 2 x the store's default heartbeat (60 s)
 WIDTH = 80
 SQLITE_BOT = "sqlite"  # a SQLite store holds one bot and no bot id: its row's name
 
@@ -73,6 +76,8 @@ class BotStatus:
     trading_state: str | None = None
     trading_reasons: tuple[str, ...] = ()
     online: bool | None = None  # the retained status (mq only)
+    activity: str | None = None  # "ticking", "stale" (no record for --stale-after), "never
+    # ticked" (records, e.g. meta, but no tick); None: unknown (no record time)
 
     def as_json(self) -> dict[str, Any]:
         """JSON-ready: decimals as exact strings, unknown as null."""
@@ -85,12 +90,14 @@ class BotStatus:
 
 
 async def _from_store(store: RecordStore, bot_id: str, now_s: float) -> BotStatus:
-    """The bot's line from its own records (read-only)."""
-    decisions = await store.read_decisions()
+    """The bot's line from its own records (read-only): its newest decision and snapshot
+    (one row each), its operator state and events, and net PnL from the replay's kept
+    checkpoint plus the ticks after it (``bot.replay_store``), never every row at once."""
+    last = await store.last_decision()
     record = await store.get_meta(MetaKey.OPERATOR_STATE)
     alerts = await store.read_events("alert")
     changes = await store.read_events("trading_state")
-    report = await load_report(store)
+    report, _ = await resume_report(store)
     try:
         operator = OperatorState.from_record(record)
     except (ValueError, KeyError) as exc:
@@ -103,19 +110,26 @@ async def _from_store(store: RecordStore, bot_id: str, now_s: float) -> BotStatu
         operator_cause=last_state_cause(changes),
     )
     row = BotStatus(bot_id, "db", trading_state=state.value, trading_reasons=tuple(reasons))
-    if decisions:
-        ts, block, decision = decisions[-1]
+    newest: float | None = None
+    if last is not None:
+        ts, block, decision = last
+        newest = ts
         row = replace(
             row,
             block=block,
-            age_s=round(max(0.0, now_s - ts), 3),
             delta_base=decision.delta_base,
             hedge_base=decision.hedge_base,
             drift_base=decision.drift_base,
             band_base=decision.band_base,
         )
     if report is not None:
+        tick = report.points[-1]  # the newest kept snapshot: the store's heartbeat
+        if newest is None or tick.timestamp_s > newest:
+            newest = tick.timestamp_s
+            row = replace(row, block=max(tick.block, row.block or 0))
         row = replace(row, net_pnl_quote=report.final.net_pnl_quote)
+    if newest is not None:
+        row = replace(row, age_s=round(max(0.0, now_s - newest), 3))
     return row
 
 
@@ -142,7 +156,7 @@ async def _store_rows(target: str, schema: str, now_s: float, timeout_s: float) 
 
     probe = await open_as("fleet-status")
     try:
-        bot_ids = await probe.fleet_bot_ids()
+        bot_ids = await probe.fleet_known_bot_ids()
     finally:
         await probe.close()
     rows = []
@@ -219,10 +233,13 @@ async def load_fleet_status(
     wait_s: float = 1.0,
     timeout_s: float = 5.0,
     now_s: float | None = None,
+    stale_after_s: float = STALE_AFTER_S,
 ) -> list[BotStatus]:
-    """Every bot, sorted by id: the store's rows, each replaced by its live row when the
-    broker has one; bots only on the broker are listed too. ``StoreError`` when the store
-    cannot be read; ``aiomqtt.MqttError`` when the broker cannot be reached."""
+    """Every bot, sorted by id: the store's rows (every bot with any record, a bot that
+    never ticked included), each replaced by its live row when the broker has one; bots
+    only on the broker are listed too. A row whose newest record is older than
+    ``stale_after_s`` seconds is ``stale``. ``StoreError`` when the store cannot be read;
+    ``aiomqtt.MqttError`` when the broker cannot be reached."""
     now_s = time.time() if now_s is None else now_s
     rows = (
         {}
@@ -231,48 +248,16 @@ async def load_fleet_status(
     )
     if mqtt_url is not None:
         rows.update(await _live_rows(mqtt_url, prefix, username, wait_s, now_s))
-    return [rows[k] for k in sorted(rows)]
+    return [replace(rows[k], activity=_activity(rows[k], stale_after_s)) for k in sorted(rows)]
 
 
-def _fmt(value: Decimal | None, places: int) -> str:
-    if value is None:
-        return "?"
-    step = Decimal(1).scaleb(-places)
-    return f"{value.quantize(step, rounding=ROUND_HALF_EVEN):,}"
-
-
-def _age(age_s: float | None) -> str:
-    if age_s is None:
-        return "?"
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if age_s >= 2 * size:
-            return f"{int(age_s // size)}{unit}"
-    return f"{int(age_s)}s"
-
-
-def _name(bot_id: str, width: int = 13) -> str:
-    return bot_id if len(bot_id) <= width else bot_id[: width - 1] + "~"
-
-
-HEADER = (
-    f"{'bot':<13} {'src':<3} {'block':>8} {'age':>5} {'delta':>9} {'hedge':>9} "
-    f"{'drift':>7} {'net PnL':>10} {'state':<8}"
-)
-
-
-def render_fleet(rows: Sequence[BotStatus]) -> list[str]:
-    """The table's lines (each at most 80 columns): base to 3 places, quote to cents."""
-    lines = [HEADER]
-    for r in rows:
-        state = r.trading_state or "?"
-        if r.online is False:
-            state = "offline"
-        lines.append(
-            f"{_name(r.bot_id):<13} {r.source:<3} {'?' if r.block is None else r.block:>8} "
-            f"{_age(r.age_s):>5} {_fmt(r.delta_base, 3):>9} {_fmt(r.hedge_base, 3):>9} "
-            f"{_fmt(r.drift_base, 3):>7} {_fmt(r.net_pnl_quote, 2):>10} {state:<8}"[:WIDTH]
-        )
-    return lines
+def _activity(row: BotStatus, stale_after_s: float) -> str | None:
+    """``never ticked``, ``stale`` or ``ticking`` by the row's newest record; None: unknown."""
+    if row.source == "db" and row.block is None and row.age_s is None:
+        return "never ticked"
+    if row.age_s is None:
+        return None
+    return "stale" if row.age_s > stale_after_s else "ticking"
 
 
 def run_fleet_status(
@@ -283,11 +268,21 @@ def run_fleet_status(
     prefix: str = "hedgebot",
     username: str | None = None,
     as_json: bool = False,
+    stale_after_s: float = STALE_AFTER_S,
 ) -> int:
     """``hedgebot fleet status``: print the table or JSON; exit 0, 1 (no bot found) or 2 (a
-    store or broker that cannot be read, bad input)."""
+    store or broker that cannot be read, bad input: a schema that is no identifier, a
+    ``stale_after_s`` that is not a positive finite number)."""
     if store is None and mqtt_url is None:
         print("fleet status: give --store-url and/or --mqtt-url", file=sys.stderr)  # noqa: T201
+        return EXIT_ERROR
+    try:
+        pg_schema_name(schema)  # the rule `report --pg-schema` applies (one function)
+    except ValueError as exc:
+        print(f"fleet status: {exc}", file=sys.stderr)  # noqa: T201
+        return EXIT_ERROR
+    if not (math.isfinite(stale_after_s) and stale_after_s > 0):
+        print(f"fleet status: --stale-after {stale_after_s}: give seconds > 0", file=sys.stderr)  # noqa: T201
         return EXIT_ERROR
     is_file = store is not None and not store.startswith(("postgresql://", "postgres://"))
     if is_file and not Path(str(store)).is_file():
@@ -296,7 +291,12 @@ def run_fleet_status(
     try:
         rows = asyncio.run(
             load_fleet_status(
-                store, schema=schema, mqtt_url=mqtt_url, prefix=prefix, username=username
+                store,
+                schema=schema,
+                mqtt_url=mqtt_url,
+                prefix=prefix,
+                username=username,
+                stale_after_s=stale_after_s,
             )
         )
     except (StoreError, ConfigError) as exc:
@@ -312,6 +312,7 @@ def run_fleet_status(
         for line in render_fleet(rows):
             print(line)  # noqa: T201
         print("src: db = the store's last tick, mq = live retained state (wins)")  # noqa: T201
+        print(f"stale: no record for over {stale_after_s:g} s (--stale-after)")  # noqa: T201
     if not rows:
         print("fleet status: no bot found", file=sys.stderr)  # noqa: T201
         return EXIT_NO_BOTS
@@ -346,6 +347,14 @@ def add_subcommand(subparsers: Any) -> None:
         default=os.environ.get("MQTT_USERNAME") or None,
         help="broker user (default $MQTT_USERNAME); the password from $MQTT_PASSWORD",
     )
+    p.add_argument(
+        "--stale-after",
+        type=float,
+        default=STALE_AFTER_S,
+        metavar="S",
+        help="a bot whose newest record is older than S seconds shows as stale (default: "
+        f"{STALE_AFTER_S:g}; keep it above the bots' store.snapshot_interval_s heartbeat)",
+    )
     p.add_argument("--json", action="store_true", help="exact decimal strings, unknown as null")
     p.set_defaults(func=_command)
 
@@ -358,4 +367,5 @@ def _command(args: argparse.Namespace) -> int:
         prefix=args.prefix,
         username=args.username,
         as_json=args.json,
+        stale_after_s=args.stale_after,
     )

@@ -28,8 +28,10 @@ from bot.safety import safe_str
 from bot.store.base import RecordStore, SqlSession
 from bot.store.dialect import Dialect
 from bot.store.migrations import MIGRATIONS, Migration
+from bot.store.pg_names import pg_schema_name
 from bot.store.postgres_lock import BotLock, bot_lock_key
 from bot.store.postgres_schema import migrate_postgresql
+from bot.store.schema_check import check_schema_version
 
 __all__ = ["PostgresStore", "bot_lock_key", "describe_url"]
 
@@ -103,7 +105,10 @@ class PostgresStore(RecordStore):
         # the pool's reconnect warnings would reach stderr raw, beside the JSON log; what
         # they say arrives as the StoreError of the write or read that needed the server
         logging.getLogger("psycopg.pool").setLevel(logging.ERROR)
-        options = f"-c search_path={schema}"
+        try:  # the name goes into libpq's options: only an identifier, never an option
+            options = f"-c search_path={pg_schema_name(schema)}"
+        except ValueError as exc:
+            raise StoreError(str(exc)) from None
         if read_only:
             options += " -c default_transaction_read_only=on"
         kwargs: dict[str, Any] = {
@@ -129,8 +134,10 @@ class PostgresStore(RecordStore):
             # one direct connection first: its error says why (refused, login, no database)
             owner_kwargs = kwargs if lock is None else lock.connect_kwargs
             owner = await psycopg.AsyncConnection.connect(url, **owner_kwargs)
-            if lock is None:
-                await owner.execute("SELECT version FROM schema_version LIMIT 1")
+            if lock is None:  # a reader: this hedgebot's schema version, or one clear line
+                cur = await owner.execute("SELECT max(version) FROM schema_version")
+                row = await cur.fetchone()
+                check_schema_version(int(row[0] or 0) if row else 0, where, migrations)
             else:
                 await migrate_postgresql(owner, bot_id, migrations)
                 await lock.take(owner)  # this connection stays open: the bot's writes run on it
@@ -151,6 +158,17 @@ class PostgresStore(RecordStore):
         the one read not scoped to this store's bot)."""
         async with self._reader() as session:
             rows = await session.fetchall("SELECT DISTINCT bot_id FROM snapshots ORDER BY 1", {})
+        return [str(row[0]) for row in rows]
+
+    async def fleet_known_bot_ids(self) -> list[str]:
+        """Every bot with any record in this database and schema, sorted: meta (a bot that
+        started but never ticked), events, decisions or snapshots (``fleet status``)."""
+        sql = (
+            "SELECT bot_id FROM meta UNION SELECT bot_id FROM events "
+            "UNION SELECT bot_id FROM decisions UNION SELECT bot_id FROM snapshots ORDER BY 1"
+        )
+        async with self._reader() as session:
+            rows = await session.fetchall(sql, {})
         return [str(row[0]) for row in rows]
 
     async def close(self) -> None:

@@ -59,8 +59,10 @@ def test_every_bot_of_the_store_with_its_last_tick_and_own_net_pnl(
 
 
 def test_table_fits_80_columns_rounded_for_display(fleet: str, capsys: Any) -> None:
-    """The table: one line per bot, at most 80 columns, base to 3 places, quote to cents."""
-    assert main(["fleet", "status", "--store-url", PG_URL, "--pg-schema", fleet]) == 0
+    """The table: one line per bot, at most 80 columns, base to 3 places, quote to cents (the
+    fixture's ticks are from 1970: --stale-after wide enough to show the trading state)."""
+    args = ["--store-url", PG_URL, "--pg-schema", fleet, "--stale-after", "1e12"]
+    assert main(["fleet", "status", *args]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert all(len(line) <= 80 for line in lines)
     assert lines[0].split() == [
