@@ -49,7 +49,7 @@ from bot.exchange.market_data_settings import MarketDataSettings
 from bot.policy_config import HedgeConfig
 from bot.risk_settings import RiskSettings
 from bot.safety import MAX_RESPONSE_BYTES, mask_url
-from bot.store.settings import StoreConfig
+from bot.store.settings import StoreConfig, shown_store_url
 from bot.telemetry.notify_settings import AlertsSettings
 from bot.telemetry.settings import MetricsSettings, MqttSettings
 
@@ -394,4 +394,6 @@ def masked_dump(settings: Settings) -> dict[str, Any]:
     dumped["exchange"]["urls"] = {name: mask_url(url) for name, url in venue_urls.items()}
     if isinstance(dumped.get("mqtt"), dict):
         dumped["mqtt"]["url"] = mask_url(dumped["mqtt"]["url"])
+    if dumped["store"].get("url"):  # no password (refused), the query string hidden
+        dumped["store"]["url"] = shown_store_url(dumped["store"]["url"])
     return dumped

@@ -9,7 +9,17 @@ from urllib.parse import parse_qs, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-__all__ = ["RetentionConfig", "StoreConfig"]
+__all__ = ["RetentionConfig", "StoreConfig", "shown_store_url"]
+
+
+def shown_store_url(url: str) -> str:
+    """``url`` as ``check-config`` prints it: scheme, user, host, port and database (what an
+    operator checks; the config refuses a password in it), the query string replaced by
+    ``?…`` (its parameters may name key files or carry what we do not know to hide)."""
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    user = f"{parts.username}@" if parts.username else ""
+    return f"{parts.scheme}://{user}{host}{parts.path}" + ("?…" if parts.query else "")
 
 
 class RetentionConfig(BaseModel):
@@ -30,10 +40,12 @@ class StoreConfig(BaseModel):
     ``url``, a PostgreSQL database shared by a fleet (every key carries ``bot_id``).
 
     ``url`` is ``postgresql://user@host:port/db``; its password comes from the environment
-    only (``HEDGEBOT_STORE__PASSWORD``, or libpq's ``PGPASSWORD``): a URL carrying one is
-    refused. With ``url`` set, ``path`` still names where local files go (the kill switch
-    file defaults to beside it). ``pg_schema`` is the PostgreSQL schema of the tables;
-    ``timeout_s`` bounds connecting and waiting for a pooled connection (seconds).
+    only (``HEDGEBOT_STORE__PASSWORD``, or libpq's ``PGPASSWORD``): a URL carrying one, in
+    ``user:password@`` or in any query parameter whose name holds ``password``
+    (``sslpassword``), is refused. With ``url`` set, ``path`` still names where local files
+    go (the kill switch file defaults to beside it). ``pg_schema`` is the PostgreSQL schema
+    of the tables; ``timeout_s`` bounds connecting and waiting for a pooled connection
+    (seconds).
 
     A tick's snapshot is kept when the total delta or LP value moved by more than
     ``snapshot_tolerance`` (relative) since the last kept one, on trades and position
@@ -63,7 +75,18 @@ class StoreConfig(BaseModel):
                 f"store.url must be postgresql://user@host:port/db (scheme {parts.scheme!r}); "
                 "leave it unset for the SQLite file at store.path"
             )
-        if parts.password is not None or "password" in parse_qs(parts.query):
+        secret_keys = sorted(
+            key
+            for key in parse_qs(parts.query, keep_blank_values=True)
+            if "password" in key.lower()
+        )
+        if secret_keys:  # password, sslpassword (the client key's passphrase), ...
+            raise ValueError(
+                f"store.url must not carry a password (query parameter {', '.join(secret_keys)}):"
+                " set HEDGEBOT_STORE__PASSWORD or PGPASSWORD in the environment, and libpq's "
+                "sslpassword through a PGSERVICEFILE entry, never in the URL"
+            )
+        if parts.password is not None:
             raise ValueError(
                 "store.url must not carry a password: set HEDGEBOT_STORE__PASSWORD or "
                 "PGPASSWORD in the environment"

@@ -27,6 +27,7 @@ from bot.safety import safe_str
 from bot.store.base import RecordStore, SqlSession
 from bot.store.dialect import Dialect
 from bot.store.migrations import MIGRATIONS, Migration, migrate
+from bot.store.schema_check import check_schema_version
 
 SCHEMA_VERSION = MIGRATIONS[-1].version
 
@@ -111,7 +112,10 @@ class SqliteStore(RecordStore):
         except (OSError, sqlite3.Error) as exc:
             raise _open_failed(path, exc) from None
         try:
-            await (cls._check_readable(db) if read_only else cls._migrate(db, migrations))
+            if read_only:
+                await cls._check_readable(db, path, migrations)
+            else:
+                await cls._migrate(db, migrations)
         except (OSError, sqlite3.Error) as exc:
             await db.close()
             raise _open_failed(path, exc) from None
@@ -121,9 +125,23 @@ class SqliteStore(RecordStore):
         return cls(db, path)
 
     @staticmethod
-    async def _check_readable(db: aiosqlite.Connection) -> None:
-        """Read the schema once: a corrupt file or a foreign database fails here."""
-        await db.execute_fetchall("SELECT value FROM meta WHERE key = 'schema_version'")
+    async def _check_readable(
+        db: aiosqlite.Connection, path: Path, migrations: Sequence[Migration]
+    ) -> None:
+        """Read the schema once: a corrupt file or a foreign database fails here; a schema
+        version other than this hedgebot's is a ``StoreError`` naming both (schema_check)."""
+        rows = list(
+            await db.execute_fetchall("SELECT value FROM meta WHERE key = 'schema_version'")
+        )
+        tables = await db.execute_fetchall(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'"
+        )
+        if list(tables):
+            versions = list(await db.execute_fetchall("SELECT max(version) FROM schema_version"))
+            current = int(versions[0][0] or 0)
+        else:  # a store from before the migration list: its meta row
+            current = int(rows[0][0]) if rows else 0
+        check_schema_version(current, str(path), migrations)
 
     @staticmethod
     async def _migrate(db: aiosqlite.Connection, migrations: Sequence[Migration]) -> None:
