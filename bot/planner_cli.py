@@ -18,12 +18,16 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from web3 import AsyncWeb3
+
 from bot import cli_args
 from bot.chain.multicall import encode_call
-from bot.chain.reader import LpChainReader, connect_web3
+from bot.chain.multichain import MultiChainReader, build_chain_reader
+from bot.chain.reader import LpChainReader
 from bot.chain.rpc import eth_call, load_abi
 from bot.clock import WallClock
 from bot.config import Settings, load_config, secret_urls
+from bot.config_chains import chain_tokens, primary_chain
 from bot.core.v3 import PairDecimals
 from bot.domain import ChainSnapshot
 from bot.errors import ChainError, ExchangeError
@@ -44,7 +48,16 @@ from bot.planner import (
 from bot.safety import describe_exc, restore_recursion_limit
 from bot.sim.backtest import VenueModel
 
-__all__ = ["DEFAULT_SIGMA", "add_subcommand", "make_plan", "observed_sigma", "render_plan"]
+__all__ = [
+    "DEFAULT_SIGMA",
+    "add_subcommand",
+    "make_plan",
+    "observed_sigma",
+    "pair_decimals",
+    "read_chain",
+    "render_plan",
+    "token_decimals",
+]
 
 DEFAULT_SIGMA = 0.8  # annualised, when the store has no history and none is given
 _MIN_HISTORY = 10  # prices before the observed EWMA is trusted
@@ -75,24 +88,43 @@ def observed_sigma(store_path: Path) -> tuple[float, str] | None:
     return sigma, f"observed: EWMA of {len(rows)} stored prices"
 
 
-async def _pair_decimals(reader: LpChainReader, settings: Settings, block: int) -> PairDecimals:
-    """Ordering (token0 is the lower address, as Uniswap sorts them) and decimals."""
-    abi = load_abi("erc20")
-    decimals = []
-    for token in (settings.hedge_asset.base_token, settings.hedge_asset.quote_token):
-        call = encode_call("token.decimals", token, abi, "decimals")
-        raw = await eth_call(reader.w3, call.target, call.data, block)
-        decimals.append(int(call.decode(raw)[0]))
-    base, quote = settings.hedge_asset.base_token, settings.hedge_asset.quote_token
-    return PairDecimals(int(base, 16) < int(quote, 16), decimals[0], decimals[1])
+NATIVE_DECIMALS = 18  # native ETH (address 0, V4's currency0): wei per ether
 
 
-def _curves(snapshot: ChainSnapshot, pair: PairDecimals | None) -> tuple[PositionCurve, ...]:
+async def token_decimals(w3: AsyncWeb3[Any], token: str, block: int) -> int:
+    """``decimals()`` of ERC-20 ``token`` at ``block``; 18 for native ETH (address 0, which
+    has no contract to ask). Raises ``ChainError`` when the call fails."""
+    if int(token, 16) == 0:
+        return NATIVE_DECIMALS
+    call = encode_call("token.decimals", token, load_abi("erc20"), "decimals")
+    return int(call.decode(await eth_call(w3, call.target, call.data, block))[0])
+
+
+async def pair_decimals(
+    reader: LpChainReader | MultiChainReader, settings: Settings, snapshot: ChainSnapshot
+) -> dict[str | None, PairDecimals]:
+    """Each chain's ordering (token0 is the lower address, as Uniswap sorts them; native ETH,
+    address 0, first) and decimals, by the ``chain`` of the concentrated (``v3``) positions
+    of ``snapshot``, read from that chain at its block of the snapshot."""
+    blocks = dict(snapshot.blocks)
+    out: dict[str | None, PairDecimals] = {}
+    for chain in dict.fromkeys(p.chain for p in snapshot.positions if p.kind == "v3"):
+        name = chain or primary_chain(settings)
+        w3 = reader.w3 if isinstance(reader, LpChainReader) else reader.chains[name].reader.w3
+        block = blocks.get(name, snapshot.block_number)
+        base, quote = chain_tokens(settings, name)
+        decimals = [await token_decimals(w3, token, block) for token in (base, quote)]
+        out[chain] = PairDecimals(int(base, 16) < int(quote, 16), decimals[0], decimals[1])
+    return out
+
+
+def _curves(
+    snapshot: ChainSnapshot, pairs: dict[str | None, PairDecimals]
+) -> tuple[PositionCurve, ...]:
     curves = []
     for exposure in snapshot.positions:
         if exposure.kind == "v3":
-            assert pair is not None
-            curves.append(v3_curve(exposure, pair))
+            curves.append(v3_curve(exposure, pairs[exposure.chain]))
         else:
             curves.append(v2_curve(exposure))
     return tuple(curves)
@@ -143,24 +175,26 @@ async def _venue_view(
     return quote.mark_price, funding, balance.wallet_balance, venue_model
 
 
-async def _read_chain(settings: Settings) -> tuple[ChainSnapshot, PairDecimals | None]:
-    w3 = connect_web3(
-        settings.chain.rpc_urls,
-        settings.chain.request_timeout_s,
-        max_lag_blocks=settings.chain.max_rpc_lag_blocks,
-        max_response_bytes=settings.chain.max_response_bytes,
-    )
-    reader = LpChainReader(w3, settings)
+async def read_chain(
+    settings: Settings,
+) -> tuple[ChainSnapshot, dict[str | None, PairDecimals], dict[str, int]]:
+    """Every chain of ``settings`` read once at its latest block, as the daemon reads them
+    (``build_chain_reader``: the multi-chain reader for several chains): the snapshot, each
+    chain's pair ordering and decimals (:func:`pair_decimals`) and each chain's id by name.
+    Raises ``ChainError`` (incl. ``PositionReadError``) naming the chain that failed,
+    ``ConfigError`` when the pools do not hold the configured pair."""
+    reader = build_chain_reader(settings, WallClock())
     try:
         await reader.start()
-        block = await reader.latest_block()
-        snapshot = await reader.snapshot(block)
-        pair = None
-        if any(p.kind == "v3" for p in snapshot.positions):
-            pair = await _pair_decimals(reader, settings, snapshot.block_number)
+        snapshot = await reader.snapshot(await reader.latest_block())
+        pairs = await pair_decimals(reader, settings, snapshot)
+        if isinstance(reader, LpChainReader):
+            chain_ids = {primary_chain(settings): int(await reader.w3.eth.chain_id)}
+        else:
+            chain_ids = {n: int(await c.reader.w3.eth.chain_id) for n, c in reader.chains.items()}
     finally:
         await reader.close()
-    return snapshot, pair
+    return snapshot, pairs, chain_ids
 
 
 Offload = Callable[[Callable[[], PlanResult]], Awaitable[PlanResult]]
@@ -186,7 +220,7 @@ async def make_plan(
     not hold the configured pair.
     """
     restore_recursion_limit()
-    snapshot, pair = await _read_chain(settings)
+    snapshot, pairs, _ = await read_chain(settings)
     mark, funding, wallet, venue_model = await _venue_view(settings, snapshot.price)
 
     def compute() -> PlanResult:
@@ -205,7 +239,7 @@ async def make_plan(
             mark_price=mark,
             delta_base=snapshot.delta_base,
             value_quote=sum((p.value_quote for p in snapshot.positions), Decimal(0)),
-            curves=_curves(snapshot, pair),
+            curves=_curves(snapshot, pairs),
             wallet_base=snapshot.wallet_base,
             funding=funding,
             margin=MarginModel(settings.exchange.leverage, settings.exchange.margin_mode, wallet),

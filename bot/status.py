@@ -2,7 +2,8 @@
 
 Sources, each read once and never written: the store (opened read-only: last tick, PnL since
 start and today, the operator's state, the risk guards tripped and not cleared), the
-kill-switch file, one chain read at the latest block (positions, delta) and one venue read
+kill-switch file, one read of every chain at its latest block (positions, delta; with several
+chains also ``chain_ids`` and ``blocks`` by chain name) and one venue read
 (hedge, mark, funding, margin): the paper venue's state file read-only, a ccxt venue only
 when its keys are in the environment. What cannot be read is ``None`` with a note saying
 why (``hedge: unknown (no key)``), never zero. A missing store is a :class:`StatusError`:
@@ -125,8 +126,9 @@ def _pool_of(settings: Any, position_id: str) -> str | None:
     """The configured pool (or position manager #token) of a position id."""
     for cfg in settings.positions:
         if position_id == cfg.id or position_id.startswith(f"{cfg.id}#"):
-            if cfg.pool is not None:
-                return str(cfg.pool)
+            pool = getattr(cfg, "pool", None)  # a V4 entry has none: its NFT names it
+            if pool is not None:
+                return str(pool)
             manager = getattr(cfg, "position_manager", None)
             token = getattr(cfg, "token_id", None)
             return f"{manager}#{token}" if token is not None else str(manager)
@@ -134,38 +136,23 @@ def _pool_of(settings: Any, position_id: str) -> str | None:
 
 
 async def _read_chain(settings: Any) -> dict[str, Any]:
-    """One chain read at the latest block: chain id, block, price and each position."""
-    from bot.chain.reader import LpChainReader, connect_web3
-    from bot.planner_cli import _pair_decimals as pair_decimals
+    """One read of every chain at its latest block (as the daemon reads them): chain ids,
+    blocks, price and each position."""
+    from bot.planner_cli import read_chain
     from bot.planner_curves import v3_curve
 
-    w3 = connect_web3(
-        settings.chain.rpc_urls,
-        settings.chain.request_timeout_s,
-        max_lag_blocks=settings.chain.max_rpc_lag_blocks,
-        max_response_bytes=settings.chain.max_response_bytes,
-    )
-    reader = LpChainReader(w3, settings)
-    try:
-        await reader.start()
-        block = await reader.latest_block()
-        snap = await reader.snapshot(block)
-        chain_id = int(await w3.eth.chain_id)
-        pair = None
-        if any(p.kind == "v3" for p in snap.positions):
-            pair = await pair_decimals(reader, settings, snap.block_number)
-    finally:
-        await reader.close()
+    snap, pairs, chain_ids = await read_chain(settings)
     positions = []
     for p in snap.positions:
         lower = upper = None
-        if p.kind == "v3" and pair is not None and p.liquidity is not None:
-            curve = v3_curve(p, pair)
+        if p.kind == "v3" and p.liquidity is not None:
+            curve = v3_curve(p, pairs[p.chain])
             lower, upper = curve.lower, curve.upper
         positions.append(
             {
                 "id": p.id,
                 "kind": p.kind,
+                "chain": p.chain,
                 "pool": _pool_of(settings, p.id),
                 "range_lower": _text(lower),
                 "range_upper": _text(upper),
@@ -176,7 +163,14 @@ async def _read_chain(settings: Any) -> dict[str, Any]:
                 "delta_base": json_decimal(p.delta_base),
             }
         )
-    return {"snapshot": snap, "chain_id": chain_id, "positions": positions}
+    several = len(chain_ids) > 1
+    return {
+        "snapshot": snap,
+        "chain_id": next(iter(chain_ids.values())),  # the primary chain's
+        "chain_ids": chain_ids if several else None,
+        "blocks": dict(snap.blocks) if several else None,
+        "positions": positions,
+    }
 
 
 async def _read_venue(settings: Any, price: Decimal) -> dict[str, Any]:
@@ -259,6 +253,8 @@ async def _live(settings: Any, operator: OperatorState) -> dict[str, Any]:
     out.update(
         chain_id=chain["chain_id"],
         block=snap.block_number,
+        chain_ids=chain["chain_ids"],
+        blocks=chain["blocks"],
         block_timestamp=snap.block_timestamp,
         price=_text(snap.price),
         positions=chain["positions"],

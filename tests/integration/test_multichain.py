@@ -5,6 +5,7 @@ and restore (the chain keeps its state: the same node comes back)."""
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -57,6 +58,13 @@ class TwoChains:
 @pytest.fixture(scope="module")
 async def two_chains() -> AsyncIterator[TwoChains]:
     """Two anvils (chain ids 31337 and 42161) and their deployments, once per module."""
+    async with open_two_chains() as world:
+        yield world
+
+
+@contextlib.asynccontextmanager
+async def open_two_chains() -> AsyncIterator[TwoChains]:
+    """Two anvils (chain ids 31337 and 42161), their deployments and chain B's relay."""
     async with (
         Anvil(AnvilOptions(chain_id=CHAIN_A)) as a,
         Anvil(AnvilOptions(chain_id=CHAIN_B)) as b,

@@ -1,0 +1,137 @@
+"""``hedgebot status`` and ``hedgebot plan`` read every chain of a multi-chain config, as the
+daemon does (two real anvils, the fixture of test_multichain), and a V4 pool whose currency0
+is native ETH (no ``decimals()`` to call: 18)."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from collections.abc import AsyncIterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.app import build_bot, take_snapshot
+from bot.clock import WallClock
+from bot.config import Settings
+from bot.planner_cli import make_plan, read_chain
+from bot.sim.deploy_v4 import V4DeploymentSpec, deploy_v4
+from bot.status import read_status
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from test_multichain import CHAIN_A, CHAIN_B, Recorded, TwoChains, open_two_chains, settings_of
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+async def two_chains() -> AsyncIterator[TwoChains]:
+    """The two chains of test_multichain, once per module."""
+    async with open_two_chains() as world:
+        yield world
+
+
+async def _one_tick(settings: Settings) -> None:
+    """Start the bot as ``run`` does and tick once, so its store exists for ``status``."""
+    bot = await build_bot(settings, clock=WallClock(), telemetry=Recorded())
+    try:
+        await bot.engine.start()
+        assert await bot.engine.tick(await bot.chain.latest_block()) is not None
+    finally:
+        await bot.close()
+
+
+def _inside(row: dict[str, Any]) -> bool:
+    return Decimal(row["range_lower"]) < Decimal(row["price"]) < Decimal(row["range_upper"])
+
+
+async def test_status_reads_every_chain_with_each_chains_token_order(
+    two_chains: TwoChains, tmp_path: Path
+) -> None:
+    """status: every chain's positions (chain named), each chain's id and block, the delta
+    summed over both chains; the V3 and V4 ranges of chain l2 (base token1 there, token0 on
+    the primary) bracket their price, so each chain's own token order was used."""
+    settings = settings_of(two_chains, tmp_path)
+    await _one_tick(settings)
+    snap = await take_snapshot(settings)
+    status = await asyncio.to_thread(read_status, settings, now_s=time.time())
+    assert status["chain_error"] is None
+    rows = {p["id"]: p for p in status["positions"]}
+    assert {i: p["chain"] for i, p in rows.items()} == {"v2-lp": "l1", "v3-lp": "l2", "v4-lp": "l2"}
+    assert status["chain_ids"] == {"l1": CHAIN_A, "l2": CHAIN_B}
+    assert status["chain_id"] == CHAIN_A
+    assert status["blocks"] == snap["blocks"]
+    assert status["block"] == snap["blocks"]["l1"]
+    assert Decimal(status["delta_base"]) == Decimal(snap["delta_base"])
+    for pid in ("v3-lp", "v4-lp"):
+        assert _inside(rows[pid]), rows[pid]
+        assert rows[pid]["where"].endswith("%")
+    assert rows["v2-lp"]["where"] == "full"
+
+
+async def test_plan_reads_every_chain(two_chains: TwoChains, tmp_path: Path) -> None:
+    """plan: the delta and value of every chain's positions, one curve each, the V3/V4
+    ranges in each chain's own token order."""
+    settings = settings_of(two_chains, tmp_path)
+    snap = await take_snapshot(settings)
+    plan = await make_plan(settings, sigma=0.8, days=1)
+    read, _, _ = await read_chain(settings)
+    prices = {p.id: p.price for p in read.positions}
+    assert plan.delta_base == Decimal(snap["delta_base"])
+    assert plan.value_quote == sum(Decimal(p["value_quote"]) for p in snap["positions"])
+    curves = {c.id: c for c in plan.positions}
+    assert set(curves) == {"v2-lp", "v3-lp", "v4-lp"}
+    for pid in ("v3-lp", "v4-lp"):
+        lower, upper = curves[pid].lower, curves[pid].upper
+        assert lower is not None
+        assert upper is not None
+        assert lower < prices[pid] < upper
+
+
+async def test_native_eth_currency0_has_18_decimals_in_status_and_plan(
+    two_chains: TwoChains, tmp_path: Path
+) -> None:
+    """A V4 pool of native ETH (address 0, no contract) and a 6-decimal quote: status and
+    plan read it (they called ``decimals()`` on address 0 and failed) and its range brackets
+    the pool price of the deployment (2000 quote per base)."""
+    d = await deploy_v4(two_chains.a.rpc_url, V4DeploymentSpec(native_base=True))
+    assert d.native
+    assert int(d.base_token, 16) == 0
+    settings = Settings.model_validate(
+        {
+            "bot_id": "native",
+            "chain": {"rpc_urls": [d.rpc_url], "multicall": d.multicall},
+            "positions": [
+                {
+                    "id": "eth-lp",
+                    "kind": "v4",
+                    "position_manager": d.position_manager,
+                    "state_view": d.state_view,
+                    "token_id": d.token_id,
+                }
+            ],
+            "hedge_asset": {"base_token": d.base_token, "quote_token": d.quote_token},
+            "exchange": {"paper": {"state_path": str(tmp_path / "venue.json")}},
+            "store": {"path": str(tmp_path / "store.sqlite")},
+        }
+    )
+    _, pairs, chain_ids = await read_chain(settings)
+    pair = pairs[None]
+    assert (pair.base_is_token0, pair.base_decimals, pair.quote_decimals) == (True, 18, 6)
+    assert chain_ids == {"default": CHAIN_A}
+    plan = await make_plan(settings, sigma=0.8, days=1)
+    (curve,) = plan.positions
+    assert curve.lower is not None
+    assert curve.upper is not None
+    assert curve.lower < plan.price < curve.upper
+    assert abs(plan.price - 2000) < 1  # the deployment's price, in quote per ETH
+    await _one_tick(settings)
+    status = await asyncio.to_thread(read_status, settings, now_s=time.time())
+    assert status["chain_error"] is None
+    (row,) = status["positions"]
+    assert _inside(row)
+    assert status["blocks"] is None
+    assert status["chain_ids"] is None
