@@ -54,6 +54,19 @@ class EmulatorHandle:
         """The ``urls['api']`` entries that point ccxt ``binanceusdm`` here."""
         return ccxt_urls(self.url)
 
+    def ccxt_ws_urls(self) -> dict[str, str]:
+        """The ``urls['api']['ws']`` entry that points ccxt.pro ``binanceusdm`` here (it
+        adds ``/market`` or ``/private`` before ``/ws`` itself)."""
+        return {"linear": f"ws://{self.host}:{self.port}/ws"}
+
+    async def drop_streams(self) -> int:
+        """Close every open WebSocket now (user-data and market); how many were open."""
+        return await self.emulator.streams.drop()
+
+    def refuse_streams(self, refuse: bool = True) -> None:
+        """Answer every WebSocket upgrade with HTTP 503 (``refuse``) or serve them again."""
+        self.emulator.admin("refuse_streams", {"refuse": refuse})
+
     def drop_next_order_response(
         self, mode: Literal["reset", "delay"] = "reset", delay_s: float = 30.0
     ) -> None:

@@ -64,6 +64,10 @@ class OrderRoutes:
         are market orders never updated after creation."""
         return self._order_meta.get(order.client_order_id, ("MARKET", "GTC", None, order.timestamp))
 
+    def meta(self, order: Order) -> OrderMeta:
+        """Type, time in force, price and creation time of ``order`` (the streams' frames)."""
+        return self._order_meta_of(order)
+
     def _created_ms(self, order: Order) -> int:
         return self._order_meta_of(order)[3]
 

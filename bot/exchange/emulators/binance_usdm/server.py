@@ -3,6 +3,7 @@ the fault middleware and the shared admin API, served by ``start_emulator``."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -31,6 +32,7 @@ from bot.exchange.emulators.binance_usdm.faults import (
 from bot.exchange.emulators.binance_usdm.handle import EmulatorHandle
 from bot.exchange.emulators.binance_usdm.market import MarketRoutes
 from bot.exchange.emulators.binance_usdm.orders import OrderRoutes
+from bot.exchange.emulators.binance_usdm.streams import STREAM_PREFIXES, UserStreams
 from bot.exchange.emulators.binance_usdm.wire import BinanceError, error_response, wire_decimal
 from bot.exchange.emulators.clock import MAX_ADVANCE_S, advance_clock
 from bot.exchange.venue import SimVenue, VenueParams
@@ -64,8 +66,9 @@ class BinanceFuturesEmulator:
         self._account = AccountRoutes(self.ctx)
         self._orders = OrderRoutes(self.ctx)
         self._entry = OrderEntry(self.ctx, self._orders)
+        self.streams = UserStreams(self.ctx, self._orders, self._credentials)
         self.admin_table = AdminTable(
-            (*fault_actions(self.faults), *self._market_actions()),
+            (*fault_actions(self.faults), *self._market_actions(), *self._stream_actions()),
             result=lambda: {"now_ms": self.ctx.now_ms()},
         )
 
@@ -85,6 +88,7 @@ class BinanceFuturesEmulator:
             app.router.add_post(f"/fapi/{path}", self._signed(_sync(fn)))
         app.router.add_post("/fapi/v1/order", self._signed(self._entry.post_order))
         app.router.add_delete("/fapi/v1/order", self._signed(_sync(self._orders.cancel_order)))
+        self.streams.add_routes(app)
         add_admin_routes(app, self.admin_table, self.state)
         return app
 
@@ -92,16 +96,22 @@ class BinanceFuturesEmulator:
     async def _faults_middleware(
         self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
     ) -> web.StreamResponse:
+        if request.path.startswith(STREAM_PREFIXES):
+            return await handler(request)  # sockets: their own faults (streams.py)
         if request.path.startswith(ADMIN_PREFIX):
-            return await handler(request)
+            answer = await handler(request)
+            await self.streams.publish()
+            return answer
         faulted = await request_fault(self.faults, request)
         if faulted is not None:
             return faulted
         self.venue.accrue_funding()
         try:
-            return await handler(request)
+            answer = await handler(request)
         except BinanceError as exc:
-            return error_response(exc)
+            answer = error_response(exc)
+        await self.streams.publish()  # a request's frames go out before its answer
+        return answer
 
     def _public(self, fn: _Route) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
         async def handle(request: web.Request) -> web.StreamResponse:
@@ -121,6 +131,18 @@ class BinanceFuturesEmulator:
             AdminAction("mark", self._set_mark, "mark (and index) price"),
             AdminAction("funding_rate", self._set_funding_rate, "funding rate per interval"),
             AdminAction("advance", self._advance, "move the clock, settle funding due"),
+        )
+
+    def _stream_actions(self) -> tuple[AdminAction, ...]:
+        def refuse(body: AdminBody) -> None:
+            self.streams.refusing = bool(body.get("refuse", True))
+
+        def drop(_body: AdminBody) -> None:
+            asyncio.get_running_loop().create_task(self.streams.drop())
+
+        return (
+            AdminAction("drop_streams", drop, "close every WebSocket"),
+            AdminAction("refuse_streams", refuse, "503 to WebSocket upgrades (refuse: bool)"),
         )
 
     def _set_mark(self, body: AdminBody) -> None:
