@@ -28,6 +28,7 @@ from bot.errors import ExchangeError
 from bot.events import FillEvent, FundingEvent
 from bot.guards import RiskGuard
 from bot.store.base import RecordStore
+from bot.store.decision_runs import keep_tick
 from bot.store.snapshot_policy import KeptTick
 from bot.tick_messages import range_transitions
 from bot.venue_history import VenueBatch, VenueHistory
@@ -102,18 +103,15 @@ class AccountSteps:
         self, block: int, now: float, snapshot: ChainSnapshot, plan: TickPlan, booked: bool
     ) -> KeptTick:
         """The tick's snapshot and decision rows, as the store's snapshot policy keeps them
-        (``bot.store.snapshot_policy``: on change, on trades and fills, at an interval);
-        the comparison base once the transaction commits."""
-        kept, policy, decision = self._kept_tick, self.store.snapshot_policy, plan.decision
+        (``bot.store.snapshot_policy``: on change, on trades and fills, at an interval; a
+        quiet repeat extends the last decision run, ``bot.store.decision_runs``); the
+        comparison base once the transaction commits."""
+        decision = plan.decision
         traded = booked or decision.action == "rebalance"
-        reason = policy.snapshot_reason(kept, snapshot, now, traded=traded)
-        if reason is not None:
-            await self.store.record_snapshot(now, snapshot)
-            kept = KeptTick(snapshot, now, kept.decision)
-        if policy.keeps_decision(kept, decision, snapshot_kept=reason is not None):
-            await self.store.record_decision(now, block, decision)
-            kept = KeptTick(kept.snapshot, kept.recorded_s, decision)
-        return kept
+        rows = await keep_tick(
+            self.store, self._kept_tick, now, block, snapshot, decision, traded=traded
+        )
+        return rows.kept
 
     async def _read_history(self, reads: Reads, acted: Acted) -> VenueBatch:
         """The venue's fills and funding since the cursors, each read only when due

@@ -29,6 +29,7 @@ from bot.domain import (
 )
 from bot.errors import StoreError
 from bot.records import intent_from, to_json
+from bot.store.decision_runs import DecisionRunRecords
 from bot.store.dialect import Dialect
 from bot.store.meta import MetaField, MetaKey
 from bot.store.reads import RecordReads
@@ -54,7 +55,7 @@ class SqlSession(Protocol):
         ...
 
 
-class RecordStore(RecordReads):
+class RecordStore(RecordReads, DecisionRunRecords):
     """The bot's record over one backend. Open a backend's subclass with its ``open``."""
 
     path: Path  # where local files beside the store go (the kill switch file's default)
@@ -193,7 +194,8 @@ class RecordStore(RecordReads):
         return removed
 
     async def record_decision(self, ts: float, block: int, decision: Decision) -> None:
-        """Append the policy decision of one tick."""
+        """Append the policy decision of one tick: the head of a new run (quiet repeats
+        extend it, :meth:`extend_decision_run`)."""
         await self._execute(
             "INSERT INTO decisions({bot_col}ts, block, action, reason, body) "
             "VALUES({bot_val}:ts, :block, :action, :reason, :body)",

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import aiosqlite
 
 from bot.errors import StoreError
+from bot.store.decision_runs import RUNS_POSTGRESQL, RUNS_SQLITE
 
 __all__ = ["MIGRATIONS", "VERSION_TABLE", "Migration", "applied_versions", "check_order", "migrate"]
 
@@ -122,6 +123,7 @@ UPDATE fills SET own = CASE WHEN EXISTS (
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "records, intents and meta", _V1, _V1_POSTGRESQL),
     Migration(2, "fills: own (an intent of this bot) or foreign", _V2, _V2_POSTGRESQL),
+    Migration(3, "decisions: runs of quiet repeats", RUNS_SQLITE, RUNS_POSTGRESQL),
 )
 
 VERSION_TABLE = """

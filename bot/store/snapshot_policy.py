@@ -13,8 +13,11 @@ when it says something the last kept one does not:
                  than ``tolerance`` relative to the kept snapshot's (any move from zero);
 * ``interval``   ``interval_s`` seconds passed since the kept one (a heartbeat).
 
-A decision is kept with every kept snapshot, when it trades, and when its action or reason
-differs from the last kept decision: a quiet ``hold`` that repeats the last one adds no row.
+A decision gets its own row with every kept snapshot, when it trades, and when it differs
+from the head of the last decision run (action, reason, notes, order side, or target, hedge or
+band beyond ``tolerance``). Any other decision is a quiet repeat of that run: it extends the
+run's row (its last block, last record time and count, :mod:`bot.store.decision_runs`), so
+every decision is accounted for and a quiet hour adds no row.
 The PnL replay (``bot.report``) is exact over such a history: between kept snapshots the
 perp position does not change, so the hedge's mark-to-market telescopes, and every other
 part depends only on the first and last snapshot (``bot.core.pnl``).
@@ -35,7 +38,7 @@ _ZERO = Decimal(0)
 @dataclass(frozen=True, slots=True)
 class KeptTick:
     """What the policy compares a new tick with: the last kept snapshot and its record time
-    (seconds), and the last kept decision."""
+    (seconds), and the head of the last decision run (the decision its row holds)."""
 
     snapshot: ChainSnapshot | None = None
     recorded_s: float = 0.0
@@ -86,11 +89,32 @@ class SnapshotPolicy:
             return "interval"
         return None
 
-    @staticmethod
-    def keeps_decision(kept: KeptTick, decision: Decision, *, snapshot_kept: bool) -> bool:
-        """Whether ``decision`` gets a row: with a kept snapshot, when it trades, or when its
-        action or reason differs from the last kept decision."""
-        last = kept.decision
-        if snapshot_kept or last is None or decision.action == "rebalance":
+    def same_run(self, head: Decision, decision: Decision) -> bool:
+        """``decision`` repeats the run headed by ``head``: not a rebalance, the same action,
+        reason, notes and order side, and target, hedge and band (base) within ``tolerance``
+        of the head's (relative; any move from zero differs)."""
+        if decision.action == "rebalance" or head.action == "rebalance":
+            return False
+        same = (decision.action, decision.reason, decision.notes, decision.order_side) == (
+            head.action,
+            head.reason,
+            head.notes,
+            head.order_side,
+        )
+        return same and not any(
+            _moved(before, after, self.tolerance)
+            for before, after in (
+                (head.target_base, decision.target_base),
+                (head.hedge_base, decision.hedge_base),
+                (head.band_base, decision.band_base),
+            )
+        )
+
+    def keeps_decision(self, kept: KeptTick, decision: Decision, *, snapshot_kept: bool) -> bool:
+        """Whether ``decision`` gets its own row: with a kept snapshot, when it trades, or
+        when it is no repeat of the last run (:meth:`same_run`); otherwise it extends the
+        run's row (``RecordStore.extend_decision_run``)."""
+        head = kept.decision
+        if snapshot_kept or head is None:
             return True
-        return (decision.action, decision.reason) != (last.action, last.reason)
+        return not self.same_run(head, decision)

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from bot.domain import ChainNotice, ChainSnapshot, Decision, PositionExposure
+from bot.domain import ChainNotice, ChainSnapshot, Decision, PositionExposure, Side
 from bot.store.settings import StoreConfig
 from bot.store.snapshot_policy import KeptTick, SnapshotPolicy
 
@@ -100,3 +100,21 @@ def test_the_store_section_carries_the_policy_settings() -> None:
     assert (config.retention.full_days, config.retention.interval_s) == (3, 600)
     with pytest.raises(ValueError, match="greater than or equal to 0"):
         StoreConfig.model_validate({"snapshot_tolerance": "-1"})
+
+
+def test_a_repeat_within_tolerance_extends_the_run_and_anything_else_opens_one() -> None:
+    """Target, hedge and band within 1e-3 of the run's head: the same run; beyond it, a
+    different note or order side, or a rebalance (head or repeat): a row of its own."""
+    head = hold()
+    assert POLICY.same_run(head, replace(head, target_base=D("-10.009"), hedge_base=D("-10.01")))
+    assert not POLICY.keeps_decision(
+        KeptTick(snap(), 0.0, head), replace(head, band_base=D("0.5004")), snapshot_kept=False
+    )
+    assert not POLICY.same_run(head, replace(head, target_base=D("-10.011")))
+    assert not POLICY.same_run(head, replace(head, hedge_base=D("-9.98")))
+    assert not POLICY.same_run(head, replace(head, band_base=D("0.6")))
+    assert not POLICY.same_run(head, replace(head, notes=("margin warning",)))
+    assert not POLICY.same_run(head, replace(head, order_side=Side.SELL))
+    assert not POLICY.same_run(replace(head, action="rebalance"), head)
+    assert not POLICY.same_run(head, replace(head, action="rebalance"))
+    assert not POLICY.same_run(replace(head, hedge_base=D(0)), replace(head, hedge_base=D("1e-9")))

@@ -2,7 +2,8 @@
 
 The PnL parts are the replay of ``hedgebot report`` (``bot.report.load_report``), so the page
 and the report cannot disagree; delta, target, hedge, drift and band come from the stored
-decisions. Numbers are floats here: they only feed charts (exact values stay in the store).
+decisions, each run of quiet repeats drawn across its span and counted as its length.
+Numbers are floats here: they only feed charts (exact values stay in the store).
 """
 
 from __future__ import annotations
@@ -13,8 +14,16 @@ from typing import Any, TypeVar
 from bot.domain import Decision
 from bot.report import load_report
 from bot.store.base import RecordStore
+from bot.store.decision_runs import DecisionRun
 
-__all__ = ["EVENT_KINDS", "RANGES_S", "event_log", "history_series", "window_start"]
+__all__ = [
+    "EVENT_KINDS",
+    "RANGES_S",
+    "event_log",
+    "history_series",
+    "run_points",
+    "window_start",
+]
 
 RANGES_S: dict[str, float | None] = {"1h": 3600.0, "6h": 21600.0, "24h": 86400.0, "all": None}
 EVENT_KINDS = ("decision", "order", "fill", "funding", "alert", "command", "range", "error")
@@ -44,6 +53,18 @@ def thin(rows: Sequence[_T], max_points: int = MAX_POINTS) -> list[_T]:
     return kept
 
 
+def run_points(runs: Sequence[DecisionRun]) -> list[tuple[float, int, Decision]]:
+    """Chart points of decision runs as (record time, block, decision): a run's first
+    decision, and its last when the run repeats (the same values), so a quiet stretch draws
+    as a flat line across its whole span, not as one point at its start."""
+    points: list[tuple[float, int, Decision]] = []
+    for run in runs:
+        points.append((run.first_ts, run.first_block, run.decision))
+        if run.count > 1:
+            points.append((run.last_ts, run.last_block, run.decision))
+    return points
+
+
 def _decision_series(rows: Sequence[tuple[float, int, Decision]]) -> dict[str, list[Any]]:
     return {
         "t": [ts for ts, _, _ in rows],
@@ -57,23 +78,32 @@ def _decision_series(rows: Sequence[tuple[float, int, Decision]]) -> dict[str, l
 
 
 async def history_series(store: RecordStore, range_name: str = "all") -> dict[str, Any]:
-    """``{"range", "positions": {t, block, delta, target, hedge, drift, band}, "pnl": {t,
-    block, price, <part>...}}``: columns of equal length, time in unix seconds (record time),
-    money in quote, sizes in base. Raises ``KeyError`` for an unknown range."""
-    decisions = await store.read_decisions()
-    start = window_start(decisions[-1][0] if decisions else None, range_name)
-    decisions = thin([row for row in decisions if start is None or row[0] >= start])
+    """``{"range", "decisions": {count, rows}, "positions": {t, block, delta, target, hedge,
+    drift, band}, "pnl": {t, block, price, <part>...}}``: columns of equal length, time in
+    unix seconds (record time), money in quote, sizes in base. ``decisions.count`` is how
+    many decisions the runs reaching into the window hold (a run of quiet repeats counts as
+    its length, ``bot.store.decision_runs``), ``decisions.rows`` the rows they take. Raises
+    ``KeyError`` for an unknown range."""
+    last = await store.last_decision_run()
+    start = window_start(None if last is None else last.last_ts, range_name)
+    runs = await store.read_decision_runs(since_ts=start)
+    points = thin([row for row in run_points(runs) if start is None or row[0] >= start])
     report = await load_report(store)
     pnl: dict[str, list[Any]] = {"t": [], "block": [], "price": []}
     if report is not None:
-        points = [p for p in report.points if start is None or p.timestamp_s >= start]
-        for point in thin(points):
+        shown = [p for p in report.points if start is None or p.timestamp_s >= start]
+        for point in thin(shown):
             pnl["t"].append(point.timestamp_s)
             pnl["block"].append(point.block)
             pnl["price"].append(float(point.price))
             for name, value in point.breakdown.as_dict().items():
                 pnl.setdefault(name, []).append(float(value))
-    return {"range": range_name, "positions": _decision_series(decisions), "pnl": pnl}
+    return {
+        "range": range_name,
+        "decisions": {"count": sum(run.count for run in runs), "rows": len(runs)},
+        "positions": _decision_series(points),
+        "pnl": pnl,
+    }
 
 
 def _kind_of(event_type: str) -> str:

@@ -123,6 +123,9 @@ async function loadHistory() {
   const range = document.getElementById("range").value;
   const h = await (await fetch(`/api/history?range=${encodeURIComponent(range)}`)).json();
   const p = h.positions;
+  const decisions = document.getElementById("decisions");
+  decisions.dataset.value = String(h.decisions.count);
+  decisions.textContent = `${h.decisions.count.toLocaleString()} decisions (${h.decisions.rows.toLocaleString()} rows)`;
   setChart("price", [h.pnl.t.slice(), h.pnl.price.slice()]);
   setChart("delta", [p.t.slice(), p.delta.slice(), p.target.slice(), p.hedge.slice()]);
   setChart("drift", [p.t.slice(), p.drift.slice(), p.band.slice(), p.band.map((b) => -b)]);
