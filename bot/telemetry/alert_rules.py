@@ -3,7 +3,8 @@ summary. Pure: values in, values out; ``bot.telemetry.notify`` sends them.
 
 Sources are the engine's telemetry events: ``alert`` (``risk.<rule>`` trips, ``risk.cleared``,
 ``order.rejected``, ``order.outcome_unknown``, ``order.illegal_answer``, ``position.mismatch``,
-``venue.authentication_refused``, ``position.unreadable`` …) and
+``venue.authentication_refused``, ``position.unreadable``, ``chain.unreadable`` /
+``chain.readable`` / ``chain.reorg`` of a multi-chain bot …) and
 ``range.exited``/``range.entered``; ``daemon.stopped`` is raised by the notifier itself.
 """
 
@@ -30,9 +31,12 @@ _CRITICAL = frozenset(
         "position.unreadable",
         "venue.unreadable",
         "venue.authentication_refused",
+        "chain.unreadable",  # a chain of several cannot be read: no trading until it reads
     }
 )
-_INFO = frozenset({"range.entered", "position.readable", "daily.summary", "daemon.started"})
+_INFO = frozenset(
+    {"range.entered", "position.readable", "chain.readable", "daily.summary", "daemon.started"}
+)
 _BODY_KEYS = (
     "message",
     "venue",
@@ -62,9 +66,10 @@ class Notice:
 
 def severity_of(kind: str) -> Severity:
     """critical: margin critical, kill switch, unknown order outcome, an answer no venue
-    should give, a position not what the bot's own fills make it, unreadable position or
-    venue, the venue refusing the key; info: clears, re-entries, summaries; everything else
-    warning."""
+    should give, a position not what the bot's own fills make it, unreadable position,
+    venue or chain (``chain.unreadable``: one chain of several, so no trading), the venue
+    refusing the key; info: clears, re-entries, a chain or position readable again,
+    summaries; everything else warning (``chain.reorg``, ``position.duplicate`` …)."""
     if kind in _CRITICAL:
         return "critical"
     if kind in _INFO or kind.endswith(".cleared"):

@@ -11,11 +11,12 @@ import dataclasses
 import json
 from decimal import Decimal
 from enum import Enum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic_core import PydanticSerializationError
 
+from bot.config_chains import CHAIN_NAME_PATTERN
 from bot.domain import PoolKind, PositionExposure
 
 SCHEMA_VERSION: Literal[1] = 1
@@ -116,6 +117,8 @@ class GuardTrip(BaseModel):
 
 
 TradingStateName = Literal["active", "reducing", "halted"]
+ChainLabel = Annotated[str, Field(pattern=CHAIN_NAME_PATTERN)]  # a config's chain name
+BlockNumber = Annotated[int, Field(ge=0)]
 
 
 class StateMessage(_Payload):
@@ -150,12 +153,16 @@ class StateMessage(_Payload):
     trading_state: TradingStateName | None = None
     trading_reasons: tuple[str, ...] = ()  # why not active, for people ("paused by operator")
     guards_tripped: tuple[GuardTrip, ...] = ()
+    # several chains: the block each chain was read at, by the config's chain name (``block``
+    # is the primary's); None with one chain, and then left off the wire (as before)
+    blocks: dict[ChainLabel, BlockNumber] | None = Field(default=None, max_length=64)
 
     def _omitted(self) -> set[str]:
+        omitted = set() if self.blocks is not None else {"blocks"}
         # a state without the trading fields has the wire form of before
         if self.trading_state is None and not self.trading_reasons and not self.guards_tripped:
-            return {"trading_state", "trading_reasons", "guards_tripped"}
-        return set()
+            omitted |= {"trading_state", "trading_reasons", "guards_tripped"}
+        return omitted
 
 
 class EventMessage(_Payload):

@@ -58,7 +58,8 @@ def state_message(
     pid: int | None = None,
 ) -> StateMessage:
     """The ``state`` message of a tick (hedge and drift after the tick's order; PnL parts
-    rounded to 1e-10 quote; a non-finite margin ratio published as unknown). Raises
+    rounded to 1e-10 quote; a non-finite margin ratio published as unknown; ``blocks`` by
+    chain only when several chains were read). Raises
     ``pydantic.ValidationError`` when a value breaks the schema (e.g. a negative block)."""
     snapshot, position, decision = tick.snapshot, tick.position, tick.decision
     margin, trading = tick.margin, tick.trading
@@ -93,6 +94,7 @@ def state_message(
         guards_tripped=()
         if trading is None
         else tuple(GuardTrip(name=g.name, since=g.since, detail=g.detail) for g in trading.guards),
+        blocks=dict(snapshot.blocks) or None,
     )
 
 

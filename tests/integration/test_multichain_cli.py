@@ -5,9 +5,12 @@ is native ETH (no ``decimals()`` to call: 18)."""
 from __future__ import annotations
 
 import asyncio
+import json
+import sqlite3
 import sys
 import time
 from collections.abc import AsyncIterator
+from contextlib import closing
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -20,6 +23,7 @@ from bot.config import Settings
 from bot.planner_cli import make_plan, read_chain
 from bot.sim.deploy_v4 import V4DeploymentSpec, deploy_v4
 from bot.status import read_status
+from bot.telemetry.wire import state_message
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from test_multichain import CHAIN_A, CHAIN_B, Recorded, TwoChains, open_two_chains, settings_of
@@ -34,14 +38,24 @@ async def two_chains() -> AsyncIterator[TwoChains]:
         yield world
 
 
-async def _one_tick(settings: Settings) -> None:
-    """Start the bot as ``run`` does and tick once, so its store exists for ``status``."""
-    bot = await build_bot(settings, clock=WallClock(), telemetry=Recorded())
+async def _one_tick(settings: Settings) -> Recorded:
+    """Start the bot as ``run`` does and tick once, so its store exists for ``status``; what
+    it published."""
+    telemetry = Recorded()
+    bot = await build_bot(settings, clock=WallClock(), telemetry=telemetry)
     try:
         await bot.engine.start()
         assert await bot.engine.tick(await bot.chain.latest_block()) is not None
     finally:
         await bot.close()
+    return telemetry
+
+
+def _stored_blocks(store: Path) -> Any:
+    """The ``blocks`` of the last snapshot the store recorded."""
+    with closing(sqlite3.connect(f"file:{store}?mode=ro", uri=True)) as db:
+        (body,) = db.execute("SELECT body FROM snapshots ORDER BY id DESC LIMIT 1").fetchone()
+    return json.loads(body)["blocks"]
 
 
 def _inside(row: dict[str, Any]) -> bool:
@@ -55,8 +69,13 @@ async def test_status_reads_every_chain_with_each_chains_token_order(
     summed over both chains; the V3 and V4 ranges of chain l2 (base token1 there, token0 on
     the primary) bracket their price, so each chain's own token order was used."""
     settings = settings_of(two_chains, tmp_path)
-    await _one_tick(settings)
+    telemetry = await _one_tick(settings)
     snap = await take_snapshot(settings)
+    (state,) = telemetry.states
+    published = state_message(state)  # the MQTT state and the stored record: every chain
+    assert published.blocks == snap["blocks"]  # nothing mined since the tick
+    assert published.block == snap["blocks"]["l1"]
+    assert dict(_stored_blocks(settings.store.path)) == snap["blocks"]
     status = await asyncio.to_thread(read_status, settings, now_s=time.time())
     assert status["chain_error"] is None
     rows = {p["id"]: p for p in status["positions"]}

@@ -107,3 +107,18 @@ def test_by_default_every_url_gets_clears_and_the_summary() -> None:
     }
     raised = AlertsSettings(targets=[{"url_env": "B", "min_severity": "warning"}])
     assert [r.min_severity for r in raised.resolve({"B": "json://h/b"})] == ["warning"]
+
+
+@pytest.mark.parametrize(
+    ("alert", "severity"),
+    [("chain.unreadable", "critical"), ("chain.readable", "info"), ("chain.reorg", "warning")],
+)
+def test_chain_alerts_of_a_multichain_bot(alert: str, severity: str) -> None:
+    """A chain of several unreadable stops trading (critical); readable again is info; a
+    replaced block of another chain is a warning; the body names the chain (its detail)."""
+    data = {"alert": alert, "block": 7, "detail": "chain l2: connection refused", "entries": ["l2"]}
+    notice = notice_for("b", "alert", data, 1.0)
+    assert notice is not None
+    assert (notice.kind, notice.severity) == (alert, severity)
+    assert "detail: chain l2: connection refused" in notice.body
+    assert severity_of(alert) == severity
