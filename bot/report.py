@@ -82,9 +82,11 @@ async def load_report(store: RecordStore, *, cut_s: float | None = None) -> PnlR
 REPORT_WIDTH = 80
 
 
-def print_table(report: PnlReport, console: Any = None) -> None:
+def print_table(report: PnlReport, console: Any = None, decisions: int | None = None) -> None:
     """Cumulative parts as a table in 80 columns, quote amounts to cents; every part is shown
-    as its signed contribution to net PnL (costs negative, ``bot.display.COSTS_NOTE``)."""
+    as its signed contribution to net PnL (costs negative, ``bot.display.COSTS_NOTE``);
+    ``decisions``: how many decisions the store accounts for (a run of quiet repeats counts
+    as its length, ``bot.store.decision_runs``), shown when given."""
     from rich.console import Console
 
     from bot.pnl_table import pnl_table
@@ -95,6 +97,8 @@ def print_table(report: PnlReport, console: Any = None) -> None:
     table = pnl_table(title, final.as_dict(), final.net_pnl_quote)
     table.add_section()
     table.add_row("ticks", str(report.ticks or len(report.points)))
+    if decisions is not None:
+        table.add_row("decisions", f"{decisions:,}")
     table.add_row("time (UTC)", f"{_utc(first.timestamp_s)} -> {_utc(last.timestamp_s)}")
     table.add_row("price", f"{fmt_price(first.price)} -> {fmt_price(last.price)}")
     table.add_row(
@@ -118,10 +122,11 @@ def _utc(timestamp_s: float) -> str:
         return "?"
 
 
-async def _read(settings: Settings) -> PnlReport | None:
+async def _read(settings: Settings) -> tuple[PnlReport | None, int]:
+    """The report and the number of decisions the store accounts for (an aggregate)."""
     store = await open_store(settings, read_only=True)  # a report writes nothing
     try:
-        return await load_report(store)
+        return await load_report(store), await store.decision_total()
     finally:
         await store.close()
 
@@ -133,16 +138,16 @@ def run_report(config: Path, out: Path | None = None, as_json: bool = False) -> 
     if settings.store.url is None and not path.is_file():
         print(f"report: no store at {path}: nothing to report", file=sys.stderr)  # noqa: T201
         return EXIT_NO_DATA
-    report = asyncio.run(_read(settings))
+    report, decisions = asyncio.run(_read(settings))
     if report is None:
         print(f"report: store {path} has no snapshots yet: nothing to report", file=sys.stderr)  # noqa: T201
         return EXIT_NO_DATA
     if out is not None:
         plot_report(report, out)
     if as_json:
-        print(json.dumps(report.summary()))  # noqa: T201
+        print(json.dumps({**report.summary(), "decisions": decisions}))  # noqa: T201
     else:
-        print_table(report)
+        print_table(report, decisions=decisions)
         if out is not None:
             print(f"chart: {out}")  # noqa: T201
     return EXIT_OK

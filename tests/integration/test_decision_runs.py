@@ -5,16 +5,21 @@ decisions; a store from before the runs (schema version 2) reads as runs of one.
 
 from __future__ import annotations
 
+import asyncio
+import json
+import re
 from collections.abc import Iterator
 from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+import yaml
 from store_backends import BACKENDS, Backend, backend_for
 
 from bot.domain import ChainSnapshot, Decision, PositionExposure
 from bot.errors import StoreError
+from bot.report import run_report
 from bot.store.base import RecordStore
 from bot.store.decision_runs import KeptRows, keep_tick
 from bot.store.migrations import MIGRATIONS
@@ -25,6 +30,7 @@ pytestmark = pytest.mark.integration
 
 D = Decimal
 T0 = 1_700_000_000.0
+ADDR = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
 
 
 @pytest.fixture(params=BACKENDS)
@@ -176,3 +182,33 @@ async def test_the_dashboard_history_counts_and_draws_every_decision(
         assert one_hour["decisions"]["count"] == 30
     finally:
         await store.close()
+
+
+async def test_the_report_counts_every_decision(
+    store_backend: Backend, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``hedgebot report``: 25 decisions in 2 rows are 25 decisions, in the JSON and the
+    table."""
+    store = await store_backend.open(bot_id="runs-report")
+    try:
+        kept = KeptTick()
+        for block in range(25):
+            kept = (await _tick(store, kept, block, _hold("paused" if block >= 10 else "x"))).kept
+    finally:
+        await store.close()
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "bot_id": "runs-report",
+                "chain": {"rpc_urls": ["http://127.0.0.1:8545"]},
+                "positions": [{"id": "lp", "kind": "v2", "pool": "0x" + "a" * 40, "owner": ADDR}],
+                "hedge_asset": {"base_token": "0x" + "b" * 40, "quote_token": "0x" + "c" * 40},
+                "store": store_backend.store_config(),
+            }
+        )
+    )
+    assert await asyncio.to_thread(run_report, config, None, True) == 0
+    assert json.loads(capsys.readouterr().out)["decisions"] == 25
+    assert await asyncio.to_thread(run_report, config) == 0
+    assert re.search(r"decisions\s*│?\s*25\b", capsys.readouterr().out)
