@@ -22,6 +22,7 @@ MODULES = [
     "bench_venue_calls",
     "bench_store",
     "bench_store_growth",
+    "bench_store_start",  # 200,000 snapshots: replay time and peak RSS at start-up
     "bench_soak",  # SHORT_TICKS here; `make soak` runs the 100,000-tick soak
     "bench_fleet_mqtt",
     "bench_fleet_positions",
