@@ -46,13 +46,15 @@ test-browser: setup ## the dashboards in headless Debian chromium (Playwright)
 test-unit: setup ## pure core tests only
 	$(PY) -m pytest -q -m unit $(PYTEST_ARGS)
 
-lint: setup ## ruff (incl. complexity <= 12), ruff format --check, mypy --strict, secret scan, duplicate code, modules <= 400 lines
+lint: setup ## ruff (incl. complexity <= 12), ruff format --check, mypy --strict, secret scan, duplicate code, modules <= 400 lines, unique test module names
 	$(VENV)/bin/ruff check bot tests benchmarks
 	$(VENV)/bin/ruff format --check bot tests benchmarks
 	$(VENV)/bin/mypy --strict bot benchmarks
 	$(PY) scripts/secret_scan.py
 	$(PY) scripts/check_duplicate_code.py
 	$(PY) scripts/check_module_size.py
+	@dups=$$(find tests -name 'test_*.py' -printf '%f\n' | sort | uniq -d); \
+	  if [ -n "$$dups" ]; then echo "test modules share a name (pytest cannot collect both): $$dups" >&2; exit 1; fi
 
 format: setup ## apply ruff format and autofixes
 	$(VENV)/bin/ruff format bot tests benchmarks
