@@ -45,6 +45,7 @@ from bot.core.trading_gate import TradingGate, trading_gate
 from bot.domain import AccountBalance, ChainSnapshot, MarketQuote, PerpPosition, Side
 
 __all__ = [
+    "TWAP_MAX_SAMPLES",
     "GuardLimits",
     "GuardState",
     "MarginView",
@@ -60,6 +61,12 @@ __all__ = [
 
 _ZERO = Decimal(0)
 _ORDER_WINDOW_S = 60.0
+# TWAP samples kept (``GuardState.prices``): the window alone would keep one per tick, 7,200
+# for a 30 min window at 4 blocks/s. Past the cap the two adjacent samples spanning the least
+# time merge into their time-weighted price (the integral is unchanged): the TWAP then
+# differs from the per-tick one only where a merged sample straddles the window's start,
+# by at most that sample's share of the window (about 2/1024) times the price move within it.
+TWAP_MAX_SAMPLES = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +76,7 @@ class GuardLimits:
     limits: RiskLimits
     funding_interval_s: int = 8 * 3600
     twap_window_s: int | None = None
+    twap_max_samples: int = TWAP_MAX_SAMPLES  # at least 4 (two merge, first and last kept)
     brackets: tuple[MaintenanceBracket, ...] = ETHUSDT_BRACKETS
 
 
@@ -78,7 +86,8 @@ class GuardState:
     the rules tripped now and ``tripped_at`` ``(rule, unix s)`` when each of them tripped (a
     rule tripped before a restart has none); ``orders_at`` the send times (unix s) of the
     last minute's orders; ``prices`` the ``(unix s, pool price)`` samples of the TWAP
-    window; ``day`` the UTC date (ISO) whose PnL baseline is ``day_start_net`` (quote)."""
+    window (at most ``GuardLimits.twap_max_samples``); ``day`` the UTC date (ISO) whose PnL
+    baseline is ``day_start_net`` (quote)."""
 
     last_block: int | None = None
     stalled_ticks: int = 0
@@ -190,7 +199,26 @@ def _twap(
     prices = [*state.prices, (now_s, price)]
     while len(prices) > 1 and prices[1][0] <= now_s - window:
         prices.pop(0)
+    while len(prices) > max(4, cfg.twap_max_samples):
+        _merge_shortest_pair(prices)
     return twap, tuple(prices)
+
+
+def _merge_shortest_pair(prices: list[tuple[float, Decimal]]) -> None:
+    """Merge the two adjacent samples spanning the least time into one holding their
+    time-weighted price from the first's time, so the price integral over them (what
+    :func:`bot.core.risk.time_weighted_price` sums) is unchanged. The first sample (it may
+    straddle the window's start) and the last (its span is still open) are never merged;
+    needs at least 4 samples."""
+    i = min(range(1, len(prices) - 2), key=lambda k: prices[k + 2][0] - prices[k][0])
+    (t0, p0), (t1, p1), (t2, _) = prices[i], prices[i + 1], prices[i + 2]
+    span = t2 - t0
+    merged = (
+        p1
+        if span <= 0
+        else ((p0 * Decimal(repr(t1 - t0)) + p1 * Decimal(repr(t2 - t1))) / Decimal(repr(span)))
+    )
+    prices[i : i + 2] = [(t0, merged)]
 
 
 def _inputs(
