@@ -76,8 +76,8 @@ class GuardLimits:
     limits: RiskLimits
     funding_interval_s: int = 8 * 3600
     twap_window_s: int | None = None
-    twap_max_samples: int = TWAP_MAX_SAMPLES  # at least 4 (two merge, first and last kept)
     brackets: tuple[MaintenanceBracket, ...] = ETHUSDT_BRACKETS
+    twap_max_samples: int = TWAP_MAX_SAMPLES  # at least 4 (two merge, first and last kept)
 
 
 @dataclass(frozen=True, slots=True)
