@@ -12,7 +12,7 @@ import pytest
 
 from bot.errors import ConfigError
 from bot.telemetry.dashboard.bot_page import flatten_confirmed
-from bot.telemetry.dashboard.command_hub import CommandHub
+from bot.telemetry.dashboard.command_hub import MAX_PENDING_ACKS, CommandHub
 from bot.telemetry.dashboard.feed import DashboardFeed
 from bot.telemetry.dashboard.fleet import EXPIRE_S, MAX_BOTS, STATELESS_EXPIRE_S, FleetBoard
 from bot.telemetry.dashboard.history import event_log, thin, window_start
@@ -348,3 +348,33 @@ def test_the_bind_host_is_a_served_name() -> None:
     refused = gate.read_refusal({"Host": "dash.example.evil:9200"})
     assert refused is not None
     assert refused.status == 421
+
+
+async def test_page_commands_never_acked_are_bounded_and_their_late_acks_not_sent_to_mqtt() -> None:
+    """The engine takes 100 page commands and acks none: at most ``MAX_PENDING_ACKS`` wait;
+    a forgotten one's late ack is dropped (not passed to the MQTT channel), a kept one's still
+    marks it applied."""
+
+    class Upstream:
+        def __init__(self) -> None:
+            self.commands: asyncio.Queue = asyncio.Queue()  # type: ignore[type-arg]
+            self.acks: list[str] = []
+
+        async def ack(self, command_id: str, ok: bool, reason: str | None = None) -> None:
+            self.acks.append(command_id)
+
+    upstream = Upstream()
+    hub = CommandHub("b1")
+    hub.attach(upstream)
+    taken = []
+    for _ in range(100):
+        ack = await hub.submit("set_hedge_ratio", {"value": "0.8"}, wait_s=0)
+        assert ack.status == "queued"
+        taken.append(hub.commands.get_nowait().id)
+        assert hub.pending_acks <= MAX_PENDING_ACKS
+    assert hub.pending_acks == MAX_PENDING_ACKS
+    await hub.ack(taken[0], True)
+    await hub.ack(taken[-1], True)
+    assert upstream.acks == []
+    assert hub.validator.is_applied(taken[-1])
+    assert hub.pending_acks == MAX_PENDING_ACKS - 1

@@ -31,6 +31,12 @@ _log = structlog.get_logger("hedgebot.telemetry.dashboard")
 
 DEFAULT_QUEUE_SIZE = 16
 DASHBOARD_TOPIC = "dashboard/{bot_id}/cmd"
+# page commands waiting for the engine's ack: one is added per queued command and removed by
+# its ack, so a command taken from the queue and never acked (a session that ended between
+# taking and applying it) would stay forever; past the cap the oldest is forgotten (logged;
+# its page was already told ``queued``) and its late ack is dropped, never sent to MQTT
+MAX_PENDING_ACKS = 64
+_PAGE_ID_PREFIX = "web-"
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +97,7 @@ class CommandHub:
         self, command: str, params: Mapping[str, Any], *, wait_s: float = 10.0
     ) -> PageAck:
         """Validate and queue one command; wait up to ``wait_s`` for the engine's answer."""
-        command_id = f"web-{uuid.uuid4().hex}"
+        command_id = f"{_PAGE_ID_PREFIX}{uuid.uuid4().hex}"
         body: dict[str, Any] = {"id": command_id, "command": command, "params": dict(params)}
         body["ts"] = int(self._clock.now())
         raw = json.dumps(self._key.signed(self._topic, body)).encode()
@@ -108,6 +114,13 @@ class CommandHub:
             self.validator.mark_refused(command_id, "command queue full")
             return PageAck(command_id, shown, "rejected", "command queue full: retry later")
         self._pending[command_id] = (shown, future)
+        while len(self._pending) > MAX_PENDING_ACKS:
+            oldest = next(iter(self._pending))
+            command_shown, forgotten = self._pending.pop(oldest)
+            if not forgotten.done():  # a page still waiting is told what the others were
+                reason = "no answer from the engine yet; its outcome will not be shown here"
+                forgotten.set_result(PageAck(oldest, command_shown, "queued", reason))
+            _log.warning("command.ack_forgotten", id=oldest, pending=MAX_PENDING_ACKS)
         _log.info("command.received", id=command_id, command=shown, source="dashboard")
         try:
             async with asyncio.timeout(wait_s):
@@ -115,11 +128,18 @@ class CommandHub:
         except TimeoutError:
             return PageAck(command_id, shown, "queued", "waiting for the next tick")
 
+    @property
+    def pending_acks(self) -> int:
+        """Page commands waiting for the engine's ack (at most ``MAX_PENDING_ACKS``)."""
+        return len(self._pending)
+
     async def ack(self, command_id: str, ok: bool, reason: str | None = None) -> None:
         """The engine's outcome: answers the page that sent it, or the MQTT channel."""
         pending = self._pending.pop(command_id, None)
         if pending is None:
-            if self._upstream is not None:
+            if command_id.startswith(_PAGE_ID_PREFIX):  # a page's, forgotten: not MQTT's
+                _log.info("command.late_ack", id=command_id, ok=ok)
+            elif self._upstream is not None:
                 await self._upstream.ack(command_id, ok, reason)
             return
         if ok:
