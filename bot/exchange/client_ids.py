@@ -24,6 +24,7 @@ __all__ = [
     "client_order_id",
     "hex_client_id",
     "hex_client_id_prefix",
+    "seq_of",
     "text_client_id",
 ]
 
@@ -57,6 +58,12 @@ def block_of(client_id: str) -> int:
     """The block in one of our client ids (0 for an id of another shape)."""
     match = _OWN_ID.match(client_id)
     return int(match.group(2)) if match else 0
+
+
+def seq_of(client_id: str) -> int:
+    """The sequence number in one of our client ids (0 for an id of another shape)."""
+    match = _OWN_ID.match(client_id)
+    return int(match.group(3)) if match else 0
 
 
 def hex_client_id_prefix(bot_id: str) -> str:

@@ -5,7 +5,10 @@ saw in one store transaction: the fills they classified (a :class:`CheckedMark`:
 millisecond ``POSITION_CHECKED_MS`` and the trade ids from it on, ``CHECKED_TRADE_IDS``, so
 each fill is classified once and a foreign one reported once) and, when adopting, the venue's
 position as the new baseline with the venue millisecond it counts from and the trade ids of
-that millisecond it already contains (``BASELINE_TRADE_IDS``).
+that millisecond it already contains (``BASELINE_TRADE_IDS``) and the client-id sequence of
+the newest order it contains (``BASELINE_SEQ``: the ledger's filled orders no fill of which
+reached the account count in later expectations only after it,
+:func:`~bot.exchange.position_check.unfilled_own_orders`).
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from typing import TYPE_CHECKING, Literal
 import structlog
 
 from bot.domain import Fill, Order
-from bot.exchange.client_ids import client_id_prefix
+from bot.exchange.client_ids import client_id_prefix, seq_of
 from bot.exchange.place_results import NotPlaced, Placed, PlaceResult
 from bot.exchange.position_check import (
     CheckedMark,
@@ -29,6 +32,7 @@ from bot.exchange.position_check import (
     check_running,
     compare,
     counted_fills,
+    unfilled_own_orders,
 )
 from bot.store.meta import Meta, MetaField, MetaKey
 
@@ -36,6 +40,7 @@ if TYPE_CHECKING:
     from bot.exchange.ledger import OrderLedger
 
 __all__ = [
+    "BASELINE_SEQ",
     "BASELINE_TRADE_IDS",
     "CHECKED_TRADE_IDS",
     "check_running_position",
@@ -67,6 +72,9 @@ BASELINE_TRADE_IDS = _trade_ids_field(MetaKey.POSITION_BASELINE_TRADE_IDS)
 # The fills from POSITION_CHECKED_MS on that a check classified (CheckedMark.after_check);
 # absent in stores checked before they were kept: none (the older mark reads as it did).
 CHECKED_TRADE_IDS = _trade_ids_field(MetaKey.POSITION_CHECKED_TRADE_IDS)
+# The newest own order (client-id sequence) an adopted baseline contains; absent (never
+# adopted, or adopted before it was kept): 0, every order's recorded fill is checked.
+BASELINE_SEQ = MetaField(MetaKey.POSITION_BASELINE_SEQ, int, str, 0)
 
 
 async def reconcile_venue(
@@ -88,6 +96,7 @@ async def reconcile_venue(
     checked = await _checked_mark(ledger, cursor)
     position = await exchange.position()
     stored, venue_fills = await store.read_fills(), await exchange.fills(cursor)
+    unfilled = await _unfilled(ledger, [*stored, *venue_fills])
     findings = compare(
         own_prefix=client_id_prefix(ledger.bot_id),
         baseline_base=await store.get(Meta.POSITION_BASELINE),
@@ -99,6 +108,7 @@ async def reconcile_venue(
         checked=checked,
         baseline_after_ms=after_ms,
         baseline_trade_ids=inside,
+        unfilled=unfilled,
     )
     seen, _ = counted_fills(stored, venue_fills, after_ms, inside)
     action: Literal["ok", "adopted", "paused"] = "ok"
@@ -166,6 +176,7 @@ async def check_running_position(
     checked = await _checked_mark(ledger, cursor)
     stored, venue_fills = await store.read_fills(), await ledger.exchange.fills(cursor)
     counted, _ = counted_fills(stored, venue_fills, after_ms, inside)
+    unfilled = await _unfilled(ledger, [*stored, *venue_fills])
     check = check_running(
         baseline_base=await store.get(Meta.POSITION_BASELINE),
         counted=counted,
@@ -173,23 +184,34 @@ async def check_running_position(
         checked=checked,
         venue_position_base=venue_position_base,
         on_mismatch=ledger.on_mismatch,
+        unfilled=unfilled,
     )
     numbers = (check.venue_position_base, check.expected_position_base)
     if not check.ok:
         repeated = last_mismatch == numbers and not check.foreign_fills
-        check = PositionCheck(*numbers, check.foreign_fills, check.action, repeated)
+        check = PositionCheck(
+            *numbers, check.foreign_fills, check.action, repeated, check.unfilled_orders
+        )
         if not repeated:
             log.warning(
                 "position.mismatch",
                 venue_position_base=str(numbers[0]),
                 expected_position_base=str(numbers[1]),
                 foreign_fills=[f.trade_id for f in check.foreign_fills],
+                unfilled_orders=[o.client_order_id for o in check.unfilled_orders],
                 action=check.action,
             )
     await _record_check(
         ledger, counted, venue_position_base, checked, cursor, adopt=check.action == "adopted"
     )
     return check
+
+
+async def _unfilled(ledger: OrderLedger, fills: Sequence[Fill]) -> tuple[Order, ...]:
+    """The ledger's filled own orders no fill of which is among ``fills`` (after the
+    adopted baseline's orders)."""
+    orders = await ledger.store.read_last_orders()
+    return unfilled_own_orders(orders, fills, await ledger.store.get(BASELINE_SEQ))
 
 
 async def _fill_cursor(ledger: OrderLedger) -> int:
@@ -226,3 +248,5 @@ async def _record_check(
             await store.set(Meta.POSITION_BASELINE, baseline)
             await store.set(Meta.POSITION_BASELINE_AFTER_MS, after_ms)
             await store.set(BASELINE_TRADE_IDS, inside)
+            newest = max(map(seq_of, await store.intent_blocks()), default=0)
+            await store.set(BASELINE_SEQ, newest)  # its orders are in the venue's number

@@ -53,6 +53,11 @@ class LedgerStore(Protocol):
         """How many intents were ever recorded."""
         ...
 
-    async def read_fills(self) -> list[Fill]:
-        """Every stored fill, by venue time."""
+    async def read_fills(self, *, own: bool | None = None) -> list[Fill]:
+        """Stored fills by venue time (``own``: None every one, True the bot's own, False
+        someone else's)."""
+        ...
+
+    async def read_last_orders(self) -> dict[str, Order]:
+        """The newest recorded update of each order, by client order id."""
         ...

@@ -12,6 +12,14 @@ and the position it moved stays a mismatch, check after check and restart after 
 until the position returns or an ``adopt`` makes the venue's position (foreign fills
 included) the new baseline.
 
+Safety net (:func:`unfilled_own_orders`): an own order the ledger recorded as filled (the
+venue answered "filled N") of which no fill reached the account (none stored, none in the
+venue's fills the check itself reads; e.g. an agent key trading another master's account)
+counts in the expectation with the ledger's amount, so the account that did not move is a
+mismatch. The bound is that read: every check reads the venue's fills after the order
+settled, and a venue's own fill is on its account when it answers "filled". Orders of an
+adopted baseline (sequence up to ``baseline_seq``) are in it already.
+
 * :func:`compare` (start-up): anything the store cannot explain is a mismatch: the position
   differs from that expectation; a fill no check classified yet whose client id is no
   intent of this bot; an
@@ -35,12 +43,13 @@ an operator (a resumed bot is not paused again for the same numbers, a restarted
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal
 
 from bot.domain import Fill, Order, OrderIntent, Side
+from bot.exchange.client_ids import seq_of
 
 __all__ = [
     "CheckedMark",
@@ -53,6 +62,7 @@ __all__ = [
     "compare",
     "counted_fills",
     "signed_amount",
+    "unfilled_own_orders",
 ]
 
 OnMismatch = Literal["adopt", "pause"]
@@ -62,6 +72,33 @@ Action = Literal["ok", "adopted", "paused"]
 def signed_amount(fill: Fill) -> Decimal:
     """The fill's change to the position: + for a buy, - for a sell."""
     return fill.amount_base if fill.side is Side.BUY else -fill.amount_base
+
+
+def unfilled_own_orders(
+    orders: Mapping[str, Order], fills: Iterable[Fill], baseline_seq: int = 0
+) -> tuple[Order, ...]:
+    """The bot's orders (``orders``: the ledger's newest record of each, by client id) that
+    the venue answered as (partly) filled but of which not one fill is among ``fills`` (every
+    stored fill and the venue's fills since the cursor), leaving out those of an adopted
+    baseline (sequence up to ``baseline_seq``); oldest sequence first."""
+    with_fills = {f.client_order_id for f in fills}
+    return tuple(
+        sorted(
+            (
+                order
+                for cid, order in orders.items()
+                if order.filled_base > 0 and cid not in with_fills and seq_of(cid) > baseline_seq
+            ),
+            key=lambda order: seq_of(order.client_order_id),
+        )
+    )
+
+
+def _order_total(orders: Iterable[Order]) -> Decimal:
+    """The position change the ledger recorded for ``orders``: + bought, - sold (base)."""
+    return sum(
+        (o.filled_base if o.side is Side.BUY else -o.filled_base for o in orders), Decimal(0)
+    )
 
 
 def counted_fills(
@@ -128,6 +165,7 @@ class Findings:
     foreign_open_orders: tuple[Order, ...]
     unknown_fills: tuple[Fill, ...]
     mismatches: tuple[str, ...]
+    unfilled_orders: tuple[Order, ...] = ()  # filled by the venue's word, no fill seen
 
     @property
     def ok(self) -> bool:
@@ -147,6 +185,7 @@ def compare(
     checked: CheckedMark,
     baseline_after_ms: int | None = None,
     baseline_trade_ids: frozenset[str] = frozenset(),
+    unfilled: Sequence[Order] = (),
 ) -> Findings:
     """The venue's state against the store's record at start-up (see the module doc): the
     expectation counts the bot's own fills only; ``checked``: the fills the running checks
@@ -155,6 +194,7 @@ def compare(
     known_intents = frozenset(intent_ids)
     counted, _ = counted_fills(stored_fills, venue_fills, baseline_after_ms, baseline_trade_ids)
     expected = baseline_base + _total(f for f in counted if f.client_order_id in known_intents)
+    expected += _order_total(unfilled)
     own = tuple(o for o in venue_open_orders if o.client_order_id.startswith(own_prefix))
     foreign = tuple(o for o in venue_open_orders if not o.client_order_id.startswith(own_prefix))
     unknown_fills = tuple(
@@ -167,6 +207,11 @@ def compare(
         f"fill {fill.trade_id} ({fill.side.value} {fill.amount_base} @ {fill.price}) of "
         f"order {fill.client_order_id}, which is no intent of this bot"
         for fill in unknown_fills
+    )
+    mismatches.extend(
+        f"order {order.client_order_id}: the venue said {order.side.value} "
+        f"{order.filled_base} filled, but no fill of it reached this account"
+        for order in unfilled
     )
     mismatches.extend(
         f"open order {order.client_order_id} is unknown to the store"
@@ -185,6 +230,7 @@ def compare(
         foreign_open_orders=foreign,
         unknown_fills=unknown_fills,
         mismatches=tuple(mismatches),
+        unfilled_orders=tuple(unfilled),
     )
 
 
@@ -204,6 +250,7 @@ class PositionCheck:
     foreign_fills: tuple[Fill, ...]
     action: Action
     repeated: bool = False
+    unfilled_orders: tuple[Order, ...] = ()  # filled by the venue's word, no fill seen
 
     @property
     def ok(self) -> bool:
@@ -219,18 +266,23 @@ def check_running(
     checked: CheckedMark,
     venue_position_base: Decimal,
     on_mismatch: OnMismatch,
+    unfilled: Sequence[Order] = (),
 ) -> PositionCheck:
     """Someone else's fills among those not ``checked`` before, and the position the bot's
     record predicts: ``baseline + Σ`` its own fills among ``counted`` (from
-    :func:`counted_fills`; someone else's, reported now or before, never count)."""
+    :func:`counted_fills`; someone else's, reported now or before, never count) ``+`` the
+    ledger's amounts of the ``unfilled`` own orders (:func:`unfilled_own_orders`)."""
     known = frozenset(intent_ids)
     foreign = tuple(
         f for f in counted if not checked.classified(f) and f.client_order_id not in known
     )
     expected = baseline_base + _total(f for f in counted if f.client_order_id in known)
+    expected += _order_total(unfilled)
     clean = not foreign and expected == venue_position_base
     action: Action = "ok" if clean else ("adopted" if on_mismatch == "adopt" else "paused")
-    return PositionCheck(venue_position_base, expected, foreign, action)
+    return PositionCheck(
+        venue_position_base, expected, foreign, action, unfilled_orders=tuple(unfilled)
+    )
 
 
 def adopted_baseline(

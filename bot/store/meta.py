@@ -43,6 +43,7 @@ class MetaKey(StrEnum):
     POSITION_BASELINE = "position_baseline_base"  # position not explained by own fills
     POSITION_BASELINE_AFTER_MS = "position_baseline_after_ms"  # fills counted from here on
     POSITION_BASELINE_TRADE_IDS = "position_baseline_trade_ids"  # in it at that very ms
+    POSITION_BASELINE_SEQ = "position_baseline_seq"  # own orders up to this seq are in it
     POSITION_CHECKED_MS = "position_checked_ms"  # fills before this were checked
     POSITION_CHECKED_TRADE_IDS = "position_checked_trade_ids"  # and these from it on
     FILLS_SINCE_MS = "fills_since_ms"  # venue fill cursor

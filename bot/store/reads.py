@@ -11,8 +11,8 @@ from abc import ABC, abstractmethod
 from decimal import Decimal
 from typing import Any
 
-from bot.domain import ChainSnapshot, Decision, Fill, FundingPayment
-from bot.records import decision_from, fill_from, funding_from, snapshot_from
+from bot.domain import ChainSnapshot, Decision, Fill, FundingPayment, Order
+from bot.records import decision_from, fill_from, funding_from, order_from, snapshot_from
 
 __all__ = ["RECORD_TABLES", "RecordReads"]
 
@@ -89,6 +89,14 @@ class RecordReads(ABC):
             )
         return [fill_from(json.loads(row[0])) for row in rows]
 
+    async def read_last_orders(self) -> dict[str, Order]:
+        """The newest recorded update of each of the bot's orders, by client order id (the
+        venue's last word the ledger kept: status and filled amount)."""
+        rows = await self._fetch(
+            "SELECT client_order_id, body FROM order_updates WHERE {bot_is}1 = 1 ORDER BY id"
+        )
+        return {str(row[0]): order_from(json.loads(row[1])) for row in rows}
+
     async def read_funding(self) -> list[FundingPayment]:
         """Every stored funding payment, by venue time."""
         rows = await self._fetch("SELECT body FROM funding WHERE {bot_is}1 = 1 ORDER BY ts, id")
@@ -134,9 +142,11 @@ class RecordReads(ABC):
         return [(int(r[0]), int(r[1]), decision_from(json.loads(r[2]))) for r in rows]
 
     async def last_decision(self) -> tuple[float, int, Decision] | None:
-        """The newest stored decision as (record time, block, decision); None: none yet."""
+        """The newest decision as (record time, block, decision); None: none yet. A run of
+        quiet repeats (``bot.store.decision_runs``) gives its last repeat's time and block."""
         rows = await self._fetch(
-            "SELECT ts, block, body FROM decisions WHERE {bot_is}1 = 1 ORDER BY id DESC LIMIT 1"
+            "SELECT COALESCE(last_ts, ts), COALESCE(last_block, block), body FROM decisions "
+            "WHERE {bot_is}1 = 1 ORDER BY id DESC LIMIT 1"
         )
         if not rows:
             return None

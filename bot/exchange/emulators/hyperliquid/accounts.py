@@ -9,8 +9,10 @@ carried so tests can assert "no builder unless configured".
 
 Other master accounts may be registered with their own agents (``other_masters``): the venue
 then answers ``userRole`` and ``extraAgents`` for several masters, as the real one does, so
-an agent key approved for another account is told apart from the master's own agents. Only
-the master's account is simulated: an action signed by another master's agent is refused.
+an agent key approved for another account is told apart from the master's own agents. An
+order signed by another master's agent acts on that master's account, as on the real venue,
+whatever wallet the client reads (the emulator keeps a simulated account of its own for it,
+``ExchangeActions``): the wallet's own account does not move.
 """
 
 from __future__ import annotations
@@ -115,6 +117,9 @@ class AccountRegistry:
         Raises ``VenueRefusal`` with the venue's text for an unknown signer or a vault the
         master does not lead."""
         signer = _norm(signer)
+        other = next((m for m, agents in self.other_masters.items() if signer in agents), None)
+        if other is not None and vault_address is None:
+            return other  # the agent acts for its own master, not for the wallet asked about
         if signer != self.master and signer not in self.agents:
             raise VenueRefusal(hyperliquid_text(Refusal.UNKNOWN_SIGNER).message(signer=signer))
         if vault_address is None:

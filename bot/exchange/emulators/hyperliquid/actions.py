@@ -74,9 +74,13 @@ class ExchangeActions:
         now_ms: Callable[[], tuple[int, ...]],
         *,
         mainnet: bool,
+        other_book: Callable[[], HyperliquidBook] | None = None,
     ) -> None:
         self.registry = registry
         self.book = book
+        # another master's account, on the first action its agent signs (other_masters)
+        self._other_book = other_book
+        self.other_books: dict[str, HyperliquidBook] = {}
         self.faults = faults
         self.nonces = NonceBook()
         self._now_ms = now_ms
@@ -159,17 +163,26 @@ class ExchangeActions:
         self._check_nonce(signer, nonce)
         if expires_after is not None and expires_after < max(self._now_ms()):
             raise VenueRefusal("Action expired.")
-        if account != self.registry.trading_address:
-            raise VenueRefusal(hyperliquid_text(Refusal.NO_DEPOSIT).message(user=account))
-        return self._apply_l1(kind, action)
+        return self._apply_l1(kind, action, self._book_of(account))
 
-    def _apply_l1(self, kind: str, action: dict[str, Any]) -> ExchangeAnswer:
+    def _book_of(self, account: str) -> HyperliquidBook:
+        """The book of the account an action acts on: the simulated account, or another
+        master's (created on its first action); ``VenueRefusal`` for any other account."""
+        if account == self.registry.trading_address:
+            return self.book
+        if account in self.registry.other_masters and self._other_book is not None:
+            if account not in self.other_books:
+                self.other_books[account] = self._other_book()
+            return self.other_books[account]
+        raise VenueRefusal(hyperliquid_text(Refusal.NO_DEPOSIT).message(user=account))
+
+    def _apply_l1(self, kind: str, action: dict[str, Any], book: HyperliquidBook) -> ExchangeAnswer:
         if kind == "order":
-            return self._order(action)
+            return self._order(action, book)
         if kind in ("cancel", "cancelByCloid"):
-            return self._cancel(kind, action)
+            return self._cancel(kind, action, book)
         if kind == "updateLeverage":
-            refusal = self.book.update_leverage(
+            refusal = book.update_leverage(
                 action.get("asset"), action.get("isCross"), action.get("leverage")
             )
             return _err(refusal) if refusal else ExchangeAnswer(_ok("default"))
@@ -180,7 +193,7 @@ class ExchangeActions:
             return ExchangeAnswer(_ok("default"))
         raise MalformedAction(f"unknown action type {kind[:40]!r}")
 
-    def _order(self, action: dict[str, Any]) -> ExchangeAnswer:
+    def _order(self, action: dict[str, Any], book: HyperliquidBook) -> ExchangeAnswer:
         raw_orders = action.get("orders")
         if not isinstance(raw_orders, list) or not raw_orders:
             raise MalformedAction("orders must be a non-empty list")
@@ -191,13 +204,13 @@ class ExchangeActions:
         statuses = []
         for order in orders:
             fraction = self.faults.take_partial_fill() if order.tif == "Ioc" else None
-            status = self.book.place(order, fraction)
+            status = book.place(order, fraction)
             _log.info("emulator.hl_order", cloid=order.cloid, status=next(iter(status)))
             statuses.append(status)
         accepted = any("error" not in s for s in statuses)
         return ExchangeAnswer(_ok("order", {"statuses": statuses}), order_accepted=accepted)
 
-    def _cancel(self, kind: str, action: dict[str, Any]) -> ExchangeAnswer:
+    def _cancel(self, kind: str, action: dict[str, Any], book: HyperliquidBook) -> ExchangeAnswer:
         cancels = action.get("cancels")
         if not isinstance(cancels, list) or not cancels:
             raise MalformedAction("cancels must be a non-empty list")
@@ -206,9 +219,9 @@ class ExchangeActions:
             if not isinstance(entry, dict):
                 raise MalformedAction("a cancel must be an object")
             if kind == "cancel":
-                statuses.append(self.book.cancel(entry.get("a"), entry.get("o")))
+                statuses.append(book.cancel(entry.get("a"), entry.get("o")))
             else:
                 cloid = entry.get("cloid")
                 key = cloid.lower() if isinstance(cloid, str) else None
-                statuses.append(self.book.cancel(entry.get("asset"), key))
+                statuses.append(book.cancel(entry.get("asset"), key))
         return ExchangeAnswer(_ok("cancel", {"statuses": statuses}))

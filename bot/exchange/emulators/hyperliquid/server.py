@@ -96,7 +96,12 @@ class HyperliquidEmulator:
         base = venue.params.symbol.partition("/")[0]
         self.book = HyperliquidBook(venue, asset=1, coin=base, max_leverage=25)
         self.actions = ExchangeActions(
-            registry, self.book, self.faults, self._clocks_ms, mainnet=mainnet
+            registry,
+            self.book,
+            self.faults,
+            self._clocks_ms,
+            mainnet=mainnet,
+            other_book=lambda: self._account_book(base),
         )
         self._info: dict[str, Callable[[Mapping[str, Any]], Any]] = {
             "meta": lambda _b: info.meta_and_asset_ctxs(self.book)[0],
@@ -123,6 +128,14 @@ class HyperliquidEmulator:
             "extraAgents": lambda b: self.registry.extra_agents(b.get("user")),
         }
         self.admin_table = self._admin_table()
+
+    def _account_book(self, coin: str) -> HyperliquidBook:
+        """A simulated account of another master, at the venue's current mark (its agent's
+        orders trade it; nothing of it is served to the wallet's reads)."""
+        other = SimVenue(self.venue.params, self.venue.clock)
+        quote = self.venue.quote()
+        other.set_mark(quote.mark_price, quote.index_price)
+        return HyperliquidBook(other, asset=1, coin=coin, max_leverage=25)
 
     # ------------------------------------------------------------------ clock
     def _now_ms(self) -> int:
