@@ -32,6 +32,7 @@ from prometheus_client.core import CounterMetricFamily
 from prometheus_client.registry import Collector
 
 from bot.clock import WallClock
+from bot.domain import OrderStatus
 from bot.ports import Clock
 from bot.telemetry.messages import GuardTrip, PnlParts, StateMessage, TradingStateName
 from bot.telemetry.settings import MetricsSettings
@@ -57,6 +58,10 @@ _TICK_BUCKETS_S = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 
 _TRADING_LEVEL = {"active": 0, "reducing": 1, "halted": 2}
+# every label value is from a fixed set: a value from outside it (an event's text) is "other",
+# so no input can grow a label set (PnL parts are PnlParts' fields, sources ErrorSource's)
+_ORDER_LABELS = frozenset(status.value for status in OrderStatus)
+_ERROR_LABELS = frozenset(("chain", "exchange", "broker"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,12 +248,15 @@ class Metrics:
             self.pnl_quote.labels(part=part).set(float(value))
 
     def observe_order(self, outcome: OrderOutcome | str) -> None:
-        """Count one order by its final outcome (an ``OrderStatus`` value)."""
-        self.orders_total.labels(outcome=str(outcome)).inc()
+        """Count one order by its final outcome (an ``OrderStatus`` value; any other text is
+        counted as ``other``: the label set stays fixed)."""
+        label = str(outcome)
+        self.orders_total.labels(outcome=label if label in _ORDER_LABELS else "other").inc()
 
     def observe_error(self, source: ErrorSource) -> None:
-        """Count one error from the chain, the exchange or the broker."""
-        self.errors_total.labels(source=source).inc()
+        """Count one error from the chain, the exchange or the broker (anything else:
+        ``other``)."""
+        self.errors_total.labels(source=source if source in _ERROR_LABELS else "other").inc()
 
     def observe_skipped_blocks(self, count: int = 1) -> None:
         """Count blocks skipped because a tick was still running."""
