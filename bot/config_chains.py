@@ -58,6 +58,9 @@ class ChainConfig(BaseModel):
     max_rpc_lag_blocks: Annotated[int, Field(ge=0)] = 3  # an RPC this far behind is skipped
     max_response_bytes: Annotated[int, Field(ge=1024)] = MAX_RESPONSE_BYTES  # larger: refused
     read_timeout_s: Annotated[float, Field(gt=0)] = 20.0  # one tick's snapshot of this chain
+    # blocks below the block read after which a log is final: V4 discovery folds the
+    # PositionManager's Transfer logs deeper than this once, and re-reads the newer ones
+    log_reorg_depth: Annotated[int, Field(ge=1, le=10_000)] = 64
 
 
 class TokenPairConfig(BaseModel):

@@ -127,6 +127,7 @@ class LpChainReader:
                 multicall=settings.chain.multicall,
                 include_fees_in_delta=settings.hedge.include_fees_in_delta,
                 request_timeout_s=self._timeout_s,
+                log_reorg_depth=settings.chain.log_reorg_depth,
             )
             if v4_positions
             else None
@@ -190,6 +191,7 @@ class LpChainReader:
             exposures += await self._v4_positions(block_number)
         if not exposures:
             raise PositionReadError(f"no position left to price the pool at block {block_number}")
+        nft_readers = [r for r in (self._v3, self._v4) if r is not None]
         return ChainSnapshot(
             block_number=info.number,
             block_timestamp=info.timestamp,
@@ -197,8 +199,8 @@ class LpChainReader:
             price=exposures[0].price,
             positions=tuple(exposures),
             wallet_base=self._wallet_base,
-            notices=self._v3.take_notices() if self._v3 is not None else (),
-            moves=self._v3.take_moves() if self._v3 is not None else (),
+            notices=tuple(n for r in nft_readers for n in r.take_notices()),
+            moves=tuple(m for r in nft_readers for m in r.take_moves()),
         )
 
     async def _v2_pool(

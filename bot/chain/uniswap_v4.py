@@ -32,13 +32,15 @@ from web3 import AsyncWeb3
 
 from bot.chain.multicall import BatchReader, ContractCall, encode_call
 from bot.chain.rpc import checksum, load_abi
+from bot.chain.v3_calls import DuplicateNotices, Tracked
+from bot.chain.v3_discovery import Whereabouts
 from bot.chain.v4_calls import NATIVE, CallPlan, PoolKey, TrackedNft, pool_id, token_salt
 from bot.chain.v4_calls import decode_position_info as _decode_info
-from bot.chain.v4_discovery import TransferFollower
+from bot.chain.v4_discovery import REORG_DEPTH, TransferFollower
 from bot.config import V4PositionConfig
 from bot.core.v3 import PairDecimals
 from bot.core.v3_position import V3PoolState, V3PositionState, V3TickState, v3_exposure
-from bot.domain import PositionExposure
+from bot.domain import ChainNotice, PositionExposure, PositionMove
 from bot.errors import PositionReadError
 
 __all__ = ["PROTOCOL", "V4PositionReader", "V4Read"]
@@ -70,6 +72,7 @@ class V4PositionReader:
         include_fees_in_delta: bool = False,
         request_timeout_s: float = 10.0,
         max_calls_per_eth_call: int = MAX_CALLS_PER_ETH_CALL,
+        log_reorg_depth: int = REORG_DEPTH,
     ) -> None:
         self._configs = list(positions)
         self._base, self._quote = checksum(base_token), checksum(quote_token)
@@ -90,6 +93,7 @@ class V4PositionReader:
                 c.owner,
                 from_block=c.from_block,
                 chunk_blocks=c.log_chunk_blocks,
+                reorg_depth=log_reorg_depth,
                 timeout_s=request_timeout_s,
             )
             for c in self._configs
@@ -99,6 +103,9 @@ class V4PositionReader:
         self._nfts: dict[tuple[str, int], TrackedNft] = {}
         self._pairs: dict[PoolKey, PairDecimals] = {}
         self._removed: set[str] = set()
+        self._where = Whereabouts()  # position.arrived / position.left (always the wallet)
+        self._found: set[tuple[str, int]] = set()  # NFTs discovered after the first look
+        self._duplicates = DuplicateNotices()
         self._plan_cache: tuple[tuple[str, ...], CallPlan] | None = None
 
     # --- calls ---------------------------------------------------------------------------
@@ -182,12 +189,25 @@ class V4PositionReader:
     # --- one block -----------------------------------------------------------------------
 
     def _tracked(self) -> list[TrackedNft]:
-        seen: dict[tuple[str, int], TrackedNft] = {}
+        """Every NFT once, whichever entries reach it (listed first; a second entry reaching
+        it is one ``position.duplicate`` notice)."""
+        seen: dict[tuple[str, int], tuple[str, TrackedNft]] = {}
         for config, token_id, _ in self._wanted():
             nft = self._nfts.get((config.position_manager, token_id))
-            if nft is not None:
-                seen.setdefault(nft.identity, nft)
-        return [t for t in seen.values() if t.exposure_id not in self._removed]
+            if nft is None:
+                continue
+            first = seen.setdefault(nft.identity, (config.id, nft))
+            if first[0] != config.id:
+                self._duplicates.report(first[0], config.id, _as_tracked(nft))
+        return [t for _, t in seen.values() if t.exposure_id not in self._removed]
+
+    def take_notices(self) -> tuple[ChainNotice, ...]:
+        """The ``position.duplicate`` notices found since the last call (each once)."""
+        return self._duplicates.take()
+
+    def take_moves(self) -> tuple[PositionMove, ...]:
+        """V4 NFTs that arrived in or left an owner's wallet since the last call."""
+        return self._where.take_moves()
 
     def _plan(self, tracked: list[TrackedNft]) -> CallPlan:
         plan = CallPlan()
@@ -240,13 +260,19 @@ class V4PositionReader:
                     continue
                 if balance is None:
                     (balance,) = (await self._run_all([self._balance(config)], block))[0]
-            before = self._held.get(config.id, [])
+            first, before = config.id not in self._held, self._held.get(config.id, [])
             ids = await follower.held(block, int(balance))
+            self._held[config.id] = ids
             if ids != before:
-                self._held[config.id] = ids
                 self._removed -= {f"{config.id}-{i}" for i in ids}
                 changed = True
-            gone.extend(f"{config.id}-{i}" for i in sorted(set(before) - set(ids)))
+            if not first:
+                self._found |= {(config.position_manager, i) for i in set(ids) - set(before)}
+            for token_id in sorted(set(before) - set(ids)):
+                gone.append(f"{config.id}-{token_id}")
+                nft = self._nfts.get((config.position_manager, token_id))
+                exposure_id = gone[-1] if nft is None else nft.exposure_id
+                self._where.left(exposure_id, block=block, protocol=PROTOCOL, token_id=token_id)
         return changed
 
     def _still_held(
@@ -305,9 +331,17 @@ class V4PositionReader:
     ) -> None:
         for t in tracked:
             held = results[plan.owners[t.exposure_id]]
-            if held is None or checksum(held[0]) != t.owner:
+            if held is not None and checksum(held[0]) == t.owner:
+                arrived = t.identity in self._found
+                self._found.discard(t.identity)
+                self._where.seen(
+                    t.exposure_id, "wallet", block=block, protocol=PROTOCOL,
+                    token_id=t.token_id, arrived=arrived,
+                )  # fmt: skip
+            else:
                 self._removed.add(t.exposure_id)
                 self._plan_cache = None
+                self._where.left(t.exposure_id, block=block, protocol=PROTOCOL, token_id=t.token_id)
                 where = "burned" if held is None else f"transferred to {checksum(held[0])}"
                 raise PositionReadError(
                     f"position {t.exposure_id}: V4 NFT {t.token_id} {where} at block {block} "
@@ -336,3 +370,11 @@ class V4PositionReader:
             include_fees_in_delta=self._fees_in_delta,
         )
         return replace(exposure, protocol=PROTOCOL, hooked=t.key.hooked)
+
+
+def _as_tracked(nft: TrackedNft) -> Tracked:
+    """``nft`` in the V3 reader's shape, for the shared ``position.duplicate`` notice."""
+    return Tracked(
+        nft.exposure_id, "0x" + nft.pool_id.hex(), nft.tick_lower, nft.tick_upper,
+        nft.position_manager, nft.token_id, nft.owner, PROTOCOL,
+    )  # fmt: skip
