@@ -212,3 +212,19 @@ async def test_the_report_counts_every_decision(
     assert json.loads(capsys.readouterr().out)["decisions"] == 25
     assert await asyncio.to_thread(run_report, config) == 0
     assert re.search(r"decisions\s*│?\s*25\b", capsys.readouterr().out)
+
+
+async def test_the_newest_decision_is_the_last_repeat_of_its_run(store_backend: Backend) -> None:
+    """``last_decision`` (``fleet status``'s newest decision): the run's last block and time,
+    not its head's."""
+    store = await store_backend.open()
+    try:
+        kept = KeptTick()
+        for block in range(5):
+            kept = (await _tick(store, kept, block, _hold())).kept
+        newest = await store.last_decision()
+        assert newest is not None
+        assert newest[:2] == (T0 + 4, 4)
+        assert newest[2].reason == "inside band"
+    finally:
+        await store.close()
