@@ -30,7 +30,7 @@ from bot.safety import safe_str
 __all__ = ["TRANSFER_TOPIC", "TransferFollower", "fold_transfers"]
 
 TRANSFER_TOPIC = "0x" + keccak(b"Transfer(address,address,uint256)").hex()
-REORG_DEPTH = 64  # blocks; deeper logs are taken as final
+REORG_DEPTH = 64  # blocks; deeper logs are taken as final (default of chain.log_reorg_depth)
 
 
 def _address_topic(address: str) -> str:
