@@ -76,6 +76,13 @@ class PerpExchange(Protocol):
         read of every tick; ``quote`` adds the book before an order is sized."""
         ...
 
+    async def order_book(self, quote: MarketQuote) -> MarketQuote:
+        """``quote`` (this tick's ``mark_quote``) with the best bid/ask of the book, read with
+        the fewest requests (one on ccxt; none in process): sizing an order reads only the
+        book, never the mark again. ``VenueDataError`` for an empty book or one far from
+        the mark."""
+        ...
+
     async def position(self) -> PerpPosition:
         """The open position (size 0 when flat)."""
         ...

@@ -175,9 +175,10 @@ class ReadSteps:
 
     async def sharpen(self, reads: Reads) -> Reads:
         """``reads`` made fit to size an order: when the side-effect-free plan of ``reads``
-        places one, the quote with the book (best bid/ask for the slippage cap) and a balance
-        read now (unless this tick's read step just read it) replace the lean ones; else
-        ``reads`` unchanged. Raises ``ExchangeError`` (the tick fails, nothing placed)."""
+        places one, the tick's quote with the book (best bid/ask for the slippage cap: the
+        book alone is read, ``PerpExchange.order_book``) and a balance read now (unless this
+        tick's read step just read it) replace the lean ones; else ``reads`` unchanged.
+        Raises ``ExchangeError`` (the tick fails, nothing placed)."""
         if self._rules is None:  # loaded by read(); without them nothing is sized
             return reads
         dry = plan_tick(
@@ -193,7 +194,7 @@ class ReadSteps:
             return reads
         try:
             async with asyncio.timeout_at(self.read_deadline()):
-                quote = await self.exchange.quote()
+                quote = await self.exchange.order_book(reads.venue.quote)  # the book only
                 if self.cadence.balance_read_this_tick:
                     return replace(reads, venue=replace(reads.venue, quote=quote))
                 balance = await self.exchange.balance()

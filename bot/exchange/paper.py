@@ -227,6 +227,13 @@ class PaperExchange:
         """The quote (in process: the book costs nothing)."""
         return await self.quote()
 
+    async def order_book(self, quote: MarketQuote) -> MarketQuote:
+        """``quote`` with the simulated book's bid/ask (the paper quote carries them)."""
+        if quote.bid is not None and quote.ask is not None:
+            return quote
+        book = await self.quote()
+        return replace(quote, bid=book.bid, ask=book.ask)
+
     async def position(self) -> PerpPosition:
         """The open position."""
         return self.venue.position()

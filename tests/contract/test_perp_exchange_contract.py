@@ -52,6 +52,22 @@ async def test_rules_and_quote_are_the_venues(venue: VenueUnderTest) -> None:
     assert quote.next_funding_ts > quote.timestamp
 
 
+async def test_order_book_adds_the_books_bid_and_ask_to_the_ticks_mark(
+    venue: VenueUnderTest,
+) -> None:
+    """``order_book(mark_quote)``: the same mark, funding and times, with the bid and ask
+    ``quote`` reads (what sizing needs; the mark is not read again)."""
+    lean = await venue.exchange.mark_quote()
+    booked = await venue.exchange.order_book(lean)
+    full = await venue.exchange.quote()
+    assert (booked.mark_price, booked.funding_rate) == (lean.mark_price, lean.funding_rate)
+    assert (booked.next_funding_ts, booked.timestamp) == (lean.next_funding_ts, lean.timestamp)
+    assert (booked.bid, booked.ask) == (full.bid, full.ask)
+    assert booked.bid is not None
+    assert booked.ask is not None
+    assert booked.bid < booked.ask
+
+
 async def test_open_grow_shrink_flatten(venue: VenueUnderTest) -> None:
     """A short is opened, grown, reduced and flattened (reduce-only); the fills say so and
     the wallet moves by realized PnL less fees (to the venue's rounding of quote amounts)."""

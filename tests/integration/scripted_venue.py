@@ -58,6 +58,11 @@ class ScriptedVenue:
     async def mark_quote(self) -> MarketQuote:
         return await self.quote()
 
+    async def order_book(self, quote: MarketQuote) -> MarketQuote:
+        if self.down:
+            raise errors.ExchangeUnavailable("scripted: venue down")
+        return await self.paper.order_book(quote)
+
 
 def rejected_by_the_venue(paper: PaperExchange) -> LookupAnswer:
     """The venue drops the accepted order and reports it REJECTED (as real venues may)."""

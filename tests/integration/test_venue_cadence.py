@@ -55,8 +55,9 @@ async def test_a_trading_tick_reads_the_book_and_the_balance_before_its_order(
     anvil_node: Anvil, tmp_path: Path
 ) -> None:
     """The pool moves 8 %: the tick reads the mark, the position, the balance (the mark moved
-    past 0.5 %), then the quote with the book, places the order, re-reads the position after
-    the fill and reads the fills. The book and the balance come before the order."""
+    past 0.5 %), then the book alone (the mark is not read again), places the order, re-reads
+    the position after the fill and reads the fills. The book and the balance come before the
+    order."""
     async with cadence_rig(anvil_node, tmp_path) as rig:
         await opened(rig)
         calls = await rig.tick(await rig.move(rig.world.target_price * Decimal("1.08")))
@@ -64,9 +65,10 @@ async def test_a_trading_tick_reads_the_book_and_the_balance_before_its_order(
     assert orders == 2
     assert calls == [
         "premiumIndex", "positionRisk", "account",  # the read step (balance: mark moved)
-        "premiumIndex", "depth",  # sharpen: the quote with the book
+        "depth",  # sharpen: the book only, added to the read step's mark (order_book)
         "order", "positionRisk", "userTrades",  # act, the position after the fill, account
     ]  # fmt: skip
+    assert calls.count("premiumIndex") == 1  # the mark is read once per tick
     assert calls.index("depth") < calls.index("order")
     assert calls.index("account") < calls.index("order")
 
@@ -134,7 +136,7 @@ async def test_an_order_is_never_placed_on_a_kept_balance_whose_re_read_failed(
         again = await rig.tick(await rig.quiet_block(1))
         orders = rig.orders()
     assert report is None
-    assert calls == [*QUIET, "premiumIndex", "depth", "account"]
+    assert calls == [*QUIET, "depth", "account"]  # the book alone: no second mark read
     assert failed_orders == 1
     assert again.index("account") < again.index("order")
     assert orders == 2

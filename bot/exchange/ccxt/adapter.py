@@ -28,6 +28,7 @@ from bot.domain import (
 )
 from bot.exchange.ccxt import parse
 from bot.exchange.ccxt.account import apply_account_settings, require_one_way_mode
+from bot.exchange.ccxt.book import read_book, with_book
 from bot.exchange.ccxt.calls import CALL_FAILURES, CcxtCalls
 from bot.exchange.ccxt.client import build_client
 from bot.exchange.ccxt.closing import close_client
@@ -159,9 +160,7 @@ class CcxtPerpExchange:
         """Mark, index and funding from the funding-rate endpoint; best bid/ask from the book.
         Raises ``VenueDataError`` when a field is missing or invalid (``ccxt_parse``)."""
         funding = await self._funding_answer()
-        book = mapping(
-            await self._calls.call(self._calls.api().fetch_order_book, self._symbol, 5), "book"
-        )
+        book = await read_book(self._calls, self._symbol)
         funding = self._dialect.funding_answer(funding, book)
         return parse.quote_from_ccxt(funding, book, symbol=self._symbol, now_ms=self._now_ms())
 
@@ -172,12 +171,15 @@ class CcxtPerpExchange:
         funding = await self._funding_answer()
         return parse.mark_quote_from_ccxt(funding, symbol=self._symbol, now_ms=self._now_ms())
 
+    async def order_book(self, quote: MarketQuote) -> MarketQuote:
+        """``quote`` with the book's best bid/ask: one request (``book.with_book``)."""
+        return with_book(quote, await read_book(self._calls, self._symbol), symbol=self._symbol)
+
     async def _funding_answer(self) -> Mapping[str, Any]:
-        funding = await self._calls.call(self._calls.api().fetch_funding_rate, self._symbol)
-        self._mark_seen.saw(
-            required(mapping(funding, "funding"), "markPrice", "mark", sign="positive")
-        )
-        return mapping(funding, "funding")
+        raw = await self._calls.call(self._calls.api().fetch_funding_rate, self._symbol)
+        funding = mapping(raw, "funding")
+        self._mark_seen.saw(required(funding, "markPrice", "mark", sign="positive"))
+        return funding
 
     async def position(self) -> PerpPosition:
         """The signed position (base units, short < 0); flat when no row or zero contracts,
@@ -392,8 +394,7 @@ class CcxtPerpExchange:
 
     def _fee_quote(self, fee: object, *, ref: str = "") -> Decimal:
         """A ccxt fee structure in quote (see ``_fee_in_quote``)."""
-        cost, currency = fee_cost(fee, ref or "fee")
-        return self._fee_in_quote(cost, currency, ref=ref)
+        return self._fee_in_quote(*fee_cost(fee, ref or "fee"), ref=ref)
 
     def _fee_in_quote(self, cost: Decimal, currency: object, *, ref: str) -> Decimal:
         return fee_in_quote(cost, currency, self._market, ref=ref)
