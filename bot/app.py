@@ -59,9 +59,11 @@ def build_exchange(settings: Settings, clock: Clock, *, read_only: bool = False)
         from bot.exchange.paper import PaperExchange
 
         return PaperExchange.from_config(ex, clock, read_only=read_only)
-    from bot.exchange.ccxt import CcxtPerpExchange, CcxtPerpSettings
+    from bot.exchange.ccxt import CcxtPerpSettings
+    from bot.exchange.ccxt.streaming import ccxt_exchange
 
-    return CcxtPerpExchange(CcxtPerpSettings.from_config(ex), clock)
+    stream = None if read_only else ex.stream_settings()  # a one-shot read needs no stream
+    return ccxt_exchange(CcxtPerpSettings.from_config(ex), stream, clock)
 
 
 @dataclass

@@ -16,7 +16,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import BaseModel, Field
+from pydantic import Field
+
+from bot.exchange.stream_settings import VenueStreamFields
 
 __all__ = ["CadenceSettings", "VenueCadenceFields"]
 
@@ -36,8 +38,9 @@ class CadenceSettings:
 _DEFAULTS = CadenceSettings()
 
 
-class VenueCadenceFields(BaseModel):
-    """The ``exchange:`` fields of the cadence (validated: positive and bounded)."""
+class VenueCadenceFields(VenueStreamFields):
+    """The ``exchange:`` fields of the cadence (validated: positive and bounded), and those of
+    the optional streaming mode (``bot.exchange.stream_settings``)."""
 
     # a read balance is kept at most this long (s) on ticks that place no order
     balance_interval_s: Annotated[float, Field(gt=0, le=3600)] = _DEFAULTS.balance_interval_s

@@ -42,12 +42,15 @@ from bot.domain import Fill, Order, OrderStatus
 from bot.exchange.emulators.binance_usdm.auth import ApiCredentials
 from bot.exchange.emulators.binance_usdm.context import BinanceContext
 from bot.exchange.emulators.binance_usdm.orders import OrderRoutes
+from bot.exchange.emulators.binance_usdm.stream_frames import (
+    account_frame,
+    mark_frame,
+    order_frame,
+)
 from bot.exchange.emulators.binance_usdm.wire import (
     STATUS_WIRE,
     BinanceError,
     error_response,
-    wire_decimal,
-    wire_id,
 )
 
 __all__ = ["MARK_EVERY_S", "POLL_S", "STREAM_PREFIXES", "UserStreams"]
@@ -186,7 +189,7 @@ class UserStreams:
             streams.update(params)
             await socket.send_json({"result": None, "id": request_id})
             if any(self._is_mark(s) for s in params):
-                await self._send(socket, self._mark_frame())
+                await self._send(socket, mark_frame(self.ctx))
         elif method == "UNSUBSCRIBE":
             streams.difference_update(params)
             await socket.send_json({"result": None, "id": request_id})
@@ -221,7 +224,7 @@ class UserStreams:
         if now_mark == seen.mark and time.monotonic() - seen.mark_at < MARK_EVERY_S:
             return
         seen.mark, seen.mark_at = now_mark, time.monotonic()
-        frame = self._mark_frame()
+        frame = mark_frame(self.ctx)
         for socket, streams in list(self._market.items()):
             if any(self._is_mark(s) for s in streams):
                 await self._send(socket, frame)
@@ -263,14 +266,14 @@ class UserStreams:
         new_fills, new_orders = fills[seen.fills :], log[seen.orders :]
         account = self._account()
         if account != seen.account:
-            yield self._account_frame(account, "ORDER" if new_fills else "FUNDING_FEE")
+            yield account_frame(self.ctx, "ORDER" if new_fills else "FUNDING_FEE")
             seen.account = account
         seen.fills, seen.orders = len(fills), len(log)
         by_order: dict[str, list[Fill]] = {}
         for fill in new_fills:
             by_order.setdefault(fill.client_order_id, []).append(fill)
         for new in new_orders:
-            yield self._order_frame(new, "NEW", "NEW", Decimal(0))
+            yield order_frame(self.ctx, self._orders, new, "NEW", "NEW", Decimal(0))
             seen.open_orders[new.client_order_id] = (OrderStatus.NEW, Decimal(0))
         for client_id, last in list(seen.open_orders.items()):
             now = venue.order(client_id)
@@ -289,106 +292,10 @@ class UserStreams:
         for fill in fills:
             filled += fill.amount_base
             status = "FILLED" if filled >= order.amount_base else "PARTIALLY_FILLED"
-            yield self._order_frame(order, "TRADE", status, filled, fill)
+            yield order_frame(self.ctx, self._orders, order, "TRADE", status, filled, fill)
         wire = STATUS_WIRE[order.status]
         if wire in ("EXPIRED", "CANCELED", "REJECTED"):
-            yield self._order_frame(order, wire, wire, filled)
-
-    # ------------------------------------------------------------------ frames
-    def _account_frame(self, account: _Account, reason: str) -> dict[str, Any]:
-        now = self.ctx.now_ms()
-        position = self.ctx.venue.position()
-        isolated = self.ctx.isolated()
-        row = {
-            "s": self.ctx.market_id,
-            "pa": wire_decimal(account.size),
-            "ep": wire_decimal(account.entry),
-            "bep": wire_decimal(account.entry),
-            "cr": "0",
-            "up": wire_decimal(position.unrealized_pnl),
-            "mt": "isolated" if isolated else "cross",
-            "iw": wire_decimal(account.margin if isolated else Decimal(0)),
-            "ps": "BOTH",
-            "ma": self.ctx.settle,
-        }
-        balance = {
-            "a": self.ctx.settle,
-            "wb": wire_decimal(account.wallet),
-            "cw": wire_decimal(account.wallet),
-            "bc": "0",
-        }
-        return {
-            "e": "ACCOUNT_UPDATE",
-            "E": now,
-            "T": now,
-            "a": {"m": reason, "B": [balance], "P": [row]},
-        }
-
-    def _order_frame(
-        self, order: Order, execution: str, status: str, filled: Decimal, fill: Fill | None = None
-    ) -> dict[str, Any]:
-        order_type, tif, price, created = self._orders.meta(order)
-        now = self.ctx.now_ms()
-        body: dict[str, Any] = {
-            "s": self.ctx.market_id,
-            "c": order.client_order_id,
-            "S": order.side.value.upper(),
-            "o": order_type,
-            "f": tif,
-            "q": wire_decimal(order.amount_base),
-            "p": wire_decimal(price or Decimal(0)),
-            "ap": wire_decimal(order.average_price if filled else Decimal(0)),
-            "sp": "0",
-            "x": execution,
-            "X": status,
-            "i": self._orders.order_id(order.client_order_id),
-            "l": "0",
-            "z": wire_decimal(filled),
-            "L": "0",
-            "n": "0",
-            "N": self.ctx.settle,
-            "T": fill.timestamp if fill is not None else now,
-            "t": 0,
-            "b": "0",
-            "a": "0",
-            "m": False,
-            "R": order.reduce_only,
-            "wt": "CONTRACT_PRICE",
-            "ot": order_type,
-            "ps": "BOTH",
-            "cp": False,
-            "rp": "0",
-            "pP": False,
-            "si": 0,
-            "ss": 0,
-            "V": "NONE",
-            "pm": "NONE",
-            "gtd": 0,
-        }
-        if created and execution == "NEW":
-            body["T"] = created
-        if fill is not None:
-            body.update(
-                l=wire_decimal(fill.amount_base),
-                L=wire_decimal(fill.price),
-                n=wire_decimal(fill.fee_quote),
-                t=wire_id(fill.trade_id),
-                rp=wire_decimal(fill.realized_pnl),
-            )
-        return {"e": "ORDER_TRADE_UPDATE", "E": now, "T": body["T"], "o": body}
-
-    def _mark_frame(self) -> dict[str, Any]:
-        quote = self.ctx.venue.quote()
-        return {
-            "e": "markPriceUpdate",
-            "E": self.ctx.now_ms(),
-            "s": self.ctx.market_id,
-            "p": wire_decimal(quote.mark_price),
-            "i": wire_decimal(quote.index_price),
-            "P": wire_decimal(quote.mark_price),
-            "r": wire_decimal(quote.funding_rate),
-            "T": quote.next_funding_ts * 1000,
-        }
+            yield order_frame(self.ctx, self._orders, order, wire, wire, filled)
 
     # ------------------------------------------------------------------ life and faults
     async def _start_poller(self, _app: web.Application) -> None:
