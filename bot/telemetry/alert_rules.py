@@ -10,15 +10,15 @@ Sources are the engine's telemetry events: ``alert`` (``risk.<rule>`` trips, ``r
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from bot.safety import printable
+from bot.safety import printable, safe_str
 from bot.telemetry.notify_settings import Severity
 
-__all__ = ["DailySummary", "Notice", "RateLimiter", "notice_for", "severity_of"]
+__all__ = ["DailySummary", "Notice", "RateLimiter", "notice_for", "severity_of", "subject_of"]
 
 _CRITICAL = frozenset(
     {
@@ -49,19 +49,29 @@ _BODY_KEYS = (
     "detail",
 )
 _MAX_BODY = 1_000
+# the family of an alert kind -> the event field naming what it is about (``subject_of``)
+_SUBJECT_FIELD = {"chain": "chain", "venue": "venue", "position": "position", "range": "position"}
 PNL_PARTS = ("lp_hold", "il", "lp_fees", "hedge", "funding", "trading_fees", "slippage", "gas")
 
 
 @dataclass(frozen=True, slots=True)
 class Notice:
-    """One message to people: ``kind`` is the rate-limit key (``risk.margin_warn``,
-    ``risk.margin_warn.cleared``, ``range.exited`` …)."""
+    """One message to people: ``kind`` is what happened (``risk.margin_warn``,
+    ``risk.margin_warn.cleared``, ``chain.unreadable`` …), ``subject`` what it is about (the
+    chain, venue or position: :func:`subject_of`; ``""`` for the bot as a whole); the pair is
+    the rate-limit key (:attr:`key`)."""
 
     kind: str
     severity: Severity
     title: str
     body: str
     ts: float
+    subject: str = ""
+
+    @property
+    def key(self) -> str:
+        """The rate-limit key: ``kind`` alone, or ``kind@subject`` (``chain.unreadable@base``)."""
+        return f"{self.kind}@{self.subject}" if self.subject else self.kind
 
 
 def severity_of(kind: str) -> Severity:
@@ -75,6 +85,24 @@ def severity_of(kind: str) -> Severity:
     if kind in _INFO or kind.endswith(".cleared"):
         return "info"
     return "warning"
+
+
+def subject_of(kind: str, data: dict[str, Any]) -> str:
+    """What a ``<family>.<what>`` alert is about, so that one chain, venue or position going
+    wrong never holds back the alert for another: the event's field named after the family
+    (``chain``, ``venue``, ``position``; ``range.*``: ``position``), else its ``entries`` (a
+    chain read's notice: the chain, or the config entries concerned; lists joined with
+    ``,``); ``""`` for other families (``risk.*``, ``order.*``: the one hedge) or when the
+    event names none. The first 80 characters of it, made printable (``bot.safety.safe_str``)."""
+    family = kind.split(".", 1)[0]
+    if family not in _SUBJECT_FIELD:
+        return ""
+    value = data.get(_SUBJECT_FIELD[family])
+    if value in (None, "", []):
+        value = data.get("entries")
+    if isinstance(value, list | tuple):
+        value = ",".join(str(v) for v in value)
+    return "" if value is None else safe_str(value, 80)
 
 
 def _body(data: dict[str, Any]) -> str:
@@ -95,30 +123,33 @@ def notice_for(bot_id: str, event_type: str, data: dict[str, Any], now: float) -
     kind = printable(kind, 80)
     severity = severity_of(kind)
     title = f"hedgebot {bot_id}: {kind} ({severity})"
-    return Notice(kind, severity, title, _body(data) or kind, now)  # apprise needs a body
+    body = _body(data) or kind  # apprise needs a body
+    return Notice(kind, severity, title, body, now, subject_of(kind, data))
 
 
 @dataclass
 class RateLimiter:
-    """At most one notice per kind every ``interval_s`` (clock time); what is held back is
-    counted and mentioned in the next notice of that kind that goes out."""
+    """At most one notice per :attr:`Notice.key` (kind and subject: chain B going unreadable
+    is not held back by chain A's alert) every ``interval_s`` (clock time); what is held back
+    is counted and mentioned in the next notice of that key that goes out."""
 
     interval_s: float
     _last: dict[str, float] = field(default_factory=dict)
-    suppressed: dict[str, int] = field(default_factory=dict)
+    suppressed: dict[str, int] = field(default_factory=dict)  # by key
 
     def admit(self, notice: Notice) -> Notice | None:
         """``notice`` (with the count of held-back ones appended) or None when too soon."""
-        last = self._last.get(notice.kind)
+        key = notice.key
+        last = self._last.get(key)
         if last is not None and notice.ts - last < self.interval_s:
-            self.suppressed[notice.kind] = self.suppressed.get(notice.kind, 0) + 1
+            self.suppressed[key] = self.suppressed.get(key, 0) + 1
             return None
-        self._last[notice.kind] = notice.ts
-        held = self.suppressed.pop(notice.kind, 0)
+        self._last[key] = notice.ts
+        held = self.suppressed.pop(key, 0)
         if not held:
             return notice
         note = f"\n({held} more of this kind held back by the rate limit)"
-        return Notice(notice.kind, notice.severity, notice.title, notice.body + note, notice.ts)
+        return replace(notice, body=notice.body + note)
 
 
 def _decimal(value: Any) -> Decimal:

@@ -1,7 +1,8 @@
 """Alerts to people through apprise, never in the way of a tick.
 
-``Notifier.submit`` is synchronous and O(1): it classifies the event, applies the per-kind
-rate limit and appends the notice to each URL's bounded queue (oldest dropped and counted when
+``Notifier.submit`` is synchronous and O(1): it classifies the event, applies the rate limit
+per kind and subject (the chain, venue or position it is about: ``alert_rules.subject_of``)
+and appends the notice to each URL's bounded queue (oldest dropped and counted when
 full). One worker task per URL sends in daemon threads (apprise's ``notify`` blocks), at most
 ``max_in_flight`` at a time per URL and each awaited for ``send_timeout_s``; a thread that
 hangs keeps its slot until it ends, so a hanging receiver only fills its own queue. URLs are
@@ -194,7 +195,7 @@ class Notifier:
     def _dispatch(self, notice: Notice) -> None:
         admitted = self._limiter.admit(notice)
         if admitted is None:
-            log.info("alert.rate_limited", kind=notice.kind)
+            log.info("alert.rate_limited", kind=notice.kind, subject=notice.subject)
             return
         for target in self._targets:
             target.offer(admitted)

@@ -62,7 +62,7 @@ class AlertsSettings(BaseModel):
     urls: list[SecretStr] = Field(default_factory=list)  # env only: HEDGEBOT_ALERTS__URLS
     min_severity: Severity = DEFAULT_MIN_SEVERITY  # for ``urls``
     targets: list[AlertTarget] = Field(default_factory=list)
-    rate_limit_s: Annotated[float, Field(ge=0, le=86_400)] = 300.0  # per alert kind
+    rate_limit_s: Annotated[float, Field(ge=0, le=86_400)] = 300.0  # per alert kind and subject
     queue_size: Annotated[int, Field(ge=1, le=10_000)] = 100  # per URL; oldest dropped
     send_timeout_s: Annotated[float, Field(gt=0, le=300)] = 10.0
     max_in_flight: Annotated[int, Field(ge=1, le=16)] = 2  # concurrent sends per URL

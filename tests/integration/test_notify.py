@@ -19,6 +19,8 @@ from aiohttp import web
 from bot.app import build_bot
 from bot.chain.rpc import connect, rpc_request
 from bot.clock import ManualClock
+from bot.domain import ChainNotice
+from bot.events import Alert
 from bot.killswitch import FileKillSwitch
 from bot.sim.anvil import Anvil
 from bot.sim.localnet import local_settings, start_world
@@ -242,6 +244,72 @@ async def test_rate_limit_per_kind_counts_what_it_held_back(receiver: Receiver) 
     assert receiver.got["rl"][2]["message"].endswith(
         "(2 more of this kind held back by the rate limit)"
     )
+
+
+async def test_rate_limit_is_per_chain_venue_and_position(receiver: Receiver) -> None:
+    """Alerts as the engine raises them (``Alert`` events through the bridge, a chain read's
+    notice naming its chain in ``entries``): chain B going unreadable 30 s after chain A is
+    sent, so is the other venue's and the other position's; chain A again within
+    rate_limit_s is held and counted in chain A's next one only."""
+    clock = ManualClock()
+    n = notifier(  # one send at a time: arrival order is submission order
+        clock, [ResolvedTarget(receiver.url("mc"), "info")], rate_limit_s=300, max_in_flight=1
+    )
+    bridge = TelemetryBridge(clock=clock, notifier=n)
+    await n.start()
+
+    def chain_down(name: str) -> Alert:
+        notice = ChainNotice("chain.unreadable", f"chain {name}: timeout", (name,))
+        return Alert.of(notice.alert, block=7, entries=notice.entries, detail=notice.detail)
+
+    raised = [
+        chain_down("a"),
+        chain_down("b"),
+        chain_down("a"),  # held: chain a, 300 s not passed
+        Alert.of("venue.authentication_refused", venue="bybit", error="key"),
+        Alert.of("venue.authentication_refused", venue="okx", error="key"),
+        Alert.of("position.duplicate", entries=("lp-1", "lp-2"), detail="lp-1 = lp-2"),
+        Alert.of("position.duplicate", entries=("lp-3", "lp-4"), detail="lp-3 = lp-4"),
+    ]
+    for alert in raised:
+        bridge.publish_event(alert)
+        clock.advance(30)
+    await receiver.wait_for("mc", 6)
+    clock.advance(300)
+    bridge.publish_event(chain_down("a"))
+    bridge.publish_event(chain_down("b"))
+    await receiver.wait_for("mc", 8)
+    await n.stop()
+    got = receiver.got["mc"]
+    down = "hedgebot nt: chain.unreadable (critical)"
+    refused = "hedgebot nt: venue.authentication_refused (critical)"
+    duplicate = "hedgebot nt: position.duplicate (warning)"
+    assert [b["title"] for b in got[:8]] == [
+        down,
+        down,
+        refused,
+        refused,
+        duplicate,
+        duplicate,
+        down,
+        down,
+    ]
+    about = ("detail", "venue")
+    assert [
+        next(line for line in b["message"].split("\n") if line.startswith(about)) for b in got[:8]
+    ] == [
+        "detail: chain a: timeout",
+        "detail: chain b: timeout",
+        "venue: bybit",
+        "venue: okx",
+        "detail: lp-1 = lp-2",
+        "detail: lp-3 = lp-4",
+        "detail: chain a: timeout",
+        "detail: chain b: timeout",
+    ]
+    assert got[6]["message"].endswith("(1 more of this kind held back by the rate limit)")
+    assert "held back" not in got[7]["message"]
+    assert n.stats()["*"].suppressed == 0  # the held-back one was counted in chain a's next
 
 
 async def test_a_hanging_receiver_never_stops_the_ticks(

@@ -8,7 +8,14 @@ from datetime import UTC, datetime, time
 import pytest
 
 from bot.errors import ConfigError
-from bot.telemetry.alert_rules import DailySummary, Notice, RateLimiter, notice_for, severity_of
+from bot.telemetry.alert_rules import (
+    DailySummary,
+    Notice,
+    RateLimiter,
+    notice_for,
+    severity_of,
+    subject_of,
+)
 from bot.telemetry.notify import mask_notify_url
 from bot.telemetry.notify_settings import AlertsSettings
 
@@ -52,6 +59,43 @@ def test_rate_limit_by_kind_on_the_clock() -> None:
     later = limiter.admit(Notice("k", "warning", "t", "b", 60))
     assert later is not None
     assert later.body.endswith("(1 more of this kind held back by the rate limit)")
+
+
+def test_the_subject_of_an_alert_is_its_chain_venue_or_position() -> None:
+    """chain.* by ``chain`` or the notice's ``entries`` (wire: a list), venue.* by ``venue``,
+    position.* and range.* by ``position``; other families and alerts naming nothing have none."""
+    assert subject_of("chain.unreadable", {"entries": ["base"], "detail": "d"}) == "base"
+    assert subject_of("chain.readable", {"chain": "arb", "entries": ["x"]}) == "arb"
+    assert subject_of("venue.authentication_refused", {"venue": "bybit"}) == "bybit"
+    assert subject_of("position.duplicate", {"entries": ["a", "b"]}) == "a,b"
+    assert subject_of("range.exited", {"position": "lp-1", "block": 9}) == "lp-1"
+    assert subject_of("position.unreadable", {"error": "revert"}) == ""
+    assert subject_of("risk.margin_warn", {"venue": "bybit", "entries": ["a"]}) == ""
+    hostile = subject_of("venue.unreadable", {"venue": "\x1b" + "v" * 200})
+    assert hostile == "\\x1b" + "v" * 79 + "…(+121 chars)"
+    notice = notice_for("b", "alert", {"alert": "chain.unreadable", "entries": ["base"]}, 1.0)
+    assert notice is not None
+    assert (notice.subject, notice.key) == ("base", "chain.unreadable@base")
+    trip = notice_for("b", "alert", {"alert": "risk.stale_block"}, 1.0)
+    assert trip is not None
+    assert (trip.subject, trip.key) == ("", "risk.stale_block")
+
+
+def test_rate_limit_by_kind_and_subject() -> None:
+    """The same kind about another subject is not held; the same subject is, and its next
+    notice counts only its own held-back ones."""
+    limiter = RateLimiter(300)
+    assert limiter.admit(Notice("chain.unreadable", "critical", "t", "a", 0, "a")) is not None
+    assert limiter.admit(Notice("chain.unreadable", "critical", "t", "b", 10, "b")) is not None
+    assert limiter.admit(Notice("chain.unreadable", "critical", "t", "a", 20, "a")) is None
+    assert limiter.suppressed == {"chain.unreadable@a": 1}
+    later = limiter.admit(Notice("chain.unreadable", "critical", "t", "a", 300, "a"))
+    assert later is not None
+    assert later.subject == "a"
+    assert later.body == "a\n(1 more of this kind held back by the rate limit)"
+    again_b = limiter.admit(Notice("chain.unreadable", "critical", "t", "b", 310, "b"))
+    assert again_b is not None
+    assert again_b.body == "b"
 
 
 def test_daily_summary_is_due_at_the_utc_time_and_splits_pnl() -> None:
