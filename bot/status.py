@@ -70,7 +70,7 @@ async def _read_store(settings: Any, now_s: float) -> dict[str, Any]:
     store = await open_store(settings, read_only=True)
     try:
         record = await store.get_meta(MetaKey.OPERATOR_STATE)
-        decisions = await store.read_decisions()
+        last = await store.last_decision()  # one row: a run's last repeat, not the history
         alerts = await store.read_events("alert")
         changes = await store.read_events("trading_state")
         report = await load_report(store)
@@ -80,7 +80,6 @@ async def _read_store(settings: Any, now_s: float) -> dict[str, Any]:
         operator = OperatorState.from_record(record)
     except (ValueError, KeyError) as exc:
         raise StatusError(f"store {path}: operator state unreadable ({exc})") from None
-    last = decisions[-1] if decisions else None
     out: dict[str, Any] = {
         "operator": operator,
         "operator_since": changes[-1]["ts"] if changes else None,
@@ -123,15 +122,26 @@ def _where(price: Decimal, lower: Decimal | None, upper: Decimal | None) -> str:
 
 
 def _pool_of(settings: Any, position_id: str) -> str | None:
-    """The configured pool (or position manager #token) of a position id."""
-    for cfg in settings.positions:
-        if position_id == cfg.id or position_id.startswith(f"{cfg.id}#"):
-            pool = getattr(cfg, "pool", None)  # a V4 entry has none: its NFT names it
-            if pool is not None:
-                return str(pool)
-            manager = getattr(cfg, "position_manager", None)
-            token = getattr(cfg, "token_id", None)
-            return f"{manager}#{token}" if token is not None else str(manager)
+    """The configured pool of a position id, else its NFT as ``<position manager>#<token
+    id>``; None for an id no entry has. An entry's own position is its ``id``; one its
+    discovery (``discover: true``: ``bot.chain.v3_discovery``, ``uniswap_v4``) found is
+    ``<id>-<token id>``, with that token id (a listed id wins over a discovered one, the
+    longest entry id over one it starts with: ``lp-2-7`` is NFT 7 of ``lp-2``, not of ``lp``)."""
+    entries = sorted(settings.positions, key=lambda cfg: (cfg.id != position_id, -len(cfg.id)))
+    for cfg in entries:
+        token = getattr(cfg, "token_id", None)
+        if position_id != cfg.id:
+            if not getattr(cfg, "discover", False):
+                continue
+            found = position_id.removeprefix(f"{cfg.id}-")
+            if found == position_id or not (found.isascii() and found.isdigit()):
+                continue
+            token = int(found)
+        pool = getattr(cfg, "pool", None)  # a V4 entry has none: its NFT names it
+        if pool is not None:
+            return str(pool)
+        manager = getattr(cfg, "position_manager", None)
+        return f"{manager}#{token}" if token is not None else str(manager)
     return None
 
 

@@ -16,17 +16,26 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from bot.app import build_bot, take_snapshot
 from bot.clock import WallClock
-from bot.config import Settings
+from bot.config import Settings, load_config
 from bot.planner_cli import make_plan, read_chain
 from bot.sim.deploy_v4 import V4DeploymentSpec, deploy_v4
 from bot.status import read_status
 from bot.telemetry.wire import state_message
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_multichain import CHAIN_A, CHAIN_B, Recorded, TwoChains, open_two_chains, settings_of
+from test_multichain import (
+    CHAIN_A,
+    CHAIN_B,
+    Recorded,
+    TwoChains,
+    config_data,
+    open_two_chains,
+    settings_of,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -89,6 +98,35 @@ async def test_status_reads_every_chain_with_each_chains_token_order(
         assert _inside(rows[pid]), rows[pid]
         assert rows[pid]["where"].endswith("%")
     assert rows["v2-lp"]["where"] == "full"
+
+
+async def test_status_names_the_nft_of_each_discovered_position(
+    two_chains: TwoChains, tmp_path: Path
+) -> None:
+    """Entries that discover their owner's NFTs (V3 by enumeration, V4 by Transfer logs, both
+    on chain l2): status lists each found position as ``<entry>-<token id>`` with its pool
+    column naming that NFT (``<position manager>#<token id>``), never None."""
+    world = two_chains
+    data = config_data(world, tmp_path)
+    v3 = {"position_manager": world.v3.position_manager, "owner": world.v3.lp_account}
+    v4 = {"position_manager": world.v4.position_manager, "owner": world.v4.lp_account}
+    for entry in data["positions"]:
+        if entry["id"] in ("v3-lp", "v4-lp"):
+            del entry["token_id"]
+            entry.update(v3 if entry["kind"] == "v3" else v4, discover=True)
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(data))
+    settings = load_config(path)
+    await _one_tick(settings)
+    status = await asyncio.to_thread(read_status, settings, now_s=time.time())
+    assert status["chain_error"] is None
+    v3_id, v4_id = f"v3-lp-{world.v3.token_id}", f"v4-lp-{world.v4.token_id}"
+    pools = {p["id"]: (p["chain"], p["pool"]) for p in status["positions"]}
+    assert pools == {
+        "v2-lp": ("l1", world.v2.pair),
+        v3_id: ("l2", f"{world.v3.position_manager}#{world.v3.token_id}"),
+        v4_id: ("l2", f"{world.v4.position_manager}#{world.v4.token_id}"),
+    }
 
 
 async def test_plan_reads_every_chain(two_chains: TwoChains, tmp_path: Path) -> None:
