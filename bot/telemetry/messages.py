@@ -13,7 +13,13 @@ from decimal import Decimal
 from enum import Enum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+)
 from pydantic_core import PydanticSerializationError
 
 from bot.config_chains import CHAIN_NAME_PATTERN
@@ -60,8 +66,13 @@ class _Payload(BaseModel):
         return set()
 
 
+ChainLabel = Annotated[str, Field(pattern=CHAIN_NAME_PATTERN)]  # a config's chain name
+
+
 class PositionState(BaseModel):
-    """One LP position as shown in a state message."""
+    """One LP position as shown in a state message; ``chain`` is the config's chain name of a
+    multi-chain bot's position (None with one chain, and then left off the wire, so a
+    single-chain state keeps its form of before)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -72,10 +83,18 @@ class PositionState(BaseModel):
     value_quote: Decimal
     delta_base: Decimal
     in_range: bool
+    chain: ChainLabel | None = None
+
+    @model_serializer(mode="wrap")
+    def _wire(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if self.chain is None:
+            data.pop("chain", None)
+        return data
 
     @classmethod
     def from_exposure(cls, exposure: PositionExposure) -> PositionState:
-        """The published view of a core ``PositionExposure``."""
+        """The published view of a core ``PositionExposure`` (its ``chain`` tag included)."""
         return cls(
             id=exposure.id,
             kind=exposure.kind,
@@ -84,6 +103,7 @@ class PositionState(BaseModel):
             value_quote=exposure.value_quote,
             delta_base=exposure.delta_base,
             in_range=exposure.in_range,
+            chain=exposure.chain,
         )
 
 
@@ -117,7 +137,6 @@ class GuardTrip(BaseModel):
 
 
 TradingStateName = Literal["active", "reducing", "halted"]
-ChainLabel = Annotated[str, Field(pattern=CHAIN_NAME_PATTERN)]  # a config's chain name
 BlockNumber = Annotated[int, Field(ge=0)]
 
 

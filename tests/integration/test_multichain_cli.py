@@ -84,6 +84,12 @@ async def test_status_reads_every_chain_with_each_chains_token_order(
     published = state_message(state)  # the MQTT state and the stored record: every chain
     assert published.blocks == snap["blocks"]  # nothing mined since the tick
     assert published.block == snap["blocks"]["l1"]
+    wire = json.loads(published.to_json())  # each position names its chain on MQTT too
+    assert {p["id"]: p["chain"] for p in wire["positions"]} == {
+        "v2-lp": "l1",
+        "v3-lp": "l2",
+        "v4-lp": "l2",
+    }
     assert dict(_stored_blocks(settings.store.path)) == snap["blocks"]
     status = await asyncio.to_thread(read_status, settings, now_s=time.time())
     assert status["chain_error"] is None

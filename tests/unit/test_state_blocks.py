@@ -1,5 +1,6 @@
-"""The ``state`` message's ``blocks`` (the block each chain was read at): present with several
-chains, left off the wire with one (byte-compatible with the state of before)."""
+"""The ``state`` message's ``blocks`` (the block each chain was read at) and each position's
+``chain``: present with several chains, left off the wire with one (byte-compatible with the
+state of before)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from pydantic import ValidationError
 from bot.core.gate import MarginView
 from bot.domain import ChainSnapshot, Decision, MarketQuote, PerpPosition, PositionExposure
 from bot.events import TickState
-from bot.telemetry.messages import StateMessage
+from bot.telemetry.messages import PositionState, StateMessage
 from bot.telemetry.wire import state_message
 
 pytestmark = pytest.mark.unit
@@ -22,8 +23,11 @@ D = Decimal
 
 
 def _tick(blocks: tuple[tuple[str, int], ...] = ()) -> TickState:
-    """One tick's typed state (one V2 position), read from ``blocks`` (empty: one chain)."""
+    """One tick's typed state (one V2 position), read from ``blocks`` (empty: one chain; else
+    the position is tagged with the first chain, as ``MultiChainReader`` tags it)."""
     lp = PositionExposure("lp", "v2", D(1), D(2000), D(4000), D(1), D(0), D(2000))
+    if blocks:
+        lp = replace(lp, chain=blocks[0][0])
     decision = Decision("hold", "within band", D(1), D(-1), D(-1), D(0), D("0.05"), notes=())
     snapshot = ChainSnapshot(7, 1_700_000_000, "0xabc", D(2000), (lp,), blocks=blocks)
     return TickState(
@@ -77,3 +81,24 @@ def test_the_snapshot_blocks_reach_the_state_unchanged() -> None:
     tick = _tick((("l1", 7), ("l2", 9)))
     tick = replace(tick, snapshot=replace(tick.snapshot, blocks=(("l1", 7), ("l2", 10))))
     assert state_message(tick).blocks == {"l1": 7, "l2": 10}
+
+
+def test_one_chain_leaves_each_positions_chain_off_the_wire() -> None:
+    """A single-chain position has the wire keys of before (no ``chain``) and reads back."""
+    message = state_message(_tick())
+    (position,) = json.loads(message.to_json())["positions"]
+    assert set(position) == set(PositionState.model_fields) - {"chain"}
+    assert message.positions[0].chain is None
+    assert StateMessage.model_validate_json(message.to_json()) == message
+
+
+def test_several_chains_name_each_positions_chain() -> None:
+    """With several chains each position carries its chain's config name; it reads back equal;
+    a name no config can hold is a schema error."""
+    message = state_message(_tick((("base", 7), ("arbitrum", 9))))
+    (position,) = json.loads(message.to_json())["positions"]
+    assert position["chain"] == "base"
+    assert message.model_dump(mode="json")["positions"][0]["chain"] == "base"
+    assert StateMessage.model_validate_json(message.to_json()) == message
+    with pytest.raises(ValidationError):
+        PositionState.model_validate({**position, "chain": "not a name"})
