@@ -29,7 +29,7 @@ from bot.sim.anvil import Anvil
 from bot.sim.demo_venues import demo_settings, open_demo_exchange
 from bot.sim.localnet import local_settings, start_world
 
-SHORT_TICKS = 10_000
+SHORT_TICKS = 3_000  # ~70 ms a tick here: about 3.5 min of `make bench`
 SOAK_TICKS = 100_000
 SAMPLE_EVERY = int(os.environ.get("HEDGEBOT_SOAK_SAMPLE_EVERY", "1000"))
 STEP = 0.002  # relative price step per tick (random walk, kept within ±5 % of the start)
