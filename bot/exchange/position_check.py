@@ -1,16 +1,12 @@
 """Does the store explain the venue? Pure comparisons for start-up and while running.
 
 The venue is the truth for positions and orders, the store for intents (ARCHITECTURE.md,
-"Exchange truth"). The store expects the position ``baseline + Σ signed own fills``: the
-fills counted are the stored ones plus the venue's recent fills not stored yet (the next
-sync records them), each trade id at most once, and, when a baseline was adopted, only those
-the adopted position does not contain: after ``baseline_after_ms``, or at that very
-millisecond and not among ``baseline_trade_ids`` (the fills of that millisecond the adoption
-saw). Only the bot's own fills (client id an intent of this bot) are in the expectation:
-someone else's fill (another bot's, a manual trade, a fill without client id) is reported,
-and the position it moved stays a mismatch, check after check and restart after restart,
-until the position returns or an ``adopt`` makes the venue's position (foreign fills
-included) the new baseline.
+"Exchange truth"). The store expects the position ``baseline + Σ signed fills``: the fills
+counted are the stored ones (the bot's own and someone else's alike) plus the venue's recent
+fills not stored yet (the next sync records them), each trade id at most once, and, when a
+baseline was adopted, only those the adopted position does not contain: after
+``baseline_after_ms``, or at that very millisecond and not among ``baseline_trade_ids`` (the
+fills of that millisecond the adoption saw).
 
 Safety net (:func:`unfilled_own_orders`): an own order the ledger recorded as filled (the
 venue answered "filled N") of which no fill reached the account (none stored, none in the
@@ -34,11 +30,13 @@ says which fills a check already classified, by venue millisecond and, from that
 millisecond on, by trade id (a fill the venue reports late in a millisecond a check already
 saw is still classified, :meth:`CheckedMark.after_check`).
 
-A reported foreign fill is stored as foreign (the fills table's ``own`` = 0; never in PnL)
-and never joins the expectation: ``pause`` leaves the baseline alone and the bot waits for
-an operator (a resumed bot is not paused again for the same numbers, a restarted one is);
-``adopt`` takes the venue's position as the new baseline, containing exactly the fills seen
-(:func:`adopted_baseline`).
+A foreign fill is reported once (``position.mismatch``; the engine pauses or adopts per
+``exchange.on_mismatch``) and from then on it is part of the record: the expectation counts
+it, so later checks and a restart are clean. It is stored as foreign (the fills table's
+``own`` = 0, ``bot.venue_history``), so it never counts in PnL, fees or ``fill`` events: the
+position record counts every fill on the account, the PnL only the bot's trades. ``pause``
+leaves the baseline alone and the bot waits for an operator; ``adopt`` takes the venue's
+position as the new baseline, containing exactly the fills seen (:func:`adopted_baseline`).
 """
 
 from __future__ import annotations
@@ -188,20 +186,19 @@ def compare(
     unfilled: Sequence[Order] = (),
 ) -> Findings:
     """The venue's state against the store's record at start-up (see the module doc): the
-    expectation counts the bot's own fills only; ``checked``: the fills the running checks
-    already classified (not reported again). One line per cause: the position line is left
-    out when the unknown fills reported account for the whole difference."""
+    expectation counts every fill (own and foreign) plus the ledger's amounts of the
+    ``unfilled`` own orders; ``checked``: the fills the running checks already classified
+    (not reported again)."""
     known_intents = frozenset(intent_ids)
     counted, _ = counted_fills(stored_fills, venue_fills, baseline_after_ms, baseline_trade_ids)
-    expected = baseline_base + _total(f for f in counted if f.client_order_id in known_intents)
-    expected += _order_total(unfilled)
+    expected = baseline_base + _total(counted) + _order_total(unfilled)
     own = tuple(o for o in venue_open_orders if o.client_order_id.startswith(own_prefix))
     foreign = tuple(o for o in venue_open_orders if not o.client_order_id.startswith(own_prefix))
     unknown_fills = tuple(
         f for f in counted if not checked.classified(f) and f.client_order_id not in known_intents
     )
     mismatches: list[str] = []
-    if expected + _total(unknown_fills) != venue_position_base:  # not their doing alone
+    if expected != venue_position_base:
         mismatches.append(f"position: venue {venue_position_base}, store expects {expected}")
     mismatches.extend(
         f"fill {fill.trade_id} ({fill.side.value} {fill.amount_base} @ {fill.price}) of "
@@ -269,15 +266,17 @@ def check_running(
     unfilled: Sequence[Order] = (),
 ) -> PositionCheck:
     """Someone else's fills among those not ``checked`` before, and the position the bot's
-    record predicts: ``baseline + Σ`` its own fills among ``counted`` (from
-    :func:`counted_fills`; someone else's, reported now or before, never count) ``+`` the
-    ledger's amounts of the ``unfilled`` own orders (:func:`unfilled_own_orders`)."""
+    record predicts without them: ``baseline + Σ`` the fills among ``counted`` (from
+    :func:`counted_fills`) but those reported now ``+`` the ledger's amounts of the
+    ``unfilled`` own orders (:func:`unfilled_own_orders`). A foreign fill reported by an
+    earlier check is part of the record and counts."""
     known = frozenset(intent_ids)
     foreign = tuple(
         f for f in counted if not checked.classified(f) and f.client_order_id not in known
     )
-    expected = baseline_base + _total(f for f in counted if f.client_order_id in known)
-    expected += _order_total(unfilled)
+    foreign_ids = {f.trade_id for f in foreign}
+    record = [f for f in counted if f.trade_id not in foreign_ids]
+    expected = baseline_base + _total(record) + _order_total(unfilled)
     clean = not foreign and expected == venue_position_base
     action: Action = "ok" if clean else ("adopted" if on_mismatch == "adopt" else "paused")
     return PositionCheck(

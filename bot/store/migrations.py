@@ -104,7 +104,7 @@ CREATE TABLE IF NOT EXISTS events (
 
 # Version 2: each fill says whether it is the bot's own (its client id is an intent of this
 # bot) or someone else's (another bot's or a manual trade on the account): only own fills
-# count in PnL and in the position the bot's record expects. Existing rows are classified
+# count in PnL (the position check counts every fill). Existing rows are classified
 # by the same rule, against the intents already stored (position_check; docs/store.md).
 _V2 = """
 ALTER TABLE fills ADD COLUMN own INTEGER NOT NULL DEFAULT 1;

@@ -1,8 +1,8 @@
 """Someone else's fill on the bot's account is never booked as the bot's: the venue history
 stores it as foreign (``fills.own`` = 0), it is in no PnL (store totals, the report's replay
-inputs, the live attribution's new fills), and it never joins the position the bot's record
-expects, so the mismatch it made stays (check after check, restart after restart) until an
-``adopt`` takes the venue's position or the position returns.
+inputs, the live attribution's new fills). The position check reports it once (the bot
+pauses per ``exchange.on_mismatch``) and from then on it is part of the record (expected =
+baseline + every stored fill, own and foreign): later checks and a restart are clean.
 
 Real ccxt ``binanceusdm`` against the emulator over HTTP; the real SQLite store, and both
 backends for the migration of existing rows."""
@@ -121,14 +121,23 @@ async def test_a_foreign_fill_is_stored_as_foreign_and_counts_in_no_pnl(
     assert await store.read_fills(own=False) == [foreign]
 
 
-async def test_the_mismatch_stays_until_adopted(
+async def assert_no_pnl_of(store: SqliteStore, own: Fill, foreign: Fill) -> None:
+    """The store's totals and the report's replay inputs hold ``own`` only; ``foreign`` is
+    kept as someone else's."""
+    totals = await store.totals()
+    assert totals["fees_quote"] == own.fee_quote
+    assert totals["realized_pnl_quote"] == own.realized_pnl
+    assert list((await replay_inputs(store)).fills) == [own]
+    assert foreign in await store.read_fills(own=False)
+
+
+async def test_a_foreign_fill_is_reported_once_then_part_of_the_record(
     exchange: CcxtPerpExchange, emulator: EmulatorHandle, store: SqliteStore, clock: ManualClock
 ) -> None:
     """The check reports the foreign sell once and pauses (venue -0.8, the bot's record
-    -0.5); the next check still finds the position unexplained (the same numbers, not
-    logged again); a restart pauses again on the position alone (the fill was reported);
-    a restart with ``adopt`` takes -0.8 as the baseline, and from then on all is explained."""
-    ledger, _, _, foreign = await own_sell_then_foreign_sell(exchange, emulator, store, clock)
+    without it -0.5); the next check counts it (expected -0.8): clean, nothing logged; a
+    restart is clean too. Through all of it the foreign fill counts in no PnL."""
+    ledger, _, own, foreign = await own_sell_then_foreign_sell(exchange, emulator, store, clock)
     venue = (await exchange.position()).size_base
     assert venue == Decimal("-0.8")
     with capture_logs() as logs:
@@ -136,37 +145,30 @@ async def test_the_mismatch_stays_until_adopted(
         again = await ledger.check_position(venue)
     assert found.foreign_fills == (foreign,)
     assert found.action == "paused"
-    assert (found.expected_position_base, again.expected_position_base) == (
-        Decimal("-0.5"),
-        Decimal("-0.5"),
-    )
-    assert not again.ok
-    assert again.repeated
+    assert not found.ok
+    assert found.expected_position_base == Decimal("-0.5")
+    assert again.ok, again
+    assert again.action == "ok"
     assert again.foreign_fills == ()
+    assert again.expected_position_base == Decimal("-0.8")
     mismatches = [e for e in logs if e["event"] == "position.mismatch"]
     assert [e["foreign_fills"] for e in mismatches] == [[foreign.trade_id]]
 
-    paused = await (await opened_ledger(exchange, store, clock)).reconcile_at_start()
-    assert paused.action == "paused"
-    assert paused.findings.unknown_fills == ()
-    assert paused.findings.mismatches == ("position: venue -0.8, store expects -0.5",)
-
-    restarted = await opened_ledger(exchange, store, clock, on_mismatch="adopt")
-    adopted = await restarted.reconcile_at_start()
-    assert adopted.action == "adopted"
-    check = await restarted.check_position(venue)
-    assert check.ok, check
-    assert check.expected_position_base == Decimal("-0.8")
-    clean = await (await opened_ledger(exchange, store, clock)).reconcile_at_start()
-    assert clean.action == "ok", clean.findings.mismatches
+    restart = await (await opened_ledger(exchange, store, clock)).reconcile_at_start()
+    assert restart.action == "ok", restart.findings.mismatches
+    assert restart.findings.expected_position_base == Decimal("-0.8")
+    await assert_no_pnl_of(store, own, foreign)
 
 
-async def test_the_mismatch_ends_when_the_position_returns(
+async def test_a_foreign_fill_that_trades_back_is_reported_once_too(
     exchange: CcxtPerpExchange, emulator: EmulatorHandle, store: SqliteStore, clock: ManualClock
 ) -> None:
-    """Someone buys the 0.3 back: that buy is reported once (foreign too), then the venue's
-    -0.5 is the bot's own record again and the checks and a restart are clean."""
-    ledger, history, _, _ = await own_sell_then_foreign_sell(exchange, emulator, store, clock)
+    """Someone buys the 0.3 back: that buy is reported once too (the record, with the
+    first foreign sell, expects -0.8; the venue is back at -0.5), then both are in the
+    record and the checks and a restart are clean; neither counts in PnL."""
+    ledger, history, own, foreign = await own_sell_then_foreign_sell(
+        exchange, emulator, store, clock
+    )
     first = await ledger.check_position((await exchange.position()).size_base)
     assert first.action == "paused"
 
@@ -176,11 +178,15 @@ async def test_the_mismatch_ends_when_the_position_returns(
     back = await ledger.check_position(venue)
     assert venue == Decimal("-0.5")
     assert [f.client_order_id for f in back.foreign_fills] == ["someone-2"]
-    assert back.expected_position_base == Decimal("-0.5")
+    assert back.action == "paused"
+    assert back.expected_position_base == Decimal("-0.8")
     settled = await ledger.check_position(venue)
     assert settled.ok, settled
+    assert settled.expected_position_base == Decimal("-0.5")
     restart = await (await opened_ledger(exchange, store, clock)).reconcile_at_start()
     assert restart.action == "ok", restart.findings.mismatches
+    await assert_no_pnl_of(store, own, foreign)
+    assert len(await store.read_fills(own=False)) == 2
 
 
 def fill_body(trade_id: str, cid: str, fee: str) -> str:
