@@ -48,6 +48,8 @@ class ChainConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     rpc_urls: list[str] = Field(min_length=1)
+    # the chain id every endpoint must answer (eth_chainId); unset: the endpoints must agree
+    chain_id: Annotated[int, Field(ge=1, le=2**63 - 1)] | None = None
     ws_urls: list[Annotated[str, Field(pattern=r"^wss?://[^\s/?#]+")]] = Field([], max_length=8)
     poll_interval_s: Annotated[float, Field(gt=0)] = 1.0
     request_timeout_s: Annotated[float, Field(gt=0)] = 10.0

@@ -2,12 +2,15 @@
 
 Each request goes to the healthiest endpoint first: fewest recent failures, then lowest
 latency (EWMA). A transport failure, a timeout, an oversized or undecodable answer, a *bad
-answer* (a value out of range: ``bot.chain.answers``) or a head too far behind the best head seen
-(``max_lag_blocks``) counts against the endpoint, puts it in a cooldown that doubles with each
-consecutive failure, and the request moves on to the next endpoint. A JSON-RPC error answer
-(a revert, an unknown block) is an answer, not a failure: it is returned as it is. Only when
-every endpoint failed does the request fail, with the last error. Endpoints appear in logs and
-errors only masked (``bot.safety.mask_url``) with their index: a URL may carry an RPC key.
+answer* (a value out of range: ``bot.chain.answers``), a head too far behind the best head
+seen (``max_lag_blocks``) or a chain id other than the pinned one (``chain_id``: each
+endpoint is asked ``eth_chainId`` before its first use and again after each of its failures,
+so a request never goes to a node of another chain) counts against the endpoint, puts it in
+a cooldown that doubles with each consecutive failure, and the request moves on to the next
+endpoint. A JSON-RPC error answer (a revert, an unknown block) is an answer, not a failure:
+it is returned as it is. Only when every endpoint failed does the request fail, with the last
+error. Endpoints appear in logs and errors only masked (``bot.safety.mask_url``) with their
+index: a URL may carry an RPC key.
 """
 
 from __future__ import annotations
@@ -43,7 +46,15 @@ class EndpointLagging(Exception):
     """The endpoint's head is behind the best head seen by more than the tolerance."""
 
 
-_FAILOVER_ON: tuple[type[BaseException], ...] = (*_TRANSPORT_FAILURES, EndpointLagging)
+class EndpointOnOtherChain(Exception):
+    """The endpoint answers ``eth_chainId`` with another id than the chain's."""
+
+
+_FAILOVER_ON: tuple[type[BaseException], ...] = (
+    *_TRANSPORT_FAILURES,
+    EndpointLagging,
+    EndpointOnOtherChain,
+)
 
 
 @dataclass
@@ -57,6 +68,7 @@ class EndpointHealth:
     latency_s: float = 0.0  # EWMA of successful requests
     cooldown_until_s: float = 0.0
     head: int | None = None
+    chain_id: int | None = None  # what it answered to eth_chainId since its last failure
     last_error: str | None = None
 
     def score(self, now_s: float) -> tuple[int, int, float]:
@@ -77,6 +89,7 @@ class FailoverProvider(AsyncHTTPProvider):
         max_cooldown_s: float = 60.0,
         monotonic: Callable[[], float] = time.monotonic,
         max_response_bytes: int = MAX_RESPONSE_BYTES,
+        chain_id: int | None = None,
     ) -> None:
         if not urls:
             raise ValueError("at least one RPC url is needed")
@@ -94,6 +107,7 @@ class FailoverProvider(AsyncHTTPProvider):
         self.max_cooldown_s = max_cooldown_s
         self._monotonic = monotonic
         self.failovers = 0
+        self.chain_id = chain_id  # pinned: endpoints answering another id are never used
 
     def __str__(self) -> str:
         return f"RPC failover over {[h.label for h in self.health]}"
@@ -112,6 +126,7 @@ class FailoverProvider(AsyncHTTPProvider):
         health = self.health[index]
         health.failures += 1
         health.last_error = describe_exc(error)
+        health.chain_id = None  # asked again before its next use
         cooldown = min(self.max_cooldown_s, self.base_cooldown_s * 2 ** (health.failures - 1))
         health.cooldown_until_s = self._monotonic() + cooldown
         log.warning(
@@ -143,12 +158,52 @@ class FailoverProvider(AsyncHTTPProvider):
         if best is not None and head + self.max_lag_blocks < best:
             raise EndpointLagging(f"head {head} is {best - head} blocks behind {best}")
 
+    def pin_chain_id(self, chain_id: int) -> None:
+        """From now on, use only endpoints that answer ``eth_chainId`` with ``chain_id``."""
+        self.chain_id = chain_id
+
+    async def _ask_chain_id(self, index: int) -> int:
+        """``eth_chainId`` of endpoint ``index`` (recorded in its health); transport errors,
+        an error answer or a bad quantity raise (``OSError``, ``ValueError``,
+        ``TimeoutError``)."""
+        async with asyncio.timeout(self.request_timeout_s):
+            response = await self._providers[index].make_request(RPCEndpoint("eth_chainId"), [])
+        if "result" not in response:
+            raise ValueError(f"eth_chainId: {response.get('error', 'no result')}")
+        answered = quantity(response["result"], "eth_chainId result")
+        self.health[index].chain_id = answered
+        return answered
+
+    async def endpoint_chain_ids(self) -> list[tuple[str, int | str]]:
+        """``(masked url, chain id or why it did not answer)`` of every endpoint, in
+        configuration order; unscored (a start-up check, not traffic)."""
+        answers: list[tuple[str, int | str]] = []
+        for index, health in enumerate(self.health):
+            try:
+                answers.append((health.label, await self._ask_chain_id(index)))
+            except _TRANSPORT_FAILURES as exc:
+                answers.append((health.label, describe_exc(exc)))
+        return answers
+
+    async def _verify_chain(self, index: int) -> None:
+        """Raise ``EndpointOnOtherChain`` when a chain id is pinned and endpoint ``index``
+        answers another (asked once, then again after each of its failures)."""
+        health = self.health[index]
+        if self.chain_id is None or health.chain_id == self.chain_id:
+            return
+        answered = health.chain_id
+        if answered is None:
+            answered = await self._ask_chain_id(index)
+        if answered != self.chain_id:
+            raise EndpointOnOtherChain(f"answers chain id {answered}, expected {self.chain_id}")
+
     async def make_request(self, method: RPCEndpoint, params: Any) -> RPCResponse:
         """Try endpoints best first; the first answer wins, every failure is scored."""
         last: BaseException | None = None
         for attempt, index in enumerate(self._order()):
             started = self._monotonic()
             try:
+                await self._verify_chain(index)
                 async with asyncio.timeout(self.request_timeout_s):
                     response = await self._providers[index].make_request(method, params)
                 self._check_head(index, method, response)
@@ -166,6 +221,8 @@ class FailoverProvider(AsyncHTTPProvider):
         assert last is not None
         if isinstance(last, EndpointLagging):
             raise TimeoutError(f"{method}: every RPC endpoint failed or lags: {last}")
+        if isinstance(last, EndpointOnOtherChain):
+            raise ConnectionError(f"{method}: no RPC endpoint on chain id {self.chain_id}: {last}")
         raise last
 
     async def make_batch_request(

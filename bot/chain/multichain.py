@@ -25,6 +25,7 @@ from typing import Any
 import structlog
 from web3 import AsyncWeb3
 
+from bot.chain.chain_ids import check_chain_ids
 from bot.chain.chain_parts import ChainPart, chain_parts
 from bot.chain.heads import HeadPoller
 from bot.chain.preflight import REFUSES_START, Finding, inspect_chain
@@ -85,6 +86,12 @@ class _Chain:
     hashes: dict[int, str] = field(default_factory=dict)
 
 
+def _named(chain: str, reason: str) -> str:
+    """``reason`` starting ``chain <chain>:`` once (the read's errors already name it)."""
+    prefix = f"chain {chain}: "
+    return reason if reason.startswith(prefix) else prefix + reason
+
+
 class MultiChainReader:
     """Implements ``bot.ports.ChainReader`` (and the start-up check) over several chains.
 
@@ -136,18 +143,22 @@ class MultiChainReader:
         return await self.chains[self.primary].reader.latest_block()
 
     async def start(self) -> list[Finding]:
-        """The start-up check of every chain (``bot.chain.preflight``), findings naming the
-        whole config's fields (``positions.3.owner``, ``chains.arbitrum.multicall``).
+        """The start-up check of every chain: each endpoint's chain id
+        (``bot.chain.chain_ids``, pinned for failover), then ``bot.chain.preflight``;
+        findings naming the whole config's fields (``positions.3.owner``,
+        ``chains.arbitrum.rpc_urls.1``).
 
-        ``ConfigError`` for findings that refuse a start (tokens not the pool's pair,
-        swapped); ``ChainError`` naming the chain when a chain's node cannot be reached."""
-        found: list[Finding] = []
-        for name, slot in self.chains.items():
-            try:
-                findings = await inspect_chain(slot.reader.w3, slot.part.settings)
-            except ChainError as exc:
-                raise ChainError(f"chain {name}: {safe_str(exc)}") from exc
-            found += [replace(f, field=slot.part.config_field(f.field)) for f in findings]
+        ``ConfigError`` for findings that refuse a start (an endpoint on another chain, two
+        sections on one chain, tokens not the pool's pair, swapped); ``ChainError`` naming the
+        chain when a chain's node cannot be reached."""
+        found = await check_chain_ids([(s.part, s.reader.w3) for s in self.chains.values()])
+        if not any(f.kind in REFUSES_START for f in found):
+            for name, slot in self.chains.items():
+                try:
+                    findings = await inspect_chain(slot.reader.w3, slot.part.settings)
+                except ChainError as exc:
+                    raise ChainError(f"chain {name}: {safe_str(exc)}") from exc
+                found += [replace(f, field=slot.part.config_field(f.field)) for f in findings]
         wrong = [f for f in found if f.kind in REFUSES_START]
         if wrong:
             raise ConfigError("; ".join(str(f) for f in wrong))
@@ -208,7 +219,7 @@ class MultiChainReader:
         """``chain.unreadable`` for each chain that starts failing, ``chain.readable`` for
         each that reads again; the chains failing now are remembered."""
         notices = [
-            ChainNotice("chain.unreadable", f"chain {name}: {reason}", (name,))
+            ChainNotice("chain.unreadable", _named(name, reason), (name,))
             for name, reason in failing.items()
             if name not in self._down
         ]

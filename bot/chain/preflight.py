@@ -3,11 +3,13 @@
 ``preflight(settings)`` (for ``check-config --online``) and ``inspect_chain(w3, settings)`` (the
 reader's start-up check) return ``Finding``s, each naming the config field it is about:
 
-- errors: no contract at a configured address; hedge-asset tokens that are not the pool's pair
+- errors: an RPC endpoint on another chain than its section's, two sections on one chain
+  (``kind="wrong_chain"``, :mod:`bot.chain.chain_ids`; nothing else is read then); no
+  contract at a configured address; hedge-asset tokens that are not the pool's pair
   (``kind="not_pair"``) or base and quote swapped against the venue's symbol (on-chain symbols
   ``USDT``/``WETH`` for ``ETH/USDT:USDT``, ``kind="swapped"``): the config is wrong, the bot
   refuses to start; a pool that cannot be valued (no reserves, an uninitialised V3 pool, an
-  NFT that does not exist);
+  NFT that does not exist), an NFT the configured ``owner`` does not hold;
 - warnings (``kind="empty"``): a position holding nothing (zero LP balance, an NFT with zero
   liquidity and nothing owed, an owner with no NFTs) — often a placeholder owner.
 
@@ -33,8 +35,11 @@ from bot.errors import ChainError
 
 __all__ = ["REFUSES_START", "Finding", "FindingKind", "inspect_chain", "preflight"]
 
-FindingKind = Literal["empty", "not_pair", "swapped", "no_contract", "unreadable"]
-REFUSES_START: frozenset[str] = frozenset({"not_pair", "swapped"})  # wrong config, not chain
+FindingKind = Literal[
+    "empty", "not_pair", "swapped", "no_contract", "unreadable", "wrong_chain", "not_owner"
+]
+# wrong config, not chain: a token not the pair, swapped, an RPC on another chain
+REFUSES_START: frozenset[str] = frozenset({"not_pair", "swapped", "wrong_chain"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,31 +107,42 @@ class _Probe:
 async def preflight(settings: Settings) -> list[Finding]:
     """Every finding for ``settings`` at each chain's newest block (one connection per chain
     holding positions, closed), fields named as in the whole config (``positions.3.owner``,
-    ``chains.arbitrum.multicall``).
+    ``chains.arbitrum.multicall``). Each endpoint's chain id is checked first
+    (:mod:`bot.chain.chain_ids`); when one is wrong only those findings are returned.
 
     Raises ``ChainError`` (naming the chain when there are several) when no RPC endpoint of
     a chain answers.
     """
+    from bot.chain.chain_ids import check_chain_ids  # it imports this module
     from bot.chain.reader import connect_web3  # the reader imports this module
 
-    findings: list[Finding] = []
-    for part in chain_parts(settings):
-        chain = part.settings.chain
-        w3 = connect_web3(
-            chain.rpc_urls,
-            chain.request_timeout_s,
-            max_lag_blocks=chain.max_rpc_lag_blocks,
-            max_response_bytes=chain.max_response_bytes,
+    parts = [
+        (
+            part,
+            connect_web3(
+                part.settings.chain.rpc_urls,
+                part.settings.chain.request_timeout_s,
+                max_lag_blocks=part.settings.chain.max_rpc_lag_blocks,
+                max_response_bytes=part.settings.chain.max_response_bytes,
+            ),
         )
-        try:
-            found = await inspect_chain(w3, part.settings)
-        except ChainError as exc:
-            if part.several:
-                raise ChainError(f"chain {part.name}: {exc}") from exc
-            raise
-        finally:
+        for part in chain_parts(settings)
+    ]
+    try:
+        findings = await check_chain_ids(parts)
+        if any(f.kind in REFUSES_START for f in findings):
+            return findings
+        for part, w3 in parts:
+            try:
+                found = await inspect_chain(w3, part.settings)
+            except ChainError as exc:
+                if part.several:
+                    raise ChainError(f"chain {part.name}: {exc}") from exc
+                raise
+            findings += [replace(f, field=part.config_field(f.field)) for f in found]
+    finally:
+        for _, w3 in parts:
             await w3.provider.disconnect()
-        findings += [replace(f, field=part.config_field(f.field)) for f in found]
     return findings
 
 
@@ -246,17 +262,13 @@ async def _v3(
         return await _v3_direct(probe, pair, where, config)
     npm = checksum(config.position_manager)
     if not await probe.has_code(npm):
-        return [
-            _error(
-                f"{where}.position_manager",
-                f"no contract at {npm} (block {probe.block})",
-                "no_contract",
-            )
-        ]
+        return [_no_contract(f"{where}.position_manager", npm, probe.block)]
     if config.protocol in ("pancakeswap_v3", "slipstream"):
         return []  # other ABI shapes and pool addresses: the reader's first read checks them
     if config.token_id is not None:
-        return await _v3_nft(probe, pair, where, npm, config.token_id)
+        found = await _v3_nft(probe, pair, where, npm, config.token_id)
+        abi = "uniswap_v3_position_manager"
+        return found + await _not_held(probe, (npm, abi), config.token_id, config.owner, where)
     assert config.owner is not None  # discover: validated by the config model
     owner = checksum(config.owner)
     count = await probe.call(npm, "uniswap_v3_position_manager", "balanceOf", owner)
@@ -359,6 +371,26 @@ async def _v4(
     if info is None or liquidity is None or int(info[0][3]) == 0:
         return [_error(f"{where}.token_id", f"V4 NFT {config.token_id} does not exist on {posm}")]
     findings = _pair_findings(pair, info[0][:2], f"V4 pool of NFT {config.token_id}", where)
+    findings += await _not_held(probe, (posm, abi), config.token_id, config.owner, where)
     if liquidity[0] == 0:
         findings.append(_empty(f"{where}.token_id", f"V4 NFT {config.token_id} holds nothing"))
     return findings
+
+
+async def _not_held(
+    probe: _Probe, manager: tuple[str, str], token_id: int, owner: str | None, where: str
+) -> list[Finding]:
+    """An error on ``<where>.owner`` when ``owner`` is set and ``ownerOf(token_id)`` of the
+    position manager (``(address, abi name)``) is another address (the reader would refuse
+    it as transferred); nothing when no owner is set or the NFT does not exist."""
+    held = None if owner is None else await probe.call(*manager, "ownerOf", token_id)
+    if owner is None or held is None or checksum(held[0]) == checksum(owner):
+        return []
+    return [
+        _error(
+            f"{where}.owner",
+            f"NFT {token_id} on {manager[0]} is held by {checksum(held[0])}, not by the "
+            f"configured owner {checksum(owner)} (transferred?)",
+            "not_owner",
+        )
+    ]

@@ -20,6 +20,7 @@ from typing import Any
 import aiohttp
 from web3 import AsyncWeb3
 
+from bot.chain.chain_ids import check_chain_id, nothing_to_compare
 from bot.chain.failover import FailoverProvider
 from bot.chain.heads import block_info, latest_block
 from bot.chain.preflight import REFUSES_START, Finding, inspect_chain
@@ -165,11 +166,16 @@ class LpChainReader:
 
         Returns the findings that do not stop the bot (positions holding nothing, positions
         that cannot be read now); raises ``ConfigError`` naming the field when a configured
-        hedge-asset token is not a token of a configured pool or base and quote are swapped
-        (see ``bot.chain.preflight``); ``ChainError`` when no node
+        hedge-asset token is not a token of a configured pool, base and quote are swapped
+        (see ``bot.chain.preflight``) or an endpoint answers another chain id than
+        ``chain.chain_id`` (``bot.chain.chain_ids``); ``ChainError`` when no node
         answers (the ticks' own checks then cover it).
         """
-        findings = await inspect_chain(self.w3, self._settings)
+        findings: list[Finding] = []
+        if not nothing_to_compare(self._settings.chain, several=False):
+            findings += (await check_chain_id(self.w3, self._settings.chain))[1]  # pinned
+        if not any(f.kind in REFUSES_START for f in findings):
+            findings += await inspect_chain(self.w3, self._settings)
         wrong = [f for f in findings if f.kind in REFUSES_START]
         if wrong:
             raise ConfigError("; ".join(str(f) for f in wrong))
