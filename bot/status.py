@@ -37,7 +37,7 @@ from bot.errors import ChainError, ConfigError, ExchangeError, HedgebotError
 from bot.report import load_report
 from bot.safety import describe_exc, mask_url
 from bot.status_daemon import daemon_view
-from bot.status_trading import trading_summary, tripped_guards
+from bot.status_trading import chains_unreadable, trading_summary, tripped_guards
 from bot.store.meta import MetaKey
 
 __all__ = ["StatusError", "read_status"]
@@ -85,6 +85,7 @@ async def _read_store(settings: Any, now_s: float) -> dict[str, Any]:
         "operator_since": changes[-1]["ts"] if changes else None,
         "operator_cause": last_state_cause(changes),
         "guards": tripped_guards(alerts),
+        "chain_alerts": [a for a in alerts if str(a.get("alert", "")).startswith("chain.")],
         "last_tick": None
         if last is None
         else {"block": last[1], "at": last[0], "age_s": round(now_s - last[0], 3)},
@@ -307,6 +308,16 @@ def _kill_view(kill: KillSwitchState, path: Path) -> dict[str, Any]:
     }
 
 
+def _started_s(daemon: dict[str, Any]) -> float | None:
+    """The running daemon's start (unix s, from its lock note ``%Y-%m-%dT%H:%M:%SZ``), or
+    None (not running, or not recorded)."""
+    try:
+        started = datetime.strptime(str(daemon.get("started")), "%Y-%m-%dT%H:%M:%SZ")
+    except ValueError:
+        return None
+    return started.replace(tzinfo=UTC).timestamp() if daemon.get("running") else None
+
+
 def read_status(settings: Any, *, now_s: float) -> dict[str, Any]:
     """Everything ``status`` shows, as one JSON-ready dict (module docstring). ``now_s``:
     wall-clock unix seconds (ages and "today" are measured from it).
@@ -333,15 +344,21 @@ async def _gather(
 ) -> dict[str, Any]:
     stored = await _read_store(settings, now_s)
     operator: OperatorState = stored["operator"]
+    tick = stored["last_tick"]
+    daemon = daemon_view(settings.store.path, None if tick is None else tick["at"])
+    chains_down = chains_unreadable(stored["chain_alerts"], _started_s(daemon))
     state, reasons = trading_summary(
-        operator, kill, stored["guards"], operator_cause=stored["operator_cause"]
+        operator,
+        kill,
+        stored["guards"],
+        operator_cause=stored["operator_cause"],
+        chains_down=chains_down,
     )
     live = await _live(settings, operator)
-    tick = stored["last_tick"]
     return {
         "bot_id": settings.bot_id,
         "now": now_s,
-        "daemon": daemon_view(settings.store.path, None if tick is None else tick["at"]),
+        "daemon": daemon,
         **live,
         "pnl": stored["pnl"],
         "last_tick": stored["last_tick"],
@@ -354,6 +371,7 @@ async def _gather(
             "operator_cause": stored["operator_cause"],
             "kill_switch": _kill_view(kill, kill_path),
             "guards_tripped": stored["guards"],
+            "chains_unreadable": chains_down,
         },
         "endpoints": _endpoints(settings),
     }

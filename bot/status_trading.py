@@ -3,12 +3,16 @@
 The running bot publishes its trading state in MQTT ``state`` (``bot.core.trading_status``);
 ``status`` works without it, from what the store kept: the operator's state record, the
 kill-switch file and the ``alert`` events of the risk guards (``risk.<rule>`` when a rule
-trips, ``risk.cleared`` when it clears). Reasons are the state message's words, from the
+trips, ``risk.cleared`` when it clears) and of the chains (``chain.unreadable`` when one of
+several chains cannot be read: only protective reductions run; ``chain.readable`` when it
+reads again). Reasons are the state message's words, from the
 same function (:func:`bot.core.trading_status.control_reasons`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from bot.core.killswitch import KillSwitchState
@@ -16,7 +20,14 @@ from bot.core.operator import OperatorState, TradingState
 from bot.core.trading_status import control_reasons
 from bot.safety import printable
 
-__all__ = ["guard_effect", "guard_reason", "trading_summary", "tripped_guards"]
+__all__ = [
+    "chain_reason",
+    "chains_unreadable",
+    "guard_effect",
+    "guard_reason",
+    "trading_summary",
+    "tripped_guards",
+]
 
 # rules that restrict to reduce-only (an emergency reduction or a funding pause); a warning
 # restricts nothing; every other tripped rule blocks orders (a data or order guard)
@@ -49,6 +60,44 @@ def tripped_guards(alerts: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return list(active.values())
 
 
+def chains_unreadable(
+    alerts: list[dict[str, Any]], started_s: float | None = None
+) -> list[dict[str, Any]]:
+    """The chains unreadable now, from the stored ``alert`` events (oldest first): a
+    ``chain.unreadable`` naming a chain in ``entries`` with no later ``chain.readable`` for
+    it. An episode told before ``started_s`` (unix s, the running daemon's start) is dropped:
+    that run re-tells a chain still unreadable. Each ``{"chain", "since", "detail"}``."""
+    down: dict[str, dict[str, Any]] = {}
+    for event in alerts:
+        name = event.get("alert")
+        chains = [str(c) for c in event.get("entries") or () if isinstance(c, str)]
+        if name == "chain.readable":
+            for chain in chains:
+                down.pop(chain, None)
+        elif name == "chain.unreadable":
+            detail = event.get("detail")
+            for chain in chains:
+                down.setdefault(
+                    chain,
+                    {
+                        "chain": chain,
+                        "since": float(event["ts"]),
+                        "detail": None if detail is None else str(detail),
+                    },
+                )
+    return [d for d in down.values() if started_s is None or d["since"] >= started_s]
+
+
+def chain_reason(down: dict[str, Any]) -> str:
+    """``chain arb unreadable since 2026-03-01 12:00:00Z (only protective reductions):
+    <detail>``, the detail bounded and escaped."""
+    since = datetime.fromtimestamp(down["since"], UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+    head = f"chain {printable(down['chain'], 32)} unreadable since {since}"
+    detail = down.get("detail")
+    tail = f": {printable(str(detail), 120)}" if detail else ""
+    return f"{head} (only protective reductions){tail}"
+
+
 def guard_effect(rule: str) -> TradingState:
     """What a tripped rule allows: a warning nothing less than ``active``, an emergency
     reduction or funding pause ``reducing``, any other (data or order) guard ``halted``."""
@@ -75,6 +124,7 @@ def trading_summary(
     kill: KillSwitchState,
     guards: list[dict[str, Any]],
     operator_cause: str | None = None,
+    chains_down: Sequence[dict[str, Any]] = (),
 ) -> tuple[TradingState, list[str]]:
     """The strictest of the operator (pause halts, flatten reduces), the kill switch (freeze
     halts, flatten reduces) and the tripped guards (:func:`guard_effect`), with the reasons
@@ -82,7 +132,9 @@ def trading_summary(
     fix keys, then resume``, ``kill switch freeze (cli)``, ``guard daily_loss: <detail>``);
     ``operator_cause`` (the cause of the trading state's last change,
     :func:`bot.core.trading_status.last_state_cause`) names why the operator state is not
-    active (:func:`bot.core.trading_status.operator_reason`)."""
+    active (:func:`bot.core.trading_status.operator_reason`); ``chains_down``
+    (:func:`chains_unreadable`) reduces: only protective reductions run while a chain of
+    several cannot be read."""
     states = [operator.trading_state]
     reasons = control_reasons(operator, kill, operator_cause)
     if kill.engaged:
@@ -93,4 +145,7 @@ def trading_summary(
             continue
         states.append(effect)
         reasons.append(guard_reason(guard))
+    for down in chains_down:
+        states.append(TradingState.REDUCING)
+        reasons.append(chain_reason(down))
     return max(states, key=_RANK.__getitem__), reasons

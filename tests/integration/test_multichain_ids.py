@@ -6,7 +6,9 @@ failover must never move a chain onto such an endpoint."""
 from __future__ import annotations
 
 import asyncio
+import io
 import sys
+import time
 from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
@@ -14,9 +16,10 @@ from typing import Any
 
 import pytest
 import yaml
+from rich.console import Console
 from web3 import AsyncWeb3
 
-from bot.app import take_snapshot
+from bot.app import build_bot, take_snapshot
 from bot.chain.chain_ids import check_chain_id
 from bot.chain.failover import FailoverProvider
 from bot.chain.multichain import MultiChainReader
@@ -27,9 +30,11 @@ from bot.config import Settings, load_config
 from bot.config_chains import ChainConfig
 from bot.errors import ChainError, ConfigError
 from bot.preflight_cli import EXIT_CONFIG, run_preflight
+from bot.status import read_status
+from bot.status_render import render_status
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_multichain import CHAIN_A, CHAIN_B, TwoChains, config_data, open_two_chains
+from test_multichain import CHAIN_A, CHAIN_B, Recorded, TwoChains, config_data, open_two_chains
 
 pytestmark = pytest.mark.integration
 
@@ -212,3 +217,43 @@ async def test_an_unreadable_chain_is_named_once_in_its_alert(
         assert notices[0].detail.count("chain l2") == 1
     finally:
         await reader.close()
+
+
+async def test_status_shows_reducing_while_a_chain_is_unreadable(
+    two_chains: TwoChains, tmp_path: Path
+) -> None:
+    """The daemon's tick fails on cut chain l2 (stored chain.unreadable): status shows
+    REDUCING naming the chain and when (before: ``trading ACTIVE``); after the chain reads
+    again (stored chain.readable) it is active again."""
+    world = two_chains
+    settings = load(config_data(world, tmp_path), tmp_path)
+    bot = await build_bot(settings, clock=WallClock(), telemetry=Recorded())
+    try:
+        await bot.engine.start()
+        block = await bot.chain.latest_block()
+        assert await bot.engine.tick(block) is not None
+        await world.relay.stop()
+        try:
+            assert await bot.engine.tick(block) is None
+            status = await asyncio.to_thread(read_status, settings, now_s=time.time())
+        finally:
+            await world.relay.start()
+        trading = status["trading"]
+        assert trading["state"] == "reducing"
+        (down,) = trading["chains_unreadable"]
+        assert down["chain"] == "l2"
+        assert down["detail"].count("chain l2") == 1
+        (reason,) = [r for r in trading["reasons"] if r.startswith("chain l2")]
+        assert reason.startswith("chain l2 unreadable since ")
+        assert "(only protective reductions): chain l2: " in reason
+        console = Console(file=io.StringIO(), record=True, width=80)
+        render_status(status, console)
+        assert "trading REDUCING: chain l2 unreadable since" in console.export_text()
+
+        await rpc_request(bot.chain.w3, "evm_mine")  # a new primary block: no stale guard
+        assert await bot.engine.tick(block + 1) is not None  # l2 reads: chain.readable
+        status = await asyncio.to_thread(read_status, settings, now_s=time.time())
+        assert status["trading"]["state"] == "active"
+        assert status["trading"]["chains_unreadable"] == []
+    finally:
+        await bot.close()
