@@ -114,10 +114,20 @@ class PaperExchange:
 
     def set_reference_price(self, price: Decimal) -> None:
         """Mark = reference (pool) price plus the configured basis; ignored on live market
-        data (the live venue's mark is the mark)."""
+        data (the live venue's mark is the mark). ``ConfigError`` when the price is below
+        ``exchange.paper.price_tick`` (its mark would round to 0: a sub-cent pair such as a
+        token priced in native ETH needs a finer tick)."""
         if self.market is not None:
             return
-        self.venue.set_mark(price * (1 + self.basis_bps / Decimal(10_000)))
+        mark = price * (1 + self.basis_bps / Decimal(10_000))
+        tick = self.venue.params.price_tick
+        if mark < tick:
+            raise errors.ConfigError(
+                f"exchange.paper.price_tick: the pool price {price:.6g} quote per base "
+                f"is below the paper venue's price tick {tick}, so its mark would be 0; set "
+                f"exchange.paper.price_tick to at most {Decimal(1).scaleb(mark.adjusted() - 6):f}"
+            )
+        self.venue.set_mark(mark)
         self._save()
 
     async def _read_live(self) -> MarketQuote:
