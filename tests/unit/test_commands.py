@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from bot.clock import ManualClock
 from bot.telemetry.auth import OperatorKey
 from bot.telemetry.commands import (
     CommandValidator,
@@ -220,8 +221,10 @@ def test_a_copy_with_a_bad_signature_uses_up_nothing() -> None:
 def test_stale_or_future_command_uses_up_its_id_for_good(ts_offset_s: int) -> None:
     """A signed command refused for its ``ts`` (now+75 s, now-75 s, an hour on) can never be
     applied later, however it is re-sent (issue 12.2 follow-up: it was a delayed trigger)."""
-    validator = _keyed(max_age_s=60)
-    raw = _signed(ts_offset_s, id="late", command="pause")
+    now = int(time.time())  # the bot's clock pinned to the second the command is signed at
+    validator = _keyed(max_age_s=60, clock=ManualClock(t=float(now)))
+    raw = json.dumps(KEY.signed(TOPIC, {"id": "late", "command": "pause", "ts": now + ts_offset_s}))
+    raw = raw.encode()
     refused = validator.validate(raw, TOPIC)
     assert isinstance(refused, Refusal)
     assert refused.reason.startswith(f"stale command: ts is {ts_offset_s:+d} s from the bot")
