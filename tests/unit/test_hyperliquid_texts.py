@@ -20,7 +20,14 @@ from bot.exchange.hyperliquid_texts import HYPERLIQUID_TEXTS, Refusal, hyperliqu
 
 pytestmark = pytest.mark.unit
 
-_FIELDS = {"suffix": " asset=1", "signer": "0xabc", "user": "0xabc", "bbo": "1@2", "detail": "x"}
+_FIELDS = {
+    "suffix": " asset=1",
+    "signer": "0xabc",
+    "user": "0xabc",
+    "bbo": "1@2",
+    "detail": "x",
+    "vault": "0xdef",
+}
 
 
 def ccxt_exception(text: str, *, whole_action: bool) -> BaseException:
