@@ -12,7 +12,7 @@ from bot.cli_args import TeachingFormatter
 __all__ = ["COMMAND_GROUPS", "EXAMPLES", "teach"]
 
 COMMAND_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("run and operate", ("run", "monitor", "cmd", "kill", "dashboard")),
+    ("run and operate", ("run", "monitor", "cmd", "kill", "dashboard", "store")),
     ("inspect", ("status", "check-config", "snapshot", "report", "plan", "fleet")),
     ("simulate", ("demo", "localnet", "backtest", "emulator")),
 )
@@ -29,6 +29,7 @@ EXAMPLES: dict[str, str] = {
     "report": "hedgebot report --config var/demo/config.yaml --out pnl.png",
     "plan": "hedgebot plan --config config/paper.yaml --days 30",
     "fleet": "hedgebot fleet status --store-url postgresql://db/fleet --mqtt-url mqtt://mq",
+    "store": "hedgebot store compact --config config/paper.yaml --dry-run",
     "demo": "hedgebot demo --config config/demo.yaml --blocks 400 --workdir var/demo",
     "localnet": "hedgebot localnet --out var/localnet --pool-kind v3",
     "backtest": "hedgebot backtest --gbm-sigma 0.8 --steps 20160 --policy band --fee-apr 0.1",
