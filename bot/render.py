@@ -5,7 +5,9 @@ quote amounts to cents, prices to significant digits (``bot.display``); the JSON
 the exact decimal strings. No number is cut: a table cell too narrow for a number keeps
 fewer decimals, then a ``k``/``M``/``B``/``T`` suffix (:func:`bot.display.fit_number`).
 Base held outside the pools (``wallet_base``) has its own row, so the positions' deltas and
-the wallet add up to the total delta.
+the wallet add up to the total delta. ``kind`` shows the protocol (``v4`` for a Uniswap V4
+position, whose JSON ``kind`` is ``v3``: it is valued with V3's math); positions on several
+chains get a ``chain`` column.
 """
 
 from __future__ import annotations
@@ -60,16 +62,29 @@ def _wallet(result: dict[str, Any]) -> Decimal | None:
     return None if not wallet.is_finite() or wallet.is_zero() else wallet
 
 
+def _kind(position: dict[str, Any]) -> str:
+    """What the position is: ``v2``/``v3``/``v4`` for Uniswap (a V4 position is valued
+    with V3's math, so its ``kind`` says ``v3``: its ``protocol`` says which), else the
+    protocol (``pancakeswap_v3``, ``slipstream``)."""
+    protocol = str(position.get("protocol") or f"uniswap_{position['kind']}")
+    return protocol.removeprefix("uniswap_")
+
+
 def _positions_table(result: dict[str, Any], step: Decimal | None, width: int) -> Table:
     table = _table("LP positions")
-    for name in ("position", "kind", "base", "quote", "value", "delta", "in range"):
-        justify = "left" if name in ("position", "kind") else "right"
+    chains = {p.get("chain") for p in result["positions"]}
+    several = len(chains) > 1  # a chain column only when positions are on several chains
+    names = ("position", *(("chain",) if several else ()), "kind")
+    for name in (*names, "base", "quote", "value", "delta", "in range"):
+        justify = "left" if name in names else "right"
         table.add_column(name, justify=justify, overflow="fold")  # type: ignore[arg-type]
-    n = _number_width(width, 16 + 6 + 8 + 6, 4)  # position, kind, in range, separators
+    fixed = 16 + 6 + 8 + 6 + (9 if several else 0)  # position, kind, in range, separators
+    n = _number_width(width, fixed, 4)
     for p in result["positions"]:
         table.add_row(
             Text(str(p["id"])),
-            Text(str(p["kind"])),
+            *((Text(str(p.get("chain"))),) if several else ()),
+            Text(_kind(p)),
             fit_base(p["amount_base"], step, n),
             fit_quote(p["amount_quote"], n),
             fit_quote(p["value_quote"], n),
@@ -77,15 +92,17 @@ def _positions_table(result: dict[str, Any], step: Decimal | None, width: int) -
             "yes" if p["in_range"] else "no",
         )
     wallet = _wallet(result)
+    gap = ("",) if several else ()
     if wallet is not None:  # base held outside the pools: valued at the pool price
         value = wallet * as_decimal(result["price"])
         table.add_row(
-            "wallet", "base", fit_base(wallet, step, n), "-", fit_quote(value, n),
+            "wallet", *gap, "base", fit_base(wallet, step, n), "-", fit_quote(value, n),
             fit_base(wallet, step, n), "-",
         )  # fmt: skip
     if wallet is not None or len(result["positions"]) > 1:
         table.add_section()
-        table.add_row("total", "", "", "", "", fit_base(result["delta_base"], step, n), "")
+        total = fit_base(result["delta_base"], step, n)
+        table.add_row("total", *gap, "", "", "", "", total, "")
     return table
 
 

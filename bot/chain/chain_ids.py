@@ -32,6 +32,7 @@ __all__ = [
     "check_chain_id",
     "check_chain_ids",
     "endpoint_chain_ids",
+    "in_whole_config",
     "nothing_to_compare",
     "shared_chain_ids",
 ]
@@ -97,6 +98,16 @@ async def check_chain_id(
     return expected, findings
 
 
+def in_whole_config(part: ChainPart, finding: Finding) -> Finding:
+    """``finding`` of ``part`` with its field and the paths in its message named as in the
+    whole config (``positions.0`` of chain l2 -> ``positions.1``)."""
+    return replace(
+        finding,
+        field=part.config_field(finding.field),
+        message=part.config_text(finding.message),
+    )
+
+
 def shared_chain_ids(ids: dict[str, int]) -> list[Finding]:
     """A ``wrong_chain`` error (field ``chains.<name>``) for each chain section whose id an
     earlier section already has: one chain's positions can only be counted once."""
@@ -134,5 +145,5 @@ async def check_chain_ids(parts: Sequence[tuple[ChainPart, AsyncWeb3[Any]]]) -> 
             if part.several:
                 raise ChainError(f"chain {part.name}: {safe_str(exc)}") from exc
             raise
-        found += [replace(f, field=part.config_field(f.field)) for f in findings]
+        found += [in_whole_config(part, f) for f in findings]
     return found + shared_chain_ids(ids)

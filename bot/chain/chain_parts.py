@@ -5,17 +5,21 @@ positions of that chain only and ``hedge_asset`` holding that chain's base/quote
 the single-chain reader and preflight run unchanged on it. ``config_field`` maps a field
 path of a part (``positions.0.owner``, ``hedge_asset.base_token``, ``chain.multicall``) back
 to the whole config's (``positions.3.owner``, ``hedge_asset.chains.arbitrum.base_token``,
-``chains.arbitrum.multicall``), so findings and errors name what the operator wrote.
+``chains.arbitrum.multicall``) and ``config_text`` does so in a message, so findings and
+errors name what the operator wrote.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from bot.config import Settings
 from bot.config_chains import chain_of, chain_tokens
 
 __all__ = ["ChainPart", "chain_parts"]
+
+_POSITION_PATH = re.compile(r"\bpositions\.\d+\b")
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +46,11 @@ class ChainPart:
         if head == "chain" and self.several:
             return f"chains.{self.name}.{rest}" if rest else f"chains.{self.name}"
         return field
+
+    def config_text(self, text: str) -> str:
+        """``text`` (a finding's message) with each ``positions.<i>`` of this part written
+        as the whole config's path (``(positions.0)`` of chain l2 -> ``(positions.1)``)."""
+        return _POSITION_PATH.sub(lambda m: self.config_field(m.group(0)), text)
 
 
 def chain_parts(settings: Settings) -> list[ChainPart]:

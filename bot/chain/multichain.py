@@ -25,7 +25,7 @@ from typing import Any
 import structlog
 from web3 import AsyncWeb3
 
-from bot.chain.chain_ids import check_chain_ids
+from bot.chain.chain_ids import check_chain_ids, in_whole_config
 from bot.chain.chain_parts import ChainPart, chain_parts
 from bot.chain.heads import HeadPoller
 from bot.chain.preflight import REFUSES_START, Finding, inspect_chain
@@ -158,7 +158,7 @@ class MultiChainReader:
                     findings = await inspect_chain(slot.reader.w3, slot.part.settings)
                 except ChainError as exc:
                     raise ChainError(f"chain {name}: {safe_str(exc)}") from exc
-                found += [replace(f, field=slot.part.config_field(f.field)) for f in findings]
+                found += [in_whole_config(slot.part, f) for f in findings]
         wrong = [f for f in found if f.kind in REFUSES_START]
         if wrong:
             raise ConfigError("; ".join(str(f) for f in wrong))

@@ -20,7 +20,7 @@ finding.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from web3 import AsyncWeb3
@@ -113,7 +113,7 @@ async def preflight(settings: Settings) -> list[Finding]:
     Raises ``ChainError`` (naming the chain when there are several) when no RPC endpoint of
     a chain answers.
     """
-    from bot.chain.chain_ids import check_chain_ids  # it imports this module
+    from bot.chain.chain_ids import check_chain_ids, in_whole_config  # imports this module
     from bot.chain.reader import connect_web3  # the reader imports this module
 
     parts = [
@@ -139,7 +139,7 @@ async def preflight(settings: Settings) -> list[Finding]:
                 if part.several:
                     raise ChainError(f"chain {part.name}: {exc}") from exc
                 raise
-            findings += [replace(f, field=part.config_field(f.field)) for f in found]
+            findings += [in_whole_config(part, f) for f in found]
     finally:
         for _, w3 in parts:
             await w3.provider.disconnect()

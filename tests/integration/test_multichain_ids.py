@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import re
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -257,3 +258,20 @@ async def test_status_shows_reducing_while_a_chain_is_unreadable(
         assert status["trading"]["chains_unreadable"] == []
     finally:
         await bot.close()
+
+
+async def test_a_wrong_token_names_the_whole_configs_position_path(
+    two_chains: TwoChains, tmp_path: Path
+) -> None:
+    """Chain l2's quote token is another contract: each finding names ``positions.1`` and
+    ``positions.2`` (the whole config's), in its field path and its message (before: the
+    message said ``(positions.0)``, chain l2's own index)."""
+    world = two_chains
+    data = config_data(world, tmp_path)
+    data["hedge_asset"]["chains"]["l2"]["quote_token"] = world.v3.multicall  # code, no token
+    findings = await preflight(load(data, tmp_path))
+    wrong = [f for f in findings if f.kind == "not_pair"]
+    assert {f.field for f in wrong} == {"hedge_asset.chains.l2.quote_token"}
+    paths = sorted(p for f in wrong for p in re.findall(r"\(positions\.\d+\)", f.message))
+    assert paths == ["(positions.1)", "(positions.2)"]
+    assert all(f.message.startswith(checksum(world.v3.multicall)) for f in wrong)
