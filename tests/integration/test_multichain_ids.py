@@ -23,7 +23,7 @@ from web3 import AsyncWeb3
 from bot.app import build_bot, take_snapshot
 from bot.chain.chain_ids import check_chain_id
 from bot.chain.failover import FailoverProvider
-from bot.chain.multichain import MultiChainReader
+from bot.chain.multichain import ChainsUnreadable, MultiChainReader
 from bot.chain.preflight import preflight
 from bot.chain.rpc import checksum, rpc_request
 from bot.clock import WallClock
@@ -212,7 +212,8 @@ async def test_an_unreadable_chain_is_named_once_in_its_alert(
                 await reader.snapshot(block)
         finally:
             await world.relay.start()
-        notices = getattr(caught.value, "notices", ())
+        assert isinstance(caught.value, ChainsUnreadable)
+        notices = caught.value.notices
         assert [n.alert for n in notices] == ["chain.unreadable"]
         assert notices[0].detail.startswith("chain l2: ")
         assert notices[0].detail.count("chain l2") == 1
