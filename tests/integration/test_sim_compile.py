@@ -30,7 +30,19 @@ def test_compiles_when_missing_and_when_stale(tmp_path: Path) -> None:
     out = ensure_compiled(root)
     assert out == root / "build" / "contracts.json"
     contracts = compiled_contracts(root)
-    assert set(contracts) == {"TestToken", "WETH9", "Multicall"}
+    fork_shapes = {  # bot/sim/contracts/V3ForkShapes.sol: the V3 forks' ABI shapes (issue 15)
+        "ForkPoolState",
+        "IERC721ReceiverShape",
+        "MasterChefV3Shape",
+        "PancakeNpmShape",
+        "PancakeV3PoolShape",
+        "PositionNftShape",
+        "SlipstreamFactoryShape",
+        "SlipstreamGaugeShape",
+        "SlipstreamNpmShape",
+        "SlipstreamPoolShape",
+    }
+    assert set(contracts) == {"TestToken", "WETH9", "Multicall", *fork_shapes}
     assert contracts["Multicall"].bytecode.startswith("0x60")
     assert any(e.get("name") == "tryAggregate" for e in contracts["Multicall"].abi)
 
