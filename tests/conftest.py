@@ -13,6 +13,7 @@ import tempfile
 from collections.abc import Iterator
 
 import pytest
+import structlog
 from hypothesis import settings
 
 from bot.instance_lock import LOCK_DIR_ENV
@@ -54,3 +55,16 @@ def _session_lock_dir() -> Iterator[None]:
                 os.environ.pop(LOCK_DIR_ENV, None)
             else:
                 os.environ[LOCK_DIR_ENV] = previous
+
+
+@pytest.fixture(autouse=True)
+def _structlog_config_restored() -> Iterator[None]:
+    """Each test starts from the logging configuration the one before it found: commands run
+    in-process (``snapshot``, ``plan``, ``status`` …) configure structlog for a terminal with a
+    ``warning`` level filter, and ``structlog.testing.capture_logs`` swaps only the processors,
+    so a later test capturing ``info`` events would otherwise see none."""
+    saved = structlog.get_config()
+    try:
+        yield
+    finally:
+        structlog.configure(**saved)
