@@ -21,6 +21,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from bot.display import fmt_span
 from bot.instance_lock import lock_path_for
 
 __all__ = ["age_text", "daemon_view", "probe_lock"]
@@ -76,21 +77,9 @@ def daemon_view(store_path: Path, last_seen: float | None) -> dict[str, Any]:
     }
 
 
-def _span(seconds: float) -> str:
-    """``42s``, ``12m``, ``3h05m``, ``2d04h`` (whole seconds, ``seconds`` >= 0)."""
-    s = int(seconds)
-    if s < 120:
-        return f"{s}s"
-    if s < 7200:
-        return f"{s // 60}m"
-    if s < 172_800:
-        return f"{s // 3600}h{s % 3600 // 60:02d}m"
-    return f"{s // 86_400}d{s % 86_400 // 3600:02d}h"
-
-
 def age_text(age_s: float) -> str:
     """``36s ago``; a negative age (the record's clock ahead of this host's) as
     ``6h48m ahead of this host's clock``, never clamped to 0."""
     if age_s < 0:
-        return f"{_span(-age_s)} ahead of this host's clock"
-    return f"{_span(age_s)} ago"
+        return f"{fmt_span(-age_s)} ahead of this host's clock"
+    return f"{fmt_span(age_s)} ago"

@@ -9,6 +9,8 @@ from urllib.parse import parse_qs, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
+from bot.store.pg_names import PG_SCHEMA_PATTERN
+
 __all__ = ["RetentionConfig", "StoreConfig", "shown_store_url"]
 
 
@@ -58,7 +60,7 @@ class StoreConfig(BaseModel):
     path: Path = Path("var/hedgebot.sqlite")
     url: str | None = None
     password: SecretStr | None = None
-    pg_schema: str = Field(default="public", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    pg_schema: str = Field(default="public", pattern=PG_SCHEMA_PATTERN)
     timeout_s: Annotated[float, Field(gt=0, le=300)] = 5.0
     snapshot_tolerance: Annotated[Decimal, Field(ge=0, le=1)] = Decimal("0.001")
     snapshot_interval_s: Annotated[float, Field(ge=0, le=86400)] = 60.0
