@@ -378,3 +378,24 @@ async def test_page_commands_never_acked_are_bounded_and_their_late_acks_not_sen
     assert upstream.acks == []
     assert hub.validator.is_applied(taken[-1])
     assert hub.pending_acks == MAX_PENDING_ACKS - 1
+
+
+@pytest.mark.parametrize(
+    ("change", "status"),
+    [
+        ({"X-CSRF-Token": "é"}, 403),
+        ({"X-CSRF-Token": "\udcff\udcfe"}, 403),  # raw bytes as aiohttp decodes them
+        ({"X-CSRF-Token": "\ud800"}, 403),  # a lone surrogate
+        ({"X-CSRF-Token": "é" * 10_000}, 403),
+        ({"Authorization": "Bearer é"}, 401),
+        ({"Authorization": "Bearer " + "é" * 10_000}, 401),
+        ({"Authorization": "Bearer \ud800"}, 401),
+    ],
+)
+def test_non_ascii_or_huge_secrets_are_refused_never_raised(
+    change: dict[str, str], status: int
+) -> None:
+    """The CSRF and operator tokens compare as bytes: any text is a refusal, not TypeError."""
+    refused = GATE.refusal(_headers(**change))
+    assert refused is not None
+    assert refused.status == status

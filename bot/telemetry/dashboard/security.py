@@ -24,6 +24,7 @@ __all__ = [
     "Refused",
     "check_bind",
     "is_loopback",
+    "same_secret",
     "served_names",
     "token_from_env",
 ]
@@ -91,6 +92,15 @@ def _header(headers: Mapping[str, str], name: str) -> str:
     return value if value is not None else ""
 
 
+def same_secret(given: str, expected: str) -> bool:
+    """Whether ``given`` (any text a peer sent: non-ASCII, a lone surrogate, empty, huge)
+    equals ``expected``, in constant time. Compares UTF-8 bytes: ``hmac.compare_digest`` on
+    ``str`` raises ``TypeError`` for non-ASCII text, which must be a refusal, never a 500."""
+    return hmac.compare_digest(
+        given.encode("utf-8", "surrogatepass"), expected.encode("utf-8", "surrogatepass")
+    )
+
+
 @dataclass(frozen=True)
 class CommandGate:
     """The checks of a command request (token, Host, Origin, JSON, CSRF), in that order.
@@ -154,7 +164,7 @@ class CommandGate:
             return Refused(403, "cross-site request refused (Sec-Fetch-Site)")
         if not _header(headers, "Content-Type").startswith("application/json"):
             return Refused(415, "commands are JSON (Content-Type: application/json)")
-        if not hmac.compare_digest(_header(headers, CSRF_HEADER), self.csrf_token):
+        if not same_secret(_header(headers, CSRF_HEADER), self.csrf_token):
             return Refused(403, "missing or wrong CSRF token: reload the page")
         return self._token_refusal(_header(headers, "Authorization"))
 
@@ -164,6 +174,6 @@ class CommandGate:
         scheme, _, given = authorization.partition(" ")
         if scheme.lower() != "bearer" or not given:
             return Refused(401, "operator token required")
-        if not hmac.compare_digest(given.encode(), self.token.encode()):
+        if not same_secret(given, self.token):
             return Refused(401, "wrong operator token")
         return None
