@@ -41,6 +41,25 @@ class RecordReads(ABC):
             )
         return [{**json.loads(row[2]), "type": row[1], "ts": float(row[0])} for row in rows]
 
+    async def recent_commands(self, limit: int) -> list[dict[str, Any]]:
+        """The newest ``limit`` recorded operator commands, oldest first, each its body
+        (``params``, ``reason``) plus ``id``, ``command``, ``status`` and ``ts`` (unix s)."""
+        rows = await self._fetch(
+            "SELECT ts, id, command, status, body FROM commands WHERE {bot_is}1 = 1 "
+            "ORDER BY ts DESC LIMIT :limit",
+            limit=limit,
+        )
+        return [
+            {
+                **json.loads(r[4]),
+                "id": str(r[1]),
+                "command": str(r[2]),
+                "status": str(r[3]),
+                "ts": float(r[0]),
+            }
+            for r in reversed(rows)
+        ]
+
     async def totals(self) -> dict[str, Decimal]:
         """Cumulative fees, funding and realized PnL from the bot's own stored fills (someone
         else's fills on the account are not its trades) and funding (quote)."""

@@ -27,7 +27,13 @@ from bot.telemetry.command_text import echo
 from bot.telemetry.dashboard.assets import add_asset_routes, render_page, security_headers
 from bot.telemetry.dashboard.command_hub import CommandHub
 from bot.telemetry.dashboard.feed import DashboardFeed, FeedItem
-from bot.telemetry.dashboard.history import EVENT_KINDS, RANGES_S, event_log, history_series
+from bot.telemetry.dashboard.history import (
+    EVENT_KINDS,
+    MAX_LOG_ROWS,
+    RANGES_S,
+    event_log,
+    history_series,
+)
 from bot.telemetry.dashboard.http_guard import host_guard
 from bot.telemetry.dashboard.plan_service import PlanService
 from bot.telemetry.dashboard.security import CommandGate
@@ -71,6 +77,8 @@ class BotDashboard:
     def __post_init__(self) -> None:
         # every /api/plan shares one run in flight and its cached answer (see PlanService)
         self.plans = None if self.plan is None else PlanService(self.plan)
+        if self.commands is not None:  # every command's outcome reaches the live log
+            self.commands.on_outcome = self.feed.publish_event
 
     def mount(self, app: web.Application) -> None:
         """Add the page, its assets and its API to ``app`` (before it starts), and the Host /
@@ -123,6 +131,7 @@ class BotDashboard:
                 "kill_switch": self.kill_status(),
                 "positions_info": self.positions_info,
                 "commands_enabled": self.gate.token is not None and self.commands is not None,
+                "event_kinds": list(EVENT_KINDS),
             }
         )
 
@@ -144,7 +153,9 @@ class BotDashboard:
         wanted = request.query.get("kinds")
         kinds = None if not wanted else frozenset(wanted.split(",")) & frozenset(EVENT_KINDS)
         recorded = await self.store.read_events()
-        return _json_response({"events": event_log(recorded, list(self.feed.recent_events), kinds)})
+        commands = await self.store.recent_commands(MAX_LOG_ROWS)
+        live = list(self.feed.recent_events)
+        return _json_response({"events": event_log(recorded, live, kinds, commands)})
 
     async def _plan(self, _request: web.Request) -> web.Response:
         if self.plans is None:

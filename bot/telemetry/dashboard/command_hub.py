@@ -13,7 +13,7 @@ import asyncio
 import json
 import secrets
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -24,6 +24,7 @@ from bot.engine import CommandSource
 from bot.ports import Clock
 from bot.telemetry.auth import OperatorKey
 from bot.telemetry.commands import Command, CommandValidator, Redelivery, Rejection
+from bot.telemetry.messages import EventMessage
 
 __all__ = ["CommandHub", "PageAck"]
 
@@ -64,7 +65,9 @@ class CommandHub:
     commands submitted from a page.
 
     ``upstream``: the MQTT command source (None without a broker). ``seen_ids``: command ids
-    already in the store (used once, ever).
+    already in the store (used once, ever). ``on_outcome`` (set by the page) receives a
+    ``command`` event for every outcome the engine reports (a page's or MQTT's command: the
+    engine acks both here), so the live event log shows commands as they are applied.
     """
 
     def __init__(
@@ -85,6 +88,7 @@ class CommandHub:
             upstream.commands if upstream is not None else asyncio.Queue(queue_size)
         )
         self._pending: dict[str, tuple[str, asyncio.Future[PageAck]]] = {}
+        self.on_outcome: Callable[[EventMessage], None] | None = None
 
     def attach(self, upstream: CommandSource | None) -> None:
         """Serve ``upstream``'s commands too (its queue becomes the engine's queue); call
@@ -134,8 +138,10 @@ class CommandHub:
         return len(self._pending)
 
     async def ack(self, command_id: str, ok: bool, reason: str | None = None) -> None:
-        """The engine's outcome: answers the page that sent it, or the MQTT channel."""
+        """The engine's outcome: answers the page that sent it, or the MQTT channel; either
+        way a ``command`` event goes to ``on_outcome``."""
         pending = self._pending.pop(command_id, None)
+        self._tell(command_id, None if pending is None else pending[0], ok, reason)
         if pending is None:
             if command_id.startswith(_PAGE_ID_PREFIX):  # a page's, forgotten: not MQTT's
                 _log.info("command.late_ack", id=command_id, ok=ok)
@@ -149,3 +155,16 @@ class CommandHub:
         command, future = pending
         if not future.done():
             future.set_result(PageAck(command_id, command, "applied" if ok else "rejected", reason))
+
+    def _tell(self, command_id: str, command: str | None, ok: bool, reason: str | None) -> None:
+        """The ``command`` event of an outcome (``command`` None: an MQTT command, whose name
+        only the store's row carries)."""
+        if self.on_outcome is None:
+            return
+        data = {
+            "id": command_id,
+            "command": command,
+            "status": "ok" if ok else "rejected",
+            "reason": reason,
+        }
+        self.on_outcome(EventMessage(type="command", ts=self._clock.now(), data=data))

@@ -8,6 +8,8 @@ Numbers are floats here: they only feed charts (exact values stay in the store).
 
 from __future__ import annotations
 
+import json
+import math
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
@@ -21,12 +23,29 @@ __all__ = [
     "RANGES_S",
     "event_log",
     "history_series",
+    "kind_of",
     "run_points",
     "window_start",
 ]
 
 RANGES_S: dict[str, float | None] = {"1h": 3600.0, "6h": 21600.0, "24h": 86400.0, "all": None}
-EVENT_KINDS = ("decision", "order", "fill", "funding", "alert", "command", "range", "error")
+# the log's filters: every type the live feed or the store carries has one (``range.*`` and
+# ``position.*`` each share one; ``trading_state``: operator state changes and their cause)
+EVENT_KINDS = (
+    "decision",
+    "order",
+    "fill",
+    "funding",
+    "alert",
+    "command",
+    "trading_state",
+    "range",
+    "position",
+    "error",
+)
+# a live event and the store's row of it are stamped by two reads of the clock: the same
+# event when type and data are equal and the stamps this close (commands: the same id)
+SAME_EVENT_S = 60.0
 MAX_POINTS = 2000
 MAX_LOG_ROWS = 500
 
@@ -106,19 +125,53 @@ async def history_series(store: RecordStore, range_name: str = "all") -> dict[st
     }
 
 
-def _kind_of(event_type: str) -> str:
-    return "range" if event_type.startswith("range.") else event_type
+def kind_of(event_type: str) -> str:
+    """The filter an event type belongs to (``range.exited`` -> ``range``)."""
+    head = event_type.split(".", 1)[0]
+    return head if head in ("range", "position") else event_type
+
+
+def _identity(row: dict[str, Any]) -> tuple[str, float]:
+    """What makes two log rows the same event, and how far apart their stamps may be."""
+    data = row["data"]
+    if row["type"] == "command" and isinstance(data.get("id"), str):
+        return f"command:{data['id']}", math.inf  # an id is used once, ever
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
+    return f"{row['type']}:{text}", SAME_EVENT_S
+
+
+def _unseen(live: list[dict[str, Any]], stored: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The live rows the store does not hold yet: each stored row absorbs at most one live row
+    of the same identity within its window, so two real alerts alike both stay."""
+    stamps: dict[str, list[float]] = {}
+    for row in stored:
+        stamps.setdefault(_identity(row)[0], []).append(float(row["ts"]))
+    kept = []
+    for row in live:
+        key, window = _identity(row)
+        ts = float(row["ts"])
+        candidates = stamps.get(key, [])
+        match = min(candidates, key=lambda t: abs(t - ts), default=None)
+        if match is not None and abs(match - ts) <= window:
+            candidates.remove(match)
+            continue
+        kept.append(row)
+    return kept
 
 
 def event_log(
     recorded: Sequence[dict[str, Any]],
     live: Sequence[dict[str, Any]],
     kinds: frozenset[str] | None = None,
+    commands: Sequence[dict[str, Any]] = (),
 ) -> list[dict[str, Any]]:
     """The newest ``MAX_LOG_ROWS`` log rows ``{"ts", "type", "data"}``, newest first: events
-    recorded in the store (alerts, commands, range changes) and the live tail (decisions,
-    orders, fills, funding), filtered to ``kinds`` (None: all)."""
-    rows = [
+    recorded in the store (alerts, range changes, position moves, trading-state changes:
+    ``read_events``), the store's operator commands (``recent_commands``, as ``command``
+    rows) and the live tail (decisions, orders, fills, funding, and what the store has not
+    recorded yet: an event in both is shown once, the store's row), filtered to ``kinds``
+    (None: all)."""
+    stored = [
         {
             "ts": e["ts"],
             "type": e["type"],
@@ -126,8 +179,13 @@ def event_log(
         }
         for e in recorded
     ]
-    rows += [{"ts": e["ts"], "type": e["type"], "data": e.get("data", {})} for e in live]
+    stored += [
+        {"ts": c["ts"], "type": "command", "data": {k: v for k, v in c.items() if k != "ts"}}
+        for c in commands
+    ]
+    tail = [{"ts": e["ts"], "type": e["type"], "data": e.get("data", {})} for e in live]
+    rows = stored + _unseen(tail, stored)
     if kinds is not None:
-        rows = [row for row in rows if _kind_of(str(row["type"])) in kinds]
+        rows = [row for row in rows if kind_of(str(row["type"])) in kinds]
     rows.sort(key=lambda row: float(row["ts"]), reverse=True)
     return rows[:MAX_LOG_ROWS]

@@ -9,12 +9,17 @@ const PNL_PARTS = [
   ["slippage", "slippage_quote", "− slippage", -1], ["gas", "gas_quote", "− gas", -1],
   ["net", "net_pnl_quote", "net", 1],
 ];
-const KINDS = ["decision", "order", "fill", "funding", "alert", "command", "range", "error"];
+// the log's filters; the server's list (/api/state event_kinds) replaces this at start
+let KINDS = ["decision", "order", "fill", "funding", "alert", "command", "trading_state", "range", "position", "error"];
 const charts = {};
 const series = {};
 const page = { positionsInfo: {}, lastAlert: null, events: [] };
 
-function kindOf(type) { return type.startsWith("range.") ? "range" : type; }
+// the filter of an event type, as the server's history.kind_of: range.* and position.* share one
+function kindOf(type) {
+  const head = type.split(".")[0];
+  return head === "range" || head === "position" ? head : type;
+}
 
 function nextFunding(nowS) {
   const period = 8 * 3600;
@@ -267,11 +272,12 @@ async function start() {
   document.getElementById("commands-note").textContent = HB.meta("commands") === "on"
     ? "Commands need the operator token (HEDGEBOT_DASHBOARD_TOKEN); acks appear below."
     : "Commands are disabled: start the bot with HEDGEBOT_DASHBOARD_TOKEN set.";
+  const first = await (await fetch("/api/state")).json();
+  if (Array.isArray(first.event_kinds)) KINDS = first.event_kinds;
   makeFilters();
   makeCharts();
   wireCommands();
   document.getElementById("range").addEventListener("change", loadHistory);
-  const first = await (await fetch("/api/state")).json();
   page.positionsInfo = first.positions_info || {};
   renderKill(first.kill_switch);
   await loadHistory();
