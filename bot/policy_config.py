@@ -138,8 +138,11 @@ def parse_policy(
     return _POLICY.validate_python(data)
 
 
+MAX_HEDGE_RATIO = Decimal(3)  # the one bound: the config and the set_hedge_ratio command
+
+
 class _HedgeHead(_Section):
-    ratio: Annotated[Decimal, Field(ge=0, le=3)] = Decimal(1)
+    ratio: Annotated[Decimal, Field(ge=0, le=MAX_HEDGE_RATIO)] = Decimal(1)
     # threshold: fixed band; interval: trade to target every interval_s; band: Whalley-Wilmott
     # cost-aware band from gamma, round-trip cost and risk aversion (see bot/core/bands.py)
     policy: PolicyName = "threshold"

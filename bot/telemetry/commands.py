@@ -26,6 +26,7 @@ from pydantic import (
 )
 
 from bot.clock import WallClock
+from bot.policy_config import MAX_HEDGE_RATIO
 from bot.ports import Clock
 from bot.safety import MAX_COMMAND_BYTES, MAX_JSON_DEPTH, PayloadRejected, json_depth, loads_bounded
 from bot.telemetry.auth import OPERATOR_KEY_ENV, OperatorKey
@@ -65,9 +66,10 @@ class FlattenParams(_Strict):
 
 
 class HedgeRatioParams(_Strict):
-    """New hedge ratio: target = -value * LP delta."""
+    """New hedge ratio: target = -value * LP delta; 0 to the config's ``hedge.ratio`` bound
+    (``MAX_HEDGE_RATIO``)."""
 
-    value: Annotated[Decimal, Field(ge=0, le=2, allow_inf_nan=False)]
+    value: Annotated[Decimal, Field(ge=0, le=MAX_HEDGE_RATIO, allow_inf_nan=False)]
 
 
 class ThresholdParams(_Strict):

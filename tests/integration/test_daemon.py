@@ -403,7 +403,7 @@ async def test_commands_pause_trading_and_bad_commands_change_nothing(
             "schema_version": 1,
             "id": "ratio-1",
             "status": "rejected",
-            "reason": "params.value: must be <= 2",
+            "reason": "params.value: must be <= 3",
             "ref": hashlib.sha256(ratio_command).hexdigest(),  # bound to the message it answers
         }
         assert ratio == {**expected_ratio_ack, "sig": ack_sig(acks, expected_ratio_ack)}
@@ -626,7 +626,7 @@ async def test_hostile_commands_never_crash_the_daemon_nor_drop_its_command_chan
         assert all(len(m.payload) < 1024 for m in refusals)  # nothing huge echoed back
         reasons = {m.json()["id"]: m.json()["reason"] for m in refusals if m.json()["id"]}
         assert reasons == {
-            "digits": "params.value: must be <= 2",
+            "digits": "params.value: must be <= 3",
             "\\ud800": "id: must be printable characters only",  # echoed escaped
             "nan": "params.value: must be a finite number",
             "unsigned": "unsigned command: sign it with the operator key (docs/mqtt.md, Signing)",

@@ -148,3 +148,16 @@ async def test_the_right_headers_still_pass_the_gate(bot_page: int) -> None:
     got, body = await _post_raw(bot_page, "/api/command", _headers(bot_page, b"Accept", b"*/*"))
     assert got == 503, body
     assert body["reason"] == "no command channel"
+
+
+async def test_the_page_offers_every_hedge_ratio_the_config_allows(bot_page: int) -> None:
+    """The hedge-ratio input's bound is the config's (``MAX_HEDGE_RATIO``), not a copy."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", bot_page)
+    writer.write(
+        f"GET / HTTP/1.1\r\nHost: 127.0.0.1:{bot_page}\r\nConnection: close\r\n\r\n".encode()
+    )
+    await writer.drain()
+    page = (await reader.read()).decode()
+    writer.close()
+    await writer.wait_closed()
+    assert 'id="ratio" step="0.05" min="0" max="3"' in page

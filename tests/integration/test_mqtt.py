@@ -325,7 +325,7 @@ async def test_bad_commands_are_rejected_and_never_queued(mqtt_broker: Broker, p
                 (
                     b'{"id":"r1","command":"set_hedge_ratio","params":{"value":5}}',
                     "r1",
-                    "params.value: must be <= 2",
+                    "params.value: must be <= 3",
                 ),
                 (
                     b'{"id":"f1","command":"pause","params":{"force":true}}',

@@ -81,7 +81,7 @@ def test_valid_commands_parse_to_typed_models() -> None:
         (_raw(id="a", command="flatten", params={"confirm": False}), "confirm must be true"),
         (_raw(id="a", command="flatten", params={"confirm": 1}), "params.confirm"),
         (_raw(id="a", command="flatten", params={"confirm": "yes"}), "params.confirm"),
-        (_raw(id="a", command="set_hedge_ratio", params={"value": 2.01}), "value: must be <= 2"),
+        (_raw(id="a", command="set_hedge_ratio", params={"value": 3.01}), "value: must be <= 3"),
         (_raw(id="a", command="set_hedge_ratio", params={"value": -0.1}), "value: must be >= 0"),
         (_raw(id="a", command="set_hedge_ratio", params={"value": True}), "must be a number"),
         (_raw(id="a", command="set_hedge_ratio", params={"value": "x"}), "must be a number"),
@@ -178,7 +178,7 @@ def test_signed_invalid_command_uses_up_its_id() -> None:
     bad = validator.validate(_signed(id="x", command="set_hedge_ratio", params={"value": 9}), TOPIC)
     assert isinstance(bad, Refusal)
     assert bad.command == "set_hedge_ratio"
-    assert bad.reason == "params.value: must be <= 2"
+    assert bad.reason == "params.value: must be <= 3"
     good = validator.validate(
         _signed(1, id="x", command="set_hedge_ratio", params={"value": 1}), TOPIC
     )
@@ -241,3 +241,22 @@ def test_max_age_must_be_positive() -> None:
     """A validator whose freshness window is empty is a configuration error."""
     with pytest.raises(ValueError, match="max_age_s"):
         CommandValidator(max_age_s=0)
+
+
+def test_set_hedge_ratio_takes_every_ratio_the_config_allows() -> None:
+    """One bound for the config's ``hedge.ratio`` and the command (the command capped at 2
+    while the config allowed 3): the bound itself passes, just past it is refused naming it."""
+    from bot.policy_config import MAX_HEDGE_RATIO, HedgeConfig
+
+    assert HedgeConfig(ratio=MAX_HEDGE_RATIO).ratio == Decimal(3)
+    validator = _keyed()
+    ok = validator.validate(
+        _signed(id="r3", command="set_hedge_ratio", params={"value": "3"}), TOPIC
+    )
+    assert isinstance(ok, SetHedgeRatio)
+    assert ok.params.value == MAX_HEDGE_RATIO
+    over = validator.validate(
+        _signed(id="r4", command="set_hedge_ratio", params={"value": "3.0001"}), TOPIC
+    )
+    assert isinstance(over, Refusal)
+    assert over.reason == "params.value: must be <= 3"

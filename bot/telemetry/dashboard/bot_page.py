@@ -21,6 +21,7 @@ from aiohttp import web
 
 from bot.errors import HedgebotError
 from bot.killswitch import FileKillSwitch
+from bot.policy_config import MAX_HEDGE_RATIO
 from bot.safety import MAX_COMMAND_BYTES, PayloadRejected, describe_exc, loads_bounded
 from bot.store.base import RecordStore
 from bot.telemetry.command_text import echo
@@ -120,6 +121,7 @@ class BotDashboard:
                 "BOT_ID": self.bot_id,
                 "CSRF": self.gate.csrf_token,
                 "COMMANDS": "on" if self.gate.token is not None else "off",
+                "MAX_RATIO": str(MAX_HEDGE_RATIO),
             },
         )
 
