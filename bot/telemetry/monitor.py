@@ -41,16 +41,43 @@ from bot.telemetry.cli_support import (
     broker_url,
     say,
 )
-from bot.telemetry.command_text import echo
+from bot.telemetry.command_text import describe, echo
 from bot.telemetry.messages import EventMessage, StateMessage
 from bot.telemetry.monitor_layout import BOT_COLUMNS, MONITOR_WIDTH, Cells, layout
 from bot.telemetry.operator_cmd import add_cmd_parser, parse_params, send_command
 
-__all__ = ["BotView", "MonitorView", "add_subcommands", "monitor", "parse_params", "send_command"]
+__all__ = [
+    "BotView",
+    "MonitorView",
+    "add_subcommands",
+    "monitor",
+    "parse_params",
+    "payload_problem",
+    "send_command",
+]
 
 MAX_EVENTS = 10
 MAX_COMMAND_NAMES = 256  # command ids remembered to name the command in its event
 MAX_MONITOR_PAYLOAD_BYTES = 1024 * 1024  # a state is a few KB; larger is hostile
+MAX_PROBLEM_CHARS = 160
+
+
+def payload_problem(kind: str, exc: ValueError) -> str:
+    """Why a ``kind`` payload (``state``, ``events``) did not validate, for people: its first
+    error's field and reason (``bad state payload: delta_base: must be a number (+1 more)``),
+    escaped and at most ``MAX_PROBLEM_CHARS`` characters."""
+    if not isinstance(exc, ValidationError):  # e.g. digits past the int-str limit
+        return echo(f"bad {kind} payload: {exc}", MAX_PROBLEM_CHARS)
+    errors = exc.errors(include_url=False)
+    first = errors[0]
+    if first["type"] == "json_invalid":
+        reason = f"not JSON ({(first.get('ctx') or {}).get('error', 'unparsable')})"
+    elif not first["loc"]:
+        reason = str(first["msg"])
+    else:  # ``describe`` skips a command's union tag: give it the kind in that place
+        reason = describe({**first, "loc": (kind, *first["loc"])})
+    more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
+    return echo(f"bad {kind} payload: {reason}{more}", MAX_PROBLEM_CHARS)
 
 
 @dataclass
@@ -100,10 +127,8 @@ class MonitorView:
                 view.problem = None
             else:
                 self.events.append((bot_id, EventMessage.model_validate_json(payload)))
-        except ValidationError as exc:
-            view.problem = f"bad {kind} payload: {exc.error_count()} error(s)"
-        except ValueError:  # e.g. digits past the int-str limit
-            view.problem = f"bad {kind} payload"
+        except ValueError as exc:  # ValidationError, or e.g. digits past the int-str limit
+            view.problem = payload_problem(kind, exc)
 
     def _remember_command(self, payload: bytes) -> None:
         """Note a command's id and name (``pause``...) so its ack event can name it."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 from decimal import Decimal
 
 import pytest
@@ -294,13 +293,38 @@ def test_fleet_ids_unheard_for_a_while_expire_and_the_page_is_told() -> None:
     assert board.counts()["expired"] == 3
 
 
-def test_a_fleet_row_with_bad_data_says_why() -> None:
-    """A bot whose state does not validate keeps a row whose ``problem`` says so."""
+_GOOD_STATE = _state(1).model_dump(mode="json")
+
+
+@pytest.mark.parametrize(
+    ("payload", "problem"),
+    [
+        (b'{"bot_id": "bad"}', "bad state payload: block: required (+7 more)"),
+        (
+            json.dumps({**_GOOD_STATE, "delta_base": None}).encode(),
+            "bad state payload: delta_base: must be a number",
+        ),
+        (b"not json", "bad state payload: not JSON (expected ident at line 1 column 2)"),
+        (
+            json.dumps({**_GOOD_STATE, "drift_base": "NaN"}).encode(),
+            "bad state payload: drift_base: must be a finite number",
+        ),
+        (
+            json.dumps({**_GOOD_STATE, "\x1b[31m" * 40: 1}).encode(),
+            "bad state payload: \\x1b[31m",  # escaped, then cut
+        ),
+    ],
+)
+def test_a_fleet_row_with_bad_data_says_why(payload: bytes, problem: str) -> None:
+    """A bot whose state does not validate keeps a row whose ``problem`` names the field and
+    the reason (escaped, bounded), not only a count of errors."""
     board = FleetBoard("hb", DashboardFeed())
-    board.apply("hb/bad/state", b'{"bot_id": "bad"}', retained=True)
-    problem = board.row("bad")["problem"]
-    assert problem is not None
-    assert re.fullmatch(r"bad state payload: \d+ error\(s\)", problem)
+    board.apply("hb/bad/state", payload, retained=True)
+    shown = board.row("bad")["problem"]
+    assert shown is not None
+    assert shown.startswith(problem)
+    assert len(shown) <= 160
+    assert "\x1b" not in shown
 
 
 @pytest.mark.parametrize(
