@@ -158,6 +158,9 @@ class StateMessage(_Payload):
     liquidation_price: Decimal | None = None
     liquidation_distance_pct: Decimal | None = None
     funding_rate: Decimal | None = None
+    # the venue's next funding time (unix s, ``MarketQuote.next_funding_ts``); None: unknown
+    # (a bot older than this field), and then left off the wire
+    next_funding_ts: int | None = Field(default=None, ge=0)
     paused: bool = False
     flattening: bool = False
     pnl: PnlParts = PnlParts()
@@ -178,6 +181,8 @@ class StateMessage(_Payload):
 
     def _omitted(self) -> set[str]:
         omitted = set() if self.blocks is not None else {"blocks"}
+        if self.next_funding_ts is None:
+            omitted.add("next_funding_ts")
         # a state without the trading fields has the wire form of before
         if self.trading_state is None and not self.trading_reasons and not self.guards_tripped:
             omitted |= {"trading_state", "trading_reasons", "guards_tripped"}

@@ -83,6 +83,7 @@ def state_message(
         liquidation_price=margin.liquidation_price,
         liquidation_distance_pct=margin.distance_pct,
         funding_rate=tick.quote.funding_rate,
+        next_funding_ts=tick.quote.next_funding_ts if tick.quote.next_funding_ts > 0 else None,
         paused=tick.paused,
         flattening=tick.flattening,
         pnl=PnlParts(**pnl),

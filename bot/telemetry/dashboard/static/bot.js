@@ -21,9 +21,9 @@ function kindOf(type) {
   return head === "range" || head === "position" ? head : type;
 }
 
-function nextFunding(nowS) {
-  const period = 8 * 3600;
-  return HB.time(Math.floor(nowS / period + 1) * period) + " UTC";
+// the venue's own next funding time from the state (never guessed from this browser's clock)
+function nextFunding(ts) {
+  return ts ? HB.time(ts) + " UTC" : "–";
 }
 
 function renderPositions(positions) {
@@ -66,7 +66,9 @@ function renderState(s) {
   HB.setValue("liq-price", s.liquidation_price, 2);
   HB.setValue("liq-distance", s.liquidation_distance_pct, 2);
   HB.setValue("funding-rate", s.funding_rate, 8);
-  document.getElementById("next-funding").textContent = nextFunding(Date.now() / 1000);
+  const next = document.getElementById("next-funding");
+  next.textContent = nextFunding(s.next_funding_ts);
+  next.dataset.value = String(s.next_funding_ts ?? "");
   HB.setValue("net-pnl", s.pnl ? s.pnl.net : null, 2);
   const trading = document.getElementById("trading");
   trading.textContent = s.flattening ? "flattening" : (s.paused ? "paused" : "trading");
