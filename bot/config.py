@@ -21,6 +21,7 @@ from pydantic import (
     SecretStr,
     Tag,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -35,8 +36,9 @@ from bot.config_checks import (
     BOT_ID_PATTERN,
     address_role_clashes,
     non_finite_fields,
-    same_position_clashes,
+    position_id_problems,
 )
+from bot.config_env import validated
 from bot.config_v4 import V4PositionConfig as V4PositionConfig
 from bot.errors import ConfigError
 from bot.exchange.cadence_settings import VenueCadenceFields
@@ -250,14 +252,10 @@ class Settings(BaseSettings):
 
     @field_validator("positions")
     @classmethod
-    def _unique_ids(cls, positions: list[PositionConfig]) -> list[PositionConfig]:
-        ids = [p.id for p in positions]
-        if len(set(ids)) != len(ids):
-            repeated = sorted({i for i in ids if ids.count(i) > 1})
-            raise ValueError(f"position ids must be unique (repeated: {', '.join(repeated)})")
-        clashes = same_position_clashes(positions)
-        if clashes:
-            raise ValueError("; ".join(clashes))
+    def _unique_ids(cls, positions: list[PositionConfig], info: ValidationInfo) -> list[Any]:
+        problems = position_id_problems(positions, info.data.get("chains"))
+        if problems:
+            raise ValueError("; ".join(problems))
         return positions
 
     @classmethod
@@ -352,11 +350,9 @@ def load_config(
     if env is not None:
         saved = dict(os.environ)
         os.environ.update(env)
-    try:
-        settings = Settings(**data)
-    except ValidationError as exc:
-        problems.extend(format_validation_error(exc))
-        settings = None
+    try:  # a list or section in the env that is not JSON is named too (config_env)
+        settings, found = validated(Settings, data, format_validation_error)
+        problems.extend(found)
     finally:
         if saved is not None:
             os.environ.clear()
