@@ -9,18 +9,24 @@ functions of validated values; ``bot.config`` turns what they return into ``Conf
 from __future__ import annotations
 
 import math
+import re
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, Protocol
 
 from pydantic import BaseModel, SecretStr
 
+from bot.config_chains import DEFAULT_CHAIN
+
 __all__ = [
     "BOT_ID_PATTERN",
     "PositionEntry",
     "address_role_clashes",
+    "chain_identities",
+    "generated_id_clashes",
     "non_finite_fields",
+    "position_id_problems",
     "same_position_clashes",
     "topic_warnings",
 ]
@@ -53,6 +59,38 @@ def _get(entry: PositionEntry, name: str) -> Any:
     return value.lower() if isinstance(value, str) and value.startswith("0x") else value
 
 
+def _rpc_key(url: str) -> str:
+    return url.strip().rstrip("/").lower()
+
+
+def chain_identities(chains: Mapping[str, Any] | None) -> dict[str | None, str]:
+    """Each chain name (and ``None``, a position without ``chain``: the primary) mapped to the
+    first configured name of the same chain.
+
+    Two names are one chain when their sections give the same ``chain_id`` or share an RPC
+    URL (compared without case and trailing ``/``); ``chains`` maps names to
+    ``ChainConfig``-like sections (``chain_id``, ``rpc_urls``). ``None`` or an empty mapping
+    (the section itself was refused) knows only the single-chain name ``default``.
+    """
+    names = list(chains or {})
+    identity: dict[str | None, str] = {}
+    for i, name in enumerate(names):
+        section = (chains or {})[name]
+        ident, urls = getattr(section, "chain_id", None), getattr(section, "rpc_urls", [])
+        own = {_rpc_key(u) for u in urls}
+        for earlier in names[:i]:
+            other = (chains or {})[earlier]
+            same_id = ident is not None and ident == getattr(other, "chain_id", None)
+            if same_id or own & {_rpc_key(u) for u in getattr(other, "rpc_urls", [])}:
+                identity[name] = identity[earlier]
+                break
+        else:
+            identity[name] = name
+    identity[None] = identity[names[0]] if names else DEFAULT_CHAIN
+    identity.setdefault(DEFAULT_CHAIN, DEFAULT_CHAIN)
+    return identity
+
+
 def _way(entry: PositionEntry) -> str:
     """How a V3 entry finds its position: ``nft``, ``discover`` or ``direct`` (V2: ``v2``)."""
     if entry.kind == "v2":
@@ -66,9 +104,14 @@ def _same(a: PositionEntry, b: PositionEntry, *names: str) -> bool:
     return all(_get(a, n) == _get(b, n) for n in names)
 
 
-def _clash_reason(a: PositionEntry, b: PositionEntry) -> str | None:
-    """Why ``a`` and ``b`` can resolve to the same on-chain position, or None."""
-    if _get(a, "chain") != _get(b, "chain"):
+def _clash_reason(
+    a: PositionEntry, b: PositionEntry, chains: Mapping[str | None, str] | None = None
+) -> str | None:
+    """Why ``a`` and ``b`` can resolve to the same on-chain position, or None; ``chains`` is
+    :func:`chain_identities` of the config (default: the single chain ``default``)."""
+    identity = chains if chains is not None else chain_identities(None)
+    chain_a, chain_b = _get(a, "chain"), _get(b, "chain")
+    if identity.get(chain_a, chain_a) != identity.get(chain_b, chain_b):
         return None  # the same addresses on two chains are two contracts
     ways = {_way(a), _way(b)}
     if ways == {"v2"} and _same(a, b, "pool", "owner"):
@@ -92,23 +135,66 @@ def _clash_reason(a: PositionEntry, b: PositionEntry) -> str | None:
     return None
 
 
-def same_position_clashes(positions: Sequence[PositionEntry]) -> list[str]:
+def same_position_clashes(
+    positions: Sequence[PositionEntry], chains: Mapping[str, Any] | None = None
+) -> list[str]:
     """One line per pair of entries that can resolve to the same on-chain position.
 
-    Addresses compare case-insensitively. Counting one position twice doubles its delta, so
-    such a config is refused, naming both entries (index and id).
+    ``chains`` is the config's ``chains`` mapping (name -> section): an entry naming the
+    primary chain and one naming none, or two names of one chain (same ``chain_id`` or a
+    shared RPC URL), are on the same chain. Addresses compare case-insensitively. Counting
+    one position twice doubles its delta, so such a config is refused, naming both entries
+    (index and id).
     """
+    identity = chain_identities(chains)
     clashes = []
     for i, a in enumerate(positions):
         for j in range(i + 1, len(positions)):
             b = positions[j]
-            reason = _clash_reason(a, b)
+            reason = _clash_reason(a, b, identity)
             if reason is not None:
                 clashes.append(
                     f"positions.{i} ({a.id}) and positions.{j} ({b.id}) can resolve to the same "
                     f"on-chain position: {reason}"
                 )
     return clashes
+
+
+def generated_id_clashes(positions: Sequence[PositionEntry]) -> list[str]:
+    """One line per entry whose id a discovery entry can generate.
+
+    A discovering entry (``discover: true``, V3 or V4) names each NFT it finds
+    ``<its id>-<token id>``; an entry whose id has that shape (``lp-2`` beside a discovering
+    ``lp``) would share its id with a found NFT, and positions are told apart by id, so the
+    config is refused naming both entries (rename the listed one, e.g. ``lp-main``).
+    """
+    clashes = []
+    for i, finder in enumerate(positions):
+        if not _get(finder, "discover"):
+            continue
+        generated = re.compile(rf"{re.escape(finder.id)}-[0-9]+")
+        for j, entry in enumerate(positions):
+            if j != i and generated.fullmatch(entry.id):
+                clashes.append(
+                    f"positions.{j} ({entry.id}) and positions.{i} ({finder.id}) can give two "
+                    f"positions one id: discovery names the NFT it finds with token id "
+                    f"{entry.id[len(finder.id) + 1 :]} {entry.id!r}; rename positions.{j}"
+                )
+    return clashes
+
+
+def position_id_problems(
+    positions: Sequence[PositionEntry], chains: Mapping[str, Any] | None = None
+) -> list[str]:
+    """Every reason the position ids are not unique or two entries are one position:
+    repeated ids, ids a discovery entry generates (:func:`generated_id_clashes`) and entries
+    reaching the same on-chain position (:func:`same_position_clashes`)."""
+    ids = [p.id for p in positions]
+    problems = []
+    if len(set(ids)) != len(ids):
+        repeated = sorted({i for i in ids if ids.count(i) > 1})
+        problems.append(f"position ids must be unique (repeated: {', '.join(repeated)})")
+    return problems + generated_id_clashes(positions) + same_position_clashes(positions, chains)
 
 
 def _leaves(value: Any, path: str) -> Iterator[tuple[str, Any]]:
@@ -153,7 +239,8 @@ _CONTRACT_ROLES = ("token", "pool", "position_manager", "multicall")
 def _roles(settings: Any) -> list[tuple[str, str, str]]:
     """``(chain/address lowercased, role, field path)`` for every address of ``settings``
     (one address on two chains is two contracts)."""
-    primary = next(iter(settings.chains))
+    identity = chain_identities(settings.chains)
+    primary = identity[None]
     found = [
         (settings.hedge_asset.base_token, "token", "hedge_asset.base_token"),
         (settings.hedge_asset.quote_token, "token", "hedge_asset.quote_token"),
@@ -162,7 +249,7 @@ def _roles(settings: Any) -> list[tuple[str, str, str]]:
         found.append((settings.chain.multicall, "multicall", "chain.multicall"))
     found = [(f"{primary}/{address}", role, path) for address, role, path in found]
     for i, position in enumerate(settings.positions):
-        chain = getattr(position, "chain", None) or primary
+        chain = identity.get(getattr(position, "chain", None), primary)
         for name in ("pool", "position_manager", "owner"):
             value = getattr(position, name, None)
             if value is not None:

@@ -50,10 +50,11 @@ from bot.chain.v3_dialects import dialect, placed, pool_creators, stakers_of
 from bot.chain.v3_discovery import OwnerNfts, Whereabouts
 from bot.chain.v3_owed import OwedSplitter
 from bot.config import V3PositionConfig
+from bot.config_checks import generated_id_clashes
 from bot.core.v3 import PairDecimals
 from bot.core.v3_position import V3PoolState, V3PositionState, V3TickState, v3_exposure
 from bot.domain import ChainNotice, PositionExposure, PositionMove
-from bot.errors import PositionReadError
+from bot.errors import ConfigError, PositionReadError
 
 __all__ = ["POOL_INIT_CODE_HASH", "V3PositionReader", "V3Read", "pool_address", "position_key"]
 
@@ -84,7 +85,8 @@ def _checksummed(config: V3PositionConfig) -> V3PositionConfig:
 
 
 class V3PositionReader:
-    """Reads the V3 positions of a config at a block, all or nothing."""
+    """Reads the V3 positions of a config at a block, all or nothing; ``ConfigError`` when a
+    listed id is one a discovering entry generates (``<id>-<token id>``)."""
 
     def __init__(
         self,
@@ -99,6 +101,8 @@ class V3PositionReader:
         max_calls_per_eth_call: int = MAX_CALLS_PER_ETH_CALL,
         owed_logs_from_block: int = 0,
     ) -> None:
+        if clashes := generated_id_clashes(positions):  # ids unique by construction
+            raise ConfigError("; ".join(clashes))
         self._w3 = w3
         self._configs = [_checksummed(c) for c in positions]
         self._base, self._quote = checksum(base_token), checksum(quote_token)

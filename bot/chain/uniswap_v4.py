@@ -38,10 +38,11 @@ from bot.chain.v4_calls import NATIVE, CallPlan, PoolKey, TrackedNft, pool_id, t
 from bot.chain.v4_calls import decode_position_info as _decode_info
 from bot.chain.v4_discovery import REORG_DEPTH, TransferFollower
 from bot.config import V4PositionConfig
+from bot.config_checks import generated_id_clashes
 from bot.core.v3 import PairDecimals
 from bot.core.v3_position import V3PoolState, V3PositionState, V3TickState, v3_exposure
 from bot.domain import ChainNotice, PositionExposure, PositionMove
-from bot.errors import PositionReadError
+from bot.errors import ConfigError, PositionReadError
 
 __all__ = ["PROTOCOL", "V4PositionReader", "V4Read"]
 
@@ -59,7 +60,8 @@ class V4Read:
 
 
 class V4PositionReader:
-    """Reads the V4 positions of a config at a block, all or nothing."""
+    """Reads the V4 positions of a config at a block, all or nothing; ``ConfigError`` when a
+    listed id is one a discovering entry generates (``<id>-<token id>``)."""
 
     def __init__(
         self,
@@ -74,6 +76,8 @@ class V4PositionReader:
         max_calls_per_eth_call: int = MAX_CALLS_PER_ETH_CALL,
         log_reorg_depth: int = REORG_DEPTH,
     ) -> None:
+        if clashes := generated_id_clashes(positions):  # ids unique by construction
+            raise ConfigError("; ".join(clashes))
         self._configs = list(positions)
         self._base, self._quote = checksum(base_token), checksum(quote_token)
         self._batch = BatchReader(
