@@ -38,6 +38,7 @@ from bot.store_outage import SessionState, StoreRetry, supervise
 from bot.telemetry.auth import operator_key_from_env
 from bot.telemetry.dashboard.daemon import build_daemon_dashboard
 from bot.telemetry.metrics import count_venue_calls
+from bot.telemetry.notify import check_alerts
 from bot.telemetry.settings import MqttSettings
 from bot.telemetry.wiring import build_telemetry as build_telemetry
 from bot.telemetry.wiring import mqtt_url_source, resolve_mqtt
@@ -161,7 +162,7 @@ async def run_daemon(
     mqtt_settings = resolve_mqtt(settings, mqtt_url, source)
     if mqtt_settings is not None:
         operator_key_from_env(os.environ)  # a key too short: refused now, not after start
-    settings.alerts.resolve(os.environ)  # a notification URL's env variable unset: now
+    check_alerts(settings.alerts, os.environ)  # a URL unset or apprise cannot send to: now
     with ExitStack() as locks:
         for lock in acquire_instance_locks(settings, config_path):
             locks.callback(lock.release)

@@ -20,6 +20,7 @@ from bot.config_checks import topic_warnings
 from bot.errors import ConfigError, HedgebotError
 from bot.safety import MAX_PEER_TEXT, describe_exc, printable, restore_recursion_limit
 from bot.telemetry.auth import operator_key_from_env
+from bot.telemetry.notify import check_alerts
 
 # after the imports above (py_ecc, brought by the web3 stack, raises the limit to 100 000 at
 # import): the C JSON decoder must raise RecursionError on deep input, not overflow the C stack
@@ -47,6 +48,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         settings = _load(args.config)  # keys too: it answers "will this config start?"
         if settings.mqtt is not None:  # `run` refuses a short or placeholder operator key
             operator_key_from_env(os.environ)
+        check_alerts(settings.alerts, os.environ)  # as `run`: unset or unusable alert URLs
     except ConfigError as exc:
         print(f"config {args.config} is invalid:", file=sys.stderr)
         print(f"  {_config_text(exc, '  ')}", file=sys.stderr)

@@ -22,13 +22,22 @@ from typing import Any
 
 import structlog
 
+from bot.errors import ConfigError
 from bot.ports import Clock
 from bot.safety import mask_url
 from bot.telemetry.alert_rules import DailySummary, Notice, RateLimiter, notice_for
 from bot.telemetry.messages import EventMessage, StateMessage
 from bot.telemetry.notify_settings import SEVERITY_RANK, AlertsSettings, ResolvedTarget
 
-__all__ = ["Notifier", "NotifierStats", "apprise_send", "build_notifier", "mask_notify_url"]
+__all__ = [
+    "Notifier",
+    "NotifierStats",
+    "alert_url_problems",
+    "apprise_send",
+    "build_notifier",
+    "check_alerts",
+    "mask_notify_url",
+]
 
 log = structlog.get_logger("hedgebot.telemetry.notify")
 
@@ -305,12 +314,58 @@ class Notifier:
             log.warning("alert.send_failed", target=target.shown, kind=notice.kind)
 
 
+def _apprise_accepts(url: str) -> bool:
+    """Whether apprise can send to ``url`` (a known scheme whose parts it parses); no I/O."""
+    import apprise
+
+    _mute_apprise()
+    return apprise.Apprise.instantiate(url) is not None
+
+
+def alert_url_problems(settings: AlertsSettings, environ: Mapping[str, str]) -> list[str]:
+    """One line per configured notification URL apprise cannot send to (``tgram:/typo``,
+    ``bogus://foo/bar``), naming its entry (``alerts.urls.1``, from
+    ``HEDGEBOT_ALERTS__URLS``; ``alerts.targets.0.url_env`` and the variable) and the URL
+    masked (:func:`mask_notify_url`). Unset ``url_env`` variables are ``resolve``'s to say."""
+    problems = []
+    for index, secret in enumerate(settings.urls):
+        url = secret.get_secret_value().strip()
+        if url and not _apprise_accepts(url):
+            problems.append(
+                f"alerts.urls.{index}: {mask_notify_url(url)} is not a URL apprise can send to "
+                f"(entry {index} of HEDGEBOT_ALERTS__URLS)"
+            )
+    for index, target in enumerate(settings.targets):
+        url = environ.get(target.url_env, "").strip()
+        if url and not _apprise_accepts(url):
+            problems.append(
+                f"alerts.targets.{index}.url_env: {target.url_env} holds "
+                f"{mask_notify_url(url)}, not a URL apprise can send to"
+            )
+    return problems
+
+
+def check_alerts(settings: AlertsSettings, environ: Mapping[str, str]) -> list[ResolvedTarget]:
+    """Every configured notification target, checked: ``ConfigError`` naming each entry
+    whose ``url_env`` is unset or whose URL apprise cannot send to (so a typo is refused at
+    ``check-config`` and at start, not lost with the first alert)."""
+    problems = alert_url_problems(settings, environ)
+    targets: list[ResolvedTarget] = []
+    try:
+        targets = settings.resolve(environ)
+    except ConfigError as exc:
+        problems = [*str(exc).splitlines(), *problems]
+    if problems:
+        raise ConfigError("\n".join(problems))
+    return targets
+
+
 def build_notifier(
     settings: AlertsSettings, environ: Mapping[str, str], *, bot_id: str, clock: Clock
 ) -> Notifier | None:
     """The notifier for the configured URLs, or None when none is configured; raises
-    ``ConfigError`` for a ``url_env`` that is not set."""
-    targets = settings.resolve(environ)
+    ``ConfigError`` for a ``url_env`` that is not set or a URL apprise cannot send to."""
+    targets = check_alerts(settings, environ)
     if not targets:
         return None
     return Notifier(targets, settings, bot_id=bot_id, clock=clock)
