@@ -32,6 +32,7 @@ from bot.sim.pricepaths import PricePath, gbm_paths
 __all__ = [
     "GRID_MOVES_PCT",
     "HEDGE_RATIOS",
+    "MAX_SIGMA",
     "ForecastModel",
     "FundingView",
     "GridPoint",
@@ -50,6 +51,7 @@ __all__ = [
 GRID_MOVES_PCT: tuple[int, ...] = tuple(range(-50, 51, 10))
 HEDGE_RATIOS: tuple[Decimal, ...] = (Decimal("0.5"), Decimal("0.75"), Decimal(1), Decimal("1.25"))
 _PREC = 60
+MAX_SIGMA = 10.0  # annualised, 1000 % a year: beyond it the GBM paths overflow a float
 _E18 = Decimal("1e-18")
 _CENT = Decimal("0.01")
 _DAY_S = 86_400
@@ -324,12 +326,14 @@ def plan_hedge(inputs: PlanInputs) -> PlanResult:
     """The plan for ``inputs``: price grid (±50 % in 10 % steps plus the V3 range edges inside
     it), hedge options at ``inputs.ratios`` and the rebalance forecast.
 
-    Raises ``ValueError`` for a non-positive price or mark or a volatility that is not finite.
+    Raises ``ValueError`` for a non-positive price or mark or a volatility that is not finite
+    or beyond ``MAX_SIGMA``.
     """
     if not (inputs.price > 0 and inputs.mark_price > 0):
         raise ValueError("price and mark must be > 0")
-    if not math.isfinite(inputs.forecast.sigma_annual) or inputs.forecast.sigma_annual < 0:
-        raise ValueError("volatility must be a finite number >= 0")
+    sigma = inputs.forecast.sigma_annual
+    if not math.isfinite(sigma) or not 0 <= sigma <= MAX_SIGMA:
+        raise ValueError(f"volatility must be a finite number from 0 to {MAX_SIGMA:g}")
     return PlanResult(
         block=inputs.block,
         block_timestamp=inputs.block_timestamp,

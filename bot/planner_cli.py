@@ -10,10 +10,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import sqlite3
 import sys
 from collections.abc import Awaitable, Callable
-from contextlib import AsyncExitStack, closing
+from contextlib import AsyncExitStack
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -34,17 +33,18 @@ from bot.errors import ChainError, ExchangeError
 from bot.exchange.read_only import start_for_reading
 from bot.logging import configure_logging
 from bot.planner import (
+    MAX_SIGMA,
     ForecastModel,
     FundingView,
     MarginModel,
     PlanInputs,
     PlanResult,
     PositionCurve,
-    ewma_sigma_annual,
     plan_hedge,
     v2_curve,
     v3_curve,
 )
+from bot.planner_history import observed_sigma
 from bot.safety import describe_exc, restore_recursion_limit
 from bot.sim.backtest import VenueModel
 
@@ -60,32 +60,7 @@ __all__ = [
 ]
 
 DEFAULT_SIGMA = 0.8  # annualised, when the store has no history and none is given
-_MIN_HISTORY = 10  # prices before the observed EWMA is trusted
-_HISTORY_ROWS = 5_000  # the latest snapshots the EWMA is folded over
-MAX_SIGMA = 10.0  # 1000 % a year: beyond it the GBM paths overflow a float
 MAX_DAYS = 365
-
-
-def observed_sigma(store_path: Path) -> tuple[float, str] | None:
-    """The engine's EWMA volatility over the store's latest pool prices (record time, pool
-    price), and a description of it; None when the store is absent, unreadable or holds fewer
-    than ``_MIN_HISTORY`` prices. Opens the database read-only (never creates it)."""
-    if not store_path.is_file():
-        return None
-    try:
-        with closing(sqlite3.connect(f"file:{store_path}?mode=ro", uri=True)) as db:
-            rows = db.execute(
-                "SELECT ts, price FROM snapshots ORDER BY id DESC LIMIT ?", (_HISTORY_ROWS,)
-            ).fetchall()
-    except sqlite3.Error:
-        return None
-    rows.reverse()
-    if len(rows) < _MIN_HISTORY:
-        return None
-    sigma = ewma_sigma_annual((float(r[0]) for r in rows), (Decimal(str(r[1])) for r in rows))
-    if sigma is None:
-        return None
-    return sigma, f"observed: EWMA of {len(rows)} stored prices"
 
 
 NATIVE_DECIMALS = 18  # native ETH (address 0, V4's currency0): wei per ether
@@ -228,10 +203,13 @@ async def make_plan(
 
         if sigma is not None:
             sigma_annual, sigma_source = sigma, "given (--sigma)"
-        else:
-            observed = observed_sigma(settings.store.path)
-            default = (DEFAULT_SIGMA, f"default {DEFAULT_SIGMA} (no history)")
-            sigma_annual, sigma_source = observed or default
+        else:  # the store's I/O and decoding stay in this thread too, on a loop of its own
+            observed = asyncio.run(observed_sigma(settings))
+            if observed.sigma is None:
+                sigma_annual = DEFAULT_SIGMA
+                sigma_source = f"default {DEFAULT_SIGMA} (no history: {observed.source})"
+            else:
+                sigma_annual, sigma_source = observed.sigma, observed.source
         inputs = PlanInputs(
             block=snapshot.block_number,
             block_timestamp=snapshot.block_timestamp,

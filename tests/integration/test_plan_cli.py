@@ -4,7 +4,6 @@ outside the range, and V2; every figure checked against the core math."""
 from __future__ import annotations
 
 import json
-import sqlite3
 from decimal import Decimal, localcontext
 from pathlib import Path
 from typing import Any
@@ -18,11 +17,14 @@ from web3 import AsyncWeb3
 from bot.core.amm import v2_delta, v2_value
 from bot.core.margin import liquidation_price_isolated
 from bot.core.v3 import get_sqrt_ratio_at_tick, tick_to_price, v3_delta, v3_value
+from bot.domain import ChainSnapshot
 from bot.sim.deploy import LocalDeployment
 from bot.sim.deploy_v3 import V3Deployment
 from bot.sim.localnet_v3 import V3MarketDriver, position_config
+from bot.store.sqlite import SqliteStore
 
 pytestmark = pytest.mark.integration
+D = Decimal
 
 RATIOS = ("0.5", "0.75", "1", "1.25")
 
@@ -174,13 +176,12 @@ async def test_plan_json_v2_matches_the_share_of_reserves_and_the_observed_sigma
     config = write_config(tmp_path, d, {"id": "lp", "pool": d.pair, "owner": d.lp_account})
     store = tmp_path / "store" / "hedgebot.sqlite"
     store.parent.mkdir()
-    with sqlite3.connect(store) as db:  # the columns the planner reads: record time, price
-        db.execute("CREATE TABLE snapshots (id INTEGER PRIMARY KEY, ts REAL, price TEXT)")
-        prices = [2000 * (1.01 if i % 2 else 0.99) for i in range(40)]
-        db.executemany(
-            "INSERT INTO snapshots (ts, price) VALUES (?, ?)",
-            [(1_700_000_000 + 60 * i, str(p)) for i, p in enumerate(prices)],
-        )
+    records = await SqliteStore.open(store)  # the real store: the planner reads its snapshots
+    prices = [2000 * (1.005 if i % 2 else 0.995) for i in range(40)]
+    for i, p in enumerate(prices):  # a block a minute, recorded a second apart
+        snapshot = ChainSnapshot(i + 1, 1_700_000_000 + 60 * i, f"0x{i:064x}", D(str(p)), ())
+        await records.record_snapshot(1_800_000_000 + i, snapshot)
+    await records.close()
     before = store.read_bytes()
     plan = await plan_json(config)
 
@@ -205,8 +206,10 @@ async def test_plan_json_v2_matches_the_share_of_reserves_and_the_observed_sigma
     assert moves == [f"{m}.00" for m in range(-50, 51, 10)]
     check_hedges(plan, Decimal(plan["delta_base"]))
     forecast = plan["forecast"]
-    assert forecast["sigma_source"] == "observed: EWMA of 40 stored prices"
-    assert Decimal(forecast["sigma_annual"]) > 1  # ±1 % a minute is a wild market
+    assert forecast["sigma_source"] == (
+        "observed: EWMA of 40 stored prices over 0.7 h of block time"
+    )
+    assert Decimal(forecast["sigma_annual"]) > 1  # ±0.5 % a minute is a wild market
     assert forecast["days"] == 30
     assert "V2" in forecast["model"]
     assert store.read_bytes() == before  # read-only
