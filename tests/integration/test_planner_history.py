@@ -34,7 +34,8 @@ def _settings(backend: Backend) -> Settings:
     config = backend.store_config()
     env = {"HEDGEBOT_STORE__PATH": config["path"]}
     if "url" in config:
-        env |= {"HEDGEBOT_STORE__URL": config["url"], "HEDGEBOT_STORE__PG_SCHEMA": config["pg_schema"]}
+        env["HEDGEBOT_STORE__URL"] = config["url"]
+        env["HEDGEBOT_STORE__PG_SCHEMA"] = config["pg_schema"]
     return load_config(PAPER, env, require_secrets=False)
 
 
