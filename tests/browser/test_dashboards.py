@@ -278,3 +278,30 @@ async def test_the_bot_page_fits_its_window_and_each_chart_its_card(
                 part,
                 chart,
             )
+
+
+async def test_the_planner_draws_its_charts_and_the_hedge_table(page: Any) -> None:
+    """Issue 18 review: the planner on the page is charts (delta and value across the price
+    grid with range edges marked, the hedge at the four ratios) and a table of the four
+    hedges, drawn with the served uPlot, not a flat key/value table."""
+    await page.click("#plan-load")
+    await page.locator("#plan[data-charts='3']").wait_for(timeout=90_000)
+    assert await page.locator("#plan .plan-chart canvas").count() == 3
+    assert await page.locator("#plan-hedges tbody tr").count() == 4
+    titles = await page.locator("#plan .u-title").all_text_contents()
+    assert titles == [
+        "delta across the price grid (base)",
+        "value across the price grid (quote)",
+        "hedge at each ratio (base) and funding per day (quote)",
+    ]
+
+
+async def test_next_funding_is_the_venues_time_from_the_state(page: Any, bot: Bot) -> None:
+    """Issue 18 review: the page shows the state's ``next_funding_ts`` (the venue's), not a
+    time guessed from the browser's clock."""
+    async with aiohttp.ClientSession() as http, http.get(f"{bot.url}api/state") as answer:
+        state = (await answer.json())["state"]
+    assert state["next_funding_ts"] > 0
+    shown = page.locator("#next-funding:not([data-value=''])")
+    await shown.wait_for(timeout=15_000)
+    assert int(str(await shown.get_attribute("data-value"))) >= state["next_funding_ts"]

@@ -227,14 +227,68 @@ function wireCommands() {
   on("plan-load", loadPlan);
 }
 
-// ---- planner --------------------------------------------------------------------------
-function planRows(value, prefix, rows) {
-  if (value !== null && typeof value === "object") {
-    for (const [k, v] of Object.entries(value)) planRows(v, prefix ? `${prefix}.${k}` : k, rows);
-  } else {
-    rows.push(HB.row([prefix, value]));
+// ---- planner ----------------------------------------------------------------------------
+// A chart over a numeric x axis (price, ratio); ``pointsOnly`` series are markers, no line.
+function xyChart(container, title, xLabel, names, pointsOnly) {
+  if (typeof uPlot === "undefined") {
+    container.appendChild(HB.el("p", "charts unavailable: uPlot not installed (make setup)", "muted"));
+    return null;
   }
-  return rows;
+  const colors = ["#2a6fdb", "#d9480f", "#2b8a3e", "#862e9c"];
+  const box = HB.el("div");
+  box.className = "plan-chart";
+  container.appendChild(box);
+  const width = Math.floor(container.getBoundingClientRect().width) || 420;
+  const series = names.map((name, i) => (pointsOnly && pointsOnly[i]
+    ? { label: name, stroke: colors[i % colors.length], paths: () => null, points: { show: true, size: 9 } }
+    : { label: name, stroke: colors[i % colors.length], width: 1.5, points: { show: true, size: 4 } }));
+  return new uPlot({ title, width, height: 200, scales: { x: { time: false } },
+    axes: [{ label: xLabel }, {}], series: [{ label: xLabel }, ...series] }, [[], ...names.map(() => [])], box);
+}
+
+function planSummary(body) {
+  const f = body.forecast;
+  const fund = body.funding;
+  return HB.el("p", `block ${body.block} · price ${HB.fmt(body.price, 2)} · delta ${HB.fmt(body.delta_base, 4)} ` +
+    `· value ${HB.fmt(body.value_quote, 2)} — policy over ${f.days} days at σ ${f.sigma_annual} (${f.sigma_source}): ` +
+    `${f.expected_rebalances} rebalances, cost ${f.expected_cost_quote}, funding ${f.expected_funding_quote}; ` +
+    `funding ${fund.rate} per ${fund.interval_s} s (${fund.source}). ${f.model}`);
+}
+
+function planHedgeTable(body) {
+  const table = HB.el("table");
+  table.id = "plan-hedges";
+  const head = HB.el("thead");
+  head.appendChild(HB.row(["ratio", "hedge (base)", "margin", "liq. price", "distance %", "funding/day"]));
+  const tbody = HB.el("tbody");
+  tbody.append(...body.hedges.map((h) => HB.row([h.ratio, HB.fmt(h.hedge_base, 4), HB.fmt(h.margin_quote, 2),
+    HB.fmt(h.liquidation_price, 2), HB.fmt(h.liquidation_distance_pct, 2), HB.fmt(h.funding_per_day_quote, 2)])));
+  table.append(head, tbody);
+  return table;
+}
+
+function renderPlan(box, body) {
+  box.replaceChildren(planSummary(body));
+  const grid = body.grid;
+  const prices = grid.map((r) => Number(r.price));
+  const deltas = grid.map((r) => Number(r.delta_base));
+  const values = grid.map((r) => Number(r.value_quote));
+  const edgeDelta = grid.map((r, i) => (r.edge ? deltas[i] : null));
+  const edgeValue = grid.map((r, i) => (r.edge ? values[i] : null));
+  const edges = grid.filter((r) => r.edge).map((r) => `${r.edge} at ${HB.fmt(r.price, 2)}`);
+  const delta = xyChart(box, "delta across the price grid (base)", "price", ["delta", "range edge"], [false, true]);
+  if (delta) delta.setData([prices, deltas, edgeDelta]);
+  const value = xyChart(box, "value across the price grid (quote)", "price", ["value", "range edge"], [false, true]);
+  if (value) value.setData([prices, values, edgeValue]);
+  if (edges.length) box.appendChild(HB.el("p", `range edges: ${edges.join("; ")}`, "muted"));
+  const hedges = xyChart(box, "hedge at each ratio (base) and funding per day (quote)", "hedge ratio",
+    ["hedge", "funding/day"]);
+  if (hedges) {
+    hedges.setData([body.hedges.map((h) => Number(h.ratio)), body.hedges.map((h) => Number(h.hedge_base)),
+      body.hedges.map((h) => Number(h.funding_per_day_quote))]);
+  }
+  box.appendChild(planHedgeTable(body));
+  box.dataset.charts = String(box.querySelectorAll(".plan-chart").length);
 }
 
 async function loadPlan() {
@@ -243,11 +297,7 @@ async function loadPlan() {
   const response = await fetch("/api/plan");
   const body = await response.json();
   if (!response.ok) { box.textContent = body.error || `HTTP ${response.status}`; return; }
-  const table = HB.el("table");
-  const tbody = HB.el("tbody");
-  tbody.append(...planRows(body, "", []).slice(0, 2000));
-  table.appendChild(tbody);
-  box.replaceChildren(table);
+  renderPlan(box, body);
 }
 
 // ---- live feed ------------------------------------------------------------------------
