@@ -5,7 +5,8 @@ The properties take one complete row per parser and damage it the ways real venu
 do (a field removed, null, NaN, infinite, negated, non-numeric, as text, two fields swapped)
 and assert the parser answers exactly what the complete row gives, or raises the read error.
 The few fields with a documented meaning when absent are listed in ``DEGRADED`` with the value
-they then take; anything else differing from the complete row fails the property.
+they then take (never the margin: a position's margin has no substitute); anything else
+differing from the complete row fails the property.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from bot.exchange.ccxt.parse import (
     quote_from_ccxt,
     rules_from_market,
 )
-from bot.exchange.ccxt.settings import RAW_SIZE_FIELDS
+from bot.exchange.ccxt.settings import RAW_SIZE_FIELDS, AccountSetup
 
 pytestmark = pytest.mark.unit
 
@@ -47,6 +48,7 @@ SHORT_ROW: dict[str, Any] = {
     "entryPrice": 1950.0,
     "unrealizedPnl": -100.0,
     "liquidationPrice": 2600.0,
+    "marginMode": "isolated",
     "positionMargin": 1300.0,
     "initialMargin": 1333.33,
     "leverage": 3,
@@ -69,9 +71,17 @@ LONG_ROW: dict[str, Any] = {
 }
 
 
-def parse_position(row: dict[str, Any], raw_size: Any = BINANCE) -> Any:
+# a cross row as ccxt gives it: no isolated wallet, the initial margin in use
+CROSS_ROW: dict[str, Any] = {**SHORT_ROW, "marginMode": "cross", "positionMargin": None}
+
+
+def parse_position(
+    row: dict[str, Any], raw_size: Any = BINANCE, margin_mode: str | None = "isolated"
+) -> Any:
+    """``row`` read by an account that runs ``margin_mode`` at leverage 5 (set at start)."""
+    account = AccountSetup(leverage=5, margin_mode=margin_mode)
     return position_from_ccxt(
-        row, symbol=SYMBOL, contract_size=Decimal(1), default_leverage=5, raw_size=raw_size
+        row, symbol=SYMBOL, contract_size=Decimal(1), account=account, raw_size=raw_size
     )
 
 
@@ -173,13 +183,49 @@ def test_notional_at_the_entry_price_is_refused_where_the_venue_reports_it_at_th
 
 def test_isolated_row_without_its_wallet_is_a_read_error_not_its_initial_margin() -> None:
     """An isolated position's margin is its wallet (positionMargin); without it the row is
-    unreadable (ccxt's initialMargin is notional / leverage, another quantity). A row of no
-    margin mode (or cross) reads the initial margin in use."""
-    isolated = {**SHORT_ROW, "marginMode": "isolated", "positionMargin": None}
+    unreadable (ccxt's initialMargin is notional / leverage, another quantity). A cross row
+    reads the initial margin in use."""
+    isolated = {**SHORT_ROW, "positionMargin": None}
     with pytest.raises(VenueDataError, match="isolated position without its wallet"):
         parse_position(isolated)
-    cross = {**isolated, "marginMode": "cross"}
-    assert parse_position(cross).margin == Decimal("1333.33")
+    assert parse_position(CROSS_ROW, margin_mode="cross").margin == Decimal("1333.33")
+
+
+@pytest.mark.parametrize(
+    "row",
+    [
+        {**SHORT_ROW, "marginMode": None, "positionMargin": None},
+        {**SHORT_ROW, "marginMode": None, "positionMargin": None, "initialMargin": 5000.0},
+        {**SHORT_ROW, "marginMode": None, "positionMargin": 0.0},
+        {k: v for k, v in SHORT_ROW.items() if k not in ("marginMode", "positionMargin")},
+    ],
+)
+def test_row_of_an_isolated_account_without_its_wallet_is_a_read_error(
+    row: dict[str, Any],
+) -> None:
+    """The account runs isolated (set at start) and the row no longer says so (Binance v3
+    with isolatedMargin/isolatedWallet null): a read error, not the initial margin (even 5000)."""
+    with pytest.raises(VenueDataError, match="isolated position without its wallet"):
+        parse_position(row)
+    assert parse_position({**row, "positionMargin": 1300.0}).margin == Decimal(1300)
+
+
+@pytest.mark.parametrize(
+    ("row", "account", "message"),
+    [
+        (CROSS_ROW, "isolated", "marginMode cross contradicts the account's isolated"),
+        (SHORT_ROW, "cross", "marginMode isolated contradicts the account's cross"),
+        ({**SHORT_ROW, "marginMode": "portfolio"}, "isolated", "marginMode 'portfolio' unknown"),
+        ({**SHORT_ROW, "marginMode": None}, None, "margin mode unknown"),
+        ({**CROSS_ROW, "initialMargin": None}, "cross", "initialMargin"),
+    ],
+)
+def test_margin_mode_unknown_or_contradicting_the_account_is_a_read_error(
+    row: dict[str, Any], account: str | None, message: str
+) -> None:
+    """A row's margin mode must be known and agree with the one set at start."""
+    with pytest.raises(VenueDataError, match=message):
+        parse_position(row, margin_mode=account)
 
 
 def test_negative_contracts_on_a_short_is_ccxts_signed_convention() -> None:
@@ -306,6 +352,7 @@ POSITION_FIELDS: list[Path] = [
     ("entryPrice",),
     ("unrealizedPnl",),
     ("liquidationPrice",),
+    ("marginMode",),
     ("positionMargin",),
     ("initialMargin",),
     ("leverage",),
@@ -321,21 +368,28 @@ POSITION_SWAPS: list[tuple[Path, Path]] = [
     (("side",), ("symbol",)),
     (("contracts",), ("leverage",)),
     (("positionMargin",), ("unrealizedPnl",)),
+    (("marginMode",), ("side",)),
 ]
 # absent means something documented: no liquidation price reported; the leverage accepted at
-# start; cross margin (no isolated wallet) -> the initial margin in use
+# start. Never the margin: a missing wallet or margin mode is a read error, not another margin
 POSITION_DEGRADED: dict[Path, Callable[[Any], Any]] = {
     ("liquidationPrice",): lambda p: replace(p, liquidation_price=None),
     ("leverage",): lambda p: replace(p, leverage=5),
-    ("positionMargin",): lambda p: replace(p, margin=Decimal("1333.33")),
 }
 
 
 @PROPERTY
 @given(
-    complete=st.sampled_from([SHORT_ROW, LONG_ROW]),
+    complete=st.sampled_from([SHORT_ROW, LONG_ROW, CROSS_ROW]),
     damage=st.lists(mutations(POSITION_FIELDS, POSITION_SWAPS), min_size=1, max_size=3),
     binance=st.booleans(),
+)
+# found in review (issue 11 review 3): an isolated row whose wallet and mode were nulled read
+# as its initial margin
+@example(
+    complete=SHORT_ROW,
+    damage=[("null", ("marginMode",), None), ("null", ("positionMargin",), None)],
+    binance=True,
 )
 # found by hypothesis: mark and entry swapped with the PnL's sign is a consistent row of the
 # other PnL; only the notional (at the mark) tells, so it may not match the entry instead
@@ -364,8 +418,10 @@ def test_damaged_position_rows_read_the_same_or_fail(
 ) -> None:
     """Position rows: the same position or VenueDataError, never a silent zero."""
 
+    account = "cross" if complete is CROSS_ROW else "isolated"
+
     def parse(row: Any) -> Any:
-        return parse_position(row, BINANCE if binance else None)
+        return parse_position(row, BINANCE if binance else None, account)
 
     check_property(parse, complete, damage, POSITION_DEGRADED)
 

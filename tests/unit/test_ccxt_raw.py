@@ -25,7 +25,7 @@ from bot.errors import VenueDataError
 from bot.exchange.ccxt.errors import PARSE_FAILURES, ErrorContext, map_ccxt_error
 from bot.exchange.ccxt.parse import hedge_position_row, position_from_ccxt
 from bot.exchange.ccxt.raw import check_answer
-from bot.exchange.ccxt.settings import RAW_SIZE_FIELDS
+from bot.exchange.ccxt.settings import RAW_SIZE_FIELDS, AccountSetup
 
 pytestmark = pytest.mark.unit
 
@@ -132,7 +132,7 @@ def read_position(answer: Any, path: str = POSITION_RISK) -> PerpPosition | None
         row,
         symbol=SYMBOL,
         contract_size=Decimal(1),
-        default_leverage=5,
+        account=AccountSetup(leverage=5, margin_mode="isolated"),
         raw_size=RAW_SIZE_FIELDS[VENUE],
     )
 
@@ -251,9 +251,10 @@ _DAMAGE: dict[str, Callable[[Any], Any]] = {
     "object": lambda _v: {},
 }
 Damage = tuple[str, str]
-# absent means something documented: no liquidation price reported (0 too); cross margin, the
-# initial margin in use (an isolated wallet of 0 too); the leverage accepted at start
-DOCUMENTED_ABSENT = {"liquidationPrice", "isolatedWallet", "leverage"}
+# absent means something documented: no liquidation price reported (0 too); the leverage
+# accepted at start. Never the margin: an isolated row without its wallet is a read error, not
+# another margin (issue 11 review 3)
+DOCUMENTED_ABSENT = {"liquidationPrice", "leverage"}
 ABSENT_LIKE = {"drop", "null", "empty", "zero", "zero_int", "zero_decimals"}
 
 

@@ -27,7 +27,12 @@ from bot.domain import (
 )
 from bot.exchange.ccxt import parse
 from bot.exchange.ccxt.history import fill_from_ccxt, funding_from_ccxt, order_from_ccxt
-from bot.exchange.ccxt.settings import RAW_SIZE_FIELDS, REALIZED_PNL_FIELDS, WALLET_IN_INFO
+from bot.exchange.ccxt.settings import (
+    RAW_SIZE_FIELDS,
+    REALIZED_PNL_FIELDS,
+    WALLET_IN_INFO,
+    AccountSetup,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -37,6 +42,8 @@ VENUE = "binanceusdm"
 OPENED_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z, the sell
 FUNDING_MS = 1_767_254_400_000  # 2026-01-01T08:00:00Z
 READ_MS = FUNDING_MS + 1000  # when everything after the sell was read
+
+ISOLATED_5X = AccountSetup(leverage=5, margin_mode="isolated")  # what start confirmed
 
 
 def recorded(name: str) -> Any:
@@ -67,7 +74,7 @@ def test_positions_give_the_short_with_the_venues_own_liquidation_price() -> Non
     row = parse.hedge_position_row(recorded("positions"), SYMBOL, Decimal(1), raw_size)
     assert row is not None
     position = parse.position_from_ccxt(
-        row, symbol=SYMBOL, contract_size=Decimal(1), default_leverage=5, raw_size=raw_size
+        row, symbol=SYMBOL, contract_size=Decimal(1), account=ISOLATED_5X, raw_size=raw_size
     )
     assert position == PerpPosition(
         symbol=SYMBOL,

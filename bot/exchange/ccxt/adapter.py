@@ -189,19 +189,17 @@ class CcxtPerpExchange:
         raw_positions = await self._calls.call(self._calls.api().fetch_positions, [symbol])
         raw_size = RAW_SIZE_FIELDS.get(self._settings.exchange_id)
         row = parse.hedge_position_row(raw_positions, symbol, self._contract_size, raw_size)
-        leverage = self.account_setup.leverage if self.account_setup else self._settings.leverage
+        s = self._settings  # before start (read-only commands): the configured settings
+        account = self.account_setup or AccountSetup(s.leverage, s.margin_mode)
         if row is not None:
             return parse.position_from_ccxt(
-                row,
-                symbol=symbol,
-                contract_size=self._contract_size,
-                default_leverage=leverage,
+                row, symbol=symbol, contract_size=self._contract_size, account=account,
                 raw_size=raw_size,
-            )
+            )  # fmt: skip
         mark = self._mark_seen.fresh()  # the quote's of this tick, else read now
         if mark is None:
             mark = required(await self._funding_answer(), "markPrice", "funding", sign="positive")
-        return flat_position(symbol, mark, leverage)
+        return flat_position(symbol, mark, account.leverage)
 
     async def balance(self) -> AccountBalance:
         """Settlement-currency collateral: wallet balance (no unrealized PnL) and available."""

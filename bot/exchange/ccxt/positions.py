@@ -22,9 +22,10 @@ from bot.exchange.ccxt.fields import (
     mapping,
     number,
     required,
+    short,
     side_of,
 )
-from bot.exchange.ccxt.settings import RawSize
+from bot.exchange.ccxt.settings import AccountSetup, RawSize
 
 __all__ = ["hedge_position_row", "position_from_ccxt", "position_size_base"]
 
@@ -113,19 +114,37 @@ def _check_notional(
         )
 
 
-def _margin(row: Mapping[str, Any], what: str) -> Decimal:
-    """Isolated: the wallet assigned to the position (ccxt's ``positionMargin``), required;
-    cross: the initial margin in use. An isolated row without its wallet is unreadable, not
-    read as its initial margin: that is another quantity, and ccxt computes it as
-    ``notional / leverage`` when it has the leverage (Binance v2), not the venue's figure."""
-    wallet = number(row, "positionMargin", what, sign="non_negative", required=False)
-    if wallet is None and row.get("marginMode") == "isolated":
-        raise VenueDataError(f"{what}: isolated position without its wallet (positionMargin)")
-    initial = number(row, "initialMargin", what, sign="non_negative", required=False)
-    present = [m for m in (wallet, initial) if m is not None]
-    if not present:
-        raise VenueDataError(f"{what}: neither positionMargin nor initialMargin reported")
-    return next((m for m in present if m), Decimal(0))
+_MARGIN_MODES = ("isolated", "cross")
+
+
+def _margin(row: Mapping[str, Any], what: str, account_mode: str | None) -> Decimal:
+    """The margin of an open position, by its margin mode: the row's ``marginMode``, else the
+    account's (``account_mode``, as set or read back at start); the two must agree.
+
+    Isolated: the wallet assigned to the position (ccxt's ``positionMargin``), required and
+    non-zero; cross: the initial margin in use (``initialMargin``), required. Never one for the
+    other: ccxt computes ``initialMargin`` as ``notional / leverage`` for an isolated row
+    (Binance v2), not the venue's figure, and a row whose wallet was dropped would otherwise
+    read as another quantity. Raises ``VenueDataError`` (unknown or contradicting mode, the
+    field missing)."""
+    row_mode = row.get("marginMode")
+    if row_mode is not None and row_mode not in _MARGIN_MODES:
+        raise VenueDataError(f"{what}: marginMode {short(row_mode)} unknown")
+    if row_mode is not None and account_mode is not None and row_mode != account_mode:
+        raise VenueDataError(
+            f"{what}: marginMode {row_mode} contradicts the account's {account_mode} (set at start)"
+        )
+    mode = row_mode or account_mode
+    if mode == "isolated":
+        wallet = number(row, "positionMargin", what, sign="non_negative", required=False)
+        if not wallet:
+            raise VenueDataError(
+                f"{what}: isolated position without its wallet (positionMargin {wallet})"
+            )
+        return wallet
+    if mode == "cross":
+        return required(row, "initialMargin", what, sign="non_negative")
+    raise VenueDataError(f"{what}: margin mode unknown (no marginMode, none confirmed at start)")
 
 
 def _leverage(row: Mapping[str, Any], what: str, default: int) -> int:
@@ -142,7 +161,7 @@ def position_from_ccxt(
     *,
     symbol: str,
     contract_size: Decimal,
-    default_leverage: int,
+    account: AccountSetup,
     raw_size: RawSize | None = None,
 ) -> PerpPosition:
     """An open position from one ccxt position row.
@@ -152,7 +171,8 @@ def position_from_ccxt(
     within ``NOTIONAL_TOLERANCE``. ``unrealizedPnl`` must equal ``(mark - entry) x size`` (1%,
     or 1 bp of the notional), a liquidation price lie beyond the mark on the losing side.
     ``liquidationPrice`` absent or 0 means none reported; ``leverage`` absent means
-    ``default_leverage`` (what the venue accepted at start). Raises ``VenueDataError``.
+    ``account.leverage`` (what the venue accepted at start); the margin follows the margin
+    mode, the row's or ``account.margin_mode`` (``_margin``). Raises ``VenueDataError``.
     """
     what = f"{symbol} position"
     size = position_size_base(row, contract_size, what, raw_size)
@@ -169,9 +189,9 @@ def position_from_ccxt(
         entry_price=entry,
         mark_price=mark,
         unrealized_pnl=unrealized,
-        margin=_margin(row, what),
+        margin=_margin(row, what, account.margin_mode),
         liquidation_price=liquidation or None,
-        leverage=_leverage(row, what, default_leverage),
+        leverage=_leverage(row, what, account.leverage),
     )
 
 

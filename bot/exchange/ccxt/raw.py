@@ -146,16 +146,23 @@ def _check_margin_type(row: Mapping[str, Any], where: str) -> None:
 
 
 def _check_isolated_wallet(row: Mapping[str, Any], amount: Decimal, where: str) -> None:
-    """An open isolated position has a wallet, and only an isolated one: ccxt reads 0 as the
-    margin, and drops the wallet of a row it takes for cross (isolated: ``marginType``, or a
-    non-zero ``isolatedMargin`` as ccxt infers it)."""
+    """An open row says whether it is isolated, and an isolated one carries its wallet.
+
+    The mode is ``marginType`` (v2) or, without it, what ccxt infers from ``isolatedMargin``
+    (v3: non-zero is isolated), so an open row with neither is refused: ccxt would read its
+    mode as unknown and its margin as ccxt's own estimate. An open isolated row needs a
+    non-zero ``isolatedWallet`` (ccxt's margin for it; absent, null or 0 it would read another
+    number), and a wallet on a row not isolated is refused (ccxt would drop it)."""
     wallet = number(row, "isolatedWallet", where, required=False)
     margin_type = row.get("marginType")
-    isolated = margin_type == "isolated" or (
-        margin_type is None and bool(number(row, "isolatedMargin", where, required=False))
-    )
-    if amount and isolated and wallet == 0:
-        raise VenueDataError(f"{where}: isolatedWallet 0 on an open isolated position")
+    isolated_margin = number(row, "isolatedMargin", where, required=False)
+    if amount and margin_type is None and isolated_margin is None:
+        raise VenueDataError(
+            f"{where}: open position without marginType or isolatedMargin (margin mode unknown)"
+        )
+    isolated = margin_type == "isolated" or (margin_type is None and bool(isolated_margin))
+    if amount and isolated and not wallet:
+        raise VenueDataError(f"{where}: isolatedWallet {wallet} on an open isolated position")
     if wallet and not isolated:  # ccxt would read the row as cross and drop the wallet
         raise VenueDataError(f"{where}: isolatedWallet {wallet} on a row not marked isolated")
 
