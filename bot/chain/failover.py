@@ -30,9 +30,13 @@ from bot.chain.answers import quantity
 from bot.chain.transport import BoundedHTTPProvider
 from bot.safety import MAX_RESPONSE_BYTES, describe_exc, mask_url
 
-__all__ = ["EndpointHealth", "FailoverProvider"]
+__all__ = ["ATTEMPTS_SHARE", "EndpointHealth", "FailoverProvider"]
 
 log = structlog.get_logger("hedgebot.chain.failover")
+
+# share of ``request_timeout_s`` that one request's attempts may take together: the rest is
+# the margin before the caller's deadline of ``request_timeout_s`` cancels the last attempt
+ATTEMPTS_SHARE = 0.9
 
 _TRANSPORT_FAILURES: tuple[type[BaseException], ...] = (
     aiohttp.ClientError,
@@ -197,16 +201,40 @@ class FailoverProvider(AsyncHTTPProvider):
         if answered != self.chain_id:
             raise EndpointOnOtherChain(f"answers chain id {answered}, expected {self.chain_id}")
 
-    async def make_request(self, method: RPCEndpoint, params: Any) -> RPCResponse:
-        """Try endpoints best first; the first answer wins, every failure is scored."""
-        last: BaseException | None = None
-        for attempt, index in enumerate(self._order()):
-            started = self._monotonic()
-            try:
+    async def _attempt(
+        self, index: int, method: RPCEndpoint, params: Any, budget_s: float
+    ) -> RPCResponse:
+        """One endpoint's try (its chain id check included) within ``budget_s``; a silent or
+        dripping endpoint raises ``TimeoutError`` naming it, so it is scored."""
+        try:
+            async with asyncio.timeout(budget_s):
                 await self._verify_chain(index)
-                async with asyncio.timeout(self.request_timeout_s):
-                    response = await self._providers[index].make_request(method, params)
-                self._check_head(index, method, response)
+                response = await self._providers[index].make_request(method, params)
+        except TimeoutError:
+            label = self.health[index].label
+            raise TimeoutError(f"no answer from {label} within {budget_s:.3g}s") from None
+        self._check_head(index, method, response)
+        return response
+
+    async def make_request(self, method: RPCEndpoint, params: Any) -> RPCResponse:
+        """Try endpoints best first; the first answer wins, every failure is scored.
+
+        The whole request takes at most ``ATTEMPTS_SHARE × request_timeout_s`` (the caller's
+        own deadline, ``bot.chain.rpc.guarded``, is ``request_timeout_s``): each endpoint gets
+        an equal share of what is left, so an endpoint that accepts the connection and never
+        answers (or drips a byte a second) is cut off, scored failed and put in cooldown, and
+        the next endpoint answers within the same deadline. Raises the last endpoint's error
+        when none answered (``TimeoutError``, ``OSError``, ``ValueError``).
+        """
+        last: BaseException | None = None
+        order = self._order()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.request_timeout_s * ATTEMPTS_SHARE
+        for attempt, index in enumerate(order):
+            started = self._monotonic()
+            budget_s = (deadline - loop.time()) / (len(order) - attempt)
+            try:
+                response = await self._attempt(index, method, params, budget_s)
             except _FAILOVER_ON as exc:
                 last = exc
                 self._failed(index, exc)

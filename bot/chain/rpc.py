@@ -78,7 +78,8 @@ async def guarded(what: str, call: Awaitable[T], timeout_s: float) -> T:
         async with asyncio.timeout(timeout_s):
             return await call
     except TimeoutError as exc:
-        raise ChainError(f"{what}: no answer within {timeout_s:g}s") from exc
+        detail = f" ({describe_exc(exc, 200)})" if str(exc) else ""  # which endpoint, if known
+        raise ChainError(f"{what}: no answer within {timeout_s:g}s{detail}") from exc
     except CHAIN_FAILURES as exc:
         raise ChainError(f"{what}: {describe_exc(exc)}") from exc
 
