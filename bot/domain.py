@@ -99,6 +99,11 @@ class PositionExposure:
     location: str = "wallet"  # or "staked:<MasterChefV3 or gauge address>"
     earns: str = "fees"  # staked: "emissions" (fees_* 0, known) or "fees+emissions"; unread
     chain: str | None = None  # the config's chain name (bot.config_chains); None: the one chain
+    # the range as prices, quote per base, from the ticks with the pair's decimals and token
+    # order (lower <= upper whatever the order); None: full range (V2)
+    price_lower: Decimal | None = None
+    price_upper: Decimal | None = None
+    pool: str | None = None  # the pool's checksummed address (V2 pair, V3 pool); V4: pool id hex
 
 
 @dataclass(frozen=True, slots=True)

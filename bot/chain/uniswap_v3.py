@@ -391,6 +391,7 @@ class V3PositionReader:
                 state,
                 self._pairs[p.tracked.pool],
                 include_fees_in_delta=self._fees_in_delta,
+                pool_id=p.tracked.pool,
             )
             at = self._where.location(p.tracked.exposure_id)
             exposures.append(placed(exposure, p.tracked.protocol, at))

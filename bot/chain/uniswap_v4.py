@@ -372,6 +372,7 @@ class V4PositionReader:
             state,
             self._pairs[t.key],
             include_fees_in_delta=self._fees_in_delta,
+            pool_id="0x" + t.pool_id.hex(),
         )
         return replace(exposure, protocol=PROTOCOL, hooked=t.key.hooked)
 

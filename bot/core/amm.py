@@ -150,8 +150,8 @@ def v2_exposure(
 
     Amounts are what ``burn`` pays at that block, to the wei: the pair's token balances (not
     the reserves: ``burn`` pays donated, unsynced tokens too) times the LP balance over the
-    supply including the pending protocol-fee mint (``burn_supply``). Raises ``ValueError``
-    for an empty reserve.
+    supply including the pending protocol-fee mint (``burn_supply``). The exposure's ``pool`` is
+    the pair; no range prices (full range). Raises ``ValueError`` for an empty reserve.
     """
     if base_is_token0:
         base_token, quote_token = read.token0, read.token1
@@ -190,4 +190,5 @@ def v2_exposure(
         gamma=gamma,
         price=price,
         liquidity=read.lp_balance,
+        pool=read.pair,
     )

@@ -17,6 +17,7 @@ from bot.core.v3 import (
     fee_growth_inside,
     position_amounts,
     price_from_sqrt_price_x96,
+    tick_to_price,
     uncollected_fees,
 )
 from bot.domain import PositionExposure
@@ -26,6 +27,8 @@ __all__ = [
     "V3PositionState",
     "V3TickState",
     "position_fees",
+    "range_position",
+    "range_prices",
     "v3_exposure",
 ]
 
@@ -98,6 +101,34 @@ def position_fees(
     return fees[0], fees[1]
 
 
+def range_prices(tick_lower: int, tick_upper: int, pair: PairDecimals) -> tuple[Decimal, Decimal]:
+    """(lower, upper) edge prices of a tick range, quote per base (``tick_to_price`` at both
+    ticks with the pair's decimals): ``lower <= upper`` in either token order (base = token1:
+    the lower tick is the upper price)."""
+    edges = [
+        tick_to_price(
+            tick,
+            base_is_token0=pair.base_is_token0,
+            base_decimals=pair.base_decimals,
+            quote_decimals=pair.quote_decimals,
+        )
+        for tick in (tick_lower, tick_upper)
+    ]
+    return min(edges), max(edges)
+
+
+def range_position(price: Decimal, lower: Decimal | None, upper: Decimal | None) -> Decimal | None:
+    """Where ``price`` sits in ``[lower, upper]``: ``(price - lower) / (upper - lower)``, a
+    fraction (0 at the lower edge, 1 at the upper; below 0 / above 1 outside the range, not
+    clamped), 40 significant digits. None for a full range (either edge None) or an empty one
+    (``upper <= lower``)."""
+    if lower is None or upper is None or upper <= lower:
+        return None
+    with localcontext() as ctx:
+        ctx.prec = 40
+        return (price - lower) / (upper - lower)
+
+
 def v3_exposure(
     position_id: str,
     pool: V3PoolState,
@@ -107,12 +138,15 @@ def v3_exposure(
     pair: PairDecimals,
     *,
     include_fees_in_delta: bool = False,
+    pool_id: str | None = None,
 ) -> PositionExposure:
     """Amounts, value, delta, gamma and fees of one position, in human units.
 
     Amounts are what a full ``decreaseLiquidity`` returns plus the withdrawn principal still
     owed (``principal_owed*``): that is the LP's too, it only no longer moves with the price,
     so it adds its base to the delta and nothing to gamma. ``fees_*`` hold fee growth only.
+    ``price_lower``/``price_upper`` are the range's edges (:func:`range_prices`); ``pool_id``
+    (the pool's address, V4: its id hex) is carried as the exposure's ``pool``.
     """
     in_range0, in_range1 = position_amounts(
         position.liquidity, pool.sqrt_price_x96, pool.tick, position.tick_lower, position.tick_upper
@@ -144,6 +178,7 @@ def v3_exposure(
                 Decimal(dec0 + dec1) / 2
             )
             gamma = +(-liquidity_human / (2 * price * price.sqrt()))
+    price_lower, price_upper = range_prices(position.tick_lower, position.tick_upper, pair)
     delta = amount_base
     if include_fees_in_delta:
         with localcontext() as ctx:
@@ -164,4 +199,7 @@ def v3_exposure(
         tick_lower=position.tick_lower,
         tick_upper=position.tick_upper,
         liquidity=position.liquidity,
+        price_lower=price_lower,
+        price_upper=price_upper,
+        pool=pool_id,
     )
