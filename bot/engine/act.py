@@ -64,7 +64,7 @@ class ActSteps:
         if isinstance(result, Placed):
             self.events.emit(OrderEvent(result.order))
             self.position_watch.own_order(result.order)
-            self.cadence.own_order()
+            self.cadence.own_order(placed=True)
             return result.order
         if isinstance(result, Rejected):
             if isinstance(result.error, ExchangeUnavailable | AuthenticationError):

@@ -7,9 +7,11 @@ request, no book) and the position. The rest is read when it can have changed:
   than ``balance_refresh_move`` (a fraction) since then, and always before an order is sized
   (:meth:`bot.engine.reads.ReadSteps.sharpen`) unless this very tick already read it;
 * the order book: only before an order is sized (``sharpen``: the slippage cap's bid/ask);
-* fills: on the first tick, on the tick of an own order (placed or settled) and the one
-  after it (a venue may list a trade late), when the position changed since the last tick,
-  and at least every ``fills_interval_s``;
+* fills: on the first tick, on the two ticks after an own order was placed (its own tick
+  books the position from the venue's answer, :mod:`bot.core.fill_position`, and sends no
+  more requests; the second tick covers a venue listing a trade late), on the tick an earlier
+  order settled and the one after, when the position changed other than by the tick's own
+  order, and at least every ``fills_interval_s``;
 * funding history: on the first tick, then once the funding time the last read saw
   (``MarketQuote.next_funding_ts``) has passed, every ``funding_retry_s`` until
   ``funding_grace_s`` after it (a venue posts the payment late).
@@ -39,6 +41,7 @@ class VenueCadence:
         self._balance_this_tick = False  # read since new_tick(): as fresh as an order needs
         self._fills_s: float | None = None
         self._own_ticks = 0  # ticks whose fills are read for an own order
+        self._placed_now = False  # an own order was placed this tick: its fills come later
         self._position: Decimal | None = None
         self._funding_s: float | None = None
         self._funding_at: int | None = None  # the funding time (unix s) the reads wait for
@@ -47,6 +50,7 @@ class VenueCadence:
     def new_tick(self) -> None:
         """A tick's venue reads begin: no balance of this tick read yet."""
         self._balance_this_tick = False
+        self._placed_now = False
 
     @property
     def balance_read_this_tick(self) -> bool:
@@ -72,13 +76,19 @@ class VenueCadence:
         self._balance_this_tick = True
 
     # fills --------------------------------------------------------------------------
-    def own_order(self) -> None:
-        """An own order was placed or settled: read fills this tick and the next."""
+    def own_order(self, *, placed: bool = False) -> None:
+        """An own order was settled (read fills this tick and the next) or, ``placed``, placed
+        by this tick (read them on the next two ticks, not this one)."""
         self._own_ticks = 2
+        self._placed_now = self._placed_now or placed
 
     def fills_due(self, now_s: float, position_base: Decimal) -> bool:
         """Whether this tick reads the venue's fills (``position_base`` after its order)."""
-        if self._fills_s is None or self._own_ticks > 0 or position_base != self._position:
+        if self._fills_s is None:
+            return True
+        if self._placed_now:  # the order's answer gave the position; fills the next ticks
+            return False
+        if self._own_ticks > 0 or position_base != self._position:
             return True
         return not 0 <= now_s - self._fills_s < self.settings.fills_interval_s
 

@@ -19,6 +19,7 @@ from typing import Any
 
 import structlog
 
+from bot.core.fill_position import position_after_fill
 from bot.core.gate import GuardState, MarginView, VenueRead, margin_view
 from bot.core.operator import OperatorState
 from bot.core.plan import HedgeSettings, PlanLimits, Reads, TickPlan, plan_tick
@@ -243,15 +244,19 @@ class TickRunner(ReadSteps, ActSteps, AccountSteps):
     # act -------------------------------------------------------------------------------
     async def act(self, block: int, plan: TickPlan, reads: Reads) -> Acted:
         """Place the planned order (if any) through the ledger (its own write-ahead
-        records); the hedge position after it."""
+        records); the hedge position after it, from the order's answer
+        (:func:`bot.core.fill_position.position_after_fill`; read from the venue only when
+        the answer does not say at what price it filled)."""
         position = reads.venue.position
         if not plan.places_order or plan.limit_price is None:
             return Acted(None, position)
         order = await self._execute(block, plan.decision, plan.limit_price)
-        acted = Acted(order, position)
-        if acted.filled:
-            acted = Acted(order, await self.exchange.position())
-        return acted
+        if order is None:
+            return Acted(None, position)
+        after = position_after_fill(position, order)  # the order's answer: no re-read
+        if after is None:  # the answer does not say at what price: ask the venue
+            after = await self.exchange.position()
+        return Acted(order, after)
 
     # publish ---------------------------------------------------------------------------
     def publish(

@@ -107,6 +107,12 @@ async def run_path(node: Anvil, workdir: Path, venue: str) -> PathEnd:
             assert report is not None, bot.engine.stats.last_error
             drift = report.position.size_base - report.decision.target_base
             assert abs(drift) <= report.decision.band_base
+        # the last order's fills are read and stored by the tick after it (bot.engine.cadence)
+        step = await world.driver.move_to(PATH[-1])
+        clock.set(float(step.block_timestamp))
+        settled = await bot.engine.tick(step.block_number)
+        assert settled is not None, bot.engine.stats.last_error
+        assert settled.order is None
         totals = await bot.store.totals()
         position = await bot.exchange.position()
         fills = await bot.exchange.fills(0)

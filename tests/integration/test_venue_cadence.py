@@ -55,22 +55,39 @@ async def test_a_trading_tick_reads_the_book_and_the_balance_before_its_order(
     anvil_node: Anvil, tmp_path: Path
 ) -> None:
     """The pool moves 8 %: the tick reads the mark, the position, the balance (the mark moved
-    past 0.5 %), then the book alone (the mark is not read again), places the order, re-reads
-    the position after the fill and reads the fills. The book and the balance come before the
-    order."""
+    past 0.5 %), then the book alone (the mark is not read again) and places the order: five
+    requests. The position after the fill is the order's answer (no re-read), and it is the
+    venue's position exactly; the order's fills are read and stored by the next two ticks."""
     async with cadence_rig(anvil_node, tmp_path) as rig:
         await opened(rig)
-        calls = await rig.tick(await rig.move(rig.world.target_price * Decimal("1.08")))
+        fills_before = await rig.bot.store.count("fills")
+        block = await rig.move(rig.world.target_price * Decimal("1.08"))
+        report, calls = await rig.calls_of(rig.bot.engine.tick(block))
+        venue_position = await rig.exchange.position()
+        fills_on_the_tick = await rig.bot.store.count("fills")
+        after = await rig.tick(await rig.quiet_block(2))
+        fills_after = await rig.bot.store.count("fills")
+        again = await rig.tick(await rig.quiet_block(2))
+        settled = await rig.tick(await rig.quiet_block(2))
         orders = rig.orders()
+        venue_fills = await rig.exchange.fills(0)
     assert orders == 2
     assert calls == [
         "premiumIndex", "positionRisk", "account",  # the read step (balance: mark moved)
         "depth",  # sharpen: the book only, added to the read step's mark (order_book)
-        "order", "positionRisk", "userTrades",  # act, the position after the fill, account
+        "order",  # act: the position after it is the order's answer
     ]  # fmt: skip
     assert calls.count("premiumIndex") == 1  # the mark is read once per tick
     assert calls.index("depth") < calls.index("order")
     assert calls.index("account") < calls.index("order")
+    assert report is not None
+    assert report.position.size_base == venue_position.size_base
+    assert report.position.entry_price == venue_position.entry_price
+    assert fills_on_the_tick == fills_before  # booked by the next tick, not lost
+    assert after == [*QUIET, "userTrades"]
+    assert fills_after == len(venue_fills) > fills_before
+    assert "userTrades" in again  # a venue may list a trade late
+    assert settled == QUIET
 
 
 async def test_a_kept_balance_is_read_again_past_its_age_and_its_mark_move(

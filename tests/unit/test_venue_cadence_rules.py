@@ -91,6 +91,34 @@ def test_fills_on_an_own_order_tick_and_the_next_only() -> None:
     assert not cadence.fills_due(T0 + 3, position)
 
 
+def test_an_order_placed_this_tick_has_its_fills_read_on_the_next_two_ticks() -> None:
+    """The tick that places an order books its position from the order's answer and reads no
+    fills, even though its position changed; the next two ticks read them; then not."""
+    cadence = VenueCadence()
+    cadence.new_tick()
+    cadence.saw_fills(T0, Decimal(-5), read=True)
+    cadence.new_tick()
+    cadence.own_order(placed=True)
+    assert not cadence.fills_due(T0 + 1, Decimal(-7))  # moved by its own order: not now
+    assert not cadence.fills_due(T0 + 120, Decimal(-7))  # not even past the interval
+    cadence.saw_fills(T0 + 1, Decimal(-7), read=False)
+    cadence.new_tick()
+    assert cadence.fills_due(T0 + 2, Decimal(-7))
+    cadence.saw_fills(T0 + 2, Decimal(-7), read=True)
+    cadence.new_tick()
+    assert cadence.fills_due(T0 + 3, Decimal(-7))
+    cadence.saw_fills(T0 + 3, Decimal(-7), read=True)
+    cadence.new_tick()
+    assert not cadence.fills_due(T0 + 4, Decimal(-7))
+
+
+def test_the_first_tick_reads_fills_even_when_it_places_an_order() -> None:
+    cadence = VenueCadence()
+    cadence.new_tick()
+    cadence.own_order(placed=True)
+    assert cadence.fills_due(T0, Decimal(-5))
+
+
 def test_fills_when_the_position_changed_since_the_last_tick() -> None:
     cadence = VenueCadence()
     cadence.saw_fills(T0, Decimal(-5), read=True)
