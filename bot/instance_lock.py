@@ -24,12 +24,23 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from bot.errors import HedgebotError
+from bot.safety import PayloadRejected, loads_bounded, safe_str
 
-__all__ = ["LOCK_DIR_ENV", "InstanceLock", "InstanceLocked", "bot_lock_path", "lock_path_for"]
+__all__ = [
+    "LOCK_DIR_ENV",
+    "MAX_NOTE_BYTES",
+    "InstanceLock",
+    "InstanceLocked",
+    "bot_lock_path",
+    "lock_path_for",
+    "recorded_holder",
+]
 
 LOCK_DIR_ENV = "HEDGEBOT_LOCK_DIR"
+MAX_NOTE_BYTES = 4096  # the holder note is a small JSON object; more is not read
 
 
 class InstanceLocked(HedgebotError):
@@ -73,18 +84,29 @@ def bot_lock_path(bot_id: str, environ: Mapping[str, str]) -> Path:
     return directory / f"bot-{bot_id}.lock"
 
 
+def recorded_holder(fd: int) -> dict[str, Any]:
+    """The holder note of an open lock file, as written by :meth:`InstanceLock.acquire`, or
+    ``{}`` when it is unreadable or not a JSON object. Never raises: the file is anyone's bytes
+    (bounded, depth-limited parse of its first ``MAX_NOTE_BYTES``)."""
+    try:
+        value = loads_bounded(os.pread(fd, MAX_NOTE_BYTES, 0), max_bytes=MAX_NOTE_BYTES)
+    except (OSError, PayloadRejected):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
 def _holder(fd: int) -> str:
-    """The recorded holder of a lock file: ``pid P on host H since T (bot B, config C)``."""
-    with contextlib.suppress(OSError, ValueError, KeyError):
-        raw = os.pread(fd, 4096, 0)
-        info = json.loads(raw.decode("utf-8"))
-        config = info.get("config")
-        where = f", config {config}" if config else ""
-        return (
-            f"pid {info['pid']} on host {info['host']} since {info['started']} "
-            f"(bot {info['bot_id']}{where})"
-        )
-    return "another process (holder not recorded)"
+    """The recorded holder of a lock file: ``pid P on host H since T (bot B, config C)``;
+    each part escaped and bounded; an unreadable note is ``holder not recorded``."""
+    info = recorded_holder(fd)
+    if not all(key in info for key in ("pid", "host", "started", "bot_id")):
+        return "another process (holder not recorded)"
+    config = info.get("config")
+    where = f", config {safe_str(config, 200)}" if config else ""
+    return (
+        f"pid {safe_str(info['pid'], 20)} on host {safe_str(info['host'], 64)} since "
+        f"{safe_str(info['started'], 32)} (bot {safe_str(info['bot_id'], 64)}{where})"
+    )
 
 
 class InstanceLock:
@@ -111,7 +133,10 @@ class InstanceLock:
             path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o644)
         except OSError as exc:
-            raise InstanceLocked(f"cannot create lock file {path}: {exc.strerror}") from None
+            why = exc.strerror
+            if path.parent.exists() and not path.parent.is_dir():  # mkdir says "File exists"
+                why = f"{path.parent} is not a directory"
+            raise InstanceLocked(f"cannot create lock file {path}: {why}") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

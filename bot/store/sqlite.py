@@ -13,7 +13,10 @@ with the PostgreSQL backend; reads for reports live in :mod:`bot.store.reads`.
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+import stat
+import threading
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -43,6 +46,36 @@ def _open_failed(path: Path, exc: BaseException) -> StoreError:
     if isinstance(exc, sqlite3.OperationalError) and "unable to open" in reason:
         return StoreError(f"store {path} cannot be opened: {reason}")
     return StoreError(f"store {path} is not writable: {reason}")
+
+
+def _not_a_file(path: Path) -> str | None:
+    """Why ``path`` cannot be a store file (a directory, a FIFO, a device), or None when it is
+    a regular file or does not exist yet. A FIFO would block SQLite's open forever."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        return exc.strerror or type(exc).__name__
+    if stat.S_ISDIR(mode):
+        return "it is a directory (store.path names the database file)"
+    if not stat.S_ISREG(mode):
+        return "not a regular file (a FIFO, socket or device)"
+    return None
+
+
+async def _stopped(connecting: aiosqlite.Connection) -> None:
+    """Wait for the worker thread of a connection that failed to open to end.
+
+    aiosqlite stops that thread itself but does not wait: left running, it posts its last
+    result to the event loop after ``asyncio.run`` closed it, printing "Event loop is closed"
+    tracebacks at exit. Joined here (in a worker thread), the process exits cleanly.
+    """
+    thread = getattr(connecting, "_thread", None)  # aiosqlite >= 0.20: a Thread attribute
+    if thread is None and isinstance(connecting, threading.Thread):  # older: it is the Thread
+        thread = connecting
+    if isinstance(thread, threading.Thread) and thread.ident is not None:
+        await asyncio.to_thread(thread.join)
 
 
 class _SqliteSession:
@@ -104,13 +137,26 @@ class SqliteStore(RecordStore):
         before raising, so a process that gives up exits promptly instead of hanging on a
         live connection thread."""
         try:
-            if read_only:
-                db = await aiosqlite.connect(_read_only_uri(path), uri=True)
-            else:
+            if not read_only:
                 path.parent.mkdir(parents=True, exist_ok=True)
-                db = await aiosqlite.connect(path)
-        except (OSError, sqlite3.Error) as exc:
+        except OSError as exc:
             raise _open_failed(path, exc) from None
+        refused = _not_a_file(path)
+        if refused is not None:
+            raise StoreError(f"store {path} cannot be opened: {refused}")
+        connecting = (
+            aiosqlite.connect(_read_only_uri(path), uri=True)
+            if read_only
+            else aiosqlite.connect(path)
+        )
+        try:
+            db = await connecting
+        except (OSError, sqlite3.Error) as exc:
+            await _stopped(connecting)
+            raise _open_failed(path, exc) from None
+        except BaseException:
+            await _stopped(connecting)
+            raise
         try:
             if read_only:
                 await cls._check_readable(db, path, migrations)

@@ -12,7 +12,7 @@ import os
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -94,3 +94,77 @@ def test_read_only_store_exits_with_one_line(tmp_path: Path) -> None:
     with _read_only(store):
         result = _run(_config(tmp_path, store))
     _one_clear_line(result, "readonly database")
+
+
+def _directory(tmp_path: Path) -> Path:
+    store = tmp_path / "store-dir"
+    store.mkdir()
+    return store
+
+
+def _fifo(tmp_path: Path) -> Path:
+    store = tmp_path / "store.fifo"
+    os.mkfifo(store)
+    return store
+
+
+def _device(tmp_path: Path) -> Path:
+    store = tmp_path / "store-dev"
+    store.symlink_to(os.devnull)  # a character device, reached the way a typo would
+    return store
+
+
+def _under_a_file(tmp_path: Path) -> Path:
+    parent = tmp_path / "not-a-dir"
+    parent.write_text("a file where the store's directory should be\n")
+    return parent / "hedgebot.sqlite"
+
+
+@pytest.mark.parametrize(
+    ("make_store", "reason"),
+    [
+        (_directory, "it is a directory"),
+        (_fifo, "not a regular file"),
+        (_device, "not a regular file"),
+        (_under_a_file, "not-a-dir is not a directory"),
+    ],
+    ids=["directory", "fifo", "device", "parent-is-a-file"],
+)
+def test_store_path_that_is_not_a_file_exits_with_one_line(
+    tmp_path: Path, make_store: Callable[[Path], Path], reason: str
+) -> None:
+    """store.path naming a directory, a FIFO, a device, or a file under a regular file: exit 1
+    with exactly one line naming the path and why; no "Event loop is closed" thread traceback
+    (the failed connection's worker thread is joined before the loop closes), no hang."""
+    store = make_store(tmp_path)
+    result = _run(_config(tmp_path, store))
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "Event loop is closed" not in result.stderr
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("hedgebot: "), lines[0]
+    assert str(store) in lines[0]
+    assert reason in lines[0]
+
+
+def test_read_only_open_of_a_missing_store_leaves_no_thread_behind(tmp_path: Path) -> None:
+    """A read-only open (status, report) of a store that does not exist: StoreError, and the
+    connection's worker thread has ended before the event loop closes (nothing on stderr)."""
+    code = (
+        "import asyncio, sys\n"
+        "from pathlib import Path\n"
+        "from bot.errors import StoreError\n"
+        "from bot.store.sqlite import SqliteStore\n"
+        f"path = Path({str(tmp_path / 'none.sqlite')!r})\n"
+        "try:\n"
+        "    asyncio.run(SqliteStore.open(path, read_only=True))\n"
+        "except StoreError as exc:\n"
+        "    print(exc)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=30, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert "cannot be opened" in result.stdout
+    assert result.stderr == ""
