@@ -17,12 +17,14 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PlainSerializer,
     SerializerFunctionWrapHandler,
     model_serializer,
 )
 from pydantic_core import PydanticSerializationError
 
 from bot.config_chains import CHAIN_NAME_PATTERN
+from bot.core.v3_position import range_position
 from bot.domain import PoolKind, PositionExposure
 
 SCHEMA_VERSION: Literal[1] = 1
@@ -69,10 +71,30 @@ class _Payload(BaseModel):
 ChainLabel = Annotated[str, Field(pattern=CHAIN_NAME_PATTERN)]  # a config's chain name
 
 
+def plain_decimal(value: Decimal) -> str:
+    """``value`` as exact decimal text in plain notation, never an exponent: ``1E-7`` ->
+    ``0.0000001``, ``2E+3`` -> ``2000``, any zero (``0E-18``, ``-0``) -> ``0``; every digit
+    kept (the value reads back equal). A non-finite value keeps its name."""
+    if not value.is_finite():
+        return str(value)
+    return "0" if value.is_zero() else f"{value:f}"
+
+
+# a Decimal that crosses the wire as plain decimal text (``plain_decimal``)
+PlainDecimal = Annotated[Decimal, PlainSerializer(plain_decimal, return_type=str, when_used="json")]
+
+
 class PositionState(BaseModel):
     """One LP position as shown in a state message; ``chain`` is the config's chain name of a
     multi-chain bot's position (None with one chain, and then left off the wire, so a
-    single-chain state keeps its form of before)."""
+    single-chain state keeps its form of before).
+
+    The fields after ``chain`` (always on the wire, null when unknown; plain decimal text):
+    ``pool`` (checksummed pool address; V4: the pool id hex), ``price_lower``/``price_upper``
+    (the range's edge prices, quote per base; null: full range, V2), ``range_position``
+    (``(price - lower) / (upper - lower)``, unclamped: < 0 below, > 1 above the range; null:
+    full range), ``fees_base``/``fees_quote`` (uncollected fees, human units; V2: 0, its fees
+    compound into the amounts)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -84,6 +106,12 @@ class PositionState(BaseModel):
     delta_base: Decimal
     in_range: bool
     chain: ChainLabel | None = None
+    pool: str | None = None
+    price_lower: PlainDecimal | None = None
+    price_upper: PlainDecimal | None = None
+    range_position: PlainDecimal | None = None
+    fees_base: PlainDecimal = Decimal(0)
+    fees_quote: PlainDecimal = Decimal(0)
 
     @model_serializer(mode="wrap")
     def _wire(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
@@ -94,7 +122,8 @@ class PositionState(BaseModel):
 
     @classmethod
     def from_exposure(cls, exposure: PositionExposure) -> PositionState:
-        """The published view of a core ``PositionExposure`` (its ``chain`` tag included)."""
+        """The published view of a core ``PositionExposure`` (its ``chain`` tag, pool, range
+        prices, where its price sits in the range and its fees included)."""
         return cls(
             id=exposure.id,
             kind=exposure.kind,
@@ -104,6 +133,14 @@ class PositionState(BaseModel):
             delta_base=exposure.delta_base,
             in_range=exposure.in_range,
             chain=exposure.chain,
+            pool=exposure.pool,
+            price_lower=exposure.price_lower,
+            price_upper=exposure.price_upper,
+            range_position=range_position(
+                exposure.price, exposure.price_lower, exposure.price_upper
+            ),
+            fees_base=exposure.fees_base,
+            fees_quote=exposure.fees_quote,
         )
 
 
