@@ -174,12 +174,14 @@ def _mqtt_url_arg(parser: argparse.ArgumentParser) -> None:
 
 def _add_price_path_options(p: argparse.ArgumentParser, step_help: str) -> None:
     """The simulated market's path: seed, volatility and chain time per block."""
+    from bot.sim.arg_bounds import SIGMA_ARG  # bounded like plan --sigma and backtest
+
     p.add_argument(
         "--seed", type=cli_args.non_negative_int, default=7, help="price path seed (integer)"
     )
     p.add_argument(
         "--sigma",
-        type=cli_args.non_negative_float,
+        type=SIGMA_ARG,
         default=0.9,
         help="annualised GBM volatility (0.9 = 90 %% a year)",
     )

@@ -17,10 +17,7 @@ from typing import Any
 import numpy as np
 
 from bot.cli_args import (
-    finite_float,
-    non_negative_float,
     non_negative_int,
-    positive_float,
     positive_int,
 )
 from bot.core.pnl import PARTS
@@ -28,6 +25,7 @@ from bot.display import COSTS_NOTE, fmt_base, fmt_compact, fmt_plain, fmt_quote
 from bot.pnl_table import pnl_table
 from bot.policy_config import parse_policy
 from bot.safety import safe_str
+from bot.sim import arg_bounds as arg
 from bot.sim.backtest import (
     MAX_STEPS,
     BacktestConfig,
@@ -324,32 +322,30 @@ def add_subcommand(subparsers: Any) -> None:
     )
     src = p.add_argument_group("price source (CSV, or seeded GBM)")
     src.add_argument("--prices", metavar="FILE.csv", help="timestamp,price[,funding_rate]")
-    src.add_argument(
-        "--gbm-sigma", type=non_negative_float, default=0.8, help="annualised volatility"
-    )
-    src.add_argument("--gbm-drift", type=finite_float, default=0.0, help="annualised drift")
+    src.add_argument("--gbm-sigma", type=arg.SIGMA_ARG, default=0.8, help="annualised volatility")
+    src.add_argument("--gbm-drift", type=arg.DRIFT_ARG, default=0.0, help="annualised drift")
     src.add_argument(
         "--steps", type=_steps, default=525_600, help=f"GBM steps, at most {MAX_STEPS}"
     )
-    src.add_argument("--step-seconds", type=positive_float, default=60.0)
+    src.add_argument("--step-seconds", type=arg.STEP_SECONDS_ARG, default=60.0)
     src.add_argument("--seed", type=non_negative_int, default=1)
-    src.add_argument("--start-price", type=positive_float, default=2000.0)
+    src.add_argument("--start-price", type=arg.PRICE_ARG, default=2000.0)
     pool = p.add_argument_group("LP position")
     pool.add_argument("--pool-kind", choices=["v2", "v3"], default="v2")
     pool.add_argument(
-        "--range-pct", type=positive_float, default=0.2, help="V3: ±fraction, 0.2 = ±20%%"
+        "--range-pct", type=arg.RANGE_PCT_ARG, default=0.2, help="V3: ±fraction, 0.2 = ±20%%"
     )
-    pool.add_argument("--value-quote", type=positive_float, default=100_000.0)
+    pool.add_argument("--value-quote", type=arg.QUOTE_AMOUNT_ARG, default=100_000.0)
     pool.add_argument(
         "--fee-apr",
-        type=non_negative_float,
+        type=arg.FEE_APR_ARG,
         default=DEFAULT_FEE_APR,
         help="LP fee income, a fraction of the position's value per year (0.10 = 10 %% "
         "APR; 0 = no fee income)",
     )
     pool.add_argument(
         "--fee-tier-bps",
-        type=non_negative_float,
+        type=arg.BPS_ARG,
         default=0.0,
         help="volume model: the pool's fee tier in bps, earned on --volume-per-day AND on "
         "the arbitrage volume that moves the pool with the price (the position's own "
@@ -358,7 +354,7 @@ def add_subcommand(subparsers: Any) -> None:
     )
     pool.add_argument(
         "--volume-per-day",
-        type=non_negative_float,
+        type=arg.VOLUME_ARG,
         default=0.0,
         help="volume model: the position's share of the pool's non-arbitrage volume, quote "
         "per day (the arbitrage volume is added on top, see --fee-tier-bps)",
@@ -371,16 +367,18 @@ def add_subcommand(subparsers: Any) -> None:
         default="5%",
         help="band: base units (0.5) or fraction of delta (5%%)",
     )
-    hedge.add_argument("--interval-s", type=positive_float, default=3600.0)
-    hedge.add_argument("--risk-aversion", type=positive_float, default=1e-4, help="CARA, 1/quote")
-    hedge.add_argument("--persistence-s", type=non_negative_float, default=0.0)
-    hedge.add_argument("--backstop-s", type=positive_float, default=None)
-    hedge.add_argument("--hedge-ratio", type=non_negative_float, default=1.0)
+    hedge.add_argument("--interval-s", type=arg.POSITIVE_DURATION_ARG, default=3600.0)
+    hedge.add_argument(
+        "--risk-aversion", type=arg.RISK_AVERSION_ARG, default=1e-4, help="CARA, 1/quote"
+    )
+    hedge.add_argument("--persistence-s", type=arg.DURATION_ARG, default=0.0)
+    hedge.add_argument("--backstop-s", type=arg.POSITIVE_DURATION_ARG, default=None)
+    hedge.add_argument("--hedge-ratio", type=arg.HEDGE_RATIO_ARG, default=1.0)
     venue = p.add_argument_group("perp venue")
-    venue.add_argument("--taker-fee-bps", type=non_negative_float, default=5.0)
-    venue.add_argument("--slippage-bps", type=non_negative_float, default=1.0)
+    venue.add_argument("--taker-fee-bps", type=arg.BPS_ARG, default=5.0)
+    venue.add_argument("--slippage-bps", type=arg.BPS_ARG, default=1.0)
     venue.add_argument(
-        "--funding-rate", type=finite_float, default=0.0, help="per 8 h, 0.0001 = 1 bp"
+        "--funding-rate", type=arg.FUNDING_RATE_ARG, default=0.0, help="per 8 h, 0.0001 = 1 bp"
     )
     out = p.add_argument_group("output")
     out.add_argument("--json", action="store_true", help="print one JSON object")

@@ -98,8 +98,33 @@ def gbm(
     start_price: float = 2000.0,
     seed: int = 0,
 ) -> PricePath:
-    """One seeded GBM path; times start at 0."""
-    prices = gbm_paths(
+    """One seeded GBM path; times start at 0.
+
+    Raises ``ValueError`` naming the arguments when a price leaves ``PRICE_RANGE`` (a
+    volatility or drift too large for the horizon ``steps x step_s``), as a CSV price would.
+    """
+    with np.errstate(over="ignore", under="ignore"):
+        prices = _path(steps, step_s, sigma_annual, drift_annual, start_price, seed)
+    low, high = PRICE_RANGE
+    outside = np.flatnonzero(~((prices >= low) & (prices <= high)))
+    if outside.size:
+        raise ValueError(
+            f"the GBM path leaves [{low:g}, {high:g}] quote per base at step {outside[0]}: "
+            "lower --gbm-sigma or --gbm-drift, or the horizon (--steps x --step-seconds)"
+        )
+    times = np.arange(steps + 1, dtype=np.float64) * step_s
+    return PricePath(times_s=times, prices=prices)
+
+
+def _path(
+    steps: int,
+    step_s: float,
+    sigma_annual: float,
+    drift_annual: float,
+    start_price: float,
+    seed: int,
+) -> FloatArray:
+    path: FloatArray = gbm_paths(
         n_paths=1,
         steps=steps,
         step_s=step_s,
@@ -108,8 +133,7 @@ def gbm(
         start_price=start_price,
         seed=seed,
     )[0]
-    times = np.arange(steps + 1, dtype=np.float64) * step_s
-    return PricePath(times_s=times, prices=prices)
+    return path
 
 
 _COLUMNS = ("timestamp", "price", "funding_rate")

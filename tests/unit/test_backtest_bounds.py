@@ -31,14 +31,16 @@ def test_steps_beyond_the_maximum_are_one_line_exit_2(capsys: pytest.CaptureFixt
 def test_results_that_overflow_are_refused_not_printed_as_infinity(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """--value-quote 1e308: exit 2, one line naming the overflowing figures; stdout empty."""
-    assert main(["backtest", "--steps", "50", "--value-quote", "1e308", "--json"]) == 2
+    """--value-quote 1e308: exit 2, one line naming --value-quote (refused where it is parsed,
+    issue 11 review 4: before the results could overflow); stdout empty."""
+    with pytest.raises(SystemExit) as exited:
+        main(["backtest", "--steps", "50", "--value-quote", "1e308", "--json"])
     captured = capsys.readouterr()
+    assert exited.value.code == 2
     assert captured.out == ""
-    lines = captured.err.splitlines()
-    assert len(lines) == 1
-    assert lines[0].startswith("backtest: results overflow a float (")
-    assert "--value-quote" in lines[0]
+    assert captured.err.splitlines() == [
+        "hedgebot backtest: error: argument --value-quote: must be in (0, 1e+12] quote, got '1e308'"
+    ]
 
 
 def test_json_output_is_strict_json(capsys: pytest.CaptureFixture[str]) -> None:
