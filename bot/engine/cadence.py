@@ -7,11 +7,12 @@ request, no book) and the position. The rest is read when it can have changed:
   than ``balance_refresh_move`` (a fraction) since then, and always before an order is sized
   (:meth:`bot.engine.reads.ReadSteps.sharpen`) unless this very tick already read it;
 * the order book: only before an order is sized (``sharpen``: the slippage cap's bid/ask);
-* fills: on the first tick, on the two ticks after an own order was placed (its own tick
-  books the position from the venue's answer, :mod:`bot.core.fill_position`, and sends no
-  more requests; the second tick covers a venue listing a trade late), on the tick an earlier
-  order settled and the one after, when the position changed other than by the tick's own
-  order, and at least every ``fills_interval_s``;
+* fills: on the first tick; on the two ticks after an own order was placed (the second
+  covers a venue listing a trade late) but not on the order's own tick, which books its
+  position from the venue's answer (:mod:`bot.core.fill_position`) unless
+  ``fills_interval_s`` passed since the last read (when every tick trades, fills lag at
+  most that); on the tick an earlier order settled and the one after; when the position
+  changed other than by the tick's own order; and at least every ``fills_interval_s``;
 * funding history: on the first tick, then once the funding time the last read saw
   (``MarketQuote.next_funding_ts``) has passed, every ``funding_retry_s`` until
   ``funding_grace_s`` after it (a venue posts the payment late).
@@ -86,11 +87,12 @@ class VenueCadence:
         """Whether this tick reads the venue's fills (``position_base`` after its order)."""
         if self._fills_s is None:
             return True
+        overdue = not 0 <= now_s - self._fills_s < self.settings.fills_interval_s
         if self._placed_now:  # the order's answer gave the position; fills the next ticks
-            return False
+            return overdue  # however long every tick trades, fills lag at most the interval
         if self._own_ticks > 0 or position_base != self._position:
             return True
-        return not 0 <= now_s - self._fills_s < self.settings.fills_interval_s
+        return overdue
 
     def saw_fills(self, now_s: float, position_base: Decimal, *, read: bool) -> None:
         """A tick completed its history step (``read``: the fills were read)."""

@@ -93,14 +93,16 @@ def test_fills_on_an_own_order_tick_and_the_next_only() -> None:
 
 def test_an_order_placed_this_tick_has_its_fills_read_on_the_next_two_ticks() -> None:
     """The tick that places an order books its position from the order's answer and reads no
-    fills, even though its position changed; the next two ticks read them; then not."""
+    fills, even though its position changed (unless the fills interval passed: when every
+    tick trades, fills lag at most that); the next two ticks read them; then not."""
     cadence = VenueCadence()
     cadence.new_tick()
     cadence.saw_fills(T0, Decimal(-5), read=True)
     cadence.new_tick()
     cadence.own_order(placed=True)
     assert not cadence.fills_due(T0 + 1, Decimal(-7))  # moved by its own order: not now
-    assert not cadence.fills_due(T0 + 120, Decimal(-7))  # not even past the interval
+    assert not cadence.fills_due(T0 + 59, Decimal(-7))
+    assert cadence.fills_due(T0 + 60, Decimal(-7))  # past the interval: they lag no more
     cadence.saw_fills(T0 + 1, Decimal(-7), read=False)
     cadence.new_tick()
     assert cadence.fills_due(T0 + 2, Decimal(-7))
