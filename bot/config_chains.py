@@ -63,6 +63,10 @@ class ChainConfig(BaseModel):
     # blocks below the block read after which a log is final: V4 discovery folds the
     # PositionManager's Transfer logs deeper than this once, and re-reads the newer ones
     log_reorg_depth: Annotated[int, Field(ge=1, le=10_000)] = 64
+    # V3 withdrawn-principal logs (bot/chain/v3_owed.py): the first block scanned (the
+    # position managers' and pools' deployment, or earlier) and the longest eth_getLogs range
+    log_from_block: Annotated[int, Field(ge=0)] = 0
+    log_chunk_blocks: Annotated[int, Field(ge=1, le=1_000_000)] = 10_000
 
 
 class TokenPairConfig(BaseModel):

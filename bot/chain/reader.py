@@ -23,6 +23,7 @@ from web3 import AsyncWeb3
 from bot.chain.chain_ids import check_chain_id, nothing_to_compare
 from bot.chain.failover import FailoverProvider
 from bot.chain.heads import block_info, latest_block
+from bot.chain.log_ranges import LogWindow
 from bot.chain.preflight import REFUSES_START, Finding, inspect_chain
 from bot.chain.rpc import checksum, connect, rpc_request
 from bot.chain.uniswap_v2 import V2PoolReader
@@ -110,6 +111,7 @@ class LpChainReader:
                 multicall=settings.chain.multicall,
                 include_fees_in_delta=settings.hedge.include_fees_in_delta,
                 request_timeout_s=self._timeout_s,
+                owed_logs=LogWindow.of(settings.chain),
             )
             if v3_positions
             else None

@@ -32,6 +32,7 @@ from typing import Any
 import structlog
 from web3 import AsyncWeb3
 
+from bot.chain.log_ranges import LogWindow
 from bot.chain.multicall import BatchReader, ContractCall, encode_call
 from bot.chain.rpc import checksum
 from bot.chain.staked import Holder, location_of
@@ -99,7 +100,7 @@ class V3PositionReader:
         include_fees_in_delta: bool = False,
         request_timeout_s: float = 10.0,
         max_calls_per_eth_call: int = MAX_CALLS_PER_ETH_CALL,
-        owed_logs_from_block: int = 0,
+        owed_logs: LogWindow | None = None,
     ) -> None:
         if clashes := generated_id_clashes(positions):  # ids unique by construction
             raise ConfigError("; ".join(clashes))
@@ -114,7 +115,7 @@ class V3PositionReader:
         )
         self._fees_in_delta = include_fees_in_delta
         self._timeout_s = request_timeout_s
-        self._owed = OwedSplitter(w3, from_block=owed_logs_from_block, timeout_s=request_timeout_s)
+        self._owed = OwedSplitter(w3, owed_logs, timeout_s=request_timeout_s)
         # (npm, protocol) -> the pools' CREATE2 deployer and clone implementation
         self._creators: dict[tuple[str, str], tuple[str, str | None]] = {}
         self._pool_dialects = {c.pool: dialect(c.protocol) for c in self._configs if c.pool}

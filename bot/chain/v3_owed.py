@@ -7,10 +7,12 @@ of the ``DecreaseLiquidity`` (NFT) or ``Burn`` (pool) events, so those logs, wit
 ``Collect`` logs that took tokens out, are the only exact source; ``bot.core.v3_owed`` folds
 them. The logs are fetched only while ``tokensOwed`` is non-zero and only when the position's
 state changed since the last split (a swap changes nothing here), from the last block read
-with ``tokensOwed == 0`` (where the principal owed is 0) or ``from_block``: most blocks cost
-no extra call. The query is one ``eth_getLogs`` filtered by address and indexed topics; a
-node that refuses it (range caps on some public RPCs) makes the position unreadable, never
-guessed.
+with ``tokensOwed == 0`` (where the principal owed is 0) or the chain's ``log_from_block``:
+most blocks cost no extra call. The queries are ``eth_getLogs`` filtered by address and indexed
+topics over ranges of at most ``log_chunk_blocks`` (``bot.chain.log_ranges``), so a node that
+caps the range of one query still answers; logs deeper than ``log_reorg_depth`` below the
+block read are kept once read (each later split queries only newer blocks), newer ones are
+read again. A node that refuses a range anyway makes the position unreadable, never guessed.
 """
 
 from __future__ import annotations
@@ -18,12 +20,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 from eth_utils.crypto import keccak
 from web3 import AsyncWeb3
 
-from bot.chain.rpc import guarded
+from bot.chain.log_ranges import LogWindow, block_ranges, get_logs_chunked
 from bot.core.v3_owed import OwedEvent, principal_owed
 from bot.core.v3_position import V3PositionState
 from bot.errors import ChainError, PositionReadError
@@ -79,6 +81,24 @@ class OwedSource:
 
 
 @dataclass(frozen=True, slots=True)
+class _Scanned:
+    """The final logs of one position read so far: ``start..settled_to`` (inclusive)."""
+
+    start: int
+    settled_to: int
+    events: tuple[OwedEvent, ...] = ()
+
+    def from_start(self, start: int) -> _Scanned:
+        """The same scan seen from ``start`` (an anchor moved forward), or a new one."""
+        if start == self.start:
+            return self
+        if start < self.start:
+            return _Scanned(start, start - 1)
+        kept = tuple(e for e in self.events if e.order[0] >= start)
+        return _Scanned(start, max(self.settled_to, start - 1), kept)
+
+
+@dataclass(frozen=True, slots=True)
 class _Split:
     fingerprint: tuple[int, ...]
     principal: tuple[int, int]
@@ -97,14 +117,19 @@ def _fingerprint(state: V3PositionState) -> tuple[int, ...]:
 
 
 class OwedSplitter:
-    """Principal owed per position, cached while the position's state does not change."""
+    """Principal owed per position, cached while the position's state does not change; the
+    logs are read in ``window`` ranges, the final ones once."""
 
-    def __init__(self, w3: AsyncWeb3[Any], *, from_block: int = 0, timeout_s: float = 10.0):
+    def __init__(
+        self, w3: AsyncWeb3[Any], window: LogWindow | None = None, *, timeout_s: float = 10.0
+    ) -> None:
         self._w3 = w3
-        self._from_block = from_block
+        self._window = window or LogWindow()
         self._timeout_s = timeout_s
         self._anchors: dict[OwedSource, int] = {}  # last block read with tokensOwed == 0
         self._splits: dict[OwedSource, _Split] = {}
+        self._scans: dict[OwedSource, _Scanned] = {}
+        self.queries = 0  # eth_getLogs calls made (for tests)
 
     def known(
         self, source: OwedSource, state: V3PositionState, block: int
@@ -132,8 +157,8 @@ class OwedSplitter:
             return cached
         owed = (state.tokens_owed0, state.tokens_owed1)
         anchor = self._anchors.get(source)
-        start = anchor + 1 if anchor is not None and anchor < block else self._from_block
-        events = await self._events(label, source, start, block)
+        start = anchor + 1 if anchor is not None and anchor < block else self._window.from_block
+        events = await self._events_since(label, source, start, block)
         principal = principal_owed(events, owed)
         self._splits[source] = _Split(_fingerprint(state), principal, block)
         return principal
@@ -150,22 +175,37 @@ class OwedSplitter:
             found[i] = principal
         return [principal or (0, 0) for principal in found]
 
+    async def _events_since(
+        self, label: str, source: OwedSource, start: int, block: int
+    ) -> list[OwedEvent]:
+        """The events of ``start..block``: the final ones from the cache (read once, when they
+        become final), the newer ones read now."""
+        scan = self._scans.get(source, _Scanned(start, start - 1)).from_start(start)
+        final = block - self._window.reorg_depth
+        if final > scan.settled_to:
+            new = await self._events(label, source, scan.settled_to + 1, final)
+            scan = _Scanned(scan.start, final, scan.events + tuple(new))
+        self._scans[source] = scan
+        recent = await self._events(label, source, max(scan.settled_to + 1, start), block)
+        return [*(e for e in scan.events if e.order[0] <= block), *recent]
+
     async def _events(
         self, label: str, source: OwedSource, start: int, block: int
     ) -> Sequence[OwedEvent]:
-        query = {
-            "address": source.address,
-            "fromBlock": start,
-            "toBlock": block,
-            "topics": [[source.withdraw_topic, source.collect_topic], *source.indexed],
-        }
+        topics = [[source.withdraw_topic, source.collect_topic], *source.indexed]
+        window = self._window
+        before = len(list(block_ranges(start, block, window.chunk_blocks)))
         try:
-            logs = await guarded(
-                "eth_getLogs", self._w3.eth.get_logs(cast(Any, query)), self._timeout_s
-            )
+            logs = await get_logs_chunked(
+                self._w3, source.address, topics, start, block,
+                chunk_blocks=window.chunk_blocks, timeout_s=self._timeout_s,
+            )  # fmt: skip
         except ChainError as exc:
             raise PositionReadError(
-                f"position {label}: withdrawal/collect logs {start}..{block} unreadable, "
-                f"so its tokens owed cannot be split into principal and fees: {safe_str(exc)}"
+                f"position {label}: withdrawal/collect logs {start}..{block} unreadable "
+                f"(ranges of {window.chunk_blocks} blocks, chain.log_chunk_blocks), so its "
+                f"tokens owed cannot be split into principal and fees: {safe_str(exc)}"
             ) from exc
+        finally:
+            self.queries += before
         return [source.event(log) for log in logs]

@@ -18,12 +18,12 @@ block: a mismatch (a node whose logs lag its state, a reorg deeper than ``reorg_
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, cast
+from typing import Any
 
 from eth_utils.crypto import keccak
 from web3 import AsyncWeb3
 
-from bot.chain.rpc import guarded
+from bot.chain.log_ranges import block_ranges, get_logs
 from bot.errors import ChainError, PositionReadError
 from bot.safety import safe_str
 
@@ -109,10 +109,9 @@ class TransferFollower:
         return ids
 
     async def _logs(self, start: int, end: int) -> list[Any]:
+        owner = _address_topic(self._owner)
         logs: list[Any] = []
-        for low in range(start, end + 1, self._chunk):
-            high = min(low + self._chunk - 1, end)
-            owner = _address_topic(self._owner)
+        for low, high in block_ranges(start, end, self._chunk):
             queries: list[list[str | None]] = [
                 [TRANSFER_TOPIC, owner],
                 [TRANSFER_TOPIC, None, owner],
@@ -122,14 +121,9 @@ class TransferFollower:
         return logs
 
     async def _get_logs(self, start: int, end: int, topics: list[str | None]) -> list[Any]:
-        query = {"address": self._manager, "fromBlock": start, "toBlock": end, "topics": topics}
         self.scans += 1
         try:
-            return list(
-                await guarded(
-                    "eth_getLogs", self._w3.eth.get_logs(cast(Any, query)), self._timeout_s
-                )
-            )
+            return await get_logs(self._w3, self._manager, topics, start, end, self._timeout_s)
         except ChainError as exc:
             raise PositionReadError(
                 f"V4 NFTs of {self._owner}: Transfer logs {start}..{end} of {self._manager} "
