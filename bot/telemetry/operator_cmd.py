@@ -1,7 +1,8 @@
 """``hedgebot cmd``: send one signed command to a bot and wait for its signed ack.
 
 Exit 0 when applied, 1 when rejected, 2 when no (validly signed) ack came in time or the
-arguments are unusable (argparse: a BOT that is not a bot id, checked before connecting), 3
+arguments are unusable (argparse: a BOT that is not a bot id; params the bot's own schema
+refuses, named: ``params.value: must be a finite number``; both checked before connecting), 3
 when the broker cannot be reached or drops the connection, 4 when no usable operator key,
 broker URL or topic prefix was given. Never a traceback.
 """
@@ -38,7 +39,7 @@ from bot.telemetry.cli_support import (
     say,
 )
 from bot.telemetry.command_text import echo
-from bot.telemetry.commands import COMMAND_NAMES
+from bot.telemetry.commands import COMMAND_NAMES, Rejection, parse_command
 from bot.telemetry.inbox import message_ref
 from bot.telemetry.messages import CommandAck
 
@@ -224,12 +225,25 @@ def parse_params(pairs: list[str]) -> dict[str, Any]:
     return params
 
 
+def params_problem(command: str, params: dict[str, Any]) -> str | None:
+    """Why the bot would refuse ``command`` with ``params`` by its own schema
+    (``bot.telemetry.commands.parse_command``: fields named, e.g. ``params.value: ...``), or
+    None. Checked before signing, so a bad value (``value=nan``) is never published."""
+    body = {"id": "local-check", "command": command, "params": params}
+    checked = parse_command(json.dumps(body, allow_nan=True))
+    return checked.reason if isinstance(checked, Rejection) else None
+
+
 def _run_cmd(args: argparse.Namespace) -> int:
     try:
         params = parse_params(args.param)
     except ValueError as exc:
         say(Console(stderr=True), str(exc))
         return EXIT_REJECTED
+    problem = params_problem(args.command, params)
+    if problem is not None:  # 2: unusable arguments, as argparse's refusals
+        say(Console(stderr=True), f"cmd {args.command}: {problem} (not sent)")
+        return EXIT_TIMEOUT
     try:
         operator_key = operator_key_from_env(os.environ)
     except ConfigError as exc:
