@@ -1,6 +1,8 @@
 """The bot dashboard served at ``/`` on the metrics port by ``hedgebot run``.
 
-Routes: ``/`` (the page), ``/static/*``, ``/vendor/uplot.*``, ``/api/state``,
+Routes: ``/`` (the page), ``/static/*``, ``/vendor/uplot.*``,
+``/api/state`` (``{"bot_id", "state": the last state message or null, "kill_switch", "chain": the
+primary chain's name, "commands_enabled", "event_kinds"}``),
 ``/api/stream`` (server-sent events: ``state`` after every tick, ``event`` for each event,
 ``status`` for the kill switch and command acks), ``/api/history?range=1h|6h|24h|all``,
 ``/api/events?kinds=decision,order,...``, ``POST /api/command`` and ``POST /api/killswitch``
@@ -71,7 +73,9 @@ class BotDashboard:
     commands: CommandHub | None = None
     kill_switch: FileKillSwitch | None = None
     plan: PlanSource | None = None
-    positions_info: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # the chain name of positions the state leaves untagged (one chain: ``PositionState.chain``
+    # is left off the wire); every other per-position figure comes from the state message
+    chain: str | None = None
     closing: asyncio.Event = field(default_factory=asyncio.Event)
     plans: PlanService | None = field(init=False, default=None)
 
@@ -131,7 +135,7 @@ class BotDashboard:
                 "bot_id": self.bot_id,
                 "state": self.feed.latest_state,
                 "kill_switch": self.kill_status(),
-                "positions_info": self.positions_info,
+                "chain": self.chain,
                 "commands_enabled": self.gate.token is not None and self.commands is not None,
                 "event_kinds": list(EVENT_KINDS),
             }

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot.clock import WallClock
 from bot.config import Settings
+from bot.config_chains import primary_chain
 from bot.engine import CommandSource
 from bot.killswitch import FileKillSwitch, kill_switch_path
 from bot.ports import Clock
@@ -25,15 +26,6 @@ if TYPE_CHECKING:  # the planner (numpy, the backtester) loads on the first plan
     from bot.planner import PlanResult
 
 __all__ = ["DaemonDashboard", "build_daemon_dashboard"]
-
-
-def positions_info(settings: Settings) -> dict[str, dict[str, Any]]:
-    """``{position id: {"pool", "kind"}}`` from the config (what the state does not carry)."""
-    info: dict[str, dict[str, Any]] = {}
-    for position in settings.positions:
-        pool = getattr(position, "pool", None) or getattr(position, "position_manager", None)
-        info[position.id] = {"pool": None if pool is None else str(pool), "kind": position.kind}
-    return info
 
 
 class DaemonDashboard:
@@ -106,6 +98,6 @@ def build_daemon_dashboard(
         commands=hub,
         kill_switch=kill,
         plan=plan,
-        positions_info=positions_info(settings),
+        chain=primary_chain(settings),
     )
     return DaemonDashboard(page, hub, host)

@@ -13,7 +13,7 @@ const PNL_PARTS = [
 let KINDS = ["decision", "order", "fill", "funding", "alert", "command", "trading_state", "range", "position", "error"];
 const charts = {};
 const series = {};
-const page = { positionsInfo: {}, lastAlert: null, events: [] };
+const page = { chain: null, lastAlert: null, events: [] };
 
 // the filter of an event type, as the server's history.kind_of: range.* and position.* share one
 function kindOf(type) {
@@ -24,18 +24,6 @@ function kindOf(type) {
 // the venue's own next funding time from the state (never guessed from this browser's clock)
 function nextFunding(ts) {
   return ts ? HB.time(ts) + " UTC" : "–";
-}
-
-function renderPositions(positions) {
-  const rows = (positions || []).map((p) => {
-    const info = page.positionsInfo[p.id] || {};
-    const tr = HB.row([p.id, info.chain ?? "–", info.pool ?? "–", p.kind, p.in_range ? "in range" : "OUT of range",
-      HB.fmt(p.amount_base, 6), HB.fmt(p.amount_quote, 2), HB.fmt(p.value_quote, 2), HB.fmt(p.delta_base, 6),
-      info.fees ?? "–"]);
-    tr.cells[4].className = p.in_range ? "ok" : "bad";
-    return tr;
-  });
-  HB.replaceRows(document.getElementById("positions"), rows);
 }
 
 function renderPnl(pnl) {
@@ -73,7 +61,7 @@ function renderState(s) {
   const trading = document.getElementById("trading");
   trading.textContent = s.flattening ? "flattening" : (s.paused ? "paused" : "trading");
   trading.className = `value ${s.paused ? "warn" : "ok"}`;
-  renderPositions(s.positions);
+  renderPositions(s.positions, page.chain);
   renderPnl(s.pnl);
   appendLive(s);
 }
@@ -330,7 +318,7 @@ async function start() {
   makeCharts();
   wireCommands();
   document.getElementById("range").addEventListener("change", loadHistory);
-  page.positionsInfo = first.positions_info || {};
+  page.chain = first.chain ?? null;
   renderKill(first.kill_switch);
   await loadHistory();
   renderState(first.state);
