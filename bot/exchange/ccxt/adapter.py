@@ -35,20 +35,18 @@ from bot.exchange.ccxt.closing import close_client
 from bot.exchange.ccxt.dialect import VenueDialect, dialect_for
 from bot.exchange.ccxt.errors import is_duplicate_client_id, is_order_not_found
 from bot.exchange.ccxt.fields import mapping, required
-from bot.exchange.ccxt.history import fee_cost, fill_from_ccxt, funding_from_ccxt, order_from_ccxt
+from bot.exchange.ccxt.history import fee_cost, fill_from_ccxt, order_from_ccxt
 from bot.exchange.ccxt.http import bounded_session
 from bot.exchange.ccxt.hyperliquid import (
     approve_configured_builder,
     builder_fee_quote,
     check_signer,
-    funding_from_user_funding,
 )
 from bot.exchange.ccxt.market import read_market, rules_of
 from bot.exchange.ccxt.marks import SeenMark, flat_position
 from bot.exchange.ccxt.order_ids import VenueOrderIds, average_from_trades, fee_in_quote
-from bot.exchange.ccxt.paging import paged, rows, windowed
+from bot.exchange.ccxt.paging import funding_since, rows, windowed
 from bot.exchange.ccxt.settings import (
-    FUNDING_IN_INCOME,
     RAW_SIZE_FIELDS,
     REALIZED_PNL_FIELDS,
     WALLET_IN_INFO,
@@ -159,21 +157,30 @@ class CcxtPerpExchange:
     async def quote(self) -> MarketQuote:
         """Mark, index and funding from the funding-rate endpoint; best bid/ask from the book.
         Raises ``VenueDataError`` when a field is missing or invalid (``ccxt_parse``)."""
-        funding = await self._funding_answer()
-        book = await read_book(self._calls, self._symbol)
+        return await self._with_book(await self._funding_answer())
+
+    async def _with_book(self, funding: Mapping[str, Any]) -> MarketQuote:
+        book = await self._book()
         funding = self._dialect.funding_answer(funding, book)
         return parse.quote_from_ccxt(funding, book, symbol=self._symbol, now_ms=self._now_ms())
 
+    async def _book(self) -> Mapping[str, Any]:
+        book = await read_book(self._calls, self._symbol)
+        self._dialect.saw_book(book, self._now_ms())
+        return book
+
     async def mark_quote(self) -> MarketQuote:
-        """``quote`` without bid/ask: one request (Hyperliquid dates funding by its book)."""
-        if type(self._dialect).funding_answer is not VenueDialect.funding_answer:
-            return await self.quote()
+        """``quote`` without bid/ask: one request (a venue dated by its book, Hyperliquid,
+        reads it too when its clock is not known well enough: ``VenueClock``)."""
         funding = await self._funding_answer()
-        return parse.mark_quote_from_ccxt(funding, symbol=self._symbol, now_ms=self._now_ms())
+        dated = self._dialect.dated_by_clock(funding, self._now_ms())
+        if dated is None:
+            return await self._with_book(funding)
+        return parse.mark_quote_from_ccxt(dated, symbol=self._symbol, now_ms=self._now_ms())
 
     async def order_book(self, quote: MarketQuote) -> MarketQuote:
         """``quote`` with the book's best bid/ask: one request (``book.with_book``)."""
-        return with_book(quote, await read_book(self._calls, self._symbol), symbol=self._symbol)
+        return with_book(quote, await self._book(), symbol=self._symbol)
 
     async def _funding_answer(self) -> Mapping[str, Any]:
         raw = await self._calls.call(self._calls.api().fetch_funding_rate, self._symbol)
@@ -354,28 +361,9 @@ class CcxtPerpExchange:
         return sorted(result, key=lambda f: (f.timestamp, f.trade_id))
 
     async def funding_payments(self, since_ms: int) -> list[FundingPayment]:
-        """Funding since ``since_ms``; rate and mark come from the venue's funding-rate history.
-
-        Binance's income record holds only the amount, so the position size is derived:
-        ``amount = -position * mark * rate``.
-        """
-        incomes = await paged(
-            self._calls, self._calls.api().fetch_funding_history, self._symbol, since_ms
-        )
-        if not incomes:
-            return []
-        if self._settings.exchange_id in FUNDING_IN_INCOME:
-            funded = [funding_from_user_funding(i, symbol=self._symbol) for i in incomes]
-            return sorted(funded, key=lambda p: (p.timestamp, p.id))
-        rates = await paged(
-            self._calls, self._calls.api().fetch_funding_rate_history, self._symbol, since_ms - 1000
-        )
+        """Funding since ``since_ms`` (``paging.funding_since``)."""
         step = self._rules.amount_step if self._rules is not None else Decimal("1e-8")
-        result = [
-            funding_from_ccxt(income, rates, symbol=self._symbol, amount_step=step)
-            for income in incomes
-        ]
-        return sorted(result, key=lambda p: (p.timestamp, p.id))
+        return await funding_since(self._calls, self._settings, self._symbol, step, since_ms)
 
     def _order_from_ccxt(self, raw: Mapping[str, Any], intent: OrderIntent | None = None) -> Order:
         raw = self._dialect.answer_ids(raw)

@@ -12,7 +12,9 @@
   size"), buys down and sells up;
 - funding is paid every hour on the hour and its time is not reported (ccxt derives it from
   the host clock): the next funding time is the next full hour of the venue's clock, the
-  time its L2 book answer carries;
+  time its L2 book answer carries; between book reads that clock is the bot's plus the
+  offset the last book showed (:class:`VenueClock`), so a quiet tick needs no book, except
+  near the hour or when the offset is old;
 - an IOC answer that filled comes back from ccxt with ``status: None`` (the venue's
   ``filled`` entry carries no status): filled in full is ``closed``, partly is ``canceled``
   with its fill (the venue cancels an IOC's rest at once).
@@ -31,11 +33,45 @@ from bot.domain import OrderIntent, Side
 from bot.exchange.ccxt.fields import timestamp_ms
 from bot.exchange.client_ids import hex_client_id, text_client_id
 
-__all__ = ["HyperliquidDialect", "VenueDialect", "dialect_for", "hyperliquid_price"]
+__all__ = [
+    "HyperliquidDialect",
+    "VenueClock",
+    "VenueDialect",
+    "dialect_for",
+    "hyperliquid_price",
+]
 
 _SIGNIFICANT_FIGURES = 5
 _MAX_PRICE_DECIMALS = 6  # perps: price decimals <= 6 - szDecimals
 _HOUR_MS = 3_600_000
+
+
+class VenueClock:
+    """A venue's clock (unix ms) as the bot's clock plus the offset its last dated answer
+    showed. :meth:`now_ms` answers only while that offset is at most ``max_age_ms`` old (bot
+    time), the bot's clock has not gone back, and the venue's time is not within ``guard_ms``
+    of a ``period_ms`` boundary (there, a drift of a few ms could name the wrong funding
+    time): else None, and the caller reads a dated answer."""
+
+    def __init__(self, max_age_ms: int = 600_000, guard_ms: int = 5_000) -> None:
+        self.max_age_ms = max_age_ms
+        self.guard_ms = guard_ms
+        self._offset_ms: int | None = None
+        self._at_ms = 0
+
+    def saw(self, venue_ms: int, local_ms: int) -> None:
+        """The venue said ``venue_ms`` when the bot's clock read ``local_ms``."""
+        self._offset_ms, self._at_ms = venue_ms - local_ms, local_ms
+
+    def now_ms(self, local_ms: int, period_ms: int) -> int | None:
+        """The venue's time at the bot's ``local_ms``, or None when unknown (see the class)."""
+        if self._offset_ms is None or not 0 <= local_ms - self._at_ms <= self.max_age_ms:
+            return None
+        venue_ms = local_ms + self._offset_ms
+        into = venue_ms % period_ms
+        if into < self.guard_ms or period_ms - into < self.guard_ms:
+            return None
+        return venue_ms
 
 
 class VenueDialect:
@@ -64,6 +100,17 @@ class VenueDialect:
         order book, read just after it)."""
         del book
         return raw
+
+    def dated_by_clock(self, raw: Mapping[str, Any], local_ms: int) -> Mapping[str, Any] | None:
+        """``funding_answer`` without a book, at the bot's ``local_ms``; None when this venue
+        needs its book to date it now."""
+        del local_ms
+        return raw
+
+    def saw_book(self, book: Mapping[str, Any], local_ms: int) -> None:
+        """A book answer read at the bot's ``local_ms`` (a venue dated by its book learns its
+        clock from it)."""
+        del book, local_ms
 
     def answer_ids(self, raw: Mapping[str, Any]) -> Mapping[str, Any]:
         """A ccxt order answer with its client id turned into ours."""
@@ -97,6 +144,7 @@ class HyperliquidDialect(VenueDialect):
 
     def __init__(self, sz_decimals: int = 0) -> None:
         self.sz_decimals = sz_decimals
+        self.venue_clock = VenueClock()
 
     def venue_client_id(self, client_id: str) -> str:
         """``0x`` + 32 hex digits; ``InvalidOrder`` for an id that is not this bot's shape."""
@@ -126,8 +174,19 @@ class HyperliquidDialect(VenueDialect):
         and that time is the quote's. ``VenueDataError`` when the book carries no time: the
         host's or the bot's clock is not the venue's (a demo's simulated time runs ahead)."""
         venue_ms = timestamp_ms(book.get("timestamp"), "hyperliquid l2Book time")
-        next_ms = (venue_ms // _HOUR_MS + 1) * _HOUR_MS
-        return {**raw, "fundingTimestamp": next_ms, "timestamp": venue_ms}
+        return _dated(raw, venue_ms)
+
+    def dated_by_clock(self, raw: Mapping[str, Any], local_ms: int) -> Mapping[str, Any] | None:
+        """``funding_answer`` at the venue time :class:`VenueClock` gives for ``local_ms``;
+        None when it gives none (no book seen lately, near the hour, the clock went back)."""
+        venue_ms = self.venue_clock.now_ms(local_ms, _HOUR_MS)
+        return None if venue_ms is None else _dated(raw, venue_ms)
+
+    def saw_book(self, book: Mapping[str, Any], local_ms: int) -> None:
+        """The book's ``time`` sets the venue clock's offset (``VenueDataError`` without one)."""
+        self.venue_clock.saw(
+            timestamp_ms(book.get("timestamp"), "hyperliquid l2Book time"), local_ms
+        )
 
     def settled_answer(self, raw: Mapping[str, Any], intent: OrderIntent) -> Mapping[str, Any]:
         """A filled IOC answer (``status`` None, ``filled`` > 0) for the intent's amount, as
@@ -142,6 +201,12 @@ class HyperliquidDialect(VenueDialect):
         ordered = intent.amount_base  # contract size 1 on Hyperliquid
         status = "closed" if filled >= ordered else "canceled"
         return {**raw, "amount": float(ordered), "status": status}
+
+
+def _dated(raw: Mapping[str, Any], venue_ms: int) -> Mapping[str, Any]:
+    """Hyperliquid's funding answer at venue time ``venue_ms``: funded at the next full hour."""
+    next_ms = (venue_ms // _HOUR_MS + 1) * _HOUR_MS
+    return {**raw, "fundingTimestamp": next_ms, "timestamp": venue_ms}
 
 
 def _number(value: object) -> Decimal | None:

@@ -10,11 +10,16 @@ since the cursor read.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
+from decimal import Decimal
 from typing import Any
 
 from bot import errors
+from bot.domain import FundingPayment
 from bot.exchange.ccxt.calls import CcxtCalls
 from bot.exchange.ccxt.fields import mapping, timestamp_ms
+from bot.exchange.ccxt.history import funding_from_ccxt
+from bot.exchange.ccxt.hyperliquid import funding_from_user_funding
+from bot.exchange.ccxt.settings import FUNDING_IN_INCOME, CcxtPerpSettings
 
 __all__ = ["paged", "rows", "venue_now_ms", "windowed"]
 
@@ -89,3 +94,29 @@ def rows(page: object) -> list[Mapping[str, Any]]:
 
 def _latest_ms(page: list[Mapping[str, Any]]) -> int:
     return max(timestamp_ms(r.get("timestamp"), "row timestamp") for r in page)
+
+
+async def funding_since(
+    calls: CcxtCalls,
+    settings: CcxtPerpSettings,
+    symbol: str,
+    amount_step: Decimal,
+    since_ms: int,
+) -> list[FundingPayment]:
+    """Funding payments on ``symbol`` since ``since_ms`` (unix ms), in time order; rate and
+    mark come from the venue's funding-rate history. Binance's income record holds only the
+    amount, so the position size is derived: ``amount = -position * mark * rate`` (rounded to
+    ``amount_step``); Hyperliquid's userFunding carries all of it. Raises the mapped
+    ``ExchangeError``s; ``VenueDataError`` for an unreadable record."""
+    incomes = await paged(calls, calls.api().fetch_funding_history, symbol, since_ms)
+    if not incomes:
+        return []
+    if settings.exchange_id in FUNDING_IN_INCOME:
+        funded = [funding_from_user_funding(i, symbol=symbol) for i in incomes]
+        return sorted(funded, key=lambda p: (p.timestamp, p.id))
+    rates = await paged(calls, calls.api().fetch_funding_rate_history, symbol, since_ms - 1000)
+    result = [
+        funding_from_ccxt(income, rates, symbol=symbol, amount_step=amount_step)
+        for income in incomes
+    ]
+    return sorted(result, key=lambda p: (p.timestamp, p.id))
