@@ -25,7 +25,7 @@ def clone(tmp_path: Path) -> Path:
 
 
 def test_compiles_when_missing_and_when_stale(tmp_path: Path) -> None:
-    """A fresh clone compiles all three contracts; touching a source triggers a rebuild."""
+    """A fresh clone compiles every contract; touching a source triggers a rebuild."""
     root = clone(tmp_path)
     out = ensure_compiled(root)
     assert out == root / "build" / "contracts.json"
@@ -42,7 +42,17 @@ def test_compiles_when_missing_and_when_stale(tmp_path: Path) -> None:
         "SlipstreamNpmShape",
         "SlipstreamPoolShape",
     }
-    assert set(contracts) == {"TestToken", "WETH9", "Multicall", *fork_shapes}
+    pancake_v2 = {  # bot/sim/contracts/PancakeV2Fee.sol: Uniswap V2 with Pancake's _mintFee
+        "IPancakeV2FeeCallee",
+        "IPancakeV2FeeFactoryView",
+        "IPancakeV2FeeToken",
+        "PancakeV2FeeERC20",
+        "PancakeV2FeeFactory",
+        "PancakeV2FeeMath",
+        "PancakeV2FeePair",
+        "PancakeV2FeeUQ112x112",
+    }
+    assert set(contracts) == {"TestToken", "WETH9", "Multicall", *fork_shapes, *pancake_v2}
     assert contracts["Multicall"].bytecode.startswith("0x60")
     assert any(e.get("name") == "tryAggregate" for e in contracts["Multicall"].abi)
 
