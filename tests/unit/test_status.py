@@ -28,15 +28,16 @@ NPM_A, NPM_B = ("0x" + d * 40 for d in "ef")
 
 def test_pool_of_a_discovered_position_names_its_nft() -> None:
     """A discovered position ``<entry>-<token id>`` names its NFT; the longest entry id
-    wins (``lp-2-7``: NFT 7 of ``lp-2``), a listed id before a discovered one; a pool entry
-    names its pool; an id no entry has, a non-numeric suffix, or a suffix on an entry that does
-    not discover, is None."""
+    wins (``lp-b-7``: NFT 7 of ``lp-b``, not of ``lp``), a listed id before a discovered one; a
+    pool entry names its pool; an id no entry has, a non-numeric suffix, or a suffix on an
+    entry that does not discover, is None. (An entry ``lp-2`` beside a discovering ``lp`` is
+    refused by the config: ``tests/unit/test_config_position_identity.py``.)"""
     found = {"kind": "v3", "owner": OWNER, "discover": True}
     settings = Settings(
         chain={"rpc_urls": ["http://127.0.0.1:8545"]},
         positions=[
             {"id": "lp", "position_manager": NPM_A, **found},
-            {"id": "lp-2", "position_manager": NPM_B, **found},
+            {"id": "lp-b", "position_manager": NPM_B, **found},
             {"id": "nft", "kind": "v3", "position_manager": NPM_A, "token_id": 9},
             {"id": "v2", "kind": "v2", "pool": POOL, "owner": OWNER},
         ],
@@ -44,7 +45,7 @@ def test_pool_of_a_discovered_position_names_its_nft() -> None:
     )
     npm_a, npm_b, pool = checksum(NPM_A), checksum(NPM_B), checksum(POOL)
     assert _pool_of(settings, "lp-7") == f"{npm_a}#7"
-    assert _pool_of(settings, "lp-2-7") == f"{npm_b}#7"
+    assert _pool_of(settings, "lp-b-7") == f"{npm_b}#7"
     assert _pool_of(settings, "nft") == f"{npm_a}#9"
     assert _pool_of(settings, "v2") == pool
     for unknown in ("lp-", "lp-x", "lp-\u00b2", "other-7", "nft-3", "v2-1"):
