@@ -39,6 +39,8 @@ from bot.config_checks import (
     position_id_problems,
 )
 from bot.config_env import validated
+from bot.config_v2 import V2PositionConfig as V2PositionConfig
+from bot.config_v2 import fee_share_clashes
 from bot.config_v4 import V4PositionConfig as V4PositionConfig
 from bot.errors import ConfigError
 from bot.exchange.cadence_settings import VenueCadenceFields
@@ -72,16 +74,6 @@ _SECRET_FIELDS = {
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
-
-
-class V2PositionConfig(_Section):
-    """LP tokens of a Uniswap V2 pair held by ``owner``."""
-
-    id: str = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_.-]+$")
-    kind: Literal["v2"] = "v2"
-    chain: ChainName | None = None  # None: the primary chain (bot.config_chains)
-    pool: Address
-    owner: Address
 
 
 class V3PositionConfig(_Section):
@@ -360,6 +352,7 @@ def load_config(
     if settings is not None:
         problems.extend(non_finite_fields(settings))
         problems.extend(address_role_clashes(settings))
+        problems.extend(fee_share_clashes(settings))
         problems.extend(chain_problems(settings))
         if require_secrets:
             problems.extend(settings.exchange.missing_secrets())

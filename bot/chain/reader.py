@@ -30,7 +30,6 @@ from bot.chain.uniswap_v2 import V2PoolReader
 from bot.chain.uniswap_v3 import V3PositionReader
 from bot.chain.uniswap_v4 import V4PositionReader
 from bot.config import Settings, V2PositionConfig, V3PositionConfig, V4PositionConfig
-from bot.core.amm import v2_exposure
 from bot.domain import ChainSnapshot, PositionExposure, TokenInfo
 from bot.errors import ChainError, ConfigError, PositionReadError
 from bot.safety import MAX_RESPONSE_BYTES, PayloadRejected, describe_exc, safe_str
@@ -146,6 +145,7 @@ class LpChainReader:
                     pool,
                     multicall=settings.chain.multicall,
                     request_timeout_s=self._timeout_s,
+                    fee_share=position.fee_share,  # one per pair (config_v2.fee_share_clashes)
                 )
 
     async def latest_block(self) -> int:
@@ -221,7 +221,7 @@ class LpChainReader:
             assert reader.tokens is not None  # loaded by the first read
             base_is_token0 = self._base_is_token0(pool, reader.tokens)
             return [
-                v2_exposure(read, base_is_token0, config.id)
+                reader.exposure(read, base_is_token0, config.id)
                 for config, read in zip(configs, reads, strict=True)
             ]
         except PositionReadError:

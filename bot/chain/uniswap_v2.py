@@ -5,7 +5,8 @@ factory, cached for the reader's life) each read is one eth_call through Multica
 eth_call per value when no Multicall address is configured; every call uses
 ``block_identifier=block_number``. Besides reserves and supply a read takes ``kLast`` from the
 pair, ``feeTo`` from the factory and the pair's token balances, so the core can compute what
-``burn`` pays including the pending protocol-fee mint (``bot.core.amm.burn_supply``).
+``burn`` pays including the pending protocol-fee mint (``bot.core.amm.burn_supply``) with the
+pair's own ``_mintFee`` share (the position's ``protocol_fee``: Uniswap's, or PancakeSwap's).
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from web3 import AsyncWeb3
 
 from bot.chain.multicall import BatchReader, ContractCall, encode_call
 from bot.chain.rpc import checksum, load_abi
-from bot.domain import TokenInfo, V2PoolRead
+from bot.core.amm import UNISWAP_V2_FEE, ProtocolFeeShare, v2_exposure
+from bot.domain import PositionExposure, TokenInfo, V2PoolRead
 from bot.errors import ChainError
 from bot.safety import safe_str
 
@@ -39,7 +41,11 @@ def _symbol(raw: bytes, address: str) -> str:
 
 
 class V2PoolReader:
-    """Reads one Uniswap V2 pair and its LP holders at a given block."""
+    """Reads one Uniswap V2 pair (or a fork's) and its LP holders at a given block.
+
+    ``fee_share`` is the pair's ``_mintFee`` share (``bot.core.amm.UNISWAP_V2_FEE`` or
+    ``PANCAKE_V2_FEE``): what ``exposure`` adds to the supply while the fee is on.
+    """
 
     def __init__(
         self,
@@ -48,8 +54,10 @@ class V2PoolReader:
         *,
         multicall: str | None = None,
         request_timeout_s: float = 10.0,
+        fee_share: ProtocolFeeShare = UNISWAP_V2_FEE,
     ) -> None:
         self.pair = AsyncWeb3.to_checksum_address(pair)
+        self.fee_share = fee_share
         self._batch = BatchReader(w3, multicall=multicall, request_timeout_s=request_timeout_s)
         self._pair_abi = load_abi("uniswap_v2_pair")
         self._erc20_abi = load_abi("erc20")
@@ -95,6 +103,14 @@ class V2PoolReader:
         )
         self._factory = factory
         return self._tokens
+
+    def exposure(
+        self, read: V2PoolRead, base_is_token0: bool, position_id: str
+    ) -> PositionExposure:
+        """What ``burn`` pays for ``read``'s LP tokens (human units), the pending protocol-fee
+        mint counted with this pair's ``fee_share`` (``bot.core.amm.v2_exposure``, which raises
+        ``ValueError`` for an empty reserve)."""
+        return v2_exposure(read, base_is_token0, position_id, self.fee_share)
 
     async def read(self, block_number: int, owner: str) -> V2PoolRead:
         """Pair state and ``owner``'s LP balance at ``block_number``."""

@@ -19,15 +19,20 @@ would pay to the last wei.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Context, Decimal, localcontext
+from types import MappingProxyType
+from typing import Literal
 
 from bot.domain import PositionExposure, V2PoolRead
 
 __all__ = [
     "PANCAKE_V2_FEE",
     "UNISWAP_V2_FEE",
+    "V2_FEE_SHARES",
     "ProtocolFeeShare",
+    "V2ProtocolFee",
     "burn_supply",
     "pending_fee_liquidity",
     "raw_share",
@@ -68,7 +73,13 @@ class ProtocolFeeShare:
 
 
 UNISWAP_V2_FEE = ProtocolFeeShare()  # 1/6 of the growth in sqrt(k); SushiSwap uses the same
+# PancakeSwap's PancakePair._mintFee: 8/25 of the growth in sqrt(k)
 PANCAKE_V2_FEE = ProtocolFeeShare(numerator=8, root_k_factor=17, root_k_last_factor=8)
+
+V2ProtocolFee = Literal["uniswap", "pancake"]  # a V2 position's ``protocol_fee`` config value
+V2_FEE_SHARES: Mapping[V2ProtocolFee, ProtocolFeeShare] = MappingProxyType(
+    {"uniswap": UNISWAP_V2_FEE, "pancake": PANCAKE_V2_FEE}
+)
 
 
 def pending_fee_liquidity(
