@@ -72,14 +72,22 @@ class ReadSteps:
     async def read(self, block: int) -> Reads | None:
         """Everything the tick needs, or None when the venue could not be read (reported).
 
-        A failed chain read still reads the venue (with a fresh deadline): the plan then
-        runs the protect-only rules.
+        The chain and the venue are read at once, each within the read timeout (they share
+        nothing; the block's latency is the slower of the two, not their sum). A failed
+        chain read still has the venue read: the plan then runs the protect-only rules.
+        ``AuthenticationError`` from the venue propagates once the chain read is done.
         """
         deadline = self.read_deadline()
-        snapshot = await self.read_chain(block, deadline)
-        if snapshot is None:
-            deadline = self.read_deadline()
-        venue = await self.read_venue(deadline)
+        chain_read = asyncio.ensure_future(self.read_chain(block, deadline))
+        try:
+            venue = await self.read_venue(deadline)
+        except BaseException:
+            chain_read.cancel()  # the tick ends here (a refused key, a stop): never left running
+            await asyncio.wait([chain_read])
+            if not chain_read.cancelled():
+                chain_read.exception()  # retrieved: the venue's exception is the tick's
+            raise
+        snapshot = await chain_read
         if venue is None:
             return None
         if self._rules is None:
