@@ -24,7 +24,11 @@ __all__ = [
     "parse_policy",
 ]
 
+# finer than a wei of an 18-decimal token is no setting (and 1e-999999999 would be printed in
+# exponent form in every state): the config's and the commands' ratio and band settings refuse it
+SETTING_DECIMALS = 18
 PositiveDecimal = Annotated[Decimal, Field(gt=0)]
+SettingDecimal = Annotated[Decimal, Field(gt=0, decimal_places=SETTING_DECIMALS)]
 NonNegativeDecimal = Annotated[Decimal, Field(ge=0)]
 PolicyName = Literal["threshold", "interval", "band"]
 
@@ -39,8 +43,10 @@ class _TimingFields(_Section):
 
 
 class _ThresholdFields(_Section):
-    threshold_base: PositiveDecimal | None = None
-    threshold_fraction: Annotated[Decimal, Field(gt=0, le=1)] | None = Decimal("0.05")
+    threshold_base: SettingDecimal | None = None
+    threshold_fraction: (
+        Annotated[Decimal, Field(gt=0, le=1, decimal_places=SETTING_DECIMALS)] | None
+    ) = Decimal("0.05")
 
     @model_validator(mode="after")
     def _one_band(self) -> Any:
@@ -142,7 +148,9 @@ MAX_HEDGE_RATIO = Decimal(3)  # the one bound: the config and the set_hedge_rati
 
 
 class _HedgeHead(_Section):
-    ratio: Annotated[Decimal, Field(ge=0, le=MAX_HEDGE_RATIO)] = Decimal(1)
+    ratio: Annotated[Decimal, Field(ge=0, le=MAX_HEDGE_RATIO, decimal_places=SETTING_DECIMALS)] = (
+        Decimal(1)
+    )
     # threshold: fixed band; interval: trade to target every interval_s; band: Whalley-Wilmott
     # cost-aware band from gamma, round-trip cost and risk aversion (see bot/core/bands.py)
     policy: PolicyName = "threshold"

@@ -26,7 +26,7 @@ from pydantic import (
 )
 
 from bot.clock import WallClock
-from bot.policy_config import MAX_HEDGE_RATIO
+from bot.policy_config import MAX_HEDGE_RATIO, SETTING_DECIMALS
 from bot.ports import Clock
 from bot.safety import MAX_COMMAND_BYTES, MAX_JSON_DEPTH, PayloadRejected, json_depth, loads_bounded
 from bot.telemetry.auth import OPERATOR_KEY_ENV, OperatorKey
@@ -36,6 +36,7 @@ from bot.telemetry.command_text import describe
 from bot.telemetry.command_text import echo as echo
 
 MAX_BASE = Decimal("1e30")  # a threshold beyond any pool's supply: a typo, not a band
+MAX_DECIMALS = SETTING_DECIMALS  # the config's: finer is refused naming the field
 DEFAULT_MAX_AGE_S = 60.0
 ENVELOPE_FIELDS = ("ts", "sig")
 
@@ -69,14 +70,24 @@ class HedgeRatioParams(_Strict):
     """New hedge ratio: target = -value * LP delta; 0 to the config's ``hedge.ratio`` bound
     (``MAX_HEDGE_RATIO``)."""
 
-    value: Annotated[Decimal, Field(ge=0, le=MAX_HEDGE_RATIO, allow_inf_nan=False)]
+    value: Annotated[
+        Decimal, Field(ge=0, le=MAX_HEDGE_RATIO, allow_inf_nan=False, decimal_places=MAX_DECIMALS)
+    ]
 
 
 class ThresholdParams(_Strict):
     """New rebalancing band, absolute (base units) and/or as a fraction of the LP delta."""
 
-    base: Annotated[Decimal, Field(gt=0, le=MAX_BASE, allow_inf_nan=False)] | None = None
-    fraction: Annotated[Decimal, Field(gt=0, le=1, allow_inf_nan=False)] | None = None
+    base: (
+        Annotated[
+            Decimal, Field(gt=0, le=MAX_BASE, allow_inf_nan=False, decimal_places=MAX_DECIMALS)
+        ]
+        | None
+    ) = None
+    fraction: (
+        Annotated[Decimal, Field(gt=0, le=1, allow_inf_nan=False, decimal_places=MAX_DECIMALS)]
+        | None
+    ) = None
 
     @model_validator(mode="after")
     def _at_least_one(self) -> ThresholdParams:

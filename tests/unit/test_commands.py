@@ -91,6 +91,10 @@ def test_valid_commands_parse_to_typed_models() -> None:
         (_raw(id="a", command="set_threshold", params={"base": 0}), "params.base: must be > 0"),
         (_raw(id="a", command="set_threshold", params={"fraction": 1.5}), "must be <= 1"),
         (_raw(id="a", command="set_threshold", params={"fraction": 0}), "must be > 0"),
+        # finer than 18 decimal places: no setting, and would print in exponent form
+        (_raw(id="a", command="set_hedge_ratio", params={"value": "1e-999999999"}), "params.value"),
+        (_raw(id="a", command="set_threshold", params={"base": "1e-999999999"}), "params.base"),
+        (_raw(id="a", command="set_threshold", params={"fraction": "1e-19"}), "params.fraction"),
     ],
 )
 def test_invalid_commands_are_rejected_with_a_reason(raw: bytes, reason: str) -> None:
@@ -260,3 +264,26 @@ def test_set_hedge_ratio_takes_every_ratio_the_config_allows() -> None:
     )
     assert isinstance(over, Refusal)
     assert over.reason == "params.value: must be <= 3"
+
+
+def test_settings_to_18_decimal_places_are_taken() -> None:
+    """The finest a ratio or band may be is 18 decimal places (a wei of an 18-decimal token)."""
+    ratio = parse_command(_raw(id="r", command="set_hedge_ratio", params={"value": "1e-18"}))
+    band = parse_command(
+        _raw(id="b", command="set_threshold", params={"base": "0.000000000000000001"})
+    )
+    assert not isinstance(ratio, Rejection)
+    assert not isinstance(band, Rejection)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("ratio", "1e-999999999"), ("threshold_base", "1e-30"), ("threshold_fraction", "1e-19")],
+)
+def test_config_settings_finer_than_18_decimals_are_refused_by_name(field: str, value: str) -> None:
+    from pydantic import ValidationError
+
+    from bot.config import HedgeConfig
+
+    with pytest.raises(ValidationError, match=field):
+        HedgeConfig.model_validate({field: value})
