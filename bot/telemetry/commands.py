@@ -10,6 +10,7 @@ once, ever: ids come preloaded from the store and every id accepted since is rem
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -94,6 +95,14 @@ class ThresholdParams(_Strict):
         if self.base is None and self.fraction is None:
             raise ValueError("set base and/or fraction")
         return self
+
+
+def _away_from_zero(seconds: float) -> str:
+    """``seconds`` as signed whole seconds rounded away from zero (``+61``, ``-61``, ``+inf``)."""
+    if not math.isfinite(seconds):
+        return f"{seconds:+}"
+    whole = math.ceil(abs(seconds))
+    return f"-{whole}" if seconds < 0 else f"+{whole}"
 
 
 def _printable(command_id: str) -> str:
@@ -353,7 +362,8 @@ class CommandValidator:
             skew_s = float("inf")
         if not abs(skew_s) <= self.max_age_s:
             limit = f"{self.max_age_s:g}"
-            return f"stale command: ts is {skew_s:+.0f} s from the bot's clock (limit {limit} s)"
+            shown = _away_from_zero(skew_s)  # 60.4 s past a 60 s limit never reads "60"
+            return f"stale command: ts is {shown} s from the bot's clock (limit {limit} s)"
         return None
 
     def mark_applied(self, command_id: str) -> None:

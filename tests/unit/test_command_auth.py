@@ -220,3 +220,12 @@ def test_any_payload_with_a_surrogate_still_encodes() -> None:
     """An event carrying peer text UTF-8 cannot hold is published escaped, not dropped."""
     event = EventMessage(type="error", ts=1.0, data={"msg": "bad \ud800 text"})
     assert json.loads(event.to_json())["data"]["msg"] == "bad \ud800 text"
+
+
+def test_a_stale_skew_is_shown_rounded_away_from_zero() -> None:
+    """60.4 s past a 60 s limit reads +61, never "+60 s (limit 60 s)", which looks fresh."""
+    validator = CommandValidator(operator_key=KEY, clock=ManualClock(NOW + 0.6))
+    refused = _refusal(validator, _wire(_pause(ts=NOW + 61)))
+    assert "ts is +61 s from the bot's clock (limit 60 s)" in refused.reason
+    late = _refusal(validator, _wire(_pause("p2", ts=NOW - 60)))  # 60.6 s behind
+    assert "ts is -61 s" in late.reason
