@@ -47,6 +47,14 @@ def _split_signature(part: str) -> tuple[str, str]:
     return head, sig
 
 
+def same_text(given: str, expected: str) -> bool:
+    """Constant-time equality of a client's text (a header or query value, any characters:
+    aiohttp keeps undecodable bytes as surrogates) and ours, as UTF-8 bytes: a non-ASCII value
+    is a refusal, never a ``TypeError`` (HTTP 500)."""
+    raw = given.encode("utf-8", "surrogateescape")
+    return hmac.compare_digest(raw, expected.encode("utf-8"))
+
+
 async def signed_params(
     request: web.Request, credentials: ApiCredentials, server_ms: int
 ) -> dict[str, str]:
@@ -58,7 +66,7 @@ async def signed_params(
     key = request.headers.get("X-MBX-APIKEY")
     if not key:
         raise BinanceError(-2014)
-    if not hmac.compare_digest(key, credentials.api_key):
+    if not same_text(key, credentials.api_key):
         raise BinanceError(-2015)
     query = request.rel_url.raw_query_string
     body = (await request.text()) if request.body_exists else ""
@@ -78,7 +86,9 @@ async def signed_params(
     if not signature:
         raise mandatory("signature")
     secret = credentials.api_secret.encode()
-    expected = hmac.new(secret, payload.encode(), hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(expected, signature.lower()):
+    expected = hmac.new(
+        secret, payload.encode("utf-8", "surrogateescape"), hashlib.sha256
+    ).hexdigest()
+    if not same_text(expected, signature.lower()):
         raise BinanceError(-1022)
     return params

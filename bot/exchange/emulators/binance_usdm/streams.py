@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import json
 import secrets
 import time
@@ -39,7 +38,7 @@ import structlog
 from aiohttp import WSMsgType, web
 
 from bot.domain import Fill, Order, OrderStatus
-from bot.exchange.emulators.binance_usdm.auth import ApiCredentials
+from bot.exchange.emulators.binance_usdm.auth import ApiCredentials, same_text
 from bot.exchange.emulators.binance_usdm.context import BinanceContext
 from bot.exchange.emulators.binance_usdm.orders import OrderRoutes
 from bot.exchange.emulators.binance_usdm.stream_frames import (
@@ -120,7 +119,7 @@ class UserStreams:
         try:
             if not key:
                 raise BinanceError(-2014)
-            if not hmac.compare_digest(key, self._credentials.api_key):
+            if not same_text(key, self._credentials.api_key):
                 raise BinanceError(-2015)
             if request.method == "POST":
                 listen_key = next(iter(self._keys), None) or secrets.token_hex(32)
