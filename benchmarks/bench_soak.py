@@ -1,9 +1,11 @@
 """Soak: the engine over many ticks against the local stack, RSS every 1,000 ticks.
 
 A real anvil with the real Uniswap V2 pair (``bot.sim.localnet``), the in-process paper venue
-and the bot built as ``hedgebot run`` builds it (SQLite store with its snapshot policy). Each
-tick follows a swap to a seeded random-walk price (so deltas, decisions and, now and then,
-orders change), with the engine's clock set to the block's time. The process's resident
+and the bot built as ``hedgebot run`` builds it (SQLite store with its snapshot policy). Every
+``MOVE_EVERY``-th tick follows a swap to a seeded random-walk price (so deltas, decisions and,
+now and then, orders change); the ticks between are on empty blocks ``QUIET_BLOCK_S`` apart (a
+pool is quiet most blocks: on Arbitrum's 0.25 s blocks, nearly all), with the engine's clock
+set to each block's time. The process's resident
 set size (``VmRSS``) is read every 1,000 ticks; ``soak_rss_growth_pct`` is its growth from
 the end of the warm-up (the first fifth of the run) to the end. ``make bench`` runs
 ``SHORT_TICKS`` (the figure's unit says how many); ``make soak`` runs ``SOAK_TICKS``
@@ -23,16 +25,19 @@ from pathlib import Path
 from typing import Any
 
 from bot.app import build_bot
+from bot.chain.rpc import connect, rpc_request
 from bot.clock import ManualClock
 from bot.logging import configure_logging
 from bot.sim.anvil import Anvil
 from bot.sim.demo_venues import demo_settings, open_demo_exchange
 from bot.sim.localnet import local_settings, start_world
 
-SHORT_TICKS = 3_000  # ~70 ms a tick here: about 3.5 min of `make bench`
+SHORT_TICKS = 3_000  # part of `make bench`
 SOAK_TICKS = 100_000
 SAMPLE_EVERY = int(os.environ.get("HEDGEBOT_SOAK_SAMPLE_EVERY", "1000"))
-STEP = 0.002  # relative price step per tick (random walk, kept within ±5 % of the start)
+STEP = 0.002  # relative price step per move (random walk, kept within ±5 % of the start)
+MOVE_EVERY = int(os.environ.get("HEDGEBOT_SOAK_MOVE_EVERY", "4"))  # a swap every 4th block
+QUIET_BLOCK_S = 2  # chain seconds between a quiet block and the one before
 
 
 def rss_bytes() -> int:
@@ -67,14 +72,28 @@ async def soak(ticks: int) -> list[tuple[int, int]]:
                 await bot.engine.start()
                 start = world.target_price
                 level = 1.0
+                w3 = connect(node.rpc_url)
+                block, block_ts = 0, 0
                 for n in range(1, ticks + 1):
-                    level = min(1.05, max(0.95, level * (1 + rng.gauss(0.0, STEP))))
-                    step = await world.driver.move_to(start * Decimal(str(round(level, 6))))
-                    clock.set(float(step.block_timestamp))
-                    set_mark(step.target_price)
-                    await bot.engine.tick(step.block_number)
+                    if n == 1 or n % MOVE_EVERY == 0:
+                        level = min(1.05, max(0.95, level * (1 + rng.gauss(0.0, STEP))))
+                        step = await world.driver.move_to(start * Decimal(str(round(level, 6))))
+                        block, block_ts = step.block_number, step.block_timestamp
+                        set_mark(step.target_price)
+                    else:  # an empty block: no swap
+                        block_ts += QUIET_BLOCK_S
+                        await rpc_request(w3, "anvil_setNextBlockTimestamp", block_ts)
+                        await rpc_request(w3, "evm_mine")
+                        block += 1
+                    clock.set(float(block_ts))
+                    await bot.engine.tick(block)
                     if n % SAMPLE_EVERY == 0:
                         samples.append((n, rss_bytes()))
+                        print(
+                            f"# soak: {n:>7,} ticks  RSS {samples[-1][1] / 1e6:8.1f} MB",
+                            file=sys.stderr,
+                            flush=True,
+                        )
             finally:
                 await bot.close()
     return samples
@@ -102,8 +121,6 @@ def run(ticks: int = SHORT_TICKS) -> dict[str, dict[str, Any]]:
     """The figures of this module (``make bench``: ``SHORT_TICKS``)."""
     configure_logging("warning", "json")
     samples = asyncio.run(soak(ticks))
-    for n, rss in samples:
-        print(f"# soak: {n:>7,} ticks  RSS {rss / 1e6:8.1f} MB", file=sys.stderr)
     return figures(samples, ticks)
 
 
