@@ -65,7 +65,7 @@ SHORT_V3: dict[str, Any] = {
     "breakEvenPrice": "1998.00",
     "markPrice": "1998.00",
     "unRealizedProfit": "0.00000000",
-    "liquidationPrice": "2600.5",
+    "liquidationPrice": "2377.16",  # the wallet's, at the 0.5 % first bracket
     "isolatedMargin": "29985.18",
     "notional": "-149925.924",
     "marginAsset": "USDT",

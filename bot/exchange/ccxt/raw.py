@@ -15,7 +15,8 @@ that reads an endpoint is covered:
   ``[null, ...]`` with null for the default dex): for it (``TUPLE_ANSWERS``) only the
   non-finite text rule applies; its rows are judged by ``parse``/``history`` after ccxt;
 - per endpoint (``LIST_ENDPOINTS``, ``ROW_RULES``): the answer is a list, and each row meets
-  the venue's field rules (Binance position rows: ``check_binance_position_row``).
+  the venue's field rules (Binance position rows: ``check_binance_position_row``), including
+  the arithmetic Binance does inside one row (``row_relations``).
 
 A failure raises ``ccxt.BadResponse`` naming the venue, the endpoint, the row and the field;
 the adapter maps it to ``VenueDataError`` (``OrderOutcomeUnknown`` for an order answer).
@@ -32,6 +33,7 @@ import ccxt
 
 from bot.errors import VenueDataError
 from bot.exchange.ccxt.fields import mapping, number, required, short, text
+from bot.exchange.ccxt.row_relations import check_binance_row_relations
 
 __all__ = [
     "LIST_ENDPOINTS",
@@ -97,8 +99,10 @@ def check_binance_position_row(raw: object, where: str, market_ids: Collection[s
     when flat) are required; margins, prices and times are >= 0; ``notional`` has the sign of
     ``positionAmt`` (0 only when flat); ``leverage`` when reported is a whole number >= 1;
     ``positionSide`` is ``BOTH`` or the side of the sign; ``marginType`` is ``isolated`` or
-    ``cross`` (and ``isolated`` agrees with it); an open row must be for a market
-    of the venue (``market_ids``; None: not loaded yet, not checked).
+    ``cross`` (and ``isolated`` agrees with it); the row's own arithmetic holds
+    (``check_binance_row_relations``: notional, unrealized PnL, isolated margin, liquidation
+    price against the wallet); an open row must be for a market of the venue (``market_ids``;
+    None: not loaded yet, not checked).
     """
     row = mapping(raw, where)
     symbol = text(row, "symbol", where)
@@ -121,6 +125,7 @@ def check_binance_position_row(raw: object, where: str, market_ids: Collection[s
     _check_position_side(row, amount, where)
     _check_margin_type(row, where)
     _check_isolated_wallet(row, amount, where)
+    check_binance_row_relations(row, amount, entry, where)
     if amount and market_ids is not None and symbol not in market_ids:
         raise VenueDataError(f"{where}: open position for {symbol!r}, no market of the venue")
 
