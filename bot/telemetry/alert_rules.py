@@ -18,7 +18,15 @@ from typing import Any
 from bot.safety import printable, safe_str
 from bot.telemetry.notify_settings import Severity
 
-__all__ = ["DailySummary", "Notice", "RateLimiter", "notice_for", "severity_of", "subject_of"]
+__all__ = [
+    "DailySummary",
+    "Notice",
+    "RateLimiter",
+    "guard_of",
+    "notice_for",
+    "severity_of",
+    "subject_of",
+]
 
 _CRITICAL = frozenset(
     {
@@ -127,29 +135,90 @@ def notice_for(bot_id: str, event_type: str, data: dict[str, Any], now: float) -
     return Notice(kind, severity, title, body, now, subject_of(kind, data))
 
 
+# a clear that is not ``<trip>.cleared``: the kind it clears
+_CLEARS = {
+    "range.entered": "range.exited",
+    "position.readable": "position.unreadable",
+    "chain.readable": "chain.unreadable",
+}
+
+
+def guard_of(kind: str) -> tuple[str, bool]:
+    """The guard an alert kind is about and whether it says the guard cleared:
+    ``risk.margin_critical.cleared`` -> ``("risk.margin_critical", True)``, ``range.entered``
+    -> ``("range.exited", True)``, any other kind -> ``(kind, False)``."""
+    if kind.endswith(".cleared"):
+        return kind.removesuffix(".cleared"), True
+    if kind in _CLEARS:
+        return _CLEARS[kind], True
+    return kind, False
+
+
+def _held_note(count: int, what: str) -> str:
+    return f"\n({count} more {what} held back by the rate limit)"
+
+
 @dataclass
 class RateLimiter:
     """At most one notice per :attr:`Notice.key` (kind and subject: chain B going unreadable
-    is not held back by chain A's alert) every ``interval_s`` (clock time); what is held back
-    is counted and mentioned in the next notice of that key that goes out."""
+    is not held back by chain A's alert) every ``interval_s`` (clock time), except that a
+    notice changing its guard's state (a trip after its sent clear, a clear after its sent
+    trip: :func:`guard_of`) always goes out at once, so the last message people got says
+    the guard's state. What is held back is kept (the newest per key, and a count) and sent
+    by :meth:`due` when the key's window ends, saying how many were held; a state change
+    drops the held notices of the state it ends (counted in its own text)."""
 
     interval_s: float
-    _last: dict[str, float] = field(default_factory=dict)
-    suppressed: dict[str, int] = field(default_factory=dict)  # by key
+    _last: dict[str, float] = field(default_factory=dict)  # by key: when one was last sent
+    _cleared: dict[str, bool] = field(default_factory=dict)  # by guard@subject: last sent
+    _held: dict[str, Notice] = field(default_factory=dict)  # by key: the newest held back
+    suppressed: dict[str, int] = field(default_factory=dict)  # by key: held back, not sent
+
+    @staticmethod
+    def _guard_key(notice: Notice) -> tuple[str, bool]:
+        guard, cleared = guard_of(notice.kind)
+        return (f"{guard}@{notice.subject}" if notice.subject else guard), cleared
 
     def admit(self, notice: Notice) -> Notice | None:
-        """``notice`` (with the count of held-back ones appended) or None when too soon."""
+        """``notice`` to send now (with the count of held-back ones appended), or None when
+        it is held back (too soon after the last of its key, and no change of state)."""
         key = notice.key
+        guard, cleared = self._guard_key(notice)
+        changed = self._cleared.get(guard, cleared) != cleared
         last = self._last.get(key)
-        if last is not None and notice.ts - last < self.interval_s:
+        if not changed and last is not None and notice.ts - last < self.interval_s:
             self.suppressed[key] = self.suppressed.get(key, 0) + 1
+            self._held[key] = notice
             return None
+        body = notice.body
+        if changed:  # what was held of the state this one ends is out of date now
+            for other_key, held in list(self._held.items()):
+                if other_key != key and self._guard_key(held)[0] == guard:
+                    del self._held[other_key]
+                    count = self.suppressed.pop(other_key, 0)
+                    body += _held_note(count, f"{held.kind} before this")
+        self._held.pop(key, None)
+        held_count = self.suppressed.pop(key, 0)
+        if held_count:
+            body += _held_note(held_count, "of this kind")
         self._last[key] = notice.ts
-        held = self.suppressed.pop(key, 0)
-        if not held:
-            return notice
-        note = f"\n({held} more of this kind held back by the rate limit)"
-        return replace(notice, body=notice.body + note)
+        self._cleared[guard] = cleared
+        return notice if body == notice.body else replace(notice, body=body)
+
+    def due(self, now: float, *, everything: bool = False) -> list[Notice]:
+        """The held-back notices whose key's window has ended by ``now`` (clock time; all of
+        them when ``everything``, at stop): the newest of each, stamped ``now``, saying how
+        many were held; they count as sent."""
+        out = []
+        for key, held in list(self._held.items()):
+            if not everything and now - self._last.get(key, now) < self.interval_s:
+                continue
+            del self._held[key]
+            count = self.suppressed.pop(key, 0)
+            self._last[key] = now
+            note = f"\n({count} of this kind held back by the rate limit, the newest shown)"
+            out.append(replace(held, body=held.body + note, ts=now))
+        return out
 
 
 def _decimal(value: Any) -> Decimal:

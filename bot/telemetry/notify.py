@@ -1,12 +1,15 @@
 """Alerts to people through apprise, never in the way of a tick.
 
-``Notifier.submit`` is synchronous and O(1): it classifies the event, applies the rate limit
-per kind and subject (the chain, venue or position it is about: ``alert_rules.subject_of``)
-and appends the notice to each URL's bounded queue (oldest dropped and counted when
-full). One worker task per URL sends in daemon threads (apprise's ``notify`` blocks), at most
-``max_in_flight`` at a time per URL and each awaited for ``send_timeout_s``; a thread that
-hangs keeps its slot until it ends, so a hanging receiver only fills its own queue. URLs are
-secrets: logs show them masked (:func:`mask_notify_url`), and apprise's own logger is muted.
+``Notifier.submit`` is synchronous and never waits: it classifies the event, applies the rate
+limit per kind and subject (the chain, venue or position it is about:
+``alert_rules.subject_of``; a trip after its clear or a clear after its trip is never held)
+and appends the notice to each URL's bounded queue (oldest dropped and counted when full).
+What the rate limit held back goes out when its window ends (checked on each event, each
+state and by a timer), saying how many were held. One worker task per URL sends in daemon
+threads (apprise's ``notify`` blocks), at most ``max_in_flight`` at a time per URL and each
+awaited for ``send_timeout_s``; a thread that hangs keeps its slot until it ends, so a
+hanging receiver only fills its own queue. URLs are secrets: logs show them masked
+(:func:`mask_notify_url`), and apprise's own logger is muted.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ log = structlog.get_logger("hedgebot.telemetry.notify")
 
 Sender = Callable[[str, Notice], bool]
 STOP_DRAIN_S = 2.0  # at most this long at shutdown for the queues to empty
+FLUSH_EVERY_S = 1.0  # how often (event-loop time) held-back notices are checked for their end
 # schemes whose host is a server, not a credential: shown as mask_url shows any URL
 _HOSTED = frozenset(
     {"json", "jsons", "xml", "xmls", "form", "forms", "ntfy", "ntfys", "http", "https"}
@@ -141,6 +145,7 @@ class Notifier:
         bot_id: str,
         clock: Clock,
         sender: Sender = apprise_send,
+        flush_every_s: float = FLUSH_EVERY_S,
     ) -> None:
         _mute_apprise()
         self._targets = [_Target(t, settings.queue_size, settings.max_in_flight) for t in targets]
@@ -154,6 +159,7 @@ class Notifier:
         self._workers: list[asyncio.Task[None]] = []
         self._sends: set[asyncio.Task[None]] = set()
         self._progress = asyncio.Event()  # a send started or ended, a thread finished
+        self._flush_every_s = flush_every_s
 
     @property
     def targets(self) -> list[str]:
@@ -171,6 +177,7 @@ class Notifier:
         await asyncio.to_thread(_load_plugins)
         for target in self._targets:
             self._workers.append(asyncio.create_task(self._work(target)))
+        self._workers.append(asyncio.create_task(self._flush_loop()))
         log.info("alerts.started", targets=self.targets)
 
     def publish_event(self, event: EventMessage) -> None:
@@ -179,6 +186,7 @@ class Notifier:
 
     def publish_state(self, state: StateMessage) -> None:
         """The bridge's ``state`` message, folded into the daily summary (wire values)."""
+        self.flush_held()
         if self._summary is not None:
             self.observe_state(state.model_dump(mode="json"))
 
@@ -189,7 +197,8 @@ class Notifier:
             self._summary.observe_event(event_type, body)
         notice = notice_for(self._bot_id, event_type, body, self._clock.now())
         if notice is not None:
-            self._dispatch(notice)
+            self._dispatch(notice)  # a held one of its key it replaces is counted in it
+        self.flush_held()
 
     def observe_state(self, state: Mapping[str, Any]) -> None:
         """Fold a state into the daily summary; queue the summary when it is due."""
@@ -200,6 +209,21 @@ class Notifier:
         if summary is not None:
             for target in self._targets:
                 target.offer(summary)
+
+    def flush_held(self) -> None:
+        """Queue the held-back notices whose rate-limit window has ended (clock time), each
+        saying how many were held; called by every submit and state and by a timer every
+        ``flush_every_s``, so the last of a burst goes out without a later alert of its
+        kind. Never blocks."""
+        for notice in self._limiter.due(self._clock.now()):
+            log.info("alert.released", kind=notice.kind, subject=notice.subject)
+            for target in self._targets:
+                target.offer(notice)
+
+    async def _flush_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self._flush_every_s)
+            self.flush_held()
 
     def _dispatch(self, notice: Notice) -> None:
         admitted = self._limiter.admit(notice)
@@ -213,7 +237,10 @@ class Notifier:
         """Queue ``daemon.stopped``, give the queues at most ``drain_timeout_s`` to empty (not
         waiting for a URL whose every slot is held by a hung send), then drop what is still
         queued (counted and logged as ``alerts.dropped_at_stop``) and stop the workers; threads
-        still hanging are abandoned (daemon threads)."""
+        still hanging are abandoned (daemon threads). Held-back notices go out first."""
+        for held in self._limiter.due(self._clock.now(), everything=True):
+            for target in self._targets:
+                target.offer(held)
         self._dispatch(
             Notice(
                 "daemon.stopped",

@@ -218,8 +218,8 @@ async def test_each_alert_kind_once_with_its_severity_and_filter(receiver: Recei
 
 
 async def test_rate_limit_per_kind_counts_what_it_held_back(receiver: Receiver) -> None:
-    """Within rate_limit_s a kind goes out once (other kinds are not held); after it, the next
-    one says how many were held back."""
+    """Within rate_limit_s a kind goes out once (other kinds are not held); its clear goes out
+    at once and says how many trips were held back before it."""
     clock = ManualClock()
     n = notifier(  # one send at a time: arrival order is submission order
         clock, [ResolvedTarget(receiver.url("rl"), "info")], rate_limit_s=300, max_in_flight=1
@@ -241,9 +241,11 @@ async def test_rate_limit_per_kind_counts_what_it_held_back(receiver: Receiver) 
         "hedgebot nt: risk.stale_block.cleared (info)",
         "hedgebot nt: risk.stale_block (warning)",
     ]
-    assert receiver.got["rl"][2]["message"].endswith(
-        "(2 more of this kind held back by the rate limit)"
+    # the clear ends the trips held back: counted in it, never sent after it
+    assert receiver.got["rl"][1]["message"].endswith(
+        "(2 more risk.stale_block before this held back by the rate limit)"
     )
+    assert "held back" not in receiver.got["rl"][2]["message"]
 
 
 async def test_rate_limit_is_per_chain_venue_and_position(receiver: Receiver) -> None:
@@ -436,3 +438,64 @@ async def test_a_hanging_receiver_delays_the_stop_at_most_the_drain_bound(
     assert dropped["abandoned_sends"] == 1
     assert "hedgebot nt: daemon.stopped (warning)" in receiver.titles("ok")
     assert n.stats()[f"0:json://127.0.0.1:{receiver.port}/…"].dropped == 3
+
+
+async def test_a_retrip_after_its_clear_is_sent_and_the_last_message_is_the_state(
+    receiver: Receiver,
+) -> None:
+    """Default rate limit (300 s): trip, clear 30 s later, trip again 30 s later: all three
+    reach the receiver, the last one the trip (review 2 of issue 18: the second trip was
+    held for good and people's last message said "cleared")."""
+    clock = ManualClock()
+    n = Notifier(
+        [ResolvedTarget(receiver.url("retrip"), "info")],
+        AlertsSettings(max_in_flight=1),
+        bot_id="nt",
+        clock=clock,
+    )
+    await n.start()
+    n.submit("alert", {"alert": "risk.margin_critical", "message": "margin critical #1"})
+    clock.advance(30)
+    n.submit("alert", {"alert": "risk.cleared", "rule": "margin_critical"})
+    clock.advance(30)
+    n.submit("alert", {"alert": "risk.margin_critical", "message": "margin critical #2"})
+    await receiver.wait_for("retrip", 3)
+    await n.stop()
+    assert receiver.titles("retrip")[:3] == [
+        "hedgebot nt: risk.margin_critical (critical)",
+        "hedgebot nt: risk.margin_critical.cleared (info)",
+        "hedgebot nt: risk.margin_critical (critical)",
+    ]
+    assert receiver.got["retrip"][2]["message"] == "message: margin critical #2"
+
+
+async def test_held_back_notices_go_out_when_the_window_ends_without_a_later_alert(
+    receiver: Receiver,
+) -> None:
+    """Three order rejections within the window: the first at once; once the window has
+    ended on the clock, the newest held one goes out by the notifier's own timer, with no
+    later alert of its kind, saying two were held."""
+    clock = ManualClock()
+    n = Notifier(
+        [ResolvedTarget(receiver.url("burst"), "info")],
+        AlertsSettings(max_in_flight=1, rate_limit_s=300),
+        bot_id="nt",
+        clock=clock,
+        flush_every_s=0.02,
+    )
+    await n.start()
+    for i in range(3):
+        n.submit("alert", {"alert": "order.rejected", "error": f"margin {i}"})
+        clock.advance(10)
+    await receiver.wait_for("burst", 1)
+    assert n.stats()["*"].suppressed == 2
+    clock.advance(300)
+    await receiver.wait_for("burst", 2)  # no submit: the timer sent it
+    assert n.stats()["*"].suppressed == 0
+    await n.stop()
+    first, released = receiver.got["burst"][:2]
+    assert first["message"] == "error: margin 0"
+    assert released["title"] == "hedgebot nt: order.rejected (warning)"
+    assert released["message"] == (
+        "error: margin 2\n(2 of this kind held back by the rate limit, the newest shown)"
+    )

@@ -12,6 +12,7 @@ from bot.telemetry.alert_rules import (
     DailySummary,
     Notice,
     RateLimiter,
+    guard_of,
     notice_for,
     severity_of,
     subject_of,
@@ -166,3 +167,52 @@ def test_chain_alerts_of_a_multichain_bot(alert: str, severity: str) -> None:
     assert (notice.kind, notice.severity) == (alert, severity)
     assert "detail: chain l2: connection refused" in notice.body
     assert severity_of(alert) == severity
+
+
+@pytest.mark.parametrize(
+    ("trip", "clear"),
+    [
+        ("risk.margin_critical", "risk.margin_critical.cleared"),
+        ("range.exited", "range.entered"),
+        ("position.unreadable", "position.readable"),
+        ("chain.unreadable", "chain.readable"),
+    ],
+)
+def test_a_change_of_state_is_never_held_and_held_ones_of_the_old_state_are_dropped(
+    trip: str, clear: str
+) -> None:
+    """Trip, trip (held), clear, trip, clear within one window: every change goes out; the
+    clear counts the held trip and the held trip is never released after it."""
+    limiter = RateLimiter(300)
+    assert limiter.admit(Notice(trip, "critical", "t", "1", 0, "s")) is not None
+    assert limiter.admit(Notice(trip, "critical", "t", "2", 5, "s")) is None
+    cleared = limiter.admit(Notice(clear, "info", "t", "c", 10, "s"))
+    assert cleared is not None
+    assert cleared.body == f"c\n(1 more {trip} before this held back by the rate limit)"
+    assert limiter.admit(Notice(trip, "critical", "t", "3", 20, "s")) is not None
+    assert limiter.admit(Notice(clear, "info", "t", "c2", 30, "s")) is not None
+    assert limiter.due(10_000) == []
+    assert limiter.suppressed == {}
+    # another subject's guard is its own
+    assert limiter.admit(Notice(trip, "critical", "t", "o", 40, "other")) is not None
+    assert guard_of(clear) == (trip, True)
+    assert guard_of(trip) == (trip, False)
+
+
+def test_held_back_notices_are_released_when_their_window_ends() -> None:
+    """The newest held one is released at the window's end, stamped then, with the count;
+    not before."""
+    limiter = RateLimiter(60)
+    assert limiter.admit(Notice("order.rejected", "warning", "t", "a", 0)) is not None
+    assert limiter.admit(Notice("order.rejected", "warning", "t", "b", 10)) is None
+    assert limiter.admit(Notice("order.rejected", "warning", "t", "c", 20)) is None
+    assert limiter.due(59) == []
+    (released,) = limiter.due(60)
+    assert (released.body, released.ts) == (
+        "c\n(2 of this kind held back by the rate limit, the newest shown)",
+        60,
+    )
+    assert limiter.due(1_000) == []
+    assert limiter.admit(Notice("order.rejected", "warning", "t", "d", 100)) is None
+    (at_stop,) = limiter.due(101, everything=True)
+    assert at_stop.body.startswith("d\n(1 of this kind")
