@@ -22,6 +22,7 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import structlog
 
@@ -51,13 +52,26 @@ FLUSH_EVERY_S = 1.0  # how often (event-loop time) held-back notices are checked
 _HOSTED = frozenset(
     {"json", "jsons", "xml", "xmls", "form", "forms", "ntfy", "ntfys", "http", "https"}
 )
+# schemes whose host is the server only when a path follows: ``ntfy://TOPIC`` (ntfy.sh) names
+# the topic, the secret, where ``ntfy://server/TOPIC`` names the server
+_HOST_IS_SECRET_WITHOUT_PATH = frozenset({"ntfy", "ntfys"})
 
 
 def mask_notify_url(url: str) -> str:
     """A notification URL as logs may show it: scheme + host + port for webhook-style schemes
-    (``bot.safety.mask_url``), only ``scheme://…`` for services whose host part is a token
-    (``tgram://TOKEN/…``, ``discord://ID/TOKEN``, ``slack://A/B/C``)."""
+    (``json://host:port/…``, ``https://hooks.slack.com/…``, ``ntfy://server/…``:
+    ``bot.safety.mask_url``, never user, password, path or query), only ``scheme://…`` for
+    services whose host part is a token or a topic (``tgram://TOKEN/…``,
+    ``discord://ID/TOKEN``, ``slack://A/B/C``, ``ntfy://TOPIC``, ``mailto://user:pw@host``),
+    ``<url>`` for what is not a URL."""
     scheme = url.strip().split("://", 1)[0].lower() if "://" in url else ""
+    if scheme in _HOST_IS_SECRET_WITHOUT_PATH:
+        try:
+            path = urlsplit(url.strip()).path
+        except ValueError:
+            return "<url>"
+        if path in ("", "/"):
+            return f"{scheme}://…"
     if scheme in _HOSTED:
         return mask_url(url)
     return f"{scheme}://…" if scheme.isalnum() else "<url>"
