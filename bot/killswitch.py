@@ -10,12 +10,20 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import stat
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any, Literal
 
-from bot.core.killswitch import MAX_REASON, SOURCES, KillSource, KillSwitchState, parse_flag
+from bot.core.killswitch import (
+    MAX_FLAG_BYTES,
+    MAX_REASON,
+    SOURCES,
+    KillSource,
+    KillSwitchState,
+    parse_flag,
+)
 from bot.ports import Clock
 from bot.safety import printable
 
@@ -35,16 +43,32 @@ class FileKillSwitch:
         self._clock = clock
 
     def read(self) -> KillSwitchState:
-        """Current state: no file is ``off``; an unreadable file is ``freeze``."""
-        try:
-            text = self.path.read_text(encoding="utf-8", errors="replace")
-            mtime_s = self.path.stat().st_mtime
+        """Current state: no file is ``off``; an unreadable file (no permission, a directory,
+        larger than ``MAX_FLAG_BYTES``, JSON too deep or malformed) is ``freeze``. Never
+        raises for any content: the engine reads this at every tick."""
+        try:  # non-blocking: a FIFO planted at the path must not stop the tick
+            fd = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
         except FileNotFoundError:
             return KillSwitchState()
         except OSError as exc:
             reason = f"kill switch file unreadable ({exc.strerror}); freezing"
             return KillSwitchState("freeze", reason, self._clock.now(), "file")
-        return parse_flag(text, mtime_s)
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
+                reason = "kill switch file is not a regular file; freezing"
+                return KillSwitchState("freeze", reason, self._clock.now(), "file")
+            raw = os.read(fd, MAX_FLAG_BYTES + 1)
+            mtime_s = info.st_mtime
+        except OSError as exc:
+            reason = f"kill switch file unreadable ({exc.strerror}); freezing"
+            return KillSwitchState("freeze", reason, self._clock.now(), "file")
+        finally:
+            os.close(fd)
+        if len(raw) > MAX_FLAG_BYTES:
+            reason = f"kill switch file larger than {MAX_FLAG_BYTES} bytes; freezing"
+            return KillSwitchState("freeze", reason, mtime_s, "file")
+        return parse_flag(raw.decode("utf-8", errors="replace"), mtime_s)
 
     def engage(
         self, mode: Literal["freeze", "flatten"], reason: str, source: KillSource

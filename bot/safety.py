@@ -4,6 +4,20 @@ Every message from outside (MQTT, JSON-RPC, venue, files) is untrusted. The rule
 one place that says how big and how deep such a message may be and how a URL that may carry a
 credential (``https://node/v2/<KEY>``, ``mqtt://user:pass@host``) is shown in logs, events,
 errors and printouts.
+
+Every JSON the bot parses from a file or a peer goes through :func:`loads_bounded`: MQTT
+commands (``bot.telemetry.commands``), JSON-RPC answers (``bot.chain.transport``), the
+kill-switch flag (``bot.core.killswitch``), the paper venue's state (``bot.exchange.paper``),
+the instance lock's holder note (``bot.instance_lock``, read by ``bot.status_daemon`` too).
+The ``json.loads`` calls left in ``bot/`` read trusted text or are bounded where they stand:
+records of the bot's own store (written only by this bot through its serialisers, behind the
+instance lock: ``bot.store``, ``bot.replay_store``, ``bot.core.operator``,
+``bot.exchange.ledger_checks``), files shipped in the package or written by the simulator
+(``bot.chain.rpc.load_abi``, ``bot.sim``), the operator's own command line and environment
+(``bot.telemetry.operator_cmd`` ``--param``, checked first by ``bot.cli_args``;
+``bot.config_env``), retained MQTT state bounded to 1 MiB and parsed under the sane recursion
+limit with ``RecursionError`` caught (``bot.telemetry.peers``), and the local emulators'
+requests (test doubles of a venue, not the bot).
 """
 
 from __future__ import annotations

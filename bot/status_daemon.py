@@ -14,15 +14,13 @@ with skew) is never shown as ``0s ago``: it says ``Ns ahead of this host's clock
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
-import json
 import os
 from pathlib import Path
 from typing import Any
 
 from bot.display import fmt_span
-from bot.instance_lock import lock_path_for
+from bot.instance_lock import lock_path_for, recorded_holder
 
 __all__ = ["age_text", "daemon_view", "probe_lock"]
 
@@ -49,14 +47,12 @@ def probe_lock(path: Path) -> dict[str, Any] | None:
 
 
 def _recorded(fd: int) -> dict[str, Any]:
-    info: dict[str, Any] = {}
-    with contextlib.suppress(OSError, ValueError, UnicodeDecodeError):
-        loaded = json.loads(os.pread(fd, 4096, 0).decode("utf-8"))
-        if isinstance(loaded, dict):
-            info = loaded
+    info = recorded_holder(fd)  # bounded parse: the lock file is anyone's bytes
     pid = info.get("pid")
     return {
-        "pid": pid if isinstance(pid, int) and not isinstance(pid, bool) else None,
+        "pid": pid
+        if isinstance(pid, int) and not isinstance(pid, bool) and 0 < pid < 1 << 32
+        else None,
         "host": None if info.get("host") is None else str(info["host"])[:64],
         "started": None if info.get("started") is None else str(info["started"])[:32],
     }

@@ -43,11 +43,15 @@ from bot.domain import (
 )
 from bot.exchange.venue import SimVenue, VenueParams
 from bot.ports import Clock
+from bot.safety import MAX_JSON_DEPTH, describe_exc, loads_bounded
 
 if TYPE_CHECKING:  # ccxt is imported only when live market data is configured
     from bot.exchange.paper_market import LiveMarketData
 
-__all__ = ["PaperExchange", "venue_params"]
+__all__ = ["MAX_STATE_BYTES", "PaperExchange", "venue_params"]
+
+# a state file is about 300 bytes per fill; this is years of fills, and bounds what is read
+MAX_STATE_BYTES = 256 * 1024 * 1024
 
 
 def venue_params(config: ExchangeConfig) -> VenueParams:
@@ -190,17 +194,37 @@ class PaperExchange:
         self._started = True
 
     def _load_state(self) -> None:
-        """The venue as ``state_path`` holds it, when the file exists; ``ExchangeUnavailable``
-        when it cannot be read."""
+        """The venue as ``state_path`` holds it, when the file exists.
+
+        Raises ``ExchangeUnavailable`` (one line naming the file and why, the venue left as
+        configured) when it cannot be read or is not a state this venue wrote: larger than
+        ``MAX_STATE_BYTES``, not UTF-8, not JSON, nested too deep, or a field of the wrong
+        type or value (the file is anyone's bytes, so every parse failure is caught here).
+        """
         if not self.state_path.exists():
             return
-        try:
-            state = json.loads(self.state_path.read_text(encoding="utf-8"))
-            self.venue.load_state(state)
-        except (OSError, ValueError, KeyError) as exc:
+        if not self.state_path.is_file():  # a FIFO would block the open, a directory fail it
             raise errors.ExchangeUnavailable(
-                f"paper venue state {self.state_path} is unreadable: {exc}"
-            ) from exc
+                f"paper venue state {self.state_path} is unreadable: not a regular file"
+            )
+        try:
+            with self.state_path.open("rb") as handle:
+                raw = handle.read(MAX_STATE_BYTES + 1)
+            state = loads_bounded(raw, max_bytes=MAX_STATE_BYTES, max_depth=MAX_JSON_DEPTH)
+            if not isinstance(state, dict):
+                raise ValueError(f"not a JSON object but {type(state).__name__}")
+            self.venue.load_state(state)
+        except (
+            OSError,
+            ValueError,
+            LookupError,
+            TypeError,
+            AttributeError,
+            ArithmeticError,
+        ) as exc:
+            raise errors.ExchangeUnavailable(
+                f"paper venue state {self.state_path} is unreadable: {describe_exc(exc, 200)}"
+            ) from None
 
     async def _start_live(self, market: LiveMarketData) -> None:
         """The live market's rules replace the configured ones; its first quote sets the
