@@ -37,6 +37,10 @@ DASHBOARD_TOPIC = "dashboard/{bot_id}/cmd"
 # taking and applying it) would stay forever; past the cap the oldest is forgotten (logged;
 # its page was already told ``queued``) and its late ack is dropped, never sent to MQTT
 MAX_PENDING_ACKS = 64
+# ids this hub issued, remembered so that their acks (even a forgotten one's, late) are never
+# passed to MQTT; an ack is routed by this set, never by the id's look (an MQTT command may
+# well be called ``web-123``); past the cap the oldest ids are forgotten
+MAX_ISSUED_IDS = 4096
 _PAGE_ID_PREFIX = "web-"
 
 
@@ -88,6 +92,7 @@ class CommandHub:
             upstream.commands if upstream is not None else asyncio.Queue(queue_size)
         )
         self._pending: dict[str, tuple[str, asyncio.Future[PageAck]]] = {}
+        self._issued: dict[str, None] = {}  # insertion-ordered, at most MAX_ISSUED_IDS
         self.on_outcome: Callable[[EventMessage], None] | None = None
 
     def attach(self, upstream: CommandSource | None) -> None:
@@ -102,6 +107,7 @@ class CommandHub:
     ) -> PageAck:
         """Validate and queue one command; wait up to ``wait_s`` for the engine's answer."""
         command_id = f"{_PAGE_ID_PREFIX}{uuid.uuid4().hex}"
+        self._issue(command_id)
         body: dict[str, Any] = {"id": command_id, "command": command, "params": dict(params)}
         body["ts"] = int(self._clock.now())
         raw = json.dumps(self._key.signed(self._topic, body)).encode()
@@ -132,18 +138,24 @@ class CommandHub:
         except TimeoutError:
             return PageAck(command_id, shown, "queued", "waiting for the next tick")
 
+    def _issue(self, command_id: str) -> None:
+        self._issued[command_id] = None
+        while len(self._issued) > MAX_ISSUED_IDS:
+            del self._issued[next(iter(self._issued))]
+
     @property
     def pending_acks(self) -> int:
         """Page commands waiting for the engine's ack (at most ``MAX_PENDING_ACKS``)."""
         return len(self._pending)
 
     async def ack(self, command_id: str, ok: bool, reason: str | None = None) -> None:
-        """The engine's outcome: answers the page that sent it, or the MQTT channel; either
-        way a ``command`` event goes to ``on_outcome``."""
+        """The engine's outcome: answers the page that sent it, or the MQTT channel when this
+        hub did not issue ``command_id`` (whatever the id looks like); either way a
+        ``command`` event goes to ``on_outcome``."""
         pending = self._pending.pop(command_id, None)
         self._tell(command_id, None if pending is None else pending[0], ok, reason)
         if pending is None:
-            if command_id.startswith(_PAGE_ID_PREFIX):  # a page's, forgotten: not MQTT's
+            if command_id in self._issued:  # a page's, forgotten: not MQTT's
                 _log.info("command.late_ack", id=command_id, ok=ok)
             elif self._upstream is not None:
                 await self._upstream.ack(command_id, ok, reason)
