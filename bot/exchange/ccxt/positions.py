@@ -27,7 +27,12 @@ from bot.exchange.ccxt.fields import (
 )
 from bot.exchange.ccxt.settings import AccountSetup, RawSize
 
-__all__ = ["hedge_position_row", "position_from_ccxt", "position_size_base"]
+__all__ = [
+    "hedge_position_row",
+    "leverage_setting_of_row",
+    "position_from_ccxt",
+    "position_size_base",
+]
 
 
 def position_size_base(
@@ -154,6 +159,19 @@ def _leverage(row: Mapping[str, Any], what: str, default: int) -> int:
     if value != value.to_integral_value():
         raise VenueDataError(f"{what}: leverage {value} is not a whole number")
     return int(value)
+
+
+def leverage_setting_of_row(row: Mapping[str, Any], what: str) -> tuple[int, str | None]:
+    """``(leverage, margin mode)`` an open ccxt position row carries: the venue's current
+    setting where ccxt cannot fetch it (Hyperliquid's ``leverage {type, value}``). The leverage
+    is required (whole, >= 1); the mode ``isolated``/``cross``, None when the row has none.
+    Raises ``VenueDataError``."""
+    if number(row, "leverage", what, sign="positive", required=False) is None:
+        raise VenueDataError(f"{what}: leverage missing or null")
+    mode = row.get("marginMode")
+    if mode is not None and mode not in _MARGIN_MODES:
+        raise VenueDataError(f"{what}: marginMode {short(mode)} unknown")
+    return _leverage(row, what, 0), mode
 
 
 def position_from_ccxt(

@@ -234,15 +234,23 @@ class HyperliquidBook:
         return "success"
 
     def update_leverage(self, asset: Any, is_cross: Any, leverage: Any) -> str | None:
-        """Set leverage and margin mode; the venue's refusal text, or None."""
+        """Set leverage and margin mode; the venue's refusal text, or None (nothing changed).
+
+        Refused as Hyperliquid refuses: a leverage that is not a whole number in
+        ``1..maxLeverage`` ("Invalid leverage value."), and a switch of the leverage type
+        (cross <-> isolated) while a position is open ("Cannot switch leverage type with open
+        position."); with the same type the leverage may change with a position open."""
         if asset != self.asset or not isinstance(is_cross, bool):
             return "Invalid asset or margin mode."
         if not isinstance(leverage, int) or isinstance(leverage, bool):
             return "Invalid leverage value."
         if not 1 <= leverage <= self.max_leverage:
             return "Invalid leverage value."
+        mode = "cross" if is_cross else "isolated"
+        if mode != self.venue.margin_mode and self.venue.position().size_base != 0:
+            return "Cannot switch leverage type with open position."
         self.venue.set_leverage(leverage)
-        self.venue.margin_mode = "cross" if is_cross else "isolated"
+        self.venue.margin_mode = mode
         return None
 
 
