@@ -8,8 +8,10 @@ them as foreign (``exchange.on_mismatch``) instead of every read failing."""
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
+from itertools import islice
 from typing import Any
 
 import structlog
@@ -29,19 +31,42 @@ NO_CLIENT_ID = "(no client id)"
 
 
 class VenueOrderIds:
-    """Exchange order id -> client order id, for one symbol."""
+    """Exchange order id -> client order id, for one symbol: the ``capacity`` most recently
+    learned or used (a daemon runs for months; a forgotten order a later fill names is looked
+    up again by id, one request)."""
+
+    CAPACITY = 10_000
 
     def __init__(
-        self, calls: CcxtCalls, own_client_id: Callable[[str], str] = lambda cid: cid
+        self,
+        calls: CcxtCalls,
+        own_client_id: Callable[[str], str] = lambda cid: cid,
+        capacity: int = CAPACITY,
     ) -> None:
         self._calls = calls
         self._own_client_id = own_client_id  # the venue's client id as the ledger knows it
-        self._client_ids: dict[str, str] = {}
+        self._client_ids: OrderedDict[str, str] = OrderedDict()
+        self.capacity = capacity
+        self._batch: frozenset[str] = frozenset()  # the last ``learn``'s ids: never evicted
+
+    def __len__(self) -> int:
+        return len(self._client_ids)
 
     def remember(self, raw: Mapping[str, Any]) -> None:
         """Learn the ids of a ccxt order answer (one without both ids teaches nothing)."""
         if raw.get("id") is not None and raw.get("clientOrderId"):
-            self._client_ids[str(raw["id"])] = self._own_client_id(str(raw["clientOrderId"]))
+            self._keep(str(raw["id"]), self._own_client_id(str(raw["clientOrderId"])))
+
+    def _keep(self, order_id: str, client_id: str) -> None:
+        """Keep one id; past ``capacity``, forget the least recently learned or used ids that
+        the last ``learn`` does not need (so at most capacity + that batch are kept)."""
+        self._client_ids[order_id] = client_id
+        self._client_ids.move_to_end(order_id)
+        excess = len(self._client_ids) - self.capacity
+        if excess > 0:
+            unneeded = (i for i in self._client_ids if i not in self._batch)  # oldest first
+            for stale in list(islice(unneeded, excess)):
+                del self._client_ids[stale]
 
     @staticmethod
     def named(raw: object) -> Mapping[str, Any]:
@@ -55,14 +80,15 @@ class VenueOrderIds:
         """Learn an order looked up by id: one without a client id is someone else's."""
         self.remember(raw)
         if order_id not in self._client_ids and not raw.get("clientOrderId"):
-            self._client_ids[order_id] = NO_CLIENT_ID
+            self._keep(order_id, NO_CLIENT_ID)
 
     async def learn(self, order_ids: Iterable[str], symbol: str) -> None:
         """Look up every order of ``order_ids`` not yet known, by id (not by a time window: the
         venue files orders under their creation time, which may precede the fills' window).
 
         Raises ``ExchangeError`` when the venue does not know one, the mapped error otherwise."""
-        for order_id in sorted(set(order_ids) - self._client_ids.keys()):
+        self._batch = frozenset(order_ids)  # kept until the next batch: its fills name them
+        for order_id in sorted(self._batch - self._client_ids.keys()):
             try:
                 raw = mapping(
                     await self._calls.request(self._calls.api().fetch_order, order_id, symbol),
@@ -82,6 +108,8 @@ class VenueOrderIds:
         the venue reports without one); ``ExchangeError`` when the order was never learned."""
         order_id = str(trade.get("order"))
         client_id = self._client_ids.get(order_id)
+        if client_id is not None:
+            self._client_ids.move_to_end(order_id)
         if client_id is None:
             raise errors.ExchangeError(
                 f"fill {trade.get('id')}: order {order_id} has no client order id"
