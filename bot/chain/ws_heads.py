@@ -11,12 +11,14 @@ heartbeat is the poller's: no new block for ``heartbeat_s`` hands the last one o
 
 A WebSocket peer is not trusted: each frame is bounded (``max_message_bytes``, 1 MiB), parsed
 depth-limited, each head range-checked (number, timestamp, 32-byte hash: see
-``bot.chain.ws_provider``). A head more than ``MAX_UNVERIFIED_LEAD_BLOCKS`` past
-the newest block the HTTP node has confirmed is ticked on only after the HTTP node returns
-the same hash for that number (one ``eth_getBlockByNumber``): a hostile peer cannot push a
-far-future block that would hide every real one, and a head the HTTP node (which the tick
-reads from, pinned to the block) cannot serve yet is left to the poller. Within the lead a
-forged head costs at most a failed tick per block of lead. A peer that errs is logged
+``bot.chain.ws_provider``). A head past the newest block the HTTP node has confirmed is
+handed out only once the HTTP node (which the tick reads from, pinned to the block) returns
+the same hash for that number (one ``eth_getBlockByNumber``): a peer cannot push a forged or
+far-future head, and a peer running ahead of the HTTP node never makes the bot tick on blocks
+it cannot read (every such tick would fail, and hide the real block behind it). A head up to
+``MAX_UNVERIFIED_LEAD_BLOCKS`` ahead that the HTTP node does not have yet is checked again
+every ``RECHECK_S`` until the node has it, a newer head supersedes it, or a poll interval
+passed (the poller then reports it); further ahead it is refused. A peer that errs is logged
 (``heads.ws_dropped``, ``heads.ws_rejected``, URL masked) and re-subscribed with exponential
 backoff (0.5 s doubling to 30 s, reset once the endpoint delivers a valid head).
 """
@@ -53,7 +55,8 @@ __all__ = ["MAX_UNVERIFIED_LEAD_BLOCKS", "HeadSource", "StreamedHeads", "open_he
 
 log = structlog.get_logger("hedgebot.chain.heads")
 
-MAX_UNVERIFIED_LEAD_BLOCKS = 4  # past the HTTP-confirmed head: checked by hash first
+MAX_UNVERIFIED_LEAD_BLOCKS = 4  # further past the HTTP-confirmed head, a missing block is refused
+RECHECK_S = 0.02  # a head the HTTP node lacks yet, within the lead: asked again this often
 
 
 class HeadSource(StrEnum):
@@ -75,6 +78,7 @@ class _Endpoint:
     rejected: int = 0  # heads refused, ever
     connects: int = 0
     live: bool = False  # subscribed now
+    waiting: asyncio.Task[None] | None = None  # a head within the lead, checked again
 
 
 class StreamedHeads:
@@ -285,32 +289,70 @@ class StreamedHeads:
             if self._newest is not None and head.number <= self._newest:
                 endpoint.heads += 1
                 return  # another source was first: nothing to check
-            if self._confirmed is None or head.number > self._confirmed + (
-                MAX_UNVERIFIED_LEAD_BLOCKS
-            ):
-                await self._confirm_by_hash(head)
+            unconfirmed = self._confirmed is None or head.number > self._confirmed
+            if unconfirmed and not await self._confirm_by_hash(head):
+                self._wait_for(endpoint, head)  # the HTTP node is catching up
+                return
         except (AnswerRejected, ChainError) as exc:
-            endpoint.rejected += 1
-            if endpoint.rejected & (endpoint.rejected - 1) == 0:  # 1st, 2nd, 4th, 8th, ...
-                log.warning(
-                    "heads.ws_rejected",
-                    endpoint=endpoint.label,
-                    index=endpoint.index,
-                    error=describe_exc(exc),
-                    rejected=endpoint.rejected,
-                )
+            self._rejected(endpoint, exc)
             return
         endpoint.heads += 1
         self._offer(head.number, HeadSource.WS)
 
-    async def _confirm_by_hash(self, head: BlockInfo) -> None:
-        """``ChainError`` unless the HTTP node has block ``head.number`` with ``head.hash``."""
-        known = await block_info(self._w3, head.number, timeout_s=self._timeout_s)
+    def _rejected(self, endpoint: _Endpoint, exc: Exception) -> None:
+        endpoint.rejected += 1
+        if endpoint.rejected & (endpoint.rejected - 1) == 0:  # 1st, 2nd, 4th, 8th, ...
+            log.warning(
+                "heads.ws_rejected",
+                endpoint=endpoint.label,
+                index=endpoint.index,
+                error=describe_exc(exc),
+                rejected=endpoint.rejected,
+            )
+
+    async def _confirm_by_hash(self, head: BlockInfo) -> bool:
+        """Whether the HTTP node has block ``head.number`` with ``head.hash`` (then it is
+        confirmed); False when it does not have that block yet and ``head`` is within
+        ``MAX_UNVERIFIED_LEAD_BLOCKS`` of the confirmed head. ``ChainError`` for another hash,
+        or a missing block further ahead."""
+        try:
+            known = await block_info(self._w3, head.number, timeout_s=self._timeout_s)
+        except ChainError as exc:
+            confirmed = self._confirmed
+            within = confirmed is not None and head.number <= confirmed + MAX_UNVERIFIED_LEAD_BLOCKS
+            if within and "does not have block" in str(exc):
+                return False
+            raise
         if known.hash != head.hash:
             raise ChainError(
                 f"head {head.number} is {known.hash} on the HTTP node, not {head.hash}"
             )
         self._confirm(head.number)
+        return True
+
+    def _wait_for(self, endpoint: _Endpoint, head: BlockInfo) -> None:
+        """Check ``head`` again until the HTTP node has it (one waiter per endpoint: a newer
+        head replaces an older one)."""
+        if endpoint.waiting is not None:
+            endpoint.waiting.cancel()
+        task = asyncio.create_task(self._recheck(endpoint, head))
+        endpoint.waiting = task
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _recheck(self, endpoint: _Endpoint, head: BlockInfo) -> None:
+        for _ in range(max(1, int(self._interval_s / RECHECK_S))):
+            await asyncio.sleep(RECHECK_S)
+            if self._newest is not None and head.number <= self._newest:
+                return  # the poller (or another peer) reported it, or a newer one
+            try:
+                if await self._confirm_by_hash(head):
+                    endpoint.heads += 1
+                    self._offer(head.number, HeadSource.WS)
+                    return
+            except (AnswerRejected, ChainError) as exc:
+                self._rejected(endpoint, exc)
+                return
 
 
 @contextlib.asynccontextmanager

@@ -151,3 +151,52 @@ async def test_hostile_ws_endpoint_is_logged_and_retried_while_the_poller_carrie
         assert cause in errors, errors
     assert {e["endpoint"] for e in dropped} == {url.removesuffix(f"/v2/{SECRET}") + "/…"}
     assert SECRET not in repr(logs)
+
+
+@asynccontextmanager
+async def ahead_endpoint(w3: Any, lead: int) -> AsyncIterator[str]:
+    """A peer that keeps announcing the HTTP node's head + ``lead`` (a hash it cannot know:
+    a forged or a not-yet-mined block), every 10 ms."""
+
+    async def handler(conn: ServerConnection) -> None:
+        request = json.loads(await conn.recv())
+        await conn.send(json.dumps({"jsonrpc": "2.0", "id": request["id"], "result": SUB}))
+        while True:
+            head = int(await rpc_request(w3, "eth_blockNumber"), 16)
+            await conn.send(note(header(head + lead, hash_hex=f"{head:064x}")))
+            await asyncio.sleep(0.01)
+
+    async with serve(handler, "127.0.0.1", 0) as server:
+        port = next(iter(server.sockets)).getsockname()[1]
+        yield f"ws://127.0.0.1:{port}"
+
+
+@pytest.mark.parametrize("lead", [1, MAX_UNVERIFIED_LEAD_BLOCKS])
+async def test_a_peer_ahead_of_the_http_node_never_hides_the_real_blocks(
+    anvil_node: Anvil, lead: int
+) -> None:
+    """Within the lead, a head the HTTP node does not have is never handed out (a tick on it
+    could not read the chain); every real block mined meanwhile is handed out, by the poller
+    (the peer's heads for those numbers carry other hashes)."""
+    w3 = connect(anvil_node.rpc_url)
+    yielded: list[int] = []
+    try:
+        start = int(await rpc_request(w3, "eth_blockNumber"), 16)
+        async with (
+            ahead_endpoint(w3, lead) as url,
+            StreamedHeads(w3, [url], poll_interval_s=0.05, request_timeout_s=0.5) as heads,
+        ):
+            yielded.append(await asyncio.wait_for(anext(heads), HANG_S))
+            await until(lambda: heads.subscriptions == 1, "not subscribed")
+            for _ in range(5):
+                await rpc_request(w3, "evm_mine")
+                real = int(await rpc_request(w3, "eth_blockNumber"), 16)
+                while yielded[-1] < real:
+                    yielded.append(await asyncio.wait_for(anext(heads), HANG_S))
+                    assert yielded[-1] <= real, "a block the HTTP node does not have"
+            ws_first = heads.first_seen[HeadSource.WS]
+    finally:
+        await w3.provider.disconnect()
+    assert yielded[0] == start
+    assert yielded[-1] == start + 5
+    assert ws_first == 0  # every peer head was forged: none was handed out
