@@ -21,9 +21,11 @@ from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
 __all__ = [
+    "MAX_SECONDS",
     "OneLineParser",
     "TeachingFormatter",
     "check_namespace",
+    "command_problem",
     "config_path",
     "finite_float",
     "host",
@@ -42,6 +44,15 @@ _URL_SCHEMES = ("http", "https", "ws", "wss", "mqtt", "mqtts")
 # arguments read as text and turned into Decimal by the command that declares them
 _NUMERIC_TEXT_ARGS = ("mark_price", "funding_rate")
 _DECIMAL_MAX = Decimal("1e15")  # larger than any price a command line sets
+# durations declared with a bare ``type=float`` beside their feature: cmd --timeout and
+# monitor --duration (an event loop timer: at most a week), fleet status --stale-after (a
+# comparison only: any finite age); 0 or negative is refused
+MAX_SECONDS = 7 * 86400.0
+_POSITIVE_SECONDS: dict[str, float] = {
+    "timeout": MAX_SECONDS,
+    "duration": MAX_SECONDS,
+    "stale_after": math.inf,
+}
 
 
 HELP_WIDTH_NOT_A_TTY = 80  # help piped or captured wraps at 80 columns at most
@@ -236,10 +247,28 @@ def url(text: str) -> str:
     return text
 
 
+def _seconds_problem(value: object, most: float) -> str | None:
+    """Why a duration argument (``--timeout``, ``--duration``, ``--stale-after``) is unusable."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return None
+    if not math.isfinite(value) or not 0 < value <= most:
+        bound = f" and at most {most:g}" if math.isfinite(most) else ", finite"
+        return f"must be seconds > 0{bound}, got {value:g}"
+    return None
+
+
 def _sweep_problem(dest: str, value: object) -> str | None:
     """Why one parsed value is unusable, or None."""
+    if dest in _POSITIVE_SECONDS and value is not None:
+        return _seconds_problem(value, _POSITIVE_SECONDS[dest])
     if isinstance(value, float) and not math.isfinite(value):
         return f"must be a finite number, got {value}"
+    if dest == "host" and isinstance(value, str):
+        try:
+            host(value)
+        except argparse.ArgumentTypeError as exc:
+            return str(exc)
+
     is_int = isinstance(value, int) and not isinstance(value, bool)
     if is_int and dest.endswith("port") and not 0 <= value <= 65535:  # type: ignore[operator]
         return f"must be a port 0-65535, got {value}"
@@ -259,12 +288,29 @@ def _sweep_problem(dest: str, value: object) -> str | None:
 
 
 def check_namespace(args: argparse.Namespace, prog: str = "hedgebot") -> None:
-    """Exit 2 with one line when any parsed argument is of a kind that can never be right."""
+    """Exit 2 with one line (``prog: error: argument --flag: why``) when any parsed argument
+    is of a kind that can never be right, or is given to a command that would ignore it.
+
+    Runs before the command: nothing is published, written or connected to first."""
+    found: tuple[str, str] | None = None
     for dest, value in sorted(vars(args).items()):
         if dest == "func":
             continue
         problem = _sweep_problem(dest, value)
         if problem is not None:
-            flag = "--" + dest.replace("_", "-")
-            sys.stderr.write(f"{prog}: error: argument {flag}: {problem}\n")
-            raise SystemExit(2)
+            found = ("--" + dest.replace("_", "-"), problem)
+            break
+    if found is None:
+        found = command_problem(args)
+    if found is not None:
+        flag, problem = found
+        sys.stderr.write(f"{prog}: error: argument {flag}: {problem}\n")
+        raise SystemExit(2)
+
+
+def command_problem(args: argparse.Namespace) -> tuple[str, str] | None:
+    """``(flag, why)`` for an argument the parsed command would reject or silently ignore
+    (``bot.cli_commands``), or None."""
+    from bot.cli_commands import command_problem as problem
+
+    return problem(args)
