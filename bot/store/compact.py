@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import bisect
+import contextlib
 import json
 import math
 from collections.abc import Iterable, Sequence
@@ -26,6 +27,7 @@ from typing import Any
 
 from bot.display import json_decimal
 from bot.errors import StoreError
+from bot.instance_lock import InstanceLock, lock_path_for
 from bot.report import PnlReport, build_report
 from bot.store.base import RecordStore
 from bot.store.settings import RetentionConfig
@@ -146,11 +148,18 @@ async def _run(config: Path, *, dry_run: bool) -> CompactResult:
     settings = load_config(config, require_secrets=False)
     if settings.store.url is None and not settings.store.path.is_file():
         raise StoreError(f"no store at {settings.store.path}: nothing to compact")
-    store = await open_store(settings)
-    try:
-        return await compact(store, settings.store.retention, dry_run=dry_run)
-    finally:
-        await store.close()
+    with contextlib.ExitStack() as held:
+        if settings.store.url is None and not dry_run:  # PostgreSQL: the store's own lock
+            path = settings.store.path  # the daemon's lock on it: never beside a live bot
+            what = f"store {path} (store compact)"
+            held.enter_context(
+                InstanceLock.acquire(lock_path_for(path), settings.bot_id, what, str(config))
+            )
+        store = await open_store(settings)
+        try:
+            return await compact(store, settings.store.retention, dry_run=dry_run)
+        finally:
+            await store.close()
 
 
 def _command(args: argparse.Namespace) -> int:

@@ -239,3 +239,51 @@ def test_store_compact_without_a_store_says_so(
     assert main(["store", "compact", "--config", str(config)]) == 1
     assert "no store at" in capsys.readouterr().err
     assert not (tmp_path / "s.sqlite").exists()
+
+
+def test_store_compact_refuses_a_sqlite_store_a_daemon_holds(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Another process holds the store's instance lock (as ``hedgebot run`` does): compact
+    exits 1 naming the holder and removes nothing; ``--dry-run`` (read only) still answers;
+    once the holder is gone, compact runs."""
+    import subprocess
+    import sys
+
+    backend = Backend("sqlite", tmp_path)
+    counts = asyncio.run(_open_and(backend, "build"))
+    config = _config(tmp_path, backend, 0, 3600)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time\n"
+            "from pathlib import Path\n"
+            "from bot.instance_lock import InstanceLock, lock_path_for\n"
+            f"lock = InstanceLock.acquire(lock_path_for(Path({str(backend.file)!r})), "
+            f"{BOT!r}, 'store (test holder)')\n"
+            "print('held', flush=True)\n"
+            "sys.stdin.read()\n",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == "held"
+        capsys.readouterr()
+        refused = main(["store", "compact", "--config", str(config)])
+        err = capsys.readouterr().err
+        dry = _cli_json(capsys, "store", "compact", "--config", str(config), "--dry-run", "--json")
+        during = asyncio.run(_open_and(backend, "count"))
+    finally:
+        assert holder.stdin is not None
+        holder.stdin.close()
+        holder.wait(10)
+    ran = _cli_json(capsys, "store", "compact", "--config", str(config), "--json")
+    assert refused == 1
+    assert f"pid {holder.pid}" in err
+    assert during == counts  # nothing removed while the daemon held it
+    assert dry["removed"] == ran["removed"]
+    assert int(ran["removed"]) > 0  # type: ignore[call-overload]
