@@ -18,6 +18,7 @@ from pydantic import (
     ConfigDict,
     Discriminator,
     Field,
+    ModelWrapValidatorHandler,
     SecretStr,
     Tag,
     ValidationError,
@@ -50,6 +51,7 @@ from bot.exchange.credentials_settings import (
     venue_missing_secrets,
 )
 from bot.exchange.market_data_settings import MarketDataSettings
+from bot.number_text import refuse_loose_number_text
 from bot.policy_config import HedgeConfig
 from bot.risk_settings import RiskSettings
 from bot.safety import MAX_RESPONSE_BYTES, mask_url
@@ -241,6 +243,12 @@ class Settings(BaseSettings):
     @classmethod
     def _named_chains(cls, data: Any) -> Any:
         return normalise_chains(data)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _ascii_numbers(cls, data: Any, handler: ModelWrapValidatorHandler[Settings]) -> Settings:
+        """Numbers typed as text (YAML strings, env vars) in ASCII decimal notation only."""
+        return refuse_loose_number_text("Settings", data, handler)
 
     @field_validator("positions")
     @classmethod

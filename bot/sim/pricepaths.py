@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
+from bot.number_text import is_ascii_number
+
 __all__ = [
     "MAX_STEPS",
     "SECONDS_PER_YEAR",
@@ -137,8 +139,7 @@ def _path(
 
 
 _COLUMNS = ("timestamp", "price", "funding_rate")
-# ASCII decimal notation only: float() also takes "２００２", "2_002" and " 2002 "
-_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+# ASCII decimal notation only (bot.number_text): float() also takes "２００２", "2_002", " 2002 "
 _NON_FINITE = re.compile(r"[+-]?(?:nan|inf|infinity)", re.IGNORECASE)
 # sane ranges: a price outside [1e-12, 1e12] quote per base overflows the float LP value and
 # hedge arithmetic long before it means anything; a funding rate beyond ±100 % per interval is
@@ -151,7 +152,7 @@ MAX_TIMESTAMP_S = 253_402_300_799.0  # 9999-12-31T23:59:59Z
 def _number(text: str) -> float:
     """An ASCII decimal number (``2002``, ``-1.5e-4``); ``nan``/``inf`` spellings parse to
     themselves so the caller can say they are not finite. Raises ``ValueError`` otherwise."""
-    if _DECIMAL.fullmatch(text) or _NON_FINITE.fullmatch(text):
+    if is_ascii_number(text) or _NON_FINITE.fullmatch(text):
         return float(text)
     raise ValueError(text)
 

@@ -3,8 +3,9 @@
 Wire form: ``{"id": "<unique>", "command": "<name>", "params": {...}, "ts": <unix s>,
 "sig": "<hex>"}`` (``ts``/``sig``: ``bot.telemetry.auth``). Every message is untrusted: it is
 size-bounded before parsing, parsed with a depth limit, authenticated, then checked against the
-schema; anything else is refused with a bounded, printable one-line reason. Each id is accepted
-once, ever: ids come preloaded from the store and every id accepted since is remembered.
+schema (``bot.telemetry.command_schema``, re-exported here); anything else is refused with a
+bounded, printable one-line reason. Each id is accepted once, ever: ids come preloaded from
+the store and every id accepted since is remembered.
 """
 
 from __future__ import annotations
@@ -13,88 +14,37 @@ import json
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from decimal import Decimal
-from typing import Annotated, Any, Literal, get_args
+from typing import Any, Literal
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
-    Field,
-    TypeAdapter,
-    ValidationError,
-    model_validator,
-)
+from pydantic import ValidationError
 
 from bot.clock import WallClock
-from bot.policy_config import MAX_HEDGE_RATIO, SETTING_DECIMALS
 from bot.ports import Clock
 from bot.safety import MAX_COMMAND_BYTES, MAX_JSON_DEPTH, PayloadRejected, json_depth, loads_bounded
 from bot.telemetry.auth import OPERATOR_KEY_ENV, OperatorKey
+from bot.telemetry.command_schema import COMMAND_ADAPTER
+from bot.telemetry.command_schema import COMMAND_NAMES as COMMAND_NAMES
+from bot.telemetry.command_schema import MAX_BASE as MAX_BASE
+from bot.telemetry.command_schema import MAX_DECIMALS as MAX_DECIMALS
+from bot.telemetry.command_schema import Command as Command
+from bot.telemetry.command_schema import CommandName as CommandName
+from bot.telemetry.command_schema import Flatten as Flatten
+from bot.telemetry.command_schema import FlattenParams as FlattenParams
+from bot.telemetry.command_schema import HedgeRatioParams as HedgeRatioParams
+from bot.telemetry.command_schema import NoParams as NoParams
+from bot.telemetry.command_schema import Pause as Pause
+from bot.telemetry.command_schema import RebalanceNow as RebalanceNow
+from bot.telemetry.command_schema import Resume as Resume
+from bot.telemetry.command_schema import SetHedgeRatio as SetHedgeRatio
+from bot.telemetry.command_schema import SetThreshold as SetThreshold
+from bot.telemetry.command_schema import ThresholdParams as ThresholdParams
 from bot.telemetry.command_text import MAX_ID_LENGTH as MAX_ID_LENGTH
 from bot.telemetry.command_text import MAX_REASON_CHARS as MAX_REASON_CHARS
 from bot.telemetry.command_text import describe
 from bot.telemetry.command_text import echo as echo
 
-MAX_BASE = Decimal("1e30")  # a threshold beyond any pool's supply: a typo, not a band
-MAX_DECIMALS = SETTING_DECIMALS  # the config's: finer is refused naming the field
 DEFAULT_MAX_AGE_S = 60.0
 ENVELOPE_FIELDS = ("ts", "sig")
-
-CommandName = Literal[
-    "pause", "resume", "flatten", "rebalance_now", "set_hedge_ratio", "set_threshold"
-]
-COMMAND_NAMES: tuple[str, ...] = get_args(CommandName)
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class NoParams(_Strict):
-    """Commands that take no parameters."""
-
-
-class FlattenParams(_Strict):
-    """Flattening closes the whole hedge, so it must be confirmed explicitly."""
-
-    confirm: Annotated[bool, Field(strict=True)]
-
-    @model_validator(mode="after")
-    def _confirmed(self) -> FlattenParams:
-        if not self.confirm:
-            raise ValueError("confirm must be true")
-        return self
-
-
-class HedgeRatioParams(_Strict):
-    """New hedge ratio: target = -value * LP delta; 0 to the config's ``hedge.ratio`` bound
-    (``MAX_HEDGE_RATIO``)."""
-
-    value: Annotated[
-        Decimal, Field(ge=0, le=MAX_HEDGE_RATIO, allow_inf_nan=False, decimal_places=MAX_DECIMALS)
-    ]
-
-
-class ThresholdParams(_Strict):
-    """New rebalancing band, absolute (base units) and/or as a fraction of the LP delta."""
-
-    base: (
-        Annotated[
-            Decimal, Field(gt=0, le=MAX_BASE, allow_inf_nan=False, decimal_places=MAX_DECIMALS)
-        ]
-        | None
-    ) = None
-    fraction: (
-        Annotated[Decimal, Field(gt=0, le=1, allow_inf_nan=False, decimal_places=MAX_DECIMALS)]
-        | None
-    ) = None
-
-    @model_validator(mode="after")
-    def _at_least_one(self) -> ThresholdParams:
-        if self.base is None and self.fraction is None:
-            raise ValueError("set base and/or fraction")
-        return self
 
 
 def _away_from_zero(seconds: float) -> str:
@@ -103,72 +53,6 @@ def _away_from_zero(seconds: float) -> str:
         return f"{seconds:+}"
     whole = math.ceil(abs(seconds))
     return f"-{whole}" if seconds < 0 else f"+{whole}"
-
-
-def _printable(command_id: str) -> str:
-    if not command_id.isprintable():
-        raise ValueError("must be printable characters only")
-    return command_id
-
-
-CommandId = Annotated[
-    str, Field(min_length=1, max_length=MAX_ID_LENGTH), AfterValidator(_printable)
-]
-
-
-class Pause(_Strict):
-    """Stop trading; keep reading and publishing."""
-
-    id: CommandId
-    command: Literal["pause"]
-    params: NoParams = NoParams()
-
-
-class Resume(_Strict):
-    """Trade again after a pause."""
-
-    id: CommandId
-    command: Literal["resume"]
-    params: NoParams = NoParams()
-
-
-class Flatten(_Strict):
-    """Close the hedge (reduce-only) and pause."""
-
-    id: CommandId
-    command: Literal["flatten"]
-    params: FlattenParams
-
-
-class RebalanceNow(_Strict):
-    """Trade to the target on the next tick regardless of the band."""
-
-    id: CommandId
-    command: Literal["rebalance_now"]
-    params: NoParams = NoParams()
-
-
-class SetHedgeRatio(_Strict):
-    """Change the hedge ratio at run time."""
-
-    id: CommandId
-    command: Literal["set_hedge_ratio"]
-    params: HedgeRatioParams
-
-
-class SetThreshold(_Strict):
-    """Change the rebalancing band at run time."""
-
-    id: CommandId
-    command: Literal["set_threshold"]
-    params: ThresholdParams
-
-
-Command = Annotated[
-    Pause | Resume | Flatten | RebalanceNow | SetHedgeRatio | SetThreshold,
-    Field(discriminator="command"),
-]
-_COMMAND_ADAPTER: TypeAdapter[Command] = TypeAdapter(Command)
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,7 +116,7 @@ def _validate_schema(obj: dict[str, Any]) -> Command | Rejection:
         return Rejection(command_id, f"unknown command {shown!r} (expected one of {expected})")
     body = {key: value for key, value in obj.items() if key not in ENVELOPE_FIELDS}
     try:
-        return _COMMAND_ADAPTER.validate_python(body)
+        return COMMAND_ADAPTER.validate_python(body)
     except ValidationError as exc:
         return Rejection(command_id, "; ".join(describe(e) for e in exc.errors()))
     except (ValueError, ArithmeticError) as exc:  # e.g. digits past the int-str limit

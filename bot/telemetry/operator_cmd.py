@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import os
 import re
 import time
@@ -25,6 +26,7 @@ from rich.console import Console
 
 from bot.config_checks import BOT_ID_PATTERN
 from bot.errors import ConfigError
+from bot.number_text import is_ascii_number
 from bot.safety import MAX_COMMAND_BYTES, loads_bounded, mask_url
 from bot.telemetry.auth import OPERATOR_KEY_ENV, OperatorKey, operator_key_from_env
 from bot.telemetry.cli_support import (
@@ -212,16 +214,24 @@ def _parse_ack(payload: object) -> tuple[CommandAck, dict[str, Any]] | None:
 
 
 def parse_params(pairs: list[str]) -> dict[str, Any]:
-    """``k=v`` pairs; each value is read as JSON when it parses (numbers, true), else a string."""
+    """``k=v`` pairs; each value is read as JSON when it parses (numbers, true), else a string.
+
+    A finite number is taken only as typed in ASCII decimal notation (``bot.number_text``):
+    JSON also reads `` 1 `` as 1, so such text stays text and the schema refuses it naming
+    the param, as it refuses ``0.2_5`` or ``１``."""
     params: dict[str, Any] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
             raise ValueError(f"--param expects key=value, got {pair!r}")
         try:
-            params[key] = json.loads(value)
+            parsed = json.loads(value)
         except json.JSONDecodeError:
-            params[key] = value
+            parsed = value
+        loose = isinstance(parsed, int | float) and not isinstance(parsed, bool)
+        if loose and math.isfinite(parsed) and not is_ascii_number(value):
+            parsed = value
+        params[key] = parsed
     return params
 
 
