@@ -13,6 +13,9 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from bot.errors import ConfigError
+from bot.telemetry.dashboard.security import allowed_host_entries
+
 
 class MqttSettings(BaseModel):
     """Broker connection and topic layout (the ``mqtt`` section of the config)."""
@@ -144,4 +147,15 @@ class MetricsSettings(BaseModel):
     enabled: bool = True
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=0, le=65535)] = 9108
+    # Host values the dashboard also answers (a port mapping 127.0.0.1:9111, a service name):
+    # ``host:port`` exactly, or a name alone on any port; /metrics and /healthz answer any
+    allowed_hosts: list[str] = Field(default_factory=list, max_length=64)
     max_tick_age_s: Annotated[float, Field(gt=0)] = 120.0
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _allowed_hosts(cls, values: list[str]) -> list[str]:
+        try:
+            return sorted(allowed_host_entries(values, "entry"))
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from exc

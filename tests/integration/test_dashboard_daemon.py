@@ -30,9 +30,10 @@ ROUTES = [
     "/static/bot.js",
     "/static/style.css",
     "/favicon.ico",
-    "/metrics",
-    "/healthz",
 ]
+OPEN_ROUTES = ["/metrics", "/healthz"]  # read-only, for scrapers: any Host (review 2 item 3)
+# what docker-compose's fleet sets for bot-fleet-a (127.0.0.1:9111 -> 9108) plus a name
+ALLOWED_HOSTS = '["127.0.0.1:9111", "hedgebot-a.internal"]'
 
 
 @pytest.fixture(scope="module")
@@ -114,8 +115,11 @@ async def test_a_flood_of_plan_requests_never_slows_the_ticks_and_sigterm_exits(
 async def running_bot(
     daemon_localnet: Path, mqtt_broker: Broker, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Bot]:
-    """One daemon for the Host-header checks."""
-    bot = await _daemon(daemon_localnet, tmp_path_factory.mktemp("dash-host"), mqtt_broker)
+    """One daemon for the Host-header checks, started with ``metrics.allowed_hosts`` from
+    the environment (as docker-compose sets it)."""
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("HEDGEBOT_METRICS__ALLOWED_HOSTS", ALLOWED_HOSTS)
+        bot = await _daemon(daemon_localnet, tmp_path_factory.mktemp("dash-host"), mqtt_broker)
     try:
         yield bot
     finally:
@@ -134,8 +138,9 @@ async def _status(bot: Bot, route: str, headers: dict[str, str]) -> int:
 async def test_every_route_refuses_a_foreign_host_and_a_cross_site_fetch(
     running_bot: Bot, route: str
 ) -> None:
-    """DNS rebinding (a foreign Host) gets 421 and another site's fetch 403 on every route,
-    GET included; the bind address as Host (what Prometheus sends) is still served."""
+    """DNS rebinding (a foreign Host) gets 421 and another site's fetch 403 on every route of
+    the page, GET included; loopback names on the bind port and the configured
+    ``metrics.allowed_hosts`` (a mapped port, a service name) are served."""
     port = running_bot.port
     assert await _status(running_bot, route, {"Host": f"evil.example:{port}"}) == 421
     assert await _status(running_bot, route, {"Host": f"localhost.evil.example:{port}"}) == 421
@@ -148,3 +153,16 @@ async def test_every_route_refuses_a_foreign_host_and_a_cross_site_fetch(
     allowed = {"/api/plan": {200, 404, 503}, "/healthz": {200, 503}}.get(route, {200})
     assert await _status(running_bot, route, {"Host": f"127.0.0.1:{port}"}) in allowed
     assert await _status(running_bot, route, {"Host": f"localhost:{port}"}) in allowed
+    if route not in ("/", "/static/bot.js"):
+        return
+    for host in ("127.0.0.1:9111", "hedgebot-a.internal", "hedgebot-a.internal:80"):
+        assert await _status(running_bot, route, {"Host": host}) == 200, host
+    assert await _status(running_bot, route, {"Host": "127.0.0.1:9112"}) == 421
+
+
+@pytest.mark.parametrize("route", OPEN_ROUTES)
+async def test_metrics_and_healthz_answer_any_host(running_bot: Bot, route: str) -> None:
+    """Prometheus scrapes by a service name the bot cannot know: /metrics and /healthz answer
+    whatever the Host (they were 421 for anything but the bind port)."""
+    for host in ("hedgebot-a.monitoring.svc.cluster.local:9108", "evil.example", "10.9.9.9:1"):
+        assert await _status(running_bot, route, {"Host": host}) in {200, 503}, host

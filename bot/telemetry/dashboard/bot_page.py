@@ -37,7 +37,7 @@ from bot.telemetry.dashboard.history import (
     event_log,
     history_series,
 )
-from bot.telemetry.dashboard.http_guard import host_guard
+from bot.telemetry.dashboard.http_guard import add_login_routes, host_guard
 from bot.telemetry.dashboard.plan_service import PlanService
 from bot.telemetry.dashboard.security import CommandGate
 from bot.telemetry.dashboard.sse import stream_feed
@@ -86,9 +86,11 @@ class BotDashboard:
             self.commands.on_outcome = self.feed.publish_event
 
     def mount(self, app: web.Application) -> None:
-        """Add the page, its assets and its API to ``app`` (before it starts), and the Host /
-        cross-site guard in front of every route of ``app`` (``/metrics``, ``/healthz`` too)."""
+        """Add the page, its assets, its API and ``/login`` to ``app`` (before it starts), and
+        the Host / cross-site / login guard in front of every route of ``app`` but
+        ``/metrics`` and ``/healthz``."""
         app.middlewares.append(host_guard(lambda: self.gate))
+        add_login_routes(app, lambda: self.gate)
         app.router.add_get("/", self._page)
         add_asset_routes(app)
         app.router.add_get("/api/state", self._state)

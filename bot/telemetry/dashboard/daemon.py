@@ -20,7 +20,14 @@ from bot.telemetry.dashboard.bot_page import BotDashboard, PlanSource
 from bot.telemetry.dashboard.command_hub import CommandHub
 from bot.telemetry.dashboard.feed import DashboardFeed
 from bot.telemetry.dashboard.plan_service import PLAN_DEADLINE_S, DaemonThreadSlots
-from bot.telemetry.dashboard.security import CommandGate, check_bind, served_names, token_from_env
+from bot.telemetry.dashboard.security import (
+    CommandGate,
+    allowed_host_entries,
+    check_bind,
+    is_loopback,
+    served_names,
+    token_from_env,
+)
 
 if TYPE_CHECKING:  # the planner (numpy, the backtester) loads on the first plan
     from bot.planner import PlanResult
@@ -43,8 +50,14 @@ class DaemonDashboard:
         self.page.mount(app)
 
     def bound(self, host: str, port: int) -> None:
-        """The metrics server listens on ``host:port``: the Host header commands must carry."""
-        self.page.gate = replace(self.page.gate, port=port, extra_hosts=served_names(host))
+        """The metrics server listens on ``host:port``: the Host header the page's routes must
+        carry (beside ``metrics.allowed_hosts``); reading needs a login beyond loopback."""
+        self.page.gate = replace(
+            self.page.gate,
+            port=port,
+            extra_hosts=served_names(host),
+            login_required=not is_loopback(host),
+        )
 
     def commands_for(self, upstream: CommandSource | None) -> CommandHub:
         """The engine's command source: the page's commands plus ``upstream``'s (MQTT)."""
@@ -78,7 +91,8 @@ def build_daemon_dashboard(
     plan: PlanSource | None = None,
 ) -> DaemonDashboard:
     """The dashboard of this bot. Raises ``ConfigError`` when ``metrics.host`` is not loopback
-    and ``HEDGEBOT_DASHBOARD_TOKEN`` is unset (or too short)."""
+    and ``HEDGEBOT_DASHBOARD_TOKEN`` is unset, when the token is too short or holds a space,
+    or for a ``metrics.allowed_hosts`` entry that is not a host or host:port."""
     env = os.environ if environ is None else environ
     token = token_from_env(env)
     host = settings.metrics.host
@@ -94,7 +108,12 @@ def build_daemon_dashboard(
         bot_id=settings.bot_id,
         feed=DashboardFeed(),
         store=store,
-        gate=CommandGate(token=token, port=settings.metrics.port),
+        gate=CommandGate(
+            token=token,
+            port=settings.metrics.port,
+            allowed=allowed_host_entries(settings.metrics.allowed_hosts, "metrics.allowed_hosts"),
+            login_required=not is_loopback(host),
+        ),
         commands=hub,
         kill_switch=kill,
         plan=plan,

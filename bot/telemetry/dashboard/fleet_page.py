@@ -27,8 +27,15 @@ from bot.telemetry.dashboard.assets import add_asset_routes, render_page, securi
 from bot.telemetry.dashboard.bot_page import FLATTEN_WORD, flatten_confirmed
 from bot.telemetry.dashboard.feed import DashboardFeed
 from bot.telemetry.dashboard.fleet import FleetBoard, FleetCommander, broker_password, watch_broker
-from bot.telemetry.dashboard.http_guard import host_guard
-from bot.telemetry.dashboard.security import CommandGate, check_bind, served_names, token_from_env
+from bot.telemetry.dashboard.http_guard import add_login_routes, host_guard
+from bot.telemetry.dashboard.security import (
+    CommandGate,
+    allowed_host_entries,
+    check_bind,
+    is_loopback,
+    served_names,
+    token_from_env,
+)
 from bot.telemetry.dashboard.sse import stream_feed
 from bot.telemetry.settings import broker_url_problem
 
@@ -54,6 +61,7 @@ class FleetApp:
         """Add the page, its assets and its API to ``app``, behind the Host / cross-site
         guard on every route."""
         app.middlewares.append(host_guard(lambda: self.gate))
+        add_login_routes(app, lambda: self.gate)
         app.router.add_get("/", self._page)
         add_asset_routes(app)
         app.router.add_get("/api/fleet", self._fleet)
@@ -123,14 +131,18 @@ async def serve_fleet(
     port: int,
     username: str | None,
     ready: asyncio.Event | None = None,
+    allowed_hosts: tuple[str, ...] = (),
 ) -> int:
-    """Run the fleet dashboard until SIGINT/SIGTERM. Raises ``ConfigError`` for a bind beyond
-    loopback without ``HEDGEBOT_DASHBOARD_TOKEN``, or an unusable broker URL."""
+    """Run the fleet dashboard until SIGINT/SIGTERM. ``allowed_hosts``: extra ``Host`` values
+    (``--allowed-host``, see ``security.allowed_host_entries``). Raises ``ConfigError`` for a
+    bind beyond loopback without ``HEDGEBOT_DASHBOARD_TOKEN``, a token with a space, an
+    unusable broker URL or allowed host."""
     problem = broker_url_problem(url)
     if problem is not None:
         raise ConfigError(f"--mqtt-url {mask_url(url)}: {problem}")
     token = token_from_env(os.environ)
     check_bind(host, token, "--host")
+    allowed = allowed_host_entries(allowed_hosts, "--allowed-host")
     commander = FleetCommander(
         url, prefix, operator_key_from_env(os.environ), username, broker_password()
     )
@@ -148,7 +160,12 @@ async def serve_fleet(
         raise ConfigError(f"--port: cannot listen on {host}:{port} ({exc.strerror})") from exc
     bound = int(runner.addresses[0][1]) if runner.addresses else port
     fleet.gate = CommandGate(
-        token=token, port=bound, csrf_token=fleet.gate.csrf_token, extra_hosts=served_names(host)
+        token=token,
+        port=bound,
+        csrf_token=fleet.gate.csrf_token,
+        extra_hosts=served_names(host),
+        allowed=allowed,
+        login_required=not is_loopback(host),
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -168,7 +185,15 @@ async def serve_fleet(
 def _run(args: argparse.Namespace) -> int:
     url, _source = broker_url(args.mqtt_url)
     try:
-        return asyncio.run(serve_fleet(url, args.prefix, args.host, args.port, args.username))
+        served = serve_fleet(
+            url,
+            args.prefix,
+            args.host,
+            args.port,
+            args.username,
+            allowed_hosts=tuple(args.allowed_host or ()),
+        )
+        return asyncio.run(served)
     except ConfigError as exc:
         sys.stderr.write(f"dashboard: {exc}\n")
         return 2
@@ -183,4 +208,11 @@ def add_subcommand(subparsers: Any) -> None:
     add_broker_options(parser)
     parser.add_argument("--host", default="127.0.0.1", help="bind address (default loopback)")
     parser.add_argument("--port", type=int, default=9200, help="HTTP port (default 9200)")
+    parser.add_argument(
+        "--allowed-host",
+        action="append",
+        metavar="H",
+        help="another Host value the page answers: host:port (a port mapping, "
+        "127.0.0.1:9210) or a name on any port (a proxy or service name); repeatable",
+    )
     parser.set_defaults(func=_run)
