@@ -32,6 +32,8 @@ __all__ = ["apply_account_settings", "apply_leverage", "require_one_way_mode"]
 
 _log = structlog.get_logger("hedgebot.exchange.ccxt_perp")
 _Setting = TypeVar("_Setting")
+# venues whose ccxt ``setMarginMode`` needs the leverage too (bybit: ArgumentsRequired without)
+MARGIN_MODE_TAKES_LEVERAGE = frozenset({"bybit"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,8 +127,10 @@ async def _apply_margin_mode(calls: CcxtCalls, symbol: str) -> tuple[str | None,
     s, api = calls.settings, calls.api()
     if not api.has.get("setMarginMode") or s.exchange_id in MARGIN_MODE_WITH_LEVERAGE:
         return s.margin_mode, ""
+    # ccxt's bybit switches a classic account's symbol with its leverage (switch-isolated)
+    params = {"leverage": s.leverage} if s.exchange_id in MARGIN_MODE_TAKES_LEVERAGE else {}
     try:
-        await calls.request(api.set_margin_mode, s.margin_mode, symbol)
+        await calls.request(api.set_margin_mode, s.margin_mode, symbol, params)
     except CALL_FAILURES as exc:
         if is_not_modified(s.exchange_id, exc):
             return s.margin_mode, ""
