@@ -16,22 +16,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import threading
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 import structlog
 
-from bot.errors import ConfigError
 from bot.ports import Clock
-from bot.safety import mask_url
 from bot.telemetry.alert_rules import DailySummary, Notice, RateLimiter, notice_for
 from bot.telemetry.messages import EventMessage, StateMessage
 from bot.telemetry.notify_settings import SEVERITY_RANK, AlertsSettings, ResolvedTarget
+from bot.telemetry.notify_urls import (
+    alert_url_problems,
+    check_alerts,
+    mask_notify_url,
+    mute_apprise,
+)
 
 __all__ = [
     "Notifier",
@@ -48,43 +50,6 @@ log = structlog.get_logger("hedgebot.telemetry.notify")
 Sender = Callable[[str, Notice], bool]
 STOP_DRAIN_S = 2.0  # at most this long at shutdown for the queues to empty
 FLUSH_EVERY_S = 1.0  # how often (event-loop time) held-back notices are checked for their end
-# schemes whose host is a server, not a credential: shown as mask_url shows any URL
-_HOSTED = frozenset(
-    {"json", "jsons", "xml", "xmls", "form", "forms", "ntfy", "ntfys", "http", "https"}
-)
-# schemes whose host is the server only when a path follows: ``ntfy://TOPIC`` (ntfy.sh) names
-# the topic, the secret, where ``ntfy://server/TOPIC`` names the server
-_HOST_IS_SECRET_WITHOUT_PATH = frozenset({"ntfy", "ntfys"})
-
-
-def mask_notify_url(url: str) -> str:
-    """A notification URL as logs may show it: scheme + host + port for webhook-style schemes
-    (``json://host:port/…``, ``https://hooks.slack.com/…``, ``ntfy://server/…``:
-    ``bot.safety.mask_url``, never user, password, path or query), only ``scheme://…`` for
-    services whose host part is a token or a topic (``tgram://TOKEN/…``,
-    ``discord://ID/TOKEN``, ``slack://A/B/C``, ``ntfy://TOPIC``, ``mailto://user:pw@host``),
-    ``<url>`` for what is not a URL."""
-    scheme = url.strip().split("://", 1)[0].lower() if "://" in url else ""
-    if scheme in _HOST_IS_SECRET_WITHOUT_PATH:
-        try:
-            path = urlsplit(url.strip()).path
-        except ValueError:
-            return "<url>"
-        if path in ("", "/"):
-            return f"{scheme}://…"
-    if scheme in _HOSTED:
-        return mask_url(url)
-    return f"{scheme}://…" if scheme.isalnum() else "<url>"
-
-
-def _mute_apprise() -> None:
-    """apprise (and urllib3 under it) log URLs with their paths: none of it reaches our
-    output; our own lines say what happened, masked."""
-    for name in ("apprise", "urllib3"):
-        logger = logging.getLogger(name)
-        logger.propagate = False
-        if not any(isinstance(h, logging.NullHandler) for h in logger.handlers):
-            logger.addHandler(logging.NullHandler())
 
 
 def _load_plugins() -> None:
@@ -161,7 +126,7 @@ class Notifier:
         sender: Sender = apprise_send,
         flush_every_s: float = FLUSH_EVERY_S,
     ) -> None:
-        _mute_apprise()
+        mute_apprise()
         self._targets = [_Target(t, settings.queue_size, settings.max_in_flight) for t in targets]
         self._settings = settings
         self._bot_id = bot_id
@@ -353,52 +318,6 @@ class Notifier:
         else:
             target.stats.failed += 1
             log.warning("alert.send_failed", target=target.shown, kind=notice.kind)
-
-
-def _apprise_accepts(url: str) -> bool:
-    """Whether apprise can send to ``url`` (a known scheme whose parts it parses); no I/O."""
-    import apprise
-
-    _mute_apprise()
-    return apprise.Apprise.instantiate(url) is not None
-
-
-def alert_url_problems(settings: AlertsSettings, environ: Mapping[str, str]) -> list[str]:
-    """One line per configured notification URL apprise cannot send to (``tgram:/typo``,
-    ``bogus://foo/bar``), naming its entry (``alerts.urls.1``, from
-    ``HEDGEBOT_ALERTS__URLS``; ``alerts.targets.0.url_env`` and the variable) and the URL
-    masked (:func:`mask_notify_url`). Unset ``url_env`` variables are ``resolve``'s to say."""
-    problems = []
-    for index, secret in enumerate(settings.urls):
-        url = secret.get_secret_value().strip()
-        if url and not _apprise_accepts(url):
-            problems.append(
-                f"alerts.urls.{index}: {mask_notify_url(url)} is not a URL apprise can send to "
-                f"(entry {index} of HEDGEBOT_ALERTS__URLS)"
-            )
-    for index, target in enumerate(settings.targets):
-        url = environ.get(target.url_env, "").strip()
-        if url and not _apprise_accepts(url):
-            problems.append(
-                f"alerts.targets.{index}.url_env: {target.url_env} holds "
-                f"{mask_notify_url(url)}, not a URL apprise can send to"
-            )
-    return problems
-
-
-def check_alerts(settings: AlertsSettings, environ: Mapping[str, str]) -> list[ResolvedTarget]:
-    """Every configured notification target, checked: ``ConfigError`` naming each entry
-    whose ``url_env`` is unset or whose URL apprise cannot send to (so a typo is refused at
-    ``check-config`` and at start, not lost with the first alert)."""
-    problems = alert_url_problems(settings, environ)
-    targets: list[ResolvedTarget] = []
-    try:
-        targets = settings.resolve(environ)
-    except ConfigError as exc:
-        problems = [*str(exc).splitlines(), *problems]
-    if problems:
-        raise ConfigError("\n".join(problems))
-    return targets
 
 
 def build_notifier(

@@ -76,14 +76,21 @@ class AlertsSettings(BaseModel):
         return time(int(hours), int(minutes))
 
     def resolve(self, environ: Mapping[str, str]) -> list[ResolvedTarget]:
-        """Every configured URL with its severity filter; ``ConfigError`` naming the field and
-        the variable when a ``url_env`` is unset or empty (its value is never shown)."""
-        resolved = [
-            ResolvedTarget(u.get_secret_value().strip(), self.min_severity)
-            for u in self.urls
-            if u.get_secret_value().strip()
-        ]
+        """Every configured URL with its severity filter; ``ConfigError`` naming the entry
+        when a ``urls`` entry is blank (``HEDGEBOT_ALERTS__URLS='[""]'``: an unset shell
+        variable, which would leave alerts silently off) or a ``url_env`` is unset or empty
+        (its value is never shown)."""
+        resolved = []
         missing = []
+        for index, secret in enumerate(self.urls):
+            url = secret.get_secret_value().strip()
+            if not url:
+                missing.append(
+                    f"alerts.urls.{index}: blank (entry {index} of HEDGEBOT_ALERTS__URLS; an "
+                    "unset shell variable?)"
+                )
+                continue
+            resolved.append(ResolvedTarget(url, self.min_severity))
         for index, target in enumerate(self.targets):
             url = environ.get(target.url_env, "").strip()
             if not url:
