@@ -23,14 +23,14 @@ from bot.chain.reader import LpChainReader
 from bot.clock import WallClock
 from bot.config import Settings, secret_urls
 from bot.core.policy import HedgePolicy, PolicyInputs, PolicyState, decide
+from bot.daemon_locks import acquire_instance_locks, refuse_if_running_elsewhere
 from bot.engine import CommandSource, Engine, EngineTelemetry, HedgeSettings
 from bot.errors import StoreError
 from bot.events import Alert
 from bot.exchange.ledger import OrderLedger
 from bot.exchange.read_only import start_for_reading
 from bot.guards import RiskGuard
-from bot.instance_lock import InstanceLock, InstanceLocked, bot_lock_path, lock_path_for
-from bot.logging import configure_logging, set_console_base_step
+from bot.logging import LogStream, LogStreamClosed, configure_logging, set_console_base_step
 from bot.ports import Clock, PerpExchange
 from bot.safety import describe_exc, restore_recursion_limit
 from bot.store import RecordStore, open_store
@@ -39,7 +39,6 @@ from bot.telemetry.auth import operator_key_from_env
 from bot.telemetry.dashboard.daemon import build_daemon_dashboard
 from bot.telemetry.metrics import count_venue_calls
 from bot.telemetry.notify import check_alerts
-from bot.telemetry.settings import MqttSettings
 from bot.telemetry.wiring import build_telemetry as build_telemetry
 from bot.telemetry.wiring import mqtt_url_source, resolve_mqtt
 from bot.tick_messages import position_view
@@ -156,8 +155,12 @@ async def run_daemon(
     (no orders) until it answers again, then a new engine reconciles and trades
     (``bot.store_outage``; ``store_retry``: how long to wait); meanwhile the metrics port
     answers ``/healthz`` 200 and ``/readyz`` 503 (``bot.telemetry.outage_health``).
+
+    A log stream that can no longer be written (its reader exited: ``run | head``) stops the
+    daemon after its current tick like SIGTERM (hedge left as is, telemetry closed, locks
+    released), then raises ``LogStreamClosed`` (``hedgebot run`` exits 1), never a hang.
     """
-    configure_logging(settings.logging.level, settings.logging.format, secret_urls(settings))
+    logs = configure_logging(settings.logging.level, settings.logging.format, secret_urls(settings))
     mqtt_url, source = mqtt_url_source(mqtt_url, os.environ)
     mqtt_settings = resolve_mqtt(settings, mqtt_url, source)
     if mqtt_settings is not None:
@@ -168,53 +171,12 @@ async def run_daemon(
             locks.callback(lock.release)
         if mqtt_settings is not None:
             await refuse_if_running_elsewhere(settings, mqtt_settings)
-        return await _run_locked(
-            settings, mqtt_url, source, metrics_port, store_retry or StoreRetry()
+        code = await _run_locked(
+            settings, mqtt_url, source, metrics_port, store_retry or StoreRetry(), logs
         )
-
-
-def acquire_instance_locks(
-    settings: Settings, config_path: str | None = None
-) -> list[InstanceLock]:
-    """Lock the store, the paper venue's state and the bot id (in this host's lock directory,
-    ``bot.instance_lock``) for this process's life.
-
-    Raises ``InstanceLocked`` naming the holder (pid, host, start time, config) when another
-    daemon runs this bot; the kernel releases the locks when the process ends, even on a crash.
-    """
-    guarded = [(lock_path_for(settings.store.path), f"store {settings.store.path}")]
-    if settings.exchange.kind == "paper":
-        state = settings.exchange.paper.state_path
-        guarded.append((lock_path_for(state), f"paper venue state {state}"))
-    locks: list[InstanceLock] = []
-    try:
-        for path, what in guarded:
-            locks.append(InstanceLock.acquire(path, settings.bot_id, what, config_path))
-        bot_lock = bot_lock_path(settings.bot_id, os.environ)
-        what = f"bot id {settings.bot_id!r}"
-        locks.append(InstanceLock.acquire(bot_lock, settings.bot_id, what, config_path))
-    except BaseException:
-        for lock in locks:
-            lock.release()
-        raise
-    return locks
-
-
-async def refuse_if_running_elsewhere(settings: Settings, mqtt_settings: MqttSettings) -> None:
-    """Raise ``InstanceLocked`` when the broker shows this bot id online with a state younger
-    than two heartbeats (``bot.telemetry.peers``); a stale retained ``online`` is a warning."""
-    from bot.telemetry.peers import find_live_instance
-
-    live = await find_live_instance(
-        mqtt_settings,
-        settings.bot_id,
-        max_age_s=2 * settings.chain.heartbeat_s,
-        clock=WallClock(),
-    )
-    if live is not None:
-        raise InstanceLocked(
-            f"{live}. Stop that instance first (two daemons on one bot would both trade)"
-        )
+    if logs.closed_reason is not None:  # stopped after the tick it broke in, locks released
+        raise LogStreamClosed(f"log stream closed ({logs.closed_reason}): stopped the daemon")
+    return code
 
 
 async def _run_locked(
@@ -223,11 +185,13 @@ async def _run_locked(
     mqtt_source: str,
     metrics_port: int | None,
     store_retry: StoreRetry,
+    logs: LogStream,
 ) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    logs.on_closed(lambda _reason: _set_soon(loop, stop))  # from any thread that logged
 
     async def session(state: SessionState) -> None:
         await _run_session(settings, mqtt_url, mqtt_source, metrics_port, stop, state)
@@ -247,6 +211,11 @@ async def _run_locked(
         watch = StoreOutageHealth(settings.metrics.host, port)
     await supervise(session, probe, store_retry, stop, watch)
     return 0
+
+
+def _set_soon(loop: asyncio.AbstractEventLoop, event: asyncio.Event) -> None:
+    with contextlib.suppress(RuntimeError):  # the loop closed already: nothing left to stop
+        loop.call_soon_threadsafe(event.set)
 
 
 async def _run_session(

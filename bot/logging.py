@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import logging
+import os
 import re
 import sys
-from collections.abc import Iterable, MutableMapping
+import threading
+from collections.abc import Callable, Iterable, MutableMapping
 from decimal import Decimal
-from typing import Any, Literal, TextIO
+from typing import Any, Literal, TextIO, cast
 
 import structlog
 
 from bot.display import fmt_for_key
+from bot.errors import HedgebotError
 from bot.safety import bounded_log_values, describe_exc, mask_url
 
 _SECRET_KEYS = ("secret", "password", "api_key", "private_key", "apikey", "signature")
@@ -98,18 +103,110 @@ def display_numbers(
     return event_dict
 
 
-class _CurrentStderr:
-    """Writes to whatever ``sys.stderr`` is at the time of the write, so a replaced stderr
-    (a test's capture, a daemon's redirect) never leaves the logger on a closed stream."""
+class LogStreamClosed(HedgebotError):
+    """The log stream could not be written (its reader went away: EPIPE, or any ``OSError``
+    of the stream); the daemon stopped after its current tick instead of running unlogged."""
+
+
+class LogStream:
+    """Where log lines go: ``file``, or whatever ``sys.stderr`` is at the time of each write
+    (a test's capture, a daemon's redirect, never a closed stream left behind).
+
+    A write never raises into the code that logs. The first write or flush that fails
+    (``BrokenPipeError`` when the reader of a pipe exited, any other ``OSError``, or
+    ``ValueError`` for a closed file) closes the stream for good: later lines are dropped,
+    ``closed_reason`` says why (e.g. ``"EPIPE: Broken pipe"``) and every callback given to
+    :meth:`on_closed` runs once, from the thread that logged. A broken ``stderr``/``stdout``
+    is pointed at ``/dev/null`` so the interpreter's own flush at exit cannot fail again.
+    """
+
+    def __init__(self, file: TextIO | None = None) -> None:
+        self._file = file
+        self._lock = threading.Lock()
+        self._callbacks: list[Callable[[str], None]] = []
+        self.closed_reason: str | None = None
+
+    def _target(self) -> TextIO:
+        target = sys.stderr if self._file is None else self._file
+        if target is None:  # started with descriptor 2 closed (``2>&-``)
+            raise ValueError("stderr is closed")
+        return target
 
     def write(self, text: str) -> int:
-        return sys.stderr.write(text)
+        """Write ``text`` (characters written); after a failure, drop it."""
+        if self.closed_reason is None:
+            try:
+                self._target().write(text)
+            except (OSError, ValueError) as exc:
+                self._close(exc)
+        return len(text)
 
     def flush(self) -> None:
-        sys.stderr.flush()
+        """Flush the target; a failure closes the stream (never raises)."""
+        if self.closed_reason is None:
+            try:
+                self._target().flush()
+            except (OSError, ValueError) as exc:
+                self._close(exc)
 
     def isatty(self) -> bool:
-        return sys.stderr.isatty()
+        """Whether the target is a terminal (False once closed or unreadable)."""
+        try:
+            return self.closed_reason is None and self._target().isatty()
+        except (OSError, ValueError):
+            return False
+
+    def on_closed(self, callback: Callable[[str], None]) -> None:
+        """Call ``callback(reason)`` when the stream closes; at once if it already has."""
+        with self._lock:
+            reason = self.closed_reason
+            if reason is None:
+                self._callbacks.append(callback)
+        if reason is not None:
+            callback(reason)
+
+    def _close(self, exc: BaseException) -> None:
+        with self._lock:
+            if self.closed_reason is not None:
+                return
+            self.closed_reason = _stream_error(exc)
+            callbacks, self._callbacks = self._callbacks, []
+        target = sys.stderr if self._file is None else self._file
+        _silence_broken_std_stream(target)
+        _tell_stderr(f"hedgebot: log stream closed ({self.closed_reason}): stopping\n", target)
+        for callback in callbacks:
+            callback(self.closed_reason)
+
+
+def _stream_error(exc: BaseException) -> str:
+    """``"EPIPE: Broken pipe"`` for an ``OSError`` with an errno, else the exception described."""
+    if isinstance(exc, OSError) and exc.errno is not None:
+        name = errno.errorcode.get(exc.errno, str(exc.errno))
+        return f"{name}: {exc.strerror or describe_exc(exc)}"
+    return describe_exc(exc)
+
+
+def _silence_broken_std_stream(target: Any) -> None:
+    """Point the descriptor of a broken ``sys.stderr``/``sys.stdout`` at ``/dev/null``: the
+    reader is gone, and the interpreter flushes both at exit (a second ``BrokenPipeError``,
+    exit code 120, and a traceback nobody can read)."""
+    if target not in (sys.stderr, sys.stdout, sys.__stderr__, sys.__stdout__):
+        return
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, target.fileno())
+        finally:
+            os.close(devnull)
+
+
+def _tell_stderr(line: str, broken: Any) -> None:
+    """One line on ``sys.stderr`` when it is not the stream that broke (else nowhere)."""
+    if broken is sys.stderr:
+        return
+    with contextlib.suppress(OSError, ValueError, AttributeError):  # AttributeError: None
+        sys.stderr.write(line)
+        sys.stderr.flush()
 
 
 def configure_logging(
@@ -117,13 +214,16 @@ def configure_logging(
     fmt: Literal["json", "console", "auto"] = "auto",
     secret_urls: Iterable[str] = (),
     file: TextIO | None = None,
-) -> None:
+) -> LogStream:
     """Route structlog to stderr (or ``file``, e.g. the demo's ``demo.log``), one event per
     line; ``secret_urls`` are masked wherever they appear in an event (see
-    :class:`UrlMasker`). The console format rounds numbers for display (:func:`display_numbers`)."""
+    :class:`UrlMasker`). The console format rounds numbers for display (:func:`display_numbers`).
+
+    Returns the :class:`LogStream`: logging never raises when it cannot be written (a closed
+    pipe), and ``on_closed`` tells the caller (the daemon stops, exit 1)."""
     use_json = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
     set_console_base_step(None)  # the market is not known yet
-    stream: Any = _CurrentStderr() if file is None else file
+    stream = LogStream(file)
     renderer: Any = (
         structlog.processors.JSONRenderer()
         if use_json
@@ -145,6 +245,7 @@ def configure_logging(
         wrapper_class=structlog.make_filtering_bound_logger(
             logging.getLevelNamesMapping()[level.upper()]
         ),
-        logger_factory=structlog.PrintLoggerFactory(file=stream),
+        logger_factory=structlog.PrintLoggerFactory(file=cast("TextIO", stream)),
         cache_logger_on_first_use=False,
     )
+    return stream
