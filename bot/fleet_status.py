@@ -6,7 +6,8 @@ report``) and the trading state of its operator state and tripped guards
 (``bot.status_trading``; the kill switch is a file on the bot's host, not in the store: only
 the live state includes it). With a broker, each bot's retained ``state`` message (and
 ``status``) is read too; a bot's live values win and its row says ``mq`` instead of ``db``.
-Unknown values are shown as ``?`` and are ``null`` in ``--json``, never 0.
+Unknown values are shown as ``?`` and are ``null`` in ``--json``, never 0; so are a live
+state's implausible values (``bot.telemetry.monitor_checks``: beyond 1e18, a negative band).
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from bot.store.postgres import PostgresStore
 from bot.store.sqlite import SqliteStore
 from bot.telemetry.cli_support import broker_client
 from bot.telemetry.messages import StateMessage
+from bot.telemetry.monitor_checks import KNOWN_STATUSES, Loc, state_doubts
 
 __all__ = [
     "BotStatus",
@@ -186,17 +188,22 @@ async def _live_rows(
                     _take(message, states, online)
     rows = {}
     for bot_id, state in states.items():
-        published = state.published_at
+        doubted = {d.loc for d in state_doubts(state)}  # implausible values: unknown
+
+        def believed(value: Any, *loc: str, doubted: set[Loc] = doubted) -> Any:
+            return None if loc in doubted else value
+
+        published = believed(state.published_at, "published_at")
         rows[bot_id] = BotStatus(
             bot_id,
             "mq",
-            block=state.block,
+            block=believed(state.block, "block"),
             age_s=None if published is None else round(max(0.0, now_s - published), 3),
-            delta_base=state.delta_base,
-            hedge_base=state.hedge_base,
-            drift_base=state.drift_base,
-            band_base=state.band_base,
-            net_pnl_quote=state.pnl.net,
+            delta_base=believed(state.delta_base, "delta_base"),
+            hedge_base=believed(state.hedge_base, "hedge_base"),
+            drift_base=believed(state.drift_base, "drift_base"),
+            band_base=believed(state.band_base, "band_base"),
+            net_pnl_quote=believed(state.pnl.net, "pnl", "net"),
             trading_state=state.trading_state,
             trading_reasons=tuple(state.trading_reasons),
             online=online.get(bot_id),
@@ -207,13 +214,15 @@ async def _live_rows(
 def _take(
     message: aiomqtt.Message, states: dict[str, StateMessage], online: dict[str, bool]
 ) -> None:
-    """Keep one retained message: a valid state by its own bot id, or a status."""
+    """Keep one retained message: a valid state by its own bot id, or a known status
+    (``online``/``offline``; any other is unknown)."""
     payload = message.payload
     if not message.retain or not isinstance(payload, bytes | bytearray) or not payload:
         return
     levels = str(message.topic).split("/")
     if levels[-1] == "status":
-        online[levels[-2]] = bytes(payload) == b"online"
+        if bytes(payload).decode(errors="replace") in KNOWN_STATUSES:
+            online[levels[-2]] = bytes(payload) == b"online"
         return
     try:
         state = StateMessage.model_validate_json(bytes(payload))

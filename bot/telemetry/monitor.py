@@ -21,7 +21,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import aiomqtt
-from pydantic import ValidationError
 from rich import box
 from rich.console import Console, Group
 from rich.live import Live
@@ -41,8 +40,17 @@ from bot.telemetry.cli_support import (
     broker_url,
     say,
 )
-from bot.telemetry.command_text import describe, echo
+from bot.telemetry.command_text import echo
 from bot.telemetry.messages import EventMessage, StateMessage
+from bot.telemetry.monitor_checks import (
+    UNKNOWN,
+    BotView,
+    bot_id_problem,
+    doubts_problem,
+    payload_problem,
+    state_doubts,
+    status_problem,
+)
 from bot.telemetry.monitor_layout import BOT_COLUMNS, MONITOR_WIDTH, Cells, layout
 from bot.telemetry.operator_cmd import add_cmd_parser, parse_params, send_command
 
@@ -59,35 +67,6 @@ __all__ = [
 MAX_EVENTS = 10
 MAX_COMMAND_NAMES = 256  # command ids remembered to name the command in its event
 MAX_MONITOR_PAYLOAD_BYTES = 1024 * 1024  # a state is a few KB; larger is hostile
-MAX_PROBLEM_CHARS = 160
-
-
-def payload_problem(kind: str, exc: ValueError) -> str:
-    """Why a ``kind`` payload (``state``, ``events``) did not validate, for people: its first
-    error's field and reason (``bad state payload: delta_base: must be a number (+1 more)``),
-    escaped and at most ``MAX_PROBLEM_CHARS`` characters."""
-    if not isinstance(exc, ValidationError):  # e.g. digits past the int-str limit
-        return echo(f"bad {kind} payload: {exc}", MAX_PROBLEM_CHARS)
-    errors = exc.errors(include_url=False)
-    first = errors[0]
-    if first["type"] == "json_invalid":
-        reason = f"not JSON ({(first.get('ctx') or {}).get('error', 'unparsable')})"
-    elif not first["loc"]:
-        reason = str(first["msg"])
-    else:  # ``describe`` skips a command's union tag: give it the kind in that place
-        reason = describe({**first, "loc": (kind, *first["loc"])})
-    more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
-    return echo(f"bad {kind} payload: {reason}{more}", MAX_PROBLEM_CHARS)
-
-
-@dataclass
-class BotView:
-    """What the monitor knows about one bot."""
-
-    status: str = "?"
-    state: StateMessage | None = None
-    state_received_s: float | None = None
-    problem: str | None = None
 
 
 @dataclass
@@ -116,19 +95,33 @@ class MonitorView:
             return
         view = self.bots.setdefault(bot_id, BotView())
         if len(payload) > MAX_MONITOR_PAYLOAD_BYTES:
-            view.problem = f"bad {kind} payload: {len(payload)} bytes"
+            view.note_problem(kind, f"bad {kind} payload: {len(payload)} bytes")
             return
         try:
             if kind == "status":
-                view.status = echo(payload.decode(errors="replace"), 32)
+                problem = status_problem(payload)
+                view.status = UNKNOWN if problem is not None else payload.decode()
+                view.note_problem(kind, problem)
             elif kind == "state":
-                view.state = StateMessage.model_validate_json(payload)
-                view.state_received_s = now_s
-                view.problem = None
+                self._take_state(view, bot_id, StateMessage.model_validate_json(payload), now_s)
             else:
                 self.events.append((bot_id, EventMessage.model_validate_json(payload)))
+                view.note_problem(kind, None)
         except ValueError as exc:  # ValidationError, or e.g. digits past the int-str limit
-            view.problem = payload_problem(kind, exc)
+            view.note_problem(kind, payload_problem(kind, exc))
+
+    @staticmethod
+    def _take_state(view: BotView, bot_id: str, state: StateMessage, now_s: float) -> None:
+        """Believe ``state`` unless it names another bot; its implausible values are noted
+        (shown as ``?``, named in the problem)."""
+        mismatch = bot_id_problem(bot_id, state)
+        if mismatch is not None:  # not this bot's state: the row keeps what it had
+            view.note_problem("state", mismatch)
+            return
+        view.state = state
+        view.state_received_s = now_s
+        view.doubts = state_doubts(state)
+        view.note_problem("state", doubts_problem(view.doubts))
 
     def _remember_command(self, payload: bytes) -> None:
         """Note a command's id and name (``pause``...) so its ack event can name it."""
@@ -198,10 +191,10 @@ class MonitorView:
             return {**dashes, "bot": bot, "status": status}
         if view.status == "online":
             status = _trading_status(state) or status
-        return {
+        cells: Cells = {
             "bot": bot,
             "status": status,
-            "block": _int(state.block),
+            "block": Text(str(state.block)),
             "time": Text(_block_time(state.timestamp)),
             "age": Text(_age(now_s, state.published_at, state.timestamp)),
             "delta": state.delta_base,
@@ -210,8 +203,23 @@ class MonitorView:
             "margin": state.margin_ratio,
             "net pnl": state.pnl.net,
         }
+        aged_by = "timestamp" if state.published_at is None else "published_at"
+        sources = {**_CELL_SOURCES, "age": (aged_by,)}
+        for column, loc in sources.items():
+            if view.doubted(*loc):  # an implausible value: "?", named in the problem
+                cells[column] = Text(UNKNOWN)
+        return cells
 
 
+_CELL_SOURCES: dict[str, tuple[str, ...]] = {
+    "block": ("block",),
+    "time": ("timestamp",),
+    "delta": ("delta_base",),
+    "hedge": ("hedge_base",),
+    "drift": ("drift_base",),
+    "margin": ("margin_ratio",),
+    "net pnl": ("pnl", "net"),
+}
 _BOT_ID_SHOWN = 16
 
 
@@ -220,19 +228,25 @@ _NOTE_REASONS = 3  # reasons shown per bot below the table
 
 
 def _note(bot_id: str, view: BotView) -> Text | None:
-    """The line below the table for a bot: its problem when it has no valid state, else
-    why it is not ``active`` (the state's ``trading_reasons``, which name the way out:
-    ``halted: venue refused authentication — fix keys, then resume``); None otherwise.
-    Text from the peer, escaped and bounded; wrapped by the console, never cut."""
+    """The lines below the table for a bot: why it is not ``active`` (the state's
+    ``trading_reasons``, which name the way out: ``halted: venue refused authentication —
+    fix keys, then resume``) and what is wrong with its messages (``no state`` when it has
+    none); None when neither. Text from the peer, escaped and bounded; wrapped by the
+    console, never cut."""
     name = echo(bot_id, _BOT_ID_SHOWN)
     state = view.state
     if state is None:
-        return Text(f"{name}: {echo(view.problem or 'no state', 64)}")
-    if state.trading_state in (None, "active") or not state.trading_reasons:
-        return None
-    reasons = "; ".join(echo(r, 96) for r in state.trading_reasons[:_NOTE_REASONS])
-    more = len(state.trading_reasons) - _NOTE_REASONS
-    return Text(f"{name}: {state.trading_state}: {reasons}" + (f" (+{more})" if more > 0 else ""))
+        return Text(f"{name}: {view.problem or 'no state'}")
+    lines = []
+    if state.trading_state not in (None, "active") and state.trading_reasons:
+        reasons = "; ".join(echo(r, 96) for r in state.trading_reasons[:_NOTE_REASONS])
+        more = len(state.trading_reasons) - _NOTE_REASONS
+        lines.append(
+            f"{name}: {state.trading_state}: {reasons}" + (f" (+{more})" if more > 0 else "")
+        )
+    if view.problem is not None:
+        lines.append(f"{name}: {view.problem}")
+    return Text("\n".join(lines)) if lines else None
 
 
 def _trading_status(state: StateMessage) -> Text | None:
@@ -253,10 +267,6 @@ def _trading_status(state: StateMessage) -> Text | None:
 def _text(value: str, limit: int = 64) -> Text:
     """Untrusted text as rich ``Text``: shown literally (``[/evil]`` is not markup), bounded."""
     return Text(echo(value, limit))
-
-
-def _int(value: int) -> Text:
-    return Text(str(value) if abs(value) < 10**18 else "huge")
 
 
 def _age(now_s: float, published_at: float | None, block_timestamp: int) -> str:

@@ -29,10 +29,10 @@ pytestmark = pytest.mark.unit
 TOKEN = "t" * 24
 
 
-def _state(block: int) -> StateMessage:
+def _state(block: int, bot_id: str = "b1") -> StateMessage:
     zero = Decimal(0)
     return StateMessage(
-        bot_id="b1",
+        bot_id=bot_id,
         block=block,
         timestamp=block,
         price=Decimal(2000),
@@ -258,12 +258,12 @@ def test_fleet_spam_ids_never_lock_out_a_real_bot() -> None:
     clock = _Clock()
     board = FleetBoard("hb", DashboardFeed(), clock=clock)
     board.apply("hb/early/status", b"online", retained=True)
-    board.apply("hb/early/state", _state(5).model_dump_json().encode(), retained=True)
+    board.apply("hb/early/state", _state(5, "early").model_dump_json().encode(), retained=True)
     for i in range(3000):
         clock.now += 0.01
         board.apply(f"hb/spam{i}/status", b"online")
     board.apply("hb/real/status", b"online", retained=True)
-    board.apply("hb/real/state", _state(7).model_dump_json().encode(), retained=True)
+    board.apply("hb/real/state", _state(7, "real").model_dump_json().encode(), retained=True)
     ids = {row["bot_id"] for row in board.rows()}
     assert {"real", "early"} <= ids
     assert len(ids) == MAX_BOTS
@@ -278,7 +278,7 @@ def test_fleet_ids_unheard_for_a_while_expire_and_the_page_is_told() -> None:
     feed = DashboardFeed()
     board = FleetBoard("hb", feed, clock=clock)
     board.apply("hb/noise/status", b"online")
-    board.apply("hb/real/state", _state(3).model_dump_json().encode(), retained=True)
+    board.apply("hb/real/state", _state(3, "real").model_dump_json().encode(), retained=True)
     with feed.subscribe() as page:
         clock.now += STATELESS_EXPIRE_S + 1
         board.apply("hb/other/status", b"online")

@@ -48,7 +48,7 @@ def _frame(view: MonitorView, width: int) -> list[str]:
 def _view(bot_id: str = BOT_ID, **overrides: object) -> MonitorView:
     view = MonitorView(prefix=PREFIX)
     view.apply(f"{PREFIX}/{bot_id}/status", b"online", NOW)
-    view.apply(f"{PREFIX}/{bot_id}/state", _state(**overrides), NOW)
+    view.apply(f"{PREFIX}/{bot_id}/state", _state(bot_id=bot_id, **overrides), NOW)
     return view
 
 

@@ -51,7 +51,7 @@ def test_markup_in_a_bot_id_and_status_is_shown_literally() -> None:
     """Bot ids come from topics and statuses from payloads: both are text, not markup."""
     view = MonitorView(prefix=PREFIX)
     view.apply(f"{PREFIX}/[evil]/status", b"[bold red]online[/]", time.time())
-    view.apply(f"{PREFIX}/[link=x]b/state", _state(), time.time())
+    view.apply(f"{PREFIX}/[link=x]b/state", _state(bot_id="[link=x]b"), time.time())
     text = _render(view)
     assert "[evil]" in text
     assert "[bold red]online[/]" in text
@@ -59,24 +59,34 @@ def test_markup_in_a_bot_id_and_status_is_shown_literally() -> None:
 
 
 def test_hostile_numbers_and_timestamps_still_render() -> None:
-    """Huge or non-finite values and impossible timestamps render as text, not as a failure;
-    a hostile number shows its bound (``>999,999T``), never in exponent form."""
+    """Huge values and impossible timestamps render as text, not as a failure: each value
+    beyond 1e18 is shown as ``?`` (never its digits, never an exponent) and named with its
+    reason below the table."""
     view = MonitorView(prefix=PREFIX)
     view.apply(
         f"{PREFIX}/big/state",
-        _state(block=10**40, timestamp=10**30, delta_base="1e999999999", hedge_base="-1e20"),
+        _state(
+            bot_id="big",
+            block=10**40,
+            timestamp=10**30,
+            delta_base="1e999999999",
+            hedge_base="-1e20",
+        ),
         time.time(),
     )
     event = {"type": "alert", "ts": 1e300, "data": {"msg": "\u001b[2J"}}
     view.apply(f"{PREFIX}/big/events", json.dumps(event).encode(), time.time())
     text = _render(view)
-    assert "huge" in text
-    row = next(line for line in text.splitlines() if line.startswith("big"))
-    # 1e999999999 and -1e20: bounded (no real amount), in plain text, never an exponent
-    assert row.split()[5:7] == [">999,999T", "<-999,999T"]
+    row = next(line for line in text.splitlines() if line.startswith("big "))
+    # block, time, delta and hedge: not believed, so "?"; drift and net PnL are plausible
+    assert row.split()[2:8] == ["?", "?", "?", "?", "?", "0.0500"]
+    assert (
+        "big: implausible state: block: beyond ±1e18; timestamp: beyond ±1e18; "
+        "delta_base: beyond ±1e18 (+1 more)"
+    ) in text
     assert "e+" not in text
     assert "E+" not in text
-    assert "?" in text  # the unrepresentable event time
+    assert "9999" not in text
 
 
 def test_oversized_payload_is_refused_not_parsed() -> None:
@@ -90,7 +100,7 @@ def test_oversized_payload_is_refused_not_parsed() -> None:
 def test_margin_is_a_percentage_like_status() -> None:
     """The margin column says ``2.49 %`` (status's units), not the raw ratio ``0.025``."""
     view = MonitorView(prefix=PREFIX)
-    view.apply(f"{PREFIX}/m/state", _state(margin_ratio="0.0249"), time.time())
+    view.apply(f"{PREFIX}/m/state", _state(bot_id="m", margin_ratio="0.0249"), time.time())
     text = _render(view)
     assert "2.49 %" in text
     assert "0.025" not in text

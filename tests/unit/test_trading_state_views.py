@@ -94,6 +94,8 @@ def test_trading_state_gauges() -> None:
 def _row(state: dict[str, Any], status: bytes = b"online") -> str:
     view = MonitorView(prefix=PREFIX)
     view.apply(f"{PREFIX}/bot-1/status", status, time.time())
+    # the state names the bot of its topic (a state under another bot's topic is not believed)
+    state = {**state, "bot_id": "bot-1"}
     view.apply(f"{PREFIX}/bot-1/state", json.dumps(state).encode(), time.time())
     console = Console(file=io.StringIO(), record=True, width=80)
     console.print(view.render(time.time()))

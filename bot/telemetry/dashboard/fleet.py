@@ -23,8 +23,8 @@ from rich.console import Console
 from bot.telemetry.auth import OperatorKey
 from bot.telemetry.cli_support import EXIT_USAGE, broker_client
 from bot.telemetry.dashboard.feed import DashboardFeed
-from bot.telemetry.messages import StateMessage
 from bot.telemetry.monitor import MonitorView
+from bot.telemetry.monitor_checks import BotView, masked_state
 from bot.telemetry.operator_cmd import send_command
 
 __all__ = ["FleetBoard", "FleetCommander", "watch_broker"]
@@ -37,22 +37,45 @@ MAX_BOTS = 500
 STATELESS_EXPIRE_S = 900.0  # an id never seen with a valid state goes after 15 min unheard
 EXPIRE_S = 86_400.0  # any bot goes after a day unheard
 _EXPIRY_EVERY_S = 10.0
+# the history's series: the state's value at each location (``None``: not believed)
+_HISTORY_POINTS: dict[str, tuple[str, ...]] = {
+    "price": ("price",),
+    "delta": ("delta_base",),
+    "hedge": ("hedge_base",),
+    "drift": ("drift_base",),
+    "band": ("band_base",),
+    "net": ("pnl", "net"),
+}
 _EXIT_STATUS = {0: "applied", 1: "rejected", 2: "timeout", 3: "unreachable", 4: "refused"}
 
 
-def _row_numbers(state: StateMessage | None) -> dict[str, Any]:
+def _row_numbers(view: BotView) -> dict[str, Any]:
+    """The row's numbers as exact strings (``"?"``: a value not believed, named in the
+    problem); nothing without a state."""
+    state = view.state
     if state is None:
         return {}
+    shown = masked_state(state, view.doubts)
     return {
-        "block": state.block,
-        "delta": str(state.delta_base),
-        "hedge": str(state.hedge_base),
-        "drift": str(state.drift_base),
-        "band": str(state.band_base),
-        "margin": None if state.margin_ratio is None else str(state.margin_ratio),
-        "net_pnl": str(state.pnl.net),
+        "block": shown["block"],
+        "delta": shown["delta_base"],
+        "hedge": shown["hedge_base"],
+        "drift": shown["drift_base"],
+        "band": shown["band_base"],
+        "margin": shown["margin_ratio"],
+        "net_pnl": shown["pnl"]["net"],
         "paused": state.paused,
     }
+
+
+def _point(view: BotView, *loc: str) -> float | None:
+    """A chart point of the state's value at ``loc``; None (a gap) for one not believed."""
+    if view.doubted(*loc):
+        return None
+    value: Any = view.state
+    for part in loc:
+        value = getattr(value, part)
+    return None if value is None else float(value)
 
 
 @dataclass
@@ -93,7 +116,7 @@ class FleetBoard:
             "status": view.status,
             "problem": view.problem,
             "last_alert": trail.last_alert,
-            **_row_numbers(view.state),
+            **_row_numbers(view),
         }
 
     def rows(self) -> list[dict[str, Any]]:
@@ -106,7 +129,7 @@ class FleetBoard:
         if view is None:
             return None
         trail = self._trails.get(bot_id, _BotTrail())
-        state = None if view.state is None else view.state.model_dump(mode="json")
+        state = None if view.state is None else masked_state(view.state, view.doubts)
         return {
             "row": self.row(bot_id),
             "state": state,
@@ -189,19 +212,15 @@ class FleetBoard:
         self.feed.publish_status({"kind": "removed", "bot_id": bot_id, **self.counts()})
 
     def _on_state(self, bot_id: str, trail: _BotTrail) -> None:
-        state = self.view.bots[bot_id].state
+        view = self.view.bots[bot_id]
+        state = view.state
         if state is None:
             return
         trail.history.append(
             {
                 "t": self._clock(),
-                "block": state.block,
-                "price": float(state.price),
-                "delta": float(state.delta_base),
-                "hedge": float(state.hedge_base),
-                "drift": float(state.drift_base),
-                "band": float(state.band_base),
-                "net": float(state.pnl.net),
+                "block": None if view.doubted("block") else state.block,
+                **{name: _point(view, *loc) for name, loc in _HISTORY_POINTS.items()},
             }
         )
 
