@@ -6,8 +6,9 @@ primary chain's name, "commands_enabled", "event_kinds"}``),
 ``/api/stream`` (server-sent events: ``state`` after every tick, ``event`` for each event,
 ``status`` for the kill switch and command acks), ``/api/history?range=1h|6h|24h|all``,
 ``/api/events?kinds=decision,order,...``, ``POST /api/command`` and ``POST /api/killswitch``
-(operator token + same-origin checks: ``security.CommandGate``), ``/api/plan`` (the hedge
-planner when it is available).
+(operator token + same-origin checks: ``security.CommandGate``; the kill switch is written
+to its file at once and recorded like a command, ``kill_switch`` with ``params.mode``),
+``/api/plan`` (the hedge planner when it is available).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import structlog
 from aiohttp import web
@@ -49,6 +50,8 @@ _log = structlog.get_logger("hedgebot.telemetry.dashboard")
 FLATTEN_WORD = "FLATTEN"
 PAGE_COMMANDS = ("pause", "resume", "rebalance_now", "set_hedge_ratio", "set_threshold", "flatten")
 KILL_MODES = ("freeze", "flatten", "clear")
+KILL_COMMAND = "kill_switch"  # how a page's kill-switch action is recorded among commands
+_KILL_ENGAGE: dict[str, Literal["freeze", "flatten"]] = {"freeze": "freeze", "flatten": "flatten"}
 
 PlanSource = Callable[[], Awaitable[dict[str, Any]]]
 
@@ -84,6 +87,7 @@ class BotDashboard:
         self.plans = None if self.plan is None else PlanService(self.plan)
         if self.commands is not None:  # every command's outcome reaches the live log
             self.commands.on_outcome = self.feed.publish_event
+            self.commands.ledger = self.store  # the page's direct actions: its commands table
 
     def mount(self, app: web.Application) -> None:
         """Add the page, its assets, its API and ``/login`` to ``app`` (before it starts), and
@@ -218,11 +222,31 @@ class BotDashboard:
         if mode == "flatten" and not flatten_confirmed(body.get("confirm_text"), self.bot_id):
             reason = f"type the bot id or {FLATTEN_WORD} to confirm a kill-switch flatten"
             return _json_response({"status": "refused", "reason": reason}, 400)
-        if mode == "clear":
-            self.kill_switch.clear()
-        else:
-            self.kill_switch.engage(mode, "operator request (dashboard)", "dashboard")
+        ack = await self._apply_kill(self.kill_switch, mode)
         status = self.kill_status()
-        _log.warning("killswitch.set", mode=mode, source="dashboard", bot_id=echo(self.bot_id))
         self.feed.publish_status(status)
-        return _json_response({"status": "applied", "kill_switch": status})
+        return _json_response(
+            {**ack, "kill_switch": status}, 200 if ack["status"] == "applied" else 500
+        )
+
+    async def _apply_kill(self, kill_switch: FileKillSwitch, mode: str) -> dict[str, Any]:
+        """Write (or remove) the flag file the engine reads at every tick — so it works while
+        the engine is stuck — then record the action like a command (the store's commands
+        table, a ``command`` event, the page's ack: ``CommandHub.record_action``)."""
+        error = None
+        try:
+            if mode == "clear":
+                kill_switch.clear()
+            else:
+                kill_switch.engage(_KILL_ENGAGE[mode], "operator request (dashboard)", "dashboard")
+        except OSError as exc:  # the file could not be written: say so, record it
+            error = f"kill switch file: {describe_exc(exc)}"
+            _log.error("killswitch.unwritten", mode=mode, source="dashboard", error=error)
+        else:
+            _log.warning("killswitch.set", mode=mode, source="dashboard", bot_id=echo(self.bot_id))
+        if self.commands is None:
+            failed = error is not None
+            return {"status": "rejected" if failed else "applied", "reason": error}
+        ack = await self.commands.record_action(KILL_COMMAND, {"mode": mode}, error)
+        self.feed.publish_status({"kind": "ack", **ack.as_dict()})
+        return ack.as_dict()

@@ -5,6 +5,11 @@ process, and goes through ``CommandValidator`` (bounded parse, schema, freshness
 once) into the engine's command queue: the same queue and the same checks as a command from
 the broker. The hub is the engine's ``CommandSource``: it answers the page's own commands and
 passes every other ack to the MQTT channel it wraps.
+
+An action that must not wait for the engine (the kill switch: a file the engine reads at every
+tick, so that it works while the engine is stuck) is applied by the page and recorded here
+like a command (:meth:`CommandHub.record_action`): a row in the store's commands table with
+its outcome, a ``command`` event, a log line and the page's ack.
 """
 
 from __future__ import annotations
@@ -21,9 +26,12 @@ import structlog
 
 from bot.clock import WallClock
 from bot.engine import CommandSource
+from bot.errors import HedgebotError
 from bot.ports import Clock
+from bot.safety import describe_exc
 from bot.telemetry.auth import OperatorKey
 from bot.telemetry.commands import Command, CommandValidator, Redelivery, Rejection
+from bot.telemetry.inbox import CommandLedger
 from bot.telemetry.messages import EventMessage
 
 __all__ = ["CommandHub", "PageAck"]
@@ -42,6 +50,7 @@ MAX_PENDING_ACKS = 64
 # well be called ``web-123``); past the cap the oldest ids are forgotten
 MAX_ISSUED_IDS = 4096
 _PAGE_ID_PREFIX = "web-"
+RECORD_TIMEOUT_S = 5.0  # a store that hangs (the engine holding it) never holds up the ack
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +81,8 @@ class CommandHub:
     already in the store (used once, ever). ``on_outcome`` (set by the page) receives a
     ``command`` event for every outcome the engine reports (a page's or MQTT's command: the
     engine acks both here), so the live event log shows commands as they are applied.
+    ``ledger`` (set by the page: the store) records the page's direct actions
+    (:meth:`record_action`), each write given at most ``record_timeout_s`` seconds.
     """
 
     def __init__(
@@ -82,6 +93,7 @@ class CommandHub:
         seen_ids: Iterable[str] | Mapping[str, str] = (),
         clock: Clock | None = None,
         queue_size: int = DEFAULT_QUEUE_SIZE,
+        record_timeout_s: float = RECORD_TIMEOUT_S,
     ) -> None:
         self._clock: Clock = clock if clock is not None else WallClock()
         self._topic = DASHBOARD_TOPIC.format(bot_id=bot_id)
@@ -94,6 +106,8 @@ class CommandHub:
         self._pending: dict[str, tuple[str, asyncio.Future[PageAck]]] = {}
         self._issued: dict[str, None] = {}  # insertion-ordered, at most MAX_ISSUED_IDS
         self.on_outcome: Callable[[EventMessage], None] | None = None
+        self.ledger: CommandLedger | None = None
+        self._record_timeout_s = record_timeout_s
 
     def attach(self, upstream: CommandSource | None) -> None:
         """Serve ``upstream``'s commands too (its queue becomes the engine's queue); call
@@ -138,6 +152,45 @@ class CommandHub:
         except TimeoutError:
             return PageAck(command_id, shown, "queued", "waiting for the next tick")
 
+    async def record_action(
+        self,
+        command: str,
+        params: Mapping[str, Any],
+        error: str | None,
+    ) -> PageAck:
+        """Record an operator action the page applied itself (``error``: why it failed, None:
+        it took effect) like a command: a row in ``ledger`` (id ``web-…``, ``command``,
+        status ``ok``/``rejected``, body ``{"params", "reason"}``), a ``command`` event to
+        ``on_outcome`` and a log line. The ack is ``applied`` or ``rejected``; a ledger that
+        fails or takes over ``record_timeout_s`` seconds does not undo the action: the ack
+        then says it was not recorded (and so does the log)."""
+        command_id = f"{_PAGE_ID_PREFIX}{uuid.uuid4().hex}"
+        self._issue(command_id)
+        ok = error is None
+        body = {"params": dict(params), "reason": error}
+        reason = error
+        if self.ledger is not None:
+            try:
+                async with asyncio.timeout(self._record_timeout_s):
+                    status = "ok" if ok else "rejected"
+                    await self.ledger.record_command(
+                        self._clock.now(), command_id, command, status, body
+                    )
+            except (HedgebotError, OSError, TimeoutError) as exc:
+                unrecorded = f"not recorded in the store: {describe_exc(exc)}"
+                _log.error("command.unrecorded", id=command_id, command=command, error=unrecorded)
+                reason = unrecorded if reason is None else f"{reason}; {unrecorded}"
+        _log.warning(
+            "command.applied" if ok else "command.rejected",
+            id=command_id,
+            command=command,
+            params=dict(params),
+            reason=error,
+            source="dashboard",
+        )
+        self._tell(command_id, command, ok, reason, params)
+        return PageAck(command_id, command, "applied" if ok else "rejected", reason)
+
     def _issue(self, command_id: str) -> None:
         self._issued[command_id] = None
         while len(self._issued) > MAX_ISSUED_IDS:
@@ -168,15 +221,24 @@ class CommandHub:
         if not future.done():
             future.set_result(PageAck(command_id, command, "applied" if ok else "rejected", reason))
 
-    def _tell(self, command_id: str, command: str | None, ok: bool, reason: str | None) -> None:
+    def _tell(
+        self,
+        command_id: str,
+        command: str | None,
+        ok: bool,
+        reason: str | None,
+        params: Mapping[str, Any] | None = None,
+    ) -> None:
         """The ``command`` event of an outcome (``command`` None: an MQTT command, whose name
-        only the store's row carries)."""
+        only the store's row carries; ``params`` given for a page's direct action)."""
         if self.on_outcome is None:
             return
-        data = {
+        data: dict[str, Any] = {
             "id": command_id,
             "command": command,
             "status": "ok" if ok else "rejected",
             "reason": reason,
         }
+        if params is not None:
+            data["params"] = dict(params)
         self.on_outcome(EventMessage(type="command", ts=self._clock.now(), data=data))

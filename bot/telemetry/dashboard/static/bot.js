@@ -183,7 +183,7 @@ async function kill(mode) {
   const body = { mode };
   if (mode === "flatten") body.confirm_text = document.getElementById("flatten-confirm").value;
   const answer = await HB.post("/api/killswitch", body, token());
-  showAck({ mode: `kill switch ${mode}`, ...answer });
+  showAck({ ...answer, command: `kill switch ${mode}` });
   if (answer.kill_switch) renderKill(answer.kill_switch);
 }
 
