@@ -88,15 +88,34 @@ function makeCharts() {
     drift: ["drift and band (base)", ["drift", "+band", "−band"]],
     pnl: ["cumulative PnL parts (quote)", PNL_PARTS.map((p) => p[2])],
   };
+  // the drift chart's y axis spans the drift alone when the band is far beyond it (charts.js)
+  const driftRange = () => {
+    const limit = CHARTS.driftScale(series.drift).limit;
+    return [-limit, limit];
+  };
   for (const [key, [title, names]] of Object.entries(defs)) {
-    charts[key] = HB.chart(document.getElementById(`chart-${key}`), title, names);
+    const yRange = key === "drift" ? driftRange : undefined;
+    charts[key] = HB.chart(document.getElementById(`chart-${key}`), title, names, "", yRange);
     series[key] = [[], ...names.map(() => [])];
   }
 }
 
+// the chart's columns, bounded to the selected range and CHARTS.MAX_POINTS (charts.js)
 function setChart(key, columns) {
-  series[key] = columns;
-  if (charts[key]) charts[key].setData(columns);
+  series[key] = CHARTS.bounded(columns, document.getElementById("range").value);
+  if (charts[key]) charts[key].setData(series[key]);
+  if (key === "drift") renderDriftNote();
+}
+
+function renderDriftNote() {
+  const scale = CHARTS.driftScale(series.drift);
+  const note = document.getElementById("drift-note");
+  note.dataset.clipped = scale.clipped ? "1" : "0";
+  note.textContent = scale.clipped
+    ? `drift and band: the band (up to ±${HB.axisLabel(scale.band)}) is over ${CHARTS.BAND_CLIP}× the ` +
+      `largest drift shown, so the axis spans the drift (±${HB.axisLabel(scale.limit)}) and the band ` +
+      "lies beyond it (its value is in the legend)"
+    : "";
 }
 
 function appendLive(s) {
@@ -106,7 +125,7 @@ function appendLive(s) {
     if (!cols) return;
     cols[0].push(t);
     values.forEach((v, i) => cols[i + 1].push(v === null || v === undefined ? null : Number(v)));
-    if (charts[key]) charts[key].setData(cols);
+    setChart(key, cols);
   };
   add("price", [s.price]);
   add("delta", [s.delta_base, s.target_base, s.hedge_base]);

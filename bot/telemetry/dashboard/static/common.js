@@ -60,7 +60,18 @@ const HB = {
     answer.http = response.status;
     return answer;
   },
-  chart(container, title, series, yLabel) {
+  // a y axis label that fits its axis: plain up to 10,000, then 12.3K / 4.5M / 1.2T, from
+  // 1e15 (and below 1e-4) in exponent form
+  axisLabel(v) {
+    if (v === null || v === undefined || !Number.isFinite(v)) return "";
+    const a = Math.abs(v);
+    if (a === 0) return "0";
+    if (a >= 1e15 || a < 1e-4) return v.toExponential(1);
+    if (a >= 1e4) return new Intl.NumberFormat("en-US", { notation: "compact", maximumFractionDigits: 1 }).format(v);
+    return String(Number(v.toPrecision(4)));
+  },
+  // ``yRange(plot)``: the y scale's [min, max] (default: uPlot's, from the data)
+  chart(container, title, series, yLabel, yRange) {
     if (typeof uPlot === "undefined") {
       container.replaceChildren(HB.el("p", "charts unavailable: uPlot not installed (make setup)", "muted"));
       return null;
@@ -70,8 +81,13 @@ const HB = {
     const widthNow = () => Math.floor(container.getBoundingClientRect().width);
     const opts = {
       title, width: widthNow() || 420, height,
-      scales: { x: { time: true } },
-      axes: [{}, { label: yLabel || "" }],
+      scales: { x: { time: true }, ...(yRange ? { y: { range: (u) => yRange(u) } } : {}) },
+      axes: [{}, {
+        label: yLabel || "",
+        values: (_u, splits) => splits.map(HB.axisLabel),
+        // wide enough for its longest label (7 px a character at the axis font), never cut
+        size: (_u, values) => Math.max(50, 16 + 7 * Math.max(0, ...(values || []).map((v) => String(v).length))),
+      }],
       series: [{}, ...series.map((name, i) => ({ label: name, stroke: colors[i % colors.length], width: 1.5 }))],
     };
     const data = [[], ...series.map(() => [])];
