@@ -40,6 +40,7 @@ from bot.config_checks import (
     position_id_problems,
 )
 from bot.config_env import validated
+from bot.config_urls import one_report_per_chain_field
 from bot.config_v2 import V2PositionConfig as V2PositionConfig
 from bot.config_v2 import fee_share_clashes
 from bot.config_v4 import V4PositionConfig as V4PositionConfig
@@ -352,7 +353,7 @@ def load_config(
         os.environ.update(env)
     try:  # a list or section in the env that is not JSON is named too (config_env)
         settings, found = validated(Settings, data, format_validation_error)
-        problems.extend(found)
+        problems.extend(one_report_per_chain_field(found, data))  # chain: is validated twice
     finally:
         if saved is not None:
             os.environ.clear()

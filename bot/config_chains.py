@@ -19,6 +19,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot.config_address import Address
+from bot.config_urls import RpcUrls, WsUrls
 from bot.safety import MAX_RESPONSE_BYTES, mask_url
 
 __all__ = [
@@ -47,10 +48,10 @@ class ChainConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
-    rpc_urls: list[str] = Field(min_length=1)
+    rpc_urls: RpcUrls  # http(s) URLs with a host, each endpoint once (bot.config_urls)
     # the chain id every endpoint must answer (eth_chainId); unset: the endpoints must agree
     chain_id: Annotated[int, Field(ge=1, le=2**63 - 1)] | None = None
-    ws_urls: list[Annotated[str, Field(pattern=r"^wss?://[^\s/?#]+")]] = Field([], max_length=8)
+    ws_urls: WsUrls = []  # ws(s) URLs, at most 8, each endpoint once
     poll_interval_s: Annotated[float, Field(gt=0)] = 1.0
     request_timeout_s: Annotated[float, Field(gt=0)] = 10.0
     multicall: Address | None = None
