@@ -21,7 +21,7 @@ from bot.store.sqlite import SqliteStore
 from bot.telemetry.dashboard.bot_page import BotDashboard
 from bot.telemetry.dashboard.feed import DashboardFeed
 from bot.telemetry.dashboard.security import CommandGate
-from bot.telemetry.messages import StateMessage
+from bot.telemetry.messages import PnlParts, StateMessage
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
 
@@ -150,3 +150,25 @@ async def test_a_huge_band_leaves_the_drift_readable_with_a_note(
     assert await page.locator("#drift-note").text_content() == ""
     y = await page.evaluate("() => [charts.drift.scales.y.min, charts.drift.scales.y.max]")
     assert y == [pytest.approx(-0.825), pytest.approx(0.825)]
+
+
+async def test_live_points_keep_time_order_and_the_historys_signs(
+    page: Any, served: tuple[BotDashboard, str]
+) -> None:
+    """A live state stamped before the newest point is drawn in time order (never a line
+    going back); its PnL costs (paid, positive on the wire) are drawn negative, as the
+    history draws them, so the live line does not jump to the other side of zero."""
+    dashboard, _ = served
+    now = time.time()
+    pnl = PnlParts(trading_fees=Decimal(75), slippage=Decimal(12), gas=Decimal(1), net=Decimal(5))
+    dashboard.feed.publish_state(
+        _state(1, now + 10, "0.75", "0.05").model_copy(update={"pnl": pnl})
+    )
+    dashboard.feed.publish_state(_state(2, now + 5, "0.75", "0.05").model_copy(update={"pnl": pnl}))
+    await page.locator("#block[data-value='2']").wait_for(timeout=10_000)
+    last_points = "() => ({ t: series.pnl[0], last: series.pnl.map((c) => c[c.length - 1]) })"
+    got = await page.evaluate(last_points)
+    assert got["t"] == sorted(got["t"])
+    assert got["t"][-2:] == [pytest.approx(now + 5), pytest.approx(now + 10)]
+    # lp_hold, il, lp_fees, hedge, funding, - trading fees, - slippage, - gas, net
+    assert got["last"][1:] == [0, 0, 0, 0, 0, -75, -12, -1, 5]

@@ -123,14 +123,14 @@ function appendLive(s) {
   const add = (key, values) => {
     const cols = series[key];
     if (!cols) return;
-    cols[0].push(t);
-    values.forEach((v, i) => cols[i + 1].push(v === null || v === undefined ? null : Number(v)));
+    CHARTS.insert(cols, t, values.map((v) => (v === null || v === undefined ? null : Number(v))));
     setChart(key, cols);
   };
   add("price", [s.price]);
   add("delta", [s.delta_base, s.target_base, s.hedge_base]);
   add("drift", [s.drift_base, s.band_base, -Number(s.band_base)]);
-  add("pnl", PNL_PARTS.map(([short]) => (s.pnl ? s.pnl[short] : null)));
+  // as the history draws them: costs (paid, positive on the wire) as negative contributions
+  add("pnl", PNL_PARTS.map(([short, , , sign]) => (s.pnl && s.pnl[short] != null ? sign * Number(s.pnl[short]) : null)));
 }
 
 async function loadHistory() {
@@ -139,7 +139,8 @@ async function loadHistory() {
   const p = h.positions;
   const decisions = document.getElementById("decisions");
   decisions.dataset.value = String(h.decisions.count);
-  decisions.textContent = `${h.decisions.count.toLocaleString()} decisions (${h.decisions.rows.toLocaleString()} rows)`;
+  const plural = (n, word) => `${n.toLocaleString()} ${word}${n === 1 ? "" : "s"}`;
+  decisions.textContent = `${plural(h.decisions.count, "decision")} (${plural(h.decisions.rows, "row")})`;
   setChart("price", [h.pnl.t.slice(), h.pnl.price.slice()]);
   setChart("delta", [p.t.slice(), p.delta.slice(), p.target.slice(), p.hedge.slice()]);
   setChart("drift", [p.t.slice(), p.drift.slice(), p.band.slice(), p.band.map((b) => -b)]);

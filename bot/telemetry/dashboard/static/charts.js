@@ -34,6 +34,17 @@ const CHARTS = {
     return out;
   },
 
+  // add one point (t, ...values) to ``columns`` in time order: a live state can be stamped
+  // (published_at) before the store's record of the same tick that the history ends with,
+  // and uPlot draws its x values in array order (a point out of order is a line going back)
+  insert(columns, t, values) {
+    const times = columns[0];
+    let at = times.length;
+    while (at > 0 && times[at - 1] > t) at--;
+    times.splice(at, 0, t);
+    values.forEach((v, i) => columns[i + 1].splice(at, 0, v));
+  },
+
   // the drift chart's y scale from its columns [t, drift, +band, -band]:
   // {limit (the axis spans ±limit), clipped (the band is beyond it), band (its largest |value|)}
   driftScale(columns) {
