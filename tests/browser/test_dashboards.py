@@ -31,6 +31,7 @@ from bot.sim.mosquitto import Broker, free_port
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
 
 DOCS_SCREENSHOT = Path(__file__).parents[2] / "docs" / "dashboard.png"
+DOCS_FLEET_SCREENSHOT = Path(__file__).parents[2] / "docs" / "fleet-dashboard.png"
 
 
 @pytest.fixture(scope="module")
@@ -100,8 +101,9 @@ async def test_page_shows_what_snapshot_and_report_show_at_that_block(
         )
         report = await _cli_json("report", "--config", str(bot.config), "--json")
         assert report["last_block"] == snapshot["block"]
-        assert await _value(page, "#delta") == snapshot["delta_base"]
-        assert await _value(page, "#hedge") == snapshot["hedge_base"]
+        # the same numbers (the state message may keep a trailing zero: -74.380 is -74.38)
+        assert Decimal(await _value(page, "#delta")) == Decimal(snapshot["delta_base"])
+        assert Decimal(await _value(page, "#hedge")) == Decimal(snapshot["hedge_base"])
         assert Decimal(await _value(page, "#hedge")) == Decimal(report["hedge_base"])
         page_net = Decimal(await _value(page, "#net-pnl"))
         assert page_net == Decimal(report["net_pnl_quote"]).quantize(Decimal("1e-10"))
@@ -219,6 +221,8 @@ async def test_fleet_lists_two_bots_and_shows_one_going_offline(
         await page.locator("tr[data-bot='fleet-b'][data-status='offline']").wait_for(timeout=15_000)
         assert await page.locator("tr[data-bot='fleet-a'][data-status='online']").count() == 1
         await page.screenshot(path=str(tmp_path / "fleet-dashboard.png"), full_page=True)
+        if os.environ.get("HEDGEBOT_UPDATE_SCREENSHOTS") == "1":
+            shutil.copy(tmp_path / "fleet-dashboard.png", DOCS_FLEET_SCREENSHOT)
     finally:
         await context.close()
         await fleet.stop()
