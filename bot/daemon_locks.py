@@ -8,6 +8,7 @@ import os
 from bot.clock import WallClock
 from bot.config import Settings
 from bot.instance_lock import InstanceLock, InstanceLocked, bot_lock_path, lock_path_for
+from bot.telemetry.auth import operator_key_from_env
 from bot.telemetry.settings import MqttSettings
 
 
@@ -40,7 +41,12 @@ def acquire_instance_locks(
 
 async def refuse_if_running_elsewhere(settings: Settings, mqtt_settings: MqttSettings) -> None:
     """Raise ``InstanceLocked`` when the broker shows this bot id online with a state younger
-    than two heartbeats (``bot.telemetry.peers``); a stale retained ``online`` is a warning."""
+    than two heartbeats, signed with ``HEDGEBOT_OPERATOR_KEY`` (``bot.telemetry.peers``); a
+    stale, unsigned or badly signed one (anyone on the broker can retain those), or any one
+    when no operator key is set, is a warning and the start goes on.
+
+    Raises ``ConfigError`` for an operator key that is set but unusable (too short, a
+    placeholder)."""
     from bot.telemetry.peers import find_live_instance
 
     live = await find_live_instance(
@@ -48,6 +54,7 @@ async def refuse_if_running_elsewhere(settings: Settings, mqtt_settings: MqttSet
         settings.bot_id,
         max_age_s=2 * settings.chain.heartbeat_s,
         clock=WallClock(),
+        operator_key=operator_key_from_env(os.environ),
     )
     if live is not None:
         raise InstanceLocked(

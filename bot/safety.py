@@ -15,9 +15,9 @@ instance lock: ``bot.store``, ``bot.replay_store``, ``bot.core.operator``,
 ``bot.exchange.ledger_checks``), files shipped in the package or written by the simulator
 (``bot.chain.rpc.load_abi``, ``bot.sim``), the operator's own command line and environment
 (``bot.telemetry.operator_cmd`` ``--param``, checked first by ``bot.cli_args``;
-``bot.config_env``), retained MQTT state bounded to 1 MiB and parsed under the sane recursion
-limit with ``RecursionError`` caught (``bot.telemetry.peers``), and the local emulators'
-requests (test doubles of a venue, not the bot).
+``bot.config_env``), and the local emulators' requests (test doubles of a venue, not the
+bot). The retained MQTT state read at start (``bot.telemetry.peers``) goes through
+:func:`loads_bounded` (1 MiB).
 """
 
 from __future__ import annotations

@@ -1,12 +1,14 @@
-"""Operator authentication of commands and acks: HMAC-SHA256 with a key from the environment.
+"""Operator authentication of commands, acks and the retained state: HMAC-SHA256 with a key from
+the environment.
 
 Scheme (docs/mqtt.md, "Signing"): ``sig`` is the lowercase hex HMAC-SHA256, keyed with the UTF-8
 bytes of ``HEDGEBOT_OPERATOR_KEY``, of ``<topic> "\\n" <canonical JSON>``, where the canonical
 JSON is the message object without its ``sig`` field, serialised with sorted keys, no
 whitespace and ASCII escapes (``json.dumps(obj, sort_keys=True, separators=(",", ":"))``).
-The topic binds a command to one bot (``<prefix>/<bot>/cmd``) and an ack to its answer topic
-(``.../cmd/ack``), so neither can be replayed elsewhere. The key never leaves the process: it is
-read from the environment only and never logged or printed.
+The topic binds a command to one bot (``<prefix>/<bot>/cmd``), an ack to its answer topic
+(``.../cmd/ack``) and the bot's retained state to its ``.../state`` (the evidence a second
+start believes, ``bot.telemetry.peers``), so none can be replayed elsewhere. The key never
+leaves the process: it is read from the environment only and never logged or printed.
 """
 
 from __future__ import annotations
@@ -47,7 +49,8 @@ def canonical_json(message: Mapping[str, Any]) -> bytes:
 
 
 class OperatorKey:
-    """The shared secret that signs commands (operator) and acks (bot). ``repr`` hides it."""
+    """The shared secret that signs commands (operator), acks and retained states (bot).
+    ``repr`` hides it."""
 
     __slots__ = ("_secret",)
 
@@ -79,7 +82,7 @@ class OperatorKey:
             return False
         try:
             expected = self.sign(topic, message)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, RecursionError):
             return False
         return hmac.compare_digest(expected, sig)
 

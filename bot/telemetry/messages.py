@@ -11,7 +11,7 @@ import dataclasses
 import json
 from decimal import Decimal
 from enum import Enum
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -26,6 +26,9 @@ from pydantic_core import PydanticSerializationError
 from bot.config_chains import CHAIN_NAME_PATTERN
 from bot.core.v3_position import range_position
 from bot.domain import PoolKind, PositionExposure
+
+if TYPE_CHECKING:
+    from bot.telemetry.auth import OperatorKey
 
 SCHEMA_VERSION: Literal[1] = 1
 
@@ -215,11 +218,24 @@ class StateMessage(_Payload):
     # several chains: the block each chain was read at, by the config's chain name (``block``
     # is the primary's); None with one chain, and then left off the wire (as before)
     blocks: dict[ChainLabel, BlockNumber] | None = Field(default=None, max_length=64)
+    # HMAC of the other fields with the operator key over the ``state`` topic
+    # (bot.telemetry.auth): what makes a retained state evidence of a running instance;
+    # None from a bot without a key, and then left off the wire (readers ignore it)
+    sig: str | None = None
+
+    def signed_by(self, key: OperatorKey, topic: str) -> StateMessage:
+        """This state with its ``sig``: ``key``'s signature of its wire form (without ``sig``)
+        on ``topic`` (the bot's ``.../state``), as ``OperatorKey.verify`` checks it on the
+        parsed payload."""
+        body = json.loads(self.model_copy(update={"sig": None}).to_json())
+        return self.model_copy(update={"sig": key.sign(topic, body)})
 
     def _omitted(self) -> set[str]:
         omitted = set() if self.blocks is not None else {"blocks"}
         if self.next_funding_ts is None:
             omitted.add("next_funding_ts")
+        if self.sig is None:
+            omitted.add("sig")
         # a state without the trading fields has the wire form of before
         if self.trading_state is None and not self.trading_reasons and not self.guards_tripped:
             omitted |= {"trading_state", "trading_reasons", "guards_tripped"}

@@ -191,7 +191,12 @@ class MqttTelemetry:
     # ---- what the engine calls -------------------------------------------------------------
 
     def publish_state(self, state: StateMessage) -> None:
-        """Replace the retained state; only the latest is kept. Never blocks."""
+        """Replace the retained state; only the latest is kept. Never blocks. Signed with the
+        operator key when there is one (``sig``, docs/mqtt.md): only a signed, fresh state
+        keeps a second instance of the bot id from starting (``bot.telemetry.peers``)."""
+        key = self.validator.operator_key
+        if key is not None:
+            state = state.signed_by(key, self.topics.state)
         self._latest_state = state.to_json()
         self._state_dirty = True
         self._wake.set()

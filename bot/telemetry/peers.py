@@ -6,13 +6,19 @@ with its wall clock, host and pid after every tick. ``online`` with a state youn
 ``max_age_s`` is a live instance; the start is refused naming it. ``online`` with an older (or
 no) state, or one published by a process of this host that is gone, is a stale leftover of a
 crash (the Last Will comes only after 1.5 keepalives) and is ignored with a warning.
+
+Anyone who can publish on the broker can retain ``online`` and a fresh state, so neither is
+evidence by itself: only a state signed with the operator key (its ``sig``, the HMAC scheme
+of commands and acks, ``bot.telemetry.auth``) over this bot's ``state`` topic and naming this
+bot id refuses a start. An unsigned or badly signed fresh state is a ``mqtt.forged_instance``
+warning; without an operator key to check it, a ``mqtt.unverified_instance`` warning; the
+start goes on either way (the host's file locks still hold on this machine).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import socket
 import uuid
@@ -23,6 +29,8 @@ import aiomqtt
 import structlog
 
 from bot.ports import Clock
+from bot.safety import PayloadRejected, loads_bounded
+from bot.telemetry.auth import OperatorKey
 from bot.telemetry.command_text import echo
 from bot.telemetry.mqtt import tls_context
 from bot.telemetry.settings import MqttSettings, Topics
@@ -58,13 +66,16 @@ async def find_live_instance(
     *,
     max_age_s: float,
     clock: Clock,
+    operator_key: OperatorKey | None,
     wait_s: float = 1.5,
 ) -> LiveInstance | None:
-    """The live instance of ``bot_id`` the broker shows, or None (none, stale, or the broker
-    unreachable: then the start goes on with a warning, and the ticks' MQTT task retries).
+    """The live instance of ``bot_id`` the broker shows, or None (none, stale, not signed by
+    ``operator_key``, or the broker unreachable: then the start goes on with a warning, and
+    the ticks' MQTT task retries).
 
-    ``max_age_s``: a state older than this (wall clock, s) is stale. Never raises for what
-    the broker or a peer sends.
+    ``max_age_s``: a state older than this (wall clock, s) is stale. ``operator_key``: the key
+    a genuine instance signs its state with; None: nothing can be verified, so nothing refuses
+    (a warning). Never raises for what the broker or a peer sends.
     """
     topics = Topics.for_bot(settings.topic_prefix, bot_id)
     where = f"{settings.host}:{settings.port}"
@@ -90,6 +101,8 @@ async def find_live_instance(
             "running process: a leftover of a stopped instance",
         )
         return None
+    if not _genuine(state, topics.state, bot_id, operator_key, where, age_s):
+        return None
     block = state.get("block")
     return LiveInstance(
         bot_id=bot_id,
@@ -99,6 +112,46 @@ async def find_live_instance(
         pid=pid if isinstance(pid, int) else None,
         block=block if isinstance(block, int) else None,
     )
+
+
+def _genuine(
+    state: dict[str, Any],
+    topic: str,
+    bot_id: str,
+    key: OperatorKey | None,
+    where: str,
+    age_s: float,
+) -> bool:
+    """Whether a fresh retained state is evidence of a running instance: signed by ``key`` on
+    ``topic`` and naming ``bot_id``. Otherwise one warning naming the risk."""
+    seen = {
+        "bot_id": bot_id,
+        "broker": where,
+        "state_age_s": round(age_s, 1),
+        "host": echo(str(state.get("host")), 64),
+    }
+    if key is None:
+        _log.warning(
+            "mqtt.unverified_instance",
+            **seen,
+            reason="the broker shows this bot id online with a fresh state, but without "
+            "HEDGEBOT_OPERATOR_KEY its signature cannot be checked: starting anyway",
+            risk="if another instance really runs elsewhere, both trade one account; set the "
+            "operator key so a genuine instance can be told from a forged state",
+        )
+        return False
+    if key.verify(topic, state) and state.get("bot_id") == bot_id:
+        return True
+    problem = "unsigned" if state.get("sig") is None else "not signed with the operator key"
+    _log.warning(
+        "mqtt.forged_instance",
+        **seen,
+        reason=f"the retained state is {problem} (or names another bot): not evidence of a "
+        "running instance, starting anyway",
+        risk="someone who can publish on this broker tried to keep the bot from starting; "
+        "set a broker password and ACL (mqtt.username)",
+    )
+    return False
 
 
 def _gone_from_this_host(host: object, pid: object) -> bool:
@@ -115,11 +168,12 @@ def _gone_from_this_host(host: object, pid: object) -> bool:
 
 
 def _state_fields(payload: bytes | None) -> dict[str, Any]:
-    """The retained state's JSON object, or {} when it is missing or not one."""
-    if not payload or len(payload) > 1 << 20:
+    """The retained state's JSON object, or {} when it is missing or not one (over 1 MiB,
+    nested deeper than ``MAX_JSON_DEPTH``, not JSON: ``bot.safety.loads_bounded``)."""
+    if not payload:
         return {}
-    with contextlib.suppress(ValueError, RecursionError):
-        value = json.loads(payload)
+    with contextlib.suppress(PayloadRejected):
+        value = loads_bounded(payload, max_bytes=1 << 20)
         if isinstance(value, dict):
             return value
     return {}

@@ -368,14 +368,18 @@ async def test_broker_check_tells_a_live_instance_from_a_stale_online(
     pid: int,
     live: bool,
 ) -> None:
-    """Retained ``online`` + a state younger than max_age_s from a running process is a live
-    instance, named; anything else is ignored (with a warning when ``online``)."""
+    """Retained ``online`` + a state younger than max_age_s from a running process, signed with
+    the operator key, is a live instance, named; anything else is ignored (with a warning when
+    ``online``)."""
     clock = ManualClock(1_800_000_000.0)
     state = {"bot_id": "bot1", "block": 580, "published_at": clock.now() - age_s}
-    await _retain(mqtt_broker, f"{prefix}/bot1", status, {**state, "host": host, "pid": pid})
+    state = TEST_OPERATOR_KEY.signed(f"{prefix}/bot1/state", {**state, "host": host, "pid": pid})
+    await _retain(mqtt_broker, f"{prefix}/bot1", status, state)
     settings = _settings(mqtt_broker.host, mqtt_broker.port, prefix)
     with capture_logs() as logs:
-        found = await find_live_instance(settings, "bot1", max_age_s=60, clock=clock)
+        found = await find_live_instance(
+            settings, "bot1", max_age_s=60, clock=clock, operator_key=TEST_OPERATOR_KEY
+        )
     if live:
         assert found is not None
         assert str(found) == (
@@ -392,6 +396,8 @@ async def test_broker_check_with_no_broker_goes_on_with_a_warning() -> None:
     """An unreachable broker does not block the start: a warning, no live instance."""
     settings = _settings("127.0.0.1", free_port(), "p")
     with capture_logs() as logs:
-        found = await find_live_instance(settings, "bot1", max_age_s=60, clock=ManualClock())
+        found = await find_live_instance(
+            settings, "bot1", max_age_s=60, clock=ManualClock(), operator_key=TEST_OPERATOR_KEY
+        )
     assert found is None
     assert [e["event"] for e in logs] == ["instance.broker_check_skipped"]
