@@ -59,6 +59,7 @@ from bot.safety import MAX_RESPONSE_BYTES, mask_url
 from bot.store.settings import StoreConfig, shown_store_url
 from bot.telemetry.notify_settings import AlertsSettings
 from bot.telemetry.settings import MetricsSettings, MqttSettings
+from bot.yaml_bounded import safe_load_bounded
 
 PositiveDecimal = Annotated[Decimal, Field(gt=0)]
 V3Protocol = Literal["uniswap_v3", "sushiswap_v3", "pancakeswap_v3", "slipstream"]
@@ -328,7 +329,7 @@ def _read_mapping(path: Path) -> dict[str, Any]:
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start})") from exc
     try:
-        data = yaml.safe_load(text) or {}
+        data = safe_load_bounded(text, path) or {}  # bounded size and depth: ConfigError
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
     if not isinstance(data, dict):
