@@ -11,7 +11,9 @@ The chain reader and the exchange adapter are wrapped to time each call:
 
 * chain read — ``ChainReader.snapshot`` (one batched ``eth_call`` + the core math);
 * market read — the venue reads before the order (mark/funding/book, position, balance);
-* decision — everything else up to the order: policy, risk guards, write-ahead of the intent;
+  the read step runs the chain read and the first venue reads at once, so these two overlap;
+* decision — everything else up to the order (policy, risk guards, write-ahead of the
+  intent): the time to the order less the time when any read was in flight;
 * order round trip — ``submit`` until the venue's acknowledgement is parsed.
 
 Tick-to-ack is from the start of the tick to that acknowledgement. The swaps that move the
@@ -58,6 +60,16 @@ class TickTimes:
     started: float = 0.0
     submit_started: float | None = None
     acknowledged: float | None = None
+    reads: list[tuple[float, float]] = field(default_factory=list)  # (start, end) before submit
+
+    def reading_s(self) -> float:
+        """How long any read was in flight (the union of the read intervals)."""
+        total, reach = 0.0, float("-inf")
+        for start, end in sorted(self.reads):
+            if end > reach:
+                total += end - max(start, reach)
+                reach = end
+        return total
 
 
 @dataclass
@@ -79,7 +91,9 @@ class TimedChain:
         try:
             return await self._inner.snapshot(block_number)
         finally:
-            self._recorder.current.chain_read += time.perf_counter() - started
+            ended = time.perf_counter()
+            self._recorder.current.chain_read += ended - started
+            self._recorder.current.reads.append((started, ended))
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
@@ -112,7 +126,9 @@ class TimedExchange:
                 return await attr(*args, **kwargs)
             finally:
                 if self._recorder.current.submit_started is None:
-                    self._recorder.current.market_read += time.perf_counter() - started
+                    ended = time.perf_counter()
+                    self._recorder.current.market_read += ended - started
+                    self._recorder.current.reads.append((started, ended))
 
         return timed
 
@@ -196,7 +212,7 @@ def _figures(samples: list[TickTimes]) -> dict[str, list[float]]:
         "tick_to_ack": lambda t: (t.acknowledged or 0.0) - t.started,
         "chain_read": lambda t: t.chain_read,
         "market_read": lambda t: t.market_read,
-        "decision": lambda t: (t.submit_started or 0.0) - t.started - t.chain_read - t.market_read,
+        "decision": lambda t: (t.submit_started or 0.0) - t.started - t.reading_s(),
         "order_round_trip": lambda t: t.order_round_trip,
     }
     return {name: [fn(t) * 1000 for t in samples] for name, fn in stages.items()}
