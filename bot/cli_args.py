@@ -21,9 +21,12 @@ from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
 __all__ = [
+    "BROKER_SCHEMES",
     "MAX_SECONDS",
+    "RPC_SCHEMES",
     "OneLineParser",
     "TeachingFormatter",
+    "broker_url",
     "check_namespace",
     "command_problem",
     "config_path",
@@ -37,10 +40,13 @@ __all__ = [
     "positive_float",
     "positive_int",
     "rate",
+    "rpc_url",
     "url",
 ]
 
-_URL_SCHEMES = ("http", "https", "ws", "wss", "mqtt", "mqtts")
+RPC_SCHEMES = ("http", "https", "ws", "wss")  # a node's JSON-RPC endpoint (--rpc-url)
+BROKER_SCHEMES = ("mqtt", "mqtts")  # an MQTT broker (--mqtt-url; bot.telemetry.settings)
+_URL_SCHEMES = RPC_SCHEMES + BROKER_SCHEMES
 # arguments read as text and turned into Decimal by the command that declares them
 _NUMERIC_TEXT_ARGS = ("mark_price", "funding_rate")
 _DECIMAL_MAX = Decimal("1e15")  # larger than any price a command line sets
@@ -233,18 +239,52 @@ def config_path(text: str) -> str:
     return text
 
 
-def url(text: str) -> str:
-    """A URL with a known scheme and a host (the URL itself is not echoed: it may hold a key)."""
+def _url_of(text: str, schemes: tuple[str, ...] | None, kind: str) -> str:
+    """``text`` when it is a URL with a host and one of ``schemes`` (None: any scheme)."""
     try:
         parts = urlsplit(text)
         _ = parts.port
     except ValueError:
         raise argparse.ArgumentTypeError("not a valid URL (bad host or port)") from None
-    if parts.scheme not in _URL_SCHEMES or not parts.hostname:
+    if not parts.scheme or not parts.hostname:
+        raise argparse.ArgumentTypeError(f"must be {kind} like scheme://host:port")
+    if schemes is not None and parts.scheme not in schemes:
         raise argparse.ArgumentTypeError(
-            f"must be a URL like scheme://host:port (scheme one of {', '.join(_URL_SCHEMES)})"
+            f"must be {kind} like scheme://host:port (scheme one of {', '.join(schemes)})"
         )
     return text
+
+
+def url(text: str) -> str:
+    """A URL with a scheme and a host; which schemes fit a flag is checked by
+    :func:`check_namespace` (``--rpc-url``: :func:`rpc_url`, ``--mqtt-url``:
+    :func:`broker_url`, any other ``--*-url``: an RPC or broker scheme), each flag with its own
+    message. The URL itself is never echoed: it may hold a key."""
+    return _url_of(text, None, "a URL")
+
+
+def _known_url(text: str) -> str:
+    return _url_of(text, _URL_SCHEMES, "a URL")
+
+
+def rpc_url(text: str) -> str:
+    """A node's JSON-RPC URL: http, https, ws or wss and a host."""
+    return _url_of(text, RPC_SCHEMES, "an RPC URL")
+
+
+def broker_url(text: str) -> str:
+    """An MQTT broker URL as the config's ``mqtt.url`` takes it: mqtt or mqtts, a host, no
+    ``user:password@`` (``bot.telemetry.settings.broker_url_problem``: the same message)."""
+    from bot.telemetry.settings import broker_url_problem
+
+    problem = broker_url_problem(text)
+    if problem is not None:
+        raise argparse.ArgumentTypeError(problem)
+    return text
+
+
+# URL flags whose scheme is known: each refused with its own check
+_URL_FLAGS = {"rpc_url": rpc_url, "mqtt_url": broker_url}
 
 
 def _seconds_problem(value: object, most: float) -> str | None:
@@ -274,7 +314,7 @@ def _sweep_problem(dest: str, value: object) -> str | None:
         return f"must be a port 0-65535, got {value}"
     if isinstance(value, str) and dest.endswith("url"):
         try:
-            url(value)
+            _URL_FLAGS.get(dest, _known_url)(value)
         except argparse.ArgumentTypeError as exc:
             return str(exc)
     if isinstance(value, str) and dest in _NUMERIC_TEXT_ARGS:

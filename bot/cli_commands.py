@@ -96,7 +96,12 @@ def _report_problem(args: argparse.Namespace) -> tuple[str, str] | None:
 
 def command_problem(args: argparse.Namespace) -> tuple[str, str] | None:
     """``(flag, why)`` for the first argument of the parsed command that it would refuse
-    late or silently ignore, or None."""
+    late or silently ignore, or None. Path arguments first (``bot.cli_paths``)."""
+    from bot.cli_paths import path_problem
+
+    found = path_problem(args)
+    if found is not None:
+        return found
     names = vars(args)
     if "param" in names:  # cmd: its own --prefix check is exit 4 (operator_cmd.prefix_problem)
         return _cmd_problem(args)

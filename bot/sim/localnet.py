@@ -24,7 +24,9 @@ from typing import Any, Literal, Protocol
 import yaml
 
 from bot.config import Settings
+from bot.errors import ConfigError
 from bot.ports import Clock, PerpExchange
+from bot.safety import mask_url
 from bot.sim.anvil import Anvil, AnvilOptions
 from bot.sim.deploy import DeploymentSpec, LocalDeployment, deploy_local
 from bot.sim.market import MarketDriver
@@ -237,6 +239,9 @@ def _chain_tuning(template: dict[str, Any]) -> dict[str, Any]:
     return {key: chain[key] for key in keys if key in chain}
 
 
+_NO_BROKER = "off (no broker reachable, mosquitto not installed)"
+
+
 def localnet_bot_id() -> str:
     """A bot id of its own for each localnet (``local-3f9a1c``): two localnets on one broker
     or host never share topics, locks or a store."""
@@ -280,8 +285,24 @@ class LocalnetOptions:
     mqtt: bool = True
 
 
+def _refuse_env_broker(options: LocalnetOptions) -> None:
+    """``$MQTT_URL`` with ``user:password@`` (or not a broker URL) would be written into
+    config.yaml and operator.env, which ``run`` then refuses: ``ConfigError`` now, masked
+    (``--mqtt-url`` is refused so by the argument check)."""
+    from bot.telemetry.settings import broker_url_problem
+
+    env_url = os.environ.get("MQTT_URL")
+    if options.mqtt and options.mqtt_url is None and env_url:
+        problem = broker_url_problem(env_url)
+        if problem is not None:
+            raise ConfigError(f"env MQTT_URL {mask_url(env_url)}: {problem}")
+
+
 async def run_localnet(options: LocalnetOptions) -> int:
-    """Start anvil, deploy, write ``config.yaml`` + ``localnet.json``, drive until stopped."""
+    """Start anvil, deploy, write ``config.yaml`` + ``localnet.json``, drive until stopped.
+
+    Raises ``ConfigError`` before anything starts for a ``$MQTT_URL`` that no bot could use."""
+    _refuse_env_broker(options)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -345,11 +366,11 @@ async def _serve_world(
         )
         env_file = options.out / "operator.env"
         print(
-            f"localnet ready: {world.rpc_url}\n"
+            f"localnet ready: {mask_url(world.rpc_url)}\n"
             f"  bot id:    {bot_id}\n"
             f"  config:    {options.out / 'config.yaml'}\n"
             f"  addresses: {options.out / 'localnet.json'}\n"
-            f"  mqtt:      {broker_url or 'off (no broker reachable, mosquitto not installed)'}\n"
+            f"  mqtt:      {mask_url(broker_url) if broker_url else _NO_BROKER}\n"
             f"  env:       set -a; . {env_file}; set +a   (each terminal: key + MQTT_URL)\n"
             f"  run:       hedgebot run --config {options.out / 'config.yaml'}\n"
             f"  watch:     hedgebot monitor\n"

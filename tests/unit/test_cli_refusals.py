@@ -30,7 +30,7 @@ REFUSED: list[tuple[list[str], str, str]] = [
         "deeper",
     ),
     (["cmd", "b1", "set_hedge_ratio", "--param", "v=" + "9" * 5000], "--param", "too long"),
-    (["cmd", "b1", "pause", "--mqtt-url", "ftp://h"], "--mqtt-url", "must be a URL"),
+    (["cmd", "b1", "pause", "--mqtt-url", "ftp://h"], "--mqtt-url", "must start with mqtt://"),
     (["monitor", "--once", "--duration", "-5"], "--duration", "must be seconds > 0"),
     (["monitor", "--duration", "0"], "--duration", "must be seconds > 0"),
     (["monitor", "--prefix", "+"], "--prefix", "without + #"),
