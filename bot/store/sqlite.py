@@ -14,6 +14,7 @@ with the PostgreSQL backend; reads for reports live in :mod:`bot.store.reads`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import stat
 import threading
@@ -35,13 +36,16 @@ from bot.store.schema_check import check_schema_version
 SCHEMA_VERSION = MIGRATIONS[-1].version
 
 
+def _corrupt(exc: BaseException, reason: str) -> bool:
+    return isinstance(exc, sqlite3.DatabaseError) and (
+        "not a database" in reason or "malformed" in reason or "no such table" in reason
+    )
+
+
 def _open_failed(path: Path, exc: BaseException) -> StoreError:
     """The error that says why ``path`` cannot be used as the store."""
     reason = safe_str(exc)
-    corrupt = isinstance(exc, sqlite3.DatabaseError) and (
-        "not a database" in reason or "malformed" in reason or "no such table" in reason
-    )
-    if corrupt:
+    if _corrupt(exc, reason):
         return StoreError(f"store {path} is corrupt or not a hedgebot database: {reason}")
     if isinstance(exc, sqlite3.OperationalError) and "unable to open" in reason:
         return StoreError(f"store {path} cannot be opened: {reason}")
@@ -78,25 +82,45 @@ async def _stopped(connecting: aiosqlite.Connection) -> None:
         await asyncio.to_thread(thread.join)
 
 
+_CORRUPT_HINT = " (the store file is corrupt: stop the bot and restore it from a backup)"
+
+
+def _use_failed(path: Path, what: str, exc: sqlite3.Error) -> StoreError:
+    """A read or write of the open store at ``path`` that failed: the path, why, and for a file
+    damaged after it was opened (``database disk image is malformed``) what that means."""
+    reason = safe_str(exc)
+    hint = (
+        " (the store file is corrupt: stop the bot and restore it)" if _corrupt(exc, reason) else ""
+    )
+    return StoreError(f"store {what} failed ({path}): {reason}{hint}")
+
+
+def _named(path: Path, exc: StoreError) -> StoreError:
+    """``exc`` as it is when it names ``path``; else the same error with the path in front."""
+    message = str(exc)
+    return exc if str(path) in message else StoreError(f"store {path}: {message}")
+
+
 class _SqliteSession:
     """Statements on the store's one connection (sqlite3's implicit transactions)."""
 
-    def __init__(self, db: aiosqlite.Connection) -> None:
+    def __init__(self, db: aiosqlite.Connection, path: Path) -> None:
         self._db = db
+        self._path = path
 
     async def execute(self, sql: str, params: Mapping[str, Any]) -> int:
         try:
             async with self._db.execute(sql, params) as cur:
                 return cur.rowcount
         except sqlite3.Error as exc:
-            raise StoreError(f"store write failed: {exc}") from exc
+            raise _use_failed(self._path, "write", exc) from exc
 
     async def fetchall(self, sql: str, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         try:
             async with self._db.execute(sql, params) as cur:
                 return [tuple(row) for row in await cur.fetchall()]
         except sqlite3.Error as exc:
-            raise StoreError(f"store read failed: {exc}") from exc
+            raise _use_failed(self._path, "read", exc) from exc
 
 
 def _read_only_uri(path: Path) -> str:
@@ -112,12 +136,16 @@ def _read_only_uri(path: Path) -> str:
 
 
 class SqliteStore(RecordStore):
-    """The bot's record in one SQLite file. Open with ``await SqliteStore.open(path)``."""
+    """The bot's record in one SQLite file. Open with ``await SqliteStore.open(path)``.
+
+    Every ``StoreError`` it raises names the file (``store write failed (/var/hb.sqlite):
+    database disk image is malformed (the store file is corrupt: ...)``)."""
 
     def __init__(self, db: aiosqlite.Connection, path: Path) -> None:
         super().__init__(Dialect.sqlite(), path)
         self._db = db
-        self._session = _SqliteSession(db)
+        self._path = path
+        self._session = _SqliteSession(db, path)
 
     @classmethod
     async def open(
@@ -165,6 +193,9 @@ class SqliteStore(RecordStore):
         except (OSError, sqlite3.Error) as exc:
             await db.close()
             raise _open_failed(path, exc) from None
+        except StoreError as exc:  # a schema newer than this hedgebot's
+            await db.close()
+            raise _named(path, exc) from None
         except BaseException:
             await db.close()
             raise
@@ -203,15 +234,26 @@ class SqliteStore(RecordStore):
     async def _begin(self) -> AsyncIterator[SqlSession]:
         try:
             yield self._session
+        except StoreError as exc:
+            await self._rollback()
+            raise _named(self._path, exc) from exc.__cause__
         except BaseException:
-            await self._db.rollback()
+            await self._rollback()
             raise
         try:
             await self._db.commit()
         except sqlite3.Error as exc:
+            await self._rollback()
+            raise _use_failed(self._path, "write", exc) from exc
+
+    async def _rollback(self) -> None:
+        """Roll back; a store too damaged to roll back keeps the error that got us here."""
+        with contextlib.suppress(sqlite3.Error):
             await self._db.rollback()
-            raise StoreError(f"store write failed: {exc}") from exc
 
     @asynccontextmanager
     async def _reader(self) -> AsyncIterator[SqlSession]:
-        yield self._session
+        try:
+            yield self._session
+        except StoreError as exc:
+            raise _named(self._path, exc) from exc.__cause__
