@@ -78,7 +78,7 @@ def test_a_bot_that_never_ticked_is_listed_and_a_stopped_one_is_stale(
     assert all(len(line) <= 80 for line in lines.values())
     wide = status(capsys, "--pg-schema", fleet, "--stale-after", "1e12")
     assert wide["alpha"]["activity"] == "ticking"
-    assert main(["fleet", "status", "--store-url", PG_URL, "--stale-after", "0"]) == 2
+    assert exit_code(["fleet", "status", "--store-url", PG_URL, "--stale-after", "0"]) == 2
     assert "--stale-after" in capsys.readouterr().err
 
 
@@ -102,6 +102,15 @@ def test_fleet_status_net_pnl_from_the_checkpoint_equals_the_report(
     assert status(capsys, "--pg-schema", fleet)["fresh"]["net_pnl_quote"] == own["net_pnl_quote"]
 
 
+def exit_code(argv: list[str]) -> int:
+    """What ``hedgebot`` exits with: main's answer, or the argument check's exit (it stops at
+    parse time, as argparse does, with the same one line)."""
+    try:
+        return main(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+
+
 @pytest.mark.parametrize(
     "schema",
     [
@@ -115,10 +124,10 @@ def test_fleet_status_net_pnl_from_the_checkpoint_equals_the_report(
 def test_pg_schema_is_one_identifier_for_both_commands(schema: str, capsys: Any) -> None:
     """``fleet status`` and ``report --store-url`` refuse a schema that is not an identifier
     with the same message and exit 2, before connecting; the store itself refuses it too."""
-    assert main(["fleet", "status", "--store-url", PG_URL, "--pg-schema", schema]) == 2
+    assert exit_code(["fleet", "status", "--store-url", PG_URL, "--pg-schema", schema]) == 2
     status_err = capsys.readouterr().err
     assert "a schema name is a lower-case letter" in status_err
-    assert main(["report", "--store-url", PG_URL, "--pg-schema", schema]) == 2
+    assert exit_code(["report", "--store-url", PG_URL, "--pg-schema", schema]) == 2
     report_err = capsys.readouterr().err
     assert report_err.split(": ", 1)[1] == status_err.split(": ", 1)[1]
 
@@ -133,7 +142,7 @@ def test_read_only_cannot_be_switched_off_through_the_schema(fleet: str) -> None
     """The review's attack: nothing reaches the server; the fleet's rows are unchanged."""
     before = pg_sql("SELECT COUNT(*) FROM meta", schema=fleet)
     attack = f"{fleet} -c default_transaction_read_only=off"
-    assert main(["fleet", "status", "--store-url", PG_URL, "--pg-schema", attack]) == 2
+    assert exit_code(["fleet", "status", "--store-url", PG_URL, "--pg-schema", attack]) == 2
     assert pg_sql("SELECT COUNT(*) FROM meta", schema=fleet) == before
 
 
@@ -154,7 +163,7 @@ def test_since_junk_is_exit_2_with_a_clear_message(
 ) -> None:
     """``report --store-url --since`` refuses what would report the whole history or zeros."""
     args = ["report", "--store-url", PG_URL, "--pg-schema", fleet, f"--since={text}"]
-    assert main(args) == 2
+    assert exit_code(args) == 2
     assert says in capsys.readouterr().err
 
 
