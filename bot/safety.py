@@ -132,8 +132,8 @@ def loads_bounded(
         limit = max_depth if max_depth is not None else sys.getrecursionlimit()
         raise PayloadRejected(f"JSON nested deeper than {limit} levels") from None
     except json.JSONDecodeError as exc:
-        where = f"line {exc.lineno} column {exc.colno}"
-        raise PayloadRejected(f"not JSON: {exc.msg} at {where}") from None
+        where = f"line {exc.lineno} column {exc.colno}"  # json's own msg may end in " at"
+        raise PayloadRejected(f"not JSON: {exc.msg.removesuffix(' at')} at {where}") from None
     except ValueError as exc:  # an integer literal past the 4,300-digit conversion limit
         raise PayloadRejected(f"not usable JSON: {describe_exc(exc, 120)}") from None
     if max_depth is not None and json_depth(value) > max_depth:
