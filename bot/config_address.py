@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from eth_utils.address import is_checksum_address, to_checksum_address
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, BeforeValidator, Field
 
 __all__ = ["Address", "checksum_problem"]
 
@@ -34,4 +34,20 @@ def _checksummed(address: str) -> str:
     return str(to_checksum_address(address))
 
 
-Address = Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{40}$"), AfterValidator(_checksummed)]
+def _text_not_number(value: object) -> object:
+    """An unquoted ``0x7099...`` in YAML is a hex integer, not the address: say so (its leading
+    zeros are gone, so it is never turned back into an address)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        raise ValueError(
+            "an address must be text: quote it ('0x70997970...'): YAML reads an "
+            "unquoted 0x... as a number"
+        )
+    return value
+
+
+Address = Annotated[
+    str,
+    BeforeValidator(_text_not_number),
+    Field(pattern=r"^0x[0-9a-fA-F]{40}$"),
+    AfterValidator(_checksummed),
+]
