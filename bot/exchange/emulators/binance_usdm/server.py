@@ -33,7 +33,12 @@ from bot.exchange.emulators.binance_usdm.handle import EmulatorHandle
 from bot.exchange.emulators.binance_usdm.market import MarketRoutes
 from bot.exchange.emulators.binance_usdm.orders import OrderRoutes
 from bot.exchange.emulators.binance_usdm.streams import STREAM_PREFIXES, UserStreams
-from bot.exchange.emulators.binance_usdm.wire import BinanceError, error_response, wire_decimal
+from bot.exchange.emulators.binance_usdm.wire import (
+    BinanceError,
+    check_integer_params,
+    error_response,
+    wire_decimal,
+)
 from bot.exchange.emulators.clock import MAX_ADVANCE_S, advance_clock
 from bot.exchange.venue import SimVenue, VenueParams
 from bot.ports import Clock
@@ -115,13 +120,16 @@ class BinanceFuturesEmulator:
 
     def _public(self, fn: _Route) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
         async def handle(request: web.Request) -> web.StreamResponse:
-            return web.json_response(fn(dict(request.query)))
+            params = dict(request.query)
+            check_integer_params(params)
+            return web.json_response(fn(params))
 
         return handle
 
     def _signed(self, handler: _Handler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
         async def handle(request: web.Request) -> web.StreamResponse:
             params = await signed_params(request, self._credentials, self.ctx.server_ms())
+            check_integer_params(params)
             return await handler(request, params)
 
         return handle

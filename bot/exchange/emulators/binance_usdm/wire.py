@@ -23,6 +23,7 @@ __all__ = [
     "STATUS_WIRE",
     "BinanceError",
     "ccxt_urls",
+    "check_integer_params",
     "dec_param",
     "decimals",
     "error_response",
@@ -100,6 +101,27 @@ def int_param(params: Mapping[str, str], name: str) -> int | None:
     if value > _MAX_WIRE_INT:
         raise BinanceError(-1100, name=name, legal="")
     return value
+
+
+# integer parameters of the endpoints served; an endpoint that does not read one (fromId of
+# userTrades, page of income, orderId of openOrders) still refuses illegal text as Binance does
+_INTEGER_PARAMS = (
+    "endTime",
+    "fromId",
+    "limit",
+    "orderId",
+    "page",
+    "recvWindow",
+    "startTime",
+    "timestamp",
+)
+
+
+def check_integer_params(params: Mapping[str, str]) -> None:
+    """-1100 for any integer parameter in ``params`` that is not legal text (``1e400``, ``-1``,
+    ``nan``, over 2**63-1), whether or not its endpoint reads it."""
+    for name in _INTEGER_PARAMS:
+        int_param(params, name)
 
 
 STATUS_WIRE = {
