@@ -45,27 +45,34 @@ from bot.telemetry.commands import COMMAND_NAMES, Rejection, parse_command
 from bot.telemetry.inbox import message_ref
 from bot.telemetry.messages import CommandAck
 
+# hand-wrapped within 76 columns: the help formatter keeps lines that fit as written
 CMD_DESCRIPTION = f"""\
 Send one command to a bot and wait for its ack.
 
-Authentication: the command is signed with the operator key from ${OPERATOR_KEY_ENV} (the
-same key the bot was started with; at least 32 characters, e.g. `python -c "import secrets;
-print(secrets.token_hex(32))"`). The key is read from the environment only, never from a
-file or an option, and never printed. Wire form:
-  {{"id": <fresh uuid>, "command": ..., "params": {{...}}, "ts": <unix seconds>, "sig": <hex>}}
-sig = HMAC-SHA256(key, "<prefix>/<bot>/cmd" + "\\n" + canonical JSON of the object without
-sig), canonical = sorted keys, no whitespace, ASCII escapes. The bot refuses unsigned, badly
-signed, stale (ts more than mqtt.command_max_age_s, default 60 s, from its clock), retained
-and replayed commands. Its ack is signed the same way over "<prefix>/<bot>/cmd/ack" and
-carries ref = SHA-256 of the exact bytes of the command it answers: acks without a valid
-signature, or bound to another copy of the command, are ignored. Details: docs/mqtt.md,
-"Signing".
+Authentication: the command is signed with the operator key from
+${OPERATOR_KEY_ENV}, the same key the bot was started with (at least 32
+characters; make one with
+  python -c "import secrets; print(secrets.token_hex(32))"
+). The key is read from the environment only, never from a file or an
+option, and never printed. Wire form:
+  {{"id": <fresh uuid>, "command": ..., "params": {{...}},
+   "ts": <unix seconds>, "sig": <hex>}}
+  sig = HMAC-SHA256(key, "<prefix>/<bot>/cmd" + "\\n" + canonical JSON)
+where the canonical JSON is the object without sig: sorted keys, no
+whitespace, ASCII escapes. The bot refuses unsigned, badly signed, stale
+(ts more than mqtt.command_max_age_s, default 60 s, from its clock),
+retained and replayed commands. Its ack is signed the same way over
+"<prefix>/<bot>/cmd/ack" and carries ref = SHA-256 of the exact bytes of
+the command it answers: acks without a valid signature, or bound to
+another copy of the command, are ignored. Details: docs/mqtt.md, "Signing".
 
-BOT is a bot id as in the config (1-32 of A-Z a-z 0-9 _ -): anything else, a topic
-wildcard ('#', '+') or a '.' included, is refused before connecting (exit 2).
+BOT is a bot id as in the config (1-32 of A-Z a-z 0-9 _ -): anything else,
+a topic wildcard ('#', '+') or a '.' included, is refused before connecting
+(exit 2).
 
-Exit codes: 0 applied, 1 rejected, 2 no valid ack in time or a bad argument, 3 broker
-unreachable or connection dropped, 4 no operator key or an unusable --mqtt-url / --prefix.
+Exit codes: 0 applied, 1 rejected, 2 no valid ack in time or a bad
+argument, 3 broker unreachable or connection dropped, 4 no operator key or
+an unusable --mqtt-url / --prefix.
 """
 
 _BOT_ID = re.compile(BOT_ID_PATTERN)
@@ -129,7 +136,7 @@ async def send_command(
             connected = True
             await client.subscribe(f"{base}/cmd/ack", qos=1)
             await client.publish(f"{base}/cmd", payload, qos=1)
-            ack = await _wait_ack(
+            ack, badly_signed = await _wait_ack(
                 client, f"{base}/cmd/ack", message_ref(payload), operator_key, timeout_s
             )
     except ConfigError as exc:
@@ -140,12 +147,24 @@ async def send_command(
         return EXIT_UNREACHABLE
     if ack is None:
         say(console, f"timeout: no ack from {bot_id} within {timeout_s:g}s (id {command_id})")
+        if badly_signed:
+            say(errors, _other_key_hint(bot_id, badly_signed), "yellow")
         return EXIT_TIMEOUT
     if ack.status == "ok":
         say(console, f"ok: {command} applied (id {command_id})")
         return EXIT_OK
     say(console, f"rejected: {echo(ack.reason or '', 300)} (id {command_id})")
     return EXIT_REJECTED
+
+
+def _other_key_hint(bot_id: str, badly_signed: int) -> str:
+    """Why only badly signed acks answered our exact message: most likely the bot runs with
+    another operator key (it answered "bad signature", signed with its own)."""
+    acks = "an ack" if badly_signed == 1 else f"{badly_signed} acks"
+    return (
+        f"hint: {acks} answered this very command but not signed with your key: "
+        f"{OPERATOR_KEY_ENV} probably differs from the key {bot_id} was started with"
+    )
 
 
 def _broker_failure(url: str, base: str, exc: Exception, *, connected: bool) -> str:
@@ -178,11 +197,13 @@ async def _quietly(coro: Coroutine[Any, Any, int]) -> int:
 
 async def _wait_ack(
     client: aiomqtt.Client, topic: str, ref: str, key: OperatorKey, timeout_s: float
-) -> CommandAck | None:
+) -> tuple[CommandAck | None, int]:
     """The first validly signed ack on ``topic`` bound to the message we sent (its ``ref``
-    is ``ref``); None after ``timeout_s``. Acks for other copies of our command (a forged or
-    replayed one, answered by the bot too) are bound to those copies and ignored."""
-    forged = 0
+    is ``ref``), or None after ``timeout_s``; and how many acks bound to it were not signed
+    with ``key`` (a bot with another key, or a forger). Acks for other copies of our command
+    (a forged or replayed one, answered by the bot too) are bound to those copies and
+    ignored."""
+    badly_signed = 0
     try:
         async with asyncio.timeout(timeout_s):
             async for message in client.messages:
@@ -191,13 +212,13 @@ async def _wait_ack(
                     continue
                 ack, raw = parsed
                 if key.verify(topic, raw):
-                    return ack
-                forged += 1
-                if forged == 1:
+                    return ack, badly_signed
+                badly_signed += 1
+                if badly_signed == 1:
                     say(Console(stderr=True), "ignored an ack with no valid signature", "yellow")
     except TimeoutError:
-        return None
-    return None
+        return None, badly_signed
+    return None, badly_signed
 
 
 def _parse_ack(payload: object) -> tuple[CommandAck, dict[str, Any]] | None:
