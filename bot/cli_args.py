@@ -274,12 +274,14 @@ def rpc_url(text: str) -> str:
 
 def broker_url(text: str) -> str:
     """An MQTT broker URL as the config's ``mqtt.url`` takes it: mqtt or mqtts, a host, no
-    ``user:password@`` (``bot.telemetry.settings.broker_url_problem``: the same message)."""
+    ``user:password@``; refused with the URL masked and
+    ``bot.telemetry.settings.broker_url_problem``'s message."""
+    from bot.safety import mask_url
     from bot.telemetry.settings import broker_url_problem
 
     problem = broker_url_problem(text)
     if problem is not None:
-        raise argparse.ArgumentTypeError(problem)
+        raise argparse.ArgumentTypeError(f"{mask_url(text)}: {problem}")
     return text
 
 

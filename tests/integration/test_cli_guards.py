@@ -250,8 +250,9 @@ async def test_same_bot_id_on_another_store_is_refused_naming_the_first(
     ("flag", "env", "named"),
     [
         (False, True, "env MQTT_URL mqtt://127.0.0.1:1/…"),
-        (True, False, "--mqtt-url mqtt://127.0.0.1:1/…"),
-        (True, True, "--mqtt-url mqtt://127.0.0.1:1/…"),  # the flag wins over the env
+        # the flag is refused at argument time (exit 2, masked), the env when the run starts
+        (True, False, "argument --mqtt-url: mqtt://127.0.0.1:1/…"),
+        (True, True, "argument --mqtt-url: mqtt://127.0.0.1:1/…"),  # the flag wins over the env
     ],
 )
 async def test_credentialed_broker_url_is_refused_naming_its_source_before_anything_starts(
