@@ -73,11 +73,22 @@ class ReadSteps:
         """Everything the tick needs, or None when the venue could not be read (reported).
 
         The chain and the venue are read at once, each within the read timeout (they share
-        nothing; the block's latency is the slower of the two, not their sum). A failed
-        chain read still has the venue read: the plan then runs the protect-only rules.
-        ``AuthenticationError`` from the venue propagates once the chain read is done.
+        nothing; the block's latency is the slower of the two, not their sum) — except when a
+        venue follows the pool's price (``price_observers``: the paper venue's mark is the
+        pool price plus its basis), which must see this block's price before it is read:
+        then the chain is read first. A failed chain read still has the venue read: the
+        plan then runs the protect-only rules. ``AuthenticationError`` from the venue
+        propagates (the chain read cancelled).
         """
         deadline = self.read_deadline()
+        if self.price_observers:  # the venue's mark follows this block's pool price
+            snapshot = await self.read_chain(block, deadline)
+            if snapshot is None:
+                deadline = self.read_deadline()
+            venue_read = await self.read_venue(deadline)
+            return (
+                None if venue_read is None else await self._with_rules(block, snapshot, venue_read)
+            )
         chain_read = asyncio.ensure_future(self.read_chain(block, deadline))
         try:
             venue = await self.read_venue(deadline)
@@ -90,6 +101,13 @@ class ReadSteps:
         snapshot = await chain_read
         if venue is None:
             return None
+        return await self._with_rules(block, snapshot, venue)
+
+    async def _with_rules(
+        self, block: int, snapshot: ChainSnapshot | None, venue: VenueRead
+    ) -> Reads:
+        """The tick's reads once the market rules are loaded (first tick) and a replaced
+        block is alerted."""
         if self._rules is None:
             self._rules = await self.exchange.market_rules()
         if snapshot is not None:

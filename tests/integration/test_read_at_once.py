@@ -11,6 +11,8 @@ go out while it waits. No time is asserted: only what was sent while the chain r
 from __future__ import annotations
 
 import asyncio
+from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from cadence_support import cadence_rig
@@ -85,3 +87,32 @@ async def test_a_refused_key_ends_the_tick_and_leaves_no_chain_read_running(
     assert len(tasks) == 1
     assert tasks[0] is not None
     assert tasks[0].done()
+
+
+async def test_a_paper_venue_that_follows_the_pool_sees_this_blocks_price(
+    anvil_node: Anvil, tmp_path: Path
+) -> None:
+    """The paper venue's mark is the pool price plus its basis: its read must follow this
+    block's chain read. The pool moved 15 % before the bot's first tick; the tick trades on
+    the new price (no price-deviation skip against the paper venue's old mark)."""
+
+    from bot.app import build_bot
+    from bot.clock import ManualClock
+    from bot.sim.localnet import local_settings, start_world
+
+    async with start_world(anvil_node.rpc_url, seed=5) as world:
+        clock = ManualClock(float(world.start_timestamp))
+        settings = local_settings(world, tmp_path, bot_id="paper-follows")
+        assert settings.exchange.kind == "paper"
+        bot = await build_bot(settings, clock=clock)  # the paper venue, wired to the pool
+        try:
+            await bot.engine.start()
+            step = await world.driver.move_to(world.target_price * Decimal("0.85"))
+            clock.set(float(step.block_timestamp))
+            report = await bot.engine.tick(step.block_number)
+        finally:
+            await bot.close()
+    assert report is not None
+    assert report.decision.reason != "risk:price_deviation"
+    assert report.order is not None
+    assert abs(report.quote.mark_price - report.snapshot.price) <= Decimal("0.01")  # the tick
