@@ -13,7 +13,8 @@ from decimal import Decimal, localcontext
 
 from bot.core.amm import v2_delta, v2_value
 from bot.core.policy import DEFAULT_VOL_HALFLIFE_S, PolicyState
-from bot.core.v3 import PairDecimals, tick_to_price, v3_delta, v3_value
+from bot.core.v3 import PairDecimals, v3_delta, v3_value
+from bot.core.v3_position import range_prices
 from bot.domain import PoolKind, PositionExposure
 
 __all__ = ["PositionCurve", "ewma_sigma_annual", "v2_curve", "v3_curve"]
@@ -65,20 +66,12 @@ def v3_curve(exposure: PositionExposure, pair: PairDecimals) -> PositionCurve:
     """
     if exposure.tick_lower is None or exposure.tick_upper is None or exposure.liquidity is None:
         raise ValueError(f"position {exposure.id} has no range")
-    edges = [
-        tick_to_price(
-            tick,
-            base_is_token0=pair.base_is_token0,
-            base_decimals=pair.base_decimals,
-            quote_decimals=pair.quote_decimals,
-        )
-        for tick in (exposure.tick_lower, exposure.tick_upper)
-    ]
+    lower, upper = range_prices(exposure.tick_lower, exposure.tick_upper, pair)
     with localcontext() as ctx:
         ctx.prec = 40
         scale = Decimal(10) ** (Decimal(pair.base_decimals + pair.quote_decimals) / 2)
         liquidity = +(Decimal(exposure.liquidity) / scale)
-    return PositionCurve(exposure.id, "v3", liquidity, min(edges), max(edges))
+    return PositionCurve(exposure.id, "v3", liquidity, lower, upper)
 
 
 def ewma_sigma_annual(
