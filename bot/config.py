@@ -12,7 +12,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -59,7 +58,7 @@ from bot.safety import MAX_RESPONSE_BYTES, mask_url
 from bot.store.settings import StoreConfig, shown_store_url
 from bot.telemetry.notify_settings import AlertsSettings
 from bot.telemetry.settings import MetricsSettings, MqttSettings
-from bot.yaml_bounded import safe_load_bounded
+from bot.yaml_bounded import load_yaml_mapping
 
 PositiveDecimal = Annotated[Decimal, Field(gt=0)]
 V3Protocol = Literal["uniswap_v3", "sushiswap_v3", "pancakeswap_v3", "slipstream"]
@@ -321,22 +320,6 @@ def _refuse_file_secrets(data: dict[str, Any]) -> list[str]:
     return problems
 
 
-def _read_mapping(path: Path) -> dict[str, Any]:
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise ConfigError(f"cannot read config {path}: {exc.strerror}") from exc
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start})") from exc
-    try:
-        data = safe_load_bounded(text, path) or {}  # bounded size and depth: ConfigError
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: top level must be a mapping")
-    return data
-
-
 def load_config(
     path: Path, env: dict[str, str] | None = None, *, require_secrets: bool = True
 ) -> Settings:
@@ -346,7 +329,7 @@ def load_config(
     ccxt config then loads without ``HEDGEBOT_EXCHANGE__API_KEY/SECRET``.
     Numbers must be finite (NaN, ±Infinity and values beyond float range are refused).
     """
-    data = _read_mapping(path)
+    data = load_yaml_mapping(path)
     problems = _refuse_file_secrets(data)
     saved = None
     if env is not None:

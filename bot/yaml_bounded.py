@@ -18,7 +18,13 @@ import yaml
 
 from bot.errors import ConfigError
 
-__all__ = ["MAX_YAML_BYTES", "MAX_YAML_DEPTH", "MAX_YAML_NODES", "safe_load_bounded"]
+__all__ = [
+    "MAX_YAML_BYTES",
+    "MAX_YAML_DEPTH",
+    "MAX_YAML_NODES",
+    "load_yaml_mapping",
+    "safe_load_bounded",
+]
 
 MAX_YAML_BYTES = 1 << 20  # a config of a hundred chains and positions is under 100 KB
 MAX_YAML_DEPTH = 64  # the deepest real config section is about 6 levels
@@ -94,6 +100,34 @@ def safe_load_bounded(text: str, source: Path | str) -> Any:
         return yaml.safe_load(text)
     except RecursionError:
         raise ConfigError(f"{source}: YAML nested too deeply to read") from None
+
+
+def load_yaml_mapping(path: Path) -> dict[str, Any]:
+    """The mapping at the top of the YAML file ``path`` (an empty file: ``{}``).
+
+    At most ``MAX_YAML_BYTES`` + 1 bytes are read, so a huge file (or an endless one such as
+    ``/dev/zero``) is refused without reading it whole. Raises ``ConfigError`` (one line naming
+    ``path``) when the file cannot be read, is not UTF-8, is over the size, depth or expanded
+    size bounds of :func:`safe_load_bounded`, is not YAML, or its top level is not a mapping.
+    """
+    try:
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_YAML_BYTES + 1)
+    except OSError as exc:
+        raise ConfigError(f"cannot read config {path}: {exc.strerror or exc}") from exc
+    if len(raw) > MAX_YAML_BYTES:
+        raise ConfigError(f"{path}: over the limit of {MAX_YAML_BYTES} bytes for YAML")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start})") from exc
+    try:
+        data = safe_load_bounded(text, path) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: top level must be a mapping")
+    return data
 
 
 def _check_shape(text: str, source: Path | str) -> None:

@@ -45,6 +45,7 @@ from bot.sim.mosquitto import resolve_broker
 from bot.store.sqlite import SqliteStore
 from bot.telemetry.dashboard.daemon import build_daemon_dashboard
 from bot.telemetry.settings import Topics
+from bot.yaml_bounded import load_yaml_mapping
 
 log = structlog.get_logger("hedgebot.demo")
 
@@ -82,8 +83,7 @@ def _template(path: Path | None) -> dict[str, Any] | None:
     if path is None:
         return None
     load_config(path)  # raises ConfigError naming every bad field
-    data: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
-    return data
+    return load_yaml_mapping(path)  # the same bounded read load_config made
 
 
 def _equity(wallet: Decimal, unrealized: Decimal) -> Decimal:

@@ -12,7 +12,13 @@ import yaml
 
 from bot import cli
 from bot.errors import ConfigError
-from bot.yaml_bounded import MAX_YAML_BYTES, MAX_YAML_DEPTH, MAX_YAML_NODES, safe_load_bounded
+from bot.yaml_bounded import (
+    MAX_YAML_BYTES,
+    MAX_YAML_DEPTH,
+    MAX_YAML_NODES,
+    load_yaml_mapping,
+    safe_load_bounded,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -115,3 +121,42 @@ def test_commands_refuse_a_deeply_nested_config_with_exit_2(
     assert f"{config}: YAML nested deeper than {MAX_YAML_DEPTH} levels (line 2" in err
     assert "Traceback" not in err
     assert "RecursionError" not in err
+
+
+def test_a_huge_config_file_is_refused_without_reading_it_whole(tmp_path: Path) -> None:
+    """A 4 GiB (sparse) config file and an endless one are refused after reading 1 MiB + 1
+    byte: a size over the limit is said, nothing is read past it."""
+    huge = tmp_path / "huge.yaml"
+    with huge.open("wb") as handle:
+        handle.truncate(4 << 30)
+    for path in (huge, Path("/dev/zero")):
+        with pytest.raises(ConfigError) as refused:
+            load_yaml_mapping(path)
+        assert str(refused.value) == f"{path}: over the limit of {MAX_YAML_BYTES} bytes for YAML"
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b"a: [1\n", "not valid YAML"),
+        (b"- 1\n- 2\n", "top level must be a mapping"),
+        (b"a: \xff\n", "not UTF-8 text (byte 3)"),
+    ],
+    ids=["syntax", "list", "bytes"],
+)
+def test_a_config_file_that_is_no_mapping_is_one_line_naming_it(
+    tmp_path: Path, content: bytes, reason: str
+) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_bytes(content)
+    with pytest.raises(ConfigError) as refused:
+        load_yaml_mapping(path)
+    assert str(refused.value).startswith(f"{path}: {reason}")
+
+
+def test_a_config_file_within_bounds_is_its_mapping(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("bot_id: x\nhedge: {ratio: '0.5'}\n")
+    assert load_yaml_mapping(path) == {"bot_id": "x", "hedge": {"ratio": "0.5"}}
+    path.write_text("")
+    assert load_yaml_mapping(path) == {}
