@@ -8,8 +8,11 @@ no price move: the balance is re-read every 30 s, fills every 60 s, so the mean 
 above the typical tick), then ``TRADING`` ticks that each trade (the pool swings
 +-``SWING``). Figures: ``venue_rest_calls_per_quiet_tick`` (median) and ``_mean``,
 ``venue_rest_calls_per_trading_tick`` (median), for Binance; ``..._hyperliquid`` the same for
-Hyperliquid. The calls of the last trading tick are printed. Counts, not times: nothing here
-depends on the machine.
+Hyperliquid; ``..._streaming`` the same for Binance in the streaming mode
+(``exchange.streaming: true``: ccxt.pro's mark-price and user-data streams from the emulator,
+REST as the fallback; each tick waits until the stream delivered the tick's mark, as a live
+bot's stream is ahead of the next block). The calls of the last trading tick are printed.
+Counts, not times: nothing here depends on the machine.
 """
 
 from __future__ import annotations
@@ -18,27 +21,39 @@ import asyncio
 import statistics
 import tempfile
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from bot.app import build_bot
 from bot.clock import ManualClock
-from bot.exchange.ccxt import CcxtPerpExchange
+from bot.config import Settings
+from bot.exchange.ccxt import CcxtPerpExchange, CcxtPerpSettings
 from bot.exchange.ccxt.calls import RestCalls
+from bot.exchange.ccxt.streaming import StreamingCcxtExchange, ccxt_exchange
+from bot.exchange.emulators.binance_usdm import start_emulator
+from bot.exchange.paper import venue_params
+from bot.exchange.stream_settings import StreamSettings
 from bot.logging import configure_logging
+from bot.ports import PerpExchange
 from bot.sim.anvil import Anvil
 from bot.sim.demo_venues import DemoVenue, demo_settings, open_demo_exchange
-from bot.sim.localnet import local_settings, start_world
+from bot.sim.localnet import EMULATOR_KEY, EMULATOR_SECRET, LocalWorld, local_settings, start_world
 
 QUIET = 60
 TRADING = 10
 SWING = Decimal("0.08")
 TICK_S = 2.0
 
-# figure suffix -> the venue path it measures
-PATHS: dict[str, DemoVenue] = {"": "emulator", "_hyperliquid": "hyperliquid"}
+STREAM_SYNC_S = 10.0  # a stream that has not delivered the tick's mark by then: an error
+# figure suffix -> the venue path it measures ("streaming": the emulator, streaming mode)
+PATHS: dict[str, DemoVenue | Literal["streaming"]] = {
+    "": "emulator",
+    "_hyperliquid": "hyperliquid",
+    "_streaming": "streaming",
+}
 
 
 class TickCalls:
@@ -58,8 +73,63 @@ class TickCalls:
         return list(self.rest.recent)[len(self.rest.recent) - sent :]
 
 
+async def _streaming_exchange(
+    stack: AsyncExitStack, settings: Settings, clock: ManualClock
+) -> tuple[StreamingCcxtExchange, Callable[[Decimal], Awaitable[None]]]:
+    """The Binance emulator (in this process, closed with ``stack``), the ccxt adapter on it
+    in the streaming mode, and a coroutine that moves the mark and returns once the stream
+    delivered it."""
+    params = venue_params(settings.exchange)
+    handle = await start_emulator("127.0.0.1", 0, EMULATOR_KEY, EMULATOR_SECRET, params, clock)
+    stack.push_async_callback(handle.close)
+    rest = CcxtPerpSettings(
+        exchange_id="binanceusdm",
+        symbol=settings.exchange.symbol,
+        api_key=EMULATOR_KEY,
+        api_secret=EMULATOR_SECRET,
+        leverage=settings.exchange.leverage,
+        margin_mode=settings.exchange.margin_mode,
+        urls=handle.ccxt_urls(),
+        enable_rate_limit=False,
+    )
+    stream = StreamSettings(ws_url=handle.ccxt_ws_urls()["linear"])
+    exchange = ccxt_exchange(rest, stream, clock)
+    assert isinstance(exchange, StreamingCcxtExchange)
+    state = exchange.stream_state
+
+    async def set_mark(price: Decimal) -> None:
+        handle.set_mark(price)
+        if not state.market_open:  # before start, or the stream is down: REST reads it
+            return
+        venue_mark = handle.venue.quote().mark_price  # ``price`` on the venue's tick
+        async with asyncio.timeout(STREAM_SYNC_S):
+            while (mark := state.mark()) is None or Decimal(str(mark["markPrice"])) != venue_mark:  # noqa: ASYNC110 - polls the adapter's state
+                await asyncio.sleep(0.005)
+
+    return exchange, set_mark
+
+
+async def _venue(
+    stack: AsyncExitStack,
+    venue: DemoVenue | Literal["streaming"],
+    world: LocalWorld,
+    settings: Settings,
+    clock: ManualClock,
+    workdir: Path,
+) -> tuple[PerpExchange, Callable[[Decimal], Awaitable[None]]]:
+    """The venue of one path and an awaitable mark setter."""
+    if venue == "streaming":
+        return await _streaming_exchange(stack, settings, clock)
+    exchange, set_now = await open_demo_exchange(stack, venue, world, settings, clock, workdir)
+
+    async def set_mark(price: Decimal) -> None:
+        set_now(price)
+
+    return exchange, set_mark
+
+
 async def measure(
-    venue: DemoVenue, quiet: int = QUIET, trading: int = TRADING
+    venue: DemoVenue | Literal["streaming"], quiet: int = QUIET, trading: int = TRADING
 ) -> tuple[list[list[str]], list[list[str]]]:
     """The calls of each quiet tick and of each trading tick on ``venue``. The balance is
     read every 30 s, fills every 60 s and by the position check every 20 ticks
@@ -71,14 +141,13 @@ async def measure(
             AsyncExitStack() as stack,
         ):
             clock = ManualClock(float(world.start_timestamp))
-            settings = demo_settings(local_settings(world, Path(tmp), bot_id="bench-calls"), venue)
-            exchange, set_mark = await open_demo_exchange(
-                stack, venue, world, settings, clock, Path(tmp)
-            )
+            base = local_settings(world, Path(tmp), bot_id="bench-calls")
+            settings = demo_settings(base, "emulator" if venue == "streaming" else venue)
+            exchange, set_mark = await _venue(stack, venue, world, settings, clock, Path(tmp))
             bot = await build_bot(settings, clock=clock, exchange=exchange)
             stack.push_async_callback(bot.close)
             await bot.engine.start()
-            set_mark(world.target_price)
+            await set_mark(world.target_price)
             if not isinstance(exchange, CcxtPerpExchange):
                 raise TypeError(f"{venue}: not a ccxt venue, no REST calls to count")
             calls = TickCalls(exchange.rest_calls)
@@ -86,7 +155,7 @@ async def measure(
             async def tick(price: Decimal) -> list[str]:
                 step = await world.driver.move_to(price)
                 clock.advance(TICK_S)
-                set_mark(step.target_price)
+                await set_mark(step.target_price)
                 calls.begin()
                 if await bot.engine.tick(step.block_number) is None:
                     raise RuntimeError(f"tick failed: {bot.engine.stats.last_error}")
