@@ -10,9 +10,9 @@ from decimal import Decimal
 
 import pytest
 from pydantic import ValidationError
+from tick_state_support import held_tick_state
 
-from bot.core.gate import MarginView
-from bot.domain import ChainSnapshot, Decision, MarketQuote, PerpPosition, PositionExposure
+from bot.domain import ChainSnapshot, PositionExposure
 from bot.events import TickState
 from bot.telemetry.messages import PositionState, StateMessage
 from bot.telemetry.wire import state_message
@@ -28,20 +28,7 @@ def _tick(blocks: tuple[tuple[str, int], ...] = ()) -> TickState:
     lp = PositionExposure("lp", "v2", D(1), D(2000), D(4000), D(1), D(0), D(2000))
     if blocks:
         lp = replace(lp, chain=blocks[0][0])
-    decision = Decision("hold", "within band", D(1), D(-1), D(-1), D(0), D("0.05"), notes=())
-    snapshot = ChainSnapshot(7, 1_700_000_000, "0xabc", D(2000), (lp,), blocks=blocks)
-    return TickState(
-        bot_id="b1",
-        block=7,
-        snapshot=snapshot,
-        quote=MarketQuote("ETH/USDT:USDT", D(2001), D(2001), D("0.0001"), 0, 0),
-        position=PerpPosition("ETH/USDT:USDT", D(-1), D(2000), D(2001), D(0), D(100), None, 3),
-        decision=decision,
-        pnl={},
-        margin=MarginView(None, None, None),
-        paused=False,
-        flattening=False,
-    )
+    return held_tick_state(ChainSnapshot(7, 1_700_000_000, "0xabc", D(2000), (lp,), blocks=blocks))
 
 
 def test_one_chain_leaves_blocks_off_the_wire() -> None:

@@ -10,11 +10,11 @@ from decimal import Decimal, localcontext
 from typing import Any
 
 import pytest
+from tick_state_support import held_tick_state
 
-from bot.core.gate import MarginView
 from bot.core.v3 import PairDecimals, get_sqrt_ratio_at_tick, tick_to_price
 from bot.core.v3_position import V3PoolState, V3PositionState, V3TickState, v3_exposure
-from bot.domain import ChainSnapshot, Decision, MarketQuote, PerpPosition, PositionExposure
+from bot.domain import ChainSnapshot, PositionExposure
 from bot.events import TickState
 from bot.telemetry.messages import PositionState, StateMessage, plain_decimal
 from bot.telemetry.wire import state_message
@@ -28,20 +28,7 @@ NEW_FIELDS = ("pool", "price_lower", "price_upper", "range_position", "fees_base
 
 
 def _tick(*positions: PositionExposure) -> TickState:
-    decision = Decision("hold", "within band", D(1), D(-1), D(-1), D(0), D("0.05"), notes=())
-    snapshot = ChainSnapshot(7, 1_700_000_000, "0xabc", positions[0].price, positions)
-    return TickState(
-        bot_id="b1",
-        block=7,
-        snapshot=snapshot,
-        quote=MarketQuote("ETH/USDT:USDT", D(2001), D(2001), D("0.0001"), 0, 0),
-        position=PerpPosition("ETH/USDT:USDT", D(-1), D(2000), D(2001), D(0), D(100), None, 3),
-        decision=decision,
-        pnl={},
-        margin=MarginView(None, None, None),
-        paused=False,
-        flattening=False,
-    )
+    return held_tick_state(ChainSnapshot(7, 1_700_000_000, "0xabc", positions[0].price, positions))
 
 
 def _v3(base_is_token0: bool) -> tuple[PositionExposure, PairDecimals]:
