@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
-from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
+from dashboard_serving import served_bot_page
 
 from bot.store.sqlite import SqliteStore
 from bot.telemetry.dashboard.bot_page import BotDashboard
@@ -52,18 +51,10 @@ async def served(tmp_path: Path) -> AsyncIterator[tuple[BotDashboard, str]]:
         store=store,
         gate=CommandGate(token=None, port=0),
     )
-    app = web.Application()
-    dashboard.mount(app)
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = int(site._server.sockets[0].getsockname()[1])  # type: ignore[union-attr]
-    dashboard.gate = replace(dashboard.gate, port=port)
     try:
-        yield dashboard, f"http://127.0.0.1:{port}/"
+        async with served_bot_page(dashboard) as url:
+            yield dashboard, f"{url}/"
     finally:
-        await runner.cleanup()
         await store.close()
 
 

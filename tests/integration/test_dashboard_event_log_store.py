@@ -5,13 +5,12 @@ as ``command`` rows, also when the filter asks for commands only (issue 18 revie
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp import web
+from dashboard_serving import served_bot_page
 from store_backends import BACKENDS, Backend, backend_for
 
 from bot.store.base import RecordStore
@@ -40,18 +39,10 @@ async def page(store_backend: Backend) -> AsyncIterator[tuple[BotDashboard, Reco
         gate=CommandGate(token=None, port=0),
         commands=CommandHub("evlog-bot"),
     )
-    app = web.Application()
-    dashboard.mount(app)
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = int(site._server.sockets[0].getsockname()[1])  # type: ignore[union-attr]
-    dashboard.gate = replace(dashboard.gate, port=port)
     try:
-        yield dashboard, store, f"http://127.0.0.1:{port}"
+        async with served_bot_page(dashboard) as url:
+            yield dashboard, store, url
     finally:
-        await runner.cleanup()
         await store.close()
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from aiohttp import web
+from dashboard_serving import serving
 
 from bot.store.sqlite import SqliteStore
 from bot.telemetry.dashboard.bot_page import BotDashboard
@@ -43,17 +44,6 @@ HOSTILE = [
 ]
 
 
-async def _serve(app: web.Application) -> tuple[web.AppRunner, int]:
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    server = site._server  # the port the OS chose
-    assert server is not None
-    port = int(server.sockets[0].getsockname()[1])  # type: ignore[attr-defined]
-    return runner, port
-
-
 @pytest.fixture
 async def bot_page(tmp_path: Path) -> AsyncIterator[int]:
     """A bot dashboard over a real SQLite store; yields its port."""
@@ -66,12 +56,11 @@ async def bot_page(tmp_path: Path) -> AsyncIterator[int]:
     )
     app = web.Application()
     page.mount(app)
-    runner, port = await _serve(app)
-    page.gate = replace(page.gate, port=port)
     try:
-        yield port
+        async with serving(app) as port:
+            page.gate = replace(page.gate, port=port)
+            yield port
     finally:
-        await runner.cleanup()
         await store.close()
 
 
@@ -83,12 +72,9 @@ async def fleet_page() -> AsyncIterator[int]:
     fleet = FleetApp(board, commander, CommandGate(token=TOKEN, port=0, csrf_token=CSRF))
     app = web.Application()
     fleet.mount(app)
-    runner, port = await _serve(app)
-    fleet.gate = replace(fleet.gate, port=port)
-    try:
+    async with serving(app) as port:
+        fleet.gate = replace(fleet.gate, port=port)
         yield port
-    finally:
-        await runner.cleanup()
 
 
 async def _post_raw(

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp import web
+from dashboard_serving import served_bot_page
 
 from bot.clock import WallClock
 from bot.killswitch import FileKillSwitch
@@ -72,18 +72,10 @@ async def _serve(tmp_path: Path, flag: Path, record_timeout_s: float) -> AsyncIt
         commands=CommandHub(BOT, record_timeout_s=record_timeout_s),
         kill_switch=FileKillSwitch(flag, WallClock()),
     )
-    app = web.Application()
-    dashboard.mount(app)
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = int(site._server.sockets[0].getsockname()[1])  # type: ignore[union-attr]
-    dashboard.gate = replace(dashboard.gate, port=port)
     try:
-        yield Page(dashboard, store, flag, f"http://127.0.0.1:{port}")
+        async with served_bot_page(dashboard) as url:
+            yield Page(dashboard, store, flag, url)
     finally:
-        await runner.cleanup()
         await store.close()
 
 
