@@ -63,7 +63,7 @@ format: setup ## apply ruff format and autofixes
 bench: setup ## benchmarks: print a table, write bench/results.json
 	$(PY) -m benchmarks
 
-soak: setup ## soak: the engine for 100,000 ticks on anvil + the Binance emulator (ccxt), RSS every 1,000 (long; `python -m benchmarks.bench_soak N paper` for the paper venue)
+soak: setup ## soak: the engine for 100,000 ticks on anvil + the Binance emulator (ccxt), RSS every 1,000, figures merged into bench/results.json (long; `python -m benchmarks.bench_soak N paper` for the paper venue)
 	$(PY) -m benchmarks.bench_soak 100000
 
 bench-policy: setup ## policy study: cost vs tracking error frontier

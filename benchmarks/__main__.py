@@ -1,4 +1,5 @@
-"""``make bench``: run every benchmark module, print a table, write bench/results.json.
+"""``make bench``: run every benchmark module, print a table, write bench/results.json
+(merged with the figures of earlier runs this one did not produce: ``benchmarks.results``).
 
 Benchmarks print figures and never assert on time (timed asserts are flaky on shared CI).
 """
@@ -6,11 +7,11 @@ Benchmarks print figures and never assert on time (timed asserts are flaky on sh
 from __future__ import annotations
 
 import importlib
-import json
 import sys
 import time
-from pathlib import Path
 from typing import Any
+
+from benchmarks.results import RESULTS, write_results
 
 MODULES = [
     "bench_backtest",
@@ -45,10 +46,10 @@ def main() -> int:
         value = figure["value"]
         shown = f"{value:,.3f}" if isinstance(value, float) else f"{value:,}"
         print(f"{key:<{width}}  {shown:>14}  {figure['unit']}")
-    out = Path("bench/results.json")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
-    print(f"wrote {out}", file=sys.stderr)
+    kept = write_results(results)
+    print(f"wrote {RESULTS}", file=sys.stderr)
+    if kept:
+        print(f"kept from earlier runs: {', '.join(kept)}", file=sys.stderr)
     return 0
 
 

@@ -13,11 +13,14 @@ A real anvil with the real Uniswap V2 pair (``bot.sim.localnet``) and the bot bu
 Every ``MOVE_EVERY``-th tick follows a swap to a seeded random-walk price (so deltas,
 decisions and, now and then, orders change); the ticks between are on empty blocks
 ``QUIET_BLOCK_S`` apart (a pool is quiet most blocks: on Arbitrum's 0.25 s blocks, nearly
-all). The process's resident set size (``VmRSS``) is read every 1,000 ticks;
-``soak_rss_growth_pct`` is its growth from the end of the warm-up (the first fifth of the
-run) to the end. ``make bench`` runs ``SHORT_TICKS`` (the figure's unit says how many and on
-which venue); ``make soak`` runs ``SOAK_TICKS`` (100,000, long). Prints figures, never
-asserts.
+all). The process's resident set size (``VmRSS``) is read every 1,000 ticks; the growth is
+measured from the end of the warm-up (the first fifth of the run) to the end.
+
+``make soak`` runs ``SOAK_TICKS`` (100,000, long): ``soak_rss_growth_pct`` and
+``soak_rss_peak_mb``, printed and merged into ``bench/results.json`` (where ``make bench``
+keeps them). ``make bench`` runs ``SHORT_TICKS``: ``soak_short_rss_growth_pct`` and
+``soak_short_rss_peak_mb``. Each figure's unit says how many ticks on which venue. Prints
+figures, never asserts.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from typing import Any, Literal
 
 import aiohttp
 
+from benchmarks.results import RESULTS, write_results
 from bot.app import build_bot
 from bot.chain.rpc import connect, rpc_request
 from bot.clock import ManualClock, WallClock
@@ -189,30 +193,33 @@ async def _emulator_process(
 
 
 def figures(
-    samples: list[tuple[int, int]], ticks: int, venue: SoakVenue = "emulator"
+    samples: list[tuple[int, int]], ticks: int, venue: SoakVenue = "emulator", name: str = "soak"
 ) -> dict[str, dict[str, Any]]:
-    """Growth after warm-up (the first fifth) and the peak, from ``samples``."""
+    """``<name>_rss_growth_pct`` after warm-up (the first fifth) and ``<name>_rss_peak_mb``,
+    from ``samples``; {} when fewer than two samples follow the warm-up."""
     warm = [rss for n, rss in samples if n >= ticks // 5]
     if len(warm) < 2 or warm[0] == 0:
         return {}  # unknown is not zero
     growth = (warm[-1] - warm[0]) / warm[0] * 100
     return {
-        "soak_rss_growth_pct": {
+        f"{name}_rss_growth_pct": {
             "value": round(growth, 2),
             "unit": f"% RSS growth after warm-up over {ticks:,} ticks, {venue} (goal < 5)",
         },
-        "soak_rss_peak_mb": {
+        f"{name}_rss_peak_mb": {
             "value": round(max(rss for _, rss in samples) / 1e6, 1),
             "unit": f"MB resident, {ticks:,} ticks, {venue}",
         },
     }
 
 
-def run(ticks: int = SHORT_TICKS, venue: SoakVenue = "emulator") -> dict[str, dict[str, Any]]:
+def run(
+    ticks: int = SHORT_TICKS, venue: SoakVenue = "emulator", name: str = "soak_short"
+) -> dict[str, dict[str, Any]]:
     """The figures of this module (``make bench``: ``SHORT_TICKS`` on the emulator)."""
     configure_logging("warning", "json")
     samples = asyncio.run(soak(ticks, venue))
-    return figures(samples, ticks, venue)
+    return figures(samples, ticks, venue, name)
 
 
 if __name__ == "__main__":
@@ -220,6 +227,10 @@ if __name__ == "__main__":
     chosen = sys.argv[2] if len(sys.argv) > 2 else "emulator"
     if chosen not in ("emulator", "paper"):
         raise SystemExit(f"venue must be emulator or paper, not {chosen!r}")
-    for key, figure in run(count, "paper" if chosen == "paper" else "emulator").items():
+    measured = run(count, "paper" if chosen == "paper" else "emulator", name="soak")
+    for key, figure in measured.items():
         print(f"{key}: {figure['value']} {figure['unit']}")
+    if measured:
+        write_results(measured)
+        print(f"merged into {RESULTS}", file=sys.stderr)
     os._exit(0)
