@@ -47,6 +47,7 @@ HALT_CAUSE_REASONS: dict[str, str] = {
     "authentication_refused": "venue refused authentication — fix keys, then resume",
     "illegal_venue_answer": "illegal venue answer — check the account, then resume",
     "position_mismatch": "position mismatch — check the account, then resume",
+    "venue_liquidation": "liquidated by the venue — check the account, then resume",
 }
 """The reason of a halt the bot made itself, by the ``trading_state`` change's cause
 (``bot.engine.halts``, ``bot.engine.position_watch``); any other cause of a halt is an

@@ -27,6 +27,8 @@ from bot.core.operator import (
     apply_command,
 )
 from bot.core.policy import ThresholdPolicy
+from bot.engine.halts import venue_name
+from bot.engine.position_watch import liquidation_alert, mismatch_cause
 from bot.engine.tick import TICK_FAULTS, TickRunner
 from bot.errors import ChainError
 from bot.replay_store import resume_report, save_checkpoint
@@ -87,8 +89,12 @@ class Engine(TickRunner):
         )
         for mismatch in reconciled.findings.mismatches:
             self._alert("reconcile.mismatch", detail=mismatch, action=reconciled.action)
-        if reconciled.action == "paused":
-            await self.control.set_paused(True, "position_mismatch")  # its reason says so
+        liquidations = reconciled.findings.liquidations
+        liquidated = liquidation_alert(liquidations, venue_name(self.exchange), reconciled.action)
+        if liquidated is not None:
+            self.events.emit(liquidated)
+        if reconciled.action == "paused":  # its reason says so
+            await self.control.set_paused(True, mismatch_cause(liquidations))
         position = await self.exchange.position()
         self.position_watch.start(position.size_base)
         log.info(

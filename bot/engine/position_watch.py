@@ -11,20 +11,57 @@ extra venue call.
 
 A new mismatch is the alert ``position.mismatch`` (logged by the ledger); under
 ``exchange.on_mismatch: pause`` it halts trading (cause ``position_mismatch``); ``adopt``
-took the venue's position as the ledger's baseline.
+took the venue's position as the ledger's baseline. When some of its foreign fills are the
+venue liquidating the account (:mod:`bot.exchange.venue_liquidations`) the critical alert
+``position.liquidated`` names them too (:func:`liquidation_alert`, also raised by the
+start-up reconciliation), and a halt's cause is ``venue_liquidation``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
 
-from bot.domain import Order, Side
+from bot.domain import Fill, Order, Side
 from bot.engine.control import OperatorControl
+from bot.engine.halts import venue_name
 from bot.engine.sink import EventFanOut
 from bot.events import Alert
 from bot.exchange.ledger import POSITION_CHECK_EVERY_TICKS, OrderLedger
+from bot.exchange.venue_liquidations import liquidation_summary
 
-__all__ = ["PositionWatch"]
+__all__ = ["LIQUIDATION_CAUSE", "PositionWatch", "liquidation_alert", "mismatch_cause"]
+
+LIQUIDATION_CAUSE = "venue_liquidation"
+
+
+def liquidation_alert(liquidations: Sequence[Fill], venue: str, action: str) -> Alert | None:
+    """The critical alert ``position.liquidated`` for the venue's liquidation fills just
+    classified (None when there are none): their trade and client order ids, the side, the
+    amount closed (base units, and its signed change to the position), each fill's price
+    (quote per base), the venue, the check's ``action`` and one line for a person."""
+    summary = liquidation_summary(liquidations)
+    if summary is None:
+        return None
+    return Alert.of(
+        "position.liquidated",
+        venue=venue,
+        symbol=summary.symbol,
+        trade_ids=list(summary.trade_ids),
+        client_order_ids=list(summary.client_order_ids),
+        side=summary.side,
+        amount_base=str(summary.amount_base),
+        net_base=str(summary.net_base),
+        prices=[str(p) for p in summary.prices],
+        action=action,
+        message=summary.message(venue, action),
+    )
+
+
+def mismatch_cause(liquidations: Sequence[Fill]) -> str:
+    """The cause of a mismatch's halt: ``venue_liquidation`` when the venue liquidated the
+    account, else ``position_mismatch``."""
+    return LIQUIDATION_CAUSE if liquidations else "position_mismatch"
 
 
 class PositionWatch:
@@ -79,6 +116,11 @@ class PositionWatch:
         check = await self._ledger.check_position(venue_position_base)
         if check.ok or check.repeated:
             return
+        liquidated = liquidation_alert(
+            check.liquidations, venue_name(self._ledger.exchange), check.action
+        )
+        if liquidated is not None:
+            self._events.emit(liquidated)
         self._events.emit(
             Alert.of(
                 "position.mismatch",
@@ -90,4 +132,4 @@ class PositionWatch:
             )
         )
         if check.action == "paused":
-            await self._control.set_paused(True, "position_mismatch")
+            await self._control.set_paused(True, mismatch_cause(check.liquidations))

@@ -31,8 +31,10 @@ millisecond on, by trade id (a fill the venue reports late in a millisecond a ch
 saw is still classified, :meth:`CheckedMark.after_check`).
 
 A foreign fill is reported once (``position.mismatch``; the engine pauses or adopts per
-``exchange.on_mismatch``) and from then on it is part of the record: the expectation counts
-it, so later checks and a restart are clean. It is stored as foreign (the fills table's
+``exchange.on_mismatch``; a fill of the venue's liquidation is also named as one,
+``position.liquidated``: :attr:`PositionCheck.liquidations`, :attr:`Findings.liquidations`)
+and from then on it is part of the record: the expectation counts it, so later checks and a
+restart are clean. It is stored as foreign (the fills table's
 ``own`` = 0, ``bot.venue_history``), so it never counts in PnL, fees or ``fill`` events: the
 position record counts every fill on the account, the PnL only the bot's trades. ``pause``
 leaves the baseline alone and the bot waits for an operator; ``adopt`` takes the venue's
@@ -48,6 +50,7 @@ from typing import Literal
 
 from bot.domain import Fill, Order, OrderIntent, Side
 from bot.exchange.client_ids import seq_of
+from bot.exchange.venue_liquidations import liquidation_fills
 
 __all__ = [
     "CheckedMark",
@@ -170,6 +173,12 @@ class Findings:
         """True when the store explains everything the venue reports."""
         return not self.mismatches
 
+    @property
+    def liquidations(self) -> tuple[Fill, ...]:
+        """The unknown fills that are the venue liquidating the account
+        (:func:`~bot.exchange.venue_liquidations.is_venue_liquidation`)."""
+        return liquidation_fills(self.unknown_fills)
+
 
 def compare(
     *,
@@ -253,6 +262,12 @@ class PositionCheck:
     def ok(self) -> bool:
         """True when the record explains the venue's position and nobody else traded."""
         return not self.foreign_fills and self.venue_position_base == self.expected_position_base
+
+    @property
+    def liquidations(self) -> tuple[Fill, ...]:
+        """The foreign fills that are the venue liquidating the account
+        (:func:`~bot.exchange.venue_liquidations.is_venue_liquidation`)."""
+        return liquidation_fills(self.foreign_fills)
 
 
 def check_running(

@@ -3,8 +3,8 @@ summary. Pure: values in, values out; ``bot.telemetry.notify`` sends them.
 
 Sources are the engine's telemetry events: ``alert`` (``risk.<rule>`` trips, ``risk.cleared``,
 ``order.rejected``, ``order.outcome_unknown``, ``order.illegal_answer``, ``position.mismatch``,
-``venue.authentication_refused``, ``position.unreadable``, ``chain.unreadable`` /
-``chain.readable`` / ``chain.reorg`` of a multi-chain bot …) and
+``position.liquidated``, ``venue.authentication_refused``, ``position.unreadable``,
+``chain.unreadable`` / ``chain.readable`` / ``chain.reorg`` of a multi-chain bot …) and
 ``range.exited``/``range.entered``; ``daemon.stopped`` is raised by the notifier itself.
 """
 
@@ -36,6 +36,7 @@ _CRITICAL = frozenset(
         "order.outcome_unknown",
         "order.illegal_answer",
         "position.mismatch",
+        "position.liquidated",  # the venue closed the hedge: the LP is unhedged
         "position.unreadable",
         "venue.unreadable",
         "venue.authentication_refused",
@@ -84,7 +85,8 @@ class Notice:
 
 def severity_of(kind: str) -> Severity:
     """critical: margin critical, kill switch, unknown order outcome, an answer no venue
-    should give, a position not what the bot's own fills make it, unreadable position,
+    should give, a position not what the bot's own fills make it, the venue liquidating
+    the hedge, unreadable position,
     venue or chain (``chain.unreadable``: one chain of several, so no trading), the venue
     refusing the key; info: clears, re-entries, a chain or position readable again,
     summaries; everything else warning (``chain.reorg``, ``position.duplicate`` …)."""

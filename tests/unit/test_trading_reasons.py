@@ -46,6 +46,7 @@ NOW = 1_800_000_000.0
         ("authentication_refused", "venue refused authentication — fix keys, then resume"),
         ("illegal_venue_answer", "illegal venue answer — check the account, then resume"),
         ("position_mismatch", "position mismatch — check the account, then resume"),
+        ("venue_liquidation", "liquidated by the venue — check the account, then resume"),
         ("pause", "paused by operator"),
         (None, "paused by operator"),  # a store older than the change events
     ],
@@ -66,6 +67,7 @@ def test_every_halt_cause_of_the_engine_has_its_words() -> None:
         "authentication_refused",
         "illegal_venue_answer",
         "position_mismatch",
+        "venue_liquidation",
     }
     assert all(" — " in words and "resume" in words for words in HALT_CAUSE_REASONS.values())
 

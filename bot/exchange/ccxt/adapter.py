@@ -340,19 +340,22 @@ class CcxtPerpExchange:
         )
 
     async def fills(self, since_ms: int) -> list[Fill]:
-        """Our executions since ``since_ms``, in time order, each tied to its client order id."""
+        """Our executions since ``since_ms``, in time order, each tied to its client order id
+        (a venue's liquidation fill marked in the fill: the dialect's id for it)."""
         trades = await windowed(
             self._calls, self._calls.api().fetch_my_trades, self._symbol, since_ms
         )
-        order_ids = {str(t["order"]) for t in trades if t.get("order") is not None}
+        venue_made = [self._dialect.venue_made_client_id(t) for t in trades]  # liquidations
+        looked_up = [t for t, v in zip(trades, venue_made, strict=True) if v is None]
+        order_ids = {str(t["order"]) for t in looked_up if t.get("order") is not None}
         await self._order_ids.learn(order_ids, self._symbol)
         result: list[Fill] = []
-        for t in trades:
+        for t, venue_id in zip(trades, venue_made, strict=True):
             fill, currency = fill_from_ccxt(
                 t,
                 symbol=self._symbol,
                 contract_size=self._contract_size,
-                client_order_id=self._order_ids.client_id_of(t),
+                client_order_id=venue_id or self._order_ids.client_id_of(t),
                 realized_pnl_key=REALIZED_PNL_FIELDS.get(self._settings.exchange_id),
             )
             fee = self._fee_in_quote(fill.fee_quote, currency, ref=f"trade {fill.trade_id}")

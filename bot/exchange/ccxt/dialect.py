@@ -17,7 +17,9 @@
   near the hour or when the offset is old;
 - an IOC answer that filled comes back from ccxt with ``status: None`` (the venue's
   ``filled`` entry carries no status): filled in full is ``closed``, partly is ``canceled``
-  with its fill (the venue cancels an IOC's rest at once).
+  with its fill (the venue cancels an IOC's rest at once);
+- the liquidated user's fill has no cloid but a ``liquidation`` object: its client id is
+  ``(liquidation <oid>)`` (:mod:`bot.exchange.venue_liquidations`), never looked up.
 
 ``dialect_for(exchange_id)`` picks one; a new venue with another id rule is a new subclass.
 """
@@ -32,6 +34,7 @@ from bot import errors
 from bot.domain import OrderIntent, Side
 from bot.exchange.ccxt.fields import timestamp_ms
 from bot.exchange.client_ids import hex_client_id, text_client_id
+from bot.exchange.venue_liquidations import hyperliquid_liquidation_id
 
 __all__ = [
     "HyperliquidDialect",
@@ -120,6 +123,12 @@ class VenueDialect:
         own = self.own_client_id(venue_id)
         return raw if own == venue_id else {**raw, "clientOrderId": own}
 
+    def venue_made_client_id(self, trade: Mapping[str, Any]) -> str | None:
+        """The client id of a ccxt trade the venue made itself and marks in the trade, not
+        in its order (None: the order's client id applies, looked up by order id)."""
+        del trade
+        return None
+
 
 def hyperliquid_price(price: Decimal, side: Side, sz_decimals: int) -> Decimal:
     """``price`` rounded to Hyperliquid's perp price rule: at most 5 significant figures and
@@ -155,6 +164,11 @@ class HyperliquidDialect(VenueDialect):
 
     def own_client_id(self, venue_id: str) -> str:
         return text_client_id(venue_id)
+
+    def venue_made_client_id(self, trade: Mapping[str, Any]) -> str | None:
+        """A liquidated user's fill (a ``liquidation`` object, no cloid) is
+        ``(liquidation <oid>)`` (:mod:`bot.exchange.venue_liquidations`)."""
+        return hyperliquid_liquidation_id(trade)
 
     def limit_price(self, intent: OrderIntent, tick: Decimal) -> Decimal:
         """The cap rounded to the venue's rule and to the market's tick, the coarser of the

@@ -15,6 +15,7 @@ from typing import Any
 from bot.domain import Fill, Order, OrderStatus, Side
 from bot.exchange.emulators.hyperliquid.book import HyperliquidBook
 from bot.exchange.emulators.hyperliquid.rules import money, wire
+from bot.exchange.venue_liquidations import is_venue_liquidation
 
 __all__ = [
     "ZERO_HASH",
@@ -236,13 +237,18 @@ def _direction(start: Decimal, fill: Fill) -> str:
     return "Close Long" if fill.amount_base <= start else "Long > Short"
 
 
-def _fill_rows(book: HyperliquidBook, fills: Iterable[Fill]) -> list[dict[str, Any]]:
+def _fill_rows(book: HyperliquidBook, fills: Iterable[Fill], user: str) -> list[dict[str, Any]]:
+    """``userFills`` rows of ``user``'s ``fills``. A close the venue made (the simulated
+    venue's liquidation, ``bot.exchange.venue_liquidations``) is rendered as Hyperliquid
+    shows the liquidated user's fill: no cloid, a ``liquidation`` object naming ``user``,
+    ``method`` ``market`` and as ``markPx`` the price it closed at (the simulated venue
+    closes at the liquidation price the mark reached; it keeps no mark history)."""
     rows: list[dict[str, Any]] = []
     position = _ZERO
     for fill in fills:
         order = book.venue.order(fill.client_order_id)
         meta = book.meta(order) if order is not None else None
-        row = {
+        row: dict[str, Any] = {
             "coin": book.coin,
             "px": wire(fill.price),
             "sz": wire(fill.amount_base),
@@ -258,7 +264,13 @@ def _fill_rows(book: HyperliquidBook, fills: Iterable[Fill]) -> list[dict[str, A
             "tid": TID_BASE + int(fill.trade_id),
             "feeToken": "USDC",
         }
-        if meta is not None and meta.cloid is not None:
+        if is_venue_liquidation(fill.client_order_id):
+            row["liquidation"] = {
+                "liquidatedUser": user,
+                "markPx": wire(fill.price),
+                "method": "market",
+            }
+        elif meta is not None and meta.cloid is not None:
             row["cloid"] = meta.cloid
         rows.append(row)
         position += fill.amount_base if fill.side is Side.BUY else -fill.amount_base
@@ -266,10 +278,11 @@ def _fill_rows(book: HyperliquidBook, fills: Iterable[Fill]) -> list[dict[str, A
 
 
 def user_fills(
-    book: HyperliquidBook, start_ms: int | None = None, end_ms: int | None = None
+    book: HyperliquidBook, user: str, start_ms: int | None = None, end_ms: int | None = None
 ) -> list[dict[str, Any]]:
-    """Fills (newest first), optionally within ``[start_ms, end_ms]``."""
-    rows = _fill_rows(book, book.venue.fills(0))
+    """``user``'s fills (the venue account's address; newest first), optionally within
+    ``[start_ms, end_ms]``."""
+    rows = _fill_rows(book, book.venue.fills(0), user)
     low, high = start_ms or 0, end_ms if end_ms is not None else 2**63
     return [r for r in reversed(rows) if low <= r["time"] <= high]
 

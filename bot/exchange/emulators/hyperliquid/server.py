@@ -119,7 +119,9 @@ class HyperliquidEmulator:
             "frontendOpenOrders": lambda b: (
                 info.open_orders(self.book, True) if self._mine(b) else []
             ),
-            "userFills": lambda b: info.user_fills(self.book) if self._mine(b) else [],
+            "userFills": lambda b: (
+                info.user_fills(self.book, self.registry.trading_address) if self._mine(b) else []
+            ),
             "userFillsByTime": self._fills_by_time,
             "userFunding": self._funding,
             "l2Book": self._l2_book,
@@ -222,7 +224,9 @@ class HyperliquidEmulator:
         if start is None:
             raise MalformedAction("startTime is required")
         end = _opt_ms(body, "endTime")
-        return info.user_fills(self.book, start, end) if self._mine(body) else []
+        if not self._mine(body):
+            return []
+        return info.user_fills(self.book, self.registry.trading_address, start, end)
 
     def _funding(self, body: Mapping[str, Any]) -> Any:
         start = _opt_ms(body, "startTime")
