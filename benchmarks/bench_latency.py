@@ -36,8 +36,9 @@ from typing import Any
 from bot.app import build_bot
 from bot.clock import ManualClock
 from bot.config import Settings
-from bot.exchange.ccxt import CcxtPerpExchange, CcxtPerpSettings
+from bot.exchange.ccxt import CcxtPerpExchange
 from bot.exchange.emulators.binance_usdm import start_emulator
+from bot.exchange.emulators.binance_usdm.wire import emulator_ccxt_settings
 from bot.exchange.paper import venue_params
 from bot.logging import configure_logging
 from bot.sim.anvil import Anvil
@@ -153,14 +154,7 @@ async def _open_venue(
     )
     stack.push_async_callback(emulator.close)
     exchange = CcxtPerpExchange(
-        CcxtPerpSettings(
-            symbol=settings.exchange.symbol,
-            api_key=KEY,
-            api_secret=SECRET,
-            leverage=settings.exchange.leverage,
-            urls=emulator.ccxt_urls(),
-            enable_rate_limit=False,
-        ),
+        emulator_ccxt_settings(emulator.url, settings.exchange, KEY, SECRET, timeout_ms=10_000),
         clock,
     )
     return exchange, emulator.set_mark

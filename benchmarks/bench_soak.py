@@ -44,8 +44,8 @@ from bot.app import build_bot
 from bot.chain.rpc import connect, rpc_request
 from bot.clock import ManualClock, WallClock
 from bot.config import Settings
-from bot.exchange.ccxt import CcxtPerpExchange, CcxtPerpSettings
-from bot.exchange.emulators.binance_usdm.wire import ccxt_urls
+from bot.exchange.ccxt import CcxtPerpExchange
+from bot.exchange.emulators.binance_usdm.wire import emulator_ccxt_settings
 from bot.logging import configure_logging
 from bot.sim.anvil import Anvil
 from bot.sim.demo_venues import open_demo_exchange
@@ -171,16 +171,7 @@ async def _emulator_process(
     else:
         raise RuntimeError(f"the emulator on port {port} did not start")
     exchange = CcxtPerpExchange(
-        CcxtPerpSettings(
-            exchange_id="binanceusdm",
-            symbol=settings.exchange.symbol,
-            api_key=EMULATOR_KEY,
-            api_secret=EMULATOR_SECRET,
-            leverage=settings.exchange.leverage,
-            urls=ccxt_urls(url),
-            timeout_ms=5000,
-            enable_rate_limit=False,  # loopback: ccxt's spacing would only add latency
-        ),
+        emulator_ccxt_settings(url, settings.exchange, EMULATOR_KEY, EMULATOR_SECRET),
         clock,
     )
 

@@ -30,10 +30,11 @@ from typing import Any, Literal
 from bot.app import build_bot
 from bot.clock import ManualClock
 from bot.config import Settings
-from bot.exchange.ccxt import CcxtPerpExchange, CcxtPerpSettings
+from bot.exchange.ccxt import CcxtPerpExchange
 from bot.exchange.ccxt.calls import RestCalls
 from bot.exchange.ccxt.streaming import StreamingCcxtExchange, ccxt_exchange
 from bot.exchange.emulators.binance_usdm import start_emulator
+from bot.exchange.emulators.binance_usdm.wire import emulator_ccxt_settings
 from bot.exchange.paper import venue_params
 from bot.exchange.stream_settings import StreamSettings
 from bot.logging import configure_logging
@@ -82,15 +83,8 @@ async def _streaming_exchange(
     params = venue_params(settings.exchange)
     handle = await start_emulator("127.0.0.1", 0, EMULATOR_KEY, EMULATOR_SECRET, params, clock)
     stack.push_async_callback(handle.close)
-    rest = CcxtPerpSettings(
-        exchange_id="binanceusdm",
-        symbol=settings.exchange.symbol,
-        api_key=EMULATOR_KEY,
-        api_secret=EMULATOR_SECRET,
-        leverage=settings.exchange.leverage,
-        margin_mode=settings.exchange.margin_mode,
-        urls=handle.ccxt_urls(),
-        enable_rate_limit=False,
+    rest = emulator_ccxt_settings(
+        handle.url, settings.exchange, EMULATOR_KEY, EMULATOR_SECRET, timeout_ms=10_000
     )
     stream = StreamSettings(ws_url=handle.ccxt_ws_urls()["linear"])
     exchange = ccxt_exchange(rest, stream, clock)

@@ -96,19 +96,19 @@ class LocalWorld:
             venue = SimVenue(params, clock)
             paper = PaperExchange(venue, workdir / "venue.json")
             return paper, venue.set_mark
-        from bot.exchange.ccxt import CcxtPerpExchange, CcxtPerpSettings
+        from bot.exchange.ccxt import CcxtPerpExchange
         from bot.exchange.emulators.binance_usdm import start_emulator
+        from bot.exchange.emulators.binance_usdm.wire import emulator_ccxt_settings
 
         handle = await start_emulator("127.0.0.1", 0, EMULATOR_KEY, EMULATOR_SECRET, params, clock)
         stack.push_async_callback(handle.close)
-        ccxt_settings = CcxtPerpSettings(
-            exchange_id="binanceusdm",
-            symbol=settings.exchange.symbol,
-            api_key=EMULATOR_KEY,
-            api_secret=EMULATOR_SECRET,
-            leverage=settings.exchange.leverage,
-            margin_mode=settings.exchange.margin_mode,
-            urls=handle.ccxt_urls(),
+        ccxt_settings = emulator_ccxt_settings(
+            handle.url,
+            settings.exchange,
+            EMULATOR_KEY,
+            EMULATOR_SECRET,
+            timeout_ms=10_000,
+            enable_rate_limit=True,  # as a live venue's client runs
         )
         return CcxtPerpExchange(ccxt_settings, clock), handle.venue.set_mark
 

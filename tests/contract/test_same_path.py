@@ -17,8 +17,9 @@ from emulator_support import HL_SYMBOL, hyperliquid_settings, running_hyperliqui
 from bot.app import build_bot
 from bot.clock import ManualClock
 from bot.domain import Fill
-from bot.exchange.ccxt import CcxtPerpExchange, CcxtPerpSettings
+from bot.exchange.ccxt import CcxtPerpExchange
 from bot.exchange.emulators.binance_usdm import start_emulator
+from bot.exchange.emulators.binance_usdm.wire import emulator_ccxt_settings
 from bot.exchange.emulators.hyperliquid import hyperliquid_venue_params
 from bot.exchange.paper import PaperExchange, venue_params
 from bot.exchange.venue import SimVenue, VenueParams
@@ -71,16 +72,7 @@ async def run_path(node: Anvil, workdir: Path, venue: str) -> PathEnd:
             binance = await start_emulator("127.0.0.1", 0, KEY, SECRET, params, clock)
             stack.push_async_callback(binance.close)
             exchange = CcxtPerpExchange(
-                CcxtPerpSettings(
-                    exchange_id="binanceusdm",
-                    symbol=settings.exchange.symbol,
-                    api_key=KEY,
-                    api_secret=SECRET,
-                    leverage=settings.exchange.leverage,
-                    urls=binance.ccxt_urls(),
-                    timeout_ms=5000,
-                    enable_rate_limit=False,
-                ),
+                emulator_ccxt_settings(binance.url, settings.exchange, KEY, SECRET),
                 clock,
             )
             set_mark = binance.set_mark

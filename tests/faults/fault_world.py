@@ -17,8 +17,9 @@ from bot.config import Settings
 from bot.domain import Order
 from bot.engine import TickReport
 from bot.events import Event, TickState
-from bot.exchange.ccxt import CcxtPerpExchange, CcxtPerpSettings
+from bot.exchange.ccxt import CcxtPerpExchange
 from bot.exchange.emulators.binance_usdm import EmulatorHandle, start_emulator
+from bot.exchange.emulators.binance_usdm.wire import emulator_ccxt_settings
 from bot.exchange.paper import venue_params
 from bot.guards import RiskGuard
 from bot.sim.anvil import Anvil
@@ -111,16 +112,7 @@ def ccxt_adapter(
     settings: Settings, emulator: EmulatorHandle, clock: ManualClock
 ) -> CcxtPerpExchange:
     return CcxtPerpExchange(
-        CcxtPerpSettings(
-            exchange_id="binanceusdm",
-            symbol=settings.exchange.symbol,
-            api_key=KEY,
-            api_secret=SECRET,
-            leverage=settings.exchange.leverage,
-            urls=emulator.ccxt_urls(),
-            timeout_ms=3000,
-            enable_rate_limit=False,
-        ),
+        emulator_ccxt_settings(emulator.url, settings.exchange, KEY, SECRET, timeout_ms=3000),
         clock,
     )
 

@@ -14,9 +14,10 @@ from emulator_support import API_KEY, API_SECRET
 
 from bot.app import Bot, build_bot
 from bot.clock import ManualClock
-from bot.exchange.ccxt import CcxtPerpExchange, CcxtPerpSettings
+from bot.exchange.ccxt import CcxtPerpExchange
 from bot.exchange.ccxt.calls import RestCalls
 from bot.exchange.emulators.binance_usdm import EmulatorHandle, start_emulator
+from bot.exchange.emulators.binance_usdm.wire import emulator_ccxt_settings
 from bot.exchange.paper import venue_params
 from bot.sim.anvil import Anvil
 from bot.sim.localnet import LocalWorld, local_settings, start_world
@@ -97,20 +98,10 @@ async def cadence_rig(
             "127.0.0.1", 0, KEY, SECRET, venue_params(settings.exchange), clock
         )
         stack.push_async_callback(emulator.close)
-        exchange = CcxtPerpExchange(
-            CcxtPerpSettings(
-                exchange_id="binanceusdm",
-                symbol=settings.exchange.symbol,
-                api_key=KEY,
-                api_secret=SECRET,
-                leverage=settings.exchange.leverage,
-                urls=emulator.ccxt_urls(),
-                timeout_ms=5000,
-                enable_rate_limit=False,
-            ),
-            clock,
+        adapter = CcxtPerpExchange(
+            emulator_ccxt_settings(emulator.url, settings.exchange, KEY, SECRET), clock
         )
-        bot = await build_bot(settings, clock=clock, exchange=exchange)
+        bot = await build_bot(settings, clock=clock, exchange=adapter)
         stack.push_async_callback(bot.close)
         await bot.engine.start()
         emulator.set_mark(world.target_price)

@@ -24,8 +24,9 @@ from bot.clock import ManualClock
 from bot.config import Settings
 from bot.domain import Order, OrderIntent, OrderStatus, Side
 from bot.engine import TickReport
-from bot.exchange.ccxt import CcxtPerpExchange, CcxtPerpSettings
+from bot.exchange.ccxt import CcxtPerpExchange
 from bot.exchange.emulators.binance_usdm import EmulatorHandle, start_emulator
+from bot.exchange.emulators.binance_usdm.wire import emulator_ccxt_settings
 from bot.exchange.paper import PaperExchange, venue_params
 from bot.exchange.venue import SimVenue
 from bot.ports import PerpExchange
@@ -54,16 +55,7 @@ class Venue:
             return PaperExchange(venue, self.workdir / "venue.json")
         assert self.emulator is not None
         return CcxtPerpExchange(
-            CcxtPerpSettings(
-                exchange_id="binanceusdm",
-                symbol=self.settings.exchange.symbol,
-                api_key=KEY,
-                api_secret=SECRET,
-                leverage=self.settings.exchange.leverage,
-                urls=self.emulator.ccxt_urls(),
-                timeout_ms=5000,
-                enable_rate_limit=False,
-            ),
+            emulator_ccxt_settings(self.emulator.url, self.settings.exchange, KEY, SECRET),
             self.clock,
         )
 

@@ -12,8 +12,9 @@ from emulator_support import API_KEY, API_SECRET
 
 from bot.app import build_bot
 from bot.clock import ManualClock
-from bot.exchange.ccxt import CcxtPerpExchange, CcxtPerpSettings
+from bot.exchange.ccxt import CcxtPerpExchange
 from bot.exchange.emulators.binance_usdm import start_emulator
+from bot.exchange.emulators.binance_usdm.wire import emulator_ccxt_settings
 from bot.exchange.paper import venue_params
 from bot.sim.anvil import Anvil
 from bot.sim.localnet import local_settings, start_world
@@ -34,16 +35,7 @@ async def test_fills_of_the_last_trade_are_booked_after_a_restart(
 
         def exchange() -> CcxtPerpExchange:
             return CcxtPerpExchange(
-                CcxtPerpSettings(
-                    exchange_id="binanceusdm",
-                    symbol=settings.exchange.symbol,
-                    api_key=API_KEY,
-                    api_secret=API_SECRET,
-                    leverage=settings.exchange.leverage,
-                    urls=emulator.ccxt_urls(),
-                    timeout_ms=5000,
-                    enable_rate_limit=False,
-                ),
+                emulator_ccxt_settings(emulator.url, settings.exchange, API_KEY, API_SECRET),
                 clock,
             )
 

@@ -21,8 +21,9 @@ from bot.clock import ManualClock
 from bot.config import Settings
 from bot.domain import Order, OrderIntent, OrderStatus, Side
 from bot.engine import TickReport
-from bot.exchange.ccxt import CcxtPerpExchange, CcxtPerpSettings
+from bot.exchange.ccxt import CcxtPerpExchange
 from bot.exchange.emulators.binance_usdm import EmulatorHandle, start_emulator
+from bot.exchange.emulators.binance_usdm.wire import emulator_ccxt_settings
 from bot.exchange.ledger import POSITION_CHECK_EVERY_TICKS, OnMismatch, client_order_id
 from bot.exchange.paper import PaperExchange, venue_params
 from bot.exchange.venue import SimVenue
@@ -52,15 +53,7 @@ class World:
             venue = SimVenue(venue_params(self.settings.exchange), self.clock)
             return PaperExchange(venue, self.workdir / "venue.json")
         return CcxtPerpExchange(
-            CcxtPerpSettings(
-                symbol=self.settings.exchange.symbol,
-                api_key=API_KEY,
-                api_secret=API_SECRET,
-                leverage=self.settings.exchange.leverage,
-                urls=self.emulator.ccxt_urls(),
-                timeout_ms=5000,
-                enable_rate_limit=False,
-            ),
+            emulator_ccxt_settings(self.emulator.url, self.settings.exchange, API_KEY, API_SECRET),
             self.clock,
         )
 

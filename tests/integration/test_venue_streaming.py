@@ -23,9 +23,10 @@ from emulator_support import API_KEY, API_SECRET
 
 from bot.app import Bot, build_bot
 from bot.clock import ManualClock
-from bot.exchange.ccxt import CcxtPerpExchange, CcxtPerpSettings
+from bot.exchange.ccxt import CcxtPerpExchange
 from bot.exchange.ccxt.streaming import StreamingCcxtExchange, ccxt_exchange
 from bot.exchange.emulators.binance_usdm import EmulatorHandle, start_emulator
+from bot.exchange.emulators.binance_usdm.wire import emulator_ccxt_settings
 from bot.exchange.paper import venue_params
 from bot.exchange.stream_settings import StreamSettings
 from bot.sim.anvil import Anvil
@@ -111,16 +112,7 @@ async def rig(anvil_node: Anvil, tmp_path: Path, *, streaming: bool) -> AsyncIte
             "127.0.0.1", 0, API_KEY, API_SECRET, venue_params(settings.exchange), clock
         )
         stack.push_async_callback(emulator.close)
-        ccxt_settings = CcxtPerpSettings(
-            exchange_id="binanceusdm",
-            symbol=settings.exchange.symbol,
-            api_key=API_KEY,
-            api_secret=API_SECRET,
-            leverage=settings.exchange.leverage,
-            urls=emulator.ccxt_urls(),
-            timeout_ms=5000,
-            enable_rate_limit=False,
-        )
+        ccxt_settings = emulator_ccxt_settings(emulator.url, settings.exchange, API_KEY, API_SECRET)
         stream = StreamSettings(
             ws_url=emulator.ccxt_ws_urls()["linear"], backoff_s=0.05, backoff_max_s=0.2
         )

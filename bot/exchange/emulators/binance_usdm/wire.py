@@ -14,8 +14,10 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.config import ExchangeConfig
 from bot.domain import OrderStatus
 from bot.exchange.binance_codes import BINANCE_CODES, binance_code
+from bot.exchange.ccxt.settings import CcxtPerpSettings
 
 __all__ = [
     "DECIMAL_WIRE",
@@ -26,6 +28,7 @@ __all__ = [
     "check_integer_params",
     "dec_param",
     "decimals",
+    "emulator_ccxt_settings",
     "error_response",
     "int_param",
     "mandatory",
@@ -159,3 +162,30 @@ def ccxt_urls(base_url: str) -> dict[str, str]:
         "fapiPrivateV3": f"{base}/fapi/v3",
         "fapiData": f"{base}/futures/data",
     }
+
+
+def emulator_ccxt_settings(
+    base_url: str,
+    exchange: ExchangeConfig,
+    api_key: str,
+    api_secret: str,
+    *,
+    timeout_ms: int = 5000,
+    enable_rate_limit: bool = False,
+) -> CcxtPerpSettings:
+    """The ccxt ``binanceusdm`` adapter's settings for the emulator at ``base_url``: the
+    symbol, leverage and margin mode of the bot's ``exchange`` section, signed with the
+    emulator's ``api_key``/``api_secret``. Loopback defaults: a 5 s timeout and no ccxt
+    request spacing (it would only add latency). Raises ``ConfigError`` as
+    ``CcxtPerpSettings`` does."""
+    return CcxtPerpSettings(
+        exchange_id="binanceusdm",
+        symbol=exchange.symbol,
+        api_key=api_key,
+        api_secret=api_secret,
+        leverage=exchange.leverage,
+        margin_mode=exchange.margin_mode,
+        urls=ccxt_urls(base_url),
+        timeout_ms=timeout_ms,
+        enable_rate_limit=enable_rate_limit,
+    )
