@@ -14,7 +14,7 @@ import stat
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from bot.core.killswitch import (
     MAX_FLAG_BYTES,
@@ -25,7 +25,10 @@ from bot.core.killswitch import (
     parse_flag,
 )
 from bot.ports import Clock
-from bot.safety import printable
+from bot.safety import describe_exc, printable
+
+if TYPE_CHECKING:
+    from bot.config import Settings
 
 __all__ = ["FileKillSwitch", "add_subcommand", "kill_switch_path"]
 
@@ -117,32 +120,74 @@ class FileKillSwitch:
 
 
 def cmd_kill(args: argparse.Namespace) -> int:
-    """Engage (freeze/flatten), clear or show the kill switch of the bot configured in ``F``."""
+    """Engage (freeze/flatten), clear or show the kill switch of the bot configured in ``F``.
+
+    freeze/flatten/clear write (or remove) the flag file first, then record the action in
+    the bot's store (:mod:`bot.killswitch_audit`: a ``kill_switch`` command row, id
+    ``cli-…``, ``ok`` or ``rejected``). Exit 0 when the flag took effect, also when the store
+    could not record it (a warning line on stderr names the store and why); exit 1 when the
+    flag file could not be written (one error line; the rejection is recorded). ``status``
+    records nothing."""
     from bot.clock import WallClock
     from bot.config import load_config
 
     settings = load_config(Path(args.config), require_secrets=False)  # touches no venue
+    clock = WallClock()
     switch = FileKillSwitch(
-        kill_switch_path(settings.risk.kill_switch_file, settings.store.path), WallClock()
+        kill_switch_path(settings.risk.kill_switch_file, settings.store.path), clock
     )
-    if args.mode == "clear":
-        before = switch.read()
-        switch.clear()
-        sys.stdout.write(f"kill switch cleared ({switch.path})\n")
-        if before.mode == "flatten":
-            sys.stdout.write(
-                f"after a flatten the bot stays paused until resumed: hedgebot cmd "
-                f"{settings.bot_id} resume\n"
-            )
-        return 0
     if args.mode == "status":
         state = switch.read()
         shown = f"kill switch {state.mode} ({switch.path}) {state.reason}".rstrip()
         sys.stdout.write(printable(shown, 400) + "\n")  # the file's text, escaped like status
         return 0
-    state = switch.engage(args.mode, args.reason, "cli")
-    sys.stdout.write(f"kill switch engaged: {state.mode} ({switch.path})\n")
-    return 0
+    before = switch.read() if args.mode == "clear" else None
+    error = _apply(switch, args.mode, args.reason)
+    if error is not None:
+        sys.stderr.write(f"hedgebot: kill switch {args.mode} failed: {error}\n")
+    elif args.mode != "clear":
+        sys.stdout.write(f"kill switch engaged: {args.mode} ({switch.path})\n")
+    else:
+        sys.stdout.write(f"kill switch cleared ({switch.path})\n")
+        if before is not None and before.mode == "flatten":
+            sys.stdout.write(
+                f"after a flatten the bot stays paused until resumed: hedgebot cmd "
+                f"{settings.bot_id} resume\n"
+            )
+    _record(settings, clock, args.mode, args.reason, error)
+    return 0 if error is None else 1
+
+
+def _apply(switch: FileKillSwitch, mode: str, reason: str) -> str | None:
+    """Write the flag (``freeze``/``flatten``) or remove it (``clear``); None when it took
+    effect, else ``kill switch file: <why>`` (one line, escaped)."""
+    try:
+        if mode == "clear":
+            switch.clear()
+        else:
+            switch.engage("flatten" if mode == "flatten" else "freeze", reason, "cli")
+    except OSError as exc:
+        return f"kill switch file: {describe_exc(exc)}"
+    return None
+
+
+def _record(settings: Settings, clock: Clock, mode: str, reason: str, error: str | None) -> None:
+    """Record the action in the store and say so: stdout the row's id, or one warning line
+    on stderr naming the store and why the row could not be written."""
+    from bot.killswitch_audit import record_cli_kill, store_name
+    from bot.telemetry.action_record import UNRECORDED
+
+    params = {"mode": mode, "reason": reason[:MAX_REASON]}
+    record = record_cli_kill(settings, clock, params, error)
+    if record.unrecorded is None:
+        sys.stdout.write(f"recorded as command {record.command_id} in {store_name(settings)}\n")
+        return
+    why = record.unrecorded.removeprefix(f"{UNRECORDED}: ")
+    what = "took effect" if error is None else "failed"
+    sys.stderr.write(
+        f"hedgebot: warning: kill switch {mode} {what} but was not recorded in the store "
+        f"{store_name(settings)}: {why}\n"
+    )
 
 
 def add_subcommand(subparsers: Any) -> None:

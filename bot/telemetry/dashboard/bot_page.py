@@ -27,6 +27,7 @@ from bot.killswitch import FileKillSwitch
 from bot.policy_config import MAX_HEDGE_RATIO
 from bot.safety import MAX_COMMAND_BYTES, PayloadRejected, describe_exc, loads_bounded
 from bot.store.base import RecordStore
+from bot.telemetry.action_record import KILL_COMMAND
 from bot.telemetry.command_text import echo
 from bot.telemetry.dashboard.assets import add_asset_routes, render_page, security_headers
 from bot.telemetry.dashboard.command_hub import CommandHub
@@ -50,7 +51,6 @@ _log = structlog.get_logger("hedgebot.telemetry.dashboard")
 FLATTEN_WORD = "FLATTEN"
 PAGE_COMMANDS = ("pause", "resume", "rebalance_now", "set_hedge_ratio", "set_threshold", "flatten")
 KILL_MODES = ("freeze", "flatten", "clear")
-KILL_COMMAND = "kill_switch"  # how a page's kill-switch action is recorded among commands
 _KILL_ENGAGE: dict[str, Literal["freeze", "flatten"]] = {"freeze": "freeze", "flatten": "flatten"}
 
 PlanSource = Callable[[], Awaitable[dict[str, Any]]]

@@ -9,7 +9,8 @@ passes every other ack to the MQTT channel it wraps.
 An action that must not wait for the engine (the kill switch: a file the engine reads at every
 tick, so that it works while the engine is stuck) is applied by the page and recorded here
 like a command (:meth:`CommandHub.record_action`): a row in the store's commands table with
-its outcome, a ``command`` event, a log line and the page's ack.
+its outcome (written by :func:`bot.telemetry.action_record.record_action`, as ``hedgebot
+kill`` writes its own), a ``command`` event, a log line and the page's ack.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
-import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -26,9 +26,13 @@ import structlog
 
 from bot.clock import WallClock
 from bot.engine import CommandSource
-from bot.errors import HedgebotError
 from bot.ports import Clock
-from bot.safety import describe_exc
+from bot.telemetry.action_record import (
+    PAGE_ID_PREFIX,
+    RECORD_TIMEOUT_S,
+    action_id,
+    record_action,
+)
 from bot.telemetry.auth import OperatorKey
 from bot.telemetry.commands import Command, CommandValidator, Redelivery, Rejection
 from bot.telemetry.inbox import CommandLedger
@@ -49,8 +53,6 @@ MAX_PENDING_ACKS = 64
 # passed to MQTT; an ack is routed by this set, never by the id's look (an MQTT command may
 # well be called ``web-123``); past the cap the oldest ids are forgotten
 MAX_ISSUED_IDS = 4096
-_PAGE_ID_PREFIX = "web-"
-RECORD_TIMEOUT_S = 5.0  # a store that hangs (the engine holding it) never holds up the ack
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +122,7 @@ class CommandHub:
         self, command: str, params: Mapping[str, Any], *, wait_s: float = 10.0
     ) -> PageAck:
         """Validate and queue one command; wait up to ``wait_s`` for the engine's answer."""
-        command_id = f"{_PAGE_ID_PREFIX}{uuid.uuid4().hex}"
+        command_id = action_id(PAGE_ID_PREFIX)
         self._issue(command_id)
         body: dict[str, Any] = {"id": command_id, "command": command, "params": dict(params)}
         body["ts"] = int(self._clock.now())
@@ -164,20 +166,21 @@ class CommandHub:
         ``on_outcome`` and a log line. The ack is ``applied`` or ``rejected``; a ledger that
         fails or takes over ``record_timeout_s`` seconds does not undo the action: the ack
         then says it was not recorded (and so does the log)."""
-        command_id = f"{_PAGE_ID_PREFIX}{uuid.uuid4().hex}"
+        command_id = action_id(PAGE_ID_PREFIX)
         self._issue(command_id)
         ok = error is None
-        body = {"params": dict(params), "reason": error}
         reason = error
         if self.ledger is not None:
-            try:
-                async with asyncio.timeout(self._record_timeout_s):
-                    status = "ok" if ok else "rejected"
-                    await self.ledger.record_command(
-                        self._clock.now(), command_id, command, status, body
-                    )
-            except (HedgebotError, OSError, TimeoutError) as exc:
-                unrecorded = f"not recorded in the store: {describe_exc(exc)}"
+            unrecorded = await record_action(
+                self.ledger,
+                ts=self._clock.now(),
+                command_id=command_id,
+                command=command,
+                params=params,
+                error=error,
+                timeout_s=self._record_timeout_s,
+            )
+            if unrecorded is not None:
                 _log.error("command.unrecorded", id=command_id, command=command, error=unrecorded)
                 reason = unrecorded if reason is None else f"{reason}; {unrecorded}"
         _log.warning(
