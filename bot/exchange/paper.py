@@ -1,8 +1,14 @@
 """``PaperExchange``: the PerpExchange port over the in-process simulated venue.
 
 Paper trading is an adapter, not a flag: the engine cannot tell it from the ccxt adapter. The
-venue's state is written atomically to ``state_path`` after every change, and read back on
-``start``, so a restarted bot finds its position, orders, fills and funding again. A
+venue's state is written atomically to ``state_path`` after every change of the account
+(an order, a fill, a funding payment, a liquidation, leverage or margin mode), and read back
+on ``start``, so a restarted bot finds its position, orders, fills and funding again. The
+mark, index and funding rate follow the market on every quote: they are written with the
+next change and on ``close``, not on every tick (a restarted bot's first tick sets the mark
+again before it reads the venue). The venue keeps the newest ``HISTORY_LIMIT`` orders, fills
+and funding payments (the bot reads only those since its cursors; its store keeps them all),
+so memory, the state file and a write stay bounded over months. A
 ``read_only`` venue (``hedgebot snapshot``) reads the state and never writes it: the daemon
 owns that file.
 
@@ -27,7 +33,7 @@ import os
 from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from bot import errors
 from bot.config import ExchangeConfig
@@ -48,10 +54,12 @@ from bot.safety import MAX_JSON_DEPTH, describe_exc, loads_bounded
 if TYPE_CHECKING:  # ccxt is imported only when live market data is configured
     from bot.exchange.paper_market import LiveMarketData
 
-__all__ = ["MAX_STATE_BYTES", "PaperExchange", "venue_params"]
+__all__ = ["HISTORY_LIMIT", "MAX_STATE_BYTES", "PaperExchange", "venue_params"]
 
-# a state file is about 300 bytes per fill; this is years of fills, and bounds what is read
+# a state file is about 300 bytes per fill; this bounds what is read (a file written by a
+# version that kept every fill may be larger than HISTORY_LIMIT makes new ones)
 MAX_STATE_BYTES = 256 * 1024 * 1024
+HISTORY_LIMIT = 10_000  # orders, fills and funding payments the paper venue keeps
 
 
 def venue_params(config: ExchangeConfig) -> VenueParams:
@@ -93,7 +101,7 @@ class PaperExchange:
         self.read_only = read_only
         self.market = market
         self._started = False
-        self._saved: dict[str, Any] | None = None
+        self._saved: tuple[object, ...] | None = None  # the venue's change key when written
 
     @classmethod
     def from_config(
@@ -149,13 +157,17 @@ class PaperExchange:
         venue.book = live.book
         return replace(venue.quote(), bid=quote.bid, ask=quote.ask)
 
-    def _save(self) -> None:
-        """Write the state atomically (fsync + rename) when it changed since the last write."""
+    def _save(self, *, always: bool = False) -> None:
+        """Write the state atomically (fsync + rename) when the account changed since the
+        last write (``SimVenue.change_key``: a quote that only moved the mark writes
+        nothing), or ``always``; the history trimmed to ``HISTORY_LIMIT`` first."""
         if not self._started or self.read_only:
             return
+        self.venue.trim_history(HISTORY_LIMIT)
+        key = self.venue.change_key()
+        if key == self._saved and not always:
+            return  # nothing but the market moved: the file holds the account as it is
         state = self.venue.to_state()
-        if state == self._saved:
-            return  # a read that settled nothing: the file already holds this state
         path = self.state_path
         tmp = path.with_name(path.name + ".tmp")
         try:
@@ -165,7 +177,7 @@ class PaperExchange:
                 fh.flush()
                 os.fsync(fh.fileno())
             os.replace(tmp, path)
-            self._saved = state
+            self._saved = key
         except OSError as exc:
             raise errors.ExchangeUnavailable(f"paper venue state {path}: {exc}") from exc
 
@@ -180,7 +192,7 @@ class PaperExchange:
         if self.market is not None:
             await self._start_live(self.market)
         self._started = True
-        self._save()
+        self._save(always=True)
 
     async def start_read_only(self) -> None:
         """Restore the venue from ``state_path`` as it is (its leverage and margin mode kept,
@@ -240,9 +252,9 @@ class PaperExchange:
         await self._read_live()
 
     async def close(self) -> None:
-        """Persist the final state; close the live market data client."""
+        """Persist the final state (the mark included); close the live market data client."""
         try:
-            self._save()
+            self._save(always=True)
         finally:
             if self.market is not None:
                 await self.market.close()

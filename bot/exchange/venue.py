@@ -373,6 +373,16 @@ class SimVenue:
             **self._account.to_state(),
         }
 
+    def change_key(self) -> tuple[object, ...]:
+        """Differs whenever :meth:`to_state` would, except for the mark, index and funding
+        rate, which follow the market on every quote (``Account.change_key``)."""
+        venue = (self._next_funding_s, self.leverage, self.margin_mode, self.liquidations)
+        return (*venue, *self._account.change_key())
+
+    def trim_history(self, limit: int) -> None:
+        """Forget all but the newest ``limit`` orders, fills and funding payments."""
+        self._account.trim(limit)
+
     def load_state(self, state: dict[str, Any]) -> None:
         """Restore what ``to_state`` wrote."""
         if state.get("version") != 1:

@@ -207,6 +207,28 @@ class Account:
         self.size = ZERO
         self.entry = ZERO
 
+    def change_key(self) -> tuple[object, ...]:
+        """A value that differs whenever the account does: every order, fill, funding payment
+        and liquidation moves an id counter, a balance, the position or a list's length, and
+        every order's status change but a fill's (which moves ``next_trade_id``) removes it
+        from ``resting``. Cheap: no history is walked."""
+        counts = (len(self.orders), len(self.fills), len(self.funding))
+        return (
+            self.wallet, self.size, self.entry, self.next_order_id, self.next_trade_id,
+            counts, tuple(self.resting.items()),
+        )  # fmt: skip
+
+    def trim(self, limit: int) -> None:
+        """Keep the newest ``limit`` fills, funding payments and orders (resting orders are
+        always kept): the venue's history for the bot's reads since its cursors, bounded."""
+        del self.fills[: max(0, len(self.fills) - limit)]
+        del self.funding[: max(0, len(self.funding) - limit)]
+        excess = len(self.orders) - limit
+        if excess > 0:
+            done = [cid for cid in self.orders if cid not in self.resting][:excess]
+            for cid in done:
+                del self.orders[cid]
+
     def to_state(self) -> dict[str, Any]:
         """The account as plain JSON (Decimals as strings)."""
         return {
