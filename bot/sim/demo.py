@@ -33,6 +33,7 @@ import yaml
 from bot.app import Bot, build_bot, build_telemetry
 from bot.clock import ManualClock
 from bot.config import Settings, load_config, masked_dump
+from bot.display import json_decimal
 from bot.errors import ConfigError
 from bot.logging import configure_logging
 from bot.ports import PerpExchange
@@ -325,7 +326,7 @@ async def _drive(
     lp_start = first.snapshot.positions[0].value_quote if first else Decimal(0)
     summary = await _summarise(options, world, bot, exchange, equity_start, lp_start)
     host = settings.metrics.host
-    summary["amount_step_base"] = str(rules.amount_step)
+    summary["amount_step_base"] = json_decimal(rules.amount_step)
     summary["mqtt_url"] = broker_url
     summary["metrics_url"] = (
         None if metrics_port is None else f"http://{host}:{metrics_port}/metrics"
@@ -342,7 +343,8 @@ async def _summarise(
     equity_start: Decimal,
     lp_start: Decimal,
 ) -> dict[str, Any]:
-    """The summary's numbers as exact decimal strings."""
+    """The summary's numbers as exact decimal strings (``display.json_decimal``: plain
+    notation, no trailing zeros, zero as ``"0"``)."""
     last = bot.engine.last_report
     if last is None:
         raise RuntimeError("the demo completed no tick")
@@ -357,25 +359,25 @@ async def _summarise(
         "exchange": options.exchange,
         "seed": options.seed,
         "sigma": options.sigma,
-        "start_price": str(world.start_price),
-        "final_price": str(last.snapshot.price),
+        "start_price": json_decimal(world.start_price),
+        "final_price": json_decimal(last.snapshot.price),
         "rebalances": bot.engine.stats.rebalances,
         "ticks": bot.engine.stats.ticks,
         "errors": bot.engine.stats.errors,
-        "final_delta_base": str(last.decision.delta_base),
-        "final_target_base": str(last.decision.target_base),
-        "final_hedge_base": str(last.position.size_base),
-        "final_drift_base": str(final_drift),
-        "band_base": str(last.decision.band_base),
+        "final_delta_base": json_decimal(last.decision.delta_base),
+        "final_target_base": json_decimal(last.decision.target_base),
+        "final_hedge_base": json_decimal(last.position.size_base),
+        "final_drift_base": json_decimal(final_drift),
+        "band_base": json_decimal(last.decision.band_base),
         "within_band": abs(final_drift) <= last.decision.band_base,
-        "fees_quote": str(totals["fees_quote"]),
-        "funding_quote": str(totals["funding_quote"]),
-        "lp_value_start_quote": str(lp_start),
-        "lp_value_end_quote": str(lp_value),
-        "hedge_pnl_quote": str(hedge_pnl),
-        "hedged_value_quote": str(lp_value + hedge_pnl),
-        "unhedged_value_quote": str(lp_value),
-        "pnl": {name: str(value.quantize(Decimal("1e-10"))) for name, value in last.pnl.items()},
+        "fees_quote": json_decimal(totals["fees_quote"]),
+        "funding_quote": json_decimal(totals["funding_quote"]),
+        "lp_value_start_quote": json_decimal(lp_start),
+        "lp_value_end_quote": json_decimal(lp_value),
+        "hedge_pnl_quote": json_decimal(hedge_pnl),
+        "hedged_value_quote": json_decimal(lp_value + hedge_pnl),
+        "unhedged_value_quote": json_decimal(lp_value),
+        "pnl": {name: json_decimal(value) for name, value in last.pnl.items()},
     }
 
 

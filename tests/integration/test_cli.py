@@ -192,6 +192,15 @@ async def test_demo_json_summary_and_report_of_its_store(tmp_path: Path) -> None
     assert abs(Decimal(summary["final_drift_base"])) <= Decimal(summary["band_base"])
     for key in ("fees_quote", "funding_quote", "hedged_value_quote", "unhedged_value_quote"):
         Decimal(summary[key])
+    # exact decimal strings as the README says: no exponent, no trailing zeros, zero is "0"
+    # (the pnl block read "0E-10" and "71.2861000000")
+    numbers = [v for k, v in summary.items() if k.endswith(("_base", "_quote", "_price"))]
+    numbers += list(summary["pnl"].values())
+    assert len(numbers) > 20
+    for text in numbers:
+        assert "e" not in text.lower(), text
+        assert text == "0" or not text.endswith(("0", ".")) or "." not in text, text
+        assert text not in ("-0", "0.0"), text
 
     code, out, err = await run_cli(
         "report", "--config", str(tmp_path / "demo" / "config.yaml"), "--json"
