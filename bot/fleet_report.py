@@ -4,7 +4,10 @@ Each bot's parts are exactly its own ``hedgebot report`` (:func:`bot.report.load
 that bot's records, read-only); the total is their sum, part by part, in ``Decimal``, so it
 equals the sum of the bots' own reports to the last digit. ``since`` narrows every bot to
 the change of its cumulative parts from its last tick before ``since`` to its last tick (the
-attribution is path-dependent, so the replay always starts at each bot's first tick).
+attribution is path-dependent, so the replay always starts at each bot's first tick). That
+baseline tick is shown (its block and time): ``store compact`` may have thinned the ticks
+before ``since``, and keeps each UTC day's last, so a ``since`` at a UTC day start gives the
+same figures before and after compaction and any other is explained by its baseline.
 """
 
 from __future__ import annotations
@@ -30,37 +33,69 @@ from bot.store.pg_names import pg_schema_name
 from bot.store.postgres import PostgresStore
 from bot.store.settings import StoreConfig
 
-__all__ = ["BotPnl", "FleetReport", "load_fleet_report", "parse_since", "run_fleet_report"]
+__all__ = [
+    "BotPnl",
+    "FleetReport",
+    "SinceBaseline",
+    "load_fleet_report",
+    "parse_since",
+    "run_fleet_report",
+]
 
 EXIT_ERROR = 2  # bad input, or a store that cannot be read
 EXACT = Context(prec=MAX_PREC)  # sums and differences of finite decimals, never rounded
 
 
 @dataclass(frozen=True, slots=True)
+class SinceBaseline:
+    """The tick a ``--since`` window is measured from: the bot's last stored tick recorded
+    before ``since`` (block, record time in epoch seconds)."""
+
+    block: int
+    timestamp_s: float
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-ready: ``block``, ``timestamp_s`` and ``time`` (ISO 8601 UTC)."""
+        return {"block": self.block, "timestamp_s": self.timestamp_s, "time": _iso(self)}
+
+
+@dataclass(frozen=True, slots=True)
 class BotPnl:
-    """One bot's attribution: cumulative parts (quote) over its ticks in the window."""
+    """One bot's attribution: cumulative parts (quote) over its ticks in the window;
+    ``ticks`` counts the stored snapshots in it (``store compact`` thins old ones);
+    ``baseline`` is the tick a ``since`` window starts after (None: no ``since``, or no
+    tick stored before it, so the window is the whole history)."""
 
     bot_id: str
     ticks: int
     parts: dict[str, Decimal]
+    baseline: SinceBaseline | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class FleetReport:
-    """Every reported bot, and the part-by-part total (quote)."""
+    """Every reported bot, and the part-by-part total (quote); ``since_s`` the window's
+    start (None: each bot's whole history)."""
 
     bots: tuple[BotPnl, ...]
     total: dict[str, Decimal]
+    since_s: float | None = None
 
     def summary(self) -> dict[str, Any]:
-        """JSON-ready: money as exact decimal strings."""
-        return {
-            "bots": {
-                b.bot_id: {"ticks": b.ticks, **{k: json_decimal(v) for k, v in b.parts.items()}}
-                for b in self.bots
-            },
-            "total": {k: json_decimal(v) for k, v in self.total.items()},
-        }
+        """JSON-ready: money as exact decimal strings; with ``since``, each bot's
+        ``since_baseline`` (:meth:`SinceBaseline.summary`, null: none before it)."""
+        bots: dict[str, Any] = {}
+        for b in self.bots:
+            row: dict[str, Any] = {"ticks": b.ticks}
+            row.update((k, json_decimal(v)) for k, v in b.parts.items())
+            if self.since_s is not None:
+                row["since_baseline"] = None if b.baseline is None else b.baseline.summary()
+            bots[b.bot_id] = row
+        return {"bots": bots, "total": {k: json_decimal(v) for k, v in self.total.items()}}
+
+
+def _iso(baseline: SinceBaseline) -> str:
+    return datetime.fromtimestamp(baseline.timestamp_s, UTC).isoformat().replace("+00:00", "Z")
 
 
 SINCE_AHEAD_S = 86400.0  # --since may be at most a day ahead of this host's clock
@@ -146,13 +181,15 @@ async def load_fleet_report(
         if report is None:
             raise StoreError(f"bot {bot_id} has no snapshots in {store.where}")
         ticks, parts = _window(report, since_s)
-        rows.append(BotPnl(bot_id, ticks, parts))
+        cut = None if since_s is None else report.cut
+        baseline = None if cut is None else SinceBaseline(cut.block, cut.timestamp_s)
+        rows.append(BotPnl(bot_id, ticks, parts, baseline))
     total: dict[str, Decimal] = {}
     with localcontext(EXACT):  # no rounding: the total is the bots' sum to the last digit
         for row in rows:
             for name, value in row.parts.items():
                 total[name] = total.get(name, Decimal(0)) + value
-    return FleetReport(tuple(rows), total)
+    return FleetReport(tuple(rows), total, since_s)
 
 
 def print_fleet(report: FleetReport, console: Any = None) -> None:
@@ -171,10 +208,31 @@ def print_fleet(report: FleetReport, console: Any = None) -> None:
         table.add_row(label, *(fmt_quote(col[name]) for col in shown))
     table.add_section()
     table.add_row("net PnL", *(fmt_quote(col["net_pnl_quote"]) for col in columns))
-    table.add_row("ticks", *(str(b.ticks) for b in report.bots), "")
+    table.add_row("ticks (stored)", *(str(b.ticks) for b in report.bots), "")
     console = console or Console(width=max(REPORT_WIDTH, 24 + 14 * len(columns)))
     console.print(table)
     console.print(f"note: {COSTS_NOTE}")
+    for line in since_lines(report):
+        console.print(line, soft_wrap=True)  # one line each, whatever the width
+
+
+def since_lines(report: FleetReport) -> list[str]:
+    """One line per bot saying the tick its ``--since`` window starts after (none without
+    ``since``)."""
+    if report.since_s is None:
+        return []
+    since = datetime.fromtimestamp(report.since_s, UTC).strftime("%Y-%m-%d %H:%M:%S")
+    lines = []
+    for bot in report.bots:
+        base = bot.baseline
+        lines.append(
+            f"since {since} UTC: {bot.bot_id} from its first tick (none stored before)"
+            if base is None
+            else f"since {since} UTC: {bot.bot_id} from block {base.block} at "
+            f"{datetime.fromtimestamp(base.timestamp_s, UTC):%Y-%m-%d %H:%M:%S} UTC "
+            "(its last stored tick before)"
+        )
+    return lines
 
 
 def run_fleet_report(

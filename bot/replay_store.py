@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 from collections import deque
+from collections.abc import Collection
 from dataclasses import replace
 from decimal import Decimal
 
@@ -91,12 +92,24 @@ class _Decisions:
 
 
 async def _feed(
-    store: RecordStore, fold: ReplayFold, after_id: int, decisions: _Decisions, page_rows: int
+    store: RecordStore,
+    fold: ReplayFold,
+    after_id: int,
+    decisions: _Decisions,
+    page_rows: int,
+    *,
+    leave_out: Collection[int] = frozenset(),
+    through_id: int | None = None,
 ) -> None:
-    """Every snapshot after row id ``after_id`` into ``fold``, a page at a time."""
+    """Every snapshot after row id ``after_id`` (through ``through_id``; None: the last)
+    into ``fold``, a page at a time, except the row ids in ``leave_out``."""
     while True:
         page = await store.snapshot_page(after_id, page_rows)
         for row_id, ts, snapshot in page:
+            if through_id is not None and row_id > through_id:
+                return
+            if row_id in leave_out:
+                continue
             block = snapshot.block_number
             await decisions.upto(block)
             fold.add(
@@ -118,12 +131,17 @@ async def stream_report(
     max_points: int | None = MAX_POINTS,
     cut_s: float | None = None,
     page_rows: int = PAGE_ROWS,
+    leave_out: Collection[int] = frozenset(),
+    through_id: int | None = None,
 ) -> PnlReport | None:
     """The report over every stored snapshot, streamed (``points`` a sample of at most
     about ``max_points`` plus each UTC day's last; ``cut`` the last tick before ``cut_s``);
-    None when the store holds no snapshot. ``StoreError`` when it cannot be read."""
+    None when the store holds no snapshot. ``leave_out`` (row ids) and ``through_id`` (the
+    last row id taken) replay a history without some snapshots, as ``store compact`` would
+    leave it, without removing them. ``StoreError`` when the store cannot be read."""
     fold = ReplayFold(await replay_inputs(store), max_points=max_points, cut_s=cut_s)
-    await _feed(store, fold, 0, _Decisions(store, 0, page_rows), page_rows)
+    decisions = _Decisions(store, 0, page_rows)
+    await _feed(store, fold, 0, decisions, page_rows, leave_out=leave_out, through_id=through_id)
     return fold.finish()
 
 

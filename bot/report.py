@@ -96,7 +96,7 @@ def print_table(report: PnlReport, console: Any = None, decisions: int | None = 
     title = f"hedgebot PnL attribution, blocks {first.block}..{last.block}"
     table = pnl_table(title, final.as_dict(), final.net_pnl_quote)
     table.add_section()
-    table.add_row("ticks", str(report.ticks or len(report.points)))
+    table.add_row("ticks (stored)", str(report.ticks or len(report.points)))
     if decisions is not None:
         table.add_row("decisions", f"{decisions:,}")
     table.add_row("time (UTC)", f"{_utc(first.timestamp_s)} -> {_utc(last.timestamp_s)}")
@@ -204,7 +204,10 @@ def add_subcommand(subparsers: Any) -> None:
         metavar="WHEN",
         default=None,
         help="with --store-url: PnL from this UTC date/time or epoch seconds on "
-        "(default: since each bot's first tick)",
+        "(default: since each bot's first tick), measured from each bot's last stored tick "
+        "before it, which the output names (since_baseline in --json): store compact keeps "
+        "each UTC day's last tick, so a UTC day start (2026-11-29) reports the same figures "
+        "before and after compaction",
     )
     p.add_argument(
         "--pg-schema",

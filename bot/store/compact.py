@@ -7,9 +7,15 @@ first and the last, the one at each intent's block, and the last one at or befor
 and funding payment, so the replay attributes every record to the same snapshot and mark as
 before. Between kept snapshots the perp position then does not change, so the hedge's
 mark-to-market telescopes and every other part depends only on the end points
-(``bot.core.pnl``): the totals are unchanged to the last digit. That is checked, not
-assumed: the replay runs over the full and the thinned history, and a difference removes
-nothing (``StoreError``).
+(``bot.core.pnl``): the totals are unchanged to the last digit. Each UTC day's last
+snapshot is kept too: it is the baseline of ``report --since`` at the next day's start
+(00:00 UTC, so every week's and month's start as well), whose window is then unchanged to
+the last digit as well. Both are checked, not assumed: the replay runs (streamed, a page
+of rows at a time) over the full and the thinned history, and a difference in the totals
+or in any day's baseline removes nothing (``StoreError``).
+
+``--dry-run`` opens the store read-only (no lock, no schema created or migrated) and says
+what a real run would remove; a real run takes the bot's lock like the daemon.
 """
 
 from __future__ import annotations
@@ -18,17 +24,20 @@ import argparse
 import asyncio
 import bisect
 import contextlib
+import itertools
 import json
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from bot.display import json_decimal
 from bot.errors import StoreError
 from bot.instance_lock import InstanceLock, lock_path_for
-from bot.report import PnlReport, build_report
+from bot.replay_store import stream_report
+from bot.report import PnlReport
 from bot.store.base import RecordStore
 from bot.store.settings import RetentionConfig
 
@@ -91,48 +100,80 @@ def _protected(
     return kept
 
 
-def _totals(report: PnlReport | None) -> dict[str, Any]:
-    """What compaction must not change: every PnL part, the hedge and the records used."""
+def _day_ends(index: Sequence[tuple[int, float, int]]) -> set[int]:
+    """Each UTC day's last snapshot (the last one of the history included): the baseline
+    of ``report --since`` at the next day's 00:00 UTC (the last tick recorded before it)."""
+    ends = set()
+    for (row_id, ts, _), (_, next_ts, _) in itertools.pairwise(index):
+        if math.floor(ts / _DAY_S) != math.floor(next_ts / _DAY_S):
+            ends.add(row_id)
+    if index:
+        ends.add(index[-1][0])
+    return ends
+
+
+def _utc_day(timestamp_s: float) -> str:
+    return datetime.fromtimestamp(timestamp_s, UTC).strftime("%Y-%m-%d")
+
+
+def _invariants(report: PnlReport | None) -> dict[str, Any]:
+    """What compaction must not change: every PnL part, the hedge and the records used, and
+    the baseline of ``report --since`` at each UTC day start (``since <day>``: the block,
+    time and cumulative parts of the last tick before it; the sample keeps each day's last
+    point, ``bot.report_model.PointSample``)."""
     if report is None:
         return {}
     parts = {k: json_decimal(v) for k, v in report.final.as_dict().items()}
-    return {
+    checked: dict[str, Any] = {
         **parts,
         "hedge_base": json_decimal(report.points[-1].hedge_base),
         "opening_hedge_base": json_decimal(report.opening_hedge_base),
         "fills": report.fills_used,
         "funding_payments": report.funding_used,
     }
+    for point, successor in itertools.pairwise(report.points):
+        following = math.floor(point.timestamp_s / _DAY_S) + 1
+        if math.floor(successor.timestamp_s / _DAY_S) >= following:
+            breakdown = {k: json_decimal(v) for k, v in point.breakdown.as_dict().items()}
+            since = _utc_day(following * _DAY_S)
+            checked[f"since {since}"] = (point.block, point.timestamp_s, breakdown)
+    return checked
+
+
+async def _check_unchanged(store: RecordStore, through_id: int, gone: Collection[int]) -> None:
+    """Replay the history through row ``through_id`` with and without ``gone``; StoreError
+    naming what would differ (at most five items) when anything in :func:`_invariants` does."""
+    before = _invariants(await stream_report(store, through_id=through_id))
+    after = _invariants(await stream_report(store, through_id=through_id, leave_out=gone))
+    changed = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
+    if changed:
+        more = f" and {len(changed) - 5} more" if len(changed) > 5 else ""
+        raise StoreError(
+            f"compaction would change the PnL report ({', '.join(changed[:5])}{more}): "
+            "nothing removed"
+        )
 
 
 async def compact(
     store: RecordStore, retention: RetentionConfig, *, dry_run: bool = False
 ) -> CompactResult:
-    """Thin ``store``'s old snapshots (module docstring). Raises ``StoreError`` when the
-    store cannot be read or written, or when the thinned history would change the report's
-    totals (then nothing is removed)."""
+    """Thin ``store``'s old snapshots (module docstring); with ``dry_run`` only count them
+    (the store may be read-only). Memory: the snapshot index (row id, time, block per row),
+    the fills and funding, and a page of rows. Raises ``StoreError`` when the store cannot
+    be read or written, or when the thinned history would change the report's totals or a
+    UTC day's ``--since`` baseline (then nothing is removed)."""
     index = await store.snapshot_index()
     fills, funding = await store.read_fills(), await store.read_funding()
     intent_blocks = await store.intent_blocks()
     times = [f.timestamp for f in fills] + [p.timestamp for p in funding]
-    remove = thinned(index, retention, _protected(index, intent_blocks.values(), times))
+    protected = _protected(index, intent_blocks.values(), times) | _day_ends(index)
+    remove = thinned(index, retention, protected)
     cutoff = index[-1][1] - retention.full_days * _DAY_S if index else None
     result = CompactResult(len(index), len(index) - len(remove), len(remove), cutoff, dry_run)
     if not remove:
         return result
-    snapshots, decisions = await store.read_snapshots(), await store.read_decisions()
-    gone = set(remove)
-    snapshots = snapshots[: len(index)]  # append-only: rows recorded since are after these
-    kept_snapshots = [
-        s for (row_id, _, _), s in zip(index, snapshots, strict=True) if row_id not in gone
-    ]
-    before = _totals(build_report(snapshots, decisions, fills, funding, intent_blocks))
-    after = _totals(build_report(kept_snapshots, decisions, fills, funding, intent_blocks))
-    if before != after:
-        changed = sorted(k for k in before if before[k] != after.get(k))
-        raise StoreError(
-            f"compaction would change the PnL report ({', '.join(changed)}): nothing removed"
-        )
+    # rows recorded since the index was read (a daemon beside a dry run) are left out of both
+    await _check_unchanged(store, index[-1][0], frozenset(remove))
     if not dry_run:
         await store.delete_snapshots(remove)
     return result
@@ -155,7 +196,9 @@ async def _run(config: Path, *, dry_run: bool) -> CompactResult:
             held.enter_context(
                 InstanceLock.acquire(lock_path_for(path), settings.bot_id, what, str(config))
             )
-        store = await open_store(settings)
+        # a dry run only reads: no lock, and a store without this hedgebot's schema version
+        # is one line (StoreError), never created or migrated
+        store = await open_store(settings, read_only=dry_run)
         try:
             return await compact(store, settings.store.retention, dry_run=dry_run)
         finally:
@@ -183,11 +226,16 @@ def add_subcommand(subparsers: Any) -> None:
     p: argparse.ArgumentParser = actions.add_parser(
         "compact",
         help="thin snapshots older than store.retention.full_days to one per "
-        "store.retention.interval_s; the PnL report's totals stay exactly the same",
+        "store.retention.interval_s, keeping each UTC day's last: the PnL report's totals "
+        "and report --since at a UTC day start stay exactly the same; takes the bot's lock "
+        "(stop the daemon first)",
     )
     p.add_argument("--config", required=True, help="the YAML config whose store is compacted")
     p.add_argument(
-        "--dry-run", action="store_true", help="say what would be removed; remove nothing"
+        "--dry-run",
+        action="store_true",
+        help="say what would be removed; remove nothing (read-only: no lock, beside a running "
+        "daemon too; no schema created or migrated)",
     )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_command)

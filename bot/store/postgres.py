@@ -135,6 +135,12 @@ class PostgresStore(RecordStore):
             owner_kwargs = kwargs if lock is None else lock.connect_kwargs
             owner = await psycopg.AsyncConnection.connect(url, **owner_kwargs)
             if lock is None:  # a reader: this hedgebot's schema version, or one clear line
+                cur = await owner.execute("SELECT to_regclass('schema_version')")
+                if (await cur.fetchone() or (None,))[0] is None:
+                    raise StoreError(
+                        f"store {where} holds no hedgebot tables (no schema_version): "
+                        "nothing to read (`hedgebot run` creates them)"
+                    )
                 cur = await owner.execute("SELECT max(version) FROM schema_version")
                 row = await cur.fetchone()
                 check_schema_version(int(row[0] or 0) if row else 0, where, migrations)
