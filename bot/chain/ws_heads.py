@@ -15,12 +15,20 @@ depth-limited, each head range-checked (number, timestamp, 32-byte hash: see
 handed out only once the HTTP node (which the tick reads from, pinned to the block) returns
 the same hash for that number (one ``eth_getBlockByNumber``): a peer cannot push a forged or
 far-future head, and a peer running ahead of the HTTP node never makes the bot tick on blocks
-it cannot read (every such tick would fail, and hide the real block behind it). A head up to
-``MAX_UNVERIFIED_LEAD_BLOCKS`` ahead that the HTTP node does not have yet is checked again
-every ``RECHECK_S`` until the node has it, a newer head supersedes it, or a poll interval
-passed (the poller then reports it); further ahead it is refused. A peer that errs is logged
-(``heads.ws_dropped``, ``heads.ws_rejected``, URL masked) and re-subscribed with exponential
-backoff (0.5 s doubling to 30 s, reset once the endpoint delivers a valid head).
+it cannot read (every such tick would fail, and hide the real block behind it). A head more
+than ``MAX_UNVERIFIED_LEAD_BLOCKS`` past the confirmed head is refused without asking. One
+within the lead that the HTTP node does not have yet waits: the endpoint's one waiter asks
+for its newest such head every ``RECHECK_S`` until the node has it, the poller reports it, or
+a poll interval passed (then it is refused). Each endpoint has at most one confirmation in
+flight: heads arriving meanwhile queue, and while it waits only its newest head is kept.
+
+Each refused head is a strike (``bot.chain.ws_endpoint``): the endpoint's heads are then
+dropped unread for a penalty on the reconnection backoff's schedule, so a peer flooding bad
+heads costs at most ``1 + poll_interval_s / RECHECK_S`` requests per penalty, however fast it
+sends. Logged: ``heads.ws_dropped`` per lost connection, ``heads.ws_rejected`` on the 1st, 2nd,
+4th, ... refusal (URL masked). A lost subscription is retried with backoff (0.5 s doubling to
+30 s), reset only when that connection delivered an accepted head (a new block the HTTP node
+confirmed, or an older one with the hash the HTTP node confirmed for it).
 """
 
 from __future__ import annotations
@@ -30,7 +38,6 @@ import contextlib
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Coroutine, Sequence
-from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Self
 
@@ -39,6 +46,7 @@ from web3 import AsyncWeb3
 
 from bot.chain.answers import AnswerRejected
 from bot.chain.heads import BlockInfo, HeadPoller, block_info, latest_block
+from bot.chain.ws_endpoint import ConfirmedHashes, WsEndpoint
 from bot.chain.ws_provider import (
     WS_MAX_MESSAGE_BYTES,
     BoundedWebSocketProvider,
@@ -55,7 +63,7 @@ __all__ = ["MAX_UNVERIFIED_LEAD_BLOCKS", "HeadSource", "StreamedHeads", "open_he
 
 log = structlog.get_logger("hedgebot.chain.heads")
 
-MAX_UNVERIFIED_LEAD_BLOCKS = 4  # further past the HTTP-confirmed head, a missing block is refused
+MAX_UNVERIFIED_LEAD_BLOCKS = 4  # further past the HTTP-confirmed head: refused without asking
 RECHECK_S = 0.02  # a head the HTTP node lacks yet, within the lead: asked again this often
 
 
@@ -65,20 +73,6 @@ class HeadSource(StrEnum):
     WS = "ws"  # a newHeads notification
     POLL = "poll"  # the HTTP poller
     RESYNC = "resync"  # the one HTTP read after a (re)subscription
-
-
-@dataclass
-class _Endpoint:
-    """One WebSocket endpoint's state; only ``label`` is ever shown."""
-
-    url: str
-    label: str
-    index: int
-    heads: int = 0  # valid heads received on the current connection
-    rejected: int = 0  # heads refused, ever
-    connects: int = 0
-    live: bool = False  # subscribed now
-    waiting: asyncio.Task[None] | None = None  # a head within the lead, checked again
 
 
 class StreamedHeads:
@@ -111,7 +105,7 @@ class StreamedHeads:
             raise ValueError("need 0 < reconnect_min_s <= reconnect_max_s")
         self._w3 = w3
         self._endpoints = [
-            _Endpoint(url=url, label=mask_url(url), index=i) for i, url in enumerate(ws_urls)
+            WsEndpoint(url=url, label=mask_url(url), index=i) for i, url in enumerate(ws_urls)
         ]
         self._interval_s = poll_interval_s
         self._timeout_s = request_timeout_s
@@ -123,6 +117,7 @@ class StreamedHeads:
         self._newest: int | None = None
         self._newest_source = HeadSource.POLL
         self._confirmed: int | None = None  # newest block the HTTP node is known to have
+        self._hashes = ConfirmedHashes()  # of heads the HTTP node confirmed by hash
         self._poll_error: ChainError | None = None
         self._last: int | None = None
         self._yielded_at = time.monotonic()
@@ -144,8 +139,13 @@ class StreamedHeads:
 
     @property
     def rejected(self) -> int:
-        """WebSocket heads refused (malformed, or past the lead and not confirmed)."""
+        """WebSocket heads refused (malformed, past the lead, another hash, never confirmed)."""
         return sum(e.rejected for e in self._endpoints)
+
+    @property
+    def ignored(self) -> int:
+        """WebSocket heads dropped unread: their endpoint was penalised for refused heads."""
+        return sum(e.ignored for e in self._endpoints)
 
     # lifecycle -------------------------------------------------------------------------
     async def __aenter__(self) -> Self:
@@ -239,31 +239,31 @@ class StreamedHeads:
         self._offer(number, source)
 
     # WebSocket --------------------------------------------------------------------------
-    async def _endpoint_loop(self, endpoint: _Endpoint) -> None:
+    async def _endpoint_loop(self, endpoint: WsEndpoint) -> None:
         """Subscribe, stream, and after any failure subscribe again with backoff."""
         delay_s = self._backoff[0]
         while True:
-            endpoint.heads = 0
+            endpoint.accepted = 0
             try:
                 await self._stream(endpoint)
                 error = "the subscription stream ended"
             except Exception as exc:  # noqa: BLE001 - a peer's failure of any kind, logged
                 error = describe_exc(exc).replace(endpoint.url, endpoint.label)
             self.reconnects += 1
-            if endpoint.heads:
+            if endpoint.accepted:  # this connection delivered a head that checked out
                 delay_s = self._backoff[0]
             log.warning(
                 "heads.ws_dropped",
                 endpoint=endpoint.label,
                 index=endpoint.index,
                 error=error,
-                heads=endpoint.heads,
+                heads=endpoint.accepted,
                 retry_in_s=delay_s,
             )
             await asyncio.sleep(delay_s)
             delay_s = min(delay_s * 2, self._backoff[1])
 
-    async def _stream(self, endpoint: _Endpoint) -> None:
+    async def _stream(self, endpoint: WsEndpoint) -> None:
         provider = BoundedWebSocketProvider(
             endpoint.url,
             request_timeout_s=self._timeout_s,
@@ -282,77 +282,96 @@ class StreamedHeads:
             finally:
                 endpoint.live = False
 
-    async def _take(self, endpoint: _Endpoint, header: Any) -> None:
-        """Check one streamed header and offer its number; a bad one is counted and logged."""
+    async def _take(self, endpoint: WsEndpoint, header: Any) -> None:
+        """Check one streamed header and offer its number; a bad one is a strike. At most one
+        HTTP request in flight for the endpoint, and none while it is penalised."""
+        if endpoint.penalised(time.monotonic()):
+            return
         try:
             head = parse_head(header)
             if self._newest is not None and head.number <= self._newest:
-                endpoint.heads += 1
-                return  # another source was first: nothing to check
-            unconfirmed = self._confirmed is None or head.number > self._confirmed
-            if unconfirmed and not await self._confirm_by_hash(head):
+                if self._hashes.matches(head):  # on the chain the HTTP node confirmed
+                    endpoint.accept(head.number)
+                return  # another source was first; an unknown hash is not worth a request
+            if not self._within_lead(head):
+                return
+            if endpoint.waiter is not None:
+                endpoint.waiting = head  # its waiter asks for the newest head only
+                return
+            if not await self._confirm_by_hash(head):
                 self._wait_for(endpoint, head)  # the HTTP node is catching up
                 return
         except (AnswerRejected, ChainError) as exc:
-            self._rejected(endpoint, exc)
+            endpoint.refuse(exc, time.monotonic(), *self._backoff)
             return
-        endpoint.heads += 1
+        endpoint.accept(head.number)
         self._offer(head.number, HeadSource.WS)
 
-    def _rejected(self, endpoint: _Endpoint, exc: Exception) -> None:
-        endpoint.rejected += 1
-        if endpoint.rejected & (endpoint.rejected - 1) == 0:  # 1st, 2nd, 4th, 8th, ...
-            log.warning(
-                "heads.ws_rejected",
-                endpoint=endpoint.label,
-                index=endpoint.index,
-                error=describe_exc(exc),
-                rejected=endpoint.rejected,
+    def _within_lead(self, head: BlockInfo) -> bool:
+        """Whether ``head`` may be asked for; False (dropped, not refused) while the HTTP node
+        has confirmed nothing yet. ``ChainError``, without any request, for a head more than
+        ``MAX_UNVERIFIED_LEAD_BLOCKS`` past the confirmed head."""
+        confirmed = self._confirmed
+        if confirmed is None:
+            return False
+        if head.number > confirmed + MAX_UNVERIFIED_LEAD_BLOCKS:
+            raise ChainError(
+                f"head {head.number} is more than {MAX_UNVERIFIED_LEAD_BLOCKS} blocks past "
+                f"block {confirmed}, the newest the HTTP node confirmed: refused unasked"
             )
+        return True
 
     async def _confirm_by_hash(self, head: BlockInfo) -> bool:
         """Whether the HTTP node has block ``head.number`` with ``head.hash`` (then it is
-        confirmed); False when it does not have that block yet and ``head`` is within
-        ``MAX_UNVERIFIED_LEAD_BLOCKS`` of the confirmed head. ``ChainError`` for another hash,
-        or a missing block further ahead."""
+        confirmed); False when it does not have that block yet. ``ChainError`` for another
+        hash or a failed request."""
         try:
             known = await block_info(self._w3, head.number, timeout_s=self._timeout_s)
         except ChainError as exc:
-            confirmed = self._confirmed
-            within = confirmed is not None and head.number <= confirmed + MAX_UNVERIFIED_LEAD_BLOCKS
-            if within and "does not have block" in str(exc):
+            if "does not have block" in str(exc):
                 return False
             raise
         if known.hash != head.hash:
             raise ChainError(
                 f"head {head.number} is {known.hash} on the HTTP node, not {head.hash}"
             )
+        self._hashes.add(known)
         self._confirm(head.number)
         return True
 
-    def _wait_for(self, endpoint: _Endpoint, head: BlockInfo) -> None:
-        """Check ``head`` again until the HTTP node has it (one waiter per endpoint: a newer
-        head replaces an older one)."""
-        if endpoint.waiting is not None:
-            endpoint.waiting.cancel()
-        task = asyncio.create_task(self._recheck(endpoint, head))
-        endpoint.waiting = task
+    def _wait_for(self, endpoint: WsEndpoint, head: BlockInfo) -> None:
+        """Start the endpoint's one waiter for ``head`` (newer heads replace it meanwhile)."""
+        endpoint.waiting = head
+        task = asyncio.create_task(self._recheck(endpoint))
+        endpoint.waiter = task
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _recheck(self, endpoint: _Endpoint, head: BlockInfo) -> None:
-        for _ in range(max(1, int(self._interval_s / RECHECK_S))):
-            await asyncio.sleep(RECHECK_S)
-            if self._newest is not None and head.number <= self._newest:
-                return  # the poller (or another peer) reported it, or a newer one
-            try:
+    async def _recheck(self, endpoint: WsEndpoint) -> None:
+        """Ask for the endpoint's newest waiting head every ``RECHECK_S`` until the HTTP node
+        has it, another source reported its number, or a poll interval passed without it
+        (refused: a peer must not keep the node asked for blocks that do not come)."""
+        deadline = time.monotonic() + self._interval_s
+        try:
+            while endpoint.waiting is not None:
+                await asyncio.sleep(RECHECK_S)
+                head = endpoint.waiting
+                if head is None or (self._newest is not None and head.number <= self._newest):
+                    return  # refused meanwhile, or the poller (or another peer) reported it
+                if time.monotonic() >= deadline:
+                    raise ChainError(
+                        f"the HTTP node did not have block {head.number} within one poll "
+                        f"interval ({self._interval_s} s)"
+                    )
                 if await self._confirm_by_hash(head):
-                    endpoint.heads += 1
+                    endpoint.accept(head.number)
                     self._offer(head.number, HeadSource.WS)
-                    return
-            except (AnswerRejected, ChainError) as exc:
-                self._rejected(endpoint, exc)
-                return
+                    deadline = time.monotonic() + self._interval_s
+        except (AnswerRejected, ChainError) as exc:
+            endpoint.refuse(exc, time.monotonic(), *self._backoff)
+        finally:
+            endpoint.waiter = None
+            endpoint.waiting = None
 
 
 @contextlib.asynccontextmanager
