@@ -273,10 +273,10 @@ class StreamedHeads:
             async with asyncio.timeout(self._timeout_s):
                 await ws.eth.subscribe("newHeads")
             endpoint.connects += 1
-            endpoint.live = True
             try:
                 log.info("heads.ws_subscribed", endpoint=endpoint.label, index=endpoint.index)
                 await self._poll_once(HeadSource.RESYNC)  # what was mined while we were away
+                endpoint.live = True  # subscribed and caught up: later blocks come streamed
                 async for message in ws.socket.process_subscriptions():
                     await self._take(endpoint, message.get("result"))
             finally:
