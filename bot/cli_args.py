@@ -330,13 +330,16 @@ def _sweep_problem(dest: str, value: object) -> str | None:
 
 
 def check_namespace(args: argparse.Namespace, prog: str = "hedgebot") -> None:
-    """Exit 2 with one line (``prog: error: argument --flag: why``) when any parsed argument
-    is of a kind that can never be right, or is given to a command that would ignore it.
+    """Exit 2 with one line (``<command's prog>: error: argument --flag: why``, ``prog`` when
+    the namespace names no command) when any parsed argument is of a kind that can never be
+    right, or is given to a command that would ignore it.
 
     Runs before the command: nothing is published, written or connected to first."""
+    from bot.cli_help import COMMAND_PROG
+
     found: tuple[str, str] | None = None
     for dest, value in sorted(vars(args).items()):
-        if dest == "func":
+        if dest in ("func", COMMAND_PROG):
             continue
         problem = _sweep_problem(dest, value)
         if problem is not None:
@@ -346,6 +349,7 @@ def check_namespace(args: argparse.Namespace, prog: str = "hedgebot") -> None:
         found = command_problem(args)
     if found is not None:
         flag, problem = found
+        prog = str(getattr(args, COMMAND_PROG, prog))
         sys.stderr.write(f"{prog}: error: argument {flag}: {problem}\n")
         raise SystemExit(2)
 

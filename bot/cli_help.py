@@ -84,8 +84,24 @@ def _grouped_listing(sub: argparse._SubParsersAction[Any]) -> str:
     return "\n\n".join(blocks)
 
 
+COMMAND_PROG = "command_prog"  # the parsed command's prog ("hedgebot store compact"), for errors
+
+
+def name_commands(parser: argparse.ArgumentParser) -> None:
+    """Give every (sub)command's namespace its ``prog`` as ``COMMAND_PROG``, so a refusal made
+    after parsing (``cli_args.check_namespace``) names the command as argparse's own do
+    (``hedgebot monitor: error: argument --duration: …``). A nested command's wins."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for command in action.choices.values():
+                command.set_defaults(**{COMMAND_PROG: command.prog})
+                name_commands(command)
+
+
 def teach(parser: argparse.ArgumentParser) -> None:
-    """Group the commands in ``parser``'s help and end each command's help with its example."""
+    """Group the commands in ``parser``'s help and end each command's help with its example;
+    name each command (:func:`name_commands`)."""
+    name_commands(parser)
     sub = _subparsers(parser)
     listing = _grouped_listing(sub)
     sub._choices_actions = []  # listed in groups in the epilog instead

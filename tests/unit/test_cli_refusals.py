@@ -12,6 +12,7 @@ from bot import cli
 pytestmark = pytest.mark.unit
 
 DEEP = "[" * 5000 + "]" * 5000
+NESTED = {"fleet", "store"}  # commands whose first word is followed by a subcommand
 
 # (argv, the flag named, a phrase of the reason)
 REFUSED: list[tuple[list[str], str, str]] = [
@@ -81,7 +82,9 @@ def test_refused_argument_exits_2_naming_it(
     flag: str,
     reason: str,
 ) -> None:
-    """exit 2, one stderr line 'argument FLAG: why', nothing on stdout, no file written."""
+    """exit 2, one stderr line '<hedgebot COMMAND>: error: argument FLAG: why' (named as
+    argparse's own refusals name it; it read 'hedgebot:'), nothing on stdout, no file
+    written."""
     argv = [str(isolated) if a == "{cfg}" else a for a in argv]
     before = sorted(p.name for p in isolated.parent.iterdir())
     with pytest.raises(SystemExit) as exited:
@@ -90,6 +93,8 @@ def test_refused_argument_exits_2_naming_it(
     assert exited.value.code == 2, err
     lines = err.splitlines()
     assert len(lines) == 1, err
+    command = argv[:2] if argv[0] in NESTED else argv[:1]
+    assert lines[0].startswith(f"hedgebot {' '.join(command)}: error: "), lines[0]
     assert f"argument {flag}: " in lines[0], lines[0]
     assert reason in lines[0], lines[0]
     assert out == ""
