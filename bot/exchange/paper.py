@@ -5,10 +5,13 @@ venue's state is written atomically to ``state_path`` after every change of the 
 (an order, a fill, a funding payment, a liquidation, leverage or margin mode), and read back
 on ``start``, so a restarted bot finds its position, orders, fills and funding again. The
 mark, index and funding rate follow the market on every quote: they are written with the
-next change and on ``close``, not on every tick (a restarted bot's first tick sets the mark
-again before it reads the venue). The venue keeps the newest ``HISTORY_LIMIT`` orders, fills
-and funding payments (the bot reads only those since its cursors; its store keeps them all),
-so memory, the state file and a write stay bounded over months. A
+next change, at most ``MARK_WRITE_S`` after they moved, and on ``close``, not on every tick.
+After a crash the venue restarts from the last written mark (at most ``MARK_WRITE_S`` old):
+funding that fell due while the bot was down settles at it, as the start-up position read
+comes before the first tick sets the mark. The venue keeps the newest ``HISTORY_LIMIT``
+orders, fills and funding payments (the bot reads only those since its cursors; its store
+keeps them all), and converts only records it has not written before, so memory, the state
+file and a write stay bounded over months (2,000 of each: a 1.5 MB file, ~30 ms a write). A
 ``read_only`` venue (``hedgebot snapshot``) reads the state and never writes it: the daemon
 owns that file.
 
@@ -30,6 +33,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
@@ -54,12 +58,13 @@ from bot.safety import MAX_JSON_DEPTH, describe_exc, loads_bounded
 if TYPE_CHECKING:  # ccxt is imported only when live market data is configured
     from bot.exchange.paper_market import LiveMarketData
 
-__all__ = ["HISTORY_LIMIT", "MAX_STATE_BYTES", "PaperExchange", "venue_params"]
+__all__ = ["HISTORY_LIMIT", "MARK_WRITE_S", "MAX_STATE_BYTES", "PaperExchange", "venue_params"]
 
 # a state file is about 300 bytes per fill; this bounds what is read (a file written by a
 # version that kept every fill may be larger than HISTORY_LIMIT makes new ones)
 MAX_STATE_BYTES = 256 * 1024 * 1024
-HISTORY_LIMIT = 10_000  # orders, fills and funding payments the paper venue keeps
+HISTORY_LIMIT = 2_000  # orders, fills and funding payments the paper venue keeps
+MARK_WRITE_S = 60.0  # a moved mark alone is written at most this long (host seconds) after
 
 
 def venue_params(config: ExchangeConfig) -> VenueParams:
@@ -102,6 +107,9 @@ class PaperExchange:
         self.market = market
         self._started = False
         self._saved: tuple[object, ...] | None = None  # the venue's change key when written
+        self._mark: Decimal | None = None  # the mark this adapter last set on the venue
+        self._saved_mark: Decimal | None = None  # ... and the one in the file
+        self._saved_at = 0.0  # time.monotonic() of the last write
 
     @classmethod
     def from_config(
@@ -140,6 +148,7 @@ class PaperExchange:
                 f"exchange.paper.price_tick to at most {Decimal(1).scaleb(mark.adjusted() - 6):f}"
             )
         self.venue.set_mark(mark)
+        self._mark = mark
         self._save()
 
     async def _read_live(self) -> MarketQuote:
@@ -153,20 +162,23 @@ class PaperExchange:
         if interval is not None and interval != venue.params.funding_interval_s:
             venue.params = replace(venue.params, funding_interval_s=interval)
         venue.set_mark(quote.mark_price, quote.index_price)
+        self._mark = quote.mark_price
         venue.set_funding_rate(quote.funding_rate, quote.next_funding_ts)
         venue.book = live.book
         return replace(venue.quote(), bid=quote.bid, ask=quote.ask)
 
     def _save(self, *, always: bool = False) -> None:
         """Write the state atomically (fsync + rename) when the account changed since the
-        last write (``SimVenue.change_key``: a quote that only moved the mark writes
-        nothing), or ``always``; the history trimmed to ``HISTORY_LIMIT`` first."""
+        last write (``SimVenue.change_key``), when the mark moved and the last write is
+        ``MARK_WRITE_S`` old, or ``always``; the history trimmed to ``HISTORY_LIMIT`` first."""
         if not self._started or self.read_only:
             return
         self.venue.trim_history(HISTORY_LIMIT)
         key = self.venue.change_key()
-        if key == self._saved and not always:
-            return  # nothing but the market moved: the file holds the account as it is
+        now = time.monotonic()
+        mark_due = self._mark != self._saved_mark and now - self._saved_at >= MARK_WRITE_S
+        if key == self._saved and not always and not mark_due:
+            return  # only the market moved, lately: the file holds the account as it is
         state = self.venue.to_state()
         path = self.state_path
         tmp = path.with_name(path.name + ".tmp")
@@ -177,7 +189,7 @@ class PaperExchange:
                 fh.flush()
                 os.fsync(fh.fileno())
             os.replace(tmp, path)
-            self._saved = key
+            self._saved, self._saved_mark, self._saved_at = key, self._mark, now
         except OSError as exc:
             raise errors.ExchangeUnavailable(f"paper venue state {path}: {exc}") from exc
 

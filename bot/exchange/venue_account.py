@@ -62,6 +62,9 @@ class Account:
     funding: list[FundingPayment] = field(default_factory=list)
     next_order_id: int = 1
     next_trade_id: int = 1
+    # each kept record's plain form, by identity (records are frozen: a changed order is a
+    # new object), so a save converts only what changed since the last one
+    _plain: dict[int, tuple[object, Any]] = field(default_factory=dict, repr=False, compare=False)
 
     def position_margin(self, leverage: int) -> Decimal:
         """Isolated margin of the position: ``|size| · entry / leverage`` (quote)."""
@@ -230,18 +233,29 @@ class Account:
                 del self.orders[cid]
 
     def to_state(self) -> dict[str, Any]:
-        """The account as plain JSON (Decimals as strings)."""
-        return {
+        """The account as plain JSON (Decimals as strings). A record converted for an earlier
+        call is reused (its dict is shared with that call's result: treat both as read-only)."""
+        kept: dict[int, tuple[object, Any]] = {}
+
+        def plain_of(record: object) -> Any:
+            hit = self._plain.get(id(record))
+            value = hit[1] if hit is not None and hit[0] is record else plain(record)
+            kept[id(record)] = (record, value)
+            return value
+
+        state = {
             "wallet": str(self.wallet),
             "size": str(self.size),
             "entry": str(self.entry),
             "next_order_id": self.next_order_id,
             "next_trade_id": self.next_trade_id,
-            "orders": [plain(o) for o in self.orders.values()],
+            "orders": [plain_of(o) for o in self.orders.values()],
             "resting": {cid: str(limit) for cid, limit in self.resting.items()},
-            "fills": [plain(f) for f in self.fills],
-            "funding": [plain(p) for p in self.funding],
+            "fills": [plain_of(f) for f in self.fills],
+            "funding": [plain_of(p) for p in self.funding],
         }
+        self._plain = kept  # records no longer kept are let go
+        return state
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> Account:
