@@ -198,6 +198,8 @@ async def _run(config: Path, *, dry_run: bool) -> CompactResult:
             )
         # a dry run only reads: no lock, and a store without this hedgebot's schema version
         # is one line (StoreError), never created or migrated
+        if settings.store.url is not None and not dry_run:  # an empty schema: refused, as a
+            await (await open_store(settings, read_only=True)).close()  # missing SQLite file
         store = await open_store(settings, read_only=dry_run)
         try:
             return await compact(store, settings.store.retention, dry_run=dry_run)

@@ -145,17 +145,19 @@ def _empty_database() -> Iterator[str]:
             conn.execute(f"DROP DATABASE {name} WITH (FORCE)".encode())
 
 
-def test_dry_run_on_an_empty_postgresql_database_creates_nothing(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize("mode", [["--dry-run"], []], ids=["dry-run", "real"])
+def test_compacting_an_empty_postgresql_database_creates_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], mode: list[str]
 ) -> None:
-    """A database without hedgebot's tables: the dry run is one line saying so, exit 1, and
-    the database still has no table (it used to create all of them and answer 0 snapshots)."""
+    """A database without hedgebot's tables: a dry run or a real one is one line saying so,
+    exit 1, and the database still has no table (both used to create all of them and answer
+    0 snapshots), as a missing SQLite file is "nothing to compact"."""
     with _empty_database() as url:
         config = _config(tmp_path, Backend("sqlite", tmp_path), 0, 3600)
         data = yaml.safe_load(config.read_text())
         data["store"]["url"] = url
         config.write_text(yaml.safe_dump(data))
-        code, out, err = _run(capsys, "store", "compact", "--config", str(config), "--dry-run")
+        code, out, err = _run(capsys, "store", "compact", "--config", str(config), *mode)
         with closing(psycopg.connect(url, autocommit=True, connect_timeout=3)) as conn:
             tables = conn.execute(
                 "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'"
