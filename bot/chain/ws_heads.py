@@ -17,18 +17,18 @@ the same hash for that number (one ``eth_getBlockByNumber``): a peer cannot push
 far-future head, and a peer running ahead of the HTTP node never makes the bot tick on blocks
 it cannot read (every such tick would fail, and hide the real block behind it). A head more
 than ``MAX_UNVERIFIED_LEAD_BLOCKS`` past the confirmed head is refused without asking. One
-within the lead that the HTTP node does not have yet waits: the endpoint's one waiter asks
-for its newest such head every ``RECHECK_S`` until the node has it, the poller reports it, or
-a poll interval passed (then it is refused). Each endpoint has at most one confirmation in
-flight: heads arriving meanwhile queue, and while it waits only its newest head is kept.
+within the lead waits in its endpoint's :class:`~bot.chain.ws_endpoint.PendingHeads` (by
+number, a head kept is never displaced by a later one): the first head of a number is asked
+for at once, one the node lacks is asked again after ``RECHECK_S`` doubling to
+``RECHECK_MAX_S``, and refused once ``max(poll_interval_s, SETTLE_S)`` passed without it. One
+request per endpoint is in flight at a time.
 
-Each refused head is a strike (``bot.chain.ws_endpoint``): the endpoint's heads are then
-dropped unread for a penalty on the reconnection backoff's schedule, so a peer flooding bad
-heads costs at most ``1 + poll_interval_s / RECHECK_S`` requests per penalty, however fast it
-sends. Logged: ``heads.ws_dropped`` per lost connection, ``heads.ws_rejected`` on the 1st, 2nd,
-4th, ... refusal (URL masked). A lost subscription is retried with backoff (0.5 s doubling to
-30 s), reset only when that connection delivered an accepted head (a new block the HTTP node
-confirmed, or an older one with the hash the HTTP node confirmed for it).
+Each refused head is a strike: the endpoint's heads are dropped unread for a penalty on the
+reconnection backoff's schedule; strikes halve per ``2 × reconnect_max_s`` without a refusal,
+good heads do not clear them. Logged on the 1st, 2nd, 4th, ... of an endpoint (URL masked):
+``heads.ws_rejected`` per refusal, ``heads.ws_dropped`` per lost connection. A lost
+subscription is retried with backoff (0.5 s doubling to 30 s), reset only when that
+connection delivered a new block the HTTP node confirmed (not a replayed known one).
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ from web3 import AsyncWeb3
 
 from bot.chain.answers import AnswerRejected
 from bot.chain.heads import BlockInfo, HeadPoller, block_info, latest_block
-from bot.chain.ws_endpoint import ConfirmedHashes, WsEndpoint
+from bot.chain.ws_endpoint import ConfirmedHashes, PendingHeads, WsEndpoint
 from bot.chain.ws_provider import (
     WS_MAX_MESSAGE_BYTES,
     BoundedWebSocketProvider,
@@ -61,10 +61,13 @@ if TYPE_CHECKING:
 
 __all__ = ["MAX_UNVERIFIED_LEAD_BLOCKS", "HeadSource", "StreamedHeads", "open_heads"]
 
+
 log = structlog.get_logger("hedgebot.chain.heads")
 
 MAX_UNVERIFIED_LEAD_BLOCKS = 4  # further past the HTTP-confirmed head: refused without asking
-RECHECK_S = 0.02  # a head the HTTP node lacks yet, within the lead: asked again this often
+RECHECK_S = 0.02  # a head the HTTP node lacks yet, within the lead: first asked again after
+RECHECK_MAX_S = 0.5  # ... doubling up to this
+SETTLE_S = 2.0  # refused when the node lacks it after max(poll interval, this): honest lag
 
 
 class HeadSource(StrEnum):
@@ -105,7 +108,10 @@ class StreamedHeads:
             raise ValueError("need 0 < reconnect_min_s <= reconnect_max_s")
         self._w3 = w3
         self._endpoints = [
-            WsEndpoint(url=url, label=mask_url(url), index=i) for i, url in enumerate(ws_urls)
+            WsEndpoint(
+                url=url, label=mask_url(url), index=i, pending=self._pending(poll_interval_s)
+            )
+            for i, url in enumerate(ws_urls)
         ]
         self._interval_s = poll_interval_s
         self._timeout_s = request_timeout_s
@@ -126,6 +132,14 @@ class StreamedHeads:
         self.skipped = 0  # newer heads passed over because a newer one was waiting
         self.repeats = 0  # heartbeat repeats of the last block
         self.reconnects = 0  # subscriptions lost (and retried)
+
+    @staticmethod
+    def _pending(poll_interval_s: float) -> PendingHeads:
+        settle_s = max(poll_interval_s, SETTLE_S)
+        lead = 2 * MAX_UNVERIFIED_LEAD_BLOCKS  # numbers; the lead's worth, and as many settling
+        return PendingHeads(
+            max_numbers=lead, settle_s=settle_s, recheck_s=RECHECK_S, recheck_max_s=RECHECK_MAX_S
+        )
 
     @property
     def last_yielded(self) -> int | None:
@@ -243,23 +257,16 @@ class StreamedHeads:
         """Subscribe, stream, and after any failure subscribe again with backoff."""
         delay_s = self._backoff[0]
         while True:
-            endpoint.accepted = 0
+            endpoint.accepted = endpoint.delivered = 0
             try:
                 await self._stream(endpoint)
                 error = "the subscription stream ended"
             except Exception as exc:  # noqa: BLE001 - a peer's failure of any kind, logged
                 error = describe_exc(exc).replace(endpoint.url, endpoint.label)
             self.reconnects += 1
-            if endpoint.accepted:  # this connection delivered a head that checked out
+            if endpoint.delivered:  # this connection delivered a new block that checked out
                 delay_s = self._backoff[0]
-            log.warning(
-                "heads.ws_dropped",
-                endpoint=endpoint.label,
-                index=endpoint.index,
-                error=error,
-                heads=endpoint.accepted,
-                retry_in_s=delay_s,
-            )
+            endpoint.lost(error, delay_s)
             await asyncio.sleep(delay_s)
             delay_s = min(delay_s * 2, self._backoff[1])
 
@@ -285,27 +292,28 @@ class StreamedHeads:
     async def _take(self, endpoint: WsEndpoint, header: Any) -> None:
         """Check one streamed header and offer its number; a bad one is a strike. At most one
         HTTP request in flight for the endpoint, and none while it is penalised."""
-        if endpoint.penalised(time.monotonic()):
+        now = time.monotonic()
+        if endpoint.penalised(now):
             return
         try:
             head = parse_head(header)
             if self._newest is not None and head.number <= self._newest:
                 if self._hashes.matches(head):  # on the chain the HTTP node confirmed
-                    endpoint.accept(head.number)
+                    endpoint.accept(new=False)
                 return  # another source was first; an unknown hash is not worth a request
-            if not self._within_lead(head):
-                return
-            if endpoint.waiter is not None:
-                endpoint.waiting = head  # its waiter asks for the newest head only
-                return
-            if not await self._confirm_by_hash(head):
-                self._wait_for(endpoint, head)  # the HTTP node is catching up
-                return
+            if not self._within_lead(head) or not endpoint.pending.add(head, now):
+                return  # nothing confirmed yet, or its number waits already (or no room)
+            if not endpoint.lock.locked():
+                async with endpoint.lock:
+                    await self._settle(endpoint, head.number)
         except (AnswerRejected, ChainError) as exc:
             endpoint.refuse(exc, time.monotonic(), *self._backoff)
             return
-        endpoint.accept(head.number)
-        self._offer(head.number, HeadSource.WS)
+        if endpoint.pending and endpoint.waiter is None:
+            task = asyncio.create_task(self._recheck(endpoint))
+            endpoint.waiter = task
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
     def _within_lead(self, head: BlockInfo) -> bool:
         """Whether ``head`` may be asked for; False (dropped, not refused) while the HTTP node
@@ -321,57 +329,50 @@ class StreamedHeads:
             )
         return True
 
-    async def _confirm_by_hash(self, head: BlockInfo) -> bool:
-        """Whether the HTTP node has block ``head.number`` with ``head.hash`` (then it is
-        confirmed); False when it does not have that block yet. ``ChainError`` for another
-        hash or a failed request."""
-        try:
-            known = await block_info(self._w3, head.number, timeout_s=self._timeout_s)
-        except ChainError as exc:
-            if "does not have block" in str(exc):
+    async def _settle(self, endpoint: WsEndpoint, number: int) -> bool:
+        """Ask the HTTP node for block ``number`` (unless its hash is known) and settle the
+        endpoint's heads of that number: the matching one is offered, the others refused.
+        False when the node lacks it (heads past their deadline refused). ``ChainError``
+        (the number dropped) for a failed request."""
+        known = self._hashes.get(number)
+        if known is None:
+            try:
+                info = await block_info(self._w3, number, timeout_s=self._timeout_s)
+            except (AnswerRejected, ChainError) as exc:
+                if "does not have block" not in str(exc):
+                    endpoint.pending.drop(number)
+                    raise
+                for late in endpoint.pending.lacking(number, time.monotonic()):
+                    lacked = f"the HTTP node did not have block {late.number} in time"
+                    endpoint.refuse(ChainError(lacked), time.monotonic(), *self._backoff)
                 return False
-            raise
-        if known.hash != head.hash:
-            raise ChainError(
-                f"head {head.number} is {known.hash} on the HTTP node, not {head.hash}"
-            )
-        self._hashes.add(known)
-        self._confirm(head.number)
+            self._hashes.add(info)
+            self._confirm(number)
+            known = info.hash
+        match, refuted = endpoint.pending.settle(number, known)
+        for bad in refuted:
+            wrong = f"head {number} is {known} on the HTTP node, not {bad.hash}"
+            endpoint.refuse(ChainError(wrong), time.monotonic(), *self._backoff)
+        if match is not None:
+            endpoint.accept(new=True)  # it came before any source reported its number
+            self._offer(number, HeadSource.WS)
         return True
 
-    def _wait_for(self, endpoint: WsEndpoint, head: BlockInfo) -> None:
-        """Start the endpoint's one waiter for ``head`` (newer heads replace it meanwhile)."""
-        endpoint.waiting = head
-        task = asyncio.create_task(self._recheck(endpoint))
-        endpoint.waiter = task
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
     async def _recheck(self, endpoint: WsEndpoint) -> None:
-        """Ask for the endpoint's newest waiting head every ``RECHECK_S`` until the HTTP node
-        has it, another source reported its number, or a poll interval passed without it
-        (refused: a peer must not keep the node asked for blocks that do not come)."""
-        deadline = time.monotonic() + self._interval_s
+        """Ask again for the endpoint's waiting heads when due, lowest number first; a round
+        stops at the first number the HTTP node lacks (it lacks the higher ones too)."""
         try:
-            while endpoint.waiting is not None:
-                await asyncio.sleep(RECHECK_S)
-                head = endpoint.waiting
-                if head is None or (self._newest is not None and head.number <= self._newest):
-                    return  # refused meanwhile, or the poller (or another peer) reported it
-                if time.monotonic() >= deadline:
-                    raise ChainError(
-                        f"the HTTP node did not have block {head.number} within one poll "
-                        f"interval ({self._interval_s} s)"
-                    )
-                if await self._confirm_by_hash(head):
-                    endpoint.accept(head.number)
-                    self._offer(head.number, HeadSource.WS)
-                    deadline = time.monotonic() + self._interval_s
-        except (AnswerRejected, ChainError) as exc:
-            endpoint.refuse(exc, time.monotonic(), *self._backoff)
+            while (due_at := endpoint.pending.next_due()) is not None:
+                await asyncio.sleep(max(0.0, due_at - time.monotonic()))
+                async with endpoint.lock:
+                    for number in endpoint.pending.due(time.monotonic()):
+                        try:
+                            if not await self._settle(endpoint, number):
+                                break
+                        except (AnswerRejected, ChainError) as exc:
+                            endpoint.refuse(exc, time.monotonic(), *self._backoff)
         finally:
             endpoint.waiter = None
-            endpoint.waiting = None
 
 
 @contextlib.asynccontextmanager
