@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dashboard_serving import served_bot_page
+from web_serving import served_bot_page
 
 from bot.store.sqlite import SqliteStore
 from bot.telemetry.dashboard.bot_page import BotDashboard

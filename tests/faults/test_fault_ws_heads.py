@@ -30,6 +30,7 @@ from typing import Any
 import pytest
 from aiohttp import ClientSession, web
 from structlog.testing import capture_logs
+from web_serving import serving
 from websockets.asyncio.server import ServerConnection, serve
 
 from bot.chain.rpc import connect, rpc_request
@@ -229,14 +230,8 @@ async def counting_relay(target_url: str) -> AsyncIterator[tuple[str, Counter[st
 
         app = web.Application()
         app.router.add_post("/", relay)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", 0).start()
-        try:
-            host, port = runner.addresses[0][:2]
-            yield f"http://{host}:{port}/", relayed
-        finally:
-            await runner.cleanup()
+        async with serving(app) as port:
+            yield f"http://127.0.0.1:{port}/", relayed
 
 
 def random_hash() -> str:

@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 from aiohttp import ClientSession, web
 from structlog.testing import capture_logs
+from web_serving import serving
 from websockets.asyncio.server import ServerConnection, serve
 
 from bot.chain.rpc import connect, rpc_request
@@ -83,15 +84,9 @@ async def lagging_relay(target_url: str, chain: Chain, lag: float) -> AsyncItera
 
         app = web.Application()
         app.router.add_post("/", relay)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", 0).start()
-        try:
-            port = runner.addresses[0][1]
+        async with serving(app) as port:
             relayed["port"] = port
             yield relayed
-        finally:
-            await runner.cleanup()
 
 
 @asynccontextmanager

@@ -10,7 +10,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-from dashboard_serving import served_bot_page
+from web_serving import served_bot_page
 from store_backends import BACKENDS, Backend, backend_for
 
 from bot.store.base import RecordStore

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from aiohttp import web
-from dashboard_serving import serving
+from web_serving import serving
 
 from bot.store.sqlite import SqliteStore
 from bot.telemetry.dashboard.bot_page import BotDashboard

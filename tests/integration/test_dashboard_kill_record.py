@@ -14,7 +14,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-from dashboard_serving import served_bot_page
+from web_serving import served_bot_page
 
 from bot.clock import WallClock
 from bot.killswitch import FileKillSwitch

@@ -20,7 +20,7 @@ from typing import Any
 import aiohttp
 import pytest
 import yaml
-from dashboard_serving import served_bot_page
+from web_serving import served_bot_page
 from store_backends import BACKENDS, PG_URL, Backend, backend_for
 
 from bot.cli import main

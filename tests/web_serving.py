@@ -1,4 +1,5 @@
-"""Serving a dashboard app in a test: an aiohttp site on an ephemeral loopback port."""
+"""Serving an aiohttp app in a test (a dashboard, a relay): a site on an ephemeral loopback
+port."""
 
 from __future__ import annotations
 
