@@ -10,8 +10,8 @@ from typing import Any
 
 import aiohttp
 import pytest
-from web_serving import served_bot_page
 from store_backends import BACKENDS, Backend, backend_for
+from web_serving import served_bot_page
 
 from bot.store.base import RecordStore
 from bot.telemetry.dashboard.bot_page import BotDashboard

@@ -20,8 +20,8 @@ from typing import Any
 import aiohttp
 import pytest
 import yaml
-from web_serving import served_bot_page
 from store_backends import BACKENDS, PG_URL, Backend, backend_for
+from web_serving import served_bot_page
 
 from bot.cli import main
 from bot.store.sqlite import SqliteStore
