@@ -34,8 +34,9 @@ import tempfile
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import aiohttp
 
@@ -44,6 +45,7 @@ from bot.app import build_bot
 from bot.chain.rpc import connect, rpc_request
 from bot.clock import ManualClock, WallClock
 from bot.config import Settings
+from bot.errors import ChainError
 from bot.exchange.ccxt import CcxtPerpExchange
 from bot.exchange.emulators.binance_usdm.wire import emulator_ccxt_settings
 from bot.logging import configure_logging
@@ -52,6 +54,7 @@ from bot.sim.demo_venues import open_demo_exchange
 from bot.sim.localnet import EMULATOR_KEY, EMULATOR_SECRET, LocalWorld, local_settings, start_world
 
 SoakVenue = Literal["emulator", "paper"]
+_T = TypeVar("_T")
 SHORT_TICKS = 3_000  # part of `make bench`
 SOAK_TICKS = 100_000
 SAMPLE_EVERY = int(os.environ.get("HEDGEBOT_SOAK_SAMPLE_EVERY", "1000"))
@@ -107,14 +110,13 @@ async def soak(ticks: int, venue: SoakVenue = "emulator") -> list[tuple[int, int
                 for n in range(1, ticks + 1):
                     if n == 1 or n % MOVE_EVERY == 0:
                         level = min(1.05, max(0.95, level * (1 + rng.gauss(0.0, STEP))))
-                        step = await world.driver.move_to(start * Decimal(str(round(level, 6))))
+                        price = start * Decimal(str(round(level, 6)))
+                        step = await _harness(partial(world.driver.move_to, price))
                         block, block_ts = step.block_number, step.block_timestamp
                         await set_mark(step.target_price)
                     else:  # an empty block: no swap
                         block_ts += QUIET_BLOCK_S
-                        await rpc_request(w3, "anvil_setNextBlockTimestamp", block_ts)
-                        await rpc_request(w3, "evm_mine")
-                        block += 1
+                        block, block_ts = await _harness(partial(_mine_empty, w3, block_ts))
                     if isinstance(clock, ManualClock):
                         clock.set(float(block_ts))
                     await bot.engine.tick(block)
@@ -135,6 +137,32 @@ async def soak(ticks: int, venue: SoakVenue = "emulator") -> list[tuple[int, int
             finally:
                 await bot.close()
     return samples
+
+
+async def _mine_empty(w3: Any, timestamp: int) -> tuple[int, int]:
+    """One empty block at ``timestamp`` (or the next second anvil allows); its number and
+    time."""
+    head = await w3.eth.get_block("latest")
+    timestamp = max(timestamp, int(head["timestamp"]) + 1)  # a retried step moves time on
+    await rpc_request(w3, "anvil_setNextBlockTimestamp", timestamp)
+    await rpc_request(w3, "evm_mine")
+    return int(head["number"]) + 1, timestamp
+
+
+async def _harness(step: Callable[[], Awaitable[_T]], attempts: int = 3) -> _T:
+    """The harness's own chain step (a swap, a mined block), tried again after a
+    ``ChainError`` (anvil slow to answer on a loaded machine): a hiccup of the harness
+    must not end a 100,000-tick run. The bot's ticks are not retried (it handles its
+    failures itself, counted in ``stats.errors``)."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return await step()
+        except ChainError as exc:
+            if attempt == attempts:
+                raise
+            print(f"# soak: harness step failed ({exc}); again", file=sys.stderr, flush=True)
+            await asyncio.sleep(1.0)
+    raise AssertionError("unreachable")
 
 
 async def _emulator_process(
