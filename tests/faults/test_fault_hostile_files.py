@@ -9,12 +9,12 @@ import asyncio
 import fcntl
 import os
 import subprocess
-import sys
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 import yaml
+from cli_process import hedgebot_process
 from fault_world import fault_world
 
 from bot.sim.anvil import Anvil
@@ -65,19 +65,6 @@ def _config(tmp_path: Path) -> Path:
     return path
 
 
-def _hedgebot(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "HEDGEBOT_LOCK_DIR": str(tmp_path / "locks")}
-    env.pop("MQTT_URL", None)
-    return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        env=env,
-    )
-
-
 def _no_traceback(result: subprocess.CompletedProcess[str]) -> None:
     assert "Traceback" not in result.stderr, result.stderr[-3000:]
     assert "RecursionError" not in result.stderr + result.stdout
@@ -97,7 +84,7 @@ def test_kill_status_and_status_show_a_deep_flag_as_freeze(tmp_path: Path, text:
         await store.close()
 
     asyncio.run(create_store())
-    killed = _hedgebot(tmp_path, "kill", "--config", str(config), "status")
+    killed = hedgebot_process(tmp_path, "kill", "--config", str(config), "status")
     _no_traceback(killed)
     assert killed.returncode == 0, killed.stderr
     assert killed.stdout.startswith("kill switch freeze")
@@ -105,7 +92,7 @@ def test_kill_status_and_status_show_a_deep_flag_as_freeze(tmp_path: Path, text:
         "kill switch file unreadable (JSON nested deeper than 64 levels); freezing" in killed.stdout
         or "kill switch file larger than 65536 bytes; freezing" in killed.stdout  # the 80k one
     )
-    status = _hedgebot(tmp_path, "status", "--config", str(config))
+    status = hedgebot_process(tmp_path, "status", "--config", str(config))
     _no_traceback(status)
     assert status.returncode == 0, status.stderr
     assert "kill switch freeze" in status.stdout
@@ -129,7 +116,7 @@ def test_run_with_hostile_paper_state_is_one_error_line(
     config = _config(tmp_path)
     state = tmp_path / "venue.json"
     state.write_text(content)
-    result = _hedgebot(tmp_path, "run", "--config", str(config))
+    result = hedgebot_process(tmp_path, "run", "--config", str(config))
     _no_traceback(result)
     assert result.returncode == 1
     errors = [line for line in result.stderr.splitlines() if line.startswith("hedgebot:")]
@@ -150,7 +137,7 @@ def test_run_refuses_cleanly_when_the_held_lock_note_is_hostile(tmp_path: Path, 
     fd = os.open(lock, os.O_RDWR)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
-        result = _hedgebot(tmp_path, "run", "--config", str(config))
+        result = hedgebot_process(tmp_path, "run", "--config", str(config))
     finally:
         os.close(fd)
     _no_traceback(result)

@@ -8,10 +8,7 @@ line naming the store; ``status`` records nothing."""
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
-import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
@@ -20,6 +17,7 @@ from typing import Any
 import aiohttp
 import pytest
 import yaml
+from cli_process import hedgebot_process
 from store_backends import BACKENDS, PG_URL, Backend, backend_for
 from web_serving import served_bot_page
 
@@ -57,20 +55,6 @@ def _config(tmp_path: Path, store: dict[str, Any], **risk: str) -> Path:
     path = tmp_path / "kill.yaml"
     path.write_text(yaml.safe_dump(body))
     return path
-
-
-def _hedgebot(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """``hedgebot ARGS`` in a process of its own."""
-    env = {**os.environ, "HEDGEBOT_LOCK_DIR": str(tmp_path / "locks")}
-    env.pop("MQTT_URL", None)
-    return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        env=env,
-    )
 
 
 def _recorded_id(out: str) -> str:
@@ -190,10 +174,10 @@ async def test_a_store_locked_by_another_process_leaves_the_switch_engaged(
         if store_backend.schema is None:
             await store.close()
             with _sqlite_write_locked(store_backend.file):
-                killed = _hedgebot(tmp_path, "kill", "--config", str(config), "freeze")
+                killed = hedgebot_process(tmp_path, "kill", "--config", str(config), "freeze")
             where = str(store_backend.file)
         else:
-            killed = _hedgebot(tmp_path, "kill", "--config", str(config), "freeze")
+            killed = hedgebot_process(tmp_path, "kill", "--config", str(config), "freeze")
             where = f"{PG_URL} (schema {store_backend.schema})"
         assert killed.returncode == 0, killed.stderr
         assert '"freeze"' in (tmp_path / "kill-switch").read_text()
